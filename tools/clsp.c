@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* clsp: the clspconv command-line tool. */
+#include <stdio.h>
+#include <string.h>
+#include "clsp.h"
+#include "clspconv/clspconv.h"
+
+typedef struct command {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *summary;
+} command;
+
+static const command commands[] = {
+  {"info", clsp_cmd_info, "list OpenCL platforms, devices and capabilities"},
+  {"matrix", clsp_cmd_matrix, "run the test suites on every device"},
+};
+
+static void usage(FILE *f) {
+  fprintf(f, "clsp %s: sparse convolution on OpenCL\n\nusage: clsp COMMAND [options]\n\n",
+          CLSP_VERSION_STRING);
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+  fprintf(f, "\n'clsp COMMAND --help' describes a command's options.\n"
+             "CLSP_DEVICE=P:D or a name substring picks the device.\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    usage(stdout);
+    return 0;
+  }
+  if (!strcmp(argv[1], "--version")) {
+    printf("clsp %s\n", CLSP_VERSION_STRING);
+    return 0;
+  }
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "clsp: unknown command '%s'\n\n", argv[1]);
+  usage(stderr);
+  return 2;
+}
