@@ -14,6 +14,7 @@ typedef struct command {
 static const command commands[] = {
   {"info", clsp_cmd_info, "list OpenCL platforms, devices and capabilities"},
   {"matrix", clsp_cmd_matrix, "run the test suites on every device"},
+  {"warmup", clsp_cmd_warmup, "build or load every kernel program, timed"},
 };
 
 static void usage(FILE *f) {

@@ -101,6 +101,20 @@ CLSP_API clsp_status clsp_rulebook_download_out_coords(clsp_context *ctx,
                                                        const clsp_rulebook *rb,
                                                        int32_t *coords);
 
+/*
+ * Creates a tensor on the output sites of `rb` (in their order) with
+ * `channels` features per site copied from `feats` (n_out * channels
+ * floats; NULL for zeros). The tensor counts as being on those sites: it
+ * can feed a rulebook built on them or the inverse of `rb`.
+ * Errors: CLSP_ERROR_INVALID_ARGUMENT, CLSP_ERROR_TOO_LARGE,
+ * CLSP_ERROR_OUT_OF_DEVICE_MEMORY, OpenCL codes.
+ */
+CLSP_API clsp_status clsp_tensor_create_on_output(clsp_context *ctx,
+                                                  const clsp_rulebook *rb,
+                                                  size_t channels,
+                                                  const float *feats,
+                                                  clsp_tensor **out);
+
 /* Releases the rulebook. NULL is a no-op. */
 CLSP_API void clsp_rulebook_destroy(clsp_rulebook *rb);
 

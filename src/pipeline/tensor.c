@@ -160,6 +160,49 @@ clsp_status clsp_tensor_wrap(clsp_context *ctx, const clsp_tensor_desc *desc,
   return CLSP_SUCCESS;
 }
 
+static clsp_status copy_out_coords(clsp_context *ctx, const clsp_rulebook *rb,
+                                   size_t bytes, cl_mem *dst) {
+  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, bytes, NULL,
+                                       "tensor coords", dst);
+  if (st != CLSP_SUCCESS || bytes == 0) return st;
+  cl_int err = clEnqueueCopyBuffer(ctx->queue, rb->out_coords, *dst, 0, 0, bytes, 0,
+                                   NULL, NULL);
+  if (err != CL_SUCCESS) {
+    clsp__buffer_release(ctx, dst);
+    return clsp__cl_fail(ctx, err, "copying rulebook output coords");
+  }
+  return CLSP_SUCCESS;
+}
+
+clsp_status clsp_tensor_create_on_output(clsp_context *ctx, const clsp_rulebook *rb,
+                                         size_t channels, const float *feats,
+                                         clsp_tensor **out) {
+  if (!ctx) return CLSP_ERROR_INVALID_ARGUMENT;
+  if (!out) return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "out: NULL");
+  *out = NULL;
+  if (!rb) return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "rb: NULL");
+  clsp_tensor_desc d = {0};
+  d.ndim = rb->info.ndim;
+  memcpy(d.shape, rb->info.out_shape, sizeof d.shape);
+  d.batch_size = rb->info.batch_size;
+  d.n_sites = rb->info.n_out;
+  d.channels = channels;
+  d.flags = CLSP_TENSOR_TRUSTED_UNIQUE;
+  clsp_status st = clsp__tensor_desc_check(ctx, &d);
+  cl_mem c = NULL, f = NULL;
+  if (st == CLSP_SUCCESS) st = copy_out_coords(ctx, rb, coord_bytes(&d), &c);
+  if (st != CLSP_SUCCESS) return st;
+  cl_mem_flags ff = CL_MEM_READ_WRITE | (feats ? CL_MEM_COPY_HOST_PTR : 0);
+  st = clsp__buffer_create(ctx, ff, feat_bytes(&d), (void *)feats, "tensor feats", &f);
+  if (st == CLSP_SUCCESS && !feats) st = clsp__buffer_fill32(ctx, f, 0, 0, feat_bytes(&d), NULL);
+  if (st != CLSP_SUCCESS) {
+    clsp__buffer_release(ctx, &c);
+    clsp__buffer_release(ctx, &f);
+    return st;
+  }
+  return clsp__tensor_adopt(ctx, &d, c, f, rb->out_sites_id, out);
+}
+
 clsp_status clsp_tensor_describe(const clsp_tensor *t, clsp_tensor_desc *out) {
   if (!t || !out) return CLSP_ERROR_INVALID_ARGUMENT;
   *out = t->desc;

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, builds, and runs every test
+# suite on every OpenCL device of the matrix (PoCL pthread, PoCL basic, Mesa
+# llvmpipe, oclgrind). Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/setup-debian.sh
+exec build/tools/clsp matrix --require-all "$@"
