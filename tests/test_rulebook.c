@@ -208,6 +208,10 @@ static void random_geometry(harness_rng *r, int ndim, clsp_conv_kind kind,
       ext = 1;
       g->padding[a] = 0;
     }
+    /* And the transposed output extent positive. */
+    if (kind == CLSP_CONV_TRANSPOSED &&
+        (int64_t)(shape[a] - 1) * g->stride[a] - 2 * g->padding[a] + ext < 1)
+      g->padding[a] = 0;
   }
 }
 
