@@ -93,7 +93,7 @@ static clsp_status upload(clsp_context *ctx, const clsp_tensor_desc *d,
   cl_mem_flags ff = CL_MEM_READ_WRITE | (feats && copy ? CL_MEM_COPY_HOST_PTR : 0);
   st = clsp__buffer_create(ctx, ff, feat_bytes(d), (void *)feats, "tensor feats", f);
   if (st == CLSP_SUCCESS && !(feats && copy))
-    st = clsp__buffer_fill32(ctx, *f, 0, 0, feat_bytes(d), NULL);
+    st = clsp__fill_u32(ctx, *f, 0, 0, (uint32_t)(d->n_sites * d->channels), NULL);
   if (st != CLSP_SUCCESS) {
     clsp__buffer_release(ctx, c);
     clsp__buffer_release(ctx, f);
