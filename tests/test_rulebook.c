@@ -230,7 +230,7 @@ static void test_random_vs_reference(void **state) {
                           ((uint64_t)ki << 24) ^ (uint64_t)round;
           harness_rng r = {seed};
           /* ~2k cells small, ~30k otherwise */
-          static const int32_t edge_small[5] = {0, 600, 24, 8, 5};
+          static const int32_t edge_small[5] = {0, 160, 12, 6, 4};
           static const int32_t edge_big[5] = {0, 8000, 90, 20, 9};
           int32_t shape[4], batch = 1 + (int32_t)harness_below(&r, 4);
           for (int a = 0; a < ndim; a++) {
@@ -261,6 +261,7 @@ static void test_fixed_geometries(void **state) {
   };
   harness_rng r = {harness_seed() ^ 0xF1};
   int32_t shape[3] = {11, 17, 13};
+  if (harness_small()) shape[1] = 6, shape[2] = 7;
   sites s;
   random_sites(&r, 3, shape, 2, 0.2, &s);
   for (size_t i = 0; i < sizeof G / sizeof G[0]; i++) {
@@ -333,7 +334,7 @@ static void test_deterministic_and_hash_paths(void **state) {
   harness_rng r = {harness_seed() ^ 0xD};
   int32_t shape[3] = {20, 30, 25};
   sites s;
-  random_sites(&r, 3, shape, 2, harness_small() ? 0.05 : 0.3, &s);
+  random_sites(&r, 3, shape, 2, harness_small() ? 0.01 : 0.3, &s);
   clsp_conv_geometry g = k3(2, 1);
   clsp_tensor *t = make_tensor(ctx, &s, 0, NULL);
   assert_non_null(t);
