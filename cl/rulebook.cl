@@ -9,11 +9,16 @@
  * Kinds: 0 submanifold (centred: i = o + (t - (k-1)/2) d), 1 regular
  * (i = o s - p + t d), 2 transposed (o = i s - p + t d). */
 
+/* Remainders are written a - (a / b) * b throughout: for a '/' and '%' of
+ * the same operands LLVM emits a 'freeze' that Oclgrind's
+ * uninitialized-value checker cannot execute (it then reports, and
+ * computes, garbage). */
 inline void clsp_tap(uint t, int ndim, int4 k, int *ta) {
   int kk[4] = {k.s0, k.s1, k.s2, k.s3};
   for (int a = ndim - 1; a >= 0; a--) {
-    ta[a] = (int)(t % (uint)kk[a]);
-    t /= (uint)kk[a];
+    uint q = t / (uint)kk[a];
+    ta[a] = (int)(t - q * (uint)kk[a]);
+    t = q;
   }
 }
 
@@ -25,7 +30,7 @@ kernel void clsp_rb_candidates(global const int *coords, uint n_in, int ndim,
                                global ulong *cand) {
   uint c = get_global_id(0);
   if (c >= n_in * kvol) return;
-  uint i = c / kvol, t = c % kvol;
+  uint i = c / kvol, t = c - i * kvol;
   int ta[4], o[4] = {0, 0, 0, 0};
   clsp_tap(t, ndim, k, ta);
   int ss[4] = {s.s0, s.s1, s.s2, s.s3}, pp[4] = {p.s0, p.s1, p.s2, p.s3};
@@ -37,8 +42,8 @@ kernel void clsp_rb_candidates(global const int *coords, uint n_in, int ndim,
     long x = row[1 + a], y;
     if (kind == 1) {
       long num = x + pp[a] - (long)ta[a] * dd[a];
-      ok = ok && num >= 0 && num % ss[a] == 0;
       y = num / ss[a];
+      ok = ok && num >= 0 && y * ss[a] == num;
     } else {
       y = x * ss[a] - pp[a] + (long)ta[a] * dd[a];
     }
@@ -80,7 +85,7 @@ kernel void clsp_rb_map(global const int *out_coords, uint n_out, int ndim,
                         global const ulong *in_keys, global uint *sel) {
   uint idx = get_global_id(0);
   if (idx >= n_out * kvol) return;
-  uint t = idx / n_out, o = idx % n_out;
+  uint t = idx / n_out, o = idx - t * n_out;
   int ta[4], x[4] = {0, 0, 0, 0};
   clsp_tap(t, ndim, k, ta);
   int kk[4] = {k.s0, k.s1, k.s2, k.s3}, ss[4] = {s.s0, s.s1, s.s2, s.s3};
@@ -96,8 +101,8 @@ kernel void clsp_rb_map(global const int *out_coords, uint n_out, int ndim,
       v = y * ss[a] - pp[a] + (long)ta[a] * dd[a];
     } else {
       long num = y + pp[a] - (long)ta[a] * dd[a];
-      ok = ok && num >= 0 && num % ss[a] == 0;
       v = num / ss[a];
+      ok = ok && num >= 0 && v * ss[a] == num;
     }
     ok = ok && v >= 0 && v < is[a];
     x[a] = (int)v;
