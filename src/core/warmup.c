@@ -11,6 +11,9 @@ typedef struct program_spec {
  * pipeline modules. */
 static const program_spec all_programs[] = {
   {"common.clh,util.cl", ""},
+  {"common.clh,hash.cl,rulebook.cl", ""},
+  {"common.clh,scan.cl", ""},
+  {"common.clh,sort.cl", ""},
 };
 
 clsp_status clsp_context_warmup(clsp_context *ctx) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Sparse tensors: creation from host arrays or caller buffers, download. */
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "pipeline.h"
@@ -97,6 +98,130 @@ static clsp_status upload(clsp_context *ctx, const clsp_tensor_desc *d,
   return st;
 }
 
+/* Formats row `row` of host coordinates as "(b, c1, ...)". */
+static void format_row(const int32_t *c, int ndim, char *buf, size_t cap) {
+  int n = snprintf(buf, cap, "(%d", (int)c[0]);
+  for (int a = 0; a < ndim && n > 0 && (size_t)n < cap; a++)
+    n += snprintf(buf + n, cap - (size_t)n, ", %d", (int)c[1 + a]);
+  if (n > 0 && (size_t)n < cap) snprintf(buf + n, cap - (size_t)n, ")");
+}
+
+/* Error path only: names the row the device flagged, with its values, and
+ * for a duplicate the earlier row it repeats. */
+static clsp_status report_row(clsp_context *ctx, const clsp_tensor *t, uint32_t row,
+                              clsp_status code) {
+  size_t w = (size_t)(1 + t->desc.ndim);
+  int32_t *all = malloc(t->desc.n_sites * w * sizeof *all);
+  if (!all || clsp_tensor_download(ctx, t, all, NULL) != CLSP_SUCCESS) {
+    free(all);
+    return clsp__fail(ctx, code, "coords row %u: %s", row,
+                      code == CLSP_ERROR_DUPLICATE_COORDS
+                          ? "repeats an earlier row's coordinates"
+                          : "outside the shape or batch size");
+  }
+  char text[160];
+  format_row(all + row * w, t->desc.ndim, text, sizeof text);
+  if (code == CLSP_ERROR_OUT_OF_RANGE) {
+    free(all);
+    return clsp__fail(ctx, code,
+                      "coords row %u = %s lies outside batch size %d or the shape", row,
+                      text, (int)t->desc.batch_size);
+  }
+  size_t first = 0;
+  while (first < row && memcmp(all + first * w, all + row * w, w * sizeof *all) != 0)
+    first++;
+  free(all);
+  return clsp__fail(ctx, code,
+                    "coords row %u = %s duplicates row %zu (set "
+                    "CLSP_TENSOR_MERGE_DUPLICATES to sum their features)",
+                    row, text, first);
+}
+
+/* Sums the features of duplicate sites (device): the first rows of every
+ * key are compacted in order, rows are sorted stably by key, and each run
+ * of equal keys is summed in row order into its first row's new place. */
+static clsp_status merge_duplicates(clsp_context *ctx, clsp_tensor *t, const clsp_keyspec *ks,
+                                    cl_mem *keys, cl_mem sel) {
+  uint32_t n = (uint32_t)t->desc.n_sites, zero = 0, ch = (uint32_t)t->desc.channels;
+  cl_int ndim = t->desc.ndim;
+  clsp_compaction c = {0};
+  cl_mem first = NULL, rank = NULL, rows = NULL, nc = NULL, nf = NULL;
+  clsp_status st = clsp__compact_count(ctx, sel, n, &c, NULL);
+  if (st == CLSP_SUCCESS)
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)c.total * 4, NULL, "merge firsts", &first);
+  if (st == CLSP_SUCCESS) st = clsp__compact_emit(ctx, sel, &c, first, NULL, 0, NULL);
+  if (st == CLSP_SUCCESS)
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n * 4, NULL, "merge ranks", &rank);
+  if (st == CLSP_SUCCESS)
+    st = CLSP_RUN(ctx, CLSP_PROG_HASH, "clsp_rb_rank", c.total, NULL, CLSP_A(first),
+                  CLSP_A(c.total), CLSP_A(rank));
+  if (st == CLSP_SUCCESS)
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n * 4, NULL, "merge rows", &rows);
+  if (st == CLSP_SUCCESS)
+    st = CLSP_RUN(ctx, "common.clh,util.cl", "clsp_iota_u32", n, NULL, CLSP_A(rows),
+                  CLSP_A(zero), CLSP_A(n));
+  if (st == CLSP_SUCCESS) st = clsp__radix_sort(ctx, keys, &rows, n, ks->total_bits, NULL);
+  if (st == CLSP_SUCCESS)
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)c.total * (size_t)(1 + ndim) * 4,
+                             NULL, "tensor coords", &nc);
+  if (st == CLSP_SUCCESS)
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)c.total * ch * 4, NULL,
+                             "tensor feats", &nf);
+  if (st == CLSP_SUCCESS)
+    st = CLSP_RUN(ctx, CLSP_PROG_HASH, "clsp_rb_merge", n, NULL, CLSP_A(*keys), CLSP_A(rows),
+                  CLSP_A(n), CLSP_A(rank), CLSP_A(t->coords), CLSP_A(t->feats), CLSP_A(ch),
+                  CLSP_A(ndim), CLSP_A(nc), CLSP_A(nf));
+  if (st == CLSP_SUCCESS) {
+    clsp__buffer_release(ctx, &t->coords);
+    clsp__buffer_release(ctx, &t->feats);
+    t->coords = nc;
+    t->feats = nf;
+    nc = nf = NULL;
+    t->desc.n_sites = c.total;
+  }
+  clsp__compact_release(ctx, &c);
+  clsp__buffer_release(ctx, &first);
+  clsp__buffer_release(ctx, &rank);
+  clsp__buffer_release(ctx, &rows);
+  clsp__buffer_release(ctx, &nc);
+  clsp__buffer_release(ctx, &nf);
+  return st;
+}
+
+/* Device-side validation of a tensor's coordinates: range (first bad row
+ * by atomic_min), then duplicates through the device hash, merged when
+ * asked. */
+static clsp_status device_validate(clsp_context *ctx, clsp_tensor *t) {
+  uint32_t n = (uint32_t)t->desc.n_sites, bad = CLSP_NONE_U32, dup = CLSP_NONE_U32;
+  clsp_keyspec ks;
+  clsp_hash h = {0};
+  cl_mem keys = NULL, sel = NULL;
+  clsp_status st = clsp__keyspec(ctx, t->desc.ndim, t->desc.shape, t->desc.batch_size,
+                                 "desc", &ks);
+  if (st != CLSP_SUCCESS || n == 0) return st;
+  st = clsp__keys_from_coords(ctx, &ks, t->coords, n, &keys, &bad, NULL);
+  if (st == CLSP_SUCCESS && bad != CLSP_NONE_U32)
+    st = report_row(ctx, t, bad, CLSP_ERROR_OUT_OF_RANGE);
+  int check_dups = !(t->desc.flags & CLSP_TENSOR_TRUSTED_UNIQUE) ||
+                   (t->desc.flags & CLSP_TENSOR_MERGE_DUPLICATES);
+  if (st == CLSP_SUCCESS && check_dups) {
+    st = clsp__hash_build(ctx, keys, n, &h, NULL);
+    if (st == CLSP_SUCCESS)
+      st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n * 4, NULL, "first rows", &sel);
+    if (st == CLSP_SUCCESS) st = clsp__hash_firsts(ctx, &h, sel, &dup, NULL);
+    clsp__hash_release(ctx, &h);
+  }
+  if (st == CLSP_SUCCESS && dup != CLSP_NONE_U32) {
+    if (t->desc.flags & CLSP_TENSOR_MERGE_DUPLICATES)
+      st = merge_duplicates(ctx, t, &ks, &keys, sel);
+    else
+      st = report_row(ctx, t, dup, CLSP_ERROR_DUPLICATE_COORDS);
+  }
+  clsp__buffer_release(ctx, &keys);
+  clsp__buffer_release(ctx, &sel);
+  return st;
+}
+
 clsp_status clsp_tensor_create(clsp_context *ctx, const clsp_tensor_desc *desc,
                                const int32_t *coords, const float *feats,
                                clsp_tensor **out) {
@@ -112,8 +237,13 @@ clsp_status clsp_tensor_create(clsp_context *ctx, const clsp_tensor_desc *desc,
   if (desc->n_sites > 0) st = check_coords(ctx, desc, coords);
   cl_mem c = NULL, f = NULL;
   if (st == CLSP_SUCCESS) st = upload(ctx, desc, coords, feats, &c, &f);
-  if (st != CLSP_SUCCESS) return st;
-  return clsp__tensor_adopt(ctx, desc, c, f, clsp__new_sites_id(), out);
+  if (st == CLSP_SUCCESS) st = clsp__tensor_adopt(ctx, desc, c, f, clsp__new_sites_id(), out);
+  if (st == CLSP_SUCCESS) st = device_validate(ctx, *out);
+  if (st != CLSP_SUCCESS && *out) {
+    clsp_tensor_destroy(*out);
+    *out = NULL;
+  }
+  return st;
 }
 
 static clsp_status check_wrapped_buffer(clsp_context *ctx, cl_mem m, size_t need,
@@ -156,6 +286,11 @@ clsp_status clsp_tensor_wrap(clsp_context *ctx, const clsp_tensor_desc *desc,
   clRetainMemObject(coords);
   clRetainMemObject(feats);
   *t = (clsp_tensor){ctx, *desc, coords, feats, 1, clsp__new_sites_id()};
+  st = device_validate(ctx, t);
+  if (st != CLSP_SUCCESS) {
+    clsp_tensor_destroy(t);
+    return st;
+  }
   *out = t;
   return CLSP_SUCCESS;
 }

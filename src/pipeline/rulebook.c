@@ -1,0 +1,485 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Rulebooks on the device: output sites and per-tap kernel maps.
+ *
+ * Regular / transposed output sites: every (input row, tap) yields a
+ * candidate output key (cl/rulebook.cl), the candidates go into a device
+ * hash that keeps the smallest candidate index per key, the first
+ * candidate of each key is compacted out (deterministic), and the unique
+ * keys are radix-sorted: output sites come in ascending packed-key order
+ * (batch slowest, then the axes), the same on every run and device.
+ *
+ * Maps (all kinds) are gather-style: for every (tap, output row) the input
+ * coordinate that tap reads is looked up in the input hash, giving a
+ * [tap][out row] matrix of input rows; compacting it in order yields the
+ * pairs grouped by tap and sorted by output row without a sort, and the
+ * tap offsets are positions in that compaction.
+ *
+ * The host only sizes buffers (two small blocking reads: the number of
+ * output sites and the kernel_volume + 1 tap offsets) and launches. */
+#include <stdlib.h>
+#include <string.h>
+#include "pipeline.h"
+
+/* Upper bound on kernel volume (taps) a rulebook takes. */
+#define MAX_KERNEL_VOLUME 65536
+
+typedef struct build {
+  clsp_context *ctx;
+  const clsp_tensor *in;
+  clsp_rulebook *rb;
+  clsp_keyspec in_ks, out_ks;
+  cl_mem in_keys;
+  clsp_hash in_hash;
+  clsp_evlist *ev;
+} build;
+
+static clsp_status check_geometry(clsp_context *ctx, clsp_conv_kind kind,
+                                  const clsp_conv_geometry *g, int ndim, size_t *kvol) {
+  *kvol = 1;
+  for (int a = 0; a < ndim; a++) {
+    int32_t k = g->kernel[a], s = g->stride[a], p = g->padding[a], d = g->dilation[a];
+    if (k < 1 || s < 1 || d < 1)
+      return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT,
+                        "geometry axis %d: kernel %d, stride %d, dilation %d must be >= 1",
+                        a, (int)k, (int)s, (int)d);
+    if (p < 0 || (int64_t)p >= (int64_t)d * (k - 1) + 1)
+      return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT,
+                        "geometry axis %d: padding %d must be in [0, dilation*(kernel-1)+1 "
+                        "= %lld)", a, (int)p, (long long)d * (k - 1) + 1);
+    if (kind == CLSP_CONV_SUBMANIFOLD && (k % 2 == 0 || s != 1))
+      return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT,
+                        "geometry axis %d: submanifold needs an odd kernel and stride 1 "
+                        "(kernel %d, stride %d)", a, (int)k, (int)s);
+    *kvol *= (size_t)k;
+    if (*kvol > MAX_KERNEL_VOLUME)
+      return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT,
+                        "geometry: kernel volume beyond %d taps at axis %d",
+                        MAX_KERNEL_VOLUME, a);
+  }
+  return CLSP_SUCCESS;
+}
+
+static clsp_status out_shape(clsp_context *ctx, clsp_conv_kind kind,
+                             const clsp_conv_geometry *g, const clsp_tensor_desc *d,
+                             int32_t *out) {
+  for (int a = 0; a < d->ndim; a++) {
+    int64_t n = d->shape[a], s = g->stride[a], p = g->padding[a];
+    int64_t ext = (int64_t)g->dilation[a] * (g->kernel[a] - 1), o = n;
+    if (kind == CLSP_CONV_REGULAR) {
+      if (n + 2 * p - ext - 1 < 0)
+        return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT,
+                          "geometry axis %d: dilated kernel extent %lld exceeds the padded "
+                          "input %lld", a, (long long)ext + 1, (long long)(n + 2 * p));
+      o = (n + 2 * p - ext - 1) / s + 1;
+    } else if (kind == CLSP_CONV_TRANSPOSED) {
+      o = (n - 1) * s - 2 * p + ext + 1;
+    }
+    if (o <= 0)
+      return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT,
+                        "geometry axis %d: output extent %lld is not positive", a,
+                        (long long)o);
+    if (o > INT32_MAX)
+      return clsp__fail(ctx, CLSP_ERROR_TOO_LARGE,
+                        "geometry axis %d: output extent %lld exceeds int32", a,
+                        (long long)o);
+    out[a] = (int32_t)o;
+  }
+  for (int a = d->ndim; a < CLSP_MAX_DIMS; a++) out[a] = 1;
+  return CLSP_SUCCESS;
+}
+
+/* Kernel arguments shared by the candidate and map kernels. */
+typedef struct geom_args {
+  cl_int ndim, kind;
+  cl_uint kvol;
+  cl_int4 k, s, p, d;
+} geom_args;
+
+static geom_args geom_of(const clsp_rulebook *rb) {
+  geom_args g;
+  g.ndim = rb->info.ndim;
+  g.kind = (cl_int)rb->info.kind;
+  g.kvol = (cl_uint)rb->info.kernel_volume;
+  for (int a = 0; a < 4; a++) {
+    int on = a < g.ndim;
+    g.k.s[a] = on ? rb->info.geometry.kernel[a] : 1;
+    g.s.s[a] = on ? rb->info.geometry.stride[a] : 1;
+    g.p.s[a] = on ? rb->info.geometry.padding[a] : 0;
+    g.d.s[a] = on ? rb->info.geometry.dilation[a] : 1;
+  }
+  return g;
+}
+
+static cl_int4 i4(const int32_t *v) {
+  cl_int4 r;
+  for (int a = 0; a < 4; a++) r.s[a] = v[a];
+  return r;
+}
+
+static cl_uint4 u4(const uint32_t *v) {
+  cl_uint4 r;
+  for (int a = 0; a < 4; a++) r.s[a] = v[a];
+  return r;
+}
+
+/* Unique candidate keys, compacted in order of their first candidate. */
+static clsp_status unique_candidates(build *b, cl_mem cand, uint32_t n_cand,
+                                     cl_mem *keys, uint32_t *n_out) {
+  clsp_context *ctx = b->ctx;
+  clsp_hash h;
+  clsp_compaction c = {0};
+  cl_mem sel = NULL, first = NULL;
+  uint32_t dup;
+  clsp_status st = clsp__hash_build(ctx, cand, n_cand, &h, b->ev);
+  if (st != CLSP_SUCCESS) return st;
+  st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_cand * 4, NULL,
+                           "candidate flags", &sel);
+  if (st == CLSP_SUCCESS) st = clsp__hash_firsts(ctx, &h, sel, &dup, b->ev);
+  if (st == CLSP_SUCCESS) st = clsp__compact_count(ctx, sel, n_cand, &c, b->ev);
+  if (st == CLSP_SUCCESS)
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)c.total * 4, NULL,
+                             "first candidates", &first);
+  if (st == CLSP_SUCCESS) st = clsp__compact_emit(ctx, sel, &c, first, NULL, 0, b->ev);
+  if (st == CLSP_SUCCESS)
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)c.total * 8, NULL,
+                             "output keys", keys);
+  if (st == CLSP_SUCCESS) {
+    *n_out = c.total;
+    st = CLSP_RUN(ctx, CLSP_PROG_HASH, "clsp_rb_gather_keys", c.total, b->ev,
+                  CLSP_A(cand), CLSP_A(first), CLSP_A(c.total), CLSP_A(*keys));
+  }
+  clsp__compact_release(ctx, &c);
+  clsp__buffer_release(ctx, &sel);
+  clsp__buffer_release(ctx, &first);
+  clsp__hash_release(ctx, &h);
+  return st;
+}
+
+/* Regular / transposed: output sites in ascending key order. */
+static clsp_status output_sites(build *b) {
+  clsp_context *ctx = b->ctx;
+  clsp_rulebook *rb = b->rb;
+  uint64_t n_cand64 = (uint64_t)rb->info.n_in * rb->info.kernel_volume;
+  if (n_cand64 >= UINT32_MAX / 2)
+    return clsp__fail(ctx, CLSP_ERROR_TOO_LARGE,
+                      "in: %zu sites x %zu taps = %llu candidates exceed 32-bit indices",
+                      rb->info.n_in, rb->info.kernel_volume, (unsigned long long)n_cand64);
+  uint32_t n_in = (uint32_t)rb->info.n_in, n_cand = (uint32_t)n_cand64, n_out = 0;
+  geom_args g = geom_of(rb);
+  cl_int4 os = i4(rb->info.out_shape);
+  cl_uint4 ob = u4(b->out_ks.bits);
+  cl_mem cand = NULL, keys = NULL;
+  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_cand * 8, NULL,
+                                       "candidate keys", &cand);
+  if (st == CLSP_SUCCESS)
+    st = CLSP_RUN(ctx, CLSP_PROG_HASH, "clsp_rb_candidates", n_cand, b->ev,
+                  CLSP_A(b->in->coords), CLSP_A(n_in), CLSP_A(g.ndim), CLSP_A(g.kind),
+                  CLSP_A(g.kvol), CLSP_A(g.k), CLSP_A(g.s), CLSP_A(g.p), CLSP_A(g.d),
+                  CLSP_A(os), CLSP_A(ob), CLSP_A(cand));
+  if (st == CLSP_SUCCESS) st = unique_candidates(b, cand, n_cand, &keys, &n_out);
+  clsp__buffer_release(ctx, &cand);
+  if (st == CLSP_SUCCESS) st = clsp__radix_sort(ctx, &keys, NULL, n_out, b->out_ks.total_bits, b->ev);
+  size_t row_bytes = (size_t)(1 + rb->info.ndim) * 4;
+  if (st == CLSP_SUCCESS)
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_out * row_bytes, NULL,
+                             "output coords", &rb->out_coords);
+  if (st == CLSP_SUCCESS) {
+    rb->owns_out_coords = 1;
+    rb->info.n_out = n_out;
+    st = CLSP_RUN(ctx, CLSP_PROG_HASH, "clsp_rb_unpack", n_out, b->ev, CLSP_A(keys),
+                  CLSP_A(n_out), CLSP_A(g.ndim), CLSP_A(ob), CLSP_A(rb->out_coords));
+  }
+  clsp__buffer_release(ctx, &keys);
+  return st;
+}
+
+/* Pairs from the [tap][out row] matrix `sel`, and the tap offsets. */
+static clsp_status compact_pairs(build *b, cl_mem sel, uint32_t n_mat) {
+  clsp_context *ctx = b->ctx;
+  clsp_rulebook *rb = b->rb;
+  uint32_t n_out = (uint32_t)rb->info.n_out, kvol = (uint32_t)rb->info.kernel_volume;
+  uint32_t n_q = kvol + 1;
+  clsp_compaction c = {0};
+  cl_mem starts = NULL;
+  clsp_status st = clsp__compact_count(ctx, sel, n_mat, &c, b->ev);
+  if (st == CLSP_SUCCESS)
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)c.total * 4, NULL,
+                             "pair_in", &rb->pair_in);
+  if (st == CLSP_SUCCESS)
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)c.total * 4, NULL,
+                             "pair_out", &rb->pair_out);
+  if (st == CLSP_SUCCESS) {
+    rb->info.n_pairs = c.total;
+    st = clsp__compact_emit(ctx, sel, &c, rb->pair_in, rb->pair_out, n_out, b->ev);
+  }
+  if (st == CLSP_SUCCESS)
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_q * 4, NULL, "tap offsets",
+                             &starts);
+  if (st == CLSP_SUCCESS)
+    st = clsp__compact_positions(ctx, sel, &c, n_out, n_q, starts, b->ev);
+  if (st == CLSP_SUCCESS) {
+    cl_int err = clEnqueueReadBuffer(ctx->queue, starts, CL_TRUE, 0, (size_t)n_q * 4,
+                                     rb->start, 0, NULL, NULL);
+    if (err != CL_SUCCESS) st = clsp__cl_fail(ctx, err, "reading the tap offsets");
+  }
+  clsp__compact_release(ctx, &c);
+  clsp__buffer_release(ctx, &starts);
+  return st;
+}
+
+/* The gather-style map for every kind, from out_coords and the input hash. */
+static clsp_status kernel_map(build *b) {
+  clsp_context *ctx = b->ctx;
+  clsp_rulebook *rb = b->rb;
+  uint64_t n_mat64 = (uint64_t)rb->info.n_out * rb->info.kernel_volume;
+  if (n_mat64 >= UINT32_MAX / 2)
+    return clsp__fail(ctx, CLSP_ERROR_TOO_LARGE,
+                      "rulebook: %zu output sites x %zu taps = %llu exceed 32-bit indices",
+                      rb->info.n_out, rb->info.kernel_volume, (unsigned long long)n_mat64);
+  uint32_t n_mat = (uint32_t)n_mat64, n_out = (uint32_t)rb->info.n_out, mask;
+  geom_args g = geom_of(rb);
+  cl_int4 is = i4(b->in_ks.shape);
+  cl_uint4 ib = u4(b->in_ks.bits);
+  cl_mem sel = NULL;
+  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_mat * 4, NULL,
+                                       "map matrix", &sel);
+  clsp_arg a[16] = {CLSP_A(rb->out_coords), CLSP_A(n_out), CLSP_A(g.ndim), CLSP_A(g.kind),
+                    CLSP_A(g.kvol), CLSP_A(g.k), CLSP_A(g.s), CLSP_A(g.p), CLSP_A(g.d),
+                    CLSP_A(is), CLSP_A(ib)};
+  clsp__hash_args(&b->in_hash, a + 11, &mask);
+  a[15] = (clsp_arg)CLSP_A(sel);
+  if (st == CLSP_SUCCESS) st = clsp__run(ctx, CLSP_PROG_HASH, "clsp_rb_map", n_mat, b->ev, a, 16);
+  if (st == CLSP_SUCCESS) st = compact_pairs(b, sel, n_mat);
+  clsp__buffer_release(ctx, &sel);
+  return st;
+}
+
+static clsp_status input_hash(build *b) {
+  uint32_t n = (uint32_t)b->in->desc.n_sites, bad;
+  clsp_status st = clsp__keys_from_coords(b->ctx, &b->in_ks, b->in->coords, n, &b->in_keys,
+                                          &bad, b->ev);
+  if (st == CLSP_SUCCESS && bad != CLSP_NONE_U32)
+    return clsp__fail(b->ctx, CLSP_ERROR_OUT_OF_RANGE,
+                      "in: coords row %u lies outside the tensor's shape or batch", bad);
+  if (st == CLSP_SUCCESS) st = clsp__hash_build(b->ctx, b->in_keys, n, &b->in_hash, b->ev);
+  return st;
+}
+
+static clsp_status rb_new(clsp_context *ctx, clsp_conv_kind kind,
+                          const clsp_conv_geometry *g, const clsp_tensor *in, size_t kvol,
+                          clsp_rulebook **out) {
+  clsp_rulebook *rb = calloc(1, sizeof *rb);
+  uint32_t *start = calloc(kvol + 1, sizeof *start);
+  if (!rb || !start) {
+    free(rb);
+    free(start);
+    return clsp__fail(ctx, CLSP_ERROR_OUT_OF_HOST_MEMORY, "rulebook");
+  }
+  rb->ctx = ctx;
+  rb->start = start;
+  rb->owns_out_coords = rb->owns_pairs = 1;
+  clsp_rulebook_info *i = &rb->info;
+  i->kind = kind;
+  i->ndim = in->desc.ndim;
+  i->geometry = *g;
+  memcpy(i->in_shape, in->desc.shape, sizeof i->in_shape);
+  i->batch_size = in->desc.batch_size;
+  i->n_in = in->desc.n_sites;
+  i->kernel_volume = kvol;
+  rb->in_sites_id = in->sites_id;
+  *out = rb;
+  return CLSP_SUCCESS;
+}
+
+/* Output sites (kind-specific) then the map. */
+static clsp_status build_all(build *b) {
+  clsp_rulebook *rb = b->rb;
+  clsp_status st = CLSP_SUCCESS;
+  if (rb->info.kind == CLSP_CONV_SUBMANIFOLD) {
+    clRetainMemObject(b->in->coords);
+    rb->out_coords = b->in->coords;
+    rb->owns_out_coords = 0;
+    rb->info.n_out = rb->info.n_in;
+    rb->out_sites_id = b->in->sites_id;
+  } else {
+    rb->out_sites_id = clsp__new_sites_id();
+    if (rb->info.kind == CLSP_CONV_REGULAR) {
+      clRetainMemObject(b->in->coords);
+      rb->in_coords = b->in->coords;
+    }
+  }
+  if (rb->info.n_in == 0) {
+    size_t nothing = 0;
+    if (!rb->out_coords)
+      st = clsp__buffer_create(b->ctx, CL_MEM_READ_WRITE, nothing, NULL, "output coords",
+                               &rb->out_coords);
+    if (st == CLSP_SUCCESS)
+      st = clsp__buffer_create(b->ctx, CL_MEM_READ_WRITE, nothing, NULL, "pair_in",
+                               &rb->pair_in);
+    if (st == CLSP_SUCCESS)
+      st = clsp__buffer_create(b->ctx, CL_MEM_READ_WRITE, nothing, NULL, "pair_out",
+                               &rb->pair_out);
+    return st;
+  }
+  st = input_hash(b);
+  if (st == CLSP_SUCCESS && rb->info.kind != CLSP_CONV_SUBMANIFOLD) st = output_sites(b);
+  if (st == CLSP_SUCCESS) st = kernel_map(b);
+  return st;
+}
+
+clsp_status clsp_rulebook_build(clsp_context *ctx, clsp_conv_kind kind,
+                                const clsp_conv_geometry *geometry, const clsp_tensor *in,
+                                clsp_rulebook **out) {
+  if (!ctx) return CLSP_ERROR_INVALID_ARGUMENT;
+  if (!out) return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "out: NULL");
+  *out = NULL;
+  if (!geometry || !in)
+    return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "%s: NULL",
+                      geometry ? "in" : "geometry");
+  if (in->ctx != ctx)
+    return clsp__fail(ctx, CLSP_ERROR_MISMATCH, "in: tensor of another context");
+  if (kind != CLSP_CONV_SUBMANIFOLD && kind != CLSP_CONV_REGULAR &&
+      kind != CLSP_CONV_TRANSPOSED)
+    return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT,
+                      "kind = %d: build takes SUBMANIFOLD, REGULAR or TRANSPOSED (INVERSE: "
+                      "use clsp_rulebook_inverse)", (int)kind);
+  size_t kvol;
+  int32_t oshape[CLSP_MAX_DIMS];
+  clsp_status st = check_geometry(ctx, kind, geometry, in->desc.ndim, &kvol);
+  if (st == CLSP_SUCCESS) st = out_shape(ctx, kind, geometry, &in->desc, oshape);
+  build b = {ctx, in, NULL, {0}, {0}, NULL, {0}, NULL};
+  if (st == CLSP_SUCCESS)
+    st = clsp__keyspec(ctx, in->desc.ndim, in->desc.shape, in->desc.batch_size, "in",
+                       &b.in_ks);
+  if (st == CLSP_SUCCESS)
+    st = clsp__keyspec(ctx, in->desc.ndim, oshape, in->desc.batch_size, "output", &b.out_ks);
+  if (st == CLSP_SUCCESS) st = rb_new(ctx, kind, geometry, in, kvol, &b.rb);
+  if (st != CLSP_SUCCESS) return st;
+  memcpy(b.rb->info.out_shape, oshape, sizeof oshape);
+  clsp_evlist *ev = ctx->profiling ? calloc(1, sizeof *ev) : NULL;
+  b.ev = ev;
+  double t0 = clsp__now_ms();
+  st = build_all(&b);
+  double dev_ms = clsp__ev_done(ctx, ev);
+  b.rb->info.build_ms = ev ? dev_ms : clsp__now_ms() - t0;
+  free(ev);
+  clsp__hash_release(ctx, &b.in_hash);
+  clsp__buffer_release(ctx, &b.in_keys);
+  if (st != CLSP_SUCCESS) {
+    clsp_rulebook_destroy(b.rb);
+    return st;
+  }
+  *out = b.rb;
+  return CLSP_SUCCESS;
+}
+
+clsp_status clsp_rulebook_inverse(clsp_context *ctx, const clsp_rulebook *regular,
+                                  clsp_rulebook **out) {
+  if (!ctx) return CLSP_ERROR_INVALID_ARGUMENT;
+  if (!out) return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "out: NULL");
+  *out = NULL;
+  if (!regular) return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "regular: NULL");
+  if (regular->ctx != ctx)
+    return clsp__fail(ctx, CLSP_ERROR_MISMATCH, "regular: rulebook of another context");
+  if (regular->info.kind != CLSP_CONV_REGULAR || !regular->in_coords)
+    return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT,
+                      "regular: kind %d is not CLSP_CONV_REGULAR", (int)regular->info.kind);
+  size_t kvol = regular->info.kernel_volume;
+  clsp_rulebook *rb = calloc(1, sizeof *rb);
+  uint32_t *start = calloc(kvol + 1, sizeof *start);
+  if (!rb || !start) {
+    free(rb);
+    free(start);
+    return clsp__fail(ctx, CLSP_ERROR_OUT_OF_HOST_MEMORY, "rulebook");
+  }
+  memcpy(start, regular->start, (kvol + 1) * sizeof *start);
+  *rb = *regular;
+  rb->start = start;
+  rb->info.kind = CLSP_CONV_INVERSE;
+  memcpy(rb->info.in_shape, regular->info.out_shape, sizeof rb->info.in_shape);
+  memcpy(rb->info.out_shape, regular->info.in_shape, sizeof rb->info.out_shape);
+  rb->info.n_in = regular->info.n_out;
+  rb->info.n_out = regular->info.n_in;
+  rb->info.build_ms = 0;
+  rb->in_sites_id = regular->out_sites_id;
+  rb->out_sites_id = regular->in_sites_id;
+  /* The reverse view: the same lists with their roles swapped. */
+  rb->pair_in = regular->pair_out;
+  rb->pair_out = regular->pair_in;
+  rb->out_coords = regular->in_coords;
+  rb->in_coords = NULL;
+  rb->owns_out_coords = rb->owns_pairs = 0;
+  rb->parent = regular;
+  clRetainMemObject(rb->pair_in);
+  clRetainMemObject(rb->pair_out);
+  clRetainMemObject(rb->out_coords);
+  *out = rb;
+  return CLSP_SUCCESS;
+}
+
+clsp_status clsp_rulebook_describe(const clsp_rulebook *rb, clsp_rulebook_info *out) {
+  if (!rb || !out) return CLSP_ERROR_INVALID_ARGUMENT;
+  *out = rb->info;
+  return CLSP_SUCCESS;
+}
+
+clsp_status clsp_rulebook_pair_counts(const clsp_rulebook *rb, uint32_t *counts) {
+  if (!rb || !counts) return CLSP_ERROR_INVALID_ARGUMENT;
+  for (size_t t = 0; t < rb->info.kernel_volume; t++)
+    counts[t] = rb->start[t + 1] - rb->start[t];
+  return CLSP_SUCCESS;
+}
+
+clsp_status clsp_rulebook_download(clsp_context *ctx, const clsp_rulebook *rb,
+                                   uint32_t *start, uint32_t *in_rows, uint32_t *out_rows) {
+  if (!ctx) return CLSP_ERROR_INVALID_ARGUMENT;
+  if (!rb) return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "rb: NULL");
+  if (rb->ctx != ctx)
+    return clsp__fail(ctx, CLSP_ERROR_MISMATCH, "rb: rulebook of another context");
+  size_t bytes = rb->info.n_pairs * sizeof(uint32_t);
+  if (start) memcpy(start, rb->start, (rb->info.kernel_volume + 1) * sizeof *start);
+  if (in_rows && bytes)
+    CLSP_CL_CHECK(ctx, clEnqueueReadBuffer(ctx->queue, rb->pair_in, CL_TRUE, 0, bytes,
+                                           in_rows, 0, NULL, NULL),
+                  "reading pair_in");
+  if (out_rows && bytes)
+    CLSP_CL_CHECK(ctx, clEnqueueReadBuffer(ctx->queue, rb->pair_out, CL_TRUE, 0, bytes,
+                                           out_rows, 0, NULL, NULL),
+                  "reading pair_out");
+  return CLSP_SUCCESS;
+}
+
+clsp_status clsp_rulebook_download_out_coords(clsp_context *ctx, const clsp_rulebook *rb,
+                                              int32_t *coords) {
+  if (!ctx) return CLSP_ERROR_INVALID_ARGUMENT;
+  if (!rb || !coords)
+    return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "%s: NULL", rb ? "coords" : "rb");
+  if (rb->ctx != ctx)
+    return clsp__fail(ctx, CLSP_ERROR_MISMATCH, "rb: rulebook of another context");
+  size_t bytes = rb->info.n_out * (size_t)(1 + rb->info.ndim) * sizeof(int32_t);
+  if (bytes)
+    CLSP_CL_CHECK(ctx, clEnqueueReadBuffer(ctx->queue, rb->out_coords, CL_TRUE, 0, bytes,
+                                           coords, 0, NULL, NULL),
+                  "reading out coords");
+  return CLSP_SUCCESS;
+}
+
+static void release_shared(clsp_context *ctx, cl_mem *m, int owned) {
+  if (!*m) return;
+  if (owned) {
+    clsp__buffer_release(ctx, m);
+  } else {
+    clReleaseMemObject(*m);
+    *m = NULL;
+  }
+}
+
+void clsp_rulebook_destroy(clsp_rulebook *rb) {
+  if (!rb) return;
+  release_shared(rb->ctx, &rb->out_coords, rb->owns_out_coords);
+  release_shared(rb->ctx, &rb->pair_in, rb->owns_pairs);
+  release_shared(rb->ctx, &rb->pair_out, rb->owns_pairs);
+  release_shared(rb->ctx, &rb->in_coords, 0);
+  free(rb->start);
+  free(rb);
+}
