@@ -11,7 +11,11 @@ typedef struct program_spec {
  * pipeline modules. */
 static const program_spec all_programs[] = {
   {"common.clh,util.cl", ""},
+  {"common.clh,gather.cl", ""},
 };
+
+/* scatter.cl's options depend on the device (float atomics: OpenCL C 2.0+). */
+const char *clsp__scatter_options(const clsp_context *ctx);
 
 clsp_status clsp_context_warmup(clsp_context *ctx) {
   if (!ctx) return CLSP_ERROR_INVALID_ARGUMENT;
@@ -21,5 +25,6 @@ clsp_status clsp_context_warmup(clsp_context *ctx) {
                                    all_programs[i].options, &slot);
     if (st != CLSP_SUCCESS) return st;
   }
-  return CLSP_SUCCESS;
+  clsp_program_slot *slot = NULL;
+  return clsp__program(ctx, "common.clh,scatter.cl", clsp__scatter_options(ctx), &slot);
 }
