@@ -318,9 +318,10 @@ static clsp_status fill_stats(vox_run *r, clsp_voxelize_stats *s) {
   return CLSP_SUCCESS;
 }
 
-/* Builds the program options once: exact float division is needed to
- * reproduce the float32 quantisation of the references bit for bit. */
-static const char *build_options(clsp_context *ctx) {
+/* Exact float division is needed to reproduce the float32 quantisation of
+ * the references bit for bit (also used by clsp_context_warmup). */
+const char *clsp__voxelize_options(const clsp_context *ctx);
+const char *clsp__voxelize_options(const clsp_context *ctx) {
   cl_device_fp_config fp = 0;
   clGetDeviceInfo(ctx->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
   return (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT)
@@ -376,7 +377,7 @@ static clsp_status voxelize_common(clsp_context *ctx, const clsp_voxelize_option
   clsp_status st = check_options(ctx, options, &o);
   vox_run r = {0};
   r.ctx = ctx;
-  r.options = build_options(ctx);
+  r.options = clsp__voxelize_options(ctx);
   r.pts = pts;
   r.n = (uint32_t)n;
   if (stats) {
