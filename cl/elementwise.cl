@@ -21,7 +21,10 @@ kernel void clsp_ew_concat(global const float *a, global const float *b,
   uint i = get_global_id(0);
   uint w = ca + cb;
   if (i >= rows * w) return;
-  uint r = i / w, c = i % w;
+  /* c from r without '%': Oclgrind's uninitialized-value checker cannot
+   * run the 'freeze' LLVM inserts when it pairs a division and a
+   * remainder of the same operands. */
+  uint r = i / w, c = i - r * w;
   out[i] = c < ca ? a[r * ca + c] : b[r * cb + (c - ca)];
 }
 

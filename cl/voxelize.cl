@@ -161,9 +161,11 @@ kernel void clsp_vox_emit(global const uint *keys, global const uint *slot_of,
   uint r = rank[i], key = keys[i];
   slot_voxel[slot_of[i]] = r;
   coords[4 * r + 0] = batch;
-  coords[4 * r + 1] = (int)(key / d2 / d1);
-  coords[4 * r + 2] = (int)(key / d2 % d1);
-  coords[4 * r + 3] = (int)(key % d2);
+  /* Remainders as a - q * d, not '%': see clsp_ew_concat (Oclgrind). */
+  uint q = key / d2, a0 = q / d1;
+  coords[4 * r + 1] = (int)a0;
+  coords[4 * r + 2] = (int)(q - a0 * d1);
+  coords[4 * r + 3] = (int)(key - q * d2);
 }
 
 /* point_voxel[i] = voxel row of point i (VOX_EMPTY if dropped); counts
