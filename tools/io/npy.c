@@ -1,4 +1,4 @@
-#include "io/npy.h"
+#include "npy.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -259,9 +259,9 @@ static int check_header_semantics(const char *path, const npy_header *h,
                 path);
         return -1;
     }
-    if (h->ndim < 1 || h->ndim > 2) {
-        set_err(err, errlen, "%s: array has rank %d; only rank 1 or 2 is "
-                "supported", path, h->ndim);
+    if (h->ndim < 1 || h->ndim > CLSP_NPY_MAX_RANK) {
+        set_err(err, errlen, "%s: array has rank %d; only rank 1 to %d is "
+                "supported", path, h->ndim, CLSP_NPY_MAX_RANK);
         return -1;
     }
     return 0;
@@ -374,20 +374,24 @@ static int open_regular(const char *path, FILE **fp, uint64_t *size,
     return 0;
 }
 
+static void format_shape(const npy_header *h, char *buf, size_t cap)
+{
+    size_t used = (size_t)snprintf(buf, cap, "(");
+    for (int i = 0; i < h->ndim && used < cap; i++)
+        used += (size_t)snprintf(buf + used, cap - used, "%s%llu",
+                                 i ? ", " : "", (unsigned long long)h->dims[i]);
+    if (used < cap)
+        snprintf(buf + used, cap - used, h->ndim == 1 ? ",)" : ")");
+}
+
 static int load_data(const char *path, FILE *fp, uint64_t file_size,
                      uint64_t data_offset, const npy_header *h,
                      clsp_npy_array *out, char *err, size_t errlen)
 {
     uint64_t bytes;
     uint64_t have = file_size - data_offset;
-    char shape_txt[64];
-    if (h->ndim == 1)
-        snprintf(shape_txt, sizeof shape_txt, "(%llu,)",
-                 (unsigned long long)h->dims[0]);
-    else
-        snprintf(shape_txt, sizeof shape_txt, "(%llu, %llu)",
-                 (unsigned long long)h->dims[0],
-                 (unsigned long long)h->dims[1]);
+    char shape_txt[200];
+    format_shape(h, shape_txt, sizeof shape_txt);
     if (shape_bytes(h, &bytes)) {
         set_err(err, errlen, "%s: shape %s is too large (size overflows)",
                 path, shape_txt);
@@ -446,8 +450,8 @@ int clsp_npy_read(const char *path, clsp_npy_array *out, char *err,
         return -1;
     out->dtype = dtype;
     out->rank = h.ndim;
-    out->shape[0] = (size_t)h.dims[0];
-    out->shape[1] = h.ndim == 2 ? (size_t)h.dims[1] : 1;
+    for (int i = 0; i < CLSP_NPY_MAX_RANK; i++)
+        out->shape[i] = i < h.ndim ? (size_t)h.dims[i] : 1;
     return 0;
 }
 

@@ -2,7 +2,8 @@
  * NumPy .npy reader and writer (format versions 1.0, 2.0 and 3.0).
  *
  * Only what clsp needs: little-endian int32 ('<i4') and float32 ('<f4'),
- * C order, rank 1 or 2.  Everything else is rejected with a message.
+ * C order; rank 1 to CLSP_NPY_MAX_RANK to read (weights of 3D kernels are
+ * rank 5), rank 1 or 2 to write.  Everything else is rejected with a message.
  * All functions return 0 on success and nonzero on error; on error a
  * message naming the file is written to err (if err != NULL) and nothing
  * is left allocated.
@@ -17,10 +18,12 @@ typedef enum {
     CLSP_NPY_I32 = 2  /* '<i4' */
 } clsp_npy_dtype;
 
+#define CLSP_NPY_MAX_RANK 6
+
 typedef struct {
     clsp_npy_dtype dtype;
-    int rank;        /* 1 or 2 */
-    size_t shape[2]; /* shape[1] is 1 when rank == 1 */
+    int rank;        /* 1 to CLSP_NPY_MAX_RANK */
+    size_t shape[CLSP_NPY_MAX_RANK]; /* entries past rank are 1 */
     void *data;      /* shape[0] * shape[1] elements, C order; never NULL
                         after a successful read, even for empty arrays */
 } clsp_npy_array;

@@ -1,6 +1,7 @@
-#include "io/pointcloud.h"
+#include "pointcloud.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -120,16 +121,23 @@ static int out_init(cloud_out *o, uint64_t cap)
     return o->pts ? 0 : -1;
 }
 
-/* Non-finite coordinates mark missing returns; they are dropped. */
+static int fits_float(double v)
+{
+    return fabs(v) <= FLT_MAX; /* false for NaN and infinities too */
+}
+
+/* Non-finite coordinates mark missing returns; they are dropped, and so
+ * are coordinates a float cannot hold (converting those is undefined). */
 static void out_push(cloud_out *o, double x, double y, double z, double i)
 {
-    if (o->n >= o->cap || !isfinite(x) || !isfinite(y) || !isfinite(z))
+    if (o->n >= o->cap || !fits_float(x) || !fits_float(y) ||
+        !fits_float(z))
         return;
     float *p = o->pts + 4 * o->n++;
     p[0] = (float)x;
     p[1] = (float)y;
     p[2] = (float)z;
-    p[3] = isfinite(i) ? (float)i : 0.0f;
+    p[3] = fits_float(i) ? (float)i : 0.0f;
 }
 
 static void out_give(cloud_out *o, float **points, size_t *n)
@@ -702,7 +710,7 @@ static int pcd_ascii_value(const pcd_field *f, const char *ts,
     uint32_t bits;
     if (f->vt == VT_F32) {
         double d;
-        if (parse_double(ts, te, &d))
+        if (parse_double(ts, te, &d) || !fits_float(d))
             return -1;
         float fl = (float)d;
         memcpy(&bits, &fl, 4);
