@@ -76,7 +76,7 @@ typedef struct clsp_voxelize_stats {
  * given, the call waits for the device to report the stage timings.
  * Errors: CLSP_ERROR_INVALID_ARGUMENT (NULL, sizes <= 0, empty range,
  * negative batch; round mode: a non-finite point or a coordinate beyond
- * 2^30 voxels), CLSP_ERROR_TOO_LARGE (more than 2^31 points, or a grid of
+ * 2^30 voxels), CLSP_ERROR_TOO_LARGE (more than 2^30 points, or a grid of
  * 2^32 - 1 voxels or more: voxel keys are packed into 32 bits),
  * CLSP_ERROR_OUT_OF_DEVICE_MEMORY, OpenCL codes. `*out` is NULL on error.
  */

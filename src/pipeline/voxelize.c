@@ -236,7 +236,7 @@ static clsp_status keys_round(vox_run *r, const clsp_voxelize_options *o) {
  * last entry (index n) is the number of voxels. */
 static clsp_status hash_and_rank(vox_run *r) {
   uint32_t cap = 64;
-  while (cap < 2u * r->n) cap *= 2; /* n <= 2^31 checked by the caller */
+  while (cap < 2u * r->n) cap *= 2; /* n <= 2^30: checked by the caller */
   r->mask = cap - 1;
   clsp_status st = buf(r, cap, "voxelize hash keys", &r->tkeys);
   if (st == CLSP_SUCCESS) st = buf(r, cap, "voxelize hash first", &r->tfirst);
@@ -397,9 +397,10 @@ static clsp_status check_common(clsp_context *ctx, const clsp_voxelize_options *
   if (!out) return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "out: NULL");
   *out = NULL;
   if (!options) return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "options: NULL");
-  if (n > (size_t)INT32_MAX)
+  /* The hash table holds a power of two >= 2n slots in 32-bit indices. */
+  if (n > ((size_t)1 << 30))
     return clsp__fail(ctx, CLSP_ERROR_TOO_LARGE,
-                      "n = %zu points: at most 2^31 - 1 (32-bit indices)", n);
+                      "n = %zu points: at most 2^30 (32-bit hash slot indices)", n);
   return CLSP_SUCCESS;
 }
 
