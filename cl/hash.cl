@@ -54,23 +54,31 @@ inline void clsp_unpack(ulong key, int ndim, uint4 bits, int *batch, int *c) {
   *batch = (int)key;
 }
 
-/* The min row stored for `key`, or CLSP_NONE. */
+/* The min row stored for `key`, or CLSP_NONE. One exit, bounded by the
+ * capacity (a table is never full: load <= 1/2). */
 inline uint clsp_hash_find(global const ulong *slot_keys,
                            global const uint *slot_vals,
                            global const ulong *keys, uint mask, ulong key) {
-  uint h = clsp_hash_slot(key, mask);
-  for (;;) {
+  uint h = clsp_hash_slot(key, mask), found = CLSP_NONE;
+  for (uint probe = 0; probe <= mask; probe++) {
 #if CLSP_HASH64
     ulong k = slot_keys[h];
-    if (k == key) return slot_vals[h];
-    if (k == CLSP_KEY_EMPTY) return CLSP_NONE;
+    if (k == CLSP_KEY_EMPTY) break;
+    if (k == key) {
+      found = slot_vals[h];
+      break;
+    }
 #else
     uint v = slot_vals[h];
-    if (v == CLSP_NONE) return CLSP_NONE;
-    if (keys[v] == key) return v;
+    if (v == CLSP_NONE) break;
+    if (keys[v] == key) {
+      found = v;
+      break;
+    }
 #endif
     h = (h + 1) & mask;
   }
+  return found;
 }
 
 /* Row keys from coordinate rows, with range validation: a row outside the
@@ -107,20 +115,22 @@ kernel void clsp_hash_insert(global ulong *slot_keys, global uint *slot_vals,
   ulong key = keys[i];
   if (key == CLSP_KEY_EMPTY) return;
   uint h = clsp_hash_slot(key, mask);
-  for (;;) {
+  /* Single exit, bounded by the capacity (llvmpipe miscompiled early
+   * returns from divergent loops in inlined helpers). */
+  for (uint probe = 0; probe <= mask; probe++) {
 #if CLSP_HASH64
     ulong old = atom_cmpxchg((volatile global ulong *)&slot_keys[h],
                              CLSP_KEY_EMPTY, key);
     if (old == CLSP_KEY_EMPTY || old == key) {
       atomic_min(&slot_vals[h], i);
-      return;
+      break;
     }
 #else
     uint old = atomic_cmpxchg(&slot_vals[h], CLSP_NONE, i);
-    if (old == CLSP_NONE) return;
+    if (old == CLSP_NONE) break;
     if (keys[old] == key) {
       atomic_min(&slot_vals[h], i);
-      return;
+      break;
     }
 #endif
     h = (h + 1) & mask;

@@ -79,3 +79,12 @@ kernel void clsp_compact_positions(global const uint *sel, uint chunk,
   for (uint i = g * chunk; i < idx; i++) pos += sel[i] != CLSP_NONE;
   positions[q] = pos;
 }
+
+/* dst[first + i] = value for i < n. (A kernel rather than
+ * clEnqueueFillBuffer: Oclgrind's uninitialized-value checker does not
+ * count fills as initialisation.) */
+kernel void clsp_fill_range_u32(global uint *dst, uint value, uint first,
+                                uint n) {
+  uint i = get_global_id(0);
+  if (i < n) dst[first + i] = value;
+}

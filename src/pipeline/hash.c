@@ -52,7 +52,7 @@ clsp_status clsp__keys_from_coords(clsp_context *ctx, const clsp_keyspec *ks,
                                        "coordinate keys", keys);
   if (st == CLSP_SUCCESS)
     st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, 4, NULL, "bad-row flag", &bad);
-  if (st == CLSP_SUCCESS) st = clsp__buffer_fill32(ctx, bad, CLSP_NONE_U32, 0, 4, clsp__ev(l));
+  if (st == CLSP_SUCCESS) st = clsp__fill_u32(ctx, bad, CLSP_NONE_U32, 0, 1, l);
   cl_int4 shape = int4_of(ks->shape);
   cl_uint4 bits = uint4_of(ks->bits);
   cl_int ndim = ks->ndim, batch = ks->batch;
@@ -95,14 +95,12 @@ clsp_status clsp__hash_build(clsp_context *ctx, cl_mem keys, uint32_t n, clsp_ha
   clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)cap * 4, NULL,
                                        "hash values", &h->slot_vals);
   if (st == CLSP_SUCCESS)
-    st = clsp__buffer_fill32(ctx, h->slot_vals, CLSP_NONE_U32, 0, (size_t)cap * 4,
-                             clsp__ev(l));
+    st = clsp__fill_u32(ctx, h->slot_vals, CLSP_NONE_U32, 0, (uint32_t)cap, l);
   if (st == CLSP_SUCCESS && h->hash64)
     st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)cap * 8, NULL, "hash keys",
                              &h->slot_keys);
   if (st == CLSP_SUCCESS && h->hash64)
-    st = clsp__buffer_fill32(ctx, h->slot_keys, CLSP_NONE_U32, 0, (size_t)cap * 8,
-                             clsp__ev(l));
+    st = clsp__fill_u32(ctx, h->slot_keys, CLSP_NONE_U32, 0, (uint32_t)(cap * 2), l);
   clsp_arg a[5];
   uint32_t mask;
   clsp__hash_args(h, a, &mask);
@@ -119,7 +117,7 @@ clsp_status clsp__hash_firsts(clsp_context *ctx, const clsp_hash *h, cl_mem sel,
   uint32_t n = h->n, mask;
   *dup_row = CLSP_NONE_U32;
   clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, 4, NULL, "duplicate flag", &dup);
-  if (st == CLSP_SUCCESS) st = clsp__buffer_fill32(ctx, dup, CLSP_NONE_U32, 0, 4, clsp__ev(l));
+  if (st == CLSP_SUCCESS) st = clsp__fill_u32(ctx, dup, CLSP_NONE_U32, 0, 1, l);
   clsp_arg a[7];
   clsp__hash_args(h, a, &mask);
   a[4] = (clsp_arg){sizeof n, &n};
@@ -139,7 +137,7 @@ clsp_status clsp__hash_probe_stats(clsp_context *ctx, const clsp_hash *h, double
   cl_mem stats = NULL;
   uint32_t n = h->n, mask, host[2] = {0, 0};
   clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, 8, NULL, "probe stats", &stats);
-  if (st == CLSP_SUCCESS) st = clsp__buffer_fill32(ctx, stats, 0, 0, 8, NULL);
+  if (st == CLSP_SUCCESS) st = clsp__fill_u32(ctx, stats, 0, 0, 2, NULL);
   clsp_arg a[6];
   clsp__hash_args(h, a, &mask);
   a[4] = (clsp_arg){sizeof n, &n};

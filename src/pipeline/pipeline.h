@@ -80,6 +80,9 @@ clsp_status clsp__run(clsp_context *ctx, const char *sources, const char *name,
             (int)(sizeof((const clsp_arg[]){__VA_ARGS__}) / sizeof(clsp_arg)))
 
 /* ---- prefix sums, compaction, sort (src/pipeline/scan.c) ---- */
+/* m[first .. first + n) = value, 32-bit words, by a kernel. */
+clsp_status clsp__fill_u32(clsp_context *ctx, cl_mem m, uint32_t value, uint32_t first,
+                           uint32_t n, clsp_evlist *l);
 /* In-place exclusive prefix sum of n uint32 (totals must fit 32 bits). */
 clsp_status clsp__scan_exclusive(clsp_context *ctx, cl_mem data, uint32_t n,
                                  clsp_evlist *l);

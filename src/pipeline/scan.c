@@ -59,6 +59,12 @@ clsp_status clsp__run(clsp_context *ctx, const char *sources, const char *name,
   return clsp__launch_1d(ctx, k, name, global, local_size(k, ctx->device), ev);
 }
 
+clsp_status clsp__fill_u32(clsp_context *ctx, cl_mem m, uint32_t value, uint32_t first,
+                           uint32_t n, clsp_evlist *l) {
+  return CLSP_RUN(ctx, CLSP_PROG_SCAN, "clsp_fill_range_u32", n, l, CLSP_A(m),
+                  CLSP_A(value), CLSP_A(first), CLSP_A(n));
+}
+
 static uint32_t chunks_of(uint32_t n, uint32_t chunk) {
   return (uint32_t)(((uint64_t)n + chunk - 1) / chunk);
 }
@@ -72,7 +78,7 @@ clsp_status clsp__scan_exclusive(clsp_context *ctx, cl_mem data, uint32_t n,
                                        NULL, "scan chunk sums", &sums);
   if (st != CLSP_SUCCESS) return st;
   if (nc == 1) {
-    st = clsp__buffer_fill32(ctx, sums, 0, 0, 4, clsp__ev(l));
+    st = clsp__fill_u32(ctx, sums, 0, 0, 1, l);
   } else {
     st = CLSP_RUN(ctx, CLSP_PROG_SCAN, "clsp_scan_reduce", nc, l, CLSP_A(data),
                   CLSP_A(n), CLSP_A(chunk), CLSP_A(sums), CLSP_A(nc));
@@ -96,7 +102,7 @@ clsp_status clsp__compact_count(clsp_context *ctx, cl_mem sel, uint32_t n,
                                        "compaction offsets", &c->offsets);
   /* The extra last entry is 0, so after the scan it holds the total. */
   if (st == CLSP_SUCCESS)
-    st = clsp__buffer_fill32(ctx, c->offsets, 0, (size_t)c->n_chunks * 4, 4, clsp__ev(l));
+    st = clsp__fill_u32(ctx, c->offsets, 0, c->n_chunks, 1, l);
   if (st == CLSP_SUCCESS)
     st = CLSP_RUN(ctx, CLSP_PROG_SCAN, "clsp_compact_count", c->n_chunks, l,
                   CLSP_A(sel), CLSP_A(n), CLSP_A(chunk), CLSP_A(c->offsets),

@@ -84,13 +84,16 @@ clsp_status clsp__tensor_adopt(clsp_context *ctx, const clsp_tensor_desc *desc,
 static clsp_status upload(clsp_context *ctx, const clsp_tensor_desc *d,
                           const int32_t *coords, const float *feats, cl_mem *c,
                           cl_mem *f) {
-  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
-                                       coord_bytes(d), (void *)coords, "tensor coords", c);
+  /* N = 0 is valid: no host pointer to copy from (1-byte buffers). */
+  int copy = d->n_sites > 0;
+  clsp_status st = clsp__buffer_create(
+      ctx, CL_MEM_READ_WRITE | (copy ? CL_MEM_COPY_HOST_PTR : 0), coord_bytes(d),
+      copy ? (void *)coords : NULL, "tensor coords", c);
   if (st != CLSP_SUCCESS) return st;
-  cl_mem_flags ff = CL_MEM_READ_WRITE | (feats ? CL_MEM_COPY_HOST_PTR : 0);
+  cl_mem_flags ff = CL_MEM_READ_WRITE | (feats && copy ? CL_MEM_COPY_HOST_PTR : 0);
   st = clsp__buffer_create(ctx, ff, feat_bytes(d), (void *)feats, "tensor feats", f);
-  if (st == CLSP_SUCCESS && !feats)
-    st = clsp__buffer_fill32(ctx, *f, 0, 0, feat_bytes(d), NULL);
+  if (st == CLSP_SUCCESS && !(feats && copy))
+    st = clsp__fill_u32(ctx, *f, 0, 0, (uint32_t)(d->n_sites * d->channels), NULL);
   if (st != CLSP_SUCCESS) {
     clsp__buffer_release(ctx, c);
     clsp__buffer_release(ctx, f);
