@@ -15,6 +15,7 @@
  * Fixed strides need the members' weights at a fixed stride too: conv.c
  * passes the weights buffer itself when the members are consecutive taps,
  * else a per-call copy of the weights in sorted tap order. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <clblast_c.h>
 #include "conv_stages.h"
@@ -54,10 +55,17 @@ clsp_status clsp__group_taps(clsp_context *ctx, const uint32_t *start, size_t kv
   return CLSP_SUCCESS;
 }
 
+static atomic_int clblast_used;
+
+void clsp__gemm_release_cache(void) {
+  if (atomic_exchange(&clblast_used, 0)) CLBlastClearCache();
+}
+
 clsp_status clsp__gemm(clsp_context *ctx, size_t rows, size_t cin, size_t cout,
                        size_t batch, cl_mem a, size_t a_off, cl_mem b, size_t b_off,
                        float beta, cl_mem c, size_t c_off, cl_event *ev) {
   CLBlastStatusCode s;
+  atomic_store(&clblast_used, 1);
   if (batch == 1)
     s = CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo, rows,
                      cout, cin, 1.0f, a, a_off, cin, b, b_off, cout, beta, c, c_off, cout,
