@@ -6,5 +6,6 @@
 int clsp_cmd_info(int argc, char **argv);
 int clsp_cmd_matrix(int argc, char **argv);
 int clsp_cmd_warmup(int argc, char **argv);
+int clsp_cmd_bench(int argc, char **argv);
 
 #endif

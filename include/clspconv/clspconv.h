@@ -21,5 +21,7 @@
 #include "clspconv/tensor.h"
 #include "clspconv/rulebook.h"
 #include "clspconv/conv.h"
+#include "clspconv/voxelize.h"
+#include "clspconv/ops.h"
 
 #endif

@@ -19,7 +19,10 @@ typedef struct clsp_weights clsp_weights;
 
 /*
  * Uploads `weights` (kernel_volume * c_in * c_out floats, native layout)
- * and `bias` (c_out floats, or NULL for none).
+ * and `bias` (c_out floats, or NULL for none). For transposed and inverse
+ * convs W_t is also [c_in][c_out]: the rulebook's pairs already say which
+ * tap connects which input to which output (convert PyTorch
+ * ConvTranspose weights with CLSP_LAYOUT_TORCH_TRANSPOSED).
  * Errors: CLSP_ERROR_INVALID_ARGUMENT (NULL, zero sizes),
  * CLSP_ERROR_TOO_LARGE, CLSP_ERROR_OUT_OF_DEVICE_MEMORY, OpenCL codes.
  */
@@ -41,7 +44,10 @@ typedef enum clsp_weight_layout {
 /*
  * Converts `src` in `layout` to native layout in `dst` (kernel_volume *
  * c_in * c_out floats; must not overlap src). Host only, no context.
- * Errors: CLSP_ERROR_INVALID_ARGUMENT.
+ * Kernel dims are row-major, first axis slowest, in every layout (as
+ * PyTorch and spconv store them), so tap t is the same in all.
+ * Errors: CLSP_ERROR_INVALID_ARGUMENT (NULL, zero or too large sizes,
+ * unknown layout, overlapping buffers).
  */
 CLSP_API clsp_status clsp_weights_convert(clsp_weight_layout layout,
                                           size_t kernel_volume, size_t c_in,
@@ -66,15 +72,26 @@ enum clsp_conv_flag {
   CLSP_CONV_DETERMINISTIC = 1u << 0,
 };
 
-/* What a convolution call did: filled when passed to clsp_conv_forward. */
+/* What a convolution call did: filled when passed to clsp_conv_forward.
+ * Taps are grouped by pair count (1 - min/max <= 0.25 within a group) and
+ * each group runs as batched GEMMs padded to its largest member, so
+ * gemm_rows - pair_rows is the padding (at most a third of pair_rows). */
 typedef struct clsp_conv_stats {
   double stage_ms[CLSP_STAGE_COUNT]; /* device time per stage; requires a
-                                        profiling queue, else all 0 */
-  double total_ms;                   /* device time of the call */
-  size_t gemm_groups;                /* batched GEMM calls */
+                                        profiling queue, else all 0. GEMM
+                                        counts from the end of the previous
+                                        command (CLBlast reports only its
+                                        last kernel); RULEBOOK stays 0 */
+  double total_ms;                   /* device time of the call, first
+                                        command's start to last one's end */
+  size_t gemm_groups;                /* tap groups (a submanifold centre tap
+                                        done as one plain GEMM counts one) */
   size_t gemm_rows;                  /* rows multiplied, padding included */
   size_t pair_rows;                  /* real pairs multiplied */
-  size_t chunks;                     /* workspace chunks used */
+  size_t chunks;                     /* batched GEMM calls over the
+                                        workspace: equals the number of
+                                        groups (centre excluded) unless
+                                        workspace_bytes forced splitting */
 } clsp_conv_stats;
 
 /*
@@ -83,8 +100,24 @@ typedef struct clsp_conv_stats {
  * convolution evaluated there, absent inputs being zero).
  * `in` must be the tensor (or a tensor on the same sites) the rulebook
  * was built for — the inverse rulebook's input is its regular conv's
- * output. Creates `*out` with c_out channels on the output sites.
- * `stats` may be NULL.
+ * output. Creates `*out` with c_out channels on the output sites (its own
+ * copy of the rulebook's output coordinates: the rulebook may be
+ * destroyed first); every output element is written (bias or zero, then
+ * the taps added).
+ * Everything is enqueued on the context's queue; the call returns without
+ * waiting, except that CLBlast may block internally, and that `stats` with
+ * timings (profiling queue) waits for the call's last command. `stats`
+ * may be NULL.
+ * Device memory: the output, plus a workspace of at most the context's
+ * workspace_bytes for gathered rows and GEMM results (large layers run in
+ * chunks), plus, when grouped taps are not consecutive, one weights-sized
+ * copy of the weights in group order.
+ * Atomic mode (default) adds GEMM results with float atomics (native
+ * cl_ext_float_atomics add where available, else a compare-and-swap loop):
+ * the summation order, hence the last bits, may vary run to run.
+ * CLSP_CONV_DETERMINISTIC (or the context flag) adds taps one after
+ * another in a fixed order without atomics: bit-identical run to run on
+ * the same device and workspace size.
  * Errors: CLSP_ERROR_INVALID_ARGUMENT (NULL), CLSP_ERROR_MISMATCH
  * (channels vs weights, kernel volume vs rulebook, tensor vs rulebook),
  * CLSP_ERROR_OUT_OF_DEVICE_MEMORY, OpenCL and CLBlast codes.

@@ -164,6 +164,7 @@ void clsp_context_destroy(clsp_context *ctx) {
   if (!ctx) return;
   if (ctx->queue) clFinish(ctx->queue);
   clsp__programs_release(ctx);
+  clsp__gemm_release_cache();
   if (ctx->queue) clReleaseCommandQueue(ctx->queue);
   if (ctx->cl) clReleaseContext(ctx->cl);
   if (ctx->device) clReleaseDevice(ctx->device); /* no-op for root devices */

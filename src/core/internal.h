@@ -140,6 +140,15 @@ double clsp__event_ms(const clsp_context *ctx, cl_event ev);
 double clsp__event_span_ms(const clsp_context *ctx, cl_event first,
                            cl_event last);
 
+/* ---- GEMM (src/pipeline/gemm.c) ---- */
+/* Drops CLBlast's process-wide program cache if CLBlast ran since the last
+ * call. Called by clsp_context_destroy: cached programs retain the
+ * cl_context (a leak per context otherwise), and releasing them in
+ * CLBlast's static destructors at exit, after the OpenCL runtime's own
+ * teardown, corrupts the heap under oclgrind. Other live contexts only
+ * pay a rebuild of CLBlast's kernels on their next GEMM. */
+void clsp__gemm_release_cache(void);
+
 /* ---- small utilities (src/core/util.c) ---- */
 uint64_t clsp__fnv1a64(const void *data, size_t len, uint64_t seed);
 /* Overflow-checked a*b; returns 0 on overflow. */

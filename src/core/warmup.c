@@ -14,7 +14,14 @@ static const program_spec all_programs[] = {
   {"common.clh,hash.cl,rulebook.cl", ""},
   {"common.clh,scan.cl", ""},
   {"common.clh,sort.cl", ""},
+  {"common.clh,gather.cl", ""},
+  {"common.clh,elementwise.cl", ""},
 };
+
+/* scatter.cl's options depend on the device (float atomics: OpenCL C 2.0+). */
+const char *clsp__scatter_options(const clsp_context *ctx);
+/* voxelize.cl's options ask for exact division where the device offers it. */
+const char *clsp__voxelize_options(const clsp_context *ctx);
 
 clsp_status clsp_context_warmup(clsp_context *ctx) {
   if (!ctx) return CLSP_ERROR_INVALID_ARGUMENT;
@@ -24,5 +31,9 @@ clsp_status clsp_context_warmup(clsp_context *ctx) {
                                    all_programs[i].options, &slot);
     if (st != CLSP_SUCCESS) return st;
   }
-  return CLSP_SUCCESS;
+  clsp_program_slot *slot = NULL;
+  clsp_status st = clsp__program(ctx, "common.clh,voxelize.cl",
+                                 clsp__voxelize_options(ctx), &slot);
+  if (st != CLSP_SUCCESS) return st;
+  return clsp__program(ctx, "common.clh,scatter.cl", clsp__scatter_options(ctx), &slot);
 }

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Gather stage of the sparse convolution (see src/pipeline/conv.c).
+ *
+ * A chunk is a batch of `n_members` GEMM members (kernel taps, or a row
+ * range of one tap); member j owns block rows [j * rows, (j + 1) * rows).
+ * The plan holds two uints per member: the first pair index and the number
+ * of valid rows. Rows past `valid` are padding of the batched GEMM: they
+ * are written as zeros so that the block never holds stale data (the
+ * scatter ignores them anyway). */
+
+/* block[row][c] = feats[pair_in[begin + r]][c] for valid rows, else 0.
+ * 2D range: dim 0 channels, dim 1 block rows (n_members * rows). */
+kernel void clsp_gather_rows(global const float *feats, uint cin,
+                             global const uint *pair_in,
+                             global const uint *plan, uint plan_first,
+                             uint rows, uint n_rows, global float *block) {
+  uint c = get_global_id(0);
+  uint row = get_global_id(1);
+  if (c >= cin || row >= n_rows) return;
+  uint j = row / rows;
+  uint r = row - j * rows;
+  uint begin = plan[2 * (plan_first + j)];
+  uint valid = plan[2 * (plan_first + j) + 1];
+  float v = 0.0f;
+  if (r < valid) v = feats[pair_in[begin + r] * cin + c];
+  block[row * cin + c] = v;
+}

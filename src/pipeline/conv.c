@@ -1,0 +1,451 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* clsp_conv_forward: orchestration of gather -> GEMM -> scatter.
+ *
+ * 1. The output is initialised first: bias (or zeros), or for a
+ *    submanifold layer the centre tap, which maps every site to itself, as
+ *    one plain GEMM straight from the input features into the output
+ *    (beta 0, or beta 1 over the bias).
+ * 2. The other taps are grouped by pair count (gemm.c) and cut into chunks
+ *    that fit the workspace (ctx->workspace_bytes holds the gathered block,
+ *    rows x c_in, and the GEMM result, rows x c_out): several whole members
+ *    per chunk while a member fits, else row ranges of one member.
+ * 3. Per chunk: gather, one CLBlast call, scatter (atomic: one launch;
+ *    deterministic: one plain add per member in the fixed sorted order).
+ * Everything goes to the in-order queue; the host waits only when stats
+ * with timings are asked for (to read the profiling events) and wherever
+ * CLBlast itself blocks. The per-call plan (first pair and valid rows per
+ * member) is uploaded at buffer creation, not through the queue. */
+#include <stdlib.h>
+#include <string.h>
+#include "conv_stages.h"
+
+static int poison_debug; /* test hook, see clsp__conv_debug_poison */
+
+void clsp__conv_debug_poison(int on) { poison_debug = on; }
+
+/* Profiling events and the stage each belongs to. */
+typedef struct event_log {
+  cl_event *ev;
+  uint8_t *stage, *since_prev;
+  size_t n, cap;
+} event_log;
+
+typedef struct conv_run {
+  clsp_context *ctx;
+  const clsp_rulebook *rb;
+  const clsp_tensor *in;
+  const clsp_weights *w;
+  int deterministic;
+  long centre;                /* submanifold centre tap, else -1 */
+  uint32_t *order;            /* taps by descending count */
+  size_t n_taps;
+  clsp__group *groups;
+  size_t n_groups;
+  clsp__chunk *chunks;
+  size_t n_chunks, cap_chunks;
+  uint32_t *plan;             /* (first pair, valid rows) per member */
+  size_t n_plan, cap_plan;
+  size_t max_rows;            /* block rows of the largest chunk */
+  cl_mem plan_buf, ws_a, ws_c, sorted_w, out_coords, out_feats;
+  event_log log;
+  clsp_conv_stats stats;
+} conv_run;
+
+static uint32_t tap_count(const conv_run *r, uint32_t t) {
+  return r->rb->start[t + 1] - r->rb->start[t];
+}
+
+/* ---- validation ---- */
+
+static clsp_status check_args(clsp_context *ctx, const clsp_rulebook *rb,
+                              const clsp_tensor *in, const clsp_weights *w) {
+  if (!rb || !in || !w)
+    return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "%s: NULL",
+                      !rb ? "rb" : !in ? "in" : "w");
+  if (rb->ctx != ctx || in->ctx != ctx || w->ctx != ctx)
+    return clsp__fail(ctx, CLSP_ERROR_MISMATCH, "%s: created on another context",
+                      rb->ctx != ctx ? "rb" : in->ctx != ctx ? "in" : "w");
+  if (in->sites_id != rb->in_sites_id || in->desc.n_sites != rb->info.n_in)
+    return clsp__fail(ctx, CLSP_ERROR_MISMATCH,
+                      "in: tensor (%zu sites, site set %llu) is not on the sites the "
+                      "rulebook was built for (%zu sites, site set %llu)",
+                      in->desc.n_sites, (unsigned long long)in->sites_id, rb->info.n_in,
+                      (unsigned long long)rb->in_sites_id);
+  if (w->c_in != in->desc.channels)
+    return clsp__fail(ctx, CLSP_ERROR_MISMATCH,
+                      "w: weights have c_in = %zu but tensor 'in' has %zu channels",
+                      w->c_in, in->desc.channels);
+  if (w->kernel_volume != rb->info.kernel_volume)
+    return clsp__fail(ctx, CLSP_ERROR_MISMATCH,
+                      "w: weights have kernel_volume = %zu but the rulebook has %zu taps",
+                      w->kernel_volume, rb->info.kernel_volume);
+  return CLSP_SUCCESS;
+}
+
+/* The submanifold centre tap if it maps every site to itself: odd kernel,
+ * one pair per site, pairs ordered by output row (so pair r = (r, r)). */
+static long centre_tap(const clsp_rulebook *rb) {
+  const clsp_rulebook_info *i = &rb->info;
+  if (i->kind != CLSP_CONV_SUBMANIFOLD || i->n_out == 0 || i->n_in != i->n_out)
+    return -1;
+  for (int a = 0; a < i->ndim; a++)
+    if (i->geometry.kernel[a] % 2 == 0) return -1;
+  size_t c = i->kernel_volume / 2;
+  return rb->start[c + 1] - rb->start[c] == i->n_out ? (long)c : -1;
+}
+
+/* ---- planning (host only) ---- */
+
+static int add_chunk(conv_run *r, uint32_t pos, uint32_t n_members, uint32_t rows) {
+  if (r->n_chunks == r->cap_chunks) {
+    size_t cap = r->cap_chunks ? 2 * r->cap_chunks : 64;
+    clsp__chunk *p = realloc(r->chunks, cap * sizeof *p);
+    if (!p) return 0;
+    r->chunks = p;
+    r->cap_chunks = cap;
+  }
+  r->chunks[r->n_chunks++] = (clsp__chunk){(uint32_t)(r->n_plan), n_members, rows, pos};
+  if ((size_t)n_members * rows > r->max_rows) r->max_rows = (size_t)n_members * rows;
+  r->stats.gemm_rows += (size_t)n_members * rows;
+  return 1;
+}
+
+static int add_member(conv_run *r, uint32_t begin, uint32_t valid) {
+  if (r->n_plan == r->cap_plan) {
+    size_t cap = r->cap_plan ? 2 * r->cap_plan : 256;
+    uint32_t *p = realloc(r->plan, cap * 2 * sizeof *p);
+    if (!p) return 0;
+    r->plan = p;
+    r->cap_plan = cap;
+  }
+  r->plan[2 * r->n_plan] = begin;
+  r->plan[2 * r->n_plan + 1] = valid;
+  r->n_plan++;
+  r->stats.pair_rows += valid;
+  return 1;
+}
+
+/* Whole members, as many per chunk as fit in `budget` rows. */
+static int plan_whole(conv_run *r, const clsp__group *g, size_t budget) {
+  size_t per = budget / g->max;
+  for (uint32_t s = 0; s < g->count; s += (uint32_t)per) {
+    uint32_t pos = g->first + s;
+    uint32_t k = (uint32_t)(g->count - s < per ? g->count - s : per);
+    /* Sorted descending: the chunk's first member is its largest. */
+    if (!add_chunk(r, pos, k, tap_count(r, r->order[pos]))) return 0;
+    for (uint32_t j = 0; j < k; j++) {
+      uint32_t t = r->order[pos + j];
+      if (!add_member(r, r->rb->start[t], tap_count(r, t))) return 0;
+    }
+  }
+  return 1;
+}
+
+/* Members larger than the budget: row ranges of one member per chunk. */
+static int plan_split(conv_run *r, const clsp__group *g, size_t budget) {
+  for (uint32_t j = 0; j < g->count; j++) {
+    uint32_t t = r->order[g->first + j], c = tap_count(r, t);
+    for (uint32_t r0 = 0; r0 < c; r0 += (uint32_t)budget) {
+      uint32_t len = (uint32_t)(c - r0 < budget ? c - r0 : budget);
+      if (!add_chunk(r, g->first + j, 1, len) ||
+          !add_member(r, r->rb->start[t] + r0, len))
+        return 0;
+    }
+  }
+  return 1;
+}
+
+/* Rows of one chunk the workspace allows (>= 1), within 32-bit indexing
+ * and the device's largest allocation. */
+static clsp_status row_budget(conv_run *r, size_t *rows) {
+  size_t cin = r->w->c_in, cout = r->w->c_out, widest = cin > cout ? cin : cout;
+  size_t budget = r->ctx->workspace_bytes / ((cin + cout) * sizeof(float));
+  if (budget > UINT32_MAX / widest) budget = UINT32_MAX / widest;
+  size_t alloc_rows = (size_t)(r->ctx->caps.max_alloc_bytes / (widest * sizeof(float)));
+  if (alloc_rows > 0 && budget > alloc_rows) budget = alloc_rows;
+  if (budget == 0)
+    return clsp__fail(r->ctx, CLSP_ERROR_TOO_LARGE,
+                      "workspace_bytes = %zu cannot hold one row of c_in + c_out = %zu "
+                      "floats", r->ctx->workspace_bytes, cin + cout);
+  *rows = budget;
+  return CLSP_SUCCESS;
+}
+
+static clsp_status plan_chunks(conv_run *r) {
+  size_t kvol = r->rb->info.kernel_volume, budget = 0;
+  r->order = malloc(kvol * sizeof *r->order);
+  r->groups = malloc(kvol * sizeof *r->groups);
+  if (!r->order || !r->groups)
+    return clsp__fail(r->ctx, CLSP_ERROR_OUT_OF_HOST_MEMORY, "conv plan");
+  clsp_status st = clsp__group_taps(r->ctx, r->rb->start, kvol, r->centre,
+                                    CLSP_GROUP_BOUND, r->order, &r->n_taps, r->groups,
+                                    &r->n_groups);
+  if (st == CLSP_SUCCESS && r->n_taps > 0) st = row_budget(r, &budget);
+  for (size_t g = 0; st == CLSP_SUCCESS && g < r->n_groups; g++) {
+    const clsp__group *gr = &r->groups[g];
+    int ok = gr->max <= budget ? plan_whole(r, gr, budget) : plan_split(r, gr, budget);
+    if (!ok) st = clsp__fail(r->ctx, CLSP_ERROR_OUT_OF_HOST_MEMORY, "conv plan");
+  }
+  r->stats.gemm_groups = r->n_groups + (r->centre >= 0);
+  r->stats.chunks = r->n_chunks;
+  if (r->centre >= 0) {
+    r->stats.gemm_rows += r->rb->info.n_out;
+    r->stats.pair_rows += r->rb->info.n_out;
+  }
+  return st;
+}
+
+/* ---- profiling events ---- */
+
+/* A slot for the event of the next command of `stage`, or NULL when no
+ * timings are collected. since_prev: the stage's time runs from the end of
+ * the previous command (CLBlast returns only its last kernel's event). */
+static cl_event *event_slot(conv_run *r, clsp_stage stage, int since_prev) {
+  event_log *l = &r->log;
+  if (!l->cap || l->n == l->cap) return NULL;
+  l->stage[l->n] = (uint8_t)stage;
+  l->since_prev[l->n] = (uint8_t)since_prev;
+  return &l->ev[l->n++];
+}
+
+static clsp_status event_log_init(conv_run *r, int wanted) {
+  if (!wanted || !r->ctx->profiling) return CLSP_SUCCESS;
+  size_t cap = 4 + r->rb->info.kernel_volume + 2 * r->n_chunks + r->n_plan;
+  event_log *l = &r->log;
+  l->ev = calloc(cap, sizeof *l->ev);
+  l->stage = calloc(cap, 1);
+  l->since_prev = calloc(cap, 1);
+  if (!l->ev || !l->stage || !l->since_prev)
+    return clsp__fail(r->ctx, CLSP_ERROR_OUT_OF_HOST_MEMORY, "conv event log");
+  l->cap = cap;
+  return CLSP_SUCCESS;
+}
+
+static int event_times(cl_event ev, cl_ulong *start, cl_ulong *end) {
+  return ev &&
+         clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof *start, start,
+                                 NULL) == CL_SUCCESS &&
+         clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof *end, end,
+                                 NULL) == CL_SUCCESS;
+}
+
+/* Waits for the last event and sums device time per stage. */
+static clsp_status event_log_collect(conv_run *r) {
+  event_log *l = &r->log;
+  if (l->n == 0) return CLSP_SUCCESS;
+  CLSP_CL_CHECK(r->ctx, clWaitForEvents(1, &l->ev[l->n - 1]), "clWaitForEvents(conv)");
+  cl_ulong first = 0, prev_end = 0, s, e;
+  for (size_t i = 0; i < l->n; i++) {
+    if (!event_times(l->ev[i], &s, &e)) continue;
+    if (first == 0) first = s;
+    cl_ulong from = (l->since_prev[i] && prev_end && prev_end < e) ? prev_end : s;
+    if (e > from) r->stats.stage_ms[l->stage[i]] += (double)(e - from) * 1e-6;
+    prev_end = e;
+  }
+  r->stats.total_ms = prev_end > first ? (double)(prev_end - first) * 1e-6 : 0.0;
+  return CLSP_SUCCESS;
+}
+
+static void event_log_free(event_log *l) {
+  for (size_t i = 0; i < l->n; i++)
+    if (l->ev[i]) clReleaseEvent(l->ev[i]);
+  free(l->ev);
+  free(l->stage);
+  free(l->since_prev);
+}
+
+/* ---- device buffers ---- */
+
+static clsp_status alloc_buffers(conv_run *r) {
+  clsp_context *ctx = r->ctx;
+  size_t n_out = r->rb->info.n_out, cols = 1 + (size_t)r->rb->info.ndim;
+  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, n_out * cols * sizeof(int32_t),
+                                       NULL, "conv output coords", &r->out_coords);
+  if (st == CLSP_SUCCESS)
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, n_out * r->w->c_out * sizeof(float),
+                             NULL, "conv output feats", &r->out_feats);
+  if (st == CLSP_SUCCESS && r->n_chunks > 0)
+    st = clsp__buffer_create(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+                             r->n_plan * 2 * sizeof(uint32_t), r->plan, "conv plan",
+                             &r->plan_buf);
+  if (st == CLSP_SUCCESS && r->n_chunks > 0)
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, r->max_rows * r->w->c_in * sizeof(float),
+                             NULL, "conv workspace (gathered rows)", &r->ws_a);
+  if (st == CLSP_SUCCESS && r->n_chunks > 0)
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, r->max_rows * r->w->c_out * sizeof(float),
+                             NULL, "conv workspace (GEMM results)", &r->ws_c);
+  return st;
+}
+
+/* Test hook: NaN everywhere the pass must overwrite or must not read. */
+static clsp_status poison(conv_run *r) {
+  const uint32_t nan = 0x7fc00000u;
+  size_t out_bytes = r->rb->info.n_out * r->w->c_out * sizeof(float);
+  clsp_status st = clsp__buffer_fill32(r->ctx, r->out_feats, nan, 0, out_bytes, NULL);
+  if (st == CLSP_SUCCESS && r->ws_a)
+    st = clsp__buffer_fill32(r->ctx, r->ws_a, nan, 0,
+                             r->max_rows * r->w->c_in * sizeof(float), NULL);
+  if (st == CLSP_SUCCESS && r->ws_c)
+    st = clsp__buffer_fill32(r->ctx, r->ws_c, nan, 0,
+                             r->max_rows * r->w->c_out * sizeof(float), NULL);
+  return st;
+}
+
+static clsp_status copy_out_coords(conv_run *r) {
+  size_t bytes = r->rb->info.n_out * (1 + (size_t)r->rb->info.ndim) * sizeof(int32_t);
+  if (bytes == 0) return CLSP_SUCCESS;
+  CLSP_CL_CHECK(r->ctx,
+                clEnqueueCopyBuffer(r->ctx->queue, r->rb->out_coords, r->out_coords, 0, 0,
+                                    bytes, 0, NULL, event_slot(r, CLSP_STAGE_OTHER, 0)),
+                "copying output coords");
+  return CLSP_SUCCESS;
+}
+
+/* ---- stages ---- */
+
+static clsp_status init_output(conv_run *r) {
+  const clsp_weights *w = r->w;
+  size_t n = r->rb->info.n_out;
+  if (r->centre < 0 || w->bias) {
+    clsp_status st = clsp__init_output(r->ctx, r->out_feats, w->bias, n, w->c_out,
+                                       event_slot(r, CLSP_STAGE_OTHER, 0));
+    if (st != CLSP_SUCCESS || r->centre < 0) return st;
+  }
+  float beta = w->bias ? 1.0f : 0.0f;
+  size_t w_off = (size_t)r->centre * w->c_in * w->c_out;
+  return clsp__gemm(r->ctx, n, w->c_in, w->c_out, 1, r->in->feats, 0, w->weights, w_off,
+                    beta, r->out_feats, 0, event_slot(r, CLSP_STAGE_GEMM, 1));
+}
+
+static int consecutive_taps(const conv_run *r, const clsp__chunk *ch) {
+  for (uint32_t j = 1; j < ch->n_members; j++)
+    if (r->order[ch->pos + j] != r->order[ch->pos] + j) return 0;
+  return 1;
+}
+
+/* Weights in sorted tap order, for chunks whose taps are not consecutive
+ * (StridedBatched needs one fixed stride between the members' weights). */
+static clsp_status sort_weights(conv_run *r) {
+  int needed = 0;
+  for (size_t c = 0; c < r->n_chunks && !needed; c++)
+    needed = !consecutive_taps(r, &r->chunks[c]);
+  if (!needed) return CLSP_SUCCESS;
+  size_t tap_bytes = r->w->c_in * r->w->c_out * sizeof(float);
+  clsp_status st = clsp__buffer_create(r->ctx, CL_MEM_READ_WRITE, r->n_taps * tap_bytes,
+                                       NULL, "conv sorted weights", &r->sorted_w);
+  for (size_t p = 0; st == CLSP_SUCCESS && p < r->n_taps; p++) {
+    cl_int err = clEnqueueCopyBuffer(r->ctx->queue, r->w->weights, r->sorted_w,
+                                     r->order[p] * tap_bytes, p * tap_bytes, tap_bytes, 0,
+                                     NULL, event_slot(r, CLSP_STAGE_OTHER, 0));
+    if (err != CL_SUCCESS) st = clsp__cl_fail(r->ctx, err, "copying sorted weights");
+  }
+  return st;
+}
+
+static clsp_status chunk_gemm(conv_run *r, const clsp__chunk *ch) {
+  size_t per_tap = r->w->c_in * r->w->c_out;
+  int direct = consecutive_taps(r, ch);
+  cl_mem b = direct ? r->w->weights : r->sorted_w;
+  size_t b_off = (direct ? r->order[ch->pos] : ch->pos) * per_tap;
+  return clsp__gemm(r->ctx, ch->rows, r->w->c_in, r->w->c_out, ch->n_members, r->ws_a, 0,
+                    b, b_off, 0.0f, r->ws_c, 0, event_slot(r, CLSP_STAGE_GEMM, 1));
+}
+
+static clsp_status chunk_scatter(conv_run *r, const clsp__chunk *ch) {
+  if (!r->deterministic)
+    return clsp__scatter_atomic(r->ctx, r->ws_c, r->w->c_out, r->rb->pair_out,
+                                r->plan_buf, ch, r->out_feats,
+                                event_slot(r, CLSP_STAGE_SCATTER, 0));
+  clsp_status st = CLSP_SUCCESS;
+  for (uint32_t j = 0; st == CLSP_SUCCESS && j < ch->n_members; j++) {
+    const uint32_t *m = &r->plan[2 * (ch->plan_first + j)];
+    st = clsp__scatter_add(r->ctx, r->ws_c, r->w->c_out, j * ch->rows, r->rb->pair_out,
+                           m[0], m[1], r->out_feats, event_slot(r, CLSP_STAGE_SCATTER, 0));
+  }
+  return st;
+}
+
+static clsp_status run_chunks(conv_run *r) {
+  clsp_status st = sort_weights(r);
+  for (size_t c = 0; st == CLSP_SUCCESS && c < r->n_chunks; c++) {
+    const clsp__chunk *ch = &r->chunks[c];
+    st = clsp__gather(r->ctx, r->in, r->rb->pair_in, r->plan_buf, ch, r->ws_a,
+                      event_slot(r, CLSP_STAGE_GATHER, 0));
+    if (st == CLSP_SUCCESS) st = chunk_gemm(r, ch);
+    if (st == CLSP_SUCCESS) st = chunk_scatter(r, ch);
+  }
+  return st;
+}
+
+static clsp_status make_output(conv_run *r, clsp_tensor **out) {
+  const clsp_rulebook_info *i = &r->rb->info;
+  clsp_tensor_desc d = {0};
+  d.ndim = i->ndim;
+  memcpy(d.shape, i->out_shape, sizeof d.shape);
+  d.batch_size = i->batch_size;
+  d.n_sites = i->n_out;
+  d.channels = r->w->c_out;
+  d.flags = CLSP_TENSOR_TRUSTED_UNIQUE;
+  clsp_status st = clsp__tensor_adopt(r->ctx, &d, r->out_coords, r->out_feats,
+                                      r->rb->out_sites_id, out);
+  r->out_coords = r->out_feats = NULL; /* adopted, or released on failure */
+  return st;
+}
+
+static clsp_status output_desc_check(conv_run *r) {
+  clsp_tensor_desc d = {0};
+  d.ndim = r->rb->info.ndim;
+  memcpy(d.shape, r->rb->info.out_shape, sizeof d.shape);
+  d.batch_size = r->rb->info.batch_size;
+  d.n_sites = r->rb->info.n_out;
+  d.channels = r->w->c_out;
+  return clsp__tensor_desc_check(r->ctx, &d);
+}
+
+static void run_release(conv_run *r) {
+  clsp_context *ctx = r->ctx;
+  /* Pending commands keep their buffers alive: releasing is safe. */
+  clsp__buffer_release(ctx, &r->plan_buf);
+  clsp__buffer_release(ctx, &r->ws_a);
+  clsp__buffer_release(ctx, &r->ws_c);
+  clsp__buffer_release(ctx, &r->sorted_w);
+  clsp__buffer_release(ctx, &r->out_coords);
+  clsp__buffer_release(ctx, &r->out_feats);
+  event_log_free(&r->log);
+  free(r->order);
+  free(r->groups);
+  free(r->chunks);
+  free(r->plan);
+}
+
+clsp_status clsp_conv_forward(clsp_context *ctx, const clsp_rulebook *rb,
+                              const clsp_tensor *in, const clsp_weights *w,
+                              uint32_t flags, clsp_tensor **out,
+                              clsp_conv_stats *stats) {
+  if (!ctx) return CLSP_ERROR_INVALID_ARGUMENT;
+  if (!out) return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "out: NULL");
+  *out = NULL;
+  clsp_status st = check_args(ctx, rb, in, w);
+  if (st != CLSP_SUCCESS) return st;
+  conv_run r = {0};
+  r.ctx = ctx;
+  r.rb = rb;
+  r.in = in;
+  r.w = w;
+  r.deterministic = (flags & CLSP_CONV_DETERMINISTIC) ||
+                    (ctx->flags & CLSP_CONTEXT_DETERMINISTIC);
+  r.centre = centre_tap(rb);
+  st = output_desc_check(&r);
+  if (st == CLSP_SUCCESS) st = plan_chunks(&r);
+  if (st == CLSP_SUCCESS) st = event_log_init(&r, stats != NULL);
+  if (st == CLSP_SUCCESS) st = alloc_buffers(&r);
+  if (st == CLSP_SUCCESS && poison_debug) st = poison(&r);
+  if (st == CLSP_SUCCESS) st = copy_out_coords(&r);
+  if (st == CLSP_SUCCESS && rb->info.n_out > 0) st = init_output(&r);
+  if (st == CLSP_SUCCESS) st = run_chunks(&r);
+  if (st == CLSP_SUCCESS) st = event_log_collect(&r);
+  if (st == CLSP_SUCCESS) st = make_output(&r, out);
+  if (st == CLSP_SUCCESS && stats) *stats = r.stats;
+  run_release(&r);
+  return st;
+}

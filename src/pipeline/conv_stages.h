@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The stages of a sparse convolution forward pass (gather -> GEMM ->
+ * scatter) and the plan that conv.c builds for them. Not installed. */
+#ifndef CLSP_CONV_STAGES_H
+#define CLSP_CONV_STAGES_H
+
+#include "pipeline.h"
+
+struct clsp_weights {
+  clsp_context *ctx;
+  size_t kernel_volume, c_in, c_out;
+  cl_mem weights; /* kernel_volume x c_in x c_out float */
+  cl_mem bias;    /* c_out float, or NULL */
+};
+
+/* Taps whose pair counts differ by at most this fraction of the group's
+ * largest count share one batched GEMM (1 - min/max <= bound). Padding is
+ * then at most bound / (1 - bound) = 1/3 of the real rows. */
+#define CLSP_GROUP_BOUND 0.25
+
+/* A group of taps run as one batched GEMM: order[first .. first+count)
+ * sorted by descending pair count, max = the first member's count. */
+typedef struct clsp__group {
+  uint32_t first, count, max;
+} clsp__group;
+
+/* One batched GEMM call: `n_members` members whose plan entries start at
+ * `plan_first`, `rows` block rows each; members are the taps at sorted
+ * positions pos .. pos + n_members of the tap order. */
+typedef struct clsp__chunk {
+  uint32_t plan_first, n_members, rows, pos;
+} clsp__chunk;
+
+/* ---- gemm.c ---- */
+/* Sorts the taps with pairs (except `skip`, or -1) by descending count
+ * (ties: lower tap first) into order[] and cuts groups by the bound.
+ * order[] and groups[] hold kvol entries; *n_taps and *n_groups receive
+ * how many were used. */
+clsp_status clsp__group_taps(clsp_context *ctx, const uint32_t *start, size_t kvol,
+                             long skip, double bound, uint32_t *order, size_t *n_taps,
+                             clsp__group *groups, size_t *n_groups);
+/* C[b] = A[b] * B[b] (+ beta C) for b < batch, row-major, A rows x cin,
+ * B cin x cout, fixed strides between members; one CLBlast call. */
+clsp_status clsp__gemm(clsp_context *ctx, size_t rows, size_t cin, size_t cout,
+                       size_t batch, cl_mem a, size_t a_off, cl_mem b,
+                       size_t b_off, float beta, cl_mem c, size_t c_off,
+                       cl_event *ev);
+
+/* ---- gather.c ---- */
+clsp_status clsp__gather(clsp_context *ctx, const clsp_tensor *in,
+                         cl_mem pair_in, cl_mem plan, const clsp__chunk *ch,
+                         cl_mem block, cl_event *ev);
+
+/* ---- scatter.c ---- */
+/* Adds all valid rows of the chunk into out with float atomics. */
+clsp_status clsp__scatter_atomic(clsp_context *ctx, cl_mem block, size_t cout,
+                                 cl_mem pair_out, cl_mem plan,
+                                 const clsp__chunk *ch, cl_mem out,
+                                 cl_event *ev);
+/* Adds one member (block rows from block_row, pairs [begin, begin+valid))
+ * without atomics. */
+clsp_status clsp__scatter_add(clsp_context *ctx, cl_mem block, size_t cout,
+                              uint32_t block_row, cl_mem pair_out,
+                              uint32_t begin, uint32_t valid, cl_mem out,
+                              cl_event *ev);
+/* out[n_rows][cout] = bias (or zeros when bias is NULL). */
+clsp_status clsp__init_output(clsp_context *ctx, cl_mem out, cl_mem bias,
+                              size_t n_rows, size_t cout, cl_event *ev);
+/* The build options of scatter.cl for this context (float atomics need
+ * OpenCL C 2.0+). */
+const char *clsp__scatter_options(const clsp_context *ctx);
+
+/* ---- conv.c ---- */
+/* Test hook (process-wide): when on, clsp_conv_forward fills the output
+ * features and its workspace with NaN (0x7fc00000) before computing, so
+ * that tests catch any element left unwritten or any stale row read. */
+void clsp__conv_debug_poison(int on);
+
+/* ---- 2D launch shared by gather and scatter ---- */
+clsp_status clsp__launch_rows(clsp_context *ctx, cl_kernel k, const char *kname,
+                              size_t channels, size_t rows, cl_event *ev);
+
+#endif

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Elementwise device operations on tensor features (see ops.h). */
+#include <stdlib.h>
+#include <string.h>
+#include "pipeline.h"
+#include "clspconv/ops.h"
+
+#define EW_SOURCES "common.clh,elementwise.cl"
+
+static clsp_status check_tensor(clsp_context *ctx, const clsp_tensor *t, const char *name) {
+  if (!t) return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "%s: NULL", name);
+  if (t->ctx != ctx)
+    return clsp__fail(ctx, CLSP_ERROR_MISMATCH, "%s: tensor of another context", name);
+  return CLSP_SUCCESS;
+}
+
+static clsp_status same_sites(clsp_context *ctx, const clsp_tensor *a, const clsp_tensor *b) {
+  if (a->sites_id != b->sites_id || a->desc.n_sites != b->desc.n_sites)
+    return clsp__fail(ctx, CLSP_ERROR_MISMATCH,
+                      "b: not on the sites of a (site ids %llu vs %llu, %zu vs %zu sites)",
+                      (unsigned long long)a->sites_id, (unsigned long long)b->sites_id,
+                      a->desc.n_sites, b->desc.n_sites);
+  return CLSP_SUCCESS;
+}
+
+/* Runs kernel `name` over n items; waits and reports its device time when
+ * device_ms is given. */
+static clsp_status run(clsp_context *ctx, const char *name, size_t n, int nargs,
+                       const size_t *sizes, const void *const *values, double *device_ms) {
+  if (device_ms) *device_ms = 0.0;
+  cl_kernel k;
+  clsp_status st = clsp__kernel(ctx, EW_SOURCES, "", name, &k);
+  if (st == CLSP_SUCCESS) st = clsp__set_args(ctx, k, name, nargs, sizes, values);
+  if (st != CLSP_SUCCESS || n == 0) return st;
+  cl_event ev = NULL;
+  st = clsp__launch_1d(ctx, k, name, n, 0, device_ms ? &ev : NULL);
+  if (st == CLSP_SUCCESS && ev) {
+    cl_int err = clWaitForEvents(1, &ev);
+    if (err != CL_SUCCESS) st = clsp__cl_fail(ctx, err, name);
+    else *device_ms = clsp__event_ms(ctx, ev);
+  }
+  if (ev) clReleaseEvent(ev);
+  return st;
+}
+
+static uint32_t elems(const clsp_tensor *t) {
+  /* n_sites x channels <= UINT32_MAX: checked when the tensor was made. */
+  return (uint32_t)(t->desc.n_sites * t->desc.channels);
+}
+
+clsp_status clsp_relu(clsp_context *ctx, clsp_tensor *t, double *device_ms) {
+  if (!ctx) return CLSP_ERROR_INVALID_ARGUMENT;
+  clsp_status st = check_tensor(ctx, t, "t");
+  if (st != CLSP_SUCCESS) return st;
+  uint32_t n = elems(t);
+  const size_t sz[] = {sizeof(cl_mem), 4};
+  const void *v[] = {&t->feats, &n};
+  return run(ctx, "clsp_ew_relu", n, 2, sz, v, device_ms);
+}
+
+clsp_status clsp_add(clsp_context *ctx, clsp_tensor *a, const clsp_tensor *b, int relu,
+                     double *device_ms) {
+  if (!ctx) return CLSP_ERROR_INVALID_ARGUMENT;
+  clsp_status st = check_tensor(ctx, a, "a");
+  if (st == CLSP_SUCCESS) st = check_tensor(ctx, b, "b");
+  if (st == CLSP_SUCCESS) st = same_sites(ctx, a, b);
+  if (st != CLSP_SUCCESS) return st;
+  if (a->desc.channels != b->desc.channels)
+    return clsp__fail(ctx, CLSP_ERROR_MISMATCH, "b: %zu channels, a has %zu",
+                      b->desc.channels, a->desc.channels);
+  uint32_t n = elems(a);
+  int32_t r = relu ? 1 : 0;
+  const size_t sz[] = {sizeof(cl_mem), sizeof(cl_mem), 4, 4};
+  const void *v[] = {&a->feats, &b->feats, &n, &r};
+  return run(ctx, "clsp_ew_add", n, 4, sz, v, device_ms);
+}
+
+/* A copy of a's coordinates for the concatenated tensor. */
+static clsp_status copy_coords(clsp_context *ctx, const clsp_tensor *a, cl_mem *out) {
+  size_t bytes = a->desc.n_sites * (size_t)(1 + a->desc.ndim) * sizeof(int32_t);
+  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, bytes, NULL,
+                                       "concat coords", out);
+  if (st != CLSP_SUCCESS || bytes == 0) return st;
+  cl_int err = clEnqueueCopyBuffer(ctx->queue, a->coords, *out, 0, 0, bytes, 0, NULL, NULL);
+  if (err != CL_SUCCESS) {
+    clsp__buffer_release(ctx, out);
+    return clsp__cl_fail(ctx, err, "copying concat coords");
+  }
+  return CLSP_SUCCESS;
+}
+
+clsp_status clsp_concat(clsp_context *ctx, const clsp_tensor *a, const clsp_tensor *b,
+                        clsp_tensor **out, double *device_ms) {
+  if (!ctx) return CLSP_ERROR_INVALID_ARGUMENT;
+  if (!out) return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "out: NULL");
+  *out = NULL;
+  clsp_status st = check_tensor(ctx, a, "a");
+  if (st == CLSP_SUCCESS) st = check_tensor(ctx, b, "b");
+  if (st == CLSP_SUCCESS) st = same_sites(ctx, a, b);
+  if (st != CLSP_SUCCESS) return st;
+  clsp_tensor_desc d = a->desc;
+  d.channels = a->desc.channels + b->desc.channels;
+  d.flags = CLSP_TENSOR_TRUSTED_UNIQUE;
+  st = clsp__tensor_desc_check(ctx, &d);
+  cl_mem c = NULL, f = NULL;
+  if (st == CLSP_SUCCESS) st = copy_coords(ctx, a, &c);
+  if (st == CLSP_SUCCESS)
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, d.n_sites * d.channels * sizeof(float),
+                             NULL, "concat feats", &f);
+  uint32_t rows = (uint32_t)d.n_sites, ca = (uint32_t)a->desc.channels;
+  uint32_t cb = (uint32_t)b->desc.channels;
+  const size_t m = sizeof(cl_mem);
+  const size_t sz[] = {m, m, 4, 4, 4, m};
+  const void *v[] = {&a->feats, &b->feats, &rows, &ca, &cb, &f};
+  if (st == CLSP_SUCCESS)
+    st = run(ctx, "clsp_ew_concat", d.n_sites * d.channels, 6, sz, v, device_ms);
+  if (st != CLSP_SUCCESS) {
+    clsp__buffer_release(ctx, &c);
+    clsp__buffer_release(ctx, &f);
+    return st;
+  }
+  return clsp__tensor_adopt(ctx, &d, c, f, a->sites_id, out);
+}
+
+/* Uploads `values` (or `fill` when NULL) as a channels-float buffer. */
+static clsp_status upload_channels(clsp_context *ctx, const float *values, float fill,
+                                   size_t channels, const char *what, cl_mem *out) {
+  float *tmp = NULL;
+  if (!values) {
+    tmp = malloc(channels * sizeof *tmp);
+    if (!tmp) return clsp__fail(ctx, CLSP_ERROR_OUT_OF_HOST_MEMORY, "%s", what);
+    for (size_t i = 0; i < channels; i++) tmp[i] = fill;
+  }
+  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+                                       channels * sizeof(float),
+                                       (void *)(values ? values : tmp), what, out);
+  free(tmp);
+  return st;
+}
+
+clsp_status clsp_scale_shift(clsp_context *ctx, clsp_tensor *t, const float *scale,
+                             const float *shift, double *device_ms) {
+  if (!ctx) return CLSP_ERROR_INVALID_ARGUMENT;
+  clsp_status st = check_tensor(ctx, t, "t");
+  if (st != CLSP_SUCCESS) return st;
+  cl_mem sc = NULL, sh = NULL;
+  st = upload_channels(ctx, scale, 1.0f, t->desc.channels, "scale", &sc);
+  if (st == CLSP_SUCCESS)
+    st = upload_channels(ctx, shift, 0.0f, t->desc.channels, "shift", &sh);
+  uint32_t n = elems(t), c = (uint32_t)t->desc.channels;
+  const size_t m = sizeof(cl_mem);
+  const size_t sz[] = {m, m, m, 4, 4};
+  const void *v[] = {&t->feats, &sc, &sh, &n, &c};
+  if (st == CLSP_SUCCESS) st = run(ctx, "clsp_ew_scale_shift", n, 5, sz, v, device_ms);
+  /* The kernel may still be reading: releasing is safe (OpenCL keeps the
+   * buffers alive until enqueued work that uses them is done). */
+  clsp__buffer_release(ctx, &sc);
+  clsp__buffer_release(ctx, &sh);
+  return st;
+}

@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* clsp bench end to end (host suite: runs the clsp binary): both networks
+ * on KITTI 000000 with --json/--trace (valid JSON, voxel counts 41,281 and
+ * 79,893), single layers on small PCD and PLY files, and usage errors. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "harness.h"
+#include "ref_voxel.h"
+
+static char tmpdir[256];
+
+static int setup(void) {
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/clsp-bench-test-XXXXXX");
+  return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void) {
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Runs `clsp ARGS` (output to a log in tmpdir); returns its exit status. */
+static int run_clsp(const char *args) {
+  char cmd[16384];
+  snprintf(cmd, sizeof cmd, "'%s' %s > '%s/log.txt' 2>&1", CLSP_TOOL_PATH, args, tmpdir);
+  int rc = system(cmd);
+  if (rc != 0) {
+    snprintf(cmd, sizeof cmd, "tail -20 '%s/log.txt'", tmpdir);
+    if (system(cmd) != 0) print_error("(no log)\n");
+  }
+  return rc == -1 ? -1 : WEXITSTATUS(rc);
+}
+
+/* ---- a minimal JSON validity checker (RFC 8259 grammar) ---- */
+
+typedef struct jp {
+  const char *p;
+  int depth;
+} jp;
+
+static void ws(jp *j) {
+  while (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t') j->p++;
+}
+
+static int value(jp *j);
+
+static int string(jp *j) {
+  if (*j->p++ != '"') return 0;
+  while (*j->p && *j->p != '"') {
+    if ((unsigned char)*j->p < 0x20) return 0;
+    if (*j->p == '\\') {
+      j->p++;
+      if (*j->p == 'u') {
+        for (int i = 1; i <= 4; i++)
+          if (!isxdigit((unsigned char)j->p[i])) return 0;
+        j->p += 4;
+      } else if (!strchr("\"\\/bfnrt", *j->p) || !*j->p) {
+        return 0;
+      }
+    }
+    j->p++;
+  }
+  return *j->p++ == '"';
+}
+
+static int number(jp *j) {
+  const char *s = j->p;
+  if (*j->p == '-') j->p++;
+  if (*j->p == '0') j->p++;
+  else if (isdigit((unsigned char)*j->p)) while (isdigit((unsigned char)*j->p)) j->p++;
+  else return 0;
+  if (*j->p == '.') {
+    j->p++;
+    if (!isdigit((unsigned char)*j->p)) return 0;
+    while (isdigit((unsigned char)*j->p)) j->p++;
+  }
+  if (*j->p == 'e' || *j->p == 'E') {
+    j->p++;
+    if (*j->p == '+' || *j->p == '-') j->p++;
+    if (!isdigit((unsigned char)*j->p)) return 0;
+    while (isdigit((unsigned char)*j->p)) j->p++;
+  }
+  return j->p > s;
+}
+
+/* Object (open '{', close '}') or array ('[' ']'): members separated by
+ * commas, each "key": value for objects. */
+static int container(jp *j, char close, int object) {
+  j->p++;
+  if (++j->depth > 64) return 0;
+  ws(j);
+  if (*j->p == close) {
+    j->p++;
+    j->depth--;
+    return 1;
+  }
+  for (;;) {
+    ws(j);
+    if (object) {
+      if (!string(j)) return 0;
+      ws(j);
+      if (*j->p++ != ':') return 0;
+    }
+    if (!value(j)) return 0;
+    ws(j);
+    if (*j->p == ',') {
+      j->p++;
+      continue;
+    }
+    if (*j->p++ != close) return 0;
+    j->depth--;
+    return 1;
+  }
+}
+
+static int value(jp *j) {
+  ws(j);
+  switch (*j->p) {
+  case '{': return container(j, '}', 1);
+  case '[': return container(j, ']', 0);
+  case '"': return string(j);
+  case 't': return strncmp(j->p, "true", 4) == 0 && (j->p += 4);
+  case 'f': return strncmp(j->p, "false", 5) == 0 && (j->p += 5);
+  case 'n': return strncmp(j->p, "null", 4) == 0 && (j->p += 4);
+  default: return number(j);
+  }
+}
+
+static int json_valid(const char *text) {
+  jp j = {text, 0};
+  if (!value(&j)) return 0;
+  ws(&j);
+  return *j.p == 0;
+}
+
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  size_t cap = 1 << 16, len = 0;
+  char *buf = malloc(cap + 1);
+  size_t got;
+  while (buf && (got = fread(buf + len, 1, cap - len, f)) > 0) {
+    len += got;
+    if (len == cap) {
+      char *nb = realloc(buf, 2 * cap + 1);
+      if (!nb) {
+        free(buf);
+        buf = NULL;
+        break;
+      }
+      buf = nb;
+      cap *= 2;
+    }
+  }
+  fclose(f);
+  if (buf) buf[len] = 0;
+  return buf;
+}
+
+/* Loads and validates a JSON file; returns its text (caller frees). */
+static char *load_json(const char *name) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+  char *t = slurp(path);
+  if (!t) fail_msg("%s was not written", path);
+  if (!json_valid(t)) fail_msg("%s is not valid JSON", path);
+  return t;
+}
+
+static long json_int(const char *text, const char *key) {
+  char pat[64];
+  snprintf(pat, sizeof pat, "\"%s\": ", key);
+  const char *p = strstr(text, pat);
+  if (!p) fail_msg("JSON lacks \"%s\"", key);
+  return strtol(p + strlen(pat), NULL, 10);
+}
+
+static void test_json_checker(void **state) {
+  (void)state;
+  assert_true(json_valid("{\"a\": [1, -2.5e3, \"x\\u00e9\", true, null, {}], \"b\": {}}"));
+  assert_false(json_valid("{\"a\": [1, 2,]}"));
+  assert_false(json_valid("{\"a\" 1}"));
+  assert_false(json_valid("[1] x"));
+  assert_false(json_valid("{\"a\": 01}"));
+}
+
+static const char *kitti_000000(void) {
+  static char path[4096];
+  const char *env = getenv("CLSP_KITTI_DIR");
+  snprintf(path, sizeof path, "%s/000000.bin", env && env[0] ? env : CLSP_KITTI_DEFAULT_DIR);
+  return access(path, R_OK) == 0 ? path : NULL;
+}
+
+static void run_net_on_kitti(const char *net, long want_voxels) {
+  const char *k = kitti_000000();
+  if (!k) HARNESS_SKIP("KITTI 000000.bin not found (set CLSP_KITTI_DIR)");
+  char args[8192];
+  snprintf(args, sizeof args,
+           "bench --net %s --input '%s' --repeat 1 --json '%s/%s.json' --trace '%s/%s.trace'",
+           net, k, tmpdir, net, tmpdir, net);
+  assert_int_equal(run_clsp(args), 0);
+  char name[64];
+  snprintf(name, sizeof name, "%s.json", net);
+  char *j = load_json(name);
+  assert_int_equal(json_int(j, "voxels"), want_voxels);
+  assert_int_equal(json_int(j, "points"), 115384);
+  assert_non_null(strstr(j, "\"layers\": ["));
+  assert_non_null(strstr(j, "\"total_ms\": "));
+  assert_non_null(strstr(j, "\"peak_device_bytes\": "));
+  free(j);
+  snprintf(name, sizeof name, "%s.trace", net);
+  j = load_json(name);
+  assert_non_null(strstr(j, "\"traceEvents\""));
+  assert_non_null(strstr(j, "\"device queue\""));
+  free(j);
+}
+
+static void test_second_kitti(void **state) {
+  (void)state;
+  run_net_on_kitti("second", 41281);
+}
+
+static void test_minkunet_kitti(void **state) {
+  (void)state;
+  run_net_on_kitti("minkunet", 79893);
+}
+
+/* A small clustered cloud inside the SECOND range. */
+static float *small_cloud(size_t n) {
+  harness_rng r = {harness_seed() + 77};
+  float *p = malloc(n * 16);
+  assert_non_null(p);
+  for (size_t i = 0; i < n; i++) {
+    p[4 * i + 0] = 10.0f + 2.0f * harness_unit(&r);
+    p[4 * i + 1] = 3.0f * harness_unit(&r);
+    p[4 * i + 2] = -1.0f + 0.5f * harness_unit(&r);
+    p[4 * i + 3] = 0.5f + 0.5f * harness_unit(&r);
+  }
+  return p;
+}
+
+static void write_pcd(const char *path, const float *p, size_t n) {
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fprintf(f, "# .PCD v0.7\nVERSION 0.7\nFIELDS x y z intensity\nSIZE 4 4 4 4\n"
+             "TYPE F F F F\nCOUNT 1 1 1 1\nWIDTH %zu\nHEIGHT 1\nVIEWPOINT 0 0 0 1 0 0 0\n"
+             "POINTS %zu\nDATA ascii\n", n, n);
+  for (size_t i = 0; i < n; i++) /* %.9g round-trips float32 exactly */
+    fprintf(f, "%.9g %.9g %.9g %.9g\n", p[4 * i], p[4 * i + 1], p[4 * i + 2], p[4 * i + 3]);
+  assert_int_equal(fclose(f), 0);
+}
+
+static void write_ply(const char *path, const float *p, size_t n) {
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  fprintf(f, "ply\nformat binary_little_endian 1.0\nelement vertex %zu\n"
+             "property float x\nproperty float y\nproperty float z\n"
+             "property float intensity\nend_header\n", n);
+  assert_int_equal(fwrite(p, 16, n, f), n); /* x86/ARM hosts: little-endian */
+  assert_int_equal(fclose(f), 0);
+}
+
+static void run_layer_on(const char *file, const char *layer, size_t want_voxels) {
+  char args[2048];
+  snprintf(args, sizeof args, "bench --layer %s --input '%s/%s' --repeat 2 --json '%s/l.json'",
+           layer, tmpdir, file, tmpdir);
+  assert_int_equal(run_clsp(args), 0);
+  char *j = load_json("l.json");
+  assert_int_equal(json_int(j, "voxels"), (long)want_voxels);
+  assert_int_equal(json_int(j, "points"), 3000);
+  assert_non_null(strstr(j, "\"kind\": "));
+  free(j);
+}
+
+static void test_layers_on_pcd_and_ply(void **state) {
+  (void)state;
+  size_t n = 3000;
+  float *p = small_cloud(n);
+  ref_voxels ref;
+  assert_int_equal(ref_voxelize_second(p, n, 0, &ref), 0);
+  char path[512];
+  snprintf(path, sizeof path, "%s/cloud.pcd", tmpdir);
+  write_pcd(path, p, n);
+  snprintf(path, sizeof path, "%s/cloud.ply", tmpdir);
+  write_ply(path, p, n);
+  run_layer_on("cloud.pcd", "subm:4:16:3", ref.n);
+  run_layer_on("cloud.ply", "conv:8:16:3:2", ref.n);
+  run_layer_on("cloud.pcd", "transposed:4:8:2:2", ref.n);
+  ref_voxels_free(&ref);
+  free(p);
+}
+
+static void test_usage_errors(void **state) {
+  (void)state;
+  assert_int_not_equal(run_clsp("bench --net nope"), 0);
+  assert_int_not_equal(run_clsp("bench --layer subm:4:16:2"), 0);
+  assert_int_not_equal(run_clsp("bench --repeat 0"), 0);
+  assert_int_not_equal(run_clsp("bench --input /nonexistent/cloud.bin"), 0);
+  assert_int_not_equal(run_clsp("bench --range 1,2,3"), 0);
+  assert_int_equal(run_clsp("bench --help"), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_json_checker),
+    cmocka_unit_test(test_usage_errors),
+    cmocka_unit_test(test_layers_on_pcd_and_ply),
+    cmocka_unit_test(test_second_kitti),
+    cmocka_unit_test(test_minkunet_kitti),
+  };
+  if (setup() != 0) {
+    perror("mkdtemp");
+    return 1;
+  }
+  int rc = HARNESS_RUN("bench", tests, 0);
+  teardown();
+  return rc;
+}

@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Device voxelization against the CPU references (tests/ref/ref_voxel.h):
+ * same sites in the same order (first occurrence), same shape, means to
+ * 1e-6 relative; random clouds, presets and explicit grids, device-buffer
+ * input, errors, determinism, and the KITTI voxel counts. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "harness.h"
+#include "ref_voxel.h"
+
+/* Random clustered cloud: points near n/4 centres so that voxels hold
+ * several points; the box overhangs the SECOND range on every side. */
+static float *random_cloud(uint64_t seed, size_t n) {
+  harness_rng r = {seed};
+  float *p = malloc((n ? n : 1) * 16);
+  assert_non_null(p);
+  size_t centres = n / 4 + 1;
+  float *c = malloc(centres * 3 * sizeof *c);
+  assert_non_null(c);
+  for (size_t i = 0; i < centres; i++) {
+    c[3 * i + 0] = 35.0f + 40.0f * harness_unit(&r);
+    c[3 * i + 1] = 45.0f * harness_unit(&r);
+    c[3 * i + 2] = -1.0f + 3.0f * harness_unit(&r);
+  }
+  for (size_t i = 0; i < n; i++) {
+    const float *cc = c + 3 * harness_below(&r, (uint32_t)centres);
+    for (int a = 0; a < 3; a++) p[4 * i + a] = cc[a] + 0.08f * harness_unit(&r);
+    p[4 * i + 3] = 0.5f + 0.5f * harness_unit(&r);
+  }
+  free(c);
+  return p;
+}
+
+static int cmp_coords(const void *a, const void *b) {
+  return memcmp(a, b, 4 * sizeof(int32_t)); /* any total order will do */
+}
+
+/* Downloads `t` and checks it against `ref`: order, sorted set, shape,
+ * means. `zpad` is the extra z extent of range mode. */
+static void expect_match(clsp_tensor *t, const ref_voxels *ref, int zpad, uint64_t seed) {
+  clsp_context *ctx = harness_ctx();
+  clsp_tensor_desc d;
+  assert_int_equal(clsp_tensor_describe(t, &d), CLSP_SUCCESS);
+  HARNESS_CHECK(d.n_sites == ref->n, seed);
+  assert_int_equal(d.channels, 4);
+  assert_int_equal(d.ndim, 3);
+  HARNESS_CHECK(d.shape[0] == ref->shape[0] + zpad, seed);
+  HARNESS_CHECK(d.shape[1] == ref->shape[1] && d.shape[2] == ref->shape[2], seed);
+  size_t n = d.n_sites;
+  int32_t *c = malloc((n ? n : 1) * 16);
+  float *f = malloc((n ? n : 1) * 16);
+  assert_non_null(c);
+  assert_non_null(f);
+  assert_int_equal(clsp_tensor_download(ctx, t, c, f), CLSP_SUCCESS);
+  /* Documented order: first occurrence, as the reference lists them. */
+  HARNESS_CHECK(n == 0 || memcmp(c, ref->coords, n * 16) == 0, seed);
+  for (size_t i = 0; i < 4 * n; i++) {
+    float want = ref->feats[i];
+    if (!(fabsf(f[i] - want) <= 1e-6f * fabsf(want) + 1e-30f))
+      fail_msg("feature %zu: %.9g vs reference %.9g (seed %llu)", i, (double)f[i],
+               (double)want, (unsigned long long)seed);
+  }
+  /* And as sets (independent of the order). */
+  int32_t *rs = malloc((n ? n : 1) * 16);
+  assert_non_null(rs);
+  memcpy(rs, ref->coords, n * 16);
+  qsort(c, n, 16, cmp_coords);
+  qsort(rs, n, 16, cmp_coords);
+  HARNESS_CHECK(n == 0 || memcmp(c, rs, n * 16) == 0, seed);
+  free(rs);
+  free(c);
+  free(f);
+}
+
+static size_t cloud_size(void) {
+  return harness_small() ? 3000 : 60000;
+}
+
+static void run_recipe(clsp_voxel_recipe recipe, uint64_t seed) {
+  size_t n = cloud_size();
+  float *p = random_cloud(seed, n);
+  ref_voxels ref;
+  int rc = recipe == CLSP_VOXEL_SECOND ? ref_voxelize_second(p, n, 0, &ref)
+                                       : ref_voxelize_minkunet(p, n, 0, &ref);
+  assert_int_equal(rc, 0);
+  clsp_voxelize_options o;
+  assert_int_equal(clsp_voxelize_defaults(recipe, &o), CLSP_SUCCESS);
+  clsp_tensor *t = NULL;
+  clsp_voxelize_stats s;
+  assert_int_equal(clsp_voxelize(harness_ctx(), &o, p, n, &t, &s), CLSP_SUCCESS);
+  assert_int_equal(s.n_points, n);
+  assert_int_equal(s.n_voxels, ref.n);
+  assert_true(s.n_kept <= n && s.n_kept >= ref.n);
+  /* SECOND's ref already pads z; round mode has no padding. */
+  expect_match(t, &ref, 0, seed);
+  clsp_tensor_destroy(t);
+  ref_voxels_free(&ref);
+  free(p);
+}
+
+static void test_second_random(void **state) {
+  (void)state;
+  run_recipe(CLSP_VOXEL_SECOND, harness_seed() + 1);
+}
+
+static void test_minkunet_random(void **state) {
+  (void)state;
+  run_recipe(CLSP_VOXEL_MINKUNET, harness_seed() + 2);
+}
+
+/* Explicit size and range (range mode: z padded by one over the ref) and
+ * explicit size in round mode, with batch index 2. */
+static void test_explicit_grids(void **state) {
+  (void)state;
+  uint64_t seed = harness_seed() + 3;
+  size_t n = cloud_size();
+  float *p = random_cloud(seed, n);
+  const float size[3] = {0.2f, 0.15f, 0.25f};
+  const float range[6] = {10.0f, -20.0f, -2.0f, 50.0f, 20.0f, 1.5f};
+  clsp_voxelize_options o = {CLSP_VOXEL_RANGE, {0.2f, 0.15f, 0.25f},
+                             {10.0f, -20.0f, -2.0f, 50.0f, 20.0f, 1.5f}, 2};
+  for (int mode = 0; mode < 2; mode++) {
+    ref_voxels ref;
+    assert_int_equal(ref_voxelize(p, n, size, mode ? NULL : range, !mode, 2, &ref), 0);
+    o.recipe = mode ? CLSP_VOXEL_ROUND : CLSP_VOXEL_RANGE;
+    clsp_tensor *t = NULL;
+    assert_int_equal(clsp_voxelize(harness_ctx(), &o, p, n, &t, NULL), CLSP_SUCCESS);
+    clsp_tensor_desc d;
+    clsp_tensor_describe(t, &d);
+    assert_int_equal(d.batch_size, 3);
+    expect_match(t, &ref, mode ? 0 : 1, seed);
+    clsp_tensor_destroy(t);
+    ref_voxels_free(&ref);
+  }
+  free(p);
+}
+
+/* Points already on the device give the same tensor. */
+static void test_buffer_input(void **state) {
+  (void)state;
+  uint64_t seed = harness_seed() + 4;
+  size_t n = cloud_size() / 4;
+  float *p = random_cloud(seed, n);
+  cl_context cl;
+  assert_int_equal(clsp_context_cl(harness_ctx(), &cl, NULL, NULL), CLSP_SUCCESS);
+  cl_int err;
+  cl_mem m = clCreateBuffer(cl, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, n * 16, p, &err);
+  assert_int_equal(err, CL_SUCCESS);
+  ref_voxels ref;
+  assert_int_equal(ref_voxelize_minkunet(p, n, 0, &ref), 0);
+  clsp_voxelize_options o;
+  clsp_voxelize_defaults(CLSP_VOXEL_MINKUNET, &o);
+  clsp_tensor *t = NULL;
+  assert_int_equal(clsp_voxelize_buffer(harness_ctx(), &o, m, n, &t, NULL), CLSP_SUCCESS);
+  expect_match(t, &ref, 0, seed);
+  clsp_tensor_destroy(t);
+  /* A buffer too small for n points. */
+  assert_int_equal(clsp_voxelize_buffer(harness_ctx(), &o, m, n + 1, &t, NULL),
+                   CLSP_ERROR_MISMATCH);
+  assert_null(t);
+  assert_non_null(strstr(clsp_context_last_error(harness_ctx()), "points"));
+  clReleaseMemObject(m);
+  ref_voxels_free(&ref);
+  free(p);
+}
+
+static void expect_error(const clsp_voxelize_options *o, const float *p, size_t n,
+                         clsp_status want, const char *mention) {
+  clsp_context *ctx = harness_ctx();
+  clsp_tensor *t = (clsp_tensor *)0x1;
+  uint64_t cur0, peak, cur1;
+  clsp_context_memory(ctx, &cur0, &peak);
+  assert_int_equal(clsp_voxelize(ctx, o, p, n, &t, NULL), want);
+  assert_null(t);
+  if (!strstr(clsp_context_last_error(ctx), mention))
+    fail_msg("message '%s' does not mention '%s'", clsp_context_last_error(ctx), mention);
+  clsp_context_memory(ctx, &cur1, &peak);
+  assert_int_equal(cur0, cur1); /* everything freed on the error path */
+}
+
+static void test_errors(void **state) {
+  (void)state;
+  clsp_context *ctx = harness_ctx();
+  float pts[8] = {1, 2, 3, 0.5f, 4, 5, 6, 0.25f};
+  clsp_voxelize_options o;
+  clsp_voxelize_defaults(CLSP_VOXEL_SECOND, &o);
+  clsp_tensor *t = NULL;
+  assert_int_equal(clsp_voxelize(NULL, &o, pts, 2, &t, NULL), CLSP_ERROR_INVALID_ARGUMENT);
+  expect_error(NULL, pts, 2, CLSP_ERROR_INVALID_ARGUMENT, "options");
+  expect_error(&o, NULL, 2, CLSP_ERROR_INVALID_ARGUMENT, "points");
+  assert_int_equal(clsp_voxelize(ctx, &o, pts, 2, NULL, NULL), CLSP_ERROR_INVALID_ARGUMENT);
+  clsp_voxelize_options bad = o;
+  bad.recipe = (clsp_voxel_recipe)42;
+  expect_error(&bad, pts, 2, CLSP_ERROR_INVALID_ARGUMENT, "recipe = 42");
+  bad = o;
+  bad.recipe = CLSP_VOXEL_RANGE;
+  bad.voxel_size[1] = -0.5f;
+  expect_error(&bad, pts, 2, CLSP_ERROR_INVALID_ARGUMENT, "voxel_size[1] = -0.5");
+  bad = o;
+  bad.recipe = CLSP_VOXEL_RANGE;
+  bad.range[5] = bad.range[2];
+  expect_error(&bad, pts, 2, CLSP_ERROR_INVALID_ARGUMENT, "axis 2");
+  bad = o;
+  bad.batch = -1;
+  expect_error(&bad, pts, 2, CLSP_ERROR_INVALID_ARGUMENT, "batch = -1");
+  /* 2000^3 voxels do not fit a 32-bit key. */
+  bad = o;
+  bad.recipe = CLSP_VOXEL_RANGE;
+  bad.voxel_size[0] = bad.voxel_size[1] = bad.voxel_size[2] = 0.01f;
+  bad.range[0] = bad.range[1] = bad.range[2] = 0.0f;
+  bad.range[3] = bad.range[4] = bad.range[5] = 20.0f;
+  expect_error(&bad, pts, 2, CLSP_ERROR_TOO_LARGE, "32-bit");
+  /* Round mode: points far apart, or not finite. */
+  clsp_voxelize_options mk;
+  clsp_voxelize_defaults(CLSP_VOXEL_MINKUNET, &mk);
+  float far[8] = {-5000, -5000, -5000, 0, 5000, 5000, 5000, 0};
+  expect_error(&mk, far, 2, CLSP_ERROR_TOO_LARGE, "32-bit");
+  float nan_pt[8] = {1, 2, 3, 0, NAN, 0, 0, 0};
+  expect_error(&mk, nan_pt, 2, CLSP_ERROR_INVALID_ARGUMENT, "not finite");
+}
+
+/* No points, and no point inside the range: empty tensors. */
+static void test_empty(void **state) {
+  (void)state;
+  clsp_voxelize_options o;
+  for (int recipe = 0; recipe < 2; recipe++) {
+    clsp_voxelize_defaults((clsp_voxel_recipe)recipe, &o);
+    clsp_tensor *t = NULL;
+    assert_int_equal(clsp_voxelize(harness_ctx(), &o, NULL, 0, &t, NULL), CLSP_SUCCESS);
+    clsp_tensor_desc d;
+    clsp_tensor_describe(t, &d);
+    assert_int_equal(d.n_sites, 0);
+    clsp_tensor_destroy(t);
+  }
+  clsp_voxelize_defaults(CLSP_VOXEL_SECOND, &o);
+  float behind[8] = {-10, 0, 0, 0, 100, 0, 0, 0};
+  clsp_tensor *t = NULL;
+  assert_int_equal(clsp_voxelize(harness_ctx(), &o, behind, 2, &t, NULL), CLSP_SUCCESS);
+  clsp_tensor_desc d;
+  clsp_tensor_describe(t, &d);
+  assert_int_equal(d.n_sites, 0);
+  assert_int_equal(d.shape[0], 41);
+  clsp_tensor_destroy(t);
+}
+
+/* With CLSP_CONTEXT_DETERMINISTIC, two runs give the same bits. */
+static void test_deterministic(void **state) {
+  (void)state;
+  uint64_t seed = harness_seed() + 5;
+  size_t n = cloud_size();
+  float *p = random_cloud(seed, n);
+  clsp_context_options co = {0};
+  co.flags = CLSP_CONTEXT_DETERMINISTIC;
+  co.device = harness_device_spec();
+  clsp_context *ctx = NULL;
+  assert_int_equal(clsp_context_create(&co, &ctx), CLSP_SUCCESS);
+  clsp_voxelize_options o;
+  clsp_voxelize_defaults(CLSP_VOXEL_MINKUNET, &o);
+  float *f[2] = {NULL, NULL};
+  size_t m = 0;
+  for (int run = 0; run < 2; run++) {
+    clsp_tensor *t = NULL;
+    assert_int_equal(clsp_voxelize(ctx, &o, p, n, &t, NULL), CLSP_SUCCESS);
+    clsp_tensor_desc d;
+    clsp_tensor_describe(t, &d);
+    m = d.n_sites;
+    f[run] = malloc(m * 16 + 16);
+    assert_int_equal(clsp_tensor_download(ctx, t, NULL, f[run]), CLSP_SUCCESS);
+    clsp_tensor_destroy(t);
+  }
+  HARNESS_CHECK(memcmp(f[0], f[1], m * 16) == 0, seed);
+  free(f[0]);
+  free(f[1]);
+  clsp_context_destroy(ctx);
+  free(p);
+}
+
+static const char *kitti_dir(void) {
+  const char *env = getenv("CLSP_KITTI_DIR");
+  return env && env[0] ? env : CLSP_KITTI_DEFAULT_DIR;
+}
+
+static void run_kitti(const char *frame, size_t want_second, size_t want_mink) {
+  if (harness_small()) HARNESS_SKIP("KITTI frames are too large for small runs");
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s.bin", kitti_dir(), frame);
+  float *p = NULL;
+  size_t n = 0;
+  if (ref_load_kitti_bin(path, &p, &n) != 0)
+    HARNESS_SKIP("%s not readable (set CLSP_KITTI_DIR)", path);
+  const clsp_voxel_recipe recipes[2] = {CLSP_VOXEL_SECOND, CLSP_VOXEL_MINKUNET};
+  const size_t want[2] = {want_second, want_mink};
+  for (int i = 0; i < 2; i++) {
+    ref_voxels ref;
+    int rc = i == 0 ? ref_voxelize_second(p, n, 0, &ref) : ref_voxelize_minkunet(p, n, 0, &ref);
+    assert_int_equal(rc, 0);
+    assert_int_equal(ref.n, want[i]);
+    clsp_voxelize_options o;
+    clsp_voxelize_defaults(recipes[i], &o);
+    clsp_tensor *t = NULL;
+    assert_int_equal(clsp_voxelize(harness_ctx(), &o, p, n, &t, NULL), CLSP_SUCCESS);
+    expect_match(t, &ref, 0, 0);
+    clsp_tensor_destroy(t);
+    ref_voxels_free(&ref);
+  }
+  free(p);
+}
+
+static void test_kitti_000000(void **state) {
+  (void)state;
+  run_kitti("000000", 41281, 79893);
+}
+
+static void test_kitti_000008(void **state) {
+  (void)state;
+  run_kitti("000008", 13092, 13992);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_second_random),
+    cmocka_unit_test(test_minkunet_random),
+    cmocka_unit_test(test_explicit_grids),
+    cmocka_unit_test(test_buffer_input),
+    cmocka_unit_test(test_errors),
+    cmocka_unit_test(test_empty),
+    cmocka_unit_test(test_deterministic),
+    cmocka_unit_test(test_kitti_000000),
+    cmocka_unit_test(test_kitti_000008),
+  };
+  return HARNESS_RUN("voxelize", tests, 1);
+}

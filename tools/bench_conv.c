@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* clsp-bench-conv: times sparse convolution layers on a voxelized KITTI
+ * scan (SECOND recipe): SubM k3 64->64 and regular k3 s2 32->64, atomic
+ * and deterministic modes. Prints the median layer time, the device stage
+ * breakdown and effective GFLOP/s (2 * pairs * c_in * c_out).
+ *
+ * The rulebook comes from the CPU reference (tests/rulebook_from_ref.c)
+ * until the device rulebook lands; its time is not part of the numbers.
+ * Usage: clsp-bench-conv SCAN.bin [--device SPEC] [--reps N] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "clspconv/clspconv.h"
+#include "internal.h"
+#include "ref_rulebook.h"
+#include "ref_voxel.h"
+#include "rulebook_from_ref.h"
+
+typedef struct bench_layer {
+  const char *name;
+  int kind;
+  ref_geom g;
+  size_t cin, cout;
+} bench_layer;
+
+typedef struct sample {
+  double wall_ms;    /* call + clFinish, no stats (nothing waits inside) */
+  double enqueue_ms; /* the call alone: host time until it returned */
+  clsp_conv_stats s; /* from a second call with stats (device timings) */
+} sample;
+
+static int by_wall(const void *a, const void *b) {
+  double x = ((const sample *)a)->wall_ms, y = ((const sample *)b)->wall_ms;
+  return (x > y) - (x < y);
+}
+
+static float *random_floats(size_t n, uint64_t seed) {
+  float *f = malloc((n ? n : 1) * sizeof *f);
+  if (!f) return NULL;
+  for (size_t i = 0; i < n; i++) {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    f[i] = (float)((double)(seed >> 40) / (double)(1ull << 23) - 1.0);
+  }
+  return f;
+}
+
+/* Runs `reps` timed calls after one warm-up; prints the median call. */
+static int time_mode(clsp_context *ctx, clsp_rulebook *rb, clsp_tensor *in,
+                     clsp_weights *w, uint32_t flags, int reps, size_t flop_pairs,
+                     const bench_layer *L, double *median_out) {
+  sample *runs = calloc((size_t)reps, sizeof *runs);
+  if (!runs) return 1;
+  int rc = 0;
+  for (int r = -1; r < reps && !rc; r++) {
+    clsp_tensor *out = NULL, *out2 = NULL;
+    clsp_conv_stats s;
+    double t0 = clsp__now_ms();
+    clsp_status st = clsp_conv_forward(ctx, rb, in, w, flags, &out, NULL);
+    double t1 = clsp__now_ms();
+    if (st == CLSP_SUCCESS) st = clsp_context_finish(ctx);
+    double t2 = clsp__now_ms();
+    if (st == CLSP_SUCCESS) st = clsp_conv_forward(ctx, rb, in, w, flags, &out2, &s);
+    clsp_tensor_destroy(out);
+    clsp_tensor_destroy(out2);
+    if (st != CLSP_SUCCESS) {
+      fprintf(stderr, "conv failed: %s: %s\n", clsp_status_string(st),
+              clsp_context_last_error(ctx));
+      rc = 1;
+    } else if (r >= 0) {
+      runs[r] = (sample){t2 - t0, t1 - t0, s};
+    }
+  }
+  if (!rc) {
+    qsort(runs, (size_t)reps, sizeof *runs, by_wall);
+    const sample *m = &runs[reps / 2];
+    double gflop = 2.0 * (double)flop_pairs * (double)L->cin * (double)L->cout * 1e-9;
+    printf("  %-13s median %8.2f ms (min %.2f, enqueue %.2f)  %6.2f GFLOP/s | device "
+           "%7.2f ms: gather %.2f gemm %.2f scatter %.2f other %.2f\n",
+           (flags & CLSP_CONV_DETERMINISTIC) ? "deterministic" : "atomic", m->wall_ms,
+           runs[0].wall_ms, m->enqueue_ms, gflop / (m->wall_ms * 1e-3), m->s.total_ms,
+           m->s.stage_ms[CLSP_STAGE_GATHER], m->s.stage_ms[CLSP_STAGE_GEMM],
+           m->s.stage_ms[CLSP_STAGE_SCATTER], m->s.stage_ms[CLSP_STAGE_OTHER]);
+    *median_out = m->wall_ms;
+  }
+  free(runs);
+  return rc;
+}
+
+static int bench_one(clsp_context *ctx, const ref_voxels *v, const bench_layer *L,
+                     int reps) {
+  ref_rulebook rb = {0};
+  clsp_tensor *in = NULL;
+  clsp_rulebook *drb = NULL;
+  clsp_weights *w = NULL;
+  float *feats = random_floats(v->n * L->cin, 1), *wv = NULL;
+  int rc = 1;
+  if (!feats || ref_rulebook_build(L->kind, &L->g, v->shape, 1, v->n, v->coords, &rb))
+    goto done;
+  wv = random_floats(rb.kvol * L->cin * L->cout, 2);
+  clsp_tensor_desc d = {3, {v->shape[0], v->shape[1], v->shape[2]}, 1, v->n, L->cin, 0};
+  if (!wv || clsp_tensor_create(ctx, &d, v->coords, feats, &in) ||
+      rulebook_from_ref(ctx, &rb, &L->g, in, 0, &drb) ||
+      clsp_weights_create(ctx, rb.kvol, L->cin, L->cout, wv, NULL, &w)) {
+    fprintf(stderr, "setup failed: %s\n", clsp_context_last_error(ctx));
+    goto done;
+  }
+  size_t pairs = rb.start[rb.kvol];
+  clsp_tensor *out = NULL;
+  clsp_conv_stats s;
+  if (clsp_conv_forward(ctx, drb, in, w, 0, &out, &s)) goto done;
+  clsp_tensor_destroy(out);
+  printf("%s: %zu -> %zu sites, %zu pairs, %.3f GFLOP; %zu GEMM groups, %zu GEMM rows "
+         "(padding %.1f%%), %zu chunks\n",
+         L->name, v->n, rb.n_out, pairs, 2e-9 * (double)pairs * L->cin * L->cout,
+         s.gemm_groups, s.gemm_rows,
+         100.0 * (double)(s.gemm_rows - s.pair_rows) / (double)s.pair_rows, s.chunks);
+  double atomic_ms = 0, det_ms = 0;
+  rc = time_mode(ctx, drb, in, w, 0, reps, pairs, L, &atomic_ms) ||
+       time_mode(ctx, drb, in, w, CLSP_CONV_DETERMINISTIC, reps, pairs, L, &det_ms);
+  if (!rc) printf("  deterministic / atomic = %.2f\n", det_ms / atomic_ms);
+done:
+  clsp_weights_destroy(w);
+  rulebook_from_ref_destroy(drb);
+  clsp_tensor_destroy(in);
+  ref_rulebook_free(&rb);
+  free(feats);
+  free(wv);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  const char *path = NULL, *device = NULL;
+  int reps = 7;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
+    else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
+    else path = argv[i];
+  }
+  if (!path || reps < 1) {
+    fprintf(stderr, "usage: clsp-bench-conv SCAN.bin [--device SPEC] [--reps N]\n");
+    return 2;
+  }
+  float *pts = NULL;
+  size_t n = 0;
+  ref_voxels v;
+  if (ref_load_kitti_bin(path, &pts, &n) || ref_voxelize_second(pts, n, 0, &v)) {
+    fprintf(stderr, "cannot read or voxelize %s\n", path);
+    free(pts);
+    return 1;
+  }
+  free(pts);
+  clsp_context_options o = {0};
+  o.device = device;
+  o.flags = CLSP_CONTEXT_PROFILING;
+  clsp_context *ctx = NULL;
+  if (clsp_context_create(&o, &ctx) != CLSP_SUCCESS) {
+    fprintf(stderr, "no context\n");
+    ref_voxels_free(&v);
+    return 1;
+  }
+  printf("device: %s; %zu points -> %zu voxels (SECOND), %d timed runs per mode\n",
+         clsp_context_caps(ctx)->device_name, n, v.n, reps);
+  const bench_layer layers[] = {
+    {"SubM k3 64->64", 0, {3, {3, 3, 3}, {1, 1, 1}, {0}, {1, 1, 1}}, 64, 64},
+    {"regular k3 s2 p1 32->64", 1, {3, {3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {1, 1, 1}}, 32,
+     64},
+  };
+  int rc = 0;
+  for (size_t i = 0; i < sizeof layers / sizeof layers[0] && !rc; i++)
+    rc = bench_one(ctx, &v, &layers[i], reps);
+  clsp_context_destroy(ctx);
+  ref_voxels_free(&v);
+  return rc;
+}

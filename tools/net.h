@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A tiny layer-graph runner over the public clspconv API, with seeded
+ * random weights: OpenPCDet's VoxelBackBone8x (SECOND), TorchSparse's
+ * MinkUNet, and single layers. Used by clsp bench. */
+#ifndef CLSP_TOOL_NET_H
+#define CLSP_TOOL_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "clspconv/clspconv.h"
+
+#define NET_MAX_LAYERS 96
+#define NET_MAX_SLOTS 128
+#define NET_MAX_RULEBOOKS 32
+
+typedef enum net_kind {
+  NET_SUBM,       /* submanifold conv */
+  NET_CONV,       /* regular (strided) conv */
+  NET_TRANSPOSED, /* transposed conv (own rulebook) */
+  NET_INVERSE,    /* inverse of the REGULAR conv whose rulebook key it names */
+  NET_ADD,        /* slot in += slot in2, ReLU (residual join); out == in */
+  NET_CONCAT,     /* out = [in, in2] channels */
+} net_kind;
+
+typedef struct net_layer {
+  char name[40];
+  net_kind kind;
+  int in, in2, out;          /* tensor slots */
+  char rb_key[24];           /* rulebook to build or reuse */
+  clsp_conv_geometry geo;
+  int kvol, c_in, c_out;
+  int relu;                  /* ReLU after the layer */
+  clsp_weights *w;
+} net_layer;
+
+typedef struct net {
+  net_layer layers[NET_MAX_LAYERS];
+  int n_layers, n_slots;
+  int input, output;         /* slots */
+  int last_use[NET_MAX_SLOTS];
+  uint64_t rng;              /* splitmix64 state for weights */
+} net;
+
+/* Measurements of one layer in one forward pass. */
+typedef struct net_layer_stats {
+  size_t in_sites, out_sites, pairs;
+  double gflop;                     /* 2 x pairs x Cin x Cout / 1e9 */
+  double stage_ms[CLSP_STAGE_COUNT];/* CLSP_STAGE_RULEBOOK: build_ms of a
+                                       rulebook built by this layer;
+                                       OTHER includes ReLU/add/concat */
+  double ms;                        /* device time, all stages */
+  double host_start_ms, host_end_ms;/* wall clock around the layer */
+} net_layer_stats;
+
+/* Builds a network description and uploads seeded random weights (He
+ * uniform, bias small). `in_channels`: channels of the input tensor.
+ * Returns 0, or nonzero with a message in err. */
+int net_build_second(net *n, clsp_context *ctx, uint64_t seed, int in_channels,
+                     char *err, size_t errlen);
+int net_build_minkunet(net *n, clsp_context *ctx, uint64_t seed, int in_channels,
+                       char *err, size_t errlen);
+/* spec: subm:CIN:COUT:K, conv:CIN:COUT:K:S, transposed:CIN:COUT:K:S. */
+int net_build_layer(net *n, clsp_context *ctx, uint64_t seed, const char *spec,
+                    int *c_in, char *err, size_t errlen);
+void net_free(net *n);
+
+/* Runs one forward pass on `input` (not consumed). `stats` takes
+ * n->n_layers entries. *output (may be NULL) receives the output tensor
+ * (caller destroys). Every rulebook is built during the pass and freed
+ * at its end. Returns a clsp_status. */
+clsp_status net_forward(net *n, clsp_context *ctx, const clsp_tensor *input,
+                        net_layer_stats *stats, clsp_tensor **output);
+
+const char *net_kind_name(net_kind k);
+
+#endif
