@@ -9,7 +9,8 @@
 #      suites.list: host suites once, device suites on PoCL (pthread and
 #      basic) with a cold kernel cache so PoCL's LLVM JIT runs too. Leaks
 #      inside PoCL/LLVM/ocl-icd are suppressed by tests/lsan.supp (third
-#      party only); any report from our code fails.
+#      party only); any report from our code fails. The fuzz seed corpus
+#      is replayed through the gcc-built readers too.
 # Installs what it needs (Debian 12, as root or with sudo), only if missing.
 # Environment:
 #   FUZZ_SECONDS   seconds per fuzz target (default 60)
@@ -60,7 +61,10 @@ run_fuzz_target() { # target -> writes $work/<target>.log and .rc
   cp -r "tests/fuzz/corpus/$t" "$corpus"
   [ -f "tests/fuzz/$t.dict" ] && dict=(-dict="tests/fuzz/$t.dict")
   set +e
-  TMPDIR="$fuzz_tmp" "build-fuzz/tests/fuzz/$t" "$corpus" "${dict[@]}" \
+  # A 64 MB quarantine (ASan's default is 256 MB) keeps ASan's own memory
+  # well under the 512 MB rss limit over long runs.
+  TMPDIR="$fuzz_tmp" ASAN_OPTIONS="quarantine_size_mb=64" \
+  "build-fuzz/tests/fuzz/$t" "$corpus" "${dict[@]}" \
     -max_total_time="$FUZZ_SECONDS" -timeout=10 \
     -rss_limit_mb=512 -malloc_limit_mb=256 \
     -print_final_stats=1 -artifact_prefix="$art" \
@@ -160,6 +164,11 @@ if ! skip asan; then
       done
     fi
   done <build-asan/tests/suites.list
+
+  # The fuzz seed corpus through the readers built by gcc (replay main).
+  for t in npy pcd ply kitti; do
+    run_checked "fuzz-corpus-$t" 120 "build-asan/tests/fuzz_replay_$t" "tests/fuzz/corpus/fuzz_$t"
+  done
 
   # The tool: device listing and a cold build of every kernel program.
   rm -rf "$work/cache"
