@@ -76,7 +76,11 @@ run_fuzz_target() { # target -> writes $work/<target>.log and .rc
 if ! skip fuzz; then
   apt_install clang
   clang_major=$(clang -dumpversion | cut -d. -f1)
-  apt_install "libclang-rt-${clang_major}-dev"
+  # libclang-rt: libFuzzer and the sanitizer runtimes; llvm-N: the
+  # symbolizer that puts file:line into crash reports.
+  apt_install "libclang-rt-${clang_major}-dev" "llvm-${clang_major}"
+  symbolizer="/usr/lib/llvm-${clang_major}/bin/llvm-symbolizer"
+  [ -x "$symbolizer" ] && export ASAN_SYMBOLIZER_PATH="$symbolizer"
   if [ ! -f build-fuzz/build.ninja ]; then
     CC=clang meson setup build-fuzz -Dfuzzing=true -Dtests=disabled \
       -Dtools=false -Dwerror=true >"$work/fuzz-setup.log" 2>&1 ||
