@@ -20,11 +20,11 @@ static const char usage[] =
     "  inverse: --target-coords/--target-shape are the input sites and shape of the\n"
     "           regular conv being inverted; --coords are its output sites\n";
 
-/* Parses "a,b,c" into up to CLSP_MAX_DIMS ints >= min; returns the count. */
-static int parse_list(const char *opt, const char *s, int min, int32_t *out) {
+/* Parses "a,b,c" into up to `cap` ints >= min; returns the count. */
+static int parse_list(const char *opt, const char *s, int min, int cap, int32_t *out) {
   int n = 0;
   const char *p = s;
-  while (*p && n < CLSP_MAX_DIMS) {
+  while (*p && n < cap) {
     char *end;
     errno = 0;
     long v = strtol(p, &end, 10);
@@ -36,8 +36,8 @@ static int parse_list(const char *opt, const char *s, int min, int32_t *out) {
     out[n++] = (int32_t)v;
     p = *end ? end + 1 : end;
   }
-  if (*p) {
-    fprintf(stderr, "clsp conv: %s '%s': more than %d values\n", opt, s, CLSP_MAX_DIMS);
+  if (*p || n == 0) {
+    fprintf(stderr, "clsp conv: %s '%s': expected 1 to %d values\n", opt, s, cap);
     return -1;
   }
   return n;
@@ -46,7 +46,7 @@ static int parse_list(const char *opt, const char *s, int min, int32_t *out) {
 /* A single value applies to every axis. */
 static int expand(const char *opt, const char *s, int min, int ndim, int32_t *out) {
   int32_t v[CLSP_MAX_DIMS];
-  int n = parse_list(opt, s, min, v);
+  int n = parse_list(opt, s, min, CLSP_MAX_DIMS, v);
   if (n < 0) return 0;
   if (n != 1 && n != ndim) {
     fprintf(stderr, "clsp conv: %s '%s': give 1 or %d values (one per axis)\n", opt, s,
@@ -110,11 +110,11 @@ static int parse_one(int argc, char **argv, int *i, conv_args *a, raw_geometry *
     return take(argc, argv, i, &v) && parse_layout(v, &a->layout_family);
   if (!strcmp(o, "--shape")) {
     if (!take(argc, argv, i, &v)) return 0;
-    return (a->ndim = parse_list(o, v, 1, a->shape)) > 0;
+    return (a->ndim = parse_list(o, v, 1, CLSP_MAX_DIMS, a->shape)) > 0;
   }
   if (!strcmp(o, "--batch") || !strcmp(o, "--repeat")) {
     int32_t x;
-    if (!take(argc, argv, i, &v) || parse_list(o, v, 1, &x) != 1) return 0;
+    if (!take(argc, argv, i, &v) || parse_list(o, v, 1, 1, &x) != 1) return 0;
     *(o[2] == 'b' ? &a->batch : &a->repeat) = x;
     return 1;
   }
@@ -149,7 +149,7 @@ static int finish_geometry(conv_args *a, const raw_geometry *r) {
       !require(r->target_shape, "--target-shape (for --type inverse)"))
     return 0;
   int32_t ts[CLSP_MAX_DIMS];
-  int n = parse_list("--target-shape", r->target_shape, 1, ts);
+  int n = parse_list("--target-shape", r->target_shape, 1, CLSP_MAX_DIMS, ts);
   if (n != a->ndim) {
     if (n >= 0)
       fprintf(stderr, "clsp conv: --target-shape '%s': needs %d values like --shape\n",

@@ -63,6 +63,22 @@ CLSP_API clsp_status clsp_rulebook_inverse(clsp_context *ctx,
                                            const clsp_rulebook *regular,
                                            clsp_rulebook **out);
 
+/*
+ * Validates `geometry` for a conv of `kind` (SUBMANIFOLD, REGULAR or
+ * TRANSPOSED) on an input of spatial `in_shape` (ndim values) and writes
+ * the output's spatial shape (ndim values; the rest set to 1). Host only,
+ * no context: the same checks clsp_rulebook_build makes first.
+ * Errors: CLSP_ERROR_INVALID_ARGUMENT (NULL, ndim outside 1..4, kernel,
+ * stride or dilation < 1, padding outside [0, dilation*(kernel-1)+1), an
+ * even kernel or stride != 1 for SUBMANIFOLD, a kernel wider than the
+ * padded input, INVERSE kind), CLSP_ERROR_TOO_LARGE (output extent beyond
+ * int32).
+ */
+CLSP_API clsp_status clsp_conv_output_shape(clsp_conv_kind kind, int ndim,
+                                            const clsp_conv_geometry *geometry,
+                                            const int32_t *in_shape,
+                                            int32_t *out_shape);
+
 typedef struct clsp_rulebook_info {
   clsp_conv_kind kind;
   int ndim;

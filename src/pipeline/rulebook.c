@@ -59,7 +59,7 @@ static clsp_status check_geometry(clsp_context *ctx, clsp_conv_kind kind,
   return CLSP_SUCCESS;
 }
 
-static clsp_status out_shape(clsp_context *ctx, clsp_conv_kind kind,
+static clsp_status out_shape_of(clsp_context *ctx, clsp_conv_kind kind,
                              const clsp_conv_geometry *g, const clsp_tensor_desc *d,
                              int32_t *out) {
   for (int a = 0; a < d->ndim; a++) {
@@ -86,6 +86,24 @@ static clsp_status out_shape(clsp_context *ctx, clsp_conv_kind kind,
   }
   for (int a = d->ndim; a < CLSP_MAX_DIMS; a++) out[a] = 1;
   return CLSP_SUCCESS;
+}
+
+clsp_status clsp_conv_output_shape(clsp_conv_kind kind, int ndim,
+                                   const clsp_conv_geometry *geometry,
+                                   const int32_t *in_shape, int32_t *out_shape) {
+  if (!geometry || !in_shape || !out_shape || ndim < 1 || ndim > CLSP_MAX_DIMS ||
+      (kind != CLSP_CONV_SUBMANIFOLD && kind != CLSP_CONV_REGULAR &&
+       kind != CLSP_CONV_TRANSPOSED))
+    return CLSP_ERROR_INVALID_ARGUMENT;
+  clsp_tensor_desc d = {0};
+  d.ndim = ndim;
+  for (int a = 0; a < ndim; a++) {
+    if (in_shape[a] <= 0) return CLSP_ERROR_INVALID_ARGUMENT;
+    d.shape[a] = in_shape[a];
+  }
+  size_t kvol;
+  clsp_status st = check_geometry(NULL, kind, geometry, ndim, &kvol);
+  return st == CLSP_SUCCESS ? out_shape_of(NULL, kind, geometry, &d, out_shape) : st;
 }
 
 /* Kernel arguments shared by the candidate and map kernels. */
@@ -346,7 +364,7 @@ clsp_status clsp_rulebook_build(clsp_context *ctx, clsp_conv_kind kind,
   size_t kvol;
   int32_t oshape[CLSP_MAX_DIMS];
   clsp_status st = check_geometry(ctx, kind, geometry, in->desc.ndim, &kvol);
-  if (st == CLSP_SUCCESS) st = out_shape(ctx, kind, geometry, &in->desc, oshape);
+  if (st == CLSP_SUCCESS) st = out_shape_of(ctx, kind, geometry, &in->desc, oshape);
   build b = {ctx, in, NULL, {0}, {0}, NULL, {0}, NULL};
   if (st == CLSP_SUCCESS)
     st = clsp__keyspec(ctx, in->desc.ndim, in->desc.shape, in->desc.batch_size, "in",
