@@ -19,9 +19,9 @@ void clsp_atomic_add_f32(global float *p, float v) {
 #else
 void clsp_atomic_add_f32(global float *p, float v) {
   volatile global uint *u = (volatile global uint *)p;
-  /* Guess +0.0 (an initialised output without bias): costs one failed
-   * exchange otherwise, and avoids a plain load racing with the atomics. */
-  uint expected = 0u;
+  /* A plain load gives the first guess: a stale value only costs one more
+   * round of the loop, the exchange itself is atomic. */
+  uint expected = *u;
   for (;;) {
     uint seen = atomic_cmpxchg(u, expected, as_uint(as_float(expected) + v));
     if (seen == expected) break;
