@@ -640,6 +640,29 @@ static void test_stats(void **state) {
   layer_free(&L);
 }
 
+/* No sites: an empty output, no GEMM, no error. */
+static void test_empty_input(void **state) {
+  (void)state;
+  static const conv_case cases[] = {
+    {REF_SUBM, 3, {3, 3, 3}, {0}, {0}, {0}, 4, 5, 1},
+    {REF_REGULAR, 3, {3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {0}, 4, 5, 1},
+  };
+  const int32_t grid[4] = {9, 8, 7};
+  for (size_t i = 0; i < N_OF(cases); i++) {
+    layer L;
+    int32_t none[4] = {0};
+    layer_host_sites(&L, &cases[i], grid, 1, none, 0, 1);
+    layer_device(&L, harness_ctx());
+    clsp_conv_stats s;
+    float *out = layer_run(&L, harness_ctx(), 0, &s, NULL);
+    assert_int_equal(L.rb.n_out, 0);
+    assert_int_equal(s.pair_rows, 0);
+    assert_int_equal(s.chunks, 0);
+    free(out);
+    layer_free(&L);
+  }
+}
+
 /* ---- errors ---- */
 
 static void test_argument_errors(void **state) {
@@ -761,6 +784,7 @@ int main(void) {
     cmocka_unit_test(test_deterministic_mode),
     cmocka_unit_test(test_workspace_chunks),
     cmocka_unit_test(test_stats),
+    cmocka_unit_test(test_empty_input),
     cmocka_unit_test(test_argument_errors),
     cmocka_unit_test(test_kitti_layers),
   };
