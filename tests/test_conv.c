@@ -640,6 +640,25 @@ static void test_stats(void **state) {
   layer_free(&L);
 }
 
+/* Both kernel shapes (element and row), whatever the device would pick. */
+static void test_kernel_shapes(void **state) {
+  (void)state;
+  static const clsp__shape shapes[] = {CLSP_SHAPE_ELEMENTS, CLSP_SHAPE_ROWS};
+  static const uint32_t flags[] = {0, CLSP_CONV_DETERMINISTIC};
+  for (size_t i = 0; i < N_OF(shapes); i++) {
+    clsp__conv_debug_shape(shapes[i]);
+    for (size_t m = 0; m < N_OF(mode_cases); m++) {
+      conv_case c = mode_cases[m];
+      if (harness_small()) c.cin = c.cout = 5;
+      int32_t grid[4];
+      size_t n;
+      grid_for(3, grid, &n);
+      check_case(&c, grid, n, flags[m % 2], harness_seed() + 60 + 10 * i + m);
+    }
+  }
+  clsp__conv_debug_shape(CLSP_SHAPE_AUTO);
+}
+
 /* No sites: an empty output, no GEMM, no error. */
 static void test_empty_input(void **state) {
   (void)state;
@@ -784,6 +803,7 @@ int main(void) {
     cmocka_unit_test(test_deterministic_mode),
     cmocka_unit_test(test_workspace_chunks),
     cmocka_unit_test(test_stats),
+    cmocka_unit_test(test_kernel_shapes),
     cmocka_unit_test(test_empty_input),
     cmocka_unit_test(test_argument_errors),
     cmocka_unit_test(test_kitti_layers),
