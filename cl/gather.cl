@@ -6,7 +6,12 @@
  * The plan holds two uints per member: the first pair index and the number
  * of valid rows. Rows past `valid` are padding of the batched GEMM: they
  * are written as zeros so that the block never holds stale data (the
- * scatter ignores them anyway). */
+ * scatter ignores them anyway).
+ *
+ * Two shapes of the same copy: one work-item per element (2D: channels,
+ * rows; coalesced on GPUs) and one work-item per row looping over the
+ * channels (1D; on CPU devices PoCL turns the row loop into vector copies,
+ * ~8x faster there). The host picks by device type. */
 
 /* block[row][c] = feats[pair_in[begin + r]][c] for valid rows, else 0.
  * 2D range: dim 0 channels, dim 1 block rows (n_members * rows). */
@@ -24,4 +29,24 @@ kernel void clsp_gather_rows(global const float *feats, uint cin,
   float v = 0.0f;
   if (r < valid) v = feats[pair_in[begin + r] * cin + c];
   block[row * cin + c] = v;
+}
+
+/* Row shape of clsp_gather_rows: 1D over block rows. */
+kernel void clsp_gather_rows_cpu(global const float *feats, uint cin,
+                                 global const uint *pair_in,
+                                 global const uint *plan, uint plan_first,
+                                 uint rows, uint n_rows, global float *block) {
+  uint row = get_global_id(0);
+  if (row >= n_rows) return;
+  uint j = row / rows;
+  uint r = row - j * rows;
+  uint begin = plan[2 * (plan_first + j)];
+  uint valid = plan[2 * (plan_first + j) + 1];
+  global float *dst = block + row * cin;
+  if (r < valid) {
+    global const float *src = feats + pair_in[begin + r] * cin;
+    for (uint c = 0; c < cin; c++) dst[c] = src[c];
+  } else {
+    for (uint c = 0; c < cin; c++) dst[c] = 0.0f;
+  }
 }

@@ -8,7 +8,10 @@
  * compare-and-swap loop on the float's bits (OpenCL 1.2 core).
  * Deterministic mode adds one tap at a time with plain read-modify-write:
  * within a tap every output row appears at most once, and the in-order
- * queue fixes the order of the taps. */
+ * queue fixes the order of the taps.
+ * Each scatter kernel comes in an element shape (2D: channels, rows) and
+ * a row shape (suffix _cpu, 1D over rows, looping over the channels), as
+ * in gather.cl. */
 
 #if CLSP_FLOAT_ATOMIC_ADD
 /* Only compiled where the device reports global fp32 atomic add. */
@@ -19,9 +22,9 @@ void clsp_atomic_add_f32(global float *p, float v) {
 #else
 void clsp_atomic_add_f32(global float *p, float v) {
   volatile global uint *u = (volatile global uint *)p;
-  /* Guess +0.0 (an initialised output without bias): costs one failed
-   * exchange otherwise, and avoids a plain load racing with the atomics. */
-  uint expected = 0u;
+  /* A plain load gives the first guess: a stale value only costs one more
+   * round of the loop, the exchange itself is atomic. */
+  uint expected = *u;
   for (;;) {
     uint seen = atomic_cmpxchg(u, expected, as_uint(as_float(expected) + v));
     if (seen == expected) break;
@@ -58,6 +61,34 @@ kernel void clsp_scatter_add(global const float *block, uint cout,
   if (c >= cout || r >= valid) return;
   uint o = pair_out[begin + r] * cout + c;
   out[o] += block[(block_row + r) * cout + c];
+}
+
+/* Row shape of clsp_scatter_atomic. */
+kernel void clsp_scatter_atomic_cpu(global const float *block, uint cout,
+                                    global const uint *pair_out,
+                                    global const uint *plan, uint plan_first,
+                                    uint rows, uint n_rows, global float *out) {
+  uint row = get_global_id(0);
+  if (row >= n_rows) return;
+  uint j = row / rows;
+  uint r = row - j * rows;
+  uint begin = plan[2 * (plan_first + j)];
+  uint valid = plan[2 * (plan_first + j) + 1];
+  if (r >= valid) return;
+  global float *dst = out + pair_out[begin + r] * cout;
+  global const float *src = block + row * cout;
+  for (uint c = 0; c < cout; c++) clsp_atomic_add_f32(dst + c, src[c]);
+}
+
+/* Row shape of clsp_scatter_add. */
+kernel void clsp_scatter_add_cpu(global const float *block, uint cout,
+                                 uint block_row, global const uint *pair_out,
+                                 uint begin, uint valid, global float *out) {
+  uint r = get_global_id(0);
+  if (r >= valid) return;
+  global float *dst = out + pair_out[begin + r] * cout;
+  global const float *src = block + (block_row + r) * cout;
+  for (uint c = 0; c < cout; c++) dst[c] += src[c];
 }
 
 /* out[i] = bias[i % cout] for i < n: the output's initial value. */

@@ -40,6 +40,13 @@ typedef struct layer {
   clsp_tensor *in;
   clsp_rulebook *dev_rb;
   clsp_weights *dw;
+  /* Inverse convs run the API's own flow: a regular conv on `pre` (the
+   * random sites) gives the input tensor (its output carries the regular
+   * rulebook's site identity), whose sites and features then replace
+   * in_coords and feats (downloaded into mid_coords). */
+  clsp_tensor *pre;
+  clsp_rulebook *pre_rb;
+  int32_t *mid_coords;
 } layer;
 
 static ref_geom geom_of(const conv_case *c) {
@@ -88,10 +95,18 @@ static float *random_floats(harness_rng *rng, size_t n) {
   return f;
 }
 
-/* The one place the tests get a device rulebook from (switch to
+/* The two places the tests get device rulebooks from (switch to
  * clsp_rulebook_build / clsp_rulebook_inverse once they exist). */
 static clsp_status make_rulebook(clsp_context *ctx, layer *L) {
+  if (L->c.kind == REF_INVERSE) /* = clsp_rulebook_inverse(ctx, L->pre_rb, ...) */
+    return rulebook_from_ref(ctx, &L->rb, &L->g, L->in,
+                             rulebook_tensor_sites_id(L->pre), &L->dev_rb);
   return rulebook_from_ref(ctx, &L->rb, &L->g, L->in, 0, &L->dev_rb);
+}
+
+/* The regular rulebook an inverse conv reverses, for the sites of L->pre. */
+static clsp_status make_regular_rulebook(clsp_context *ctx, layer *L) {
+  return rulebook_from_ref(ctx, &L->fwd, &L->g, L->pre, 0, &L->pre_rb);
 }
 
 static void destroy_rulebook(clsp_rulebook *rb) { rulebook_from_ref_destroy(rb); }
@@ -139,7 +154,47 @@ static void layer_host(layer *L, const conv_case *c, const int32_t *grid, size_t
   layer_host_sites(L, c, grid, 2, NULL, n, seed);
 }
 
+/* Inverse convs: the input tensor is a regular conv's output on L->sites;
+ * its sites and features become the layer's input (for the reference). */
+static void inverse_input(layer *L, clsp_context *ctx) {
+  clsp_tensor_desc d = {0};
+  d.ndim = L->c.ndim;
+  memcpy(d.shape, L->grid, (size_t)d.ndim * sizeof(int32_t));
+  d.batch_size = L->batch;
+  d.n_sites = L->n_sites;
+  d.channels = L->c.cin;
+  harness_rng rng = {L->n_sites * 7919u + L->c.cin};
+  size_t kvol = L->fwd.kvol, cin = L->c.cin;
+  float *pre_feats = random_floats(&rng, L->n_sites * cin);
+  float *pre_w = random_floats(&rng, kvol * cin * cin);
+  clsp_weights *w = NULL;
+  assert_int_equal(clsp_tensor_create(ctx, &d, L->sites, pre_feats, &L->pre), CLSP_SUCCESS);
+  assert_int_equal(make_regular_rulebook(ctx, L), CLSP_SUCCESS);
+  assert_int_equal(clsp_weights_create(ctx, kvol, cin, cin, pre_w, NULL, &w), CLSP_SUCCESS);
+  assert_int_equal(clsp_conv_forward(ctx, L->pre_rb, L->pre, w, 0, &L->in, NULL),
+                   CLSP_SUCCESS);
+  clsp_tensor_desc mid;
+  assert_int_equal(clsp_tensor_describe(L->in, &mid), CLSP_SUCCESS);
+  assert_int_equal(mid.n_sites, L->n_in);
+  free(L->mid_coords);
+  L->mid_coords = malloc((L->n_in * (size_t)(1 + d.ndim) + 1) * sizeof(int32_t));
+  assert_non_null(L->mid_coords);
+  assert_int_equal(clsp_tensor_download(ctx, L->in, L->mid_coords, L->feats),
+                   CLSP_SUCCESS);
+  L->in_coords = L->mid_coords;
+  clsp_weights_destroy(w);
+  free(pre_feats);
+  free(pre_w);
+}
+
 static void layer_device(layer *L, clsp_context *ctx) {
+  if (L->c.kind == REF_INVERSE) {
+    inverse_input(L, ctx);
+    assert_int_equal(make_rulebook(ctx, L), CLSP_SUCCESS);
+    assert_int_equal(clsp_weights_create(ctx, L->rb.kvol, L->c.cin, L->c.cout, L->w,
+                                         L->bias, &L->dw), CLSP_SUCCESS);
+    return;
+  }
   clsp_tensor_desc d = {0};
   d.ndim = L->c.ndim;
   memcpy(d.shape, L->in_shape, (size_t)d.ndim * sizeof(int32_t));
@@ -157,15 +212,18 @@ static void layer_device_free(layer *L) {
   clsp_weights_destroy(L->dw);
   destroy_rulebook(L->dev_rb);
   clsp_tensor_destroy(L->in);
+  destroy_rulebook(L->pre_rb);
+  clsp_tensor_destroy(L->pre);
   L->dw = NULL;
-  L->dev_rb = NULL;
-  L->in = NULL;
+  L->dev_rb = L->pre_rb = NULL;
+  L->in = L->pre = NULL;
 }
 
 static void layer_free(layer *L) {
   layer_device_free(L);
   ref_rulebook_free(&L->rb);
   ref_rulebook_free(&L->fwd);
+  free(L->mid_coords);
   free(L->sites);
   free(L->feats);
   free(L->w);
@@ -640,6 +698,48 @@ static void test_stats(void **state) {
   layer_free(&L);
 }
 
+/* Both kernel shapes (element and row), whatever the device would pick. */
+static void test_kernel_shapes(void **state) {
+  (void)state;
+  static const clsp__shape shapes[] = {CLSP_SHAPE_ELEMENTS, CLSP_SHAPE_ROWS};
+  static const uint32_t flags[] = {0, CLSP_CONV_DETERMINISTIC};
+  for (size_t i = 0; i < N_OF(shapes); i++) {
+    clsp__conv_debug_shape(shapes[i]);
+    for (size_t m = 0; m < N_OF(mode_cases); m++) {
+      conv_case c = mode_cases[m];
+      if (harness_small()) c.cin = c.cout = 5;
+      int32_t grid[4];
+      size_t n;
+      grid_for(3, grid, &n);
+      check_case(&c, grid, n, flags[m % 2], harness_seed() + 60 + 10 * i + m);
+    }
+  }
+  clsp__conv_debug_shape(CLSP_SHAPE_AUTO);
+}
+
+/* No sites: an empty output, no GEMM, no error. */
+static void test_empty_input(void **state) {
+  (void)state;
+  static const conv_case cases[] = {
+    {REF_SUBM, 3, {3, 3, 3}, {0}, {0}, {0}, 4, 5, 1},
+    {REF_REGULAR, 3, {3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {0}, 4, 5, 1},
+  };
+  const int32_t grid[4] = {9, 8, 7};
+  for (size_t i = 0; i < N_OF(cases); i++) {
+    layer L;
+    int32_t none[4] = {0};
+    layer_host_sites(&L, &cases[i], grid, 1, none, 0, 1);
+    layer_device(&L, harness_ctx());
+    clsp_conv_stats s;
+    float *out = layer_run(&L, harness_ctx(), 0, &s, NULL);
+    assert_int_equal(L.rb.n_out, 0);
+    assert_int_equal(s.pair_rows, 0);
+    assert_int_equal(s.chunks, 0);
+    free(out);
+    layer_free(&L);
+  }
+}
+
 /* ---- errors ---- */
 
 static void test_argument_errors(void **state) {
@@ -761,6 +861,8 @@ int main(void) {
     cmocka_unit_test(test_deterministic_mode),
     cmocka_unit_test(test_workspace_chunks),
     cmocka_unit_test(test_stats),
+    cmocka_unit_test(test_kernel_shapes),
+    cmocka_unit_test(test_empty_input),
     cmocka_unit_test(test_argument_errors),
     cmocka_unit_test(test_kitti_layers),
   };

@@ -6,10 +6,16 @@
  *
  * The rulebook comes from the CPU reference (tests/rulebook_from_ref.c)
  * until the device rulebook lands; its time is not part of the numbers.
- * Usage: clsp-bench-conv SCAN.bin [--device SPEC] [--reps N] */
+ * Usage: clsp-bench-conv SCAN.bin [--device SPEC] [--reps N]
+ *        [--tuned-direct] [--all-direct]
+ * --tuned-direct overrides CLBlast's XgemmDirect parameters with the best
+ * set clblast_tuner_xgemm_direct found on PoCL pthread (AVX-512 EPYC,
+ * m 4096, n k 64); --all-direct raises XGEMM_MIN_INDIRECT_SIZE so that
+ * every GEMM of a layer uses the direct kernel. Experiments, not defaults. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <clblast_c.h>
 #include "clspconv/clspconv.h"
 #include "internal.h"
 #include "ref_rulebook.h"
@@ -86,6 +92,27 @@ static int time_mode(clsp_context *ctx, clsp_rulebook *rb, clsp_tensor *in,
   return rc;
 }
 
+static int override_clblast(clsp_context *ctx, int tuned_direct, int all_direct) {
+  cl_device_id dev;
+  if (clsp_context_cl(ctx, NULL, &dev, NULL) != CLSP_SUCCESS) return 1;
+  if (tuned_direct) {
+    const char *names[] = {"WGD", "MDIMCD", "NDIMCD", "MDIMAD", "NDIMBD",
+                           "KWID", "VWMD",   "VWND",   "PADA",   "PADB"};
+    const size_t values[] = {64, 32, 8, 8, 8, 2, 2, 1, 0, 1};
+    if (CLBlastOverrideParameters(dev, "XgemmDirect", CLBlastPrecisionSingle, 10, names,
+                                  values) != CLBlastSuccess)
+      return 1;
+  }
+  if (all_direct) {
+    const char *names[] = {"XGEMM_MIN_INDIRECT_SIZE"};
+    const size_t values[] = {4096};
+    if (CLBlastOverrideParameters(dev, "GemmRoutine", CLBlastPrecisionSingle, 1, names,
+                                  values) != CLBlastSuccess)
+      return 1;
+  }
+  return 0;
+}
+
 static int bench_one(clsp_context *ctx, const ref_voxels *v, const bench_layer *L,
                      int reps) {
   ref_rulebook rb = {0};
@@ -130,9 +157,11 @@ done:
 
 int main(int argc, char **argv) {
   const char *path = NULL, *device = NULL;
-  int reps = 7;
+  int reps = 7, tuned_direct = 0, all_direct = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
+    else if (!strcmp(argv[i], "--tuned-direct")) tuned_direct = 1;
+    else if (!strcmp(argv[i], "--all-direct")) all_direct = 1;
     else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
     else path = argv[i];
   }
@@ -158,6 +187,14 @@ int main(int argc, char **argv) {
     ref_voxels_free(&v);
     return 1;
   }
+  if (override_clblast(ctx, tuned_direct, all_direct)) {
+    fprintf(stderr, "CLBlastOverrideParameters failed\n");
+    clsp_context_destroy(ctx);
+    ref_voxels_free(&v);
+    return 1;
+  }
+  printf("CLBlast: %s XgemmDirect, %s\n", tuned_direct ? "tuned" : "default",
+         all_direct ? "direct kernel for every size" : "default direct/indirect switch");
   printf("device: %s; %zu points -> %zu voxels (SECOND), %d timed runs per mode\n",
          clsp_context_caps(ctx)->device_name, n, v.n, reps);
   const bench_layer layers[] = {

@@ -12,6 +12,9 @@ clsp_status clsp__buffer_create(clsp_context *ctx, cl_mem_flags flags, size_t by
                       "(%llu bytes)",
                       what, alloc, (unsigned long long)ctx->caps.max_alloc_bytes);
   cl_int err = CL_SUCCESS;
+  /* An empty buffer has nothing to copy: a host pointer flag without a
+   * host pointer would be CL_INVALID_HOST_PTR. */
+  if (bytes == 0) flags &= ~(cl_mem_flags)(CL_MEM_COPY_HOST_PTR | CL_MEM_USE_HOST_PTR);
   cl_mem m = clCreateBuffer(ctx->cl, flags, alloc, bytes ? host : NULL, &err);
   if (err != CL_SUCCESS) {
     clsp__cl_fail(ctx, err, what);

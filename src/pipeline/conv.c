@@ -10,7 +10,11 @@
  *    rows x c_in, and the GEMM result, rows x c_out): several whole members
  *    per chunk while a member fits, else row ranges of one member.
  * 3. Per chunk: gather, one CLBlast call, scatter (atomic: one launch;
- *    deterministic: one plain add per member in the fixed sorted order).
+ *    deterministic: one plain add per member in the fixed sorted order,
+ *    so the result does not depend on timing; it does not depend on the
+ *    chunking either, up to how CLBlast rounds different GEMM shapes).
+ *    Gather and scatter kernels are row-shaped on CPU devices and
+ *    element-shaped elsewhere (gather.c: clsp__row_kernels).
  * Everything goes to the in-order queue; the host waits only when stats
  * with timings are asked for (to read the profiling events) and wherever
  * CLBlast itself blocks. The per-call plan (first pair and valid rows per

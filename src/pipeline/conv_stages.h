@@ -76,7 +76,19 @@ const char *clsp__scatter_options(const clsp_context *ctx);
  * that tests catch any element left unwritten or any stale row read. */
 void clsp__conv_debug_poison(int on);
 
-/* ---- 2D launch shared by gather and scatter ---- */
+/* Test hook (process-wide): kernel shape for gather and scatter. */
+typedef enum clsp__shape {
+  CLSP_SHAPE_AUTO = 0, /* rows on CPU devices, elements elsewhere */
+  CLSP_SHAPE_ELEMENTS = 1,
+  CLSP_SHAPE_ROWS = 2,
+} clsp__shape;
+void clsp__conv_debug_shape(clsp__shape shape);
+
+/* ---- launches shared by gather and scatter (gather.c) ---- */
+/* Whether to use the row-shaped kernels (one work-item per row). */
+int clsp__row_kernels(const clsp_context *ctx);
+/* Launches `k` over rows x channels: 2D (channels, rows) for element
+ * kernels, 1D (rows) for row kernels. */
 clsp_status clsp__launch_rows(clsp_context *ctx, cl_kernel k, const char *kname,
                               size_t channels, size_t rows, cl_event *ev);
 

@@ -6,9 +6,19 @@
 
 #define GATHER_SOURCES "common.clh,gather.cl"
 
+static clsp__shape forced_shape;
+
+void clsp__conv_debug_shape(clsp__shape shape) { forced_shape = shape; }
+
+int clsp__row_kernels(const clsp_context *ctx) {
+  if (forced_shape != CLSP_SHAPE_AUTO) return forced_shape == CLSP_SHAPE_ROWS;
+  return (ctx->caps.type & CL_DEVICE_TYPE_CPU) != 0;
+}
+
 clsp_status clsp__launch_rows(clsp_context *ctx, cl_kernel k, const char *kname,
                               size_t channels, size_t rows, cl_event *ev) {
   if (channels == 0 || rows == 0) return CLSP_SUCCESS;
+  if (clsp__row_kernels(ctx)) return clsp__launch_1d(ctx, k, kname, rows, 0, ev);
   size_t global[2] = {channels, rows};
   cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, 2, NULL, global, NULL, 0, NULL, ev);
   if (err != CL_SUCCESS) {
@@ -23,7 +33,7 @@ clsp_status clsp__launch_rows(clsp_context *ctx, cl_kernel k, const char *kname,
 clsp_status clsp__gather(clsp_context *ctx, const clsp_tensor *in, cl_mem pair_in,
                          cl_mem plan, const clsp__chunk *ch, cl_mem block,
                          cl_event *ev) {
-  static const char kname[] = "clsp_gather_rows";
+  const char *kname = clsp__row_kernels(ctx) ? "clsp_gather_rows_cpu" : "clsp_gather_rows";
   cl_kernel k;
   clsp_status st = clsp__kernel(ctx, GATHER_SOURCES, "", kname, &k);
   if (st != CLSP_SUCCESS) return st;

@@ -11,7 +11,10 @@
  * CLBlast call: CLBlastSgemmStridedBatched (one member: CLBlastSgemm).
  * Its scalar alpha/beta and fixed strides need no host arrays, whereas
  * CLBlastSgemmBatched uploads its alpha/beta/offset arrays with blocking
- * writes on every call, i.e. a host round trip that drains the queue.
+ * writes on every call, i.e. a host round trip that drains the queue:
+ * measured on PoCL pthread behind a queued 1024^3 GEMM, the batched call
+ * held the host ~130 ms (until that GEMM finished), the strided one
+ * returned after 0.02 ms.
  * Fixed strides need the members' weights at a fixed stride too: conv.c
  * passes the weights buffer itself when the members are consecutive taps,
  * else a per-call copy of the weights in sorted tap order. */

@@ -22,7 +22,8 @@ static clsp_status scatter_kernel(clsp_context *ctx, const char *name, cl_kernel
 clsp_status clsp__scatter_atomic(clsp_context *ctx, cl_mem block, size_t cout,
                                  cl_mem pair_out, cl_mem plan, const clsp__chunk *ch,
                                  cl_mem out, cl_event *ev) {
-  static const char kname[] = "clsp_scatter_atomic";
+  const char *kname =
+      clsp__row_kernels(ctx) ? "clsp_scatter_atomic_cpu" : "clsp_scatter_atomic";
   cl_kernel k;
   clsp_status st = scatter_kernel(ctx, kname, &k);
   if (st != CLSP_SUCCESS) return st;
@@ -41,7 +42,7 @@ clsp_status clsp__scatter_atomic(clsp_context *ctx, cl_mem block, size_t cout,
 clsp_status clsp__scatter_add(clsp_context *ctx, cl_mem block, size_t cout,
                               uint32_t block_row, cl_mem pair_out, uint32_t begin,
                               uint32_t valid, cl_mem out, cl_event *ev) {
-  static const char kname[] = "clsp_scatter_add";
+  const char *kname = clsp__row_kernels(ctx) ? "clsp_scatter_add_cpu" : "clsp_scatter_add";
   cl_kernel k;
   clsp_status st = scatter_kernel(ctx, kname, &k);
   if (st != CLSP_SUCCESS) return st;
