@@ -11,7 +11,6 @@
 #include "harness.h"
 #include "ref_conv.h"
 #include "ref_voxel.h"
-#include "rulebook_from_ref.h"
 
 #define TOL 1e-5
 #define SMALL_MAC_BUDGET 150e3
@@ -95,21 +94,32 @@ static float *random_floats(harness_rng *rng, size_t n) {
   return f;
 }
 
-/* The two places the tests get device rulebooks from (switch to
- * clsp_rulebook_build / clsp_rulebook_inverse once they exist). */
+/* The device rulebook engine builds the rulebooks the convs run on; the
+ * reference rulebook (L->rb) only sizes the host side of a case. */
+static clsp_conv_geometry device_geometry(const ref_geom *g) {
+  clsp_conv_geometry d;
+  for (int a = 0; a < CLSP_MAX_DIMS; a++) {
+    d.kernel[a] = g->kernel[a];
+    d.stride[a] = g->stride[a];
+    d.padding[a] = g->padding[a];
+    d.dilation[a] = g->dilation[a];
+  }
+  return d;
+}
+
 static clsp_status make_rulebook(clsp_context *ctx, layer *L) {
-  if (L->c.kind == REF_INVERSE) /* = clsp_rulebook_inverse(ctx, L->pre_rb, ...) */
-    return rulebook_from_ref(ctx, &L->rb, &L->g, L->in,
-                             rulebook_tensor_sites_id(L->pre), &L->dev_rb);
-  return rulebook_from_ref(ctx, &L->rb, &L->g, L->in, 0, &L->dev_rb);
+  if (L->c.kind == REF_INVERSE) return clsp_rulebook_inverse(ctx, L->pre_rb, &L->dev_rb);
+  clsp_conv_geometry g = device_geometry(&L->g);
+  return clsp_rulebook_build(ctx, (clsp_conv_kind)L->c.kind, &g, L->in, &L->dev_rb);
 }
 
 /* The regular rulebook an inverse conv reverses, for the sites of L->pre. */
 static clsp_status make_regular_rulebook(clsp_context *ctx, layer *L) {
-  return rulebook_from_ref(ctx, &L->fwd, &L->g, L->pre, 0, &L->pre_rb);
+  clsp_conv_geometry g = device_geometry(&L->g);
+  return clsp_rulebook_build(ctx, CLSP_CONV_REGULAR, &g, L->pre, &L->pre_rb);
 }
 
-static void destroy_rulebook(clsp_rulebook *rb) { rulebook_from_ref_destroy(rb); }
+static void destroy_rulebook(clsp_rulebook *rb) { clsp_rulebook_destroy(rb); }
 
 /* Host side of a layer: sites, reference rulebook, data. */
 static void layer_host_sites(layer *L, const conv_case *c, const int32_t *grid,
@@ -595,7 +605,7 @@ static void test_deterministic_mode(void **state) {
       assert_memory_equal(first, again, elems * sizeof *first);
       free(again);
     }
-    float *atomic = layer_run(&L, ctx, 0, NULL, NULL);
+    float *atomic = layer_run(&L, ctx, CLSP_CONV_ATOMIC, NULL, NULL);
     double *ref = malloc(elems * sizeof *ref + 8);
     assert_non_null(ref);
     for (size_t e = 0; e < elems; e++) ref[e] = first[e];
@@ -702,7 +712,7 @@ static void test_stats(void **state) {
 static void test_kernel_shapes(void **state) {
   (void)state;
   static const clsp__shape shapes[] = {CLSP_SHAPE_ELEMENTS, CLSP_SHAPE_ROWS};
-  static const uint32_t flags[] = {0, CLSP_CONV_DETERMINISTIC};
+  static const uint32_t flags[] = {CLSP_CONV_ATOMIC, CLSP_CONV_DETERMINISTIC};
   for (size_t i = 0; i < N_OF(shapes); i++) {
     clsp__conv_debug_shape(shapes[i]);
     for (size_t m = 0; m < N_OF(mode_cases); m++) {

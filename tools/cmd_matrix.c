@@ -21,7 +21,7 @@
 
 typedef struct device_config {
   const char *name;
-  const char *env[4];      /* NAME=VALUE settings for the child */
+  const char *env[5];      /* NAME=VALUE settings, NULL-terminated */
   int oclgrind;            /* run under oclgrind, fail on any report */
   const char *absent_hint; /* why it may be missing */
 } device_config;

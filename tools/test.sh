@@ -5,4 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup-debian.sh
+# Host-side extras: fuzz seed-corpus replays, kernel compile checks.
+meson test -C build --suite extra --print-errorlogs
+# Every suite on every device of the matrix.
 exec build/tools/clsp matrix --require-all "$@"

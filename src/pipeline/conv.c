@@ -192,6 +192,7 @@ static clsp_status plan_chunks(conv_run *r) {
   }
   r->stats.gemm_groups = r->n_groups + (r->centre >= 0);
   r->stats.chunks = r->n_chunks;
+  r->stats.atomic = !r->deterministic;
   if (r->centre >= 0) {
     r->stats.gemm_rows += r->rb->info.n_out;
     r->stats.pair_rows += r->rb->info.n_out;
@@ -422,6 +423,16 @@ static void run_release(conv_run *r) {
   free(r->plan);
 }
 
+/* Which scatter runs (see conv.h): ordered where atomics are emulated on a
+ * CPU, unless the caller asks otherwise. */
+static int ordered_scatter(const clsp_context *ctx, uint32_t flags) {
+  if ((flags & CLSP_CONV_DETERMINISTIC) || (ctx->flags & CLSP_CONTEXT_DETERMINISTIC))
+    return 1;
+  if (flags & CLSP_CONV_ATOMIC) return 0;
+  int native_add = ctx->caps.float_atomic_add && !(ctx->flags & CLSP_CONTEXT_NO_FLOAT_ATOMICS);
+  return (ctx->caps.type & CL_DEVICE_TYPE_CPU) && !native_add;
+}
+
 clsp_status clsp_conv_forward(clsp_context *ctx, const clsp_rulebook *rb,
                               const clsp_tensor *in, const clsp_weights *w,
                               uint32_t flags, clsp_tensor **out,
@@ -436,8 +447,7 @@ clsp_status clsp_conv_forward(clsp_context *ctx, const clsp_rulebook *rb,
   r.rb = rb;
   r.in = in;
   r.w = w;
-  r.deterministic = (flags & CLSP_CONV_DETERMINISTIC) ||
-                    (ctx->flags & CLSP_CONTEXT_DETERMINISTIC);
+  r.deterministic = ordered_scatter(ctx, flags);
   r.centre = centre_tap(rb);
   st = output_desc_check(&r);
   if (st == CLSP_SUCCESS) st = plan_chunks(&r);
