@@ -2,8 +2,15 @@
 /* clsp: the clspconv command-line tool. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include "clsp.h"
 #include "clspconv/clspconv.h"
+
+double clsp_tool_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
 
 typedef struct command {
   const char *name;

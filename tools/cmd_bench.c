@@ -144,25 +144,19 @@ static clsp_status widen(clsp_context *ctx, clsp_tensor *vox, int c_in, clsp_ten
   return st;
 }
 
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
 /* One forward pass: voxelize, (widen), network. Fills run `r`. */
 static clsp_status one_pass(bench_state *b, int r) {
   bench_run *run = &b->runs[r];
   clsp_voxelize_options vo = vox_options(&b->o);
   clsp_tensor *vox = NULL, *in = NULL, *out = NULL;
-  run->start_ms = now_ms();
+  run->start_ms = clsp_tool_now_ms();
   clsp_status st = clsp_voxelize(b->ctx, &vo, b->points, b->n_points, &vox, &run->vox);
-  run->vox_end_ms = now_ms();
+  run->vox_end_ms = clsp_tool_now_ms();
   if (st == CLSP_SUCCESS && b->c_in != 4) st = widen(b->ctx, vox, b->c_in, &in);
   if (st == CLSP_SUCCESS)
     st = net_forward(&b->net, b->ctx, in ? in : vox, run->layers, &out);
   if (st == CLSP_SUCCESS) st = clsp_context_finish(b->ctx);
-  run->end_ms = now_ms();
+  run->end_ms = clsp_tool_now_ms();
   if (st != CLSP_SUCCESS)
     fprintf(stderr, "clsp bench: run %d: %s (%d): %s\n", r, clsp_status_string(st), (int)st,
             clsp_context_last_error(b->ctx));
@@ -191,11 +185,11 @@ static int build_net(bench_state *b) {
 }
 
 static int run_all(bench_state *b) {
-  double t0 = now_ms();
+  double t0 = clsp_tool_now_ms();
   int progress = 0;
   for (int r = -1; r < b->o.repeat; r++) { /* run -1: warm-up, not kept */
     if (one_pass(b, r < 0 ? BENCH_MAX_RUNS : r) != CLSP_SUCCESS) return 1;
-    double el = now_ms() - t0;
+    double el = clsp_tool_now_ms() - t0;
     if (el > 1000.0) {
       progress = 1;
       fprintf(stderr, "\rclsp bench: %s: %s %d/%d (%.1f s)   ", b->net_name,

@@ -9,12 +9,6 @@
 #include "clsp.h"
 #include "clspconv/clspconv.h"
 
-static double now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
 int clsp_cmd_warmup(int argc, char **argv) {
   clsp_context_options o = {0};
   for (int i = 1; i < argc; i++) {
@@ -25,16 +19,16 @@ int clsp_cmd_warmup(int argc, char **argv) {
       return strcmp(argv[i], "--help") == 0 ? 0 : 2;
     }
   }
-  double t0 = now_ms();
+  double t0 = clsp_tool_now_ms();
   clsp_context *ctx = NULL;
   clsp_status st = clsp_context_create(&o, &ctx);
   if (st != CLSP_SUCCESS) {
     fprintf(stderr, "clsp warmup: no context: %s (%d)\n", clsp_status_string(st), st);
     return 1;
   }
-  double t1 = now_ms();
+  double t1 = clsp_tool_now_ms();
   st = clsp_context_warmup(ctx);
-  double t2 = now_ms();
+  double t2 = clsp_tool_now_ms();
   if (st != CLSP_SUCCESS) {
     fprintf(stderr, "clsp warmup: %s: %s\n", clsp_status_string(st),
             clsp_context_last_error(ctx));

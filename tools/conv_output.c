@@ -7,12 +7,6 @@
 #include "clsp.h"
 #include "cmd_conv.h"
 
-double clsp_tool_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
 /* qsort has no context argument: rows are compared through these. */
 static const int32_t *sort_rows;
 static int sort_width;

@@ -218,7 +218,7 @@ clsp_status clsp_context_cache_stats(const clsp_context *ctx, clsp_cache_stats *
   return CLSP_SUCCESS;
 }
 
-static int event_times(cl_event ev, cl_ulong *start, cl_ulong *end) {
+int clsp__event_times(cl_event ev, cl_ulong *start, cl_ulong *end) {
   return ev &&
          clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof *start, start,
                                  NULL) == CL_SUCCESS &&
@@ -232,7 +232,7 @@ double clsp__event_ms(const clsp_context *ctx, cl_event ev) {
 
 double clsp__event_span_ms(const clsp_context *ctx, cl_event first, cl_event last) {
   cl_ulong s0, e0, s1, e1;
-  if (!ctx->profiling || !event_times(first, &s0, &e0) || !event_times(last, &s1, &e1))
+  if (!ctx->profiling || !clsp__event_times(first, &s0, &e0) || !clsp__event_times(last, &s1, &e1))
     return 0.0;
   return e1 > s0 ? (double)(e1 - s0) * 1e-6 : 0.0;
 }

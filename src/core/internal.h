@@ -136,6 +136,8 @@ void clsp__cache_store(clsp_context *ctx, const char *key_material,
 /* Device milliseconds between an event's start and end; 0 without a
  * profiling queue or on error. */
 double clsp__event_ms(const clsp_context *ctx, cl_event ev);
+/* An event's start and end in device nanoseconds; 0 when unavailable. */
+int clsp__event_times(cl_event ev, cl_ulong *start, cl_ulong *end);
 /* Milliseconds from the start of `first` to the end of `last`. */
 double clsp__event_span_ms(const clsp_context *ctx, cl_event first,
                            cl_event last);

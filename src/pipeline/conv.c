@@ -226,13 +226,6 @@ static clsp_status event_log_init(conv_run *r, int wanted) {
   return CLSP_SUCCESS;
 }
 
-static int event_times(cl_event ev, cl_ulong *start, cl_ulong *end) {
-  return ev &&
-         clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof *start, start,
-                                 NULL) == CL_SUCCESS &&
-         clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof *end, end,
-                                 NULL) == CL_SUCCESS;
-}
 
 /* Waits for the last event and sums device time per stage. */
 static clsp_status event_log_collect(conv_run *r) {
@@ -241,7 +234,7 @@ static clsp_status event_log_collect(conv_run *r) {
   CLSP_CL_CHECK(r->ctx, clWaitForEvents(1, &l->ev[l->n - 1]), "clWaitForEvents(conv)");
   cl_ulong first = 0, prev_end = 0, s, e;
   for (size_t i = 0; i < l->n; i++) {
-    if (!event_times(l->ev[i], &s, &e)) continue;
+    if (!clsp__event_times(l->ev[i], &s, &e)) continue;
     if (first == 0) first = s;
     cl_ulong from = (l->since_prev[i] && prev_end && prev_end < e) ? prev_end : s;
     if (e > from) r->stats.stage_ms[l->stage[i]] += (double)(e - from) * 1e-6;

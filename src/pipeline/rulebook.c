@@ -173,16 +173,27 @@ static clsp_status unique_candidates(build *b, cl_mem cand, uint32_t n_cand,
   return st;
 }
 
+/* sites x taps as a 32-bit index count (kernels index such matrices with
+ * uint and their scans need headroom), or CLSP_ERROR_TOO_LARGE naming
+ * `what`. */
+static clsp_status sites_by_taps(clsp_context *ctx, const char *what, size_t sites,
+                                 size_t taps, uint32_t *out) {
+  uint64_t n = (uint64_t)sites * taps;
+  if (n >= UINT32_MAX / 2)
+    return clsp__fail(ctx, CLSP_ERROR_TOO_LARGE,
+                      "%s: %zu sites x %zu taps = %llu exceed 32-bit indices", what, sites,
+                      taps, (unsigned long long)n);
+  *out = (uint32_t)n;
+  return CLSP_SUCCESS;
+}
+
 /* Regular / transposed: output sites in ascending key order. */
 static clsp_status output_sites(build *b) {
   clsp_context *ctx = b->ctx;
   clsp_rulebook *rb = b->rb;
-  uint64_t n_cand64 = (uint64_t)rb->info.n_in * rb->info.kernel_volume;
-  if (n_cand64 >= UINT32_MAX / 2)
-    return clsp__fail(ctx, CLSP_ERROR_TOO_LARGE,
-                      "in: %zu sites x %zu taps = %llu candidates exceed 32-bit indices",
-                      rb->info.n_in, rb->info.kernel_volume, (unsigned long long)n_cand64);
-  uint32_t n_in = (uint32_t)rb->info.n_in, n_cand = (uint32_t)n_cand64, n_out = 0;
+  uint32_t n_in = (uint32_t)rb->info.n_in, n_cand = 0, n_out = 0;
+  clsp_status st0 = sites_by_taps(ctx, "in", rb->info.n_in, rb->info.kernel_volume, &n_cand);
+  if (st0 != CLSP_SUCCESS) return st0;
   geom_args g = geom_of(rb);
   cl_int4 os = i4(rb->info.out_shape);
   cl_uint4 ob = u4(b->out_ks.bits);
@@ -249,12 +260,10 @@ static clsp_status compact_pairs(build *b, cl_mem sel, uint32_t n_mat) {
 static clsp_status kernel_map(build *b) {
   clsp_context *ctx = b->ctx;
   clsp_rulebook *rb = b->rb;
-  uint64_t n_mat64 = (uint64_t)rb->info.n_out * rb->info.kernel_volume;
-  if (n_mat64 >= UINT32_MAX / 2)
-    return clsp__fail(ctx, CLSP_ERROR_TOO_LARGE,
-                      "rulebook: %zu output sites x %zu taps = %llu exceed 32-bit indices",
-                      rb->info.n_out, rb->info.kernel_volume, (unsigned long long)n_mat64);
-  uint32_t n_mat = (uint32_t)n_mat64, n_out = (uint32_t)rb->info.n_out, mask;
+  uint32_t n_mat = 0, n_out = (uint32_t)rb->info.n_out, mask;
+  clsp_status st0 = sites_by_taps(ctx, "rulebook output", rb->info.n_out,
+                                  rb->info.kernel_volume, &n_mat);
+  if (st0 != CLSP_SUCCESS) return st0;
   geom_args g = geom_of(rb);
   cl_int4 is = i4(b->in_ks.shape);
   cl_uint4 ib = u4(b->in_ks.bits);

@@ -823,8 +823,13 @@ static int pcd_read_buffer(ctx *c, const char *buf, size_t len, cloud_out *o)
     return rc;
 }
 
-int clsp_cloud_read_pcd(const char *path, float **points, size_t *n,
-                        char *err, size_t errlen)
+/* Reads a whole file and parses it with `parse` (PCD or PLY). */
+typedef int (*cloud_parser)(ctx *c, const char *buf, size_t len,
+                            cloud_out *o);
+
+static int read_text_cloud(const char *path, cloud_parser parse,
+                           float **points, size_t *n, char *err,
+                           size_t errlen)
 {
     *points = NULL;
     *n = 0;
@@ -834,7 +839,7 @@ int clsp_cloud_read_pcd(const char *path, float **points, size_t *n,
         return -1;
     ctx c = {path, err, errlen};
     cloud_out o = {NULL, 0, 0};
-    int rc = pcd_read_buffer(&c, buf, len, &o);
+    int rc = parse(&c, buf, len, &o);
     free(buf);
     if (rc) {
         free(o.pts);
@@ -842,6 +847,12 @@ int clsp_cloud_read_pcd(const char *path, float **points, size_t *n,
     }
     out_give(&o, points, n);
     return 0;
+}
+
+int clsp_cloud_read_pcd(const char *path, float **points, size_t *n,
+                        char *err, size_t errlen)
+{
+    return read_text_cloud(path, pcd_read_buffer, points, n, err, errlen);
 }
 
 /* ====================================================================== */
@@ -1266,22 +1277,7 @@ static int ply_read_buffer(ctx *c, const char *buf, size_t len, cloud_out *o)
 int clsp_cloud_read_ply(const char *path, float **points, size_t *n,
                         char *err, size_t errlen)
 {
-    *points = NULL;
-    *n = 0;
-    char *buf;
-    size_t len;
-    if (slurp(path, &buf, &len, err, errlen))
-        return -1;
-    ctx c = {path, err, errlen};
-    cloud_out o = {NULL, 0, 0};
-    int rc = ply_read_buffer(&c, buf, len, &o);
-    free(buf);
-    if (rc) {
-        free(o.pts);
-        return -1;
-    }
-    out_give(&o, points, n);
-    return 0;
+    return read_text_cloud(path, ply_read_buffer, points, n, err, errlen);
 }
 
 /* ====================================================================== */
