@@ -219,8 +219,8 @@ static void *worker_main(void *arg) {
 
 static void run_threads(int shared) {
   if (!strcmp(clsp_context_caps(harness_ctx())->platform_name, "Oclgrind"))
-    HARNESS_SKIP("oclgrind's runtime is not thread-safe: concurrent contexts are not "
-                 "tested under it");
+    HARNESS_SKIP("oclgrind's simulator is not thread-safe (run concurrently, the "
+                 "threads got wrong coordinates and the process crashed under it)");
   uint64_t seed = harness_seed() + 7 + (uint64_t)shared;
   workload w;
   workload_make(&w, seed);
