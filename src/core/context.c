@@ -111,6 +111,8 @@ clsp_status clsp_context_create(const clsp_context_options *options,
   if (st == CLSP_SUCCESS) st = create_owned_objects(ctx);
   if (st == CLSP_SUCCESS) st = context_finish_setup(ctx, options);
   if (st != CLSP_SUCCESS) return abandon(ctx, st);
+  clsp__gemm_context_opened();
+  ctx->registered = 1;
   *out = ctx;
   return CLSP_SUCCESS;
 }
@@ -156,6 +158,8 @@ clsp_status clsp_context_wrap(cl_context context, cl_device_id device,
   clRetainDevice(device);
   st = context_finish_setup(ctx, options);
   if (st != CLSP_SUCCESS) return abandon(ctx, st);
+  clsp__gemm_context_opened();
+  ctx->registered = 1;
   *out = ctx;
   return CLSP_SUCCESS;
 }
@@ -164,7 +168,7 @@ void clsp_context_destroy(clsp_context *ctx) {
   if (!ctx) return;
   if (ctx->queue) clFinish(ctx->queue);
   clsp__programs_release(ctx);
-  clsp__gemm_release_cache();
+  if (ctx->registered) clsp__gemm_context_closed();
   if (ctx->queue) clReleaseCommandQueue(ctx->queue);
   if (ctx->cl) clReleaseContext(ctx->cl);
   if (ctx->device) clReleaseDevice(ctx->device); /* no-op for root devices */

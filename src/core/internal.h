@@ -41,6 +41,7 @@ struct clsp_context {
   uint64_t mem_current, mem_peak;
   clsp_program_slot programs[CLSP_MAX_PROGRAMS];
   int n_programs;
+  int registered;              /* counted in clsp__gemm_context_opened */
   char message[CLSP_MESSAGE_MAX];
 };
 
@@ -143,13 +144,17 @@ double clsp__event_span_ms(const clsp_context *ctx, cl_event first,
                            cl_event last);
 
 /* ---- GEMM (src/pipeline/gemm.c) ---- */
-/* Drops CLBlast's process-wide program cache if CLBlast ran since the last
- * call. Called by clsp_context_destroy: cached programs retain the
- * cl_context (a leak per context otherwise), and releasing them in
+/* A context was created / is being destroyed (each context once, after
+ * its creation succeeded). CLBlast's process-wide program cache is dropped
+ * when the last live context goes, if CLBlast ran: cached programs retain
+ * their cl_context (a leak per context otherwise), and releasing them in
  * CLBlast's static destructors at exit, after the OpenCL runtime's own
- * teardown, corrupts the heap under oclgrind. Other live contexts only
- * pay a rebuild of CLBlast's kernels on their next GEMM. */
-void clsp__gemm_release_cache(void);
+ * teardown, corrupts the heap under oclgrind. It is not cleared while any
+ * other context lives, since that context may be inside a CLBlast call on
+ * another thread; programs of destroyed contexts stay cached (and keep
+ * their cl_context) until then. */
+void clsp__gemm_context_opened(void);
+void clsp__gemm_context_closed(void);
 
 /* ---- small utilities (src/core/util.c) ---- */
 uint64_t clsp__fnv1a64(const void *data, size_t len, uint64_t seed);

@@ -18,6 +18,7 @@
  * Fixed strides need the members' weights at a fixed stride too: conv.c
  * passes the weights buffer itself when the members are consecutive taps,
  * else a per-call copy of the weights in sorted tap order. */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <clblast_c.h>
@@ -60,8 +61,25 @@ clsp_status clsp__group_taps(clsp_context *ctx, const uint32_t *start, size_t kv
 
 static atomic_int clblast_used;
 
-void clsp__gemm_release_cache(void) {
-  if (atomic_exchange(&clblast_used, 0)) CLBlastClearCache();
+/* Live contexts in the process. CLBlast's program cache is process-wide:
+ * clearing it while another context is inside a CLBlast call (or between
+ * CLBlast's cache lookup and its use) would pull programs from under that
+ * call, so the cache is cleared only when the last context goes, under a
+ * lock that also serialises context registration. */
+static pthread_mutex_t clblast_lock = PTHREAD_MUTEX_INITIALIZER;
+static size_t live_contexts;
+
+void clsp__gemm_context_opened(void) {
+  pthread_mutex_lock(&clblast_lock);
+  live_contexts++;
+  pthread_mutex_unlock(&clblast_lock);
+}
+
+void clsp__gemm_context_closed(void) {
+  pthread_mutex_lock(&clblast_lock);
+  if (live_contexts > 0) live_contexts--;
+  if (live_contexts == 0 && atomic_exchange(&clblast_used, 0)) CLBlastClearCache();
+  pthread_mutex_unlock(&clblast_lock);
 }
 
 clsp_status clsp__gemm(clsp_context *ctx, size_t rows, size_t cin, size_t cout,

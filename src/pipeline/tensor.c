@@ -319,6 +319,8 @@ clsp_status clsp_tensor_create_on_output(clsp_context *ctx, const clsp_rulebook 
   if (!out) return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "out: NULL");
   *out = NULL;
   if (!rb) return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "rb: NULL");
+  if (rb->ctx != ctx)
+    return clsp__fail(ctx, CLSP_ERROR_MISMATCH, "rb: rulebook of another context");
   clsp_tensor_desc d = {0};
   d.ndim = rb->info.ndim;
   memcpy(d.shape, rb->info.out_shape, sizeof d.shape);
