@@ -24,10 +24,12 @@ static int teardown(void) {
   return system(cmd) == 0 ? 0 : -1;
 }
 
-/* Runs `clsp ARGS` (output to a log in tmpdir); returns its exit status. */
+/* Runs `clsp ARGS --device <the suite's device>` (output to a log in
+ * tmpdir); returns its exit status. */
 static int run_clsp(const char *args) {
   char cmd[16384];
-  snprintf(cmd, sizeof cmd, "'%s' %s > '%s/log.txt' 2>&1", CLSP_TOOL_PATH, args, tmpdir);
+  snprintf(cmd, sizeof cmd, "'%s' %s --device '%s' > '%s/log.txt' 2>&1", CLSP_TOOL_PATH,
+           args, harness_device_spec(), tmpdir);
   int rc = system(cmd);
   if (rc != 0) {
     snprintf(cmd, sizeof cmd, "tail -20 '%s/log.txt'", tmpdir);
@@ -199,6 +201,7 @@ static const char *kitti_000000(void) {
 static void run_net_on_kitti(const char *net, long want_voxels) {
   const char *k = kitti_000000();
   if (!k) HARNESS_SKIP("KITTI 000000.bin not found (set CLSP_KITTI_DIR)");
+  if (harness_small()) HARNESS_SKIP("whole KITTI scans are not run with CLSP_TEST_SMALL");
   char args[8192];
   snprintf(args, sizeof args,
            "bench --net %s --input '%s' --repeat 1 --json '%s/%s.json' --trace '%s/%s.trace'",
@@ -277,8 +280,14 @@ static void run_layer_on(const char *file, const char *layer, size_t want_voxels
   free(j);
 }
 
+/* Whole-tool runs are far too slow under the simulator (CLBlast's GEMMs
+ * alone take many minutes there); its kernels are covered by the other
+ * suites, which oclgrind runs at small sizes. */
+static int on_simulator(void) { return strstr(harness_device_label(), "Oclgrind") != NULL; }
+
 static void test_layers_on_pcd_and_ply(void **state) {
   (void)state;
+  if (on_simulator()) HARNESS_SKIP("clsp bench is too slow under the simulator");
   size_t n = 3000;
   float *p = small_cloud(n);
   ref_voxels ref;
@@ -293,6 +302,30 @@ static void test_layers_on_pcd_and_ply(void **state) {
   run_layer_on("cloud.pcd", "transposed:4:8:2:2", ref.n);
   ref_voxels_free(&ref);
   free(p);
+}
+
+/* Both networks end to end on a small PCD cloud, on every device but the
+ * simulator. */
+static void test_networks_small(void **state) {
+  (void)state;
+  if (on_simulator()) HARNESS_SKIP("clsp bench is too slow under the simulator");
+  size_t n = 3000;
+  float *p = small_cloud(n);
+  char path[512], args[2048];
+  snprintf(path, sizeof path, "%s/small.pcd", tmpdir);
+  write_pcd(path, p, n);
+  free(p);
+  static const char *const nets[] = {"second", "minkunet"};
+  for (int i = 0; i < 2; i++) {
+    snprintf(args, sizeof args, "bench --net %s --input '%s' --repeat 1 --json '%s/n.json'",
+             nets[i], path, tmpdir);
+    assert_int_equal(run_clsp(args), 0);
+    char *j = load_json("n.json");
+    assert_int_equal(json_int(j, "points"), (long)n);
+    assert_true(json_int(j, "voxels") > 0);
+    assert_non_null(strstr(j, i ? "\"up4.res2.add\"" : "\"conv_out\""));
+    free(j);
+  }
 }
 
 static void test_usage_errors(void **state) {
@@ -310,6 +343,7 @@ int main(void) {
     cmocka_unit_test(test_json_checker),
     cmocka_unit_test(test_usage_errors),
     cmocka_unit_test(test_layers_on_pcd_and_ply),
+    cmocka_unit_test(test_networks_small),
     cmocka_unit_test(test_second_kitti),
     cmocka_unit_test(test_minkunet_kitti),
   };
@@ -317,7 +351,7 @@ int main(void) {
     perror("mkdtemp");
     return 1;
   }
-  int rc = HARNESS_RUN("bench", tests, 0);
+  int rc = HARNESS_RUN("bench", tests, 1);
   teardown();
   return rc;
 }
