@@ -287,10 +287,10 @@ int ref_rulebook_build(int kind, const ref_geom *g, const int32_t *in_shape,
     size_t bytes = n * (size_t)(1 + g->ndim) * sizeof(int32_t);
     out->n_out = n;
     out->out_coords = malloc(bytes ? bytes : 1);
-    if (out->out_coords)
-      memcpy(out->out_coords, coords, bytes);
-    else
+    if (!out->out_coords)
       rc = -1;
+    else if (bytes)
+      memcpy(out->out_coords, coords, bytes);
   } else {
     rc = collect_outputs(kind, g, out->kvol, n, coords, out);
   }
@@ -343,7 +343,7 @@ int ref_rulebook_inverse(const ref_rulebook *regular, size_t n_in_of_regular,
     ref_rulebook_free(out);
     return -1;
   }
-  memcpy(out->out_coords, regular_in_coords, bytes);
+  if (bytes) memcpy(out->out_coords, regular_in_coords, bytes);
   for (size_t j = 0; j < np; ++j) {
     if (rg->in_rows[j] >= n_in_of_regular) {
       free(tmp);
