@@ -14,7 +14,7 @@
 
 #include "io/npy.h"
 #include "io/pointcloud.h"
-#include "io/scene.h"
+#include "scene/scene.h"
 
 static char g_dir[512];
 
@@ -458,7 +458,7 @@ static void test_kitti(void **state)
     path = write_bytes("odd.bin", o.b, 20);
     int rc = clsp_cloud_read(path, &pts, &n, err, sizeof err);
     CHECK(pts == NULL && n == 0, "%s: output not cleared", path);
-    expect_error(rc, err, path, "not a multiple of 16");
+    expect_error(rc, err, path, "not a multiple of 16 (4 float32 values per point");
 
     path = write_bytes("cloud.xyz", o.b, 16);
     expect_error(clsp_cloud_read(path, &pts, &n, err, sizeof err), err, path,

@@ -20,7 +20,6 @@ typedef struct command {
 
 static const command commands[] = {
   {"info", clsp_cmd_info, "list OpenCL platforms, devices and capabilities"},
-  {"matrix", clsp_cmd_matrix, "run the test suites on every device"},
   {"warmup", clsp_cmd_warmup, "build or load every kernel program, timed"},
   {"conv", clsp_cmd_conv, "run one sparse convolution layer from .npy files"},
   {"bench", clsp_cmd_bench, "voxelize a point cloud and time a network per layer"},

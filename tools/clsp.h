@@ -4,7 +4,6 @@
 #define CLSP_TOOL_H
 
 int clsp_cmd_info(int argc, char **argv);
-int clsp_cmd_matrix(int argc, char **argv);
 int clsp_cmd_warmup(int argc, char **argv);
 int clsp_cmd_bench(int argc, char **argv);
 int clsp_cmd_conv(int argc, char **argv);

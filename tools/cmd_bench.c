@@ -11,7 +11,7 @@
 #include "bench_report.h"
 #include "clsp.h"
 #include "io/pointcloud.h"
-#include "io/scene.h"
+#include "scene/scene.h"
 
 static void usage(FILE *f) {
   fprintf(f,

@@ -1,4 +1,5 @@
-#include "npy.h"
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "io/npy.h"
 
 #include <errno.h>
 #include <stdarg.h>
