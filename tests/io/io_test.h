@@ -66,6 +66,7 @@ void test_npy_numpy_reference(void **state);
 void test_npy_versions(void **state);
 void test_npy_rank5(void **state);
 void test_npy_malformed(void **state);
+void test_npy_wide(void **state);
 void test_kitti(void **state);
 void test_bin_fields(void **state);
 void test_pcd_ascii(void **state);

@@ -21,6 +21,7 @@ int main(void)
         cmocka_unit_test(test_npy_versions),
         cmocka_unit_test(test_npy_rank5),
         cmocka_unit_test(test_npy_malformed),
+        cmocka_unit_test(test_npy_wide),
         cmocka_unit_test(test_kitti),
         cmocka_unit_test(test_bin_fields),
         cmocka_unit_test(test_pcd_ascii),

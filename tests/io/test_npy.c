@@ -225,11 +225,16 @@ void test_npy_malformed(void **state)
                                      "False, 'shape': (3,), }",
                                      12),
                      "big-endian");
-    npy_expect_error(npy_with_header("f8.npy",
-                                     "{'descr': '<f8', 'fortran_order': "
+    npy_expect_error(npy_with_header("f2.npy",
+                                     "{'descr': '<f2', 'fortran_order': "
                                      "False, 'shape': (3,), }",
-                                     24),
-                     "'<f8'");
+                                     6),
+                     "'<f2'");
+    npy_expect_error(npy_with_header("i8_short.npy",
+                                     "{'descr': '<i8', 'fortran_order': "
+                                     "False, 'shape': (3,), }",
+                                     12),
+                     "needs 24 bytes");
     npy_expect_error(npy_with_header("fortran.npy",
                                      "{'descr': '<f4', 'fortran_order': "
                                      "True, 'shape': (3, 4), }",
@@ -274,4 +279,63 @@ void test_npy_malformed(void **state)
                                      "{'descr': '<f4, 'fortran_order': ", 12),
                      "malformed");
     npy_expect_error(tmp_path("does_not_exist.npy"), "cannot open");
+}
+
+/* numpy's defaults, int64 and float64: read as they are, then narrowed to
+ * int32 / float32 when every value fits (else the first that does not). */
+void test_npy_wide(void **state)
+{
+    (void)state;
+    const char *dict_i8 = "{'descr': '<i8', 'fortran_order': False, "
+                          "'shape': (2, 2), }";
+    unsigned char ref[200];
+    size_t h = numpy_reference(ref, dict_i8);
+    bytes o = {.n = 0};
+    put(&o, ref, h);
+    const int64_t vals[4] = {0, -7, 2147483647, -2147483647 - 1};
+    for (int i = 0; i < 4; i++)
+        put_uint(&o, (uint64_t)vals[i], 8);
+    const char *path = write_bytes("i8.npy", o.b, o.n);
+    char err[256] = "";
+    clsp_npy_array a;
+    size_t bad = 99;
+    CHECK(clsp_npy_read(path, &a, err, sizeof err) == 0, "%s: %s", path, err);
+    CHECK(a.dtype == CLSP_NPY_I64 && a.shape[0] == 2 && a.shape[1] == 2,
+          "%s: dtype %d", path, a.dtype);
+    CHECK(clsp_npy_narrow(&a, &bad) == 0 && a.dtype == CLSP_NPY_I32, "%s", path);
+    const int32_t *v = a.data;
+    CHECK(v[0] == 0 && v[1] == -7 && v[2] == INT32_MAX && v[3] == INT32_MIN,
+          "%s: %d %d %d %d", path, v[0], v[1], v[2], v[3]);
+    clsp_npy_free(&a);
+
+    o.n = h; /* the same header, a value past int32 in element 3 */
+    const int64_t far[4] = {1, 2, 3, 2147483648LL};
+    for (int i = 0; i < 4; i++)
+        put_uint(&o, (uint64_t)far[i], 8);
+    path = write_bytes("i8_far.npy", o.b, o.n);
+    CHECK(clsp_npy_read(path, &a, err, sizeof err) == 0, "%s: %s", path, err);
+    CHECK(clsp_npy_narrow(&a, &bad) != 0 && bad == 3, "%s: bad %zu", path, bad);
+    clsp_npy_free(&a);
+
+    h = numpy_reference(ref, "{'descr': '<f8', 'fortran_order': False, "
+                             "'shape': (3,), }");
+    o.n = 0;
+    put(&o, ref, h);
+    put_f64(&o, 1.5);
+    put_f64(&o, -0.1);
+    put_f64(&o, 1e300);
+    path = write_bytes("f8.npy", o.b, o.n);
+    CHECK(clsp_npy_read(path, &a, err, sizeof err) == 0 && a.dtype == CLSP_NPY_F64,
+          "%s: %s", path, err);
+    CHECK(clsp_npy_narrow(&a, &bad) != 0 && bad == 2, "%s: 1e300 accepted", path);
+    clsp_npy_free(&a);
+    o.n -= 8;
+    put_f64(&o, 3.25);
+    path = write_bytes("f8_ok.npy", o.b, o.n);
+    CHECK(clsp_npy_read(path, &a, err, sizeof err) == 0, "%s: %s", path, err);
+    CHECK(clsp_npy_narrow(&a, &bad) == 0 && a.dtype == CLSP_NPY_F32, "%s", path);
+    const float *f = a.data;
+    CHECK(f[0] == 1.5f && f[1] == -0.1f && f[2] == 3.25f, "%s: %g %g %g", path, f[0],
+          f[1], f[2]);
+    clsp_npy_free(&a);
 }
