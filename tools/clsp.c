@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* clsp: the clspconv command-line tool. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "clsp.h"
@@ -10,6 +11,15 @@ double clsp_tool_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+void clsp_tool_context_fail(const char *tool, const char *device, clsp_status st) {
+  const char *spec = device ? device : getenv("CLSP_DEVICE");
+  if (st == CLSP_ERROR_NO_DEVICE)
+    fprintf(stderr, "%s: no OpenCL device matches %s'%s'; 'clsp info' lists the devices\n",
+            tool, device ? "--device " : "CLSP_DEVICE=", spec ? spec : "(default rule)");
+  else
+    fprintf(stderr, "%s: no OpenCL context: %s (%d)\n", tool, clsp_status_string(st), st);
 }
 
 typedef struct command {

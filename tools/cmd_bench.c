@@ -277,8 +277,7 @@ int clsp_cmd_bench(int argc, char **argv) {
   co.device = b->o.device;
   clsp_status st = rc ? CLSP_SUCCESS : clsp_context_create(&co, &b->ctx);
   if (st != CLSP_SUCCESS) {
-    fprintf(stderr, "clsp bench: context: %s (%s)\n", clsp_status_string(st),
-            clsp_context_last_error(NULL));
+    clsp_tool_context_fail("clsp bench", b->o.device, st);
     rc = 1;
   }
   if (!rc) rc = build_net(b);
