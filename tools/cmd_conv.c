@@ -6,6 +6,7 @@
 #include <string.h>
 #include "clsp.h"
 #include "cmd_conv.h"
+#include "progress.h"
 
 static int fail(const char *what, const char *detail) {
   fprintf(stderr, "clsp conv: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
@@ -285,11 +286,16 @@ static int run_all(clsp_context *ctx, const conv_args *a, const conv_inputs *in)
   double *totals = calloc((size_t)a->repeat, sizeof *totals);
   conv_run r = {0};
   int ok = totals != NULL;
+  progress p; /* with --repeat R > 1: each run and the running median */
+  progress_begin(&p, "clsp conv", "layer", 0, a->repeat, a->repeat < 2);
   for (int i = 0; ok && i < a->repeat; i++) {
     if (i > 0) run_free(&r);
+    progress_pass_start(&p, i);
     ok = run_once(ctx, a, in, w, &r);
     if (ok) totals[i] = r.total_ms;
+    if (ok) progress_pass_done(&p, i, r.total_ms);
   }
+  progress_end(&p);
   if (ok) ok = conv_write_outputs(ctx, a, in, &r, totals);
   run_free(&r);
   free(totals);
