@@ -197,3 +197,23 @@ int io_read_text_cloud(const char *path, io_cloud_parser parse,
     io_out_give(&o, points, n);
     return 0;
 }
+
+FILE *io_create(const char *path, char *err, size_t errlen)
+{
+    FILE *fp = fopen(path, "wb");
+    if (!fp)
+        io_set_err(err, errlen, "%s: cannot create: %s", path,
+                   strerror(errno));
+    return fp;
+}
+
+int io_finish_write(FILE *fp, int bad, const char *path, char *err,
+                    size_t errlen)
+{
+    bad = (fclose(fp) != 0) || bad;
+    if (!bad)
+        return 0;
+    io_set_err(err, errlen, "%s: write error: %s", path, strerror(errno));
+    remove(path);
+    return -1;
+}

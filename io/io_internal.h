@@ -54,6 +54,12 @@ int io_open_regular(const char *path, FILE **fp, uint64_t *size, char *err,
 /* Reads the whole file, NUL-terminated; -1 with err set. */
 int io_slurp(const char *path, char **buf, size_t *len, char *err,
              size_t errlen);
+/* Creates path for writing; NULL with err set. */
+FILE *io_create(const char *path, char *err, size_t errlen);
+/* Closes a file io_create() opened; on a write error (bad, or the close
+ * failing) sets err, removes the file and returns -1. */
+int io_finish_write(FILE *fp, int bad, const char *path, char *err,
+                    size_t errlen);
 /* *r = a * b; returns 1 (r untouched) when it overflows. */
 int io_mul_overflows(uint64_t a, uint64_t b, uint64_t *r);
 

@@ -4,7 +4,6 @@
 #include "io/io_internal.h"
 #include "io/pointcloud.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,12 +87,9 @@ int clsp_cloud_read_kitti(const char *path, float **points, size_t *n,
 int clsp_cloud_write_kitti(const char *path, const float *points, size_t n,
                            char *err, size_t errlen)
 {
-    FILE *fp = fopen(path, "wb");
-    if (!fp) {
-        io_set_err(err, errlen, "%s: cannot create: %s", path,
-                   strerror(errno));
+    FILE *fp = io_create(path, err, errlen);
+    if (!fp)
         return -1;
-    }
     int bad = 0;
     for (size_t i = 0; i < 4 * n && !bad; i++) {
         uint32_t b;
@@ -103,13 +99,7 @@ int clsp_cloud_write_kitti(const char *path, const float *points, size_t n,
                                (unsigned char)(b >> 24)};
         bad = fwrite(le, 1, 4, fp) != 4;
     }
-    bad = (fclose(fp) != 0) || bad;
-    if (bad) {
-        io_set_err(err, errlen, "%s: write error: %s", path, strerror(errno));
-        remove(path);
-        return -1;
-    }
-    return 0;
+    return io_finish_write(fp, bad, path, err, errlen);
 }
 
 static int ext_is(const char *path, const char *ext)

@@ -557,18 +557,10 @@ int clsp_npy_write(const char *path, clsp_npy_dtype dtype, int rank,
     }
     char header[256];
     size_t hsize = build_header(header, sizeof header, dtype, rank, shape);
-    FILE *fp = fopen(path, "wb");
-    if (!fp) {
-        io_set_err(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+    FILE *fp = io_create(path, err, errlen);
+    if (!fp)
         return -1;
-    }
     int bad = fwrite(header, 1, hsize, fp) != hsize;
     bad = bad || write_data(fp, data, count);
-    bad = (fclose(fp) != 0) || bad;
-    if (bad) {
-        io_set_err(err, errlen, "%s: write error: %s", path, strerror(errno));
-        remove(path);
-        return -1;
-    }
-    return 0;
+    return io_finish_write(fp, bad, path, err, errlen);
 }
