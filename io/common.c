@@ -217,3 +217,11 @@ int io_finish_write(FILE *fp, int bad, const char *path, char *err,
     remove(path);
     return -1;
 }
+
+int io_out_alloc(io_ctx *c, cloud_out *o, uint64_t n)
+{
+    if (io_out_init(o, n) == 0)
+        return 0;
+    io_set_err(c->err, c->errlen, "%s: out of memory", c->path);
+    return -1;
+}

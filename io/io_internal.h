@@ -70,6 +70,9 @@ typedef struct {
     size_t errlen;
 } io_ctx;
 
+/* io_out_init() for n points, naming the file when out of memory. */
+int io_out_alloc(io_ctx *c, cloud_out *o, uint64_t n);
+
 /* Parses a whole text-headed file (PCD or PLY) into o. */
 typedef int (*io_cloud_parser)(io_ctx *c, const char *buf, size_t len,
                                cloud_out *o);

@@ -314,11 +314,10 @@ static void pcd_binary_point(const pcd_header *h, const unsigned char *rec,
     io_out_push(o, v[ROLE_X], v[ROLE_Y], v[ROLE_Z], v[ROLE_INTENSITY]);
 }
 
-static int pcd_read_binary(io_ctx *c, const pcd_header *h, const char *buf,
-                           size_t len, cloud_out *o)
+/* Room for POINTS points, when the data holds that many. */
+static int pcd_reserve(io_ctx *c, const pcd_header *h, uint64_t held,
+                       cloud_out *o)
 {
-    uint64_t avail = len - h->data_offset;
-    uint64_t held = h->record_size ? avail / h->record_size : 0;
     if (h->points > held) {
         io_set_err(c->err, c->errlen,
                 "%s: header says POINTS %llu but the file holds %llu points",
@@ -326,10 +325,16 @@ static int pcd_read_binary(io_ctx *c, const pcd_header *h, const char *buf,
                 (unsigned long long)held);
         return -1;
     }
-    if (io_out_init(o, h->points)) {
-        io_set_err(c->err, c->errlen, "%s: out of memory", c->path);
+    return io_out_alloc(c, o, h->points);
+}
+
+static int pcd_read_binary(io_ctx *c, const pcd_header *h, const char *buf,
+                           size_t len, cloud_out *o)
+{
+    uint64_t avail = len - h->data_offset;
+    uint64_t held = h->record_size ? avail / h->record_size : 0;
+    if (pcd_reserve(c, h, held, o))
         return -1;
-    }
     const unsigned char *rec = (const unsigned char *)buf + h->data_offset;
     for (uint64_t i = 0; i < h->points; i++, rec += h->record_size)
         pcd_binary_point(h, rec, o);
@@ -409,17 +414,8 @@ static int pcd_read_ascii(io_ctx *c, const pcd_header *h, const char *buf,
                           size_t len, size_t header_lines, cloud_out *o)
 {
     uint64_t held = count_data_lines(buf + h->data_offset, buf + len);
-    if (h->points > held) {
-        io_set_err(c->err, c->errlen,
-                "%s: header says POINTS %llu but the file holds %llu points",
-                c->path, (unsigned long long)h->points,
-                (unsigned long long)held);
+    if (pcd_reserve(c, h, held, o))
         return -1;
-    }
-    if (io_out_init(o, h->points)) {
-        io_set_err(c->err, c->errlen, "%s: out of memory", c->path);
-        return -1;
-    }
     text_cursor tc = {buf + h->data_offset, buf + len, header_lines};
     const char *s, *e;
     for (uint64_t i = 0; i < h->points && io_next_line(&tc, &s, &e);) {
@@ -457,7 +453,6 @@ static int pcd_read_buffer(io_ctx *c, const char *buf, size_t len, cloud_out *o)
     free(h);
     return rc;
 }
-
 
 int clsp_cloud_read_pcd(const char *path, float **points, size_t *n,
                         char *err, size_t errlen)

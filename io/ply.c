@@ -230,6 +230,31 @@ static int bin_take(bin_cursor *b, uint64_t n, const unsigned char **at)
     return 0;
 }
 
+/* Reads one property (role != skip) or skips it, from a cursor. */
+typedef int (*prop_reader)(void *cursor, const ply_prop *pr, double v[6]);
+
+/* The vertex rows, each property through `read`; `problem` says what a
+ * failed read means ("PLY data ends inside" vertex i of n). */
+static int read_vertex_rows(io_ctx *c, const ply_element *el, cloud_out *o,
+                            prop_reader read, void *cursor,
+                            const char *problem)
+{
+    if (io_out_alloc(c, o, el->count))
+        return -1;
+    for (uint64_t i = 0; i < el->count; i++) {
+        double v[6] = {0};
+        for (int k = 0; k < el->nprops; k++)
+            if (read(cursor, &el->props[k], v)) {
+                io_set_err(c->err, c->errlen, "%s: %s vertex %llu of %llu",
+                           c->path, problem, (unsigned long long)i,
+                           (unsigned long long)el->count);
+                return -1;
+            }
+        io_out_push(o, v[ROLE_X], v[ROLE_Y], v[ROLE_Z], v[ROLE_INTENSITY]);
+    }
+    return 0;
+}
+
 /* Reads (role >= 0) or skips one property of one element instance. */
 static int bin_prop(bin_cursor *b, const ply_prop *pr, double v[6])
 {
@@ -249,6 +274,11 @@ static int bin_prop(bin_cursor *b, const ply_prop *pr, double v[6])
         io_mul_overflows((uint64_t)cnt, io_vtype_size(pr->type), &bytes))
         return -1;
     return bin_take(b, bytes, &at);
+}
+
+static int bin_prop_at(void *cursor, const ply_prop *pr, double v[6])
+{
+    return bin_prop(cursor, pr, v);
 }
 
 /* Smallest possible byte size of one instance; exact without lists. */
@@ -302,23 +332,7 @@ static int bin_read_vertices(io_ctx *c, bin_cursor *b, const ply_element *el,
                 has_list ? "at most " : "", (unsigned long long)held);
         return -1;
     }
-    if (io_out_init(o, el->count)) {
-        io_set_err(c->err, c->errlen, "%s: out of memory", c->path);
-        return -1;
-    }
-    for (uint64_t i = 0; i < el->count; i++) {
-        double v[6] = {0};
-        for (int k = 0; k < el->nprops; k++)
-            if (bin_prop(b, &el->props[k], v)) {
-                io_set_err(c->err, c->errlen,
-                        "%s: PLY data ends inside vertex %llu of %llu",
-                        c->path, (unsigned long long)i,
-                        (unsigned long long)el->count);
-                return -1;
-            }
-        io_out_push(o, v[ROLE_X], v[ROLE_Y], v[ROLE_Z], v[ROLE_INTENSITY]);
-    }
-    return 0;
+    return read_vertex_rows(c, el, o, bin_prop_at, b, "PLY data ends inside");
 }
 
 static int ply_read_binary(io_ctx *c, const ply_header *h, const char *buf,
@@ -353,6 +367,16 @@ static int txt_prop(const char **p, const char *end, const ply_prop *pr,
     return 0;
 }
 
+typedef struct {
+    const char *p, *end;
+} txt_cursor;
+
+static int txt_prop_at(void *cursor, const ply_prop *pr, double v[6])
+{
+    txt_cursor *t = cursor;
+    return txt_prop(&t->p, t->end, pr, v);
+}
+
 static int txt_skip_element(io_ctx *c, const char **p, const char *end,
                             const ply_element *el)
 {
@@ -381,23 +405,10 @@ static int txt_read_vertices(io_ctx *c, const char **p, const char *end,
                 (unsigned long long)bytes);
         return -1;
     }
-    if (io_out_init(o, el->count)) {
-        io_set_err(c->err, c->errlen, "%s: out of memory", c->path);
-        return -1;
-    }
-    for (uint64_t i = 0; i < el->count; i++) {
-        double v[6] = {0};
-        for (int k = 0; k < el->nprops; k++)
-            if (txt_prop(p, end, &el->props[k], v)) {
-                io_set_err(c->err, c->errlen,
-                        "%s: bad or missing value in vertex %llu of %llu",
-                        c->path, (unsigned long long)i,
-                        (unsigned long long)el->count);
-                return -1;
-            }
-        io_out_push(o, v[ROLE_X], v[ROLE_Y], v[ROLE_Z], v[ROLE_INTENSITY]);
-    }
-    return 0;
+    txt_cursor t = {*p, end};
+    int rc = read_vertex_rows(c, el, o, txt_prop_at, &t, "bad or missing value in");
+    *p = t.p;
+    return rc;
 }
 
 static int ply_read_ascii(io_ctx *c, const ply_header *h, const char *buf,
