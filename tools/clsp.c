@@ -13,6 +13,16 @@ double clsp_tool_now_ms(void) {
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
+static int compare_doubles(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+double clsp_tool_median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof v[0], compare_doubles);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 void clsp_tool_context_fail(const char *tool, const char *device, clsp_status st) {
   const char *spec = device ? device : getenv("CLSP_DEVICE");
   if (st == CLSP_ERROR_NO_DEVICE)

@@ -14,6 +14,9 @@ int clsp_cmd_conv(int argc, char **argv);
  * --device, else CLSP_DEVICE, and where to see the devices). */
 void clsp_tool_context_fail(const char *tool, const char *device, clsp_status st);
 
+/* Median of v[0..n) (n >= 1; even n: the mean of the middle two); sorts v. */
+double clsp_tool_median(double *v, int n);
+
 /* Monotonic wall clock in milliseconds. */
 double clsp_tool_now_ms(void);
 

@@ -137,17 +137,12 @@ int conv_features_on_sites(clsp_context *ctx, const conv_args *a, const conv_inp
   return ok;
 }
 
-static int compare_doubles(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
 
 static double median(const double *v, int n) {
   double *s = malloc((size_t)n * sizeof *s);
   if (!s) return v[n - 1];
   memcpy(s, v, (size_t)n * sizeof *s);
-  qsort(s, (size_t)n, sizeof *s, compare_doubles);
-  double m = n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+  double m = clsp_tool_median(s, n);
   free(s);
   return m;
 }

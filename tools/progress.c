@@ -10,16 +10,6 @@
 
 #define BAR_WIDTH 24
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-double progress_median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof v[0], cmp_double);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 void progress_begin(progress *p, const char *tool, const char *what, int warmup,
                     int runs, int quiet) {
   memset(p, 0, sizeof *p);
@@ -35,7 +25,7 @@ void progress_begin(progress *p, const char *tool, const char *what, int warmup,
 static double running_median(const progress *p) {
   double v[128];
   memcpy(v, p->times, (size_t)p->done * sizeof v[0]);
-  return p->done ? progress_median(v, p->done) : 0.0;
+  return p->done ? clsp_tool_median(v, p->done) : 0.0;
 }
 
 /* One redrawn line: [#####.....] warm-up | run 3/5 | median 12.3 ms | 4.5 s */

@@ -13,7 +13,7 @@ typedef struct progress {
   int tty;            /* stderr is a terminal: draw a bar */
   int quiet;          /* print nothing */
   double t0_ms;       /* start of the command */
-  double times[128];  /* timed runs so far, ms */
+  double times[128];  /* timed runs so far (the first 128: the running median), ms */
   int done;           /* timed runs so far */
 } progress;
 
@@ -27,8 +27,5 @@ void progress_pass_start(progress *p, int run);
 void progress_pass_done(progress *p, int run, double ms);
 /* Ends the bar's line (terminal). */
 void progress_end(progress *p);
-
-/* Median of v[0..n) (n >= 1); v is reordered. */
-double progress_median(double *v, int n);
 
 #endif
