@@ -16,22 +16,24 @@ void progress_begin(progress *p, const char *tool, const char *what, int warmup,
   p->tool = tool;
   p->what = what;
   p->warmup = warmup;
-  p->runs = runs > 128 ? 128 : runs;
+  p->runs = runs;
   p->quiet = quiet;
   p->tty = isatty(2);
   p->t0_ms = clsp_tool_now_ms();
 }
 
+/* Of the first PROGRESS_KEPT timed runs. */
 static double running_median(const progress *p) {
-  double v[128];
-  memcpy(v, p->times, (size_t)p->done * sizeof v[0]);
-  return p->done ? clsp_tool_median(v, p->done) : 0.0;
+  int n = p->done < PROGRESS_KEPT ? p->done : PROGRESS_KEPT;
+  double v[PROGRESS_KEPT];
+  memcpy(v, p->times, (size_t)n * sizeof v[0]);
+  return n ? clsp_tool_median(v, n) : 0.0;
 }
 
 /* One redrawn line: [#####.....] warm-up | run 3/5 | median 12.3 ms | 4.5 s */
 static void draw_bar(const progress *p, const char *state) {
-  int total = p->warmup + p->runs, finished = p->done + (p->warmup && strcmp(state, "warm-up"));
-  int fill = total ? finished * BAR_WIDTH / total : 0;
+  int total = p->warmup + p->runs, finished = p->done + p->warm_done;
+  int fill = total ? (int)((long long)finished * BAR_WIDTH / total) : 0;
   char bar[BAR_WIDTH + 1];
   for (int i = 0; i < BAR_WIDTH; i++) bar[i] = i < fill ? '#' : '.';
   bar[BAR_WIDTH] = 0;
@@ -53,11 +55,13 @@ void progress_pass_start(progress *p, int run) {
 }
 
 void progress_pass_done(progress *p, int run, double ms) {
-  if (run >= 0 && p->done < 128) p->times[p->done++] = ms;
+  if (run < 0) p->warm_done = 1;
+  else if (p->done++ < PROGRESS_KEPT) p->times[p->done - 1] = ms;
   if (p->quiet) return;
   if (p->tty) {
     char state[32];
-    snprintf(state, sizeof state, run < 0 ? "warm-up done" : "run %d/%d", run + 1, p->runs);
+    if (run < 0) snprintf(state, sizeof state, "warm-up done");
+    else snprintf(state, sizeof state, "run %d/%d", run + 1, p->runs);
     draw_bar(p, state);
   } else if (run < 0) {
     fprintf(stderr, "%s: %s: warm-up %.1f ms\n", p->tool, p->what, ms);

@@ -5,6 +5,8 @@
 #ifndef CLSP_TOOL_PROGRESS_H
 #define CLSP_TOOL_PROGRESS_H
 
+#define PROGRESS_KEPT 128 /* timed runs the running median covers */
+
 typedef struct progress {
   const char *tool;   /* "clsp bench" */
   const char *what;   /* "second", "subm layer", ... */
@@ -13,8 +15,9 @@ typedef struct progress {
   int tty;            /* stderr is a terminal: draw a bar */
   int quiet;          /* print nothing */
   double t0_ms;       /* start of the command */
-  double times[128];  /* timed runs so far (the first 128: the running median), ms */
+  double times[PROGRESS_KEPT]; /* the first timed runs, ms */
   int done;           /* timed runs so far */
+  int warm_done;      /* the warm-up has ended */
 } progress;
 
 /* Starts: the terminal check and a first line saying what comes. */
