@@ -36,30 +36,21 @@ inline int vox_range_cell(global const float *pts, uint i, float sx, float sy,
   return ok;
 }
 
-/* Range mode key: packs (z, y, x), x fastest. */
-kernel void clsp_vox_keys_range(global const float *pts, uint n,
-                                float sx, float sy, float sz,
-                                float mx, float my, float mz,
-                                int gx, int gy, int gz, global uint *keys) {
-  uint i = get_global_id(0);
-  if (i >= n) return;
-  uint v[3];
-  int ok = vox_range_cell(pts, i, sx, sy, sz, mx, my, mz, gx, gy, gz, v);
-  keys[i] = ok ? (v[2] * (uint)gy + v[1]) * (uint)gx + v[0] : VOX_EMPTY;
-}
+/* Range mode key: packs (z, y, x), x fastest, as uint or ulong (KEY; the
+ * host checked that the grid fits). */
+#define VOX_KEYS_RANGE(NAME, KEY, EMPTY)                                      \
+  kernel void NAME(global const float *pts, uint n, float sx, float sy,      \
+                   float sz, float mx, float my, float mz, int gx, int gy,   \
+                   int gz, global KEY *keys) {                               \
+    uint i = get_global_id(0);                                               \
+    if (i >= n) return;                                                      \
+    uint v[3];                                                               \
+    int ok = vox_range_cell(pts, i, sx, sy, sz, mx, my, mz, gx, gy, gz, v);  \
+    keys[i] = ok ? ((KEY)v[2] * (KEY)gy + v[1]) * (KEY)gx + v[0] : EMPTY;    \
+  }
 
-/* The same in 64 bits (the host checked that the grid fits). */
-kernel void clsp_vox_keys_range64(global const float *pts, uint n,
-                                  float sx, float sy, float sz,
-                                  float mx, float my, float mz,
-                                  int gx, int gy, int gz, global ulong *keys) {
-  uint i = get_global_id(0);
-  if (i >= n) return;
-  uint v[3];
-  int ok = vox_range_cell(pts, i, sx, sy, sz, mx, my, mz, gx, gy, gz, v);
-  keys[i] = ok ? ((ulong)v[2] * (ulong)gy + v[1]) * (ulong)gx + v[0]
-               : VOX_EMPTY64;
-}
+VOX_KEYS_RANGE(clsp_vox_keys_range, uint, VOX_EMPTY)
+VOX_KEYS_RANGE(clsp_vox_keys_range64, ulong, VOX_EMPTY64)
 
 /* Order-preserving int image of a float (not NaN): min and max of floats
  * by 32-bit integer atomics. The host inverts it (voxelize.c). */
@@ -119,62 +110,57 @@ inline void vox_round_cell(global const float *pts, uint i, float sx, float sy,
   v[2] = vox_offset(rint(pts[4 * i + 2] / sz), lz);
 }
 
-/* Round mode, pass 2: key packs (x - lo, y - lo, z - lo), z fastest. */
-kernel void clsp_vox_keys_round(global const float *pts, uint n,
-                                float sx, float sy, float sz,
-                                float lx, float ly, float lz, uint ny, uint nz,
-                                global uint *keys) {
-  uint i = get_global_id(0);
-  if (i >= n) return;
-  uint v[3];
-  vox_round_cell(pts, i, sx, sy, sz, lx, ly, lz, v);
-  keys[i] = (v[0] * ny + v[1]) * nz + v[2];
-}
+/* Round mode, pass 2: key packs (x - lo, y - lo, z - lo), z fastest, as
+ * uint or ulong (KEY; the host checked that the grid fits). */
+#define VOX_KEYS_ROUND(NAME, KEY)                                             \
+  kernel void NAME(global const float *pts, uint n, float sx, float sy,      \
+                   float sz, float lx, float ly, float lz, uint ny, uint nz,  \
+                   global KEY *keys) {                                       \
+    uint i = get_global_id(0);                                               \
+    if (i >= n) return;                                                      \
+    uint v[3];                                                               \
+    vox_round_cell(pts, i, sx, sy, sz, lx, ly, lz, v);                       \
+    keys[i] = ((KEY)v[0] * ny + v[1]) * nz + v[2];                           \
+  }
 
-/* The same in 64 bits (the host checked that the grid fits). */
-kernel void clsp_vox_keys_round64(global const float *pts, uint n,
-                                  float sx, float sy, float sz,
-                                  float lx, float ly, float lz, uint ny,
-                                  uint nz, global ulong *keys) {
-  uint i = get_global_id(0);
-  if (i >= n) return;
-  uint v[3];
-  vox_round_cell(pts, i, sx, sy, sz, lx, ly, lz, v);
-  keys[i] = ((ulong)v[0] * ny + v[1]) * nz + v[2];
-}
+VOX_KEYS_ROUND(clsp_vox_keys_round, uint)
+VOX_KEYS_ROUND(clsp_vox_keys_round64, ulong)
 
 inline uint vox_hash(uint key) {
   uint h = key * 0x9E3779B1u;
   return h ^ (h >> 15);
 }
 
-/* Inserts every kept point's key (linear probing, 32-bit CAS); the slot's
- * `first` becomes the smallest point index of the voxel whatever the
- * scheduling. slot_of[i] = the point's slot, or VOX_EMPTY. */
-kernel void clsp_vox_hash_insert(global const uint *keys, uint n,
-                                 global uint *table_keys,
-                                 global uint *table_first, uint mask,
-                                 global uint *slot_of) {
-  uint i = get_global_id(0);
-  if (i >= n) return;
-  uint key = keys[i];
-  uint found = VOX_EMPTY;
-  if (key != VOX_EMPTY) {
-    uint slot = vox_hash(key) & mask;
-    /* The table holds at least twice as many slots as points: an empty
-     * slot is always reached within mask + 1 probes. */
-    for (uint probe = 0; probe <= mask; probe++) {
-      uint prev = atomic_cmpxchg(&table_keys[slot], VOX_EMPTY, key);
-      if (prev == VOX_EMPTY || prev == key) {
-        atomic_min(&table_first[slot], i);
-        found = slot;
-        break;
-      }
-      slot = (slot + 1) & mask;
-    }
+/* Inserts every kept point's key (linear probing, CAS on the slot's key);
+ * the slot's `first` becomes the smallest point index of the voxel
+ * whatever the scheduling. slot_of[i] = the point's slot, or VOX_EMPTY.
+ * The table holds at least twice as many slots as points: an empty slot
+ * is always reached within mask + 1 probes. One body for both key widths
+ * (KEY, its EMPTY sentinel, HASH to a slot, CAS on a table key). */
+#define VOX_HASH_INSERT(NAME, KEY, EMPTY, HASH, CAS)                          \
+  kernel void NAME(global const KEY *keys, uint n, global KEY *table_keys,   \
+                   global uint *table_first, uint mask,                      \
+                   global uint *slot_of) {                                   \
+    uint i = get_global_id(0);                                               \
+    if (i >= n) return;                                                      \
+    KEY key = keys[i];                                                       \
+    uint found = VOX_EMPTY;                                                  \
+    if (key != EMPTY) {                                                      \
+      uint slot = HASH(key) & mask;                                          \
+      for (uint probe = 0; probe <= mask; probe++) {                         \
+        KEY prev = CAS(&table_keys[slot], EMPTY, key);                       \
+        if (prev == EMPTY || prev == key) {                                  \
+          atomic_min(&table_first[slot], i);                                 \
+          found = slot;                                                      \
+          break;                                                             \
+        }                                                                    \
+        slot = (slot + 1) & mask;                                            \
+      }                                                                      \
+    }                                                                        \
+    slot_of[i] = found;                                                      \
   }
-  slot_of[i] = found;
-}
+
+VOX_HASH_INSERT(clsp_vox_hash_insert, uint, VOX_EMPTY, vox_hash, atomic_cmpxchg)
 
 #if CLSP_HASH64
 /* Folds a 64-bit key into vox_hash: the multiply spreads the high word
@@ -183,30 +169,11 @@ inline uint vox_hash64(ulong key) {
   return vox_hash((uint)key ^ ((uint)(key >> 32) * 0x85EBCA6Bu));
 }
 
-/* clsp_vox_hash_insert for 64-bit keys (64-bit CAS on the slot's key). */
-kernel void clsp_vox_hash_insert64(global const ulong *keys, uint n,
-                                   global ulong *table_keys,
-                                   global uint *table_first, uint mask,
-                                   global uint *slot_of) {
-  uint i = get_global_id(0);
-  if (i >= n) return;
-  ulong key = keys[i];
-  uint found = VOX_EMPTY;
-  if (key != VOX_EMPTY64) {
-    uint slot = vox_hash64(key) & mask;
-    for (uint probe = 0; probe <= mask; probe++) {
-      ulong prev = atom_cmpxchg((volatile global ulong *)&table_keys[slot],
-                                VOX_EMPTY64, key);
-      if (prev == VOX_EMPTY64 || prev == key) {
-        atomic_min(&table_first[slot], i);
-        found = slot;
-        break;
-      }
-      slot = (slot + 1) & mask;
-    }
-  }
-  slot_of[i] = found;
+inline ulong vox_cas64(global ulong *p, ulong expected, ulong desired) {
+  return atom_cmpxchg((volatile global ulong *)p, expected, desired);
 }
+
+VOX_HASH_INSERT(clsp_vox_hash_insert64, ulong, VOX_EMPTY64, vox_hash64, vox_cas64)
 #endif
 
 /* Sort path (64-bit keys, no 64-bit atomics), step 1: the (key, point)
@@ -302,28 +269,21 @@ inline void vox_site(global int *coords, uint r, int batch, ulong key,
   coords[4 * r + 3] = (int)(key - q * d2);
 }
 
-/* For each head point: its voxel's row = rank, and the site. */
-kernel void clsp_vox_emit(global const uint *keys, global const uint *slot_of,
-                          global const uint *head, global const uint *rank,
-                          uint n, uint d1, uint d2, int batch,
-                          global uint *slot_voxel, global int *coords) {
-  uint i = get_global_id(0);
-  if (i >= n || !head[i]) return;
-  slot_voxel[slot_of[i]] = rank[i];
-  vox_site(coords, rank[i], batch, keys[i], d1, d2);
-}
+/* For each head point: its voxel's row = rank, and the site (KEY: uint
+ * or ulong keys). */
+#define VOX_EMIT(NAME, KEY)                                                   \
+  kernel void NAME(global const KEY *keys, global const uint *slot_of,       \
+                   global const uint *head, global const uint *rank, uint n, \
+                   uint d1, uint d2, int batch, global uint *slot_voxel,     \
+                   global int *coords) {                                     \
+    uint i = get_global_id(0);                                               \
+    if (i >= n || !head[i]) return;                                          \
+    slot_voxel[slot_of[i]] = rank[i];                                        \
+    vox_site(coords, rank[i], batch, keys[i], d1, d2);                       \
+  }
 
-/* The same for 64-bit keys. */
-kernel void clsp_vox_emit64(global const ulong *keys,
-                            global const uint *slot_of,
-                            global const uint *head, global const uint *rank,
-                            uint n, uint d1, uint d2, int batch,
-                            global uint *slot_voxel, global int *coords) {
-  uint i = get_global_id(0);
-  if (i >= n || !head[i]) return;
-  slot_voxel[slot_of[i]] = rank[i];
-  vox_site(coords, rank[i], batch, keys[i], d1, d2);
-}
+VOX_EMIT(clsp_vox_emit, uint)
+VOX_EMIT(clsp_vox_emit64, ulong)
 
 /* point_voxel[i] = voxel row of point i (VOX_EMPTY if dropped); counts
  * the points per voxel. */

@@ -295,23 +295,33 @@ static void test_deterministic(void **state) {
 
 /* ---- grids of 2^32 - 1 cells or more: 64-bit voxel keys ---- */
 
-/* Two deterministic contexts on the suite's device: the default paths
- * (64-bit hash where the device has 64-bit atomics) and the sort path
- * forced by CLSP_CONTEXT_FORCE_HASH32. */
-static void wide_contexts(clsp_context *ctx[2]) {
+/* Fixture: two deterministic contexts on the suite's device, the default
+ * paths (64-bit hash where the device has 64-bit atomics) and the sort
+ * path forced by CLSP_CONTEXT_FORCE_HASH32. */
+static int wide_setup(void **state) {
+  static clsp_context *ctx[2];
   for (int k = 0; k < 2; k++) {
     clsp_context_options co = {0};
     co.flags = CLSP_CONTEXT_DETERMINISTIC | (k ? CLSP_CONTEXT_FORCE_HASH32 : 0);
     co.device = harness_device_spec();
     ctx[k] = NULL;
-    assert_int_equal(clsp_context_create(&co, &ctx[k]), CLSP_SUCCESS);
+    if (clsp_context_create(&co, &ctx[k]) != CLSP_SUCCESS) return -1;
   }
+  *state = ctx;
+  return 0;
+}
+
+static int wide_teardown(void **state) {
+  clsp_context **ctx = *state;
+  clsp_context_destroy(ctx[0]);
+  clsp_context_destroy(ctx[1]);
+  return 0;
 }
 
 /* Voxelizes p on both contexts: each result matches the reference (and
  * its grid is the `want` shape the case is built for, in coordinate
  * order), and the two agree bit for bit. */
-static void check_wide(clsp_context *ctx[2], const float *p, size_t n,
+static void check_wide(clsp_context **ctx, const float *p, size_t n,
                        const clsp_voxelize_options *o, const int32_t want[3],
                        uint64_t seed) {
   int range = o->recipe == CLSP_VOXEL_RANGE;
@@ -353,11 +363,9 @@ static float *with_points(uint64_t seed, size_t n, const float *extra, size_t n_
  * and y, +-1 km on z: 60 key bits), and on a grid of SemanticKITTI's
  * extent, 3173 x 3166 x 613 voxels. */
 static void test_wide_round(void **state) {
-  (void)state;
+  clsp_context **ctx = *state;
   uint64_t seed = harness_seed() + 6;
   size_t n = cloud_size();
-  clsp_context *ctx[2];
-  wide_contexts(ctx);
   clsp_voxelize_options o;
   clsp_voxelize_defaults(CLSP_VOXEL_MINKUNET, &o);
   const float far[] = {1e5f, 0, 0, 0.1f, -1e5f, 1, 1, 0.2f, 3, 1e5f, 0, 0.3f,
@@ -372,18 +380,14 @@ static void test_wide_round(void **state) {
   o.batch = 1;
   check_wide(ctx, p, n + 2, &o, (const int32_t[]){3173, 3166, 613}, seed + 1);
   free(p);
-  clsp_context_destroy(ctx[0]);
-  clsp_context_destroy(ctx[1]);
 }
 
 /* Range mode over a 10000^3 grid of 2 cm voxels, with points outside the
  * range (dropped) as far as 100 km. */
 static void test_wide_range(void **state) {
-  (void)state;
+  clsp_context **ctx = *state;
   uint64_t seed = harness_seed() + 7;
   size_t n = cloud_size();
-  clsp_context *ctx[2];
-  wide_contexts(ctx);
   clsp_voxelize_options o = {CLSP_VOXEL_RANGE, {0.02f, 0.02f, 0.02f},
                              {-100.0f, -100.0f, -100.0f, 100.0f, 100.0f, 100.0f}, 0};
   const float edge[] = {-99.99f, -99.99f, -99.99f, 0.1f, 99.99f, 99.99f, 99.99f, 0.2f,
@@ -391,8 +395,6 @@ static void test_wide_range(void **state) {
   float *p = with_points(seed, n, edge, 5);
   check_wide(ctx, p, n + 5, &o, (const int32_t[]){10001, 10000, 10000}, seed);
   free(p);
-  clsp_context_destroy(ctx[0]);
-  clsp_context_destroy(ctx[1]);
 }
 
 /* A cloud 10^13 m out on x: voxel indices near 2^47 (the offsets are
@@ -400,11 +402,9 @@ static void test_wide_range(void **state) {
  * spacing there) widen the grid beyond 32-bit keys. And 10^9 m out
  * (indices near 2^34, beyond the former 2^30 limit) within 32 bits. */
 static void test_far_cluster(void **state) {
-  (void)state;
+  clsp_context **ctx = *state;
   uint64_t seed = harness_seed() + 8;
   size_t n = cloud_size();
-  clsp_context *ctx[2];
-  wide_contexts(ctx);
   clsp_voxelize_options o;
   clsp_voxelize_defaults(CLSP_VOXEL_MINKUNET, &o);
   const float steps[] = {1e13f + 1048576.0f, 1, 1, 0.1f, 1e13f + 3145728.0f, 2, 2, 0.2f};
@@ -427,8 +427,6 @@ static void test_far_cluster(void **state) {
   clsp_tensor_destroy(t);
   ref_voxels_free(&ref);
   free(p);
-  clsp_context_destroy(ctx[0]);
-  clsp_context_destroy(ctx[1]);
 }
 
 static const char *kitti_dir(void) {
@@ -481,9 +479,9 @@ int main(void) {
     cmocka_unit_test(test_errors),
     cmocka_unit_test(test_empty),
     cmocka_unit_test(test_deterministic),
-    cmocka_unit_test(test_wide_round),
-    cmocka_unit_test(test_wide_range),
-    cmocka_unit_test(test_far_cluster),
+    cmocka_unit_test_setup_teardown(test_wide_round, wide_setup, wide_teardown),
+    cmocka_unit_test_setup_teardown(test_wide_range, wide_setup, wide_teardown),
+    cmocka_unit_test_setup_teardown(test_far_cluster, wide_setup, wide_teardown),
     cmocka_unit_test(test_kitti_000000),
     cmocka_unit_test(test_kitti_000008),
   };
