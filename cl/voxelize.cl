@@ -72,17 +72,18 @@ kernel void clsp_vox_round_bounds(global const float *pts, uint n,
   const float s[3] = {sx, sy, sz};
   int lo[3] = {INT_MAX, INT_MAX, INT_MAX}, hi[3] = {INT_MIN, INT_MIN, INT_MIN};
   int bad = 0;
+  /* Non-finite points only need counting: any makes the call fail, so
+   * what they do to the bounds does not matter. */
   for (uint i = first; i < last; i++) {
-    float p[3] = {pts[4 * i + 0], pts[4 * i + 1], pts[4 * i + 2]};
-    if (!(isfinite(p[0]) && isfinite(p[1]) && isfinite(p[2]))) {
-      bad++;
-      continue;
-    }
+    int finite = 1;
     for (int a = 0; a < 3; a++) {
-      int v = vox_ordered(rint(p[a] / s[a]));
+      float p = pts[4 * i + a];
+      finite &= isfinite(p);
+      int v = vox_ordered(rint(p / s[a]));
       lo[a] = min(lo[a], v);
       hi[a] = max(hi[a], v);
     }
+    bad += !finite;
   }
   for (int a = 0; a < 3; a++) {
     atomic_min(&bounds[a], lo[a]);
@@ -92,34 +93,37 @@ kernel void clsp_vox_round_bounds(global const float *pts, uint n,
 }
 
 /* r - lo exactly, for integer-valued floats with 0 <= r - lo < 2^31 (the
- * host checked the extent). Below 2^40 both convert to long exactly;
- * above, both lie beyond 2^39 where floats are multiples of 2^16, so the
- * difference is a multiple of 2^16 below 2^31: a float, and the float
- * subtraction is exact. */
-inline uint vox_offset(float r, float lo) {
+ * host checked the extent). Unless `far` (some |r| >= 2^31 on some axis,
+ * uniform), both convert to int. Else: below 2^40 both convert to long
+ * exactly; above, both lie beyond 2^39 where floats are multiples of
+ * 2^16, so the difference is a multiple of 2^16 below 2^31: a float, and
+ * the float subtraction is exact. */
+inline uint vox_offset(float r, float lo, int far) {
   const float big = 1099511627776.0f; /* 2^40 */
+  if (!far) return (uint)((int)r - (int)lo);
   if (fabs(r) < big && fabs(lo) < big) return (uint)((long)r - (long)lo);
   return (uint)(r - lo);
 }
 
 /* Round mode: the point's voxel minus the per-axis minimum (lx, ly, lz). */
 inline void vox_round_cell(global const float *pts, uint i, float sx, float sy,
-                           float sz, float lx, float ly, float lz, uint *v) {
-  v[0] = vox_offset(rint(pts[4 * i + 0] / sx), lx);
-  v[1] = vox_offset(rint(pts[4 * i + 1] / sy), ly);
-  v[2] = vox_offset(rint(pts[4 * i + 2] / sz), lz);
+                           float sz, float lx, float ly, float lz, int far,
+                           uint *v) {
+  v[0] = vox_offset(rint(pts[4 * i + 0] / sx), lx, far);
+  v[1] = vox_offset(rint(pts[4 * i + 1] / sy), ly, far);
+  v[2] = vox_offset(rint(pts[4 * i + 2] / sz), lz, far);
 }
 
 /* Round mode, pass 2: key packs (x - lo, y - lo, z - lo), z fastest, as
  * uint or ulong (KEY; the host checked that the grid fits). */
 #define VOX_KEYS_ROUND(NAME, KEY)                                             \
   kernel void NAME(global const float *pts, uint n, float sx, float sy,      \
-                   float sz, float lx, float ly, float lz, uint ny, uint nz,  \
-                   global KEY *keys) {                                       \
+                   float sz, float lx, float ly, float lz, int far, uint ny, \
+                   uint nz, global KEY *keys) {                              \
     uint i = get_global_id(0);                                               \
     if (i >= n) return;                                                      \
     uint v[3];                                                               \
-    vox_round_cell(pts, i, sx, sy, sz, lx, ly, lz, v);                       \
+    vox_round_cell(pts, i, sx, sy, sz, lx, ly, lz, far, v);                  \
     keys[i] = ((KEY)v[0] * ny + v[1]) * nz + v[2];                           \
   }
 

@@ -237,9 +237,10 @@ static float from_ordered(int32_t k) {
 
 /* Round mode shape from the bounds pass: every axis within int32
  * coordinates, else TOO_LARGE naming the axis and its extent. lo = the
- * per-axis minimum of rint(p / size). */
+ * per-axis minimum of rint(p / size); *far: some |rint(p / size)| is
+ * 2^31 or more (the key kernel then takes its exact wide path). */
 static clsp_status round_shape(vox_run *r, const clsp_voxelize_options *o,
-                               const int32_t b[7], float lo[3]) {
+                               const int32_t b[7], float lo[3], int32_t *far) {
   if (b[6] > 0)
     return clsp__fail(r->ctx, CLSP_ERROR_INVALID_ARGUMENT,
                       "points: %d points are not finite", (int)b[6]);
@@ -256,6 +257,7 @@ static clsp_status round_shape(vox_run *r, const clsp_voxelize_options *o,
                         "coordinates",
                         a, extent, (double)o->voxel_size[a], (double)lo[a], hi);
     r->shape[a] = (int32_t)extent;
+    *far |= !(fabs(lo[a]) < 2147483648.0 && fabs(hi) < 2147483648.0);
   }
   return CLSP_SUCCESS;
 }
@@ -264,23 +266,25 @@ static clsp_status round_shape(vox_run *r, const clsp_voxelize_options *o,
 static clsp_status keys_round(vox_run *r, const clsp_voxelize_options *o) {
   int32_t b[7];
   float lo[3];
+  int32_t far = 0;
   clsp_status st = CLSP_SUCCESS;
   if (r->n == 0) { /* no points: an empty tensor of shape 1 x 1 x 1 */
     r->shape[0] = r->shape[1] = r->shape[2] = 1;
   } else {
     st = round_bounds(r, o, b);
-    if (st == CLSP_SUCCESS) st = round_shape(r, o, b, lo);
+    if (st == CLSP_SUCCESS) st = round_shape(r, o, b, lo, &far);
   }
   const uint32_t d[3] = {(uint32_t)r->shape[0], (uint32_t)r->shape[1],
                          (uint32_t)r->shape[2]};
   if (st == CLSP_SUCCESS) st = key_grid(r, d, o->batch, "points: their voxel grid");
   if (st != CLSP_SUCCESS || r->n == 0) return st;
   const size_t f = sizeof(float), m = sizeof(cl_mem);
-  const size_t sz[] = {m, 4, f, f, f, f, f, f, 4, 4, m};
+  const size_t sz[] = {m, 4, f, f, f, f, f, f, 4, 4, 4, m};
   const void *v[] = {&r->pts, &r->n, &o->voxel_size[0], &o->voxel_size[1],
-                     &o->voxel_size[2], &lo[0], &lo[1], &lo[2], &r->d1, &r->d2, &r->keys};
+                     &o->voxel_size[2], &lo[0], &lo[1], &lo[2], &far, &r->d1, &r->d2,
+                     &r->keys};
   return launch(r, r->wide ? "clsp_vox_keys_round64" : "clsp_vox_keys_round",
-                CLSP_VOXEL_STAGE_KEYS, r->n, 0, 11, sz, v);
+                CLSP_VOXEL_STAGE_KEYS, r->n, 0, 12, sz, v);
 }
 
 /* The condition under which clsp__base_options compiles the CLSP_HASH64
