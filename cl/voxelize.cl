@@ -93,42 +93,40 @@ kernel void clsp_vox_round_bounds(global const float *pts, uint n,
 }
 
 /* r - lo exactly, for integer-valued floats with 0 <= r - lo < 2^31 (the
- * host checked the extent). Unless `far` (some |r| >= 2^31 on some axis,
- * uniform), both convert to int. Else: below 2^40 both convert to long
- * exactly; above, both lie beyond 2^39 where floats are multiples of
+ * host checked the extent). Near: every |r| below 2^31, both convert to
+ * int. Far (some |r| >= 2^31 on some axis): below 2^40 both convert to
+ * long exactly; above, both lie beyond 2^39 where floats are multiples of
  * 2^16, so the difference is a multiple of 2^16 below 2^31: a float, and
  * the float subtraction is exact. */
-inline uint vox_offset(float r, float lo, int far) {
+inline uint vox_offset_near(float r, float lo) {
+  return (uint)((int)r - (int)lo);
+}
+
+inline uint vox_offset_far(float r, float lo) {
   const float big = 1099511627776.0f; /* 2^40 */
-  if (!far) return (uint)((int)r - (int)lo);
   if (fabs(r) < big && fabs(lo) < big) return (uint)((long)r - (long)lo);
   return (uint)(r - lo);
 }
 
-/* Round mode: the point's voxel minus the per-axis minimum (lx, ly, lz). */
-inline void vox_round_cell(global const float *pts, uint i, float sx, float sy,
-                           float sz, float lx, float ly, float lz, int far,
-                           uint *v) {
-  v[0] = vox_offset(rint(pts[4 * i + 0] / sx), lx, far);
-  v[1] = vox_offset(rint(pts[4 * i + 1] / sy), ly, far);
-  v[2] = vox_offset(rint(pts[4 * i + 2] / sz), lz, far);
-}
-
 /* Round mode, pass 2: key packs (x - lo, y - lo, z - lo), z fastest, as
- * uint or ulong (KEY; the host checked that the grid fits). */
-#define VOX_KEYS_ROUND(NAME, KEY)                                             \
+ * uint or ulong (KEY; the host checked that the grid fits), offsets by
+ * vox_offset_near or vox_offset_far (OFFSET, chosen by the host). */
+#define VOX_KEYS_ROUND(NAME, KEY, OFFSET)                                     \
   kernel void NAME(global const float *pts, uint n, float sx, float sy,      \
-                   float sz, float lx, float ly, float lz, int far, uint ny, \
-                   uint nz, global KEY *keys) {                              \
+                   float sz, float lx, float ly, float lz, uint ny, uint nz,  \
+                   global KEY *keys) {                                       \
     uint i = get_global_id(0);                                               \
     if (i >= n) return;                                                      \
-    uint v[3];                                                               \
-    vox_round_cell(pts, i, sx, sy, sz, lx, ly, lz, far, v);                  \
-    keys[i] = ((KEY)v[0] * ny + v[1]) * nz + v[2];                           \
+    KEY x = OFFSET(rint(pts[4 * i + 0] / sx), lx);                           \
+    KEY y = OFFSET(rint(pts[4 * i + 1] / sy), ly);                           \
+    KEY z = OFFSET(rint(pts[4 * i + 2] / sz), lz);                           \
+    keys[i] = (x * ny + y) * nz + z;                                         \
   }
 
-VOX_KEYS_ROUND(clsp_vox_keys_round, uint)
-VOX_KEYS_ROUND(clsp_vox_keys_round64, ulong)
+VOX_KEYS_ROUND(clsp_vox_keys_round, uint, vox_offset_near)
+VOX_KEYS_ROUND(clsp_vox_keys_round_far, uint, vox_offset_far)
+VOX_KEYS_ROUND(clsp_vox_keys_round64, ulong, vox_offset_near)
+VOX_KEYS_ROUND(clsp_vox_keys_round64_far, ulong, vox_offset_far)
 
 inline uint vox_hash(uint key) {
   uint h = key * 0x9E3779B1u;

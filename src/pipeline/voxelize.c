@@ -238,9 +238,9 @@ static float from_ordered(int32_t k) {
 /* Round mode shape from the bounds pass: every axis within int32
  * coordinates, else TOO_LARGE naming the axis and its extent. lo = the
  * per-axis minimum of rint(p / size); *far: some |rint(p / size)| is
- * 2^31 or more (the key kernel then takes its exact wide path). */
+ * 2^31 or more (then the key kernel's offsets take the exact wide path). */
 static clsp_status round_shape(vox_run *r, const clsp_voxelize_options *o,
-                               const int32_t b[7], float lo[3], int32_t *far) {
+                               const int32_t b[7], float lo[3], int *far) {
   if (b[6] > 0)
     return clsp__fail(r->ctx, CLSP_ERROR_INVALID_ARGUMENT,
                       "points: %d points are not finite", (int)b[6]);
@@ -266,7 +266,7 @@ static clsp_status round_shape(vox_run *r, const clsp_voxelize_options *o,
 static clsp_status keys_round(vox_run *r, const clsp_voxelize_options *o) {
   int32_t b[7];
   float lo[3];
-  int32_t far = 0;
+  int far = 0;
   clsp_status st = CLSP_SUCCESS;
   if (r->n == 0) { /* no points: an empty tensor of shape 1 x 1 x 1 */
     r->shape[0] = r->shape[1] = r->shape[2] = 1;
@@ -278,13 +278,14 @@ static clsp_status keys_round(vox_run *r, const clsp_voxelize_options *o) {
                          (uint32_t)r->shape[2]};
   if (st == CLSP_SUCCESS) st = key_grid(r, d, o->batch, "points: their voxel grid");
   if (st != CLSP_SUCCESS || r->n == 0) return st;
+  static const char *const kernel[2][2] = {
+      {"clsp_vox_keys_round", "clsp_vox_keys_round_far"},
+      {"clsp_vox_keys_round64", "clsp_vox_keys_round64_far"}};
   const size_t f = sizeof(float), m = sizeof(cl_mem);
-  const size_t sz[] = {m, 4, f, f, f, f, f, f, 4, 4, 4, m};
+  const size_t sz[] = {m, 4, f, f, f, f, f, f, 4, 4, m};
   const void *v[] = {&r->pts, &r->n, &o->voxel_size[0], &o->voxel_size[1],
-                     &o->voxel_size[2], &lo[0], &lo[1], &lo[2], &far, &r->d1, &r->d2,
-                     &r->keys};
-  return launch(r, r->wide ? "clsp_vox_keys_round64" : "clsp_vox_keys_round",
-                CLSP_VOXEL_STAGE_KEYS, r->n, 0, 12, sz, v);
+                     &o->voxel_size[2], &lo[0], &lo[1], &lo[2], &r->d1, &r->d2, &r->keys};
+  return launch(r, kernel[r->wide][far], CLSP_VOXEL_STAGE_KEYS, r->n, 0, 11, sz, v);
 }
 
 /* The condition under which clsp__base_options compiles the CLSP_HASH64
