@@ -438,6 +438,36 @@ static void test_fields_bench(void **state) {
   }
 }
 
+/* MinkUNet end to end on a small cloud with far outliers (+-100 km on x
+ * and y, +-1 km on z): a grid far beyond 32-bit voxel keys (issue 13),
+ * voxel count exact against the reference. */
+static void test_minkunet_far_outliers(void **state) {
+  (void)state;
+  if (on_simulator()) HARNESS_SKIP("clsp bench is too slow under the simulator");
+  size_t n = 3000;
+  float *p = realloc(small_cloud(n), (n + 6) * 16);
+  assert_non_null(p);
+  const float far[] = {1e5f, 0, 0, 0.1f, -1e5f, 1, 1, 0.2f, 3, 1e5f, 0, 0.3f,
+                       2, -1e5f, 1, 0.4f, 4, 5, 1e3f, 0.5f, 5, 4, -1e3f, 0.6f};
+  memcpy(p + 4 * n, far, sizeof far);
+  ref_voxels ref;
+  assert_int_equal(ref_voxelize_minkunet(p, n + 6, 0, &ref), 0);
+  assert_true((double)ref.shape[0] * ref.shape[1] * ref.shape[2] > 4294967295.0);
+  char path[512], args[2048];
+  snprintf(path, sizeof path, "%s/far.ply", tmpdir);
+  write_ply(path, p, n + 6);
+  snprintf(args, sizeof args, "bench --net minkunet --input '%s' --repeat 1 --json '%s/far.json'",
+           path, tmpdir);
+  assert_int_equal(run_clsp(args), 0);
+  char *j = load_json("far.json");
+  assert_int_equal(json_int(j, "points"), (long)(n + 6));
+  assert_int_equal(json_int(j, "voxels"), (long)ref.n);
+  assert_non_null(strstr(j, "\"up4.res2.add\""));
+  free(j);
+  ref_voxels_free(&ref);
+  free(p);
+}
+
 static void test_usage_errors(void **state) {
   (void)state;
   assert_int_not_equal(run_clsp("bench --net nope"), 0);
@@ -456,6 +486,7 @@ int main(void) {
     cmocka_unit_test(test_networks_small),
     cmocka_unit_test(test_fields_means),
     cmocka_unit_test(test_fields_bench),
+    cmocka_unit_test(test_minkunet_far_outliers),
     cmocka_unit_test(test_second_kitti),
     cmocka_unit_test(test_minkunet_kitti),
   };
