@@ -4,10 +4,9 @@
  * first occurrence, independent of scheduling) -> per-voxel buckets ->
  * compensated mean. Only 32-bit atomics, so it runs on every device. */
 
-#define VOX_EMPTY 0xFFFFFFFFu
-/* Points per work-item in the round-mode bounds pass: keeps the number of
- * contended atomics on the six bounds N / 64. */
-#define VOX_BOUNDS_CHUNK 64u
+/* CLSP_VOX_BOUNDS_CHUNK (a -D define from the context's tuning record):
+ * points per work-item in the round-mode bounds pass; keeps the number of
+ * contended atomics on the six bounds at N / chunk. */
 
 /* Range mode: v = floor((p - min) / size) in float32, kept iff
  * 0 <= v < grid. Key packs (z, y, x), x fastest. */
@@ -23,7 +22,7 @@ kernel void clsp_vox_keys_range(global const float *pts, uint n,
   /* The comparisons are false for NaN: such points are dropped. */
   int ok = fx >= 0.0f && fx < (float)gx && fy >= 0.0f && fy < (float)gy &&
            fz >= 0.0f && fz < (float)gz;
-  keys[i] = ok ? ((uint)fz * (uint)gy + (uint)fy) * (uint)gx + (uint)fx : VOX_EMPTY;
+  keys[i] = ok ? ((uint)fz * (uint)gy + (uint)fy) * (uint)gx + (uint)fx : CLSP_NONE_U32;
 }
 
 /* rint(p / size) as int, or a flag when it cannot be represented with
@@ -43,9 +42,9 @@ inline int vox_round(float p, float s, int *bad) {
 kernel void clsp_vox_round_bounds(global const float *pts, uint n,
                                   float sx, float sy, float sz,
                                   global int *bounds) {
-  uint first = get_global_id(0) * VOX_BOUNDS_CHUNK;
+  uint first = get_global_id(0) * (uint)CLSP_VOX_BOUNDS_CHUNK;
   if (first >= n) return;
-  uint last = min(n, first + VOX_BOUNDS_CHUNK);
+  uint last = min(n, first + (uint)CLSP_VOX_BOUNDS_CHUNK);
   int lo[3] = {INT_MAX, INT_MAX, INT_MAX}, hi[3] = {INT_MIN, INT_MIN, INT_MIN};
   int bad = 0;
   for (uint i = first; i < last; i++) {
@@ -86,7 +85,7 @@ inline uint vox_hash(uint key) {
 
 /* Inserts every kept point's key (linear probing, 32-bit CAS); the slot's
  * `first` becomes the smallest point index of the voxel whatever the
- * scheduling. slot_of[i] = the point's slot, or VOX_EMPTY. */
+ * scheduling. slot_of[i] = the point's slot, or CLSP_NONE_U32. */
 kernel void clsp_vox_hash_insert(global const uint *keys, uint n,
                                  global uint *table_keys,
                                  global uint *table_first, uint mask,
@@ -94,14 +93,14 @@ kernel void clsp_vox_hash_insert(global const uint *keys, uint n,
   uint i = get_global_id(0);
   if (i >= n) return;
   uint key = keys[i];
-  uint found = VOX_EMPTY;
-  if (key != VOX_EMPTY) {
+  uint found = CLSP_NONE_U32;
+  if (key != CLSP_NONE_U32) {
     uint slot = vox_hash(key) & mask;
     /* The table holds at least twice as many slots as points: an empty
      * slot is always reached within mask + 1 probes. */
     for (uint probe = 0; probe <= mask; probe++) {
-      uint prev = atomic_cmpxchg(&table_keys[slot], VOX_EMPTY, key);
-      if (prev == VOX_EMPTY || prev == key) {
+      uint prev = atomic_cmpxchg(&table_keys[slot], CLSP_NONE_U32, key);
+      if (prev == CLSP_NONE_U32 || prev == key) {
         atomic_min(&table_first[slot], i);
         found = slot;
         break;
@@ -119,7 +118,7 @@ kernel void clsp_vox_heads(global const uint *slot_of,
   uint i = get_global_id(0);
   if (i >= n) return;
   uint slot = slot_of[i];
-  head[i] = (slot != VOX_EMPTY && table_first[slot] == i) ? 1u : 0u;
+  head[i] = (slot != CLSP_NONE_U32 && table_first[slot] == i) ? 1u : 0u;
 }
 
 /* Work-group inclusive scan in local memory (Hillis-Steele with a barrier
@@ -168,7 +167,7 @@ kernel void clsp_vox_emit(global const uint *keys, global const uint *slot_of,
   coords[4 * r + 3] = (int)(key - q * d2);
 }
 
-/* point_voxel[i] = voxel row of point i (VOX_EMPTY if dropped); counts
+/* point_voxel[i] = voxel row of point i (CLSP_NONE_U32 if dropped); counts
  * the points per voxel. */
 kernel void clsp_vox_count(global const uint *slot_of,
                            global const uint *slot_voxel, uint n,
@@ -176,9 +175,9 @@ kernel void clsp_vox_count(global const uint *slot_of,
   uint i = get_global_id(0);
   if (i >= n) return;
   uint slot = slot_of[i];
-  uint v = slot == VOX_EMPTY ? VOX_EMPTY : slot_voxel[slot];
+  uint v = slot == CLSP_NONE_U32 ? CLSP_NONE_U32 : slot_voxel[slot];
   point_voxel[i] = v;
-  if (v != VOX_EMPTY) atomic_inc(&counts[v]);
+  if (v != CLSP_NONE_U32) atomic_inc(&counts[v]);
 }
 
 /* Places point indices into their voxel's bucket [offset[v], offset[v+1]). */
@@ -188,7 +187,7 @@ kernel void clsp_vox_bucket(global const uint *point_voxel, uint n,
   uint i = get_global_id(0);
   if (i >= n) return;
   uint v = point_voxel[i];
-  if (v != VOX_EMPTY) bucket[offset[v] + atomic_inc(&cursor[v])] = i;
+  if (v != CLSP_NONE_U32) bucket[offset[v] + atomic_inc(&cursor[v])] = i;
 }
 
 /* Neumaier-compensated sum: the result is within about one ulp of the
