@@ -123,8 +123,9 @@ clsp_status clsp__launch(clsp_context *ctx, const clsp_kernel_def *k, clsp_range
 #define CLSP_NARGS_(...) \
   (int)(sizeof(CLSP_ARGS_(__VA_ARGS__)) / sizeof(clsp_arg))
 /* clsp__launch with the arguments as a list: CLSP_A(x), ... */
-#define CLSP_LAUNCH(ctx, kdef, range, events, ...) \
-  clsp__launch(ctx, kdef, range, events, CLSP_ARGS_(__VA_ARGS__), CLSP_NARGS_(__VA_ARGS__))
+#define CLSP_LAUNCH(ctx, kdef, range, events, ...)                     \
+  clsp__launch(ctx, kdef, range, events, CLSP_ARGS_(__VA_ARGS__), \
+               CLSP_NARGS_(__VA_ARGS__))
 
 /* The kernel's largest work-group size on this device (cached). */
 clsp_status clsp__kernel_max_group(clsp_context *ctx, const clsp_kernel_def *k,

@@ -223,8 +223,8 @@ static clsp_status alloc_buffers(conv_run *r) {
                              NULL, "conv output feats", &r->out_feats);
   if (st == CLSP_SUCCESS && r->n_chunks > 0)
     st = clsp__buffer_create(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
-                             r->n_plan * CLSP_PLAN_WORDS * sizeof(uint32_t), r->plan, "conv plan",
-                             &r->plan_buf);
+                             r->n_plan * CLSP_PLAN_WORDS * sizeof(uint32_t), r->plan,
+                             "conv plan", &r->plan_buf);
   if (st == CLSP_SUCCESS && r->n_chunks > 0)
     st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, r->max_rows * r->w->c_in * sizeof(float),
                              NULL, "conv workspace (gathered rows)", &r->ws_a);

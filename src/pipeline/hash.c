@@ -123,7 +123,8 @@ clsp_status clsp__hash_firsts(clsp_context *ctx, const clsp_hash *h, cl_mem sel,
   a[4] = (clsp_arg){sizeof n, &n};
   a[5] = (clsp_arg){sizeof sel, &sel};
   a[6] = (clsp_arg){sizeof dup, &dup};
-  if (st == CLSP_SUCCESS) st = CLSP_RUN_ARRAY(ctx, CLSP_K_HASH_FIRSTS, clsp_items(n), l, a, 7);
+  if (st == CLSP_SUCCESS)
+    st = CLSP_RUN_ARRAY(ctx, CLSP_K_HASH_FIRSTS, clsp_items(n), l, a, 7);
   if (st == CLSP_SUCCESS && n) {
     cl_int err = clEnqueueReadBuffer(ctx->queue, dup, CL_TRUE, 0, 4, dup_row, 0, NULL, NULL);
     if (err != CL_SUCCESS) st = clsp__cl_fail(ctx, err, "reading the duplicate flag");

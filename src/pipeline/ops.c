@@ -23,8 +23,8 @@ static clsp_status same_sites(clsp_context *ctx, const clsp_tensor *a, const cls
 
 /* Runs kernel k over n items with the n_args arguments; waits and
  * reports its device time when device_ms is given. */
-static clsp_status run(clsp_context *ctx, clsp_kernel_id k, size_t n, const clsp_arg *args,
-                       int n_args, double *device_ms) {
+static clsp_status run(clsp_context *ctx, clsp_kernel_id k, size_t n,
+                       const clsp_arg *args, int n_args, double *device_ms) {
   if (device_ms) *device_ms = 0.0;
   clsp_events ev = {0};
   clsp_status st = CLSP_RUN_ARRAY(ctx, k, clsp_items_any(n), device_ms ? &ev : NULL,

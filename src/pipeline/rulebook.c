@@ -275,7 +275,8 @@ static clsp_status kernel_map(build *b) {
                     CLSP_A(is), CLSP_A(ib)};
   clsp__hash_args(&b->in_hash, a + 11, &mask);
   a[15] = (clsp_arg)CLSP_A(sel);
-  if (st == CLSP_SUCCESS) st = CLSP_RUN_ARRAY(ctx, CLSP_K_RB_MAP, clsp_items(n_mat), b->ev, a, 16);
+  if (st == CLSP_SUCCESS)
+    st = CLSP_RUN_ARRAY(ctx, CLSP_K_RB_MAP, clsp_items(n_mat), b->ev, a, 16);
   if (st == CLSP_SUCCESS) st = compact_pairs(b, sel, n_mat);
   clsp__buffer_release(ctx, &sel);
   return st;

@@ -91,7 +91,8 @@ void clsp__compact_release(clsp_context *ctx, clsp_compaction *c) {
 static clsp_status radix_pass(clsp_context *ctx, cl_mem keys, cl_mem vals, cl_mem keys2,
                               cl_mem vals2, uint32_t n, uint32_t shift, cl_mem hist,
                               clsp_events *l) {
-  uint32_t block = ctx->tuning.radix_block, nb = chunks_of(n, block), has_vals = vals != NULL;
+  uint32_t block = ctx->tuning.radix_block, nb = chunks_of(n, block);
+  uint32_t has_vals = vals != NULL;
   cl_mem v = vals ? vals : keys, v2 = vals2 ? vals2 : keys2;
   clsp_status st = CLSP_RUN(ctx, CLSP_K_RADIX_HIST, clsp_items(nb), l, CLSP_A(keys),
                             CLSP_A(n), CLSP_A(block), CLSP_A(shift), CLSP_A(hist),

@@ -21,9 +21,9 @@ clsp_status clsp__scatter_add(clsp_context *ctx, cl_mem block, size_t cout,
                               uint32_t valid, cl_mem out, clsp_events *ev) {
   clsp_kernel_id k = clsp__row_kernels(ctx) ? CLSP_K_SCATTER_ADD_CPU : CLSP_K_SCATTER_ADD;
   cl_uint c = (cl_uint)cout;
-  return CLSP_RUN(ctx, k, clsp__rows_range(ctx, cout, valid), ev, CLSP_A(block), CLSP_A(c),
-                  CLSP_A(block_row), CLSP_A(pair_out), CLSP_A(begin), CLSP_A(valid),
-                  CLSP_A(out));
+  return CLSP_RUN(ctx, k, clsp__rows_range(ctx, cout, valid), ev, CLSP_A(block),
+                  CLSP_A(c), CLSP_A(block_row), CLSP_A(pair_out), CLSP_A(begin),
+                  CLSP_A(valid), CLSP_A(out));
 }
 
 clsp_status clsp__init_output(clsp_context *ctx, cl_mem out, cl_mem bias, size_t n_rows,

@@ -89,7 +89,8 @@ static clsp_status buf(vox_run *r, size_t count, const char *what, cl_mem *out) 
 /* The block-scan group: the tuned size, halved to what the kernel allows. */
 static clsp_status scan_wg(vox_run *r, size_t *wg) {
   size_t kmax = 1;
-  clsp_status st = clsp__kernel_max_group(r->ctx, &clsp__kernels[CLSP_K_VOX_SCAN_BLOCK], &kmax);
+  clsp_status st =
+      clsp__kernel_max_group(r->ctx, &clsp__kernels[CLSP_K_VOX_SCAN_BLOCK], &kmax);
   if (st != CLSP_SUCCESS) return st;
   size_t w = r->ctx->tuning.vox_scan_group;
   while (w > 1 && w > kmax) w /= 2;
@@ -150,11 +151,14 @@ static clsp_status keys_range(vox_run *r, const clsp_voxelize_options *o) {
   r->shape[2] = g[0];
   r->d1 = (uint32_t)g[1];
   r->d2 = (uint32_t)g[0];
-  const clsp_arg a[] = {CLSP_A(r->pts),        CLSP_A(r->n),          CLSP_A(o->voxel_size[0]),
-                        CLSP_A(o->voxel_size[1]), CLSP_A(o->voxel_size[2]), CLSP_A(o->range[0]),
-                        CLSP_A(o->range[1]),   CLSP_A(o->range[2]),   CLSP_A(g[0]),
-                        CLSP_A(g[1]),          CLSP_A(g[2]),          CLSP_A(r->keys)};
-  return launch(r, CLSP_K_VOX_KEYS_RANGE, CLSP_VOXEL_STAGE_KEYS, clsp_items_any(r->n), a, 12);
+  const clsp_arg a[] = {CLSP_A(r->pts),           CLSP_A(r->n),
+                        CLSP_A(o->voxel_size[0]), CLSP_A(o->voxel_size[1]),
+                        CLSP_A(o->voxel_size[2]), CLSP_A(o->range[0]),
+                        CLSP_A(o->range[1]),      CLSP_A(o->range[2]),
+                        CLSP_A(g[0]),             CLSP_A(g[1]),
+                        CLSP_A(g[2]),             CLSP_A(r->keys)};
+  return launch(r, CLSP_K_VOX_KEYS_RANGE, CLSP_VOXEL_STAGE_KEYS, clsp_items_any(r->n), a,
+                12);
 }
 
 static clsp_status round_bounds(vox_run *r, const clsp_voxelize_options *o,
@@ -208,11 +212,14 @@ static clsp_status keys_round(vox_run *r, const clsp_voxelize_options *o) {
                       (int)r->shape[0], (int)r->shape[1], (int)r->shape[2]);
   r->d1 = (uint32_t)r->shape[1];
   r->d2 = (uint32_t)r->shape[2];
-  const clsp_arg a[] = {CLSP_A(r->pts),  CLSP_A(r->n),    CLSP_A(o->voxel_size[0]),
-                        CLSP_A(o->voxel_size[1]), CLSP_A(o->voxel_size[2]), CLSP_A(b[0]),
-                        CLSP_A(b[1]),    CLSP_A(b[2]),    CLSP_A(r->d1),
-                        CLSP_A(r->d2),   CLSP_A(r->keys)};
-  return launch(r, CLSP_K_VOX_KEYS_ROUND, CLSP_VOXEL_STAGE_KEYS, clsp_items_any(r->n), a, 11);
+  const clsp_arg a[] = {CLSP_A(r->pts),           CLSP_A(r->n),
+                        CLSP_A(o->voxel_size[0]), CLSP_A(o->voxel_size[1]),
+                        CLSP_A(o->voxel_size[2]), CLSP_A(b[0]),
+                        CLSP_A(b[1]),             CLSP_A(b[2]),
+                        CLSP_A(r->d1),            CLSP_A(r->d2),
+                        CLSP_A(r->keys)};
+  return launch(r, CLSP_K_VOX_KEYS_ROUND, CLSP_VOXEL_STAGE_KEYS, clsp_items_any(r->n), a,
+                11);
 }
 
 /* Hash insert and head flags; rank = exclusive scan of the heads, whose
@@ -229,8 +236,10 @@ static clsp_status hash_and_rank(vox_run *r) {
   if (st != CLSP_SUCCESS) return st;
   const clsp_arg a1[] = {CLSP_A(r->keys),   CLSP_A(r->n),    CLSP_A(r->tkeys),
                          CLSP_A(r->tfirst), CLSP_A(r->mask), CLSP_A(r->slot_of)};
-  st = launch(r, CLSP_K_VOX_HASH_INSERT, CLSP_VOXEL_STAGE_HASH, clsp_items_any(r->n), a1, 6);
-  const clsp_arg a2[] = {CLSP_A(r->slot_of), CLSP_A(r->tfirst), CLSP_A(r->n), CLSP_A(r->head)};
+  st = launch(r, CLSP_K_VOX_HASH_INSERT, CLSP_VOXEL_STAGE_HASH, clsp_items_any(r->n), a1,
+              6);
+  const clsp_arg a2[] = {CLSP_A(r->slot_of), CLSP_A(r->tfirst), CLSP_A(r->n),
+                         CLSP_A(r->head)};
   if (st == CLSP_SUCCESS)
     st = launch(r, CLSP_K_VOX_HEADS, CLSP_VOXEL_STAGE_HASH, clsp_items_any(r->n), a2, 4);
   if (st == CLSP_SUCCESS) st = scan(r, r->head, r->rank, r->n + 1);
@@ -256,13 +265,15 @@ static clsp_status emit_and_bucket(vox_run *r, int32_t batch) {
   const clsp_arg a2[] = {CLSP_A(r->slot_of), CLSP_A(r->slot_voxel), CLSP_A(r->n),
                          CLSP_A(r->head),    CLSP_A(r->counts)};
   if (st == CLSP_SUCCESS)
-    st = launch(r, CLSP_K_VOX_COUNT, CLSP_VOXEL_STAGE_COMPACT, clsp_items_any(r->n), a2, 5);
+    st = launch(r, CLSP_K_VOX_COUNT, CLSP_VOXEL_STAGE_COMPACT, clsp_items_any(r->n), a2,
+                5);
   if (st == CLSP_SUCCESS) st = scan(r, r->counts, r->offsets, r->m + 1);
   if (st == CLSP_SUCCESS) st = clsp__buffer_fill32(r->ctx, r->counts, 0, 0, (r->m + 1ull) * 4, NULL);
   const clsp_arg a3[] = {CLSP_A(r->head), CLSP_A(r->n), CLSP_A(r->offsets),
                          CLSP_A(r->counts), CLSP_A(r->bucket)};
   if (st == CLSP_SUCCESS)
-    st = launch(r, CLSP_K_VOX_BUCKET, CLSP_VOXEL_STAGE_COMPACT, clsp_items_any(r->n), a3, 5);
+    st = launch(r, CLSP_K_VOX_BUCKET, CLSP_VOXEL_STAGE_COMPACT, clsp_items_any(r->n), a3,
+                5);
   return st;
 }
 
