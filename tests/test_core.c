@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include "harness.h"
 #include "programs.h"
+#include "pipeline.h"
 
 static void test_status_strings(void **state) {
   (void)state;
@@ -115,7 +116,7 @@ static void run_fill_kernel(clsp_context *ctx, uint32_t value) {
   cl_mem buf = NULL;
   assert_int_equal(clsp__buffer_create(ctx, CL_MEM_READ_WRITE, N * 4, NULL, "test", &buf),
                    CLSP_SUCCESS);
-  assert_int_equal(clsp__buffer_fill32(ctx, buf, 0xdeadbeefu, 0, N * 4, NULL),
+  assert_int_equal(clsp__fill_u32(ctx, buf, 0xdeadbeefu, 0, N, NULL),
                    CLSP_SUCCESS); /* poison */
   cl_uint n = N - 1; /* the last element must stay poisoned */
   assert_int_equal(CLSP_RUN(ctx, CLSP_K_FILL_U32, clsp_items_in_groups(n, 64), NULL,

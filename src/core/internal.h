@@ -105,9 +105,6 @@ clsp_status clsp__buffer_create(clsp_context *ctx, cl_mem_flags flags,
                                 cl_mem *out);
 /* Releases and un-accounts a buffer made by clsp__buffer_create. NULL ok. */
 void clsp__buffer_release(clsp_context *ctx, cl_mem *mem);
-/* Fills `bytes` at `offset` with a repeated 32-bit pattern (async). */
-clsp_status clsp__buffer_fill32(clsp_context *ctx, cl_mem mem, uint32_t pattern,
-                                size_t offset, size_t bytes, cl_event *ev);
 
 /* ---- tuning (src/core/tuning.c) ---- */
 /* Fills ctx->tuning from ctx->caps, ctx->flags and the device. */

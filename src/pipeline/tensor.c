@@ -334,7 +334,7 @@ clsp_status clsp_tensor_create_on_output(clsp_context *ctx, const clsp_rulebook 
   if (st != CLSP_SUCCESS) return st;
   cl_mem_flags ff = CL_MEM_READ_WRITE | (feats ? CL_MEM_COPY_HOST_PTR : 0);
   st = clsp__buffer_create(ctx, ff, feat_bytes(&d), (void *)feats, "tensor feats", &f);
-  if (st == CLSP_SUCCESS && !feats) st = clsp__buffer_fill32(ctx, f, 0, 0, feat_bytes(&d), NULL);
+  if (st == CLSP_SUCCESS && !feats) st = clsp__fill_u32(ctx, f, 0, 0, (uint32_t)(feat_bytes(&d) / 4), NULL);
   if (st != CLSP_SUCCESS) {
     clsp__buffer_release(ctx, &c);
     clsp__buffer_release(ctx, &f);
