@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* clsp bench reports: per-layer table (medians), JSON, Chrome trace. */
 #include "bench_report.h"
+#include "clsp.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,7 +93,7 @@ static void print_table(const bench_state *b, const summary *s) {
          (double)s->peak / (1024.0 * 1024.0));
 }
 
-static void json_string(FILE *f, const char *s) {
+void clsp_tool_json_string(FILE *f, const char *s) {
   fputc('"', f);
   for (; *s; s++) {
     unsigned char c = (unsigned char)*s;
@@ -107,7 +108,7 @@ static void json_layer(FILE *f, const bench_state *b, int l) {
   const net_layer *nl = &b->net.layers[l];
   const net_layer_stats *ls = &b->runs[0].layers[l];
   fprintf(f, "    {\"name\": ");
-  json_string(f, nl->name);
+  clsp_tool_json_string(f, nl->name);
   fprintf(f, ", \"kind\": \"%s\", \"c_in\": %d, \"c_out\": %d, \"in_sites\": %zu, "
              "\"out_sites\": %zu, \"pairs\": %zu, \"gflop\": %.6f, \"ms\": %.4f, "
              "\"stage_ms\": {",
@@ -127,13 +128,13 @@ static int write_json(const bench_state *b, const summary *s, const char *path) 
   }
   const clsp_device_caps *caps = clsp_context_caps(b->ctx);
   fprintf(f, "{\n  \"net\": ");
-  json_string(f, b->net_name);
+  clsp_tool_json_string(f, b->net_name);
   fprintf(f, ",\n  \"input\": ");
-  json_string(f, b->input_label);
+  clsp_tool_json_string(f, b->input_label);
   fprintf(f, ",\n  \"device\": ");
-  json_string(f, caps->device_name);
+  clsp_tool_json_string(f, caps->device_name);
   fprintf(f, ",\n  \"platform\": ");
-  json_string(f, caps->platform_name);
+  clsp_tool_json_string(f, caps->platform_name);
   fprintf(f, ",\n  \"repeat\": %d,\n  \"points\": %zu,\n  \"voxels\": %zu,\n", b->o.repeat,
           b->n_points, b->runs[0].vox.n_voxels);
   fprintf(f, "  \"voxelize_ms\": %.4f,\n  \"voxelize_stage_ms\": {\"keys\": %.4f, "
@@ -152,7 +153,7 @@ static int write_json(const bench_state *b, const summary *s, const char *path) 
 static void trace_event(FILE *f, int *first, const char *name, const char *cat, int tid,
                         double ts_ms, double dur_ms) {
   fprintf(f, "%s\n  {\"name\": ", *first ? "" : ",");
-  json_string(f, name);
+  clsp_tool_json_string(f, name);
   fprintf(f, ", \"cat\": \"%s\", \"ph\": \"X\", \"pid\": 1, \"tid\": %d, "
              "\"ts\": %.3f, \"dur\": %.3f}",
           cat, tid, ts_ms * 1e3, dur_ms * 1e3);

@@ -3,13 +3,19 @@
 #ifndef CLSP_TOOL_H
 #define CLSP_TOOL_H
 
+#include <stdio.h>
+
 int clsp_cmd_info(int argc, char **argv);
 int clsp_cmd_matrix(int argc, char **argv);
 int clsp_cmd_warmup(int argc, char **argv);
 int clsp_cmd_bench(int argc, char **argv);
 int clsp_cmd_conv(int argc, char **argv);
+int clsp_cmd_run(int argc, char **argv);
 
 /* Monotonic wall clock in milliseconds. */
 double clsp_tool_now_ms(void);
+
+/* Writes s as a JSON string literal (quoted, escaped) to f. */
+void clsp_tool_json_string(FILE *f, const char *s);
 
 #endif

@@ -39,6 +39,12 @@ int clsp_npy_write(const char *path, clsp_npy_dtype dtype, int rank,
                    const size_t shape[2], const void *data, char *err,
                    size_t errlen);
 
+/* The same for rank 1 to CLSP_NPY_MAX_RANK (shape has rank entries), e.g.
+ * a dense [B, C, H, W] feature map. */
+int clsp_npy_write_nd(const char *path, clsp_npy_dtype dtype, int rank,
+                      const size_t *shape, const void *data, char *err,
+                      size_t errlen);
+
 /* Frees out->data and zeroes *a; safe on a zeroed or already freed array. */
 void clsp_npy_free(clsp_npy_array *a);
 

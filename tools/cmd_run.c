@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* clsp run: a trained network from its SCN ONNX file (NVIDIA's libspconv
+ * deployment format) on voxels from .npy files; writes the first output,
+ * optionally an intermediate tensor and per-layer statistics. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "clsp.h"
+#include "clspconv/clspconv.h"
+#include "io/npy.h"
+
+#define RUN_MAX_REPEAT 100
+
+typedef struct run_opts {
+  const char *model, *coords, *feats, *out, *sparse_out, *dump, *stats, *device;
+  int repeat;
+} run_opts;
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: clsp run MODEL.onnx --coords C.npy --feats F.npy --out OUT.npy\n"
+          "                [--sparse-out PREFIX] [--dump NAME] [--repeat R]\n"
+          "                [--stats S.json] [--device SPEC]\n\n"
+          "Runs the SCN ONNX model on N voxels: C.npy int32 N x (1 + ndim) rows\n"
+          "(batch, z, y, x), F.npy float32 N x channels. Writes the first output:\n"
+          "dense to OUT.npy (float32, the declared shape with the input's batch),\n"
+          "sparse to PREFIX_coords.npy / PREFIX_feats.npy (--sparse-out).\n"
+          "--dump NAME also writes tensor (or node) NAME: OUT.NAME.npy when dense,\n"
+          "OUT.NAME_coords.npy / OUT.NAME_feats.npy when sparse.\n"
+          "--repeat R runs R forwards and reports the median wall time; --stats\n"
+          "writes per-layer device time, sites, pairs and peak memory as JSON\n"
+          "(timed on a profiling queue, which waits after every layer).\n");
+}
+
+static int parse_args(int argc, char **argv, run_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->repeat = 1;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      usage(stdout);
+      exit(0);
+    }
+    if (a[0] != '-') {
+      if (o->model) {
+        fprintf(stderr, "clsp run: '%s': one model file expected (have '%s')\n", a, o->model);
+        return 1;
+      }
+      o->model = a;
+      continue;
+    }
+    if (!v) {
+      fprintf(stderr, "clsp run: %s needs a value (or unknown option)\n", a);
+      return 1;
+    }
+    i++;
+    if (!strcmp(a, "--coords")) o->coords = v;
+    else if (!strcmp(a, "--feats")) o->feats = v;
+    else if (!strcmp(a, "--out")) o->out = v;
+    else if (!strcmp(a, "--sparse-out")) o->sparse_out = v;
+    else if (!strcmp(a, "--dump")) o->dump = v;
+    else if (!strcmp(a, "--stats")) o->stats = v;
+    else if (!strcmp(a, "--device")) o->device = v;
+    else if (!strcmp(a, "--repeat")) {
+      char *end;
+      long r = strtol(v, &end, 10);
+      if (*end || r < 1 || r > RUN_MAX_REPEAT) {
+        fprintf(stderr, "clsp run: --repeat '%s': expected 1..%d\n", v, RUN_MAX_REPEAT);
+        return 1;
+      }
+      o->repeat = (int)r;
+    } else {
+      fprintf(stderr, "clsp run: unknown option %s\n", a);
+      return 1;
+    }
+  }
+  if (!o->model || !o->coords || !o->feats || (!o->out && !o->sparse_out)) {
+    fprintf(stderr, "clsp run: MODEL, --coords, --feats and --out (or --sparse-out) are "
+                    "required (--help)\n");
+    return 1;
+  }
+  return 0;
+}
+
+typedef struct run_input {
+  clsp_npy_array coords, feats;
+  int32_t batch;
+} run_input;
+
+/* Reads and checks the voxels against the model's declared input. */
+static int read_input(const run_opts *o, const clsp_model_value_info *in, run_input *r) {
+  char err[512];
+  if (clsp_npy_read(o->coords, &r->coords, err, sizeof err) ||
+      clsp_npy_read(o->feats, &r->feats, err, sizeof err)) {
+    fprintf(stderr, "clsp run: %s\n", err);
+    return 1;
+  }
+  const clsp_npy_array *c = &r->coords, *f = &r->feats;
+  if (c->dtype != CLSP_NPY_I32 || c->rank != 2 || c->shape[1] != (size_t)(1 + in->ndim)) {
+    fprintf(stderr, "clsp run: %s: int32 N x %d (batch + %d axes) expected\n", o->coords,
+            1 + in->ndim, in->ndim);
+    return 1;
+  }
+  if (f->dtype != CLSP_NPY_F32 || f->rank != 2 || f->shape[1] != in->channels ||
+      f->shape[0] != c->shape[0]) {
+    fprintf(stderr, "clsp run: %s: float32 %zu x %zu expected (the model's input '%s' has %zu "
+                    "channels)\n", o->feats, c->shape[0], in->channels, in->name, in->channels);
+    return 1;
+  }
+  const int32_t *rows = c->data;
+  r->batch = 1;
+  for (size_t i = 0; i < c->shape[0]; i++)
+    if (rows[i * c->shape[1]] >= r->batch) r->batch = rows[i * c->shape[1]] + 1;
+  return 0;
+}
+
+static int write_result(clsp_model *m, const char *name, const char *dense_path,
+                        const char *prefix) {
+  clsp_model_value_info info;
+  char err[512], path[1024];
+  clsp_status st = clsp_model_result(m, name, &info);
+  if (st != CLSP_SUCCESS) return 1;
+  size_t n = 1, shape[CLSP_MODEL_MAX_DIMS];
+  for (int k = 0; info.dense && k < info.n_dims; k++) n *= (shape[k] = (size_t)info.dims[k]);
+  if (!info.dense) n = info.n_sites * info.channels;
+  float *v = malloc((n ? n : 1) * sizeof *v);
+  int32_t *c = info.dense ? NULL : malloc((info.n_sites ? info.n_sites : 1) *
+                                          (size_t)(1 + info.ndim) * sizeof *c);
+  int rc = !v || (!info.dense && !c);
+  if (!rc && clsp_model_result_download(m, name, v, c) != CLSP_SUCCESS) rc = 1;
+  if (!rc && info.dense) {
+    if (!dense_path) fprintf(stderr, "clsp run: '%s' is dense: give --out\n", info.name);
+    rc = !dense_path ||
+         clsp_npy_write_nd(dense_path, CLSP_NPY_F32, info.n_dims, shape, v, err, sizeof err);
+  } else if (!rc) {
+    if (!prefix) fprintf(stderr, "clsp run: '%s' is sparse: give --sparse-out\n", info.name);
+    size_t cs[2] = {info.n_sites, (size_t)(1 + info.ndim)}, fs[2] = {info.n_sites, info.channels};
+    snprintf(path, sizeof path, "%s_coords.npy", prefix ? prefix : "");
+    rc = !prefix || clsp_npy_write(path, CLSP_NPY_I32, 2, cs, c, err, sizeof err);
+    snprintf(path, sizeof path, "%s_feats.npy", prefix ? prefix : "");
+    rc = rc || clsp_npy_write(path, CLSP_NPY_F32, 2, fs, v, err, sizeof err);
+  }
+  if (rc && (dense_path || prefix)) fprintf(stderr, "clsp run: writing '%s' failed: %s\n", info.name, err);
+  free(v);
+  free(c);
+  return rc;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static int write_stats(const run_opts *o, clsp_context *ctx, clsp_model *m,
+                       const clsp_model_stats *s, const double *wall, double load_ms,
+                       size_t n_sites) {
+  FILE *f = fopen(o->stats, "w");
+  if (!f) {
+    perror(o->stats);
+    return 1;
+  }
+  fprintf(f, "{\n  \"model\": ");
+  clsp_tool_json_string(f, o->model);
+  fprintf(f, ",\n  \"device\": ");
+  clsp_tool_json_string(f, clsp_context_caps(ctx)->device_name);
+  fprintf(f, ",\n  \"input_sites\": %zu,\n  \"load_ms\": %.3f,\n  \"repeat\": %d,\n", n_sites,
+          load_ms, o->repeat);
+  fprintf(f, "  \"wall_ms\": [");
+  for (int r = 0; r < o->repeat; r++) fprintf(f, "%s%.3f", r ? ", " : "", wall[r]);
+  double med[RUN_MAX_REPEAT];
+  memcpy(med, wall, (size_t)o->repeat * sizeof *wall);
+  qsort(med, (size_t)o->repeat, sizeof *med, cmp_double);
+  fprintf(f, "],\n  \"median_wall_ms\": %.3f,\n  \"device_ms\": %.3f,\n", med[o->repeat / 2],
+          s->device_ms);
+  fprintf(f, "  \"peak_device_bytes\": %llu,\n  \"held_device_bytes\": %llu,\n"
+             "  \"rulebooks_built\": %zu,\n  \"layers\": [\n",
+          (unsigned long long)s->peak_device_bytes, (unsigned long long)s->held_device_bytes,
+          s->rulebooks_built);
+  size_t nodes = 0;
+  clsp_model_node_count(m, &nodes);
+  for (size_t i = 0; i < nodes; i++) {
+    clsp_model_layer_stats l;
+    clsp_model_node_stats(m, i, &l);
+    fprintf(f, "    {\"name\": ");
+    clsp_tool_json_string(f, l.name);
+    fprintf(f, ", \"op\": ");
+    clsp_tool_json_string(f, l.op);
+    fprintf(f, ", \"device_ms\": %.4f, \"rulebook_ms\": %.4f, \"in_sites\": %zu, "
+               "\"out_sites\": %zu, \"pairs\": %zu}%s\n", l.device_ms, l.rulebook_ms,
+            l.in_sites, l.out_sites, l.pairs, i + 1 < nodes ? "," : "");
+  }
+  fprintf(f, "  ]\n}\n");
+  return fclose(f) != 0;
+}
+
+/* Runs the forwards; wall[r] is each one's wall time (waited). */
+static int run_frames(const run_opts *o, clsp_context *ctx, clsp_model *m, const run_input *in,
+                      double *wall, clsp_model_stats *s) {
+  const char *keep[1] = {o->dump};
+  for (int r = 0; r < o->repeat; r++) {
+    double t0 = clsp_tool_now_ms();
+    clsp_status st = clsp_model_forward_host(m, in->coords.data, in->feats.data,
+                                             in->coords.shape[0], in->batch, keep,
+                                             o->dump ? 1 : 0, o->stats ? s : NULL);
+    if (st == CLSP_SUCCESS) st = clsp_context_finish(ctx);
+    wall[r] = clsp_tool_now_ms() - t0;
+    if (st != CLSP_SUCCESS) {
+      fprintf(stderr, "clsp run: forward: %s: %s\n", clsp_status_string(st),
+              clsp_context_last_error(ctx));
+      return 1;
+    }
+  }
+  double med[RUN_MAX_REPEAT];
+  memcpy(med, wall, (size_t)o->repeat * sizeof *wall);
+  qsort(med, (size_t)o->repeat, sizeof *med, cmp_double);
+  printf("%zu voxels, batch %d: median %.1f ms per forward over %d run(s) on %s\n",
+         in->coords.shape[0], (int)in->batch, med[o->repeat / 2], o->repeat,
+         clsp_context_caps(ctx)->device_name);
+  return 0;
+}
+
+/* The dump's file names, from --out's stem (or --sparse-out). */
+static int write_dump(const run_opts *o, clsp_model *m) {
+  char dense[1024], prefix[1024];
+  const char *base = o->out ? o->out : o->sparse_out;
+  size_t len = strlen(base);
+  if (len > 4 && !strcmp(base + len - 4, ".npy")) len -= 4;
+  snprintf(dense, sizeof dense, "%.*s.%s.npy", (int)len, base, o->dump);
+  snprintf(prefix, sizeof prefix, "%.*s.%s", (int)len, base, o->dump);
+  return write_result(m, o->dump, dense, prefix);
+}
+
+static int run_model(const run_opts *o, clsp_context *ctx) {
+  double t0 = clsp_tool_now_ms();
+  clsp_model *m = NULL;
+  clsp_status st = clsp_model_load_file(ctx, o->model, NULL, &m);
+  double load_ms = clsp_tool_now_ms() - t0;
+  if (st != CLSP_SUCCESS) {
+    fprintf(stderr, "clsp run: %s: %s: %s\n", o->model, clsp_status_string(st),
+            clsp_context_last_error(ctx));
+    return 1;
+  }
+  clsp_model_value_info in;
+  run_input input;
+  memset(&input, 0, sizeof input);
+  clsp_model_stats s;
+  memset(&s, 0, sizeof s);
+  double wall[RUN_MAX_REPEAT];
+  clsp_model_input(m, &in);
+  int rc = read_input(o, &in, &input);
+  if (!rc) rc = run_frames(o, ctx, m, &input, wall, &s);
+  if (!rc) rc = write_result(m, NULL, o->out, o->sparse_out);
+  if (!rc && o->dump) rc = write_dump(o, m);
+  if (!rc && o->stats) rc = write_stats(o, ctx, m, &s, wall, load_ms, input.coords.shape[0]);
+  if (rc && clsp_context_last_error(ctx)[0])
+    fprintf(stderr, "clsp run: %s\n", clsp_context_last_error(ctx));
+  clsp_npy_free(&input.coords);
+  clsp_npy_free(&input.feats);
+  clsp_model_destroy(m);
+  return rc;
+}
+
+int clsp_cmd_run(int argc, char **argv) {
+  run_opts o;
+  if (parse_args(argc, argv, &o)) return 2;
+  clsp_context_options co = {0};
+  co.device = o.device;
+  if (o.stats) co.flags |= CLSP_CONTEXT_PROFILING;
+  clsp_context *ctx = NULL;
+  clsp_status st = clsp_context_create(&co, &ctx);
+  if (st != CLSP_SUCCESS) {
+    fprintf(stderr, "clsp run: no context: %s (%d)\n", clsp_status_string(st), st);
+    return 1;
+  }
+  int rc = run_model(&o, ctx);
+  clsp_context_destroy(ctx);
+  return rc;
+}
