@@ -58,6 +58,14 @@ static int on_cycle(const monnx_ctx *c) {
   return first;
 }
 
+/* Inputs that carry tensors; the rest (conv weight and bias, Reshape's
+ * shape) must be initializers, checked with the node. */
+static size_t data_inputs(const Onnx__NodeProto *n) {
+  if (!strcmp(n->op_type, "SparseConvolution") || !strcmp(n->op_type, "Reshape"))
+    return n->n_input < 1 ? n->n_input : 1;
+  return n->n_input;
+}
+
 /* Every node reads only tensors defined before it: the graph input,
  * initializers, or outputs of earlier nodes. */
 static clsp_status check_order(const monnx_ctx *c) {
@@ -67,7 +75,7 @@ static clsp_status check_order(const monnx_ctx *c) {
     if (!n->op_type) return monnx_fail(c, n, "node without op_type");
     if (n->n_output != 1 || !n->output[0] || !*n->output[0])
       return monnx_fail(c, n, "%zu outputs: exactly one supported", n->n_output);
-    for (size_t k = 0; k < n->n_input; k++) {
+    for (size_t k = 0; k < data_inputs(n); k++) {
       const char *s = n->input[k];
       if (is_graph_value(c, s)) continue;
       int p = producer(g, s);
