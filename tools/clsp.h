@@ -15,6 +15,9 @@ int clsp_cmd_run(int argc, char **argv);
 /* Monotonic wall clock in milliseconds. */
 double clsp_tool_now_ms(void);
 
+/* Parses n comma-separated floats ("X,Y,Z"); 0 ok, 1 malformed. */
+int clsp_tool_parse_floats(const char *s, float *out, int n);
+
 /* Writes s as a JSON string literal (quoted, escaped) to f. */
 void clsp_tool_json_string(FILE *f, const char *s);
 

@@ -27,7 +27,7 @@ static void usage(FILE *f) {
           "GFLOP counts multiply-adds as 2 FLOPs: 2 x pairs x Cin x Cout / 1e9.\n");
 }
 
-static int parse_floats(const char *s, float *out, int n) {
+int clsp_tool_parse_floats(const char *s, float *out, int n) {
   for (int i = 0; i < n; i++) {
     char *end;
     out[i] = strtof(s, &end);
@@ -72,13 +72,13 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
         return 1;
       }
     } else if (!strcmp(a, "--voxel-size")) {
-      if (parse_floats(v, o->voxel_size, 3)) {
+      if (clsp_tool_parse_floats(v, o->voxel_size, 3)) {
         fprintf(stderr, "clsp bench: --voxel-size '%s': expected X,Y,Z\n", v);
         return 1;
       }
       o->has_size = 1;
     } else if (!strcmp(a, "--range")) {
-      if (parse_floats(v, o->range, 6)) {
+      if (clsp_tool_parse_floats(v, o->range, 6)) {
         fprintf(stderr, "clsp bench: --range '%s': expected X0,Y0,Z0,X1,Y1,Z1\n", v);
         return 1;
       }

@@ -8,19 +8,23 @@
 #include "clsp.h"
 #include "clspconv/clspconv.h"
 #include "io/npy.h"
+#include "io/pointcloud.h"
 
 #define RUN_MAX_REPEAT 100
 
 typedef struct run_opts {
-  const char *model, *coords, *feats, *out, *sparse_out, *dump, *stats, *device;
-  int repeat;
+  const char *model, *coords, *feats, *out, *sparse_out, *dump, *stats, *device, *input;
+  int repeat, fields, has_size, has_range;
+  float voxel_size[3], range[6];
 } run_opts;
 
 static void usage(FILE *f) {
   fprintf(f,
           "usage: clsp run MODEL.onnx --coords C.npy --feats F.npy --out OUT.npy\n"
           "                [--sparse-out PREFIX] [--dump NAME] [--repeat R]\n"
-          "                [--stats S.json] [--device SPEC]\n\n"
+          "                [--stats S.json] [--device SPEC]\n"
+          "       clsp run MODEL.onnx --input SCAN --voxel-size X,Y,Z\n"
+          "                --range X0,Y0,Z0,X1,Y1,Z1 [--fields N] --out OUT.npy [...]\n\n"
           "Runs the SCN ONNX model on N voxels: C.npy int32 N x (1 + ndim) rows\n"
           "(batch, z, y, x), F.npy float32 N x channels. Writes the first output:\n"
           "dense to OUT.npy (float32, the declared shape with the input's batch),\n"
@@ -29,7 +33,12 @@ static void usage(FILE *f) {
           "OUT.NAME_coords.npy / OUT.NAME_feats.npy when sparse.\n"
           "--repeat R runs R forwards and reports the median wall time; --stats\n"
           "writes per-layer device time, sites, pairs and peak memory as JSON\n"
-          "(timed on a profiling queue, which waits after every layer).\n");
+          "(timed on a profiling queue, which waits after every layer).\n"
+          "--input voxelizes a scan (.bin, .pcd, .ply) on the device first: mean\n"
+          "(x, y, z, intensity) of each voxel's points, coordinates (batch, z, y, x),\n"
+          "v = floor((p - min) / size) kept inside the range (OpenPCDet's recipe, all\n"
+          "points of a voxel); --fields N: floats per .bin record (default 4, the\n"
+          "first four are used).\n");
 }
 
 static int parse_args(int argc, char **argv, run_opts *o) {
@@ -61,7 +70,18 @@ static int parse_args(int argc, char **argv, run_opts *o) {
     else if (!strcmp(a, "--dump")) o->dump = v;
     else if (!strcmp(a, "--stats")) o->stats = v;
     else if (!strcmp(a, "--device")) o->device = v;
-    else if (!strcmp(a, "--repeat")) {
+    else if (!strcmp(a, "--input")) o->input = v;
+    else if (!strcmp(a, "--voxel-size") && !clsp_tool_parse_floats(v, o->voxel_size, 3))
+      o->has_size = 1;
+    else if (!strcmp(a, "--range") && !clsp_tool_parse_floats(v, o->range, 6))
+      o->has_range = 1;
+    else if (!strcmp(a, "--fields")) {
+      o->fields = atoi(v);
+      if (o->fields < 4 || o->fields > 64) {
+        fprintf(stderr, "clsp run: --fields '%s': expected 4..64\n", v);
+        return 1;
+      }
+    } else if (!strcmp(a, "--repeat")) {
       char *end;
       long r = strtol(v, &end, 10);
       if (*end || r < 1 || r > RUN_MAX_REPEAT) {
@@ -70,13 +90,14 @@ static int parse_args(int argc, char **argv, run_opts *o) {
       }
       o->repeat = (int)r;
     } else {
-      fprintf(stderr, "clsp run: unknown option %s\n", a);
+      fprintf(stderr, "clsp run: %s '%s': unknown option or malformed value\n", a, v);
       return 1;
     }
   }
-  if (!o->model || !o->coords || !o->feats || (!o->out && !o->sparse_out)) {
-    fprintf(stderr, "clsp run: MODEL, --coords, --feats and --out (or --sparse-out) are "
-                    "required (--help)\n");
+  int voxels = o->coords && o->feats, scan = o->input && o->has_size && o->has_range;
+  if (!o->model || voxels == scan || (!o->out && !o->sparse_out)) {
+    fprintf(stderr, "clsp run: MODEL, either --coords and --feats or --input, --voxel-size and "
+                    "--range, and --out (or --sparse-out) are required (--help)\n");
     return 1;
   }
   return 0;
@@ -85,11 +106,42 @@ static int parse_args(int argc, char **argv, run_opts *o) {
 typedef struct run_input {
   clsp_npy_array coords, feats;
   int32_t batch;
+  float *points; /* --input: n_points x 4 */
+  size_t n_points, n_sites;
 } run_input;
+
+/* A .bin scan of `fields` floats per record, the first four kept. */
+static int read_records(const char *path, int fields, run_input *r) {
+  FILE *f = fopen(path, "rb");
+  long size = -1;
+  if (f && fseek(f, 0, SEEK_END) == 0) size = ftell(f);
+  size_t rec = (size_t)fields * sizeof(float), n = size > 0 ? (size_t)size / rec : 0;
+  float *all = size > 0 && (size_t)size % rec == 0 ? malloc((size_t)size) : NULL;
+  int ok = all && fseek(f, 0, SEEK_SET) == 0 && fread(all, 1, (size_t)size, f) == (size_t)size;
+  if (f) fclose(f);
+  r->points = ok ? malloc(n * 4 * sizeof(float) + 16) : NULL;
+  for (size_t i = 0; r->points && i < n; i++) memcpy(r->points + 4 * i, all + i * (size_t)fields, 16);
+  free(all);
+  r->n_points = n;
+  if (!r->points)
+    fprintf(stderr, "clsp run: %s: not a whole number of %d-float records\n", path, fields);
+  return r->points == NULL;
+}
+
+static int read_scan(const run_opts *o, run_input *r) {
+  size_t len = strlen(o->input);
+  if (o->fields > 4 && len > 4 && !strcmp(o->input + len - 4, ".bin"))
+    return read_records(o->input, o->fields, r);
+  char err[512];
+  if (clsp_cloud_read(o->input, &r->points, &r->n_points, err, sizeof err) == 0) return 0;
+  fprintf(stderr, "clsp run: %s\n", err);
+  return 1;
+}
 
 /* Reads and checks the voxels against the model's declared input. */
 static int read_input(const run_opts *o, const clsp_model_value_info *in, run_input *r) {
   char err[512];
+  if (o->input) return read_scan(o, r);
   if (clsp_npy_read(o->coords, &r->coords, err, sizeof err) ||
       clsp_npy_read(o->feats, &r->feats, err, sizeof err)) {
     fprintf(stderr, "clsp run: %s\n", err);
@@ -109,6 +161,7 @@ static int read_input(const run_opts *o, const clsp_model_value_info *in, run_in
   }
   const int32_t *rows = c->data;
   r->batch = 1;
+  r->n_sites = c->shape[0];
   for (size_t i = 0; i < c->shape[0]; i++)
     if (rows[i * c->shape[1]] >= r->batch) r->batch = rows[i * c->shape[1]] + 1;
   return 0;
@@ -193,15 +246,36 @@ static int write_stats(const run_opts *o, clsp_context *ctx, clsp_model *m,
   return fclose(f) != 0;
 }
 
-/* Runs the forwards; wall[r] is each one's wall time (waited). */
-static int run_frames(const run_opts *o, clsp_context *ctx, clsp_model *m, const run_input *in,
-                      double *wall, clsp_model_stats *s) {
+/* One frame: voxelize the scan (--input) and run, or run the voxels. */
+static clsp_status run_frame(const run_opts *o, clsp_context *ctx, clsp_model *m,
+                             run_input *in, clsp_model_stats *s) {
   const char *keep[1] = {o->dump};
+  size_t n_keep = o->dump ? 1 : 0;
+  if (!o->input)
+    return clsp_model_forward_host(m, in->coords.data, in->feats.data, in->n_sites, in->batch,
+                                   keep, n_keep, s);
+  clsp_voxelize_options v = {0};
+  v.recipe = CLSP_VOXEL_RANGE;
+  memcpy(v.voxel_size, o->voxel_size, sizeof v.voxel_size);
+  memcpy(v.range, o->range, sizeof v.range);
+  clsp_tensor *t = NULL;
+  clsp_status st = clsp_voxelize(ctx, &v, in->points, in->n_points, &t, NULL);
+  clsp_tensor_desc d;
+  if (st == CLSP_SUCCESS && (st = clsp_tensor_describe(t, &d)) == CLSP_SUCCESS) {
+    in->n_sites = d.n_sites;
+    in->batch = d.batch_size;
+    st = clsp_model_forward(m, t, keep, n_keep, s);
+  }
+  clsp_tensor_destroy(t);
+  return st;
+}
+
+/* Runs the forwards; wall[r] is each one's wall time (waited). */
+static int run_frames(const run_opts *o, clsp_context *ctx, clsp_model *m, run_input *in,
+                      double *wall, clsp_model_stats *s) {
   for (int r = 0; r < o->repeat; r++) {
     double t0 = clsp_tool_now_ms();
-    clsp_status st = clsp_model_forward_host(m, in->coords.data, in->feats.data,
-                                             in->coords.shape[0], in->batch, keep,
-                                             o->dump ? 1 : 0, o->stats ? s : NULL);
+    clsp_status st = run_frame(o, ctx, m, in, o->stats ? s : NULL);
     if (st == CLSP_SUCCESS) st = clsp_context_finish(ctx);
     wall[r] = clsp_tool_now_ms() - t0;
     if (st != CLSP_SUCCESS) {
@@ -213,9 +287,9 @@ static int run_frames(const run_opts *o, clsp_context *ctx, clsp_model *m, const
   double med[RUN_MAX_REPEAT];
   memcpy(med, wall, (size_t)o->repeat * sizeof *wall);
   qsort(med, (size_t)o->repeat, sizeof *med, cmp_double);
-  printf("%zu voxels, batch %d: median %.1f ms per forward over %d run(s) on %s\n",
-         in->coords.shape[0], (int)in->batch, med[o->repeat / 2], o->repeat,
-         clsp_context_caps(ctx)->device_name);
+  printf("%zu voxels, batch %d: median %.1f ms per %s over %d run(s) on %s\n", in->n_sites,
+         (int)in->batch, med[o->repeat / 2], o->input ? "voxelization + forward" : "forward",
+         o->repeat, clsp_context_caps(ctx)->device_name);
   return 0;
 }
 
@@ -251,11 +325,12 @@ static int run_model(const run_opts *o, clsp_context *ctx) {
   if (!rc) rc = run_frames(o, ctx, m, &input, wall, &s);
   if (!rc) rc = write_result(m, NULL, o->out, o->sparse_out);
   if (!rc && o->dump) rc = write_dump(o, m);
-  if (!rc && o->stats) rc = write_stats(o, ctx, m, &s, wall, load_ms, input.coords.shape[0]);
+  if (!rc && o->stats) rc = write_stats(o, ctx, m, &s, wall, load_ms, input.n_sites);
   if (rc && clsp_context_last_error(ctx)[0])
     fprintf(stderr, "clsp run: %s\n", clsp_context_last_error(ctx));
   clsp_npy_free(&input.coords);
   clsp_npy_free(&input.feats);
+  free(input.points);
   clsp_model_destroy(m);
   return rc;
 }
