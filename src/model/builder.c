@@ -78,7 +78,8 @@ static clsp_status attach_rulebook(mgraph *g, int node, const clsp_model_conv *c
                          "output sites with the same kernel and dilation", key,
                          g->nodes[p->builder].name);
     int slot;
-    clsp_status st = new_rulebook(g, node, NULL, CLSP_CONV_INVERSE, &p->geometry, in, &slot);
+    const clsp_conv_geometry geo = p->geometry; /* new_rulebook moves g->rbs */
+    clsp_status st = new_rulebook(g, node, NULL, CLSP_CONV_INVERSE, &geo, in, &slot);
     if (st != CLSP_SUCCESS) return st;
     g->rbs[slot].parent = r;
     g->rbs[slot].out_set = g->rbs[r].in_set;

@@ -219,7 +219,8 @@ static void count_sites(frame *f, int node) {
   if (out && clsp_tensor_describe(out, &d) == CLSP_SUCCESS) n->stats.out_sites = d.n_sites;
 }
 
-/* Releases the values and rulebooks whose last reader was `node`. */
+/* Releases the values and rulebooks whose last reader was `node`, and
+ * its output when nothing reads or holds it. */
 static void release_after(frame *f, int node) {
   clsp_model *m = f->m;
   const mnode *n = &m->g.nodes[node];
@@ -229,6 +230,8 @@ static void release_after(frame *f, int node) {
     if (val->last_use == node && !val->pinned && !m->kept[v] && val->producer >= 0)
       slot_clear(f->ctx, &m->slots[v]);
   }
+  const mvalue *out = &m->g.values[n->out]; /* read by nobody, not held */
+  if (out->last_use < 0 && !out->pinned && !m->kept[n->out]) slot_clear(f->ctx, &m->slots[n->out]);
   for (size_t r = m->g.n_rbs; r-- > 0;)
     if (m->g.rbs[r].last_use == node) {
       clsp_rulebook_destroy(m->rbh[r]);
