@@ -141,6 +141,12 @@ typedef struct clsp_model_layer_stats {
   double device_ms;     /* the node's device time, rulebook build included */
   double rulebook_ms;   /* rulebook built by this node (0 when reused) */
   size_t in_sites, out_sites, pairs; /* sparse nodes; pairs: convs */
+  double stage_ms[CLSP_STAGE_COUNT]; /* device_ms by stage: a conv's
+                                        rulebook, gather, GEMM, scatter;
+                                        activations, adds and the rest in
+                                        CLSP_STAGE_OTHER */
+  double host_start_ms, host_end_ms; /* wall clock around the node (the
+                                        clock of clsp's tools: monotonic) */
 } clsp_model_layer_stats;
 
 /*

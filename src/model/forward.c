@@ -87,7 +87,12 @@ static clsp_status run_conv(frame *f, int node) {
   clsp_rulebook_describe(f->m->rbh[n->rb], &info);
   n->stats.pairs = info.n_pairs;
   n->stats.device_ms = f->timed ? cs.total_ms + n->stats.rulebook_ms : 0.0;
-  st = activate(f, out->t, n->conv.activation, n->conv.alpha, &n->stats.device_ms);
+  if (f->timed) {
+    memcpy(n->stats.stage_ms, cs.stage_ms, sizeof cs.stage_ms);
+    n->stats.stage_ms[CLSP_STAGE_RULEBOOK] = n->stats.rulebook_ms;
+  }
+  st = activate(f, out->t, n->conv.activation, n->conv.alpha, &n->stats.stage_ms[CLSP_STAGE_OTHER]);
+  n->stats.device_ms += f->timed ? n->stats.stage_ms[CLSP_STAGE_OTHER] - cs.stage_ms[CLSP_STAGE_OTHER] : 0.0;
   return st == CLSP_SUCCESS ? st : fail_node(f, node, st, "activation");
 }
 
@@ -217,6 +222,7 @@ static void count_sites(frame *f, int node) {
   const clsp_tensor *in = f->m->slots[n->in[0]].t, *out = f->m->slots[n->out].t;
   if (in && clsp_tensor_describe(in, &d) == CLSP_SUCCESS) n->stats.in_sites = d.n_sites;
   if (out && clsp_tensor_describe(out, &d) == CLSP_SUCCESS) n->stats.out_sites = d.n_sites;
+  if (!in && out) n->stats.in_sites = n->stats.out_sites; /* consumed in place: same sites */
 }
 
 /* Releases the values and rulebooks whose last reader was `node`, and
@@ -279,7 +285,11 @@ static clsp_status run_all(frame *f, const clsp_tensor *input) {
     memset(&m->g.nodes[i].stats, 0, sizeof m->g.nodes[i].stats);
     m->g.nodes[i].stats.name = m->g.nodes[i].name;
     m->g.nodes[i].stats.op = m->g.nodes[i].op_type;
+    m->g.nodes[i].stats.host_start_ms = clsp__now_ms();
     st = run_node(f, (int)i);
+    mnode *n = &m->g.nodes[i];
+    n->stats.host_end_ms = clsp__now_ms();
+    if (n->op != MOP_CONV) n->stats.stage_ms[CLSP_STAGE_OTHER] = n->stats.device_ms;
     if (st != CLSP_SUCCESS) break;
     count_sites(f, (int)i);
     release_after(f, (int)i);
