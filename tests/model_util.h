@@ -31,11 +31,14 @@ double model_rel_l2(const float *a, const float *b, size_t n);
  * store would keep). */
 float model_round_f16(float x);
 
-/* The suite's tests in other files (model_builder.c, model_malformed.c). */
+/* The suite's tests in other files (model_builder.c, model_malformed.c,
+ * model_ops.c). */
 void test_builder_network(void **state);
 void test_builder_frames(void **state);
 void test_builder_errors(void **state);
 void test_malformed_models(void **state);
 void test_malformed_graphs(void **state);
+void test_dense_ops(void **state);
+void test_activation_ops(void **state);
 
 #endif

@@ -301,6 +301,8 @@ static void test_bundle_scan(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_dense_ops),
+    cmocka_unit_test(test_activation_ops),
     cmocka_unit_test(test_builder_network),
     cmocka_unit_test(test_builder_frames),
     cmocka_unit_test(test_builder_errors),

@@ -118,8 +118,8 @@ CLSP_API clsp_status clsp_model_output_count(const clsp_model *m,
 CLSP_API clsp_status clsp_model_output(const clsp_model *m, size_t index,
                                        clsp_model_value_info *info);
 
-/* Number of nodes (layers) and the name and type of node `index`
- * (strings live as long as the model). */
+/* Number of nodes (layers), in execution order; clsp_model_node_stats
+ * gives each one's name and type. Errors: CLSP_ERROR_INVALID_ARGUMENT. */
 CLSP_API clsp_status clsp_model_node_count(const clsp_model *m,
                                            size_t *count);
 
@@ -181,7 +181,9 @@ CLSP_API clsp_status clsp_model_forward_host(clsp_model *m,
                                              size_t n_keep,
                                              clsp_model_stats *stats);
 
-/* Per-node figures of the last forward given stats (zeros otherwise). */
+/* Node `index`'s name and type (strings live as long as the model) and
+ * its figures from the last forward given stats (zeros otherwise).
+ * Errors: CLSP_ERROR_INVALID_ARGUMENT (NULL, index out of range). */
 CLSP_API clsp_status clsp_model_node_stats(const clsp_model *m, size_t index,
                                            clsp_model_layer_stats *out);
 
