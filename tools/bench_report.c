@@ -149,9 +149,8 @@ static int write_json(const bench_state *b, const summary *s, const char *path) 
   return fclose(f) != 0;
 }
 
-/* One complete ("X") event; times in microseconds since the pass began. */
-static void trace_event(FILE *f, int *first, const char *name, const char *cat, int tid,
-                        double ts_ms, double dur_ms) {
+void clsp_tool_trace_event(FILE *f, int *first, const char *name, const char *cat, int tid,
+                           double ts_ms, double dur_ms) {
   fprintf(f, "%s\n  {\"name\": ", *first ? "" : ",");
   clsp_tool_json_string(f, name);
   fprintf(f, ", \"cat\": \"%s\", \"ph\": \"X\", \"pid\": 1, \"tid\": %d, "
@@ -167,13 +166,13 @@ static void trace_layer(FILE *f, int *first, const bench_state *b, const bench_r
                         int l, double *dev_t) {
   const net_layer_stats *ls = &r->layers[l];
   double h0 = ls->host_start_ms - r->start_ms, h1 = ls->host_end_ms - r->start_ms;
-  trace_event(f, first, b->net.layers[l].name, "host", 1, h0, h1 - h0);
+  clsp_tool_trace_event(f, first, b->net.layers[l].name, "host", 1, h0, h1 - h0);
   if (*dev_t < h0) *dev_t = h0;
   for (int st = 0; st < CLSP_STAGE_COUNT; st++) {
     if (ls->stage_ms[st] <= 0) continue;
     char nm[80];
     snprintf(nm, sizeof nm, "%s %s", b->net.layers[l].name, clsp_stage_name((clsp_stage)st));
-    trace_event(f, first, nm, clsp_stage_name((clsp_stage)st), 2, *dev_t, ls->stage_ms[st]);
+    clsp_tool_trace_event(f, first, nm, clsp_stage_name((clsp_stage)st), 2, *dev_t, ls->stage_ms[st]);
     *dev_t += ls->stage_ms[st];
   }
 }
@@ -192,12 +191,12 @@ static int write_trace(const bench_state *b, const char *path) {
              "\"args\": {\"name\": \"device queue\"}}");
   int first = 0;
   double dev_t = 0.0;
-  trace_event(f, &first, "voxelize", "host", 1, 0.0, r->vox_end_ms - r->start_ms);
+  clsp_tool_trace_event(f, &first, "voxelize", "host", 1, 0.0, r->vox_end_ms - r->start_ms);
   static const char *vs[CLSP_VOXEL_STAGE_COUNT] = {"keys", "hash", "compact", "mean"};
   for (int st = 0; st < CLSP_VOXEL_STAGE_COUNT; st++) {
     char nm[40];
     snprintf(nm, sizeof nm, "voxelize %s", vs[st]);
-    trace_event(f, &first, nm, "voxelize", 2, dev_t, r->vox.stage_ms[st]);
+    clsp_tool_trace_event(f, &first, nm, "voxelize", 2, dev_t, r->vox.stage_ms[st]);
     dev_t += r->vox.stage_ms[st];
   }
   for (int l = 0; l < b->net.n_layers; l++) trace_layer(f, &first, b, r, l, &dev_t);

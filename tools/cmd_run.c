@@ -13,7 +13,7 @@
 #define RUN_MAX_REPEAT 100
 
 typedef struct run_opts {
-  const char *model, *coords, *feats, *out, *sparse_out, *dump, *stats, *device, *input;
+  const char *model, *coords, *feats, *out, *sparse_out, *dump, *stats, *trace, *device, *input;
   int repeat, fields, has_size, has_range;
   float voxel_size[3], range[6];
 } run_opts;
@@ -22,7 +22,7 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: clsp run MODEL.onnx --coords C.npy --feats F.npy --out OUT.npy\n"
           "                [--sparse-out PREFIX] [--dump NAME] [--repeat R]\n"
-          "                [--stats S.json] [--device SPEC]\n"
+          "                [--stats S.json] [--trace T.json] [--device SPEC]\n"
           "       clsp run MODEL.onnx --input SCAN --voxel-size X,Y,Z\n"
           "                --range X0,Y0,Z0,X1,Y1,Z1 [--fields N] --out OUT.npy [...]\n\n"
           "Runs the SCN ONNX model on N voxels: C.npy int32 N x (1 + ndim) rows\n"
@@ -33,7 +33,8 @@ static void usage(FILE *f) {
           "OUT.NAME_coords.npy / OUT.NAME_feats.npy when sparse.\n"
           "--repeat R runs R forwards and reports the median wall time; --stats\n"
           "writes per-layer device time, sites, pairs and peak memory as JSON\n"
-          "(timed on a profiling queue, which waits after every layer).\n"
+          "(timed on a profiling queue, which waits after every layer); --trace a\n"
+          "Chrome trace (chrome://tracing, Perfetto) of the last forward.\n"
           "--input voxelizes a scan (.bin, .pcd, .ply) on the device first: mean\n"
           "(x, y, z, intensity) of each voxel's points, coordinates (batch, z, y, x),\n"
           "v = floor((p - min) / size) kept inside the range (OpenPCDet's recipe, all\n"
@@ -69,6 +70,7 @@ static int parse_args(int argc, char **argv, run_opts *o) {
     else if (!strcmp(a, "--sparse-out")) o->sparse_out = v;
     else if (!strcmp(a, "--dump")) o->dump = v;
     else if (!strcmp(a, "--stats")) o->stats = v;
+    else if (!strcmp(a, "--trace")) o->trace = v;
     else if (!strcmp(a, "--device")) o->device = v;
     else if (!strcmp(a, "--input")) o->input = v;
     else if (!strcmp(a, "--voxel-size") && !clsp_tool_parse_floats(v, o->voxel_size, 3))
@@ -270,12 +272,45 @@ static clsp_status run_frame(const run_opts *o, clsp_context *ctx, clsp_model *m
   return st;
 }
 
+/* Host calls of the last forward on one track, their device stages back
+ * to back on another (durations are measured, device start times not). */
+static int write_trace(const char *path, clsp_model *m) {
+  FILE *f = fopen(path, "w");
+  if (!f) {
+    perror(path);
+    return 1;
+  }
+  size_t nodes = 0;
+  clsp_model_node_count(m, &nodes);
+  clsp_model_layer_stats l;
+  clsp_model_node_stats(m, 0, &l);
+  double t0 = l.host_start_ms, dev_t = 0.0;
+  fprintf(f, "{\"displayTimeUnit\": \"ms\", \"traceEvents\": [");
+  int first = 1;
+  for (size_t i = 0; i < nodes; i++) {
+    clsp_model_node_stats(m, i, &l);
+    double h0 = l.host_start_ms - t0;
+    clsp_tool_trace_event(f, &first, l.name, "host", 1, h0, l.host_end_ms - l.host_start_ms);
+    if (dev_t < h0) dev_t = h0;
+    for (int st = 0; st < CLSP_STAGE_COUNT; st++) {
+      if (l.stage_ms[st] <= 0) continue;
+      char nm[160];
+      snprintf(nm, sizeof nm, "%s %s", l.name, clsp_stage_name((clsp_stage)st));
+      clsp_tool_trace_event(f, &first, nm, clsp_stage_name((clsp_stage)st), 2, dev_t,
+                            l.stage_ms[st]);
+      dev_t += l.stage_ms[st];
+    }
+  }
+  fprintf(f, "\n]}\n");
+  return fclose(f) != 0;
+}
+
 /* Runs the forwards; wall[r] is each one's wall time (waited). */
 static int run_frames(const run_opts *o, clsp_context *ctx, clsp_model *m, run_input *in,
                       double *wall, clsp_model_stats *s) {
   for (int r = 0; r < o->repeat; r++) {
     double t0 = clsp_tool_now_ms();
-    clsp_status st = run_frame(o, ctx, m, in, o->stats ? s : NULL);
+    clsp_status st = run_frame(o, ctx, m, in, o->stats || o->trace ? s : NULL);
     if (st == CLSP_SUCCESS) st = clsp_context_finish(ctx);
     wall[r] = clsp_tool_now_ms() - t0;
     if (st != CLSP_SUCCESS) {
@@ -326,6 +361,7 @@ static int run_model(const run_opts *o, clsp_context *ctx) {
   if (!rc) rc = write_result(m, NULL, o->out, o->sparse_out);
   if (!rc && o->dump) rc = write_dump(o, m);
   if (!rc && o->stats) rc = write_stats(o, ctx, m, &s, wall, load_ms, input.n_sites);
+  if (!rc && o->trace) rc = write_trace(o->trace, m);
   if (rc && clsp_context_last_error(ctx)[0])
     fprintf(stderr, "clsp run: %s\n", clsp_context_last_error(ctx));
   clsp_npy_free(&input.coords);
@@ -340,7 +376,7 @@ int clsp_cmd_run(int argc, char **argv) {
   if (parse_args(argc, argv, &o)) return 2;
   clsp_context_options co = {0};
   co.device = o.device;
-  if (o.stats) co.flags |= CLSP_CONTEXT_PROFILING;
+  if (o.stats || o.trace) co.flags |= CLSP_CONTEXT_PROFILING;
   clsp_context *ctx = NULL;
   clsp_status st = clsp_context_create(&co, &ctx);
   if (st != CLSP_SUCCESS) {
