@@ -348,14 +348,14 @@ static clsp_status upload(mgraph *g) {
   return CLSP_SUCCESS;
 }
 
-static clsp_status model_new(mgraph *g, uint32_t flags, clsp_model **out) {
+static clsp_status model_new(mgraph *g, size_t n_outputs, uint32_t flags, clsp_model **out) {
   clsp_model *m = calloc(1, sizeof *m);
   size_t nv = g->n_values, nr = g->n_rbs ? g->n_rbs : 1;
   if (m) {
     m->slots = calloc(nv, sizeof *m->slots);
     m->kept = calloc(nv, sizeof *m->kept);
     m->rbh = calloc(nr, sizeof *m->rbh);
-    m->outputs = calloc(nv, sizeof *m->outputs);
+    m->outputs = calloc(n_outputs, sizeof *m->outputs);
   }
   if (!m || !m->slots || !m->kept || !m->rbh || !m->outputs) {
     if (m) {
@@ -387,7 +387,7 @@ clsp_status mbuild_finish(mgraph *g, const char *const *outputs, size_t n_output
   }
   if (st == CLSP_SUCCESS) st = upload(g);
   clsp_model *m = NULL;
-  if (st == CLSP_SUCCESS) st = model_new(g, flags, &m);
+  if (st == CLSP_SUCCESS) st = model_new(g, n_outputs, flags, &m);
   if (st != CLSP_SUCCESS) {
     mgraph_free(g);
     return st;
