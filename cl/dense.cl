@@ -27,16 +27,18 @@ kernel void clsp_dense_scatter(global const int *coords,
 /* out = in with its axes permuted: out has dims out_dims[0..ndims) and
  * out element (o0, o1, ...) reads in at sum_k o_k * in_stride[k], where
  * in_stride[k] is the input stride of the axis that becomes output axis
- * k. At most 8 axes (the rest 1 / 0). */
+ * k. At most 8 axes, each vector pair holding axes 0-3 and 4-7 (the rest
+ * 1 / 0). uint4 pairs rather than uint8: Oclgrind's uninitialized-value
+ * checker reported every store of this kernel with uint8 arguments. */
 kernel void clsp_dense_permute(global const float *in, global float *out,
-                               uint n, int ndims, uint8 out_dims,
-                               uint8 in_stride) {
+                               uint n, int ndims, uint4 dims_lo, uint4 dims_hi,
+                               uint4 stride_lo, uint4 stride_hi) {
   uint i = get_global_id(0);
   if (i >= n) return;
-  uint d[8] = {out_dims.s0, out_dims.s1, out_dims.s2, out_dims.s3,
-               out_dims.s4, out_dims.s5, out_dims.s6, out_dims.s7};
-  uint s[8] = {in_stride.s0, in_stride.s1, in_stride.s2, in_stride.s3,
-               in_stride.s4, in_stride.s5, in_stride.s6, in_stride.s7};
+  uint d[8] = {dims_lo.s0, dims_lo.s1, dims_lo.s2, dims_lo.s3,
+               dims_hi.s0, dims_hi.s1, dims_hi.s2, dims_hi.s3};
+  uint s[8] = {stride_lo.s0, stride_lo.s1, stride_lo.s2, stride_lo.s3,
+               stride_hi.s0, stride_hi.s1, stride_hi.s2, stride_hi.s3};
   uint rest = i, src = 0;
   for (int k = ndims - 1; k >= 0; k--) {
     uint q = rest / d[k];

@@ -163,16 +163,17 @@ clsp_status clsp_dense_permute(clsp_context *ctx, cl_mem in, int ndims, const in
     stride[k] = s;
     s *= (uint32_t)dims[k];
   }
-  cl_uint8 od, is;
+  cl_uint4 od[2], is[2];
   for (int k = 0; k < 8; k++) {
-    od.s[k] = k < ndims ? (cl_uint)dims[perm[k]] : 1u;
-    is.s[k] = k < ndims ? stride[perm[k]] : 0u;
+    od[k / 4].s[k % 4] = k < ndims ? (cl_uint)dims[perm[k]] : 1u;
+    is[k / 4].s[k % 4] = k < ndims ? stride[perm[k]] : 0u;
   }
   uint32_t n = (uint32_t)elems;
   cl_int nd = ndims;
   clsp_evlist ev = {.n = 0};
   clsp_evlist *l = device_ms ? &ev : NULL;
   st = CLSP_RUN(ctx, DENSE_SOURCES, "clsp_dense_permute", n, l, CLSP_A(in), CLSP_A(out),
-                CLSP_A(n), CLSP_A(nd), CLSP_A(od), CLSP_A(is));
+                CLSP_A(n), CLSP_A(nd), CLSP_A(od[0]), CLSP_A(od[1]), CLSP_A(is[0]),
+                CLSP_A(is[1]));
   return finish(ctx, st, l, device_ms);
 }
