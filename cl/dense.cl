@@ -27,9 +27,8 @@ kernel void clsp_dense_scatter(global const int *coords,
 /* out = in with its axes permuted: out has dims out_dims[0..ndims) and
  * out element (o0, o1, ...) reads in at sum_k o_k * in_stride[k], where
  * in_stride[k] is the input stride of the axis that becomes output axis
- * k. At most 8 axes, each vector pair holding axes 0-3 and 4-7 (the rest
- * 1 / 0). uint4 pairs rather than uint8: Oclgrind's uninitialized-value
- * checker reported every store of this kernel with uint8 arguments. */
+ * k. At most 8 axes, each uint4 pair holding axes 0-3 and 4-7 (the rest
+ * 1 / 0). */
 kernel void clsp_dense_permute(global const float *in, global float *out,
                                uint n, int ndims, uint4 dims_lo, uint4 dims_hi,
                                uint4 stride_lo, uint4 stride_hi) {

@@ -115,7 +115,12 @@ clsp_status clsp_scatter_dense(clsp_context *ctx, const clsp_tensor *t,
   if (st != CLSP_SUCCESS) return st;
   clsp_evlist ev = {.n = 0};
   clsp_evlist *l = device_ms ? &ev : NULL;
-  st = clsp__buffer_fill32(ctx, dense, 0u, 0, bytes, clsp__ev(l));
+  /* Zeros by a kernel (clsp__fill_u32), not clEnqueueFillBuffer: Oclgrind
+   * counts a filled buffer as uninitialized and then flags every copy of
+   * its zeros (the dense permute). */
+  if (bytes / 4 > UINT32_MAX)
+    return clsp__fail(ctx, CLSP_ERROR_TOO_LARGE, "t: dense tensor of %zu bytes", bytes);
+  st = clsp__fill_u32(ctx, dense, 0u, 0, (uint32_t)(bytes / 4), l);
   uint32_t n = (uint32_t)t->desc.n_sites, c = (uint32_t)t->desc.channels;
   cl_int ndim = t->desc.ndim, rev = format == CLSP_DENSE_AXES_REVERSED;
   cl_int4 shape;
