@@ -14,11 +14,15 @@ static const char usage[] =
     "                 [--target-coords T.npy --target-shape D,H,W]\n"
     "                 --out-coords OC.npy --out-feats OF.npy [--stats S.json]\n"
     "                 [--device SPEC] [--deterministic] [--repeat R]\n"
+    "                 [--merge-duplicates sum|first]\n"
     "  coords: int32 N x (1+D) rows (batch, c1..cD); feats: float32 N x Cin\n"
     "  weights: native [K][Cin][Cout] (or [k..][Cin][Cout]); torch [Cout][Cin][k..]\n"
     "           (transposed/inverse: [Cin][Cout][k..]); spconv [Cout][k..][Cin]\n"
     "  inverse: --target-coords/--target-shape are the input sites and shape of the\n"
-    "           regular conv being inverted; --coords are its output sites\n";
+    "           regular conv being inverted; --coords are its output sites\n"
+    "  --merge-duplicates: rows of --coords with equal coordinates become one\n"
+    "           site (features summed, or the first row's kept); default: refused\n"
+    "  --stats -: the JSON to stdout. Exit status: 0 ok, 1 failure, 2 usage error.\n";
 
 /* Parses "a,b,c" into up to `cap` ints >= min; returns the count. */
 static int parse_list(const char *opt, const char *s, int min, int cap, int32_t *out) {
@@ -70,6 +74,16 @@ static int parse_type(const char *s, clsp_conv_kind *k) {
   return 0;
 }
 
+static int parse_merge(const char *s, int *merge) {
+  if (!strcmp(s, "sum")) *merge = CONV_MERGE_SUM;
+  else if (!strcmp(s, "first")) *merge = CONV_MERGE_FIRST;
+  else {
+    fprintf(stderr, "clsp conv: --merge-duplicates '%s': expected sum or first\n", s);
+    return 0;
+  }
+  return 1;
+}
+
 static int parse_layout(const char *s, clsp_weight_layout *l) {
   if (!strcmp(s, "native")) *l = CLSP_LAYOUT_NATIVE;
   else if (!strcmp(s, "torch")) *l = CLSP_LAYOUT_TORCH_CONV;
@@ -106,6 +120,8 @@ static int parse_one(int argc, char **argv, int *i, conv_args *a, raw_geometry *
     if (!strcmp(o, string_opts[k])) return take(argc, argv, i, string_dst[k]);
   if (!strcmp(o, "--deterministic")) return a->deterministic = 1;
   if (!strcmp(o, "--type")) return take(argc, argv, i, &v) && parse_type(v, &a->kind);
+  if (!strcmp(o, "--merge-duplicates"))
+    return take(argc, argv, i, &v) && parse_merge(v, &a->merge);
   if (!strcmp(o, "--weight-layout"))
     return take(argc, argv, i, &v) && parse_layout(v, &a->layout_family);
   if (!strcmp(o, "--shape")) {

@@ -3,9 +3,8 @@
  * (see ops.h): the operations model graphs need beyond ops.c. */
 #include <string.h>
 #include "pipeline.h"
+#include "programs.h"
 #include "clspconv/ops.h"
-
-#define DENSE_SOURCES "common.clh,dense.cl"
 
 static clsp_status check_tensor(clsp_context *ctx, const clsp_tensor *t) {
   if (!ctx) return CLSP_ERROR_INVALID_ARGUMENT;
@@ -16,10 +15,11 @@ static clsp_status check_tensor(clsp_context *ctx, const clsp_tensor *t) {
 }
 
 /* Device time of `l` into *device_ms when asked (waits), else nothing. */
-static clsp_status finish(clsp_context *ctx, clsp_status st, clsp_evlist *l,
+static clsp_status finish(clsp_context *ctx, clsp_status st, clsp_events *l,
                           double *device_ms) {
-  double ms = clsp__ev_done(ctx, l);
-  if (device_ms) *device_ms = st == CLSP_SUCCESS ? ms : 0.0;
+  if (device_ms) *device_ms = 0.0;
+  if (st == CLSP_SUCCESS && l) st = clsp__events_finish(ctx, l, NULL, 0, device_ms, NULL);
+  clsp__events_release(l);
   return st;
 }
 
@@ -27,9 +27,9 @@ clsp_status clsp_sigmoid(clsp_context *ctx, clsp_tensor *t, double *device_ms) {
   clsp_status st = check_tensor(ctx, t);
   if (st != CLSP_SUCCESS) return st;
   uint32_t n = (uint32_t)(t->desc.n_sites * t->desc.channels);
-  clsp_evlist ev = {.n = 0};
-  clsp_evlist *l = device_ms ? &ev : NULL;
-  st = CLSP_RUN(ctx, DENSE_SOURCES, "clsp_ew_sigmoid", n, l, CLSP_A(t->feats), CLSP_A(n));
+  clsp_events ev = {0};
+  clsp_events *l = device_ms ? &ev : NULL;
+  st = CLSP_RUN(ctx, CLSP_K_EW_SIGMOID, clsp_items(n), l, CLSP_A(t->feats), CLSP_A(n));
   return finish(ctx, st, l, device_ms);
 }
 
@@ -38,10 +38,10 @@ clsp_status clsp_leaky_relu(clsp_context *ctx, clsp_tensor *t, float alpha,
   clsp_status st = check_tensor(ctx, t);
   if (st != CLSP_SUCCESS) return st;
   uint32_t n = (uint32_t)(t->desc.n_sites * t->desc.channels);
-  clsp_evlist ev = {.n = 0};
-  clsp_evlist *l = device_ms ? &ev : NULL;
-  st = CLSP_RUN(ctx, DENSE_SOURCES, "clsp_ew_leaky_relu", n, l, CLSP_A(t->feats),
-                CLSP_A(n), CLSP_A(alpha));
+  clsp_events ev = {0};
+  clsp_events *l = device_ms ? &ev : NULL;
+  st = CLSP_RUN(ctx, CLSP_K_EW_LEAKY_RELU, clsp_items(n), l, CLSP_A(t->feats), CLSP_A(n),
+                CLSP_A(alpha));
   return finish(ctx, st, l, device_ms);
 }
 
@@ -113,8 +113,8 @@ clsp_status clsp_scatter_dense(clsp_context *ctx, const clsp_tensor *t,
                       t->desc.n_sites, t->desc.channels);
   st = buffer_holds(ctx, dense, bytes, "dense");
   if (st != CLSP_SUCCESS) return st;
-  clsp_evlist ev = {.n = 0};
-  clsp_evlist *l = device_ms ? &ev : NULL;
+  clsp_events ev = {0};
+  clsp_events *l = device_ms ? &ev : NULL;
   /* Zeros by a kernel (clsp__fill_u32), not clEnqueueFillBuffer: Oclgrind
    * counts a filled buffer as uninitialized and then flags every copy of
    * its zeros (the dense permute). */
@@ -126,7 +126,7 @@ clsp_status clsp_scatter_dense(clsp_context *ctx, const clsp_tensor *t,
   cl_int4 shape;
   for (int a = 0; a < 4; a++) shape.s[a] = a < ndim ? t->desc.shape[a] : 1;
   if (st == CLSP_SUCCESS)
-    st = CLSP_RUN(ctx, DENSE_SOURCES, "clsp_dense_scatter", (size_t)n * c, l,
+    st = CLSP_RUN(ctx, CLSP_K_DENSE_SCATTER, clsp_items((size_t)n * c), l,
                   CLSP_A(t->coords), CLSP_A(t->feats), CLSP_A(n), CLSP_A(c), CLSP_A(ndim),
                   CLSP_A(rev), CLSP_A(shape), CLSP_A(dense));
   return finish(ctx, st, l, device_ms);
@@ -175,9 +175,9 @@ clsp_status clsp_dense_permute(clsp_context *ctx, cl_mem in, int ndims, const in
   }
   uint32_t n = (uint32_t)elems;
   cl_int nd = ndims;
-  clsp_evlist ev = {.n = 0};
-  clsp_evlist *l = device_ms ? &ev : NULL;
-  st = CLSP_RUN(ctx, DENSE_SOURCES, "clsp_dense_permute", n, l, CLSP_A(in), CLSP_A(out),
+  clsp_events ev = {0};
+  clsp_events *l = device_ms ? &ev : NULL;
+  st = CLSP_RUN(ctx, CLSP_K_DENSE_PERMUTE, clsp_items(n), l, CLSP_A(in), CLSP_A(out),
                 CLSP_A(n), CLSP_A(nd), CLSP_A(od[0]), CLSP_A(od[1]), CLSP_A(is[0]),
                 CLSP_A(is[1]));
   return finish(ctx, st, l, device_ms);
