@@ -290,6 +290,36 @@ static void test_bench_bad_inputs(void **state) {
   EXPECT_FAILURE(a, "missing.pcd", "cannot open");
 }
 
+/* clsp run: missing options, unreadable or non-ONNX models, voxels that do
+ * not fit the model (with the shared SECOND bundle when present). */
+static void test_run_bad_inputs(void **state) {
+  (void)state;
+  char a[2048];
+  EXPECT_USAGE("run", "required");
+  write_valid_inputs();
+  snprintf(a, sizeof a, "run '%s' --coords '%s' --feats '%s' --out '%s'", path("missing.onnx"),
+           path("coords.npy"), path("feats.npy"), path("out.npy"));
+  EXPECT_FAILURE(a, "missing.onnx");
+  write_bytes("junk.onnx", "\x08\x07\x12\xff\xff junk", 11);
+  snprintf(a, sizeof a, "run '%s' --coords '%s' --feats '%s' --out '%s'", path("junk.onnx"),
+           path("coords.npy"), path("feats.npy"), path("out.npy"));
+  EXPECT_FAILURE(a, "not an ONNX");
+  snprintf(a, sizeof a, "run '%s' --coords '%s' --feats '%s' --out '%s' --repeat 0",
+           path("junk.onnx"), path("coords.npy"), path("feats.npy"), path("out.npy"));
+  EXPECT_USAGE(a, "--repeat");
+  char model[1024];
+  snprintf(model, sizeof model, "%s/second-scn/second.scn.onnx", CLSP_MODELS_DEFAULT_DIR);
+  FILE *f = fopen(model, "rb");
+  if (!f) return; /* the rest needs ../shared */
+  fclose(f);
+  snprintf(a, sizeof a, "run '%s' --coords '%s' --feats '%s' --out '%s'", model,
+           path("coords.npy"), path("feats.npy"), path("out.npy"));
+  EXPECT_FAILURE(a, "feats.npy", "4 channels");
+  snprintf(a, sizeof a, "run '%s' --coords '%s' --feats '%s' --out '%s'", model,
+           path("feats.npy"), path("feats.npy"), path("out.npy"));
+  EXPECT_FAILURE(a, "int32");
+}
+
 /* Every subcommand: a usage error exits 2 (stderr only), a runtime error
  * exits 1, --help exits 0. */
 static void test_exit_codes(void **state) {
@@ -449,6 +479,7 @@ static void test_conv_merge_duplicates(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_run_bad_inputs),
     cmocka_unit_test(test_conv_valid_baseline),
     cmocka_unit_test(test_conv_missing_options),
     cmocka_unit_test(test_conv_bad_values),

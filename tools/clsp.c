@@ -43,6 +43,7 @@ static const command commands[] = {
   {"warmup", clsp_cmd_warmup, "build or load every kernel program, timed"},
   {"conv", clsp_cmd_conv, "run one sparse convolution layer from .npy files"},
   {"bench", clsp_cmd_bench, "voxelize a point cloud and time a network per layer"},
+  {"run", clsp_cmd_run, "run a trained network from its SCN ONNX file"},
 };
 
 static void usage(FILE *f) {

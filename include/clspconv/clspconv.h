@@ -13,7 +13,7 @@
  *    use. This includes several contexts that wrap the same cl_context and
  *    device (clsp_context_wrap), provided each has its own command queue.
  *  - One context, and every handle created from it (tensors, rulebooks,
- *    weights), must be used by one thread at a time: callers serialise
+ *    weights, models), must be used by one thread at a time: callers serialise
  *    access themselves. A handle is only ever passed to calls on the
  *    context that created it (else CLSP_ERROR_MISMATCH).
  *  - OpenCL orders commands only within one queue: caller buffers wrapped
@@ -40,5 +40,6 @@
 #include "clspconv/conv.h"
 #include "clspconv/voxelize.h"
 #include "clspconv/ops.h"
+#include "clspconv/model.h"
 
 #endif

@@ -18,6 +18,7 @@ typedef enum clsp_program_id {
   CLSP_P_SCATTER,
   CLSP_P_ELEMENTWISE,
   CLSP_P_VOXELIZE,
+  CLSP_P_DENSE,
   CLSP_PROGRAM_COUNT
 } clsp_program_id;
 
@@ -54,6 +55,10 @@ typedef enum clsp_program_id {
   X(EW_ADD, ELEMENTWISE, clsp_ew_add)                        \
   X(EW_CONCAT, ELEMENTWISE, clsp_ew_concat)                  \
   X(EW_SCALE_SHIFT, ELEMENTWISE, clsp_ew_scale_shift)        \
+  X(DENSE_SCATTER, DENSE, clsp_dense_scatter)                \
+  X(DENSE_PERMUTE, DENSE, clsp_dense_permute)                \
+  X(EW_SIGMOID, DENSE, clsp_ew_sigmoid)                      \
+  X(EW_LEAKY_RELU, DENSE, clsp_ew_leaky_relu)                \
   X(VOX_KEYS_RANGE, VOXELIZE, clsp_vox_keys_range)           \
   X(VOX_KEYS_RANGE64, VOXELIZE, clsp_vox_keys_range64)       \
   X(VOX_ROUND_BOUNDS, VOXELIZE, clsp_vox_round_bounds)       \
