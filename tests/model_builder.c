@@ -100,17 +100,6 @@ static clsp_model_conv conv_desc(clsp_conv_kind kind, int stride, const layer_w 
                clsp_context_last_error(harness_ctx()));                                \
   } while (0)
 
-/* Under Oclgrind this network's rulebook builds draw uninitialized-value
- * reports in the library's hash kernels (clsp_hash_insert's atomic_min,
- * then clsp_rb_map), which the rulebook suite's cases do not reach; the
- * results still match the reference. Reported for the hash's owner; until
- * then the network runs on every other device. */
-static void skip_on_simulator(void) {
-  if (strstr(harness_device_label(), "Oclgrind"))
-    HARNESS_SKIP("Oclgrind flags the library's hash kernels (clsp_hash_insert atomic_min, "
-                 "clsp_rb_map) on this network's rulebooks: reported, not a model issue");
-}
-
 static clsp_model *build(const net_case *c) {
   clsp_model_builder *b = NULL;
   OK(clsp_model_builder_create(harness_ctx(), "voxels", 3, SHAPE, C_IN, &b));
@@ -268,7 +257,6 @@ static float *bev_of(clsp_model *m, size_t *count) {
 
 void test_builder_network(void **state) {
   (void)state;
-  skip_on_simulator();
   uint64_t seed = harness_seed() + 1101;
   net_case c;
   net_ref r;
@@ -299,7 +287,6 @@ void test_builder_network(void **state) {
  * program built after the first, the same result. */
 void test_builder_frames(void **state) {
   (void)state;
-  skip_on_simulator();
   uint64_t seed = harness_seed() + 1102;
   net_case c;
   case_make(&c, seed);
