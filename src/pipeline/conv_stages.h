@@ -45,6 +45,11 @@ clsp_status clsp__gemm(clsp_context *ctx, size_t rows, size_t cin, size_t cout,
                        size_t batch, cl_mem a, size_t a_off, cl_mem b,
                        size_t b_off, float beta, cl_mem c, size_t c_off,
                        cl_event *ev);
+/* C (cin x cout) = A^T * B (+ beta C), A rows x cin, B rows x cout,
+ * row-major: the weight gradient of one tap (conv_backward.c). */
+clsp_status clsp__gemm_tn(clsp_context *ctx, size_t rows, size_t cin, size_t cout,
+                          cl_mem a, size_t a_off, cl_mem b, size_t b_off, float beta,
+                          cl_mem c, size_t c_off, cl_event *ev);
 
 /* ---- gather.c ---- */
 clsp_status clsp__gather(clsp_context *ctx, const clsp_tensor *in,
@@ -71,6 +76,10 @@ clsp_status clsp__init_output(clsp_context *ctx, cl_mem out, cl_mem bias,
 const char *clsp__scatter_options(const clsp_context *ctx);
 
 /* ---- conv.c ---- */
+/* The forward's argument checks (NULL, contexts, `in` on the rulebook's
+ * input sites, weights vs channels and taps); also used by the backward. */
+clsp_status clsp__conv_check_args(clsp_context *ctx, const clsp_rulebook *rb,
+                                  const clsp_tensor *in, const clsp_weights *w);
 /* Test hook (process-wide): when on, clsp_conv_forward fills the output
  * features and its workspace with NaN (0x7fc00000) before computing, so
  * that tests catch any element left unwritten or any stale row read. */
