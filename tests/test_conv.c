@@ -9,6 +9,7 @@
 #include <string.h>
 #include "conv_stages.h"
 #include "harness.h"
+#include "conv_cases.h"
 #include "ref_conv.h"
 #include "ref_voxel.h"
 
@@ -17,12 +18,6 @@
 
 /* ---- cases ---- */
 
-typedef struct conv_case {
-  int kind, ndim;
-  int32_t k[4], s[4], p[4], d[4];
-  size_t cin, cout;
-  int bias;
-} conv_case;
 
 /* One layer: random sites and data, its reference rulebook, device objects. */
 typedef struct layer {
@@ -347,88 +342,39 @@ static void check_cases(const conv_case *cases, size_t n_cases, uint64_t salt) {
 
 static void test_submanifold_3d(void **state) {
   (void)state;
-  static const conv_case cases[] = {
-    {REF_SUBM, 3, {3, 3, 3}, {0}, {0}, {0}, 16, 16, 0},
-    {REF_SUBM, 3, {3, 3, 3}, {0}, {0}, {0}, 7, 5, 1},
-    {REF_SUBM, 3, {3, 1, 1}, {0}, {0}, {0}, 3, 4, 1},
-    {REF_SUBM, 3, {5, 3, 1}, {0}, {0}, {2, 1, 1}, 4, 6, 0},
-    {REF_SUBM, 3, {1, 1, 1}, {0}, {0}, {0}, 5, 3, 1},
-    {REF_SUBM, 3, {3, 3, 3}, {0}, {0}, {2, 2, 2}, 8, 8, 0},
-  };
-  check_cases(cases, N_OF(cases), 1);
+  check_cases(conv_cases_subm_3d, N_OF(conv_cases_subm_3d), 1);
 }
 
 static void test_regular_3d(void **state) {
   (void)state;
-  static const conv_case cases[] = {
-    {REF_REGULAR, 3, {3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {0}, 16, 32, 0},
-    {REF_REGULAR, 3, {2, 2, 2}, {2, 2, 2}, {0}, {0}, 5, 7, 1},
-    {REF_REGULAR, 3, {3, 3, 3}, {1, 1, 1}, {0}, {0}, 4, 4, 1},
-    {REF_REGULAR, 3, {3, 1, 1}, {2, 1, 1}, {1, 0, 0}, {0}, 6, 3, 0},
-    {REF_REGULAR, 3, {3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {2, 2, 2}, 3, 5, 1},
-    {REF_REGULAR, 3, {2, 3, 1}, {1, 2, 3}, {0, 1, 0}, {1, 2, 1}, 4, 9, 1},
-  };
-  check_cases(cases, N_OF(cases), 2);
+  check_cases(conv_cases_regular_3d, N_OF(conv_cases_regular_3d), 2);
 }
 
 static void test_transposed_3d(void **state) {
   (void)state;
-  static const conv_case cases[] = {
-    {REF_TRANSPOSED, 3, {3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {0}, 16, 8, 0},
-    {REF_TRANSPOSED, 3, {2, 2, 2}, {2, 2, 2}, {0}, {0}, 5, 7, 1},
-    {REF_TRANSPOSED, 3, {3, 1, 1}, {2, 1, 1}, {0}, {0}, 3, 6, 1},
-    {REF_TRANSPOSED, 3, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {2, 2, 2}, 4, 4, 0},
-    {REF_TRANSPOSED, 3, {1, 2, 3}, {3, 2, 1}, {0, 0, 1}, {0}, 2, 5, 1},
-  };
-  check_cases(cases, N_OF(cases), 3);
+  check_cases(conv_cases_transposed_3d, N_OF(conv_cases_transposed_3d), 3);
 }
 
 static void test_inverse_3d(void **state) {
   (void)state;
-  static const conv_case cases[] = {
-    {REF_INVERSE, 3, {3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {0}, 16, 8, 0},
-    {REF_INVERSE, 3, {2, 2, 2}, {2, 2, 2}, {0}, {0}, 7, 5, 1},
-    {REF_INVERSE, 3, {3, 1, 1}, {2, 1, 1}, {1, 0, 0}, {0}, 3, 3, 1},
-    {REF_INVERSE, 3, {3, 3, 3}, {1, 1, 1}, {0}, {2, 1, 2}, 4, 6, 0},
-  };
-  check_cases(cases, N_OF(cases), 4);
+  check_cases(conv_cases_inverse_3d, N_OF(conv_cases_inverse_3d), 4);
 }
 
 static void test_2d_all_kinds(void **state) {
   (void)state;
-  static const conv_case cases[] = {
-    {REF_SUBM, 2, {3, 3}, {0}, {0}, {0}, 8, 8, 1},
-    {REF_SUBM, 2, {3, 1}, {0}, {0}, {1, 2}, 3, 5, 0},
-    {REF_REGULAR, 2, {3, 3}, {2, 2}, {1, 1}, {0}, 8, 16, 1},
-    {REF_REGULAR, 2, {4, 2}, {2, 1}, {1, 0}, {1, 2}, 5, 3, 0},
-    {REF_TRANSPOSED, 2, {2, 2}, {2, 2}, {0}, {0}, 8, 4, 1},
-    {REF_TRANSPOSED, 2, {3, 3}, {2, 2}, {1, 1}, {0}, 4, 4, 0},
-    {REF_INVERSE, 2, {3, 3}, {2, 2}, {1, 1}, {0}, 8, 8, 1},
-    {REF_INVERSE, 2, {2, 3}, {2, 1}, {0, 1}, {0}, 3, 2, 0},
-  };
-  check_cases(cases, N_OF(cases), 5);
+  check_cases(conv_cases_2d, N_OF(conv_cases_2d), 5);
 }
 
 static void test_1d_and_4d(void **state) {
   (void)state;
-  static const conv_case cases[] = {
-    {REF_SUBM, 1, {3}, {0}, {0}, {0}, 4, 4, 1},
-    {REF_REGULAR, 1, {4}, {2}, {1}, {0}, 3, 5, 0},
-    {REF_TRANSPOSED, 1, {3}, {2}, {1}, {0}, 5, 3, 1},
-    {REF_INVERSE, 1, {3}, {2}, {1}, {0}, 2, 2, 0},
-    {REF_SUBM, 4, {3, 3, 3, 3}, {0}, {0}, {0}, 4, 4, 1},
-    {REF_REGULAR, 4, {2, 2, 2, 2}, {2, 2, 2, 2}, {0}, {0}, 3, 5, 0},
-    {REF_TRANSPOSED, 4, {2, 1, 2, 1}, {2, 1, 2, 1}, {0}, {0}, 3, 3, 1},
-    {REF_INVERSE, 4, {3, 3, 1, 1}, {2, 2, 1, 1}, {1, 1, 0, 0}, {0}, 2, 3, 0},
-  };
-  check_cases(cases, N_OF(cases), 6);
+  check_cases(conv_cases_1d_4d, N_OF(conv_cases_1d_4d), 6);
 }
 
 static void test_channel_counts(void **state) {
   (void)state;
-  static const size_t ch[] = {1, 3, 7, 16, 33, 64, 65};
-  for (size_t i = 0; i < N_OF(ch); i++) {
-    size_t j = (i + 3) % N_OF(ch); /* mixes small and large in/out pairs */
+  const size_t *ch = conv_case_channels;
+  for (size_t i = 0; i < N_OF(conv_case_channels); i++) {
+    size_t j = (i + 3) % N_OF(conv_case_channels); /* mixes small and large in/out pairs */
     conv_case cases[3] = {
       {REF_SUBM, 3, {3, 3, 3}, {0}, {0}, {0}, ch[i], ch[j], (int)(i & 1)},
       {REF_REGULAR, 3, {3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {0}, ch[j], ch[i], (int)(~i & 1)},
