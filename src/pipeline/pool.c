@@ -147,8 +147,9 @@ clsp_status clsp_pool_forward(clsp_context *ctx, const clsp_rulebook *rb,
   if (!out) return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "out: NULL");
   *out = NULL;
   clsp_status st = check_pool(ctx, rb, type, in);
-  clsp_tensor_desc d = out_desc(rb, in ? in->desc.channels : 0);
-  if (st == CLSP_SUCCESS) st = clsp__tensor_desc_check(ctx, &d);
+  if (st != CLSP_SUCCESS) return st;
+  clsp_tensor_desc d = out_desc(rb, in->desc.channels);
+  st = clsp__tensor_desc_check(ctx, &d);
   if (st != CLSP_SUCCESS) return st;
   pool_tables t = {0};
   cl_mem y = NULL, arg = NULL;
