@@ -23,6 +23,7 @@ static const command commands[] = {
   {"matrix", clsp_cmd_matrix, "run the test suites on every device"},
   {"warmup", clsp_cmd_warmup, "build or load every kernel program, timed"},
   {"conv", clsp_cmd_conv, "run one sparse convolution layer from .npy files"},
+  {"pool", clsp_cmd_pool, "sparse max/avg pooling (and its backward) from .npy files"},
   {"bench", clsp_cmd_bench, "voxelize a point cloud and time a network per layer"},
 };
 

@@ -8,6 +8,7 @@ int clsp_cmd_matrix(int argc, char **argv);
 int clsp_cmd_warmup(int argc, char **argv);
 int clsp_cmd_bench(int argc, char **argv);
 int clsp_cmd_conv(int argc, char **argv);
+int clsp_cmd_pool(int argc, char **argv);
 
 /* Monotonic wall clock in milliseconds. */
 double clsp_tool_now_ms(void);
