@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The geometry combinations of the convolution suites: the forward
- * (test_conv.c) and the backward (test_backward.c) run the same cases.
+ * (test_conv.c) and the backward (test_backward.c) run the same cases;
+ * and helpers they share with the pooling suite (conv_cases.c).
  * k/s/p/d per axis; 0 in k, s or d means 1. */
 #ifndef CLSP_TEST_CONV_CASES_H
 #define CLSP_TEST_CONV_CASES_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include "harness.h"
 #include "ref_rulebook.h"
 
 typedef struct conv_case {
@@ -15,6 +17,17 @@ typedef struct conv_case {
   size_t cin, cout;
   int bias;
 } conv_case;
+
+/* The reference geometry of a case (0 in k, s, d read as 1). */
+ref_geom conv_case_geom(const conv_case *c);
+/* "kind nD cin cout bias k/s/p/d ..." for failure messages. */
+void conv_case_describe(const conv_case *c, char *buf, size_t cap);
+/* Grid and site count per dimensionality, smaller on slow devices. */
+void conv_case_grid(int ndim, int32_t *grid, size_t *n);
+/* Sites of batch x grid, each cell active with probability
+ * keep_per_mille / 1000 (n x (1 + nd) int32; the caller frees). */
+int32_t *conv_case_sites(harness_rng *rng, int nd, const int32_t *grid, int32_t batch,
+                         uint32_t keep_per_mille, size_t *n);
 
 /* Channel counts of the channel sweeps (1 to 65). */
 static const size_t conv_case_channels[] = {1, 3, 7, 16, 33, 64, 65};
@@ -73,5 +86,21 @@ static const conv_case conv_cases_1d_4d[] = {
   {REF_TRANSPOSED, 4, {2, 1, 2, 1}, {2, 1, 2, 1}, {0}, {0}, 3, 3, 1},
   {REF_INVERSE, 4, {3, 3, 1, 1}, {2, 2, 1, 1}, {1, 1, 0, 0}, {0}, 2, 3, 0},
 };
+
+/* The six test functions of the geometry tables, each calling the suite's
+ * own check_cases(cases, n, salt). */
+#define CONV_CASES_N(a) (sizeof(a) / sizeof((a)[0]))
+#define CONV_CASE_TEST(name, table, salt)                 \
+  static void name(void **state) {                        \
+    (void)state;                                          \
+    check_cases(table, CONV_CASES_N(table), salt);        \
+  }
+#define CONV_CASE_TESTS                                                       \
+  CONV_CASE_TEST(test_submanifold_3d, conv_cases_subm_3d, 1)                  \
+  CONV_CASE_TEST(test_regular_3d, conv_cases_regular_3d, 2)                   \
+  CONV_CASE_TEST(test_transposed_3d, conv_cases_transposed_3d, 3)             \
+  CONV_CASE_TEST(test_inverse_3d, conv_cases_inverse_3d, 4)                   \
+  CONV_CASE_TEST(test_2d_all_kinds, conv_cases_2d, 5)                         \
+  CONV_CASE_TEST(test_1d_and_4d, conv_cases_1d_4d, 6)
 
 #endif

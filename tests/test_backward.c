@@ -45,28 +45,6 @@ static float *random_floats(harness_rng *rng, size_t n) {
   return f;
 }
 
-/* Each cell of batch x grid is active with probability about want/cells. */
-static int32_t *bernoulli_sites(harness_rng *rng, int nd, const int32_t *grid,
-                                int32_t batch, size_t want, size_t *n) {
-  size_t cells = (size_t)batch;
-  for (int a = 0; a < nd; a++) cells *= (size_t)grid[a];
-  uint32_t keep = (uint32_t)(want >= cells ? 1000 : 1000 * want / cells + 1);
-  int32_t *c = malloc((cells + 1) * (size_t)(nd + 1) * sizeof *c);
-  assert_non_null(c);
-  *n = 0;
-  for (size_t v = 0; v < cells; v++) {
-    if (harness_below(rng, 1000) >= keep) continue;
-    int32_t *row = c + (*n)++ * (size_t)(nd + 1);
-    size_t r = v;
-    for (int a = nd - 1; a >= 0; a--) {
-      row[1 + a] = (int32_t)(r % (size_t)grid[a]);
-      r /= (size_t)grid[a];
-    }
-    row[0] = (int32_t)r;
-  }
-  return c;
-}
-
 static clsp_conv_geometry device_geometry(const ref_geom *g) {
   clsp_conv_geometry d;
   memset(&d, 0, sizeof d);
@@ -77,18 +55,6 @@ static clsp_conv_geometry device_geometry(const ref_geom *g) {
     d.dilation[a] = g->dilation[a];
   }
   return d;
-}
-
-static ref_geom geom_of(const conv_case *c) {
-  ref_geom g = {0};
-  g.ndim = c->ndim;
-  for (int a = 0; a < c->ndim; a++) {
-    g.kernel[a] = c->k[a] ? c->k[a] : 1;
-    g.stride[a] = c->s[a] ? c->s[a] : 1;
-    g.padding[a] = c->p[a];
-    g.dilation[a] = c->d[a] ? c->d[a] : 1;
-  }
-  return g;
 }
 
 static int32_t *download_out_coords(clsp_context *ctx, const clsp_rulebook *rb,
@@ -138,11 +104,14 @@ static void layer_make(bw_layer *L, clsp_context *ctx, const conv_case *c,
   memset(L, 0, sizeof *L);
   harness_rng rng = {seed};
   L->c = *c;
-  L->g = geom_of(c);
+  L->g = conv_case_geom(c);
   L->batch = 2;
   memcpy(L->grid, grid, (size_t)c->ndim * sizeof(int32_t));
   for (int a = c->ndim; a < 4; a++) L->grid[a] = 1;
-  L->sites = bernoulli_sites(&rng, c->ndim, grid, L->batch, want, &L->n_sites);
+  size_t cells = (size_t)L->batch;
+  for (int a = 0; a < c->ndim; a++) cells *= (size_t)grid[a];
+  uint32_t keep = (uint32_t)(want >= cells ? 1000 : 1000 * want / cells + 1);
+  L->sites = conv_case_sites(&rng, c->ndim, grid, L->batch, keep, &L->n_sites);
   layer_inputs(L, ctx, &rng);
   clsp_rulebook_info info;
   assert_int_equal(clsp_rulebook_describe(L->rb, &info), CLSP_SUCCESS);
@@ -209,16 +178,6 @@ static grads layer_backward(bw_layer *L, clsp_context *ctx, uint32_t flags) {
   return r;
 }
 
-static void describe_case(const conv_case *c, char *buf, size_t cap) {
-  static const char *kinds[] = {"subm", "regular", "transposed", "inverse"};
-  int n = snprintf(buf, cap, "%s %dD cin %zu cout %zu bias %d k/s/p/d", kinds[c->kind],
-                   c->ndim, c->cin, c->cout, c->bias);
-  ref_geom g = geom_of(c);
-  for (int a = 0; a < c->ndim && n > 0 && (size_t)n < cap; a++)
-    n += snprintf(buf + n, cap - (size_t)n, " %d/%d/%d/%d", g.kernel[a], g.stride[a],
-                  g.padding[a], g.dilation[a]);
-}
-
 static double worst_seen[3]; /* largest dX, dW, db errors of the run */
 
 static void check_against_ref(bw_layer *L, const grads *r, uint64_t seed) {
@@ -234,7 +193,7 @@ static void check_against_ref(bw_layer *L, const grads *r, uint64_t seed) {
   int coords_ok = memcmp(r->dx_coords, L->in_coords,
                          L->n_in * (size_t)(L->c.ndim + 1) * sizeof(int32_t)) == 0;
   char what[256];
-  describe_case(&L->c, what, sizeof what);
+  conv_case_describe(&L->c, what, sizeof what);
   if (!(e[0] < TOL && e[1] < TOL && e[2] < TOL) || !coords_ok)
     fail_msg("%s: rel error dX %.3g dW %.3g db %.3g, dX coords %s (%zu in, %zu out; seed "
              "%llu, %s)", what, e[0], e[1], e[2], coords_ok ? "ok" : "WRONG", L->n_in,
@@ -246,19 +205,11 @@ static void check_against_ref(bw_layer *L, const grads *r, uint64_t seed) {
   free(rb);
 }
 
-static void grid_for(int ndim, int32_t *grid, size_t *n) {
-  static const int32_t big[4][4] = {{200}, {40, 37}, {19, 18, 17}, {9, 8, 7, 6}};
-  static const int32_t small[4][4] = {{40}, {13, 11}, {9, 8, 7}, {5, 5, 4, 4}};
-  static const size_t nbig[4] = {60, 400, 1500, 400}, nsmall[4] = {20, 50, 120, 60};
-  memcpy(grid, harness_small() ? small[ndim - 1] : big[ndim - 1], 4 * sizeof(int32_t));
-  *n = harness_small() ? nsmall[ndim - 1] : nbig[ndim - 1];
-}
-
 static void check_case_on(clsp_context *ctx, const conv_case *c, uint32_t flags,
                           uint64_t seed) {
   int32_t grid[4];
   size_t n;
-  grid_for(c->ndim, grid, &n);
+  conv_case_grid(c->ndim, grid, &n);
   /* Simulators run GEMMs at ~1e5 multiply-adds per second: small runs
    * keep sites x 8 pairs x c_in x c_out under a budget. */
   double macs = (double)n * 8.0 * (double)(c->cin * c->cout);
@@ -281,35 +232,7 @@ static void check_cases(const conv_case *cases, size_t n, uint64_t salt) {
     check_case(&cases[i], 0, harness_seed() + salt * 1000 + i);
 }
 
-static void test_submanifold_3d(void **state) {
-  (void)state;
-  check_cases(conv_cases_subm_3d, N_OF(conv_cases_subm_3d), 1);
-}
-
-static void test_regular_3d(void **state) {
-  (void)state;
-  check_cases(conv_cases_regular_3d, N_OF(conv_cases_regular_3d), 2);
-}
-
-static void test_transposed_3d(void **state) {
-  (void)state;
-  check_cases(conv_cases_transposed_3d, N_OF(conv_cases_transposed_3d), 3);
-}
-
-static void test_inverse_3d(void **state) {
-  (void)state;
-  check_cases(conv_cases_inverse_3d, N_OF(conv_cases_inverse_3d), 4);
-}
-
-static void test_2d_all_kinds(void **state) {
-  (void)state;
-  check_cases(conv_cases_2d, N_OF(conv_cases_2d), 5);
-}
-
-static void test_1d_and_4d(void **state) {
-  (void)state;
-  check_cases(conv_cases_1d_4d, N_OF(conv_cases_1d_4d), 6);
-}
+CONV_CASE_TESTS
 
 /* Channels 1 to 65 in and out, every kind (small runs: a rotation). */
 static void test_channel_counts(void **state) {
@@ -345,7 +268,7 @@ static void test_deterministic_bit_identical(void **state) {
   for (size_t i = 0; i < N_OF(mode_cases); i++) {
     int32_t grid[4];
     size_t n;
-    grid_for(3, grid, &n);
+    conv_case_grid(3, grid, &n);
     uint64_t seed = harness_seed() + 900 + i;
     bw_layer L;
     layer_make(&L, ctx, &mode_cases[i], grid, n, seed);
@@ -399,7 +322,7 @@ static void test_optional_outputs(void **state) {
   clsp_context *ctx = harness_ctx();
   int32_t grid[4];
   size_t n;
-  grid_for(3, grid, &n);
+  conv_case_grid(3, grid, &n);
   bw_layer L;
   layer_make(&L, ctx, &mode_cases[1], grid, n, harness_seed() + 970);
   grads all = layer_backward(&L, ctx, CLSP_CONV_DETERMINISTIC);
@@ -434,7 +357,7 @@ static void test_errors(void **state) {
   clsp_context *ctx = harness_ctx();
   int32_t grid[4];
   size_t n;
-  grid_for(3, grid, &n);
+  conv_case_grid(3, grid, &n);
   bw_layer L;
   layer_make(&L, ctx, &mode_cases[1], grid, n, harness_seed() + 990);
   clsp_tensor *dx = (clsp_tensor *)&L; /* must be reset to NULL on error */

@@ -43,18 +43,6 @@ typedef struct layer {
   int32_t *mid_coords;
 } layer;
 
-static ref_geom geom_of(const conv_case *c) {
-  ref_geom g = {0};
-  g.ndim = c->ndim;
-  for (int a = 0; a < c->ndim; a++) {
-    g.kernel[a] = c->k[a] ? c->k[a] : 1;
-    g.stride[a] = c->s[a] ? c->s[a] : 1;
-    g.padding[a] = c->p[a];
-    g.dilation[a] = c->d[a] ? c->d[a] : 1;
-  }
-  return g;
-}
-
 /* n unique random sites in batch x grid (partial Fisher-Yates). */
 static int32_t *random_sites(harness_rng *rng, int ndim, const int32_t *grid,
                              int32_t batch, size_t *n) {
@@ -123,7 +111,7 @@ static void layer_host_sites(layer *L, const conv_case *c, const int32_t *grid,
   memset(L, 0, sizeof *L);
   harness_rng rng = {seed};
   L->c = *c;
-  L->g = geom_of(c);
+  L->g = conv_case_geom(c);
   L->batch = batch;
   memcpy(L->grid, grid, (size_t)c->ndim * sizeof(int32_t));
   L->n_sites = n;
@@ -268,16 +256,6 @@ static double *layer_reference(const layer *L, const int32_t *out_coords) {
   return ref;
 }
 
-static void describe_case(const conv_case *c, char *buf, size_t cap) {
-  static const char *kinds[] = {"subm", "regular", "transposed", "inverse"};
-  int n = snprintf(buf, cap, "%s %dD cin %zu cout %zu bias %d k/s/p/d", kinds[c->kind],
-                   c->ndim, c->cin, c->cout, c->bias);
-  ref_geom g = geom_of(c);
-  for (int a = 0; a < c->ndim && n > 0 && (size_t)n < cap; a++)
-    n += snprintf(buf + n, cap - (size_t)n, " %d/%d/%d/%d", g.kernel[a], g.stride[a],
-                  g.padding[a], g.dilation[a]);
-}
-
 static size_t count_nan(const float *f, size_t n) {
   size_t bad = 0;
   for (size_t i = 0; i < n; i++) bad += isnan(f[i]) != 0;
@@ -307,7 +285,7 @@ static void check_case(const conv_case *c, const int32_t *grid, size_t n_sites,
   double err = ref_rel_error(out, ref, n);
   size_t nans = count_nan(out, n);
   char what[256];
-  describe_case(c, what, sizeof what);
+  conv_case_describe(c, what, sizeof what);
   if (nans || !(err < TOL) || stats.pair_rows != L.rb.start[L.rb.kvol])
     fail_msg("%s: rel error %.3g, %zu NaN of %zu, pair_rows %zu of %zu (seed %llu, %s)",
              what, err, nans, n, stats.pair_rows, L.rb.start[L.rb.kvol],
@@ -318,20 +296,11 @@ static void check_case(const conv_case *c, const int32_t *grid, size_t n_sites,
   layer_free(&L);
 }
 
-/* Grid and site count per dimensionality, smaller on slow devices. */
-static void grid_for(int ndim, int32_t *grid, size_t *n) {
-  static const int32_t big[4][4] = {{200}, {40, 37}, {19, 18, 17}, {9, 8, 7, 6}};
-  static const int32_t small[4][4] = {{40}, {13, 11}, {9, 8, 7}, {5, 5, 4, 4}};
-  static const size_t nbig[4] = {60, 400, 1500, 400}, nsmall[4] = {20, 50, 120, 60};
-  memcpy(grid, harness_small() ? small[ndim - 1] : big[ndim - 1], 4 * sizeof(int32_t));
-  *n = harness_small() ? nsmall[ndim - 1] : nbig[ndim - 1];
-}
-
 static void check_cases(const conv_case *cases, size_t n_cases, uint64_t salt) {
   for (size_t i = 0; i < n_cases; i++) {
     int32_t grid[4];
     size_t n;
-    grid_for(cases[i].ndim, grid, &n);
+    conv_case_grid(cases[i].ndim, grid, &n);
     check_case(&cases[i], grid, n, 0, harness_seed() + salt * 1000 + i);
   }
 }
@@ -340,35 +309,7 @@ static void check_cases(const conv_case *cases, size_t n_cases, uint64_t salt) {
 
 /* ---- tests: kinds and geometries ---- */
 
-static void test_submanifold_3d(void **state) {
-  (void)state;
-  check_cases(conv_cases_subm_3d, N_OF(conv_cases_subm_3d), 1);
-}
-
-static void test_regular_3d(void **state) {
-  (void)state;
-  check_cases(conv_cases_regular_3d, N_OF(conv_cases_regular_3d), 2);
-}
-
-static void test_transposed_3d(void **state) {
-  (void)state;
-  check_cases(conv_cases_transposed_3d, N_OF(conv_cases_transposed_3d), 3);
-}
-
-static void test_inverse_3d(void **state) {
-  (void)state;
-  check_cases(conv_cases_inverse_3d, N_OF(conv_cases_inverse_3d), 4);
-}
-
-static void test_2d_all_kinds(void **state) {
-  (void)state;
-  check_cases(conv_cases_2d, N_OF(conv_cases_2d), 5);
-}
-
-static void test_1d_and_4d(void **state) {
-  (void)state;
-  check_cases(conv_cases_1d_4d, N_OF(conv_cases_1d_4d), 6);
-}
+CONV_CASE_TESTS
 
 static void test_channel_counts(void **state) {
   (void)state;
@@ -385,7 +326,7 @@ static void test_channel_counts(void **state) {
       if (harness_small() && k != i % 3) continue;
       int32_t grid[4];
       size_t n;
-      grid_for(cases[k].ndim, grid, &n);
+      conv_case_grid(cases[k].ndim, grid, &n);
       check_case(&cases[k], grid, n, 0, harness_seed() + 700 + 20 * k + i);
     }
   }
@@ -451,7 +392,7 @@ static void impulse_kind(const conv_case *c) {
     s[3] = 3 + n % 3;
   }
   conv_case cc = *c;
-  ref_geom g = geom_of(c);
+  ref_geom g = conv_case_geom(c);
   cc.cout = ref_kernel_volume(&g);
   layer L;
   layer_host_sites(&L, &cc, grid, 1, sites, 27, 1);
@@ -538,7 +479,7 @@ static void test_deterministic_mode(void **state) {
   for (size_t i = 0; i < N_OF(mode_cases); i++) {
     int32_t grid[4];
     size_t n;
-    grid_for(3, grid, &n);
+    conv_case_grid(3, grid, &n);
     conv_case c = mode_cases[i];
     if (harness_small()) c.cin = c.cout = 8; /* simulators: see check_case */
     layer L;
@@ -588,7 +529,7 @@ static void test_workspace_chunks(void **state) {
     c.cin = c.cout = small ? 8 : 64;
     int32_t grid[4];
     size_t n;
-    grid_for(3, grid, &n);
+    conv_case_grid(3, grid, &n);
     layer L;
     layer_host(&L, &c, grid, n, harness_seed() + 950 + i);
     layer_device(&L, big);
@@ -625,7 +566,7 @@ static void test_stats(void **state) {
   clsp_context *ctx = harness_ctx();
   int32_t grid[4];
   size_t n;
-  grid_for(3, grid, &n);
+  conv_case_grid(3, grid, &n);
   layer L;
   layer_host(&L, &mode_cases[0], grid, n, harness_seed() + 990);
   layer_device(&L, ctx);
@@ -666,7 +607,7 @@ static void test_kernel_shapes(void **state) {
       if (harness_small()) c.cin = c.cout = 5;
       int32_t grid[4];
       size_t n;
-      grid_for(3, grid, &n);
+      conv_case_grid(3, grid, &n);
       check_case(&c, grid, n, flags[m % 2], harness_seed() + 60 + 10 * i + m);
     }
   }
@@ -703,7 +644,7 @@ static void test_argument_errors(void **state) {
   clsp_context *ctx = harness_ctx();
   int32_t grid[4];
   size_t n;
-  grid_for(3, grid, &n);
+  conv_case_grid(3, grid, &n);
   layer L;
   layer_host(&L, &mode_cases[1], grid, n, harness_seed() + 995);
   layer_device(&L, ctx);

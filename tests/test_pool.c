@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "conv_cases.h"
 #include "harness.h"
 #include "ref_pool.h"
 
@@ -45,27 +46,6 @@ static float *values(harness_rng *rng, size_t n, int ties) {
   return f;
 }
 
-/* Every cell active with probability 2/5: windows of 1 to many inputs. */
-static int32_t *sites(harness_rng *rng, int nd, const int32_t *grid, int32_t batch,
-                      size_t *n) {
-  size_t cells = (size_t)batch;
-  for (int a = 0; a < nd; a++) cells *= (size_t)grid[a];
-  int32_t *c = malloc((cells + 1) * (size_t)(nd + 1) * sizeof *c);
-  assert_non_null(c);
-  *n = 0;
-  for (size_t v = 0; v < cells; v++) {
-    if (harness_below(rng, 5) >= 2) continue;
-    int32_t *row = c + (*n)++ * (size_t)(nd + 1);
-    size_t r = v;
-    for (int a = nd - 1; a >= 0; a--) {
-      row[1 + a] = (int32_t)(r % (size_t)grid[a]);
-      r /= (size_t)grid[a];
-    }
-    row[0] = (int32_t)r;
-  }
-  return c;
-}
-
 static void layer_make(pool_layer *L, clsp_context *ctx, const pool_case *c, uint64_t seed) {
   static const int32_t grids[4][4] = {{30}, {11, 9}, {7, 6, 5}, {5, 4, 4, 3}};
   memset(L, 0, sizeof *L);
@@ -82,7 +62,7 @@ static void layer_make(pool_layer *L, clsp_context *ctx, const pool_case *c, uin
     L->g.dilation[a] = g.dilation[a] = 1;
   }
   memcpy(L->grid, grids[c->ndim - 1], sizeof L->grid);
-  L->coords = sites(&rng, c->ndim, L->grid, L->batch, &L->n_in);
+  L->coords = conv_case_sites(&rng, c->ndim, L->grid, L->batch, 400, &L->n_in);
   L->x = values(&rng, L->n_in * c->channels, c->ties);
   clsp_tensor_desc d = {0};
   d.ndim = c->ndim;
@@ -211,7 +191,7 @@ static void test_global_pool(void **state) {
       harness_rng rng = {seed};
       int32_t grid[3] = {6, 5, 4}, batch = 3;
       size_t n = 0, ch = chans[i];
-      int32_t *coords = sites(&rng, 3, grid, batch, &n);
+      int32_t *coords = conv_case_sites(&rng, 3, grid, batch, 400, &n);
       float *x = values(&rng, n * ch, (int)(i & 1)), *dy = values(&rng, 3 * ch, 0);
       clsp_tensor_desc d = {3, {6, 5, 4}, batch, n, ch, 0};
       clsp_tensor *in = NULL, *dx = NULL;

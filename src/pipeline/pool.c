@@ -99,13 +99,8 @@ static clsp_status adopt_copy(clsp_context *ctx, const clsp_tensor_desc *desc, c
                               cl_mem *feats, uint64_t sites, clsp_tensor **out) {
   size_t bytes = desc->n_sites * (1 + (size_t)desc->ndim) * sizeof(int32_t);
   cl_mem c = NULL;
-  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, bytes, NULL, "pool coords", &c);
-  if (st == CLSP_SUCCESS && bytes > 0) {
-    cl_int err = clEnqueueCopyBuffer(ctx->queue, coords, c, 0, 0, bytes, 0, NULL, NULL);
-    if (err != CL_SUCCESS) st = clsp__cl_fail(ctx, err, "copying pool coords");
-  }
+  clsp_status st = clsp__coords_copy(ctx, coords, bytes, &c);
   if (st != CLSP_SUCCESS) {
-    clsp__buffer_release(ctx, &c);
     clsp__buffer_release(ctx, feats);
     return st;
   }
@@ -129,17 +124,6 @@ static clsp_status window_forward(clsp_context *ctx, const clsp_rulebook *rb,
                   CLSP_A(ch), CLSP_A(t->by_out), CLSP_A(kvol), CLSP_A(n_out), CLSP_A(y));
 }
 
-static clsp_tensor_desc out_desc(const clsp_rulebook *rb, size_t channels) {
-  clsp_tensor_desc d = {0};
-  d.ndim = rb->info.ndim;
-  memcpy(d.shape, rb->info.out_shape, sizeof d.shape);
-  d.batch_size = rb->info.batch_size;
-  d.n_sites = rb->info.n_out;
-  d.channels = channels;
-  d.flags = CLSP_TENSOR_TRUSTED_UNIQUE;
-  return d;
-}
-
 clsp_status clsp_pool_forward(clsp_context *ctx, const clsp_rulebook *rb,
                               clsp_pool_type type, const clsp_tensor *in,
                               clsp_tensor **out) {
@@ -148,20 +132,18 @@ clsp_status clsp_pool_forward(clsp_context *ctx, const clsp_rulebook *rb,
   *out = NULL;
   clsp_status st = check_pool(ctx, rb, type, in);
   if (st != CLSP_SUCCESS) return st;
-  clsp_tensor_desc d = out_desc(rb, in->desc.channels);
-  st = clsp__tensor_desc_check(ctx, &d);
-  if (st != CLSP_SUCCESS) return st;
   pool_tables t = {0};
-  cl_mem y = NULL, arg = NULL;
-  size_t n = d.n_sites * d.channels;
-  st = build_tables(ctx, rb, &t);
-  if (st == CLSP_SUCCESS)
-    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, n * 4, NULL, "pool output", &y);
+  cl_mem arg = NULL;
+  size_t n = rb->info.n_out * in->desc.channels;
+  st = clsp_tensor_create_on_output(ctx, rb, in->desc.channels, NULL, out);
+  if (st == CLSP_SUCCESS) st = build_tables(ctx, rb, &t);
   if (st == CLSP_SUCCESS)
     st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, n * 4, NULL, "pool arg-max", &arg);
-  if (st == CLSP_SUCCESS) st = window_forward(ctx, rb, type, in, &t, y, arg);
-  if (st == CLSP_SUCCESS) st = adopt_copy(ctx, &d, rb->out_coords, &y, rb->out_sites_id, out);
-  clsp__buffer_release(ctx, &y);
+  if (st == CLSP_SUCCESS) st = window_forward(ctx, rb, type, in, &t, (*out)->feats, arg);
+  if (st != CLSP_SUCCESS) {
+    clsp_tensor_destroy(*out);
+    *out = NULL;
+  }
   clsp__buffer_release(ctx, &arg);
   tables_release(ctx, &t);
   return st;
