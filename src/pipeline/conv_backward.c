@@ -282,7 +282,6 @@ clsp_status clsp_conv_backward(clsp_context *ctx, const clsp_rulebook *rb,
   clsp_conv_stats local = {0};
   if (d_in) st = backward_data(ctx, rb, in, w, d_out, flags, d_in, stats ? &local : NULL);
   span s = {.timed = stats != NULL && ctx->profiling};
-  s.list.n = 0;
   if (st == CLSP_SUCCESS && d_weights)
     st = backward_weights(ctx, rb, in, w, d_out, d_weights, &s);
   if (st == CLSP_SUCCESS && d_bias) st = backward_bias(ctx, d_out, d_bias, &s);

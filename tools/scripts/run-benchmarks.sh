@@ -27,6 +27,9 @@ build/tools/clsp-bench-rulebook "$kitti/000000.bin" | tee "$out/rulebook.txt"
 echo "== conv layers (KITTI 000000)"
 build/tools/clsp-bench-conv "$kitti/000000.bin" --reps 9 | tee "$out/conv.txt"
 
+echo "== training: forward + backward of the same layers (KITTI 000000)"
+build/tools/clsp-bench-train "$kitti/000000.bin" --reps 9 | tee "$out/train.txt"
+
 for net in second minkunet; do
   echo "== $net on KITTI 000000"
   $clsp bench --net $net --input "$kitti/000000.bin" --repeat 5 \
