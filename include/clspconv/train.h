@@ -50,13 +50,13 @@ extern "C" {
  * Determinism: dW and db are always bit-identical run to run (per-tap
  * GEMMs accumulated in a fixed order, a fixed-order column sum; no
  * atomics). dX uses the forward's scatter policy and flags (conv.h): the
- * ordered scatter, bit-identical run to run, is the default on CPU devices
- * without native float atomics and is forced by CLSP_CONV_DETERMINISTIC or
- * the context flag CLSP_CONTEXT_DETERMINISTIC; the atomic one is the
- * default on GPUs. Measured on PoCL pthread (BENCHMARKS.md) the ordered
- * backward is faster than the atomic one, so the deterministic backward is
- * the default there; on GPUs the cost was not measured and the atomic
- * scatter stays the default.
+ * ordered scatter, bit-identical run to run, is forced by
+ * CLSP_CONV_DETERMINISTIC or the context flag CLSP_CONTEXT_DETERMINISTIC
+ * and is the default on CPU devices without native float atomics, where it
+ * measured faster than the atomic one (backward 0.71x and 0.93x of the
+ * atomic time on PoCL, BENCHMARKS.md): deterministic training costs
+ * nothing there. On GPUs its cost was not measured, and the atomic scatter
+ * stays the default; CLSP_CONV_ATOMIC forces atomics.
  * Device memory: d_in, the transposed weights (one weights-sized copy),
  * the dX pass's workspace as in the forward, and for dW at most
  * workspace_bytes of gathered rows.
