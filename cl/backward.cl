@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers of the convolution backward pass (src/pipeline/conv_backward.c):
- * the per-tap weight transpose for dX and the fixed-order column sums for
- * db. One work-item per output element; no atomics. */
+ * the per-tap weight transpose for dX, the transposed gather for dW and the
+ * fixed-order column sums for db. One work-item per output element; no
+ * atomics. */
 
 /* wt[t][o][i] = w[t][i][o], n = kvol * cin * cout. */
 kernel void clsp_bw_transpose_weights(global const float *w, uint cin,
@@ -36,4 +37,16 @@ kernel void clsp_bw_column_total(global const float *partial, uint cols,
   float s = 0.0f;
   for (uint b = 0; b < n_blocks; b++) s += partial[b * cols + c];
   sums[c] = s;
+}
+
+/* block[c][r] = feats[pair[begin + r]][c] for r < rows: one tap's gathered
+ * input rows, transposed (cols x rows), the A operand of the plain GEMM
+ * dW_t = X_g^T dY_g. Range: rows * cols. */
+kernel void clsp_bw_gather_transposed(global const float *feats, uint cols,
+                                      global const uint *pair, uint begin,
+                                      uint rows, global float *block) {
+  uint e = get_global_id(0);
+  if (e >= rows * cols) return;
+  uint r = e / cols, c = e - r * cols;
+  block[c * rows + r] = feats[pair[begin + r] * cols + c];
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The geometry combinations of the convolution suites: the forward
- * (test_conv.c) and the backward (test_backward.c) run the same cases;
- * and helpers they share with the pooling suite (conv_cases.c).
+/* The geometry combinations of the backward suite (test_backward.c), the
+ * same as the forward suite's (test_conv.c), and helpers shared with the
+ * pooling suite (conv_cases.c).
  * k/s/p/d per axis; 0 in k, s or d means 1. */
 #ifndef CLSP_TEST_CONV_CASES_H
 #define CLSP_TEST_CONV_CASES_H

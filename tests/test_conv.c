@@ -9,7 +9,6 @@
 #include <string.h>
 #include "conv_stages.h"
 #include "harness.h"
-#include "conv_cases.h"
 #include "ref_conv.h"
 #include "ref_voxel.h"
 
@@ -18,6 +17,12 @@
 
 /* ---- cases ---- */
 
+typedef struct conv_case {
+  int kind, ndim;
+  int32_t k[4], s[4], p[4], d[4];
+  size_t cin, cout;
+  int bias;
+} conv_case;
 
 /* One layer: random sites and data, its reference rulebook, device objects. */
 typedef struct layer {
@@ -42,6 +47,18 @@ typedef struct layer {
   clsp_rulebook *pre_rb;
   int32_t *mid_coords;
 } layer;
+
+static ref_geom geom_of(const conv_case *c) {
+  ref_geom g = {0};
+  g.ndim = c->ndim;
+  for (int a = 0; a < c->ndim; a++) {
+    g.kernel[a] = c->k[a] ? c->k[a] : 1;
+    g.stride[a] = c->s[a] ? c->s[a] : 1;
+    g.padding[a] = c->p[a];
+    g.dilation[a] = c->d[a] ? c->d[a] : 1;
+  }
+  return g;
+}
 
 /* n unique random sites in batch x grid (partial Fisher-Yates). */
 static int32_t *random_sites(harness_rng *rng, int ndim, const int32_t *grid,
@@ -111,7 +128,7 @@ static void layer_host_sites(layer *L, const conv_case *c, const int32_t *grid,
   memset(L, 0, sizeof *L);
   harness_rng rng = {seed};
   L->c = *c;
-  L->g = conv_case_geom(c);
+  L->g = geom_of(c);
   L->batch = batch;
   memcpy(L->grid, grid, (size_t)c->ndim * sizeof(int32_t));
   L->n_sites = n;
@@ -256,6 +273,16 @@ static double *layer_reference(const layer *L, const int32_t *out_coords) {
   return ref;
 }
 
+static void describe_case(const conv_case *c, char *buf, size_t cap) {
+  static const char *kinds[] = {"subm", "regular", "transposed", "inverse"};
+  int n = snprintf(buf, cap, "%s %dD cin %zu cout %zu bias %d k/s/p/d", kinds[c->kind],
+                   c->ndim, c->cin, c->cout, c->bias);
+  ref_geom g = geom_of(c);
+  for (int a = 0; a < c->ndim && n > 0 && (size_t)n < cap; a++)
+    n += snprintf(buf + n, cap - (size_t)n, " %d/%d/%d/%d", g.kernel[a], g.stride[a],
+                  g.padding[a], g.dilation[a]);
+}
+
 static size_t count_nan(const float *f, size_t n) {
   size_t bad = 0;
   for (size_t i = 0; i < n; i++) bad += isnan(f[i]) != 0;
@@ -285,7 +312,7 @@ static void check_case(const conv_case *c, const int32_t *grid, size_t n_sites,
   double err = ref_rel_error(out, ref, n);
   size_t nans = count_nan(out, n);
   char what[256];
-  conv_case_describe(c, what, sizeof what);
+  describe_case(c, what, sizeof what);
   if (nans || !(err < TOL) || stats.pair_rows != L.rb.start[L.rb.kvol])
     fail_msg("%s: rel error %.3g, %zu NaN of %zu, pair_rows %zu of %zu (seed %llu, %s)",
              what, err, nans, n, stats.pair_rows, L.rb.start[L.rb.kvol],
@@ -296,11 +323,20 @@ static void check_case(const conv_case *c, const int32_t *grid, size_t n_sites,
   layer_free(&L);
 }
 
+/* Grid and site count per dimensionality, smaller on slow devices. */
+static void grid_for(int ndim, int32_t *grid, size_t *n) {
+  static const int32_t big[4][4] = {{200}, {40, 37}, {19, 18, 17}, {9, 8, 7, 6}};
+  static const int32_t small[4][4] = {{40}, {13, 11}, {9, 8, 7}, {5, 5, 4, 4}};
+  static const size_t nbig[4] = {60, 400, 1500, 400}, nsmall[4] = {20, 50, 120, 60};
+  memcpy(grid, harness_small() ? small[ndim - 1] : big[ndim - 1], 4 * sizeof(int32_t));
+  *n = harness_small() ? nsmall[ndim - 1] : nbig[ndim - 1];
+}
+
 static void check_cases(const conv_case *cases, size_t n_cases, uint64_t salt) {
   for (size_t i = 0; i < n_cases; i++) {
     int32_t grid[4];
     size_t n;
-    conv_case_grid(cases[i].ndim, grid, &n);
+    grid_for(cases[i].ndim, grid, &n);
     check_case(&cases[i], grid, n, 0, harness_seed() + salt * 1000 + i);
   }
 }
@@ -309,13 +345,90 @@ static void check_cases(const conv_case *cases, size_t n_cases, uint64_t salt) {
 
 /* ---- tests: kinds and geometries ---- */
 
-CONV_CASE_TESTS
+static void test_submanifold_3d(void **state) {
+  (void)state;
+  static const conv_case cases[] = {
+    {REF_SUBM, 3, {3, 3, 3}, {0}, {0}, {0}, 16, 16, 0},
+    {REF_SUBM, 3, {3, 3, 3}, {0}, {0}, {0}, 7, 5, 1},
+    {REF_SUBM, 3, {3, 1, 1}, {0}, {0}, {0}, 3, 4, 1},
+    {REF_SUBM, 3, {5, 3, 1}, {0}, {0}, {2, 1, 1}, 4, 6, 0},
+    {REF_SUBM, 3, {1, 1, 1}, {0}, {0}, {0}, 5, 3, 1},
+    {REF_SUBM, 3, {3, 3, 3}, {0}, {0}, {2, 2, 2}, 8, 8, 0},
+  };
+  check_cases(cases, N_OF(cases), 1);
+}
+
+static void test_regular_3d(void **state) {
+  (void)state;
+  static const conv_case cases[] = {
+    {REF_REGULAR, 3, {3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {0}, 16, 32, 0},
+    {REF_REGULAR, 3, {2, 2, 2}, {2, 2, 2}, {0}, {0}, 5, 7, 1},
+    {REF_REGULAR, 3, {3, 3, 3}, {1, 1, 1}, {0}, {0}, 4, 4, 1},
+    {REF_REGULAR, 3, {3, 1, 1}, {2, 1, 1}, {1, 0, 0}, {0}, 6, 3, 0},
+    {REF_REGULAR, 3, {3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {2, 2, 2}, 3, 5, 1},
+    {REF_REGULAR, 3, {2, 3, 1}, {1, 2, 3}, {0, 1, 0}, {1, 2, 1}, 4, 9, 1},
+  };
+  check_cases(cases, N_OF(cases), 2);
+}
+
+static void test_transposed_3d(void **state) {
+  (void)state;
+  static const conv_case cases[] = {
+    {REF_TRANSPOSED, 3, {3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {0}, 16, 8, 0},
+    {REF_TRANSPOSED, 3, {2, 2, 2}, {2, 2, 2}, {0}, {0}, 5, 7, 1},
+    {REF_TRANSPOSED, 3, {3, 1, 1}, {2, 1, 1}, {0}, {0}, 3, 6, 1},
+    {REF_TRANSPOSED, 3, {3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {2, 2, 2}, 4, 4, 0},
+    {REF_TRANSPOSED, 3, {1, 2, 3}, {3, 2, 1}, {0, 0, 1}, {0}, 2, 5, 1},
+  };
+  check_cases(cases, N_OF(cases), 3);
+}
+
+static void test_inverse_3d(void **state) {
+  (void)state;
+  static const conv_case cases[] = {
+    {REF_INVERSE, 3, {3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {0}, 16, 8, 0},
+    {REF_INVERSE, 3, {2, 2, 2}, {2, 2, 2}, {0}, {0}, 7, 5, 1},
+    {REF_INVERSE, 3, {3, 1, 1}, {2, 1, 1}, {1, 0, 0}, {0}, 3, 3, 1},
+    {REF_INVERSE, 3, {3, 3, 3}, {1, 1, 1}, {0}, {2, 1, 2}, 4, 6, 0},
+  };
+  check_cases(cases, N_OF(cases), 4);
+}
+
+static void test_2d_all_kinds(void **state) {
+  (void)state;
+  static const conv_case cases[] = {
+    {REF_SUBM, 2, {3, 3}, {0}, {0}, {0}, 8, 8, 1},
+    {REF_SUBM, 2, {3, 1}, {0}, {0}, {1, 2}, 3, 5, 0},
+    {REF_REGULAR, 2, {3, 3}, {2, 2}, {1, 1}, {0}, 8, 16, 1},
+    {REF_REGULAR, 2, {4, 2}, {2, 1}, {1, 0}, {1, 2}, 5, 3, 0},
+    {REF_TRANSPOSED, 2, {2, 2}, {2, 2}, {0}, {0}, 8, 4, 1},
+    {REF_TRANSPOSED, 2, {3, 3}, {2, 2}, {1, 1}, {0}, 4, 4, 0},
+    {REF_INVERSE, 2, {3, 3}, {2, 2}, {1, 1}, {0}, 8, 8, 1},
+    {REF_INVERSE, 2, {2, 3}, {2, 1}, {0, 1}, {0}, 3, 2, 0},
+  };
+  check_cases(cases, N_OF(cases), 5);
+}
+
+static void test_1d_and_4d(void **state) {
+  (void)state;
+  static const conv_case cases[] = {
+    {REF_SUBM, 1, {3}, {0}, {0}, {0}, 4, 4, 1},
+    {REF_REGULAR, 1, {4}, {2}, {1}, {0}, 3, 5, 0},
+    {REF_TRANSPOSED, 1, {3}, {2}, {1}, {0}, 5, 3, 1},
+    {REF_INVERSE, 1, {3}, {2}, {1}, {0}, 2, 2, 0},
+    {REF_SUBM, 4, {3, 3, 3, 3}, {0}, {0}, {0}, 4, 4, 1},
+    {REF_REGULAR, 4, {2, 2, 2, 2}, {2, 2, 2, 2}, {0}, {0}, 3, 5, 0},
+    {REF_TRANSPOSED, 4, {2, 1, 2, 1}, {2, 1, 2, 1}, {0}, {0}, 3, 3, 1},
+    {REF_INVERSE, 4, {3, 3, 1, 1}, {2, 2, 1, 1}, {1, 1, 0, 0}, {0}, 2, 3, 0},
+  };
+  check_cases(cases, N_OF(cases), 6);
+}
 
 static void test_channel_counts(void **state) {
   (void)state;
-  const size_t *ch = conv_case_channels;
-  for (size_t i = 0; i < N_OF(conv_case_channels); i++) {
-    size_t j = (i + 3) % N_OF(conv_case_channels); /* mixes small and large in/out pairs */
+  static const size_t ch[] = {1, 3, 7, 16, 33, 64, 65};
+  for (size_t i = 0; i < N_OF(ch); i++) {
+    size_t j = (i + 3) % N_OF(ch); /* mixes small and large in/out pairs */
     conv_case cases[3] = {
       {REF_SUBM, 3, {3, 3, 3}, {0}, {0}, {0}, ch[i], ch[j], (int)(i & 1)},
       {REF_REGULAR, 3, {3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {0}, ch[j], ch[i], (int)(~i & 1)},
@@ -326,7 +439,7 @@ static void test_channel_counts(void **state) {
       if (harness_small() && k != i % 3) continue;
       int32_t grid[4];
       size_t n;
-      conv_case_grid(cases[k].ndim, grid, &n);
+      grid_for(cases[k].ndim, grid, &n);
       check_case(&cases[k], grid, n, 0, harness_seed() + 700 + 20 * k + i);
     }
   }
@@ -392,7 +505,7 @@ static void impulse_kind(const conv_case *c) {
     s[3] = 3 + n % 3;
   }
   conv_case cc = *c;
-  ref_geom g = conv_case_geom(c);
+  ref_geom g = geom_of(c);
   cc.cout = ref_kernel_volume(&g);
   layer L;
   layer_host_sites(&L, &cc, grid, 1, sites, 27, 1);
@@ -479,7 +592,7 @@ static void test_deterministic_mode(void **state) {
   for (size_t i = 0; i < N_OF(mode_cases); i++) {
     int32_t grid[4];
     size_t n;
-    conv_case_grid(3, grid, &n);
+    grid_for(3, grid, &n);
     conv_case c = mode_cases[i];
     if (harness_small()) c.cin = c.cout = 8; /* simulators: see check_case */
     layer L;
@@ -529,7 +642,7 @@ static void test_workspace_chunks(void **state) {
     c.cin = c.cout = small ? 8 : 64;
     int32_t grid[4];
     size_t n;
-    conv_case_grid(3, grid, &n);
+    grid_for(3, grid, &n);
     layer L;
     layer_host(&L, &c, grid, n, harness_seed() + 950 + i);
     layer_device(&L, big);
@@ -566,7 +679,7 @@ static void test_stats(void **state) {
   clsp_context *ctx = harness_ctx();
   int32_t grid[4];
   size_t n;
-  conv_case_grid(3, grid, &n);
+  grid_for(3, grid, &n);
   layer L;
   layer_host(&L, &mode_cases[0], grid, n, harness_seed() + 990);
   layer_device(&L, ctx);
@@ -607,7 +720,7 @@ static void test_kernel_shapes(void **state) {
       if (harness_small()) c.cin = c.cout = 5;
       int32_t grid[4];
       size_t n;
-      conv_case_grid(3, grid, &n);
+      grid_for(3, grid, &n);
       check_case(&c, grid, n, flags[m % 2], harness_seed() + 60 + 10 * i + m);
     }
   }
@@ -644,7 +757,7 @@ static void test_argument_errors(void **state) {
   clsp_context *ctx = harness_ctx();
   int32_t grid[4];
   size_t n;
-  conv_case_grid(3, grid, &n);
+  grid_for(3, grid, &n);
   layer L;
   layer_host(&L, &mode_cases[1], grid, n, harness_seed() + 995);
   layer_device(&L, ctx);

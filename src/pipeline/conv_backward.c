@@ -9,9 +9,10 @@
  *     input and W_t^T as the weights, so the gather -> grouped batched
  *     GEMM -> scatter stages, their chunking, the submanifold centre-tap
  *     GEMM and the atomic/ordered scatter policy are the forward's own.
- * dW: per tap, the pairs' X rows and dY rows are gathered (the forward's
- *     gather) into two blocks and dW_t = X_g^T dY_g is one CLBlast GEMM;
- *     taps larger than the workspace run in row ranges accumulated with
+ * dW: per tap, the pairs' X rows are gathered transposed (c_in x rows)
+ *     and their dY rows with the forward's gather (rows x c_out), and
+ *     dW_t = X_g^T dY_g is one plain GEMM (the forward's clsp__gemm); taps
+ *     larger than the workspace run in row ranges accumulated with
  *     beta = 1 in a fixed order. No atomics: bit-identical run to run.
  * db: column sums of dY in two fixed-order passes (blocks of rows, then
  *     the blocks), bit-identical run to run. */
@@ -157,7 +158,7 @@ static clsp_status dw_alloc(clsp_context *ctx, const clsp_weights *w, const dw_p
                              "weight gradient plan", &b->plan);
   if (st == CLSP_SUCCESS && p->n > 0)
     st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, p->max_rows * w->c_in * sizeof(float),
-                             NULL, "weight gradient workspace (X rows)", &b->xs);
+                             NULL, "weight gradient workspace (X rows, transposed)", &b->xs);
   if (st == CLSP_SUCCESS && p->n > 0)
     st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, p->max_rows * w->c_out * sizeof(float),
                              NULL, "weight gradient workspace (dY rows)", &b->dys);
@@ -171,22 +172,27 @@ static void dw_release(clsp_context *ctx, dw_bufs *b) {
   clsp__buffer_release(ctx, &b->dw);
 }
 
-/* Gathers one piece's X and dY rows and accumulates X_g^T dY_g into dW_t:
- * the first piece of a tap overwrites (beta 0), later ones add. */
+/* Gathers one piece's X rows (transposed) and dY rows and accumulates
+ * X_g^T dY_g into dW_t: the first piece of a tap overwrites (beta 0), later
+ * ones add. */
 static clsp_status dw_piece(clsp_context *ctx, const clsp_rulebook *rb,
                             const clsp_tensor *in, const clsp_weights *w,
                             const clsp_tensor *d_out, const dw_plan *p, size_t k,
                             const dw_bufs *b, span *s) {
-  uint32_t rows = p->plan[2 * k + 1];
+  uint32_t begin = p->plan[2 * k], rows = p->plan[2 * k + 1], cin = (uint32_t)w->c_in;
   clsp__chunk ch = {(uint32_t)k, 1, rows, 0};
-  clsp_status st = clsp__gather(ctx, in, rb->pair_in, b->plan, &ch, b->xs, span_ev(s));
+  clsp_status st = CLSP_RUN(ctx, CLSP_PROG_BACKWARD, "clsp_bw_gather_transposed",
+                            (size_t)rows * cin, s->timed ? &s->list : NULL,
+                            CLSP_A(in->feats), CLSP_A(cin), CLSP_A(rb->pair_in),
+                            CLSP_A(begin), CLSP_A(rows), CLSP_A(b->xs));
   if (st == CLSP_SUCCESS)
     st = clsp__gather(ctx, d_out, rb->pair_out, b->plan, &ch, b->dys, span_ev(s));
   float beta = (k > 0 && p->tap[k - 1] == p->tap[k]) ? 1.0f : 0.0f;
   size_t off = (size_t)p->tap[k] * w->c_in * w->c_out;
+  /* C (c_in x c_out) = A (c_in x rows) B (rows x c_out). */
   if (st == CLSP_SUCCESS)
-    st = clsp__gemm_tn(ctx, rows, w->c_in, w->c_out, b->xs, 0, b->dys, 0, beta, b->dw, off,
-                       span_ev(s));
+    st = clsp__gemm(ctx, w->c_in, rows, w->c_out, 1, b->xs, 0, b->dys, 0, beta, b->dw, off,
+                    span_ev(s));
   return st;
 }
 

@@ -45,11 +45,6 @@ clsp_status clsp__gemm(clsp_context *ctx, size_t rows, size_t cin, size_t cout,
                        size_t batch, cl_mem a, size_t a_off, cl_mem b,
                        size_t b_off, float beta, cl_mem c, size_t c_off,
                        cl_event *ev);
-/* C (cin x cout) = A^T * B (+ beta C), A rows x cin, B rows x cout,
- * row-major: the weight gradient of one tap (conv_backward.c). */
-clsp_status clsp__gemm_tn(clsp_context *ctx, size_t rows, size_t cin, size_t cout,
-                          cl_mem a, size_t a_off, cl_mem b, size_t b_off, float beta,
-                          cl_mem c, size_t c_off, cl_event *ev);
 
 /* ---- gather.c ---- */
 clsp_status clsp__gather(clsp_context *ctx, const clsp_tensor *in,

@@ -103,18 +103,3 @@ clsp_status clsp__gemm(clsp_context *ctx, size_t rows, size_t cin, size_t cout,
                       clsp_status_string(s), (int)s);
   return CLSP_SUCCESS;
 }
-
-clsp_status clsp__gemm_tn(clsp_context *ctx, size_t rows, size_t cin, size_t cout,
-                          cl_mem a, size_t a_off, cl_mem b, size_t b_off, float beta,
-                          cl_mem c, size_t c_off, cl_event *ev) {
-  atomic_store(&clblast_used, 1);
-  CLBlastStatusCode s =
-      CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeYes, CLBlastTransposeNo, cin, cout,
-                   rows, 1.0f, a, a_off, cin, b, b_off, cout, beta, c, c_off, cout,
-                   &ctx->queue, ev);
-  if (s != CLBlastSuccess)
-    return clsp__fail(ctx, (clsp_status)s,
-                      "CLBlastSgemm(A^T: m = %zu, n = %zu, k = %zu): %s (%d)", cin, cout,
-                      rows, clsp_status_string(s), (int)s);
-  return CLSP_SUCCESS;
-}
