@@ -10,9 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "clspconv/clspconv.h"
-#include "internal.h"
 #include "ref_voxel.h"
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
 
 typedef struct train_layer {
   const char *name;
@@ -50,10 +56,10 @@ static double median(double *v, int n) {
 static clsp_status forward_once(clsp_context *ctx, const layer_objs *o, uint32_t flags,
                                 double *ms) {
   clsp_tensor *y = NULL;
-  double t0 = clsp__now_ms();
+  double t0 = now_ms();
   clsp_status st = clsp_conv_forward(ctx, o->rb, o->in, o->w, flags, &y, NULL);
   if (st == CLSP_SUCCESS) st = clsp_context_finish(ctx);
-  *ms = clsp__now_ms() - t0;
+  *ms = now_ms() - t0;
   clsp_tensor_destroy(y);
   return st;
 }
@@ -61,11 +67,11 @@ static clsp_status forward_once(clsp_context *ctx, const layer_objs *o, uint32_t
 static clsp_status backward_once(clsp_context *ctx, const layer_objs *o, uint32_t flags,
                                  double *ms) {
   clsp_tensor *dx = NULL;
-  double t0 = clsp__now_ms();
+  double t0 = now_ms();
   clsp_status st = clsp_conv_backward(ctx, o->rb, o->in, o->w, o->d_out, flags, &dx, o->dw,
                                       o->db, NULL);
   if (st == CLSP_SUCCESS) st = clsp_context_finish(ctx);
-  *ms = clsp__now_ms() - t0;
+  *ms = now_ms() - t0;
   clsp_tensor_destroy(dx);
   return st;
 }
