@@ -1,115 +1,224 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Point-to-voxel: quantise -> 32-bit key -> open-addressing hash (first
- * point per voxel by atomic_min) -> prefix sum over head points (order of
- * first occurrence, independent of scheduling) -> per-voxel buckets ->
- * compensated mean. Only 32-bit atomics, so it runs on every device. */
+/* Point-to-voxel: quantise -> voxel key -> first point per voxel ->
+ * prefix sum over head points (order of first occurrence, independent of
+ * scheduling) -> per-voxel buckets -> compensated mean.
+ *
+ * Keys are 32-bit (uint) while the grid has fewer than 2^32 - 1 cells,
+ * else 64-bit (ulong). The first point per voxel comes from an
+ * open-addressing hash (atomic_min on the slot's first point) over 32-bit
+ * keys, or over 64-bit keys where the device has 64-bit atomics
+ * (CLSP_HASH64); without them, from a stable sort of the (key, point)
+ * pairs (clsp__radix_sort, no atomics) whose runs of equal keys are the
+ * voxels. Either way the slot of every point and the first point of every
+ * slot feed the same head/scan/emit kernels, so the sites and their order
+ * are the same on every path. */
 
 #define VOX_EMPTY 0xFFFFFFFFu
+#define VOX_EMPTY64 0xFFFFFFFFFFFFFFFFul
 /* Points per work-item in the round-mode bounds pass: keeps the number of
  * contended atomics on the six bounds N / 64. */
 #define VOX_BOUNDS_CHUNK 64u
 
 /* Range mode: v = floor((p - min) / size) in float32, kept iff
- * 0 <= v < grid. Key packs (z, y, x), x fastest. */
-kernel void clsp_vox_keys_range(global const float *pts, uint n,
-                                float sx, float sy, float sz,
-                                float mx, float my, float mz,
-                                int gx, int gy, int gz, global uint *keys) {
-  uint i = get_global_id(0);
-  if (i >= n) return;
+ * 0 <= v < grid; returns whether the point is kept. */
+inline int vox_range_cell(global const float *pts, uint i, float sx, float sy,
+                          float sz, float mx, float my, float mz, int gx,
+                          int gy, int gz, uint *v) {
   float fx = floor((pts[4 * i + 0] - mx) / sx);
   float fy = floor((pts[4 * i + 1] - my) / sy);
   float fz = floor((pts[4 * i + 2] - mz) / sz);
   /* The comparisons are false for NaN: such points are dropped. */
   int ok = fx >= 0.0f && fx < (float)gx && fy >= 0.0f && fy < (float)gy &&
            fz >= 0.0f && fz < (float)gz;
-  keys[i] = ok ? ((uint)fz * (uint)gy + (uint)fy) * (uint)gx + (uint)fx : VOX_EMPTY;
+  v[0] = ok ? (uint)fx : 0u;
+  v[1] = ok ? (uint)fy : 0u;
+  v[2] = ok ? (uint)fz : 0u;
+  return ok;
 }
 
-/* rint(p / size) as int, or a flag when it cannot be represented with
- * room for the shift (|r| >= 2^30, NaN, inf). */
-inline int vox_round(float p, float s, int *bad) {
-  float r = rint(p / s);
-  if (!(fabs(r) < 1073741824.0f)) {
-    *bad = 1;
-    return 0;
+/* Range mode key: packs (z, y, x), x fastest, as uint or ulong (KEY; the
+ * host checked that the grid fits). */
+#define VOX_KEYS_RANGE(NAME, KEY, EMPTY)                                      \
+  kernel void NAME(global const float *pts, uint n, float sx, float sy,      \
+                   float sz, float mx, float my, float mz, int gx, int gy,   \
+                   int gz, global KEY *keys) {                               \
+    uint i = get_global_id(0);                                               \
+    if (i >= n) return;                                                      \
+    uint v[3];                                                               \
+    int ok = vox_range_cell(pts, i, sx, sy, sz, mx, my, mz, gx, gy, gz, v);  \
+    keys[i] = ok ? ((KEY)v[2] * (KEY)gy + v[1]) * (KEY)gx + v[0] : EMPTY;    \
   }
-  return (int)r;
+
+VOX_KEYS_RANGE(clsp_vox_keys_range, uint, VOX_EMPTY)
+VOX_KEYS_RANGE(clsp_vox_keys_range64, ulong, VOX_EMPTY64)
+
+/* Order-preserving int image of a float (not NaN): min and max of floats
+ * by 32-bit integer atomics. The host inverts it (voxelize.c). */
+inline int vox_ordered(float f) {
+  int b = as_int(f);
+  return b >= 0 ? b : b ^ 0x7FFFFFFF;
 }
 
-/* Round mode, pass 1: per-axis minimum and maximum of rint(p / size) and
- * the number of unrepresentable points. bounds: lo x,y,z, hi x,y,z, bad
- * (host fills INT_MAX / INT_MIN / 0 first). */
+/* Round mode, pass 1: per-axis minimum and maximum of rint(p / size)
+ * (floats, ordered images; +-inf where p / size overflows) and the number
+ * of non-finite points. bounds: lo x,y,z, hi x,y,z, bad (host fills
+ * INT_MAX / INT_MIN / 0 first). */
 kernel void clsp_vox_round_bounds(global const float *pts, uint n,
                                   float sx, float sy, float sz,
                                   global int *bounds) {
   uint first = get_global_id(0) * VOX_BOUNDS_CHUNK;
   if (first >= n) return;
   uint last = min(n, first + VOX_BOUNDS_CHUNK);
+  const float s[3] = {sx, sy, sz};
   int lo[3] = {INT_MAX, INT_MAX, INT_MAX}, hi[3] = {INT_MIN, INT_MIN, INT_MIN};
   int bad = 0;
+  /* Non-finite points only need counting: any makes the call fail, so
+   * what they do to the bounds does not matter. */
   for (uint i = first; i < last; i++) {
-    int v[3];
-    v[0] = vox_round(pts[4 * i + 0], sx, &bad);
-    v[1] = vox_round(pts[4 * i + 1], sy, &bad);
-    v[2] = vox_round(pts[4 * i + 2], sz, &bad);
+    int finite = 1;
     for (int a = 0; a < 3; a++) {
-      lo[a] = min(lo[a], v[a]);
-      hi[a] = max(hi[a], v[a]);
+      float p = pts[4 * i + a];
+      finite &= isfinite(p);
+      int v = vox_ordered(rint(p / s[a]));
+      lo[a] = min(lo[a], v);
+      hi[a] = max(hi[a], v);
     }
+    bad += !finite;
   }
   for (int a = 0; a < 3; a++) {
     atomic_min(&bounds[a], lo[a]);
     atomic_max(&bounds[3 + a], hi[a]);
   }
-  if (bad) atomic_inc(&bounds[6]);
+  if (bad) atomic_add(&bounds[6], bad);
 }
 
-/* Round mode, pass 2: key packs (x - lo, y - lo, z - lo), z fastest. */
-kernel void clsp_vox_keys_round(global const float *pts, uint n,
-                                float sx, float sy, float sz,
-                                int lx, int ly, int lz, uint ny, uint nz,
-                                global uint *keys) {
-  uint i = get_global_id(0);
-  if (i >= n) return;
-  int bad = 0;
-  uint x = (uint)(vox_round(pts[4 * i + 0], sx, &bad) - lx);
-  uint y = (uint)(vox_round(pts[4 * i + 1], sy, &bad) - ly);
-  uint z = (uint)(vox_round(pts[4 * i + 2], sz, &bad) - lz);
-  keys[i] = (x * ny + y) * nz + z;
+/* r - lo exactly, for integer-valued floats with 0 <= r - lo < 2^31 (the
+ * host checked the extent). Near: every |r| below 2^31, both convert to
+ * int. Far (some |r| >= 2^31 on some axis): below 2^40 both convert to
+ * long exactly; above, both lie beyond 2^39 where floats are multiples of
+ * 2^16, so the difference is a multiple of 2^16 below 2^31: a float, and
+ * the float subtraction is exact. */
+inline uint vox_offset_near(float r, float lo) {
+  return (uint)((int)r - (int)lo);
 }
+
+inline uint vox_offset_far(float r, float lo) {
+  const float big = 1099511627776.0f; /* 2^40 */
+  if (fabs(r) < big && fabs(lo) < big) return (uint)((long)r - (long)lo);
+  return (uint)(r - lo);
+}
+
+/* Round mode, pass 2: key packs (x - lo, y - lo, z - lo), z fastest, as
+ * uint or ulong (KEY; the host checked that the grid fits), offsets by
+ * vox_offset_near or vox_offset_far (OFFSET, chosen by the host). */
+#define VOX_KEYS_ROUND(NAME, KEY, OFFSET)                                     \
+  kernel void NAME(global const float *pts, uint n, float sx, float sy,      \
+                   float sz, float lx, float ly, float lz, uint ny, uint nz,  \
+                   global KEY *keys) {                                       \
+    uint i = get_global_id(0);                                               \
+    if (i >= n) return;                                                      \
+    KEY x = OFFSET(rint(pts[4 * i + 0] / sx), lx);                           \
+    KEY y = OFFSET(rint(pts[4 * i + 1] / sy), ly);                           \
+    KEY z = OFFSET(rint(pts[4 * i + 2] / sz), lz);                           \
+    keys[i] = (x * ny + y) * nz + z;                                         \
+  }
+
+VOX_KEYS_ROUND(clsp_vox_keys_round, uint, vox_offset_near)
+VOX_KEYS_ROUND(clsp_vox_keys_round_far, uint, vox_offset_far)
+VOX_KEYS_ROUND(clsp_vox_keys_round64, ulong, vox_offset_near)
+VOX_KEYS_ROUND(clsp_vox_keys_round64_far, ulong, vox_offset_far)
 
 inline uint vox_hash(uint key) {
   uint h = key * 0x9E3779B1u;
   return h ^ (h >> 15);
 }
 
-/* Inserts every kept point's key (linear probing, 32-bit CAS); the slot's
- * `first` becomes the smallest point index of the voxel whatever the
- * scheduling. slot_of[i] = the point's slot, or VOX_EMPTY. */
-kernel void clsp_vox_hash_insert(global const uint *keys, uint n,
-                                 global uint *table_keys,
-                                 global uint *table_first, uint mask,
-                                 global uint *slot_of) {
+/* Inserts every kept point's key (linear probing, CAS on the slot's key);
+ * the slot's `first` becomes the smallest point index of the voxel
+ * whatever the scheduling. slot_of[i] = the point's slot, or VOX_EMPTY.
+ * The table holds at least twice as many slots as points: an empty slot
+ * is always reached within mask + 1 probes. One body for both key widths
+ * (KEY, its EMPTY sentinel, HASH to a slot, CAS on a table key). */
+#define VOX_HASH_INSERT(NAME, KEY, EMPTY, HASH, CAS)                          \
+  kernel void NAME(global const KEY *keys, uint n, global KEY *table_keys,   \
+                   global uint *table_first, uint mask,                      \
+                   global uint *slot_of) {                                   \
+    uint i = get_global_id(0);                                               \
+    if (i >= n) return;                                                      \
+    KEY key = keys[i];                                                       \
+    uint found = VOX_EMPTY;                                                  \
+    if (key != EMPTY) {                                                      \
+      uint slot = HASH(key) & mask;                                          \
+      for (uint probe = 0; probe <= mask; probe++) {                         \
+        KEY prev = CAS(&table_keys[slot], EMPTY, key);                       \
+        if (prev == EMPTY || prev == key) {                                  \
+          atomic_min(&table_first[slot], i);                                 \
+          found = slot;                                                      \
+          break;                                                             \
+        }                                                                    \
+        slot = (slot + 1) & mask;                                            \
+      }                                                                      \
+    }                                                                        \
+    slot_of[i] = found;                                                      \
+  }
+
+VOX_HASH_INSERT(clsp_vox_hash_insert, uint, VOX_EMPTY, vox_hash, atomic_cmpxchg)
+
+#if CLSP_HASH64
+/* Folds a 64-bit key into vox_hash: the multiply spreads the high word
+ * (the slow axes) over the low bits. */
+inline uint vox_hash64(ulong key) {
+  return vox_hash((uint)key ^ ((uint)(key >> 32) * 0x85EBCA6Bu));
+}
+
+inline ulong vox_cas64(global ulong *p, ulong expected, ulong desired) {
+  return atom_cmpxchg((volatile global ulong *)p, expected, desired);
+}
+
+VOX_HASH_INSERT(clsp_vox_hash_insert64, ulong, VOX_EMPTY64, vox_hash64, vox_cas64)
+#endif
+
+/* Sort path (64-bit keys, no 64-bit atomics), step 1: the (key, point)
+ * pairs to sort. */
+kernel void clsp_vox_sort_init(global const ulong *keys, uint n,
+                               global ulong *sorted_keys,
+                               global uint *sorted_points) {
   uint i = get_global_id(0);
   if (i >= n) return;
-  uint key = keys[i];
-  uint found = VOX_EMPTY;
-  if (key != VOX_EMPTY) {
-    uint slot = vox_hash(key) & mask;
-    /* The table holds at least twice as many slots as points: an empty
-     * slot is always reached within mask + 1 probes. */
-    for (uint probe = 0; probe <= mask; probe++) {
-      uint prev = atomic_cmpxchg(&table_keys[slot], VOX_EMPTY, key);
-      if (prev == VOX_EMPTY || prev == key) {
-        atomic_min(&table_first[slot], i);
-        found = slot;
-        break;
-      }
-      slot = (slot + 1) & mask;
-    }
+  sorted_keys[i] = keys[i];
+  sorted_points[i] = i;
+}
+
+/* Sort path, step 2: run_head[j] = 1 iff sorted position j starts a run
+ * of equal kept keys (dropped points sort last: VOX_EMPTY64 is above every
+ * key in the bits sorted). */
+kernel void clsp_vox_run_heads(global const ulong *sorted_keys, uint n,
+                               global uint *run_head) {
+  uint j = get_global_id(0);
+  if (j >= n) return;
+  ulong key = sorted_keys[j];
+  run_head[j] = key != VOX_EMPTY64 && (j == 0 || sorted_keys[j - 1] != key);
+}
+
+/* Sort path, step 3 (run_start = exclusive scan of run_head): the slot of
+ * each point is its run's number, and table_first[run] the run's first
+ * point, which is its smallest index because the sort is stable. */
+kernel void clsp_vox_run_slots(global const ulong *sorted_keys,
+                               global const uint *sorted_points,
+                               global const uint *run_head,
+                               global const uint *run_start, uint n,
+                               global uint *slot_of,
+                               global uint *table_first) {
+  uint j = get_global_id(0);
+  if (j >= n) return;
+  uint p = sorted_points[j];
+  if (sorted_keys[j] == VOX_EMPTY64) {
+    slot_of[p] = VOX_EMPTY;
+    return;
   }
-  slot_of[i] = found;
+  uint run = run_start[j] + run_head[j] - 1u;
+  slot_of[p] = run;
+  if (run_head[j]) table_first[run] = p;
 }
 
 /* head[i] = 1 iff point i is the first point of its voxel. */
@@ -150,23 +259,33 @@ kernel void clsp_vox_scan_add(global uint *out, global const uint *sums,
   if (gid < n) out[gid] += sums[get_group_id(0)];
 }
 
-/* For each head point: its voxel's row = rank; writes the site's
- * coordinates decoded from the key (a0 slowest, a2 fastest). */
-kernel void clsp_vox_emit(global const uint *keys, global const uint *slot_of,
-                          global const uint *head, global const uint *rank,
-                          uint n, uint d1, uint d2, int batch,
-                          global uint *slot_voxel, global int *coords) {
-  uint i = get_global_id(0);
-  if (i >= n || !head[i]) return;
-  uint r = rank[i], key = keys[i];
-  slot_voxel[slot_of[i]] = r;
+/* Site r: the batch and the coordinates decoded from its key (a0
+ * slowest, a2 fastest). */
+inline void vox_site(global int *coords, uint r, int batch, ulong key,
+                     uint d1, uint d2) {
   coords[4 * r + 0] = batch;
   /* Remainders as a - q * d, not '%': see clsp_ew_concat (Oclgrind). */
-  uint q = key / d2, a0 = q / d1;
+  ulong q = key / d2, a0 = q / d1;
   coords[4 * r + 1] = (int)a0;
   coords[4 * r + 2] = (int)(q - a0 * d1);
   coords[4 * r + 3] = (int)(key - q * d2);
 }
+
+/* For each head point: its voxel's row = rank, and the site (KEY: uint
+ * or ulong keys). */
+#define VOX_EMIT(NAME, KEY)                                                   \
+  kernel void NAME(global const KEY *keys, global const uint *slot_of,       \
+                   global const uint *head, global const uint *rank, uint n, \
+                   uint d1, uint d2, int batch, global uint *slot_voxel,     \
+                   global int *coords) {                                     \
+    uint i = get_global_id(0);                                               \
+    if (i >= n || !head[i]) return;                                          \
+    slot_voxel[slot_of[i]] = rank[i];                                        \
+    vox_site(coords, rank[i], batch, keys[i], d1, d2);                       \
+  }
+
+VOX_EMIT(clsp_vox_emit, uint)
+VOX_EMIT(clsp_vox_emit64, ulong)
 
 /* point_voxel[i] = voxel row of point i (VOX_EMPTY if dropped); counts
  * the points per voxel. */

@@ -23,7 +23,7 @@ int harness_small(void);
 /* The suite's base seed; every random test derives its own from it and
  * prints it on failure. */
 uint64_t harness_seed(void);
-/* Prints "SKIP <test>: <reason>" (collected by clsp matrix) and skips. */
+/* Prints "SKIP <test>: <reason>" (collected by tests/matrix.c) and skips. */
 #define HARNESS_SKIP(...)                       \
   do {                                          \
     harness_skip_note(__func__, __VA_ARGS__);   \

@@ -3,6 +3,7 @@
  * on KITTI 000000 with --json/--trace (valid JSON, voxel counts 41,281 and
  * 79,893), single layers on small PCD and PLY files, and usage errors. */
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 #include "harness.h"
 #include "ref_voxel.h"
+#include "vox_fields.h"
 
 static char tmpdir[256];
 
@@ -328,6 +330,144 @@ static void test_networks_small(void **state) {
   }
 }
 
+/* ---- --fields N: scans with 3 to 6 float32 values per point ---- */
+
+/* n points of nf fields: the small cloud's x y z (every 7th point moved
+ * beyond the SECOND range, which drops it), then seeded extra fields. */
+static float *fields_cloud(size_t n, int nf) {
+  float *base = small_cloud(n), *p = malloc(n * (size_t)nf * 4);
+  assert_non_null(p);
+  harness_rng r = {harness_seed() + 1000 + (uint64_t)nf};
+  for (size_t i = 0; i < n; i++) {
+    for (int f = 0; f < nf; f++)
+      p[i * nf + f] = f < 4 ? base[4 * i + f] : (float)f * harness_unit(&r);
+    if (i % 7 == 3) p[i * nf] = 80.0f;
+  }
+  free(base);
+  return p;
+}
+
+/* The reference's voxels of (x, y, z, field f) rows (f < 0: 0). */
+static void ref_field(const float *p, size_t n, int nf, int f, ref_voxels *out) {
+  float *q = malloc(n * 16);
+  assert_non_null(q);
+  for (size_t i = 0; i < n; i++) {
+    memcpy(q + 4 * i, p + i * nf, 12);
+    q[4 * i + 3] = f >= 0 ? p[i * nf + f] : 0.0f;
+  }
+  assert_int_equal(ref_voxelize_second(q, n, 0, out), 0);
+  free(q);
+}
+
+/* vox_fields_run against the CPU reference: the same sites in the same
+ * order, and every channel the mean of its field (||out-ref||/||ref|| <
+ * 1e-6 per channel; features poisoned with NaN before the download). */
+static void test_fields_means(void **state) {
+  (void)state;
+  if (on_simulator())
+    HARNESS_SKIP("oclgrind 21.10 reports clEnqueueFillBuffer memory (the voxelizer's hash "
+                 "table) as uninitialized (docs/oclgrind-fillbuffer.md); the --fields "
+                 "assembly is host code over clsp_voxelize, whose kernels the voxelize "
+                 "suite checks under the simulator");
+  size_t n = harness_small() ? 600 : 3000;
+  for (int nf = 3; nf <= 6; nf++) {
+    float *p = fields_cloud(n, nf);
+    clsp_voxelize_options vo;
+    clsp_voxelize_defaults(CLSP_VOXEL_SECOND, &vo);
+    clsp_tensor *t = NULL;
+    assert_int_equal(vox_fields_run(harness_ctx(), &vo, p, n, nf, &t, NULL), CLSP_SUCCESS);
+    clsp_tensor_desc d;
+    clsp_tensor_describe(t, &d);
+    ref_voxels ref;
+    ref_field(p, n, nf, -1, &ref);
+    HARNESS_CHECK(d.n_sites == ref.n && d.channels == (size_t)nf, harness_seed());
+    int32_t *c = malloc(d.n_sites * 16 + 16);
+    float *f = malloc(d.n_sites * (size_t)nf * 4 + 4);
+    for (size_t i = 0; i < d.n_sites * (size_t)nf; i++) f[i] = NAN;
+    assert_int_equal(clsp_tensor_download(harness_ctx(), t, c, f), CLSP_SUCCESS);
+    HARNESS_CHECK(memcmp(c, ref.coords, d.n_sites * 16) == 0, harness_seed());
+    for (int ch = 0; ch < nf; ch++) {
+      ref_voxels rf;
+      ref_field(p, n, nf, ch < 3 ? -1 : ch, &rf);
+      double num = 0, den = 0;
+      for (size_t i = 0; i < d.n_sites; i++) {
+        double want = rf.feats[4 * i + (ch < 3 ? ch : 3)], got = f[i * nf + ch];
+        num += (got - want) * (got - want);
+        den += want * want;
+      }
+      if (!(sqrt(num) <= 1e-6 * sqrt(den)))
+        fail_msg("--fields %d channel %d: rel. error %g (seed %llu)", nf, ch,
+                 sqrt(num / den), (unsigned long long)harness_seed());
+      ref_voxels_free(&rf);
+    }
+    ref_voxels_free(&ref);
+    clsp_tensor_destroy(t);
+    free(c);
+    free(f);
+    free(p);
+  }
+}
+
+/* clsp bench --fields N on .bin files of N fields: voxel count exact
+ * against the reference, N input channels. */
+static void test_fields_bench(void **state) {
+  (void)state;
+  if (on_simulator()) HARNESS_SKIP("clsp bench is too slow under the simulator");
+  size_t n = 3000;
+  for (int nf = 3; nf <= 6; nf++) {
+    float *p = fields_cloud(n, nf);
+    char path[512], args[2048];
+    snprintf(path, sizeof path, "%s/f%d.bin", tmpdir, nf);
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(p, 4 * (size_t)nf, n, fp), n); /* little-endian hosts */
+    assert_int_equal(fclose(fp), 0);
+    ref_voxels ref;
+    ref_field(p, n, nf, -1, &ref);
+    snprintf(args, sizeof args,
+             "bench --layer subm:%d:8:3 --input '%s' --fields %d --repeat 1 --json '%s/f.json'",
+             nf, path, nf, tmpdir);
+    assert_int_equal(run_clsp(args), 0);
+    char *j = load_json("f.json");
+    assert_int_equal(json_int(j, "voxels"), (long)ref.n);
+    assert_int_equal(json_int(j, "points"), (long)n);
+    assert_int_equal(json_int(j, "c_in"), nf);
+    free(j);
+    ref_voxels_free(&ref);
+    free(p);
+  }
+}
+
+/* MinkUNet end to end on a small cloud with far outliers (+-100 km on x
+ * and y, +-1 km on z): a grid far beyond 32-bit voxel keys (issue 13),
+ * voxel count exact against the reference. */
+static void test_minkunet_far_outliers(void **state) {
+  (void)state;
+  if (on_simulator()) HARNESS_SKIP("clsp bench is too slow under the simulator");
+  size_t n = 3000;
+  float *p = realloc(small_cloud(n), (n + 6) * 16);
+  assert_non_null(p);
+  const float far[] = {1e5f, 0, 0, 0.1f, -1e5f, 1, 1, 0.2f, 3, 1e5f, 0, 0.3f,
+                       2, -1e5f, 1, 0.4f, 4, 5, 1e3f, 0.5f, 5, 4, -1e3f, 0.6f};
+  memcpy(p + 4 * n, far, sizeof far);
+  ref_voxels ref;
+  assert_int_equal(ref_voxelize_minkunet(p, n + 6, 0, &ref), 0);
+  assert_true((double)ref.shape[0] * ref.shape[1] * ref.shape[2] > 4294967295.0);
+  char path[512], args[2048];
+  snprintf(path, sizeof path, "%s/far.ply", tmpdir);
+  write_ply(path, p, n + 6);
+  snprintf(args, sizeof args, "bench --net minkunet --input '%s' --repeat 1 --json '%s/far.json'",
+           path, tmpdir);
+  assert_int_equal(run_clsp(args), 0);
+  char *j = load_json("far.json");
+  assert_int_equal(json_int(j, "points"), (long)(n + 6));
+  assert_int_equal(json_int(j, "voxels"), (long)ref.n);
+  assert_non_null(strstr(j, "\"up4.res2.add\""));
+  free(j);
+  ref_voxels_free(&ref);
+  free(p);
+}
+
 static void test_usage_errors(void **state) {
   (void)state;
   assert_int_not_equal(run_clsp("bench --net nope"), 0);
@@ -344,6 +484,9 @@ int main(void) {
     cmocka_unit_test(test_usage_errors),
     cmocka_unit_test(test_layers_on_pcd_and_ply),
     cmocka_unit_test(test_networks_small),
+    cmocka_unit_test(test_fields_means),
+    cmocka_unit_test(test_fields_bench),
+    cmocka_unit_test(test_minkunet_far_outliers),
     cmocka_unit_test(test_second_kitti),
     cmocka_unit_test(test_minkunet_kitti),
   };

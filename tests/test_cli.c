@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Bad inputs through the clsp binary (host suite): clsp conv and clsp bench
- * must exit non-zero with a message naming the problem. And the training
- * options end to end: clsp conv --grad-* and clsp pool against the
- * double-precision references. */
+/* The clsp binary's conventions (host suite): bad inputs through clsp conv
+ * and clsp bench exit with a message naming the problem; exit status 0 ok,
+ * 1 failure (file, device, data), 2 usage, in every subcommand; usage
+ * errors on stderr; --json -, --trace -, --stats - on stdout; numpy's
+ * int64/float64 arrays; the hints (--weight-layout, --merge-duplicates).
+ * And the training options end to end: clsp conv --grad-* and clsp pool
+ * against the double-precision references. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,36 +37,52 @@ static const char *path(const char *name) {
   return p;
 }
 
-/* Runs `clsp ARGS`, output to log.txt; returns the exit status and the log
- * in `log` (NUL-terminated). */
-static int run_clsp(const char *args, char *log, size_t cap) {
+static void read_text(const char *name, char *buf, size_t cap) {
+  buf[0] = 0;
+  FILE *f = fopen(path(name), "rb");
+  if (!f) return;
+  size_t n = fread(buf, 1, cap - 1, f);
+  buf[n] = 0;
+  fclose(f);
+}
+
+/* Runs `ENV clsp ARGS` (env: "" or NAME=VALUE settings), stdout to
+ * out.txt and stderr to err.txt; returns the exit status (1000 + n: signal
+ * n), `log` gets stderr then stdout. */
+static int run_clsp_env(const char *env, const char *args, char *log, size_t cap) {
   char cmd[8192];
-  snprintf(cmd, sizeof cmd, "'%s' %s > '%s/log.txt' 2>&1", CLSP_TOOL_PATH, args, tmpdir);
+  snprintf(cmd, sizeof cmd, "%s '%s' %s > '%s/out.txt' 2> '%s/err.txt'", env, CLSP_TOOL_PATH,
+           args, tmpdir, tmpdir);
   int rc = system(cmd);
-  log[0] = 0;
-  FILE *f = fopen(path("log.txt"), "rb");
-  if (f) {
-    size_t n = fread(log, 1, cap - 1, f);
-    log[n] = 0;
-    fclose(f);
-  }
+  read_text("err.txt", log, cap / 2);
+  size_t n = strlen(log);
+  read_text("out.txt", log + n, cap - n);
   return rc == -1 ? -1 : (WIFEXITED(rc) ? WEXITSTATUS(rc) : 1000 + WTERMSIG(rc));
 }
 
-/* Fails unless `clsp ARGS` exits with a non-zero status (not a signal) and
- * prints every NULL-terminated substring. */
-static void expect_failure(const char *args, ...) {
-  char log[16384];
-  int rc = run_clsp(args, log, sizeof log);
-  if (rc <= 0 || rc > 255)
-    fail_msg("clsp %s: exit status %d (1000 + n: signal n), expected 1..255\n%s", args, rc, log);
+static int run_clsp(const char *args, char *log, size_t cap) {
+  return run_clsp_env("", args, log, cap);
+}
+
+/* Fails unless `ENV clsp ARGS` exits with status `want` and prints every
+ * NULL-terminated substring; usage errors (2) print nothing on stdout. */
+static void expect_exit(int want, const char *env, const char *args, ...) {
+  char log[32768], out[16384];
+  int rc = run_clsp_env(env, args, log, sizeof log);
+  if (rc != want)
+    fail_msg("%s clsp %s: exit status %d (1000 + n: signal n), expected %d\n%s", env, args,
+             rc, want, log);
+  read_text("out.txt", out, sizeof out);
+  if (want == 2 && out[0]) fail_msg("clsp %s: a usage error printed on stdout:\n%s", args, out);
   va_list ap;
   va_start(ap, args);
   for (const char *s = va_arg(ap, const char *); s; s = va_arg(ap, const char *))
     if (!strstr(log, s)) fail_msg("clsp %s: output does not mention '%s':\n%s", args, s, log);
   va_end(ap);
 }
-#define EXPECT_FAILURE(args, ...) expect_failure((args), __VA_ARGS__, (const char *)NULL)
+/* A failure (exit 1) and a usage error (exit 2), naming every string. */
+#define EXPECT_FAILURE(args, ...) expect_exit(1, "", (args), __VA_ARGS__, (const char *)NULL)
+#define EXPECT_USAGE(args, ...) expect_exit(2, "", (args), __VA_ARGS__, (const char *)NULL)
 
 static void write_npy(const char *name, clsp_npy_dtype dt, int rank, size_t rows, size_t cols,
                       const void *data) {
@@ -73,14 +92,14 @@ static void write_npy(const char *name, clsp_npy_dtype dt, int rank, size_t rows
     fail_msg("%s", err);
 }
 
-/* A rank-3 float32 .npy (clsp_npy_write writes rank 1 and 2 only). */
-static void write_npy3(const char *name, size_t a, size_t b, size_t c, const float *data) {
-  char header[128];
+/* A .npy of any dtype and shape ("(2, 3)"), bytes of data as given
+ * (clsp_npy_write writes float32/int32 of rank 1 and 2 only). */
+static void write_npy_raw(const char *name, const char *descr, const char *shape,
+                          const void *data, size_t bytes) {
+  char header[160];
   int n = snprintf(header, sizeof header,
-                   "{'descr': '<f4', 'fortran_order': False, 'shape': (%zu, %zu, %zu), }", a,
-                   b, c);
-  int total = 10 + n + 1;
-  int pad = (64 - total % 64) % 64;
+                   "{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, shape);
+  int pad = (64 - (10 + n + 1) % 64) % 64;
   FILE *f = fopen(path(name), "wb");
   assert_non_null(f);
   unsigned short hlen = (unsigned short)(n + pad + 1);
@@ -90,8 +109,14 @@ static void write_npy3(const char *name, size_t a, size_t b, size_t c, const flo
   fwrite(header, 1, (size_t)n, f);
   for (int i = 0; i < pad; i++) fputc(' ', f);
   fputc('\n', f);
-  fwrite(data, sizeof(float), a * b * c, f);
+  fwrite(data, 1, bytes, f); /* little-endian hosts */
   fclose(f);
+}
+
+static void write_npy3(const char *name, size_t a, size_t b, size_t c, const float *data) {
+  char shape[64];
+  snprintf(shape, sizeof shape, "(%zu, %zu, %zu)", a, b, c);
+  write_npy_raw(name, "<f4", shape, data, a * b * c * sizeof(float));
 }
 
 static void write_bytes(const char *name, const char *data, size_t n) {
@@ -131,6 +156,17 @@ static const char *conv_args(const char *skip, const char *extra) {
   return buf;
 }
 
+/* The base subm layer on other --coords and --feats files, plus `extra`. */
+static const char *conv_on(const char *coords, const char *feats, const char *extra) {
+  static char buf[4096];
+  snprintf(buf, sizeof buf, "conv --type subm --coords '%s' --feats '%s' --weights '%s' "
+                            "--shape 8,8,8 --batch 1 --kernel 3 --out-coords '%s' "
+                            "--out-feats '%s' %s",
+           path(coords), path(feats), path("weights.npy"), path("oc.npy"), path("of.npy"),
+           extra);
+  return buf;
+}
+
 static void test_conv_valid_baseline(void **state) {
   (void)state;
   write_valid_inputs();
@@ -148,25 +184,25 @@ static void test_conv_missing_options(void **state) {
   for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
     char want[64];
     snprintf(want, sizeof want, "%s is required", required[i]);
-    EXPECT_FAILURE(conv_args(required[i], NULL), want);
+    EXPECT_USAGE(conv_args(required[i], NULL), want);
   }
-  EXPECT_FAILURE(conv_args(NULL, "--kernel"), "--kernel needs a value");
-  EXPECT_FAILURE(conv_args(NULL, "--bogus 1"), "unknown option '--bogus'");
+  EXPECT_USAGE(conv_args(NULL, "--kernel"), "--kernel needs a value");
+  EXPECT_USAGE(conv_args(NULL, "--bogus 1"), "unknown option '--bogus'");
 }
 
 static void test_conv_bad_values(void **state) {
   (void)state;
   write_valid_inputs();
-  EXPECT_FAILURE(conv_args("--type", "--type dense"), "--type 'dense'",
+  EXPECT_USAGE(conv_args("--type", "--type dense"), "--type 'dense'",
                  "subm, conv, transposed or inverse");
-  EXPECT_FAILURE(conv_args("--kernel", "--kernel 0"), "--kernel '0'", ">= 1");
-  EXPECT_FAILURE(conv_args("--type", "--type conv --stride 0"), "--stride '0'", ">= 1");
-  EXPECT_FAILURE(conv_args("--type", "--type conv --padding -1"), "--padding '-1'", ">= 0");
-  EXPECT_FAILURE(conv_args("--shape", "--shape 8,8,8,8,8"), "--shape '8,8,8,8,8'",
+  EXPECT_USAGE(conv_args("--kernel", "--kernel 0"), "--kernel '0'", ">= 1");
+  EXPECT_USAGE(conv_args("--type", "--type conv --stride 0"), "--stride '0'", ">= 1");
+  EXPECT_USAGE(conv_args("--type", "--type conv --padding -1"), "--padding '-1'", ">= 0");
+  EXPECT_USAGE(conv_args("--shape", "--shape 8,8,8,8,8"), "--shape '8,8,8,8,8'",
                  "1 to 4 values");
-  EXPECT_FAILURE(conv_args("--kernel", "--kernel 3,3"), "--kernel '3,3'", "1 or 3 values");
-  EXPECT_FAILURE(conv_args("--batch", "--batch 0"), "--batch '0'");
-  EXPECT_FAILURE(conv_args("--type", "--type inverse"), "--target-coords",
+  EXPECT_USAGE(conv_args("--kernel", "--kernel 3,3"), "--kernel '3,3'", "1 or 3 values");
+  EXPECT_USAGE(conv_args("--batch", "--batch 0"), "--batch '0'");
+  EXPECT_USAGE(conv_args("--type", "--type inverse"), "--target-coords",
                  "for --type inverse", "is required");
   /* Padding beyond the kernel extent: the library's geometry check. */
   EXPECT_FAILURE(conv_args("--type", "--type conv --padding 3"), "padding 3",
@@ -235,7 +271,7 @@ static void test_conv_coords_outside_shape(void **state) {
 
 static void test_bench_bad_inputs(void **state) {
   (void)state;
-  EXPECT_FAILURE("bench --net resnet", "--net 'resnet'", "second or minkunet");
+  EXPECT_USAGE("bench --net resnet", "--net 'resnet'", "second or minkunet");
   write_bytes("bad.bin", "0123456789", 10);
   char a[1024];
   snprintf(a, sizeof a, "bench --input '%s' --repeat 1", path("bad.bin"));
@@ -258,6 +294,162 @@ static void test_bench_bad_inputs(void **state) {
   EXPECT_FAILURE(a, "missing.pcd", "cannot open");
 }
 
+/* Every subcommand: a usage error exits 2 (stderr only), a runtime error
+ * exits 1, --help exits 0. */
+static void test_exit_codes(void **state) {
+  (void)state;
+  write_valid_inputs();
+  EXPECT_USAGE("", "usage: clsp COMMAND");
+  EXPECT_USAGE("nosuchcommand", "unknown command 'nosuchcommand'");
+  EXPECT_USAGE("info --bogus", "unknown option '--bogus'");
+  EXPECT_USAGE("warmup --bogus", "unknown option '--bogus'");
+  EXPECT_USAGE("conv --bogus", "unknown option '--bogus'");
+  EXPECT_USAGE("bench --bogus x", "unknown option '--bogus'");
+  EXPECT_USAGE("bench --repeat x", "--repeat 'x'");
+  EXPECT_USAGE("bench --fields 2", "--fields '2'", "3..64");
+  EXPECT_USAGE("bench --layer subm:4:16:2", "--layer 'subm:4:16:2'");
+  EXPECT_USAGE("bench --json - --trace -", "cannot both write to stdout");
+  EXPECT_USAGE("bench --fields 5", "--fields 5 applies to .bin scans");
+  expect_exit(1, "CLSP_DEVICE=nosuchdevice", "info --select", "CLSP_DEVICE=nosuchdevice",
+              "selects no device", (const char *)NULL);
+  EXPECT_FAILURE("warmup --device nosuchdevice", "--device 'nosuchdevice'", "clsp info");
+  EXPECT_FAILURE("bench --device nosuchdevice --repeat 1", "--device 'nosuchdevice'");
+  char a[4096];
+  snprintf(a, sizeof a, "--weights '%s'", path("missing.npy"));
+  EXPECT_FAILURE(conv_args("--weights", a), "missing.npy", "cannot open");
+  snprintf(a, sizeof a, "bench --input '%s'", path("missing.bin"));
+  EXPECT_FAILURE(a, "missing.bin", "cannot open");
+  static const char *const helps[] = {"--help", "info --help", "warmup --help",
+                                      "conv --help", "bench --help"};
+  for (size_t i = 0; i < sizeof helps / sizeof helps[0]; i++)
+    expect_exit(0, "", helps[i], "usage: clsp", (const char *)NULL);
+}
+
+/* CLSP_DEVICE names nothing: the message names the value and lists the
+ * devices that exist (each line "  P:D  platform / device"). */
+static void test_info_select_lists_devices(void **state) {
+  (void)state;
+  char log[16384];
+  assert_int_equal(run_clsp_env("CLSP_DEVICE=nosuchdevice", "info --select", log, sizeof log), 1);
+  if (!strstr(log, "nosuchdevice") ||
+      !(strstr(log, "the devices are") || strstr(log, "there is no OpenCL device")))
+    fail_msg("info --select does not name the value and the devices:\n%s", log);
+  if (strstr(log, "the devices are") && !strstr(log, "  0:0  "))
+    fail_msg("no device listed:\n%s", log);
+}
+
+/* .bin scans that are not a whole number of --fields records. */
+static void test_bench_ragged_fields(void **state) {
+  (void)state;
+  static const float pts[6] = {1, 2, 3, 4, 5, 6};
+  write_bytes("r.bin", (const char *)pts, sizeof pts);
+  char a[1024];
+  snprintf(a, sizeof a, "bench --input '%s' --fields 5 --repeat 1", path("r.bin"));
+  EXPECT_FAILURE(a, "r.bin", "size 24 bytes", "multiple of 20", "5 float32 values per point");
+  snprintf(a, sizeof a, "bench --input '%s' --repeat 1", path("r.bin"));
+  EXPECT_FAILURE(a, "r.bin", "size 24 bytes", "multiple of 16");
+}
+
+/* --json -, --trace - and --stats - write their document to stdout and
+ * nothing else (the table goes to stderr). */
+static void test_documents_on_stdout(void **state) {
+  (void)state;
+  float pts[400 * 4];
+  for (int i = 0; i < 400; i++) {
+    pts[4 * i] = 10.0f + 0.01f * (float)(i % 37);
+    pts[4 * i + 1] = 0.013f * (float)(i % 53);
+    pts[4 * i + 2] = -1.0f + 0.007f * (float)(i % 11);
+    pts[4 * i + 3] = 0.5f;
+  }
+  write_bytes("small.bin", (const char *)pts, sizeof pts);
+  static const char *const docs[] = {"--json -", "--trace -"};
+  for (int k = 0; k < 2; k++) {
+    char a[1024], log[65536], out[32768];
+    snprintf(a, sizeof a, "bench --input '%s' --layer subm:4:4:3 --repeat 1 %s",
+             path("small.bin"), docs[k]);
+    int rc = run_clsp(a, log, sizeof log);
+    if (rc != 0) fail_msg("clsp %s: exit %d\n%s", a, rc, log);
+    read_text("out.txt", out, sizeof out);
+    size_t n = strlen(out);
+    if (n < 2 || out[0] != '{' || out[n - 2] != '}' || out[n - 1] != '\n' ||
+        !strstr(out, k ? "\"traceEvents\"" : "\"voxels\": ") || strstr(out, "clsp bench:"))
+      fail_msg("clsp %s: stdout is not just the document:\n%s", a, out);
+    read_text("err.txt", log, sizeof log);
+    if (!strstr(log, "GFLOP/s")) fail_msg("clsp %s: the table is not on stderr:\n%s", a, log);
+  }
+  write_valid_inputs();
+  char log[32768], out[16384];
+  assert_int_equal(run_clsp(conv_args(NULL, "--stats -"), log, sizeof log), 0);
+  read_text("out.txt", out, sizeof out);
+  if (out[0] != '{' || !strstr(out, "\"pairs_total\": "))
+    fail_msg("clsp conv --stats -: stdout is not the JSON:\n%s", out);
+}
+
+/* numpy's default dtypes: int64 coordinates that fit int32 and float64
+ * features give the same output as int32/float32 (a note for float64);
+ * an int64 coordinate beyond int32 is refused naming its row. */
+static void test_conv_wide_dtypes(void **state) {
+  (void)state;
+  write_valid_inputs();
+  char log[32768], base[4096], wide[4096], a[4096];
+  assert_int_equal(run_clsp(conv_args(NULL, "--deterministic"), log, sizeof log), 0);
+  read_text("of.npy", base, sizeof base);
+  unlink(path("of.npy"));
+  static const int64_t c64[4][4] = {{0, 1, 1, 1}, {0, 1, 2, 1}, {0, 5, 5, 5}, {0, 7, 0, 3}};
+  static const double f64[4][2] = {{1, 2}, {3, 4}, {5, 6}, {7, 8}};
+  write_npy_raw("c64.npy", "<i8", "(4, 4)", c64, sizeof c64);
+  write_npy_raw("f64.npy", "<f8", "(4, 2)", f64, sizeof f64);
+  expect_exit(0, "", conv_on("c64.npy", "f64.npy", "--deterministic"), "note:",
+              "f64.npy is float64; converted to float32",
+              (const char *)NULL);
+  read_text("of.npy", wide, sizeof wide);
+  assert_memory_equal(base, wide, 128 + 4 * 3 * 4);
+  static const int64_t far[4][4] = {{0, 1, 1, 1}, {0, 1, 2, 1}, {0, 5, 5, 4294967301LL},
+                                    {0, 7, 0, 3}};
+  write_npy_raw("c64far.npy", "<i8", "(4, 4)", far, sizeof far);
+  snprintf(a, sizeof a, "--coords '%s'", path("c64far.npy"));
+  EXPECT_FAILURE(conv_args("--coords", a), "c64far.npy", "row 2, column 3",
+                 "4294967301 does not fit int32");
+}
+
+/* Weights given in another layout than --weight-layout says: the hint
+ * names the one they fit. */
+static void test_conv_weight_layout_hint(void **state) {
+  (void)state;
+  write_valid_inputs();
+  static float w[3 * 2 * 27]; /* torch [Cout][Cin][k][k][k] */
+  write_npy_raw("wt.npy", "<f4", "(3, 2, 3, 3, 3)", w, sizeof w);
+  char a[4096];
+  snprintf(a, sizeof a, "--weights '%s'", path("wt.npy"));
+  EXPECT_FAILURE(conv_args("--weights", a), "wt.npy", "hint", "--weight-layout torch");
+  snprintf(a, sizeof a, "--weights '%s' --weight-layout torch", path("wt.npy"));
+  expect_exit(0, "", conv_args("--weights", a), "sites", (const char *)NULL);
+}
+
+/* Duplicate coordinates: refused with the option that merges them named;
+ * --merge-duplicates sum adds the features into the first occurrence. */
+static void test_conv_merge_duplicates(void **state) {
+  (void)state;
+  write_valid_inputs();
+  char log[32768], base[4096], merged[4096];
+  assert_int_equal(run_clsp(conv_args(NULL, "--deterministic"), log, sizeof log), 0);
+  read_text("of.npy", base, sizeof base);
+  unlink(path("of.npy"));
+  /* rows 1 and 4 are the same site; their features sum to the baseline's
+   * row 1 (3, 4) */
+  static const int32_t dc[5][4] = {{0, 1, 1, 1}, {0, 1, 2, 1}, {0, 5, 5, 5}, {0, 7, 0, 3},
+                                   {0, 1, 2, 1}};
+  static const float df[5][2] = {{1, 2}, {1, 1}, {5, 6}, {7, 8}, {2, 3}};
+  write_npy("dc.npy", CLSP_NPY_I32, 2, 5, 4, dc);
+  write_npy("df.npy", CLSP_NPY_F32, 2, 5, 2, df);
+  EXPECT_FAILURE(conv_on("dc.npy", "df.npy", ""), "duplicate", "--merge-duplicates sum|first");
+  expect_exit(0, "", conv_on("dc.npy", "df.npy", "--merge-duplicates sum --deterministic"),
+              "5 rows -> 4 sites", (const char *)NULL);
+  read_text("of.npy", merged, sizeof merged);
+  assert_memory_equal(base, merged, 128 + 4 * 3 * 4);
+  EXPECT_USAGE(conv_on("dc.npy", "df.npy", "--merge-duplicates avg"),
+               "--merge-duplicates 'avg'", "sum or first");
+}
 
 /* ---- training options (issue 12) ---- */
 
@@ -367,7 +559,7 @@ static void test_conv_grad_outputs(void **state) {
   assert_int_equal(ref_conv_backward(REF_INVERSE, &g, in_shape, 1, oc_rows, rev, xf, 3, n,
                                      coords, dyi, 2, wi, rdxi, NULL, NULL), 0);
   expect_close("clsp conv --type inverse --grad-feats", dxi, rdxi, oc_rows * 3);
-  EXPECT_FAILURE(conv_args(NULL, "--grad-feats x.npy"), "need --grad-out");
+  EXPECT_USAGE(conv_args(NULL, "--grad-feats x.npy"), "need --grad-out");
   snprintf(a, sizeof a, "%s --grad-out '%s' --grad-feats '%s'", base, path("dyi.npy"),
            path("dx.npy"));
   EXPECT_FAILURE(a, "dyi.npy", "the forward's output rows");
@@ -411,8 +603,8 @@ static void test_pool_outputs(void **state) {
   snprintf(bad, sizeof bad, "pool --type median --coords '%s' --feats '%s' --shape 6,6,6 "
            "--batch 1 --kernel 3 --out-coords x.npy --out-feats y.npy", path("tc.npy"),
            path("tf.npy"));
-  EXPECT_FAILURE(bad, "--type 'median'", "max or avg");
-  EXPECT_FAILURE("pool --type max", "--coords is required");
+  EXPECT_USAGE(bad, "--type 'median'", "max or avg");
+  EXPECT_USAGE("pool --type max", "--coords is required");
 }
 
 int main(void) {
@@ -423,6 +615,13 @@ int main(void) {
     cmocka_unit_test(test_conv_bad_files),
     cmocka_unit_test(test_conv_coords_outside_shape),
     cmocka_unit_test(test_bench_bad_inputs),
+    cmocka_unit_test(test_exit_codes),
+    cmocka_unit_test(test_info_select_lists_devices),
+    cmocka_unit_test(test_bench_ragged_fields),
+    cmocka_unit_test(test_documents_on_stdout),
+    cmocka_unit_test(test_conv_wide_dtypes),
+    cmocka_unit_test(test_conv_weight_layout_hint),
+    cmocka_unit_test(test_conv_merge_duplicates),
     cmocka_unit_test(test_conv_grad_outputs),
     cmocka_unit_test(test_pool_outputs),
   };

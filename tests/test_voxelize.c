@@ -2,7 +2,9 @@
 /* Device voxelization against the CPU references (tests/ref/ref_voxel.h):
  * same sites in the same order (first occurrence), same shape, means to
  * 1e-6 relative; random clouds, presets and explicit grids, device-buffer
- * input, errors, determinism, and the KITTI voxel counts. */
+ * input, errors, determinism, grids beyond 32-bit keys (far outliers;
+ * 64-bit hash and sort paths agree bit for bit), and the KITTI voxel
+ * counts. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,10 +39,10 @@ static int cmp_coords(const void *a, const void *b) {
   return memcmp(a, b, 4 * sizeof(int32_t)); /* any total order will do */
 }
 
-/* Downloads `t` and checks it against `ref`: order, sorted set, shape,
- * means. `zpad` is the extra z extent of range mode. */
-static void expect_match(clsp_tensor *t, const ref_voxels *ref, int zpad, uint64_t seed) {
-  clsp_context *ctx = harness_ctx();
+/* Downloads `t` (of context `ctx`) and checks it against `ref`: order,
+ * sorted set, shape, means. `zpad` is the extra z extent of range mode. */
+static void expect_match_on(clsp_context *ctx, clsp_tensor *t, const ref_voxels *ref,
+                            int zpad, uint64_t seed) {
   clsp_tensor_desc d;
   assert_int_equal(clsp_tensor_describe(t, &d), CLSP_SUCCESS);
   HARNESS_CHECK(d.n_sites == ref->n, seed);
@@ -72,6 +74,10 @@ static void expect_match(clsp_tensor *t, const ref_voxels *ref, int zpad, uint64
   free(rs);
   free(c);
   free(f);
+}
+
+static void expect_match(clsp_tensor *t, const ref_voxels *ref, int zpad, uint64_t seed) {
+  expect_match_on(harness_ctx(), t, ref, zpad, seed);
 }
 
 static size_t cloud_size(void) {
@@ -205,20 +211,30 @@ static void test_errors(void **state) {
   bad = o;
   bad.batch = -1;
   expect_error(&bad, pts, 2, CLSP_ERROR_INVALID_ARGUMENT, "batch = -1");
-  /* 2000^3 voxels do not fit a 32-bit key. */
+  bad = o;
+  bad.batch = INT32_MAX; /* the tensor's batch_size would overflow */
+  expect_error(&bad, pts, 2, CLSP_ERROR_INVALID_ARGUMENT, "batch = 2147483647");
+  /* About 2^31 voxels per axis: 93 key bits, beyond the rulebook's 63. */
   bad = o;
   bad.recipe = CLSP_VOXEL_RANGE;
-  bad.voxel_size[0] = bad.voxel_size[1] = bad.voxel_size[2] = 0.01f;
-  bad.range[0] = bad.range[1] = bad.range[2] = 0.0f;
-  bad.range[3] = bad.range[4] = bad.range[5] = 20.0f;
-  expect_error(&bad, pts, 2, CLSP_ERROR_TOO_LARGE, "32-bit");
-  /* Round mode: points far apart, or not finite. */
+  bad.voxel_size[0] = bad.voxel_size[1] = bad.voxel_size[2] = 0.001f;
+  bad.range[0] = bad.range[1] = bad.range[2] = -1e6f;
+  bad.range[3] = bad.range[4] = bad.range[5] = 1e6f;
+  expect_error(&bad, pts, 2, CLSP_ERROR_TOO_LARGE, "needs a 93-bit");
+  /* Round mode: 4000001 voxels on every axis need 66 key bits. */
   clsp_voxelize_options mk;
   clsp_voxelize_defaults(CLSP_VOXEL_MINKUNET, &mk);
-  float far[8] = {-5000, -5000, -5000, 0, 5000, 5000, 5000, 0};
-  expect_error(&mk, far, 2, CLSP_ERROR_TOO_LARGE, "32-bit");
+  float far[8] = {-1e5f, -1e5f, -1e5f, 0, 1e5f, 1e5f, 1e5f, 0};
+  expect_error(&mk, far, 2, CLSP_ERROR_TOO_LARGE, "(4000001, 4000001, 4000001");
+  /* An axis beyond int32 coordinates, and p / size beyond float. */
+  float wide_x[8] = {-1e8f, 0, 0, 0, 1e8f, 0, 0, 0};
+  expect_error(&mk, wide_x, 2, CLSP_ERROR_TOO_LARGE, "axis 0 they span 4000000001");
+  float huge[8] = {3e38f, 0, 0, 0, 0, 0, 0, 0};
+  expect_error(&mk, huge, 2, CLSP_ERROR_TOO_LARGE, "to inf");
   float nan_pt[8] = {1, 2, 3, 0, NAN, 0, 0, 0};
-  expect_error(&mk, nan_pt, 2, CLSP_ERROR_INVALID_ARGUMENT, "not finite");
+  expect_error(&mk, nan_pt, 2, CLSP_ERROR_INVALID_ARGUMENT, "1 points are not finite");
+  float inf_pt[12] = {1, 2, 3, 0, 0, -INFINITY, 0, 0, 0, 0, INFINITY, 0};
+  expect_error(&mk, inf_pt, 3, CLSP_ERROR_INVALID_ARGUMENT, "2 points are not finite");
 }
 
 /* No points, and no point inside the range: empty tensors. */
@@ -277,6 +293,147 @@ static void test_deterministic(void **state) {
   free(p);
 }
 
+/* ---- grids of 2^32 - 1 cells or more: 64-bit voxel keys ---- */
+
+/* Fixture: two deterministic contexts on the suite's device, the default
+ * paths (64-bit hash where the device has 64-bit atomics) and the sort
+ * path forced by CLSP_CONTEXT_FORCE_HASH32. */
+static int wide_setup(void **state) {
+  static clsp_context *ctx[2];
+  for (int k = 0; k < 2; k++) {
+    clsp_context_options co = {0};
+    co.flags = CLSP_CONTEXT_DETERMINISTIC | (k ? CLSP_CONTEXT_FORCE_HASH32 : 0);
+    co.device = harness_device_spec();
+    ctx[k] = NULL;
+    if (clsp_context_create(&co, &ctx[k]) != CLSP_SUCCESS) {
+      clsp_context_destroy(k ? ctx[0] : NULL);
+      return -1;
+    }
+  }
+  *state = ctx;
+  return 0;
+}
+
+static int wide_teardown(void **state) {
+  clsp_context **ctx = *state;
+  clsp_context_destroy(ctx[0]);
+  clsp_context_destroy(ctx[1]);
+  return 0;
+}
+
+/* Voxelizes p on both contexts: each result matches the reference (and
+ * its grid is the `want` shape the case is built for, in coordinate
+ * order), and the two agree bit for bit. */
+static void check_wide(clsp_context **ctx, const float *p, size_t n,
+                       const clsp_voxelize_options *o, const int32_t want[3],
+                       uint64_t seed) {
+  int range = o->recipe == CLSP_VOXEL_RANGE;
+  ref_voxels ref;
+  assert_int_equal(ref_voxelize(p, n, o->voxel_size, range ? o->range : NULL, range,
+                                o->batch, &ref),
+                   0);
+  HARNESS_CHECK(ref.shape[0] + range == want[0] && ref.shape[1] == want[1] &&
+                    ref.shape[2] == want[2],
+                seed);
+  /* The case is what it claims: beyond 32-bit keys. */
+  double cells = (double)(want[0] - range) * want[1] * want[2];
+  HARNESS_CHECK(cells >= 4294967295.0, seed);
+  size_t bytes = ref.n * 16 + 16;
+  void *got[2][2] = {{malloc(bytes), malloc(bytes)}, {malloc(bytes), malloc(bytes)}};
+  for (int k = 0; k < 2; k++) {
+    clsp_tensor *t = NULL;
+    clsp_voxelize_stats st;
+    assert_int_equal(clsp_voxelize(ctx[k], o, p, n, &t, &st), CLSP_SUCCESS);
+    HARNESS_CHECK(st.n_voxels == ref.n, seed);
+    /* Range mode: the cases put points outside the range. */
+    HARNESS_CHECK(range ? st.n_kept < n : st.n_kept == n, seed);
+    expect_match_on(ctx[k], t, &ref, range, seed);
+    assert_int_equal(clsp_tensor_download(ctx[k], t, got[k][0], got[k][1]), CLSP_SUCCESS);
+    clsp_tensor_destroy(t);
+  }
+  HARNESS_CHECK(memcmp(got[0][0], got[1][0], ref.n * 16) == 0, seed);
+  HARNESS_CHECK(memcmp(got[0][1], got[1][1], ref.n * 16) == 0, seed);
+  for (int k = 0; k < 4; k++) free(got[k / 2][k % 2]);
+  ref_voxels_free(&ref);
+}
+
+/* The clustered cloud with `extra` points appended (x, y, z, intensity). */
+static float *with_points(uint64_t seed, size_t n, const float *extra, size_t n_extra) {
+  float *p = random_cloud(seed, n + n_extra);
+  memcpy(p + 4 * n, extra, n_extra * 16);
+  return p;
+}
+
+/* MinkUNet's recipe on a dense cluster with far outliers (+-100 km on x
+ * and y, +-1 km on z: 60 key bits), and on a grid of SemanticKITTI's
+ * extent, 3173 x 3166 x 613 voxels. */
+static void test_wide_round(void **state) {
+  clsp_context **ctx = *state;
+  uint64_t seed = harness_seed() + 6;
+  size_t n = cloud_size();
+  clsp_voxelize_options o;
+  clsp_voxelize_defaults(CLSP_VOXEL_MINKUNET, &o);
+  const float far[] = {1e5f, 0, 0, 0.1f, -1e5f, 1, 1, 0.2f, 3, 1e5f, 0, 0.3f,
+                       2, -1e5f, 1, 0.4f, 4, 5, 1e3f, 0.5f, 5, 4, -1e3f, 0.6f};
+  float *p = with_points(seed, n, far, 6);
+  check_wide(ctx, p, n + 6, &o, (const int32_t[]){4000001, 4000001, 40001}, seed);
+  free(p);
+  /* Corners of the grid: rint(p / 0.05) = (-1600, -1600, -500) and
+   * (1572, 1565, 112); the cluster lies inside. */
+  const float corners[] = {-80.0f, -80.0f, -25.0f, 0.7f, 78.6f, 78.25f, 5.6f, 0.8f};
+  p = with_points(seed + 1, n, corners, 2);
+  o.batch = 1;
+  check_wide(ctx, p, n + 2, &o, (const int32_t[]){3173, 3166, 613}, seed + 1);
+  free(p);
+}
+
+/* Range mode over a 10000^3 grid of 2 cm voxels, with points outside the
+ * range (dropped) as far as 100 km. */
+static void test_wide_range(void **state) {
+  clsp_context **ctx = *state;
+  uint64_t seed = harness_seed() + 7;
+  size_t n = cloud_size();
+  clsp_voxelize_options o = {CLSP_VOXEL_RANGE, {0.02f, 0.02f, 0.02f},
+                             {-100.0f, -100.0f, -100.0f, 100.0f, 100.0f, 100.0f}, 0};
+  const float edge[] = {-99.99f, -99.99f, -99.99f, 0.1f, 99.99f, 99.99f, 99.99f, 0.2f,
+                        1e5f, 0, 0, 0.3f, 0, -1e5f, 0, 0.4f, 0, 0, 100.0f, 0.5f};
+  float *p = with_points(seed, n, edge, 5);
+  check_wide(ctx, p, n + 5, &o, (const int32_t[]){10001, 10000, 10000}, seed);
+  free(p);
+}
+
+/* A cloud 10^13 m out on x: voxel indices near 2^47 (the offsets are
+ * then exact float differences), a few points 2^20 m apart (floats'
+ * spacing there) widen the grid beyond 32-bit keys. And 10^9 m out
+ * (indices near 2^34, beyond the former 2^30 limit) within 32 bits. */
+static void test_far_cluster(void **state) {
+  clsp_context **ctx = *state;
+  uint64_t seed = harness_seed() + 8;
+  size_t n = cloud_size();
+  clsp_voxelize_options o;
+  clsp_voxelize_defaults(CLSP_VOXEL_MINKUNET, &o);
+  const float steps[] = {1e13f + 1048576.0f, 1, 1, 0.1f, 1e13f + 3145728.0f, 2, 2, 0.2f};
+  float *p = with_points(seed, n, steps, 2);
+  for (size_t i = 0; i < n; i++) p[4 * i] += 1e13f;
+  ref_voxels ref;
+  assert_int_equal(ref_voxelize_minkunet(p, n + 2, 0, &ref), 0);
+  int32_t want[3] = {ref.shape[0], ref.shape[1], ref.shape[2]};
+  ref_voxels_free(&ref);
+  /* Indices there are multiples of 2^24: the x extent is some of them. */
+  HARNESS_CHECK(want[0] > 16777216 && (want[0] - 1) % 16777216 == 0, seed);
+  check_wide(ctx, p, n + 2, &o, want, seed);
+  free(p);
+  p = random_cloud(seed + 1, n);
+  for (size_t i = 0; i < n; i++) p[4 * i] += 1e9f;
+  assert_int_equal(ref_voxelize_minkunet(p, n, 0, &ref), 0);
+  clsp_tensor *t = NULL;
+  assert_int_equal(clsp_voxelize(ctx[1], &o, p, n, &t, NULL), CLSP_SUCCESS);
+  expect_match_on(ctx[1], t, &ref, 0, seed + 1);
+  clsp_tensor_destroy(t);
+  ref_voxels_free(&ref);
+  free(p);
+}
+
 static const char *kitti_dir(void) {
   const char *env = getenv("CLSP_KITTI_DIR");
   return env && env[0] ? env : CLSP_KITTI_DEFAULT_DIR;
@@ -327,6 +484,9 @@ int main(void) {
     cmocka_unit_test(test_errors),
     cmocka_unit_test(test_empty),
     cmocka_unit_test(test_deterministic),
+    cmocka_unit_test_setup_teardown(test_wide_round, wide_setup, wide_teardown),
+    cmocka_unit_test_setup_teardown(test_wide_range, wide_setup, wide_teardown),
+    cmocka_unit_test_setup_teardown(test_far_cluster, wide_setup, wide_teardown),
     cmocka_unit_test(test_kitti_000000),
     cmocka_unit_test(test_kitti_000008),
   };

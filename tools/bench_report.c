@@ -55,19 +55,21 @@ static summary summarize(const bench_state *b) {
   return s;
 }
 
-static void print_table(const bench_state *b, const summary *s) {
+static void print_table(FILE *f, const bench_state *b, const summary *s) {
   const clsp_device_caps *caps = clsp_context_caps(b->ctx);
   const bench_run *r0 = &b->runs[0];
-  printf("clsp bench: %s on %s\n", b->net_name, b->input_label);
-  printf("device: %s (%s); %zu points -> %zu voxels; median of %d runs after 1 warm-up\n",
+  fprintf(f, "clsp bench: %s on %s\n", b->net_name, b->input_label);
+  fprintf(f, "device: %s (%s); %zu points -> %zu voxels; median of %d runs after 1 warm-up\n",
          caps->device_name, caps->platform_name, b->n_points, r0->vox.n_voxels,
          b->o.repeat);
-  printf("GFLOP = 2 x pairs x Cin x Cout / 1e9 (multiply-adds counted as 2 FLOPs)\n\n");
-  printf("%-22s %-7s %9s %9s %10s %9s %7s %9s %8s %8s %8s %8s %8s %8s\n", "layer", "kind",
+  fprintf(f, "GFLOP = 2 x pairs x Cin x Cout / 1e9 (multiply-adds counted as 2 FLOPs)\n\n");
+  fprintf(f, "%-22s %-7s %9s %9s %10s %9s %7s %9s %8s %8s %8s %8s %8s %8s\n", "layer", "kind",
          "in_sites", "out_sites", "pairs", "Cin>Cout", "GFLOP", "ms", "rulebook", "gather",
          "gemm", "scatter", "other", "GFLOP/s");
-  printf("%-22s %-7s %9zu %9zu %10s %9s %7s %9.2f %8s %8s %8s %8s %8s %8s\n", "voxelize",
-         "vox", b->n_points, r0->vox.n_voxels, "-", "4>4", "-", s->vox_ms, "-", "-", "-",
+  char vch[24];
+  snprintf(vch, sizeof vch, "%d>%d", b->o.fields, b->o.fields);
+  fprintf(f, "%-22s %-7s %9zu %9zu %10s %9s %7s %9.2f %8s %8s %8s %8s %8s %8s\n", "voxelize",
+         "vox", b->n_points, r0->vox.n_voxels, "-", vch, "-", s->vox_ms, "-", "-", "-",
          "-", "-", "-");
   for (int l = 0; l < b->net.n_layers; l++) {
     const net_layer *nl = &b->net.layers[l];
@@ -75,19 +77,19 @@ static void print_table(const bench_state *b, const summary *s) {
     double ms = median(b, layer_ms, l, 0);
     char ch[24];
     snprintf(ch, sizeof ch, "%d>%d", nl->c_in, nl->c_out);
-    printf("%-22.22s %-7s %9zu %9zu %10zu %9s %7.3f %9.2f", nl->name, net_kind_name(nl->kind),
+    fprintf(f, "%-22.22s %-7s %9zu %9zu %10zu %9s %7.3f %9.2f", nl->name, net_kind_name(nl->kind),
            ls->in_sites, ls->out_sites, ls->pairs, ch, ls->gflop, ms);
     for (int st = 0; st < CLSP_STAGE_COUNT; st++)
-      printf(" %8.2f", median(b, layer_stage, l, st));
-    printf(" %8.1f\n", ms > 0 ? ls->gflop / (ms * 1e-3) : 0.0);
+      fprintf(f, " %8.2f", median(b, layer_stage, l, st));
+    fprintf(f, " %8.1f\n", ms > 0 ? ls->gflop / (ms * 1e-3) : 0.0);
   }
-  printf("\nvoxelize stages (ms): keys %.2f, hash %.2f, compact %.2f, mean %.2f\n",
+  fprintf(f, "\nvoxelize stages (ms): keys %.2f, hash %.2f, compact %.2f, mean %.2f\n",
          median(b, vox_stage, 0, 0), median(b, vox_stage, 0, 1), median(b, vox_stage, 0, 2),
          median(b, vox_stage, 0, 3));
-  printf("total: %.1f ms per forward pass (wall, voxelization and rulebooks included); "
+  fprintf(f, "total: %.1f ms per forward pass (wall, voxelization and rulebooks included); "
          "device %.1f ms; host overhead %.1f ms\n",
          s->wall_ms, s->device_ms, s->host_ms);
-  printf("%.2f GFLOP -> %.1f GFLOP/s effective; peak device memory %.1f MiB\n", s->gflop,
+  fprintf(f, "%.2f GFLOP -> %.1f GFLOP/s effective; peak device memory %.1f MiB\n", s->gflop,
          s->wall_ms > 0 ? s->gflop / (s->wall_ms * 1e-3) : 0.0,
          (double)s->peak / (1024.0 * 1024.0));
 }
@@ -119,8 +121,17 @@ static void json_layer(FILE *f, const bench_state *b, int l) {
   fprintf(f, "}}%s\n", l + 1 < b->net.n_layers ? "," : "");
 }
 
+/* "-" is stdout. */
+static FILE *open_out(const char *path) {
+  return strcmp(path, "-") ? fopen(path, "w") : stdout;
+}
+
+static int close_out(FILE *f) {
+  return f == stdout ? fflush(f) != 0 : fclose(f) != 0;
+}
+
 static int write_json(const bench_state *b, const summary *s, const char *path) {
-  FILE *f = fopen(path, "w");
+  FILE *f = open_out(path);
   if (!f) {
     perror(path);
     return 1;
@@ -145,7 +156,7 @@ static int write_json(const bench_state *b, const summary *s, const char *path) 
   fprintf(f, "  ],\n  \"gflop\": %.6f,\n  \"total_ms\": %.4f,\n  \"device_ms\": %.4f,\n"
              "  \"host_overhead_ms\": %.4f,\n  \"peak_device_bytes\": %llu\n}\n",
           s->gflop, s->wall_ms, s->device_ms, s->host_ms, (unsigned long long)s->peak);
-  return fclose(f) != 0;
+  return close_out(f);
 }
 
 /* One complete ("X") event; times in microseconds since the pass began. */
@@ -178,7 +189,7 @@ static void trace_layer(FILE *f, int *first, const bench_state *b, const bench_r
 }
 
 static int write_trace(const bench_state *b, const char *path) {
-  FILE *f = fopen(path, "w");
+  FILE *f = open_out(path);
   if (!f) {
     perror(path);
     return 1;
@@ -201,12 +212,16 @@ static int write_trace(const bench_state *b, const char *path) {
   }
   for (int l = 0; l < b->net.n_layers; l++) trace_layer(f, &first, b, r, l, &dev_t);
   fprintf(f, "\n]}\n");
-  return fclose(f) != 0;
+  return close_out(f);
 }
 
 int bench_report(const bench_state *b) {
   summary s = summarize(b);
-  print_table(b, &s);
+  /* With --json - or --trace -, stdout is that document: the table goes
+   * to stderr. */
+  int doc_on_stdout = (b->o.json && !strcmp(b->o.json, "-")) ||
+                      (b->o.trace && !strcmp(b->o.trace, "-"));
+  print_table(doc_on_stdout ? stderr : stdout, b, &s);
   int rc = 0;
   if (b->o.json && write_json(b, &s, b->o.json)) {
     fprintf(stderr, "clsp bench: cannot write %s\n", b->o.json);

@@ -14,6 +14,8 @@
 typedef struct bench_opts {
   const char *net, *layer, *input, *json, *trace, *device;
   int repeat;
+  int fields, has_fields; /* float32 values per point of a .bin scan */
+  int quiet;              /* no progress on stderr */
   uint64_t seed;
   float voxel_size[3], range[6];
   int has_size, has_range;

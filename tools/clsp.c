@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* clsp: the clspconv command-line tool. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include "clsp.h"
@@ -12,6 +13,25 @@ double clsp_tool_now_ms(void) {
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
+static int compare_doubles(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+double clsp_tool_median(double *v, int n) {
+  qsort(v, (size_t)n, sizeof v[0], compare_doubles);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+void clsp_tool_context_fail(const char *tool, const char *device, clsp_status st) {
+  const char *spec = device ? device : getenv("CLSP_DEVICE");
+  if (st == CLSP_ERROR_NO_DEVICE)
+    fprintf(stderr, "%s: no OpenCL device matches %s'%s'; 'clsp info' lists the devices\n",
+            tool, device ? "--device " : "CLSP_DEVICE=", spec ? spec : "(default rule)");
+  else
+    fprintf(stderr, "%s: no OpenCL context: %s (%d)\n", tool, clsp_status_string(st), st);
+}
+
 typedef struct command {
   const char *name;
   int (*run)(int argc, char **argv);
@@ -20,7 +40,6 @@ typedef struct command {
 
 static const command commands[] = {
   {"info", clsp_cmd_info, "list OpenCL platforms, devices and capabilities"},
-  {"matrix", clsp_cmd_matrix, "run the test suites on every device"},
   {"warmup", clsp_cmd_warmup, "build or load every kernel program, timed"},
   {"conv", clsp_cmd_conv, "run one sparse convolution layer from .npy files"},
   {"pool", clsp_cmd_pool, "sparse max/avg pooling (and its backward) from .npy files"},

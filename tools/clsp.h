@@ -3,12 +3,20 @@
 #ifndef CLSP_TOOL_H
 #define CLSP_TOOL_H
 
+#include "clspconv/clspconv.h"
+
 int clsp_cmd_info(int argc, char **argv);
-int clsp_cmd_matrix(int argc, char **argv);
 int clsp_cmd_warmup(int argc, char **argv);
 int clsp_cmd_bench(int argc, char **argv);
 int clsp_cmd_conv(int argc, char **argv);
 int clsp_cmd_pool(int argc, char **argv);
+
+/* Prints why a context could not be created (for NO_DEVICE: the spec from
+ * --device, else CLSP_DEVICE, and where to see the devices). */
+void clsp_tool_context_fail(const char *tool, const char *device, clsp_status st);
+
+/* Median of v[0..n) (n >= 1; even n: the mean of the middle two); sorts v. */
+double clsp_tool_median(double *v, int n);
 
 /* Monotonic wall clock in milliseconds. */
 double clsp_tool_now_ms(void);

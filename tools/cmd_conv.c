@@ -6,19 +6,51 @@
 #include <string.h>
 #include "clsp.h"
 #include "cmd_conv.h"
+#include "progress.h"
 
 static int fail(const char *what, const char *detail) {
   fprintf(stderr, "clsp conv: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
   return 0;
 }
 
+/* numpy's default dtypes: int64 where int32 is wanted is narrowed when
+ * every value fits (else the row is named); float64 where float32 is
+ * wanted is converted, with a note. */
+static int narrow(const char *path, clsp_npy_array *a) {
+  clsp_npy_dtype from = a->dtype;
+  size_t bad = 0, cols = 1;
+  for (int d = 1; d < a->rank; d++) cols *= a->shape[d];
+  if (clsp_npy_narrow(a, &bad) != 0) {
+    /* clsp_npy_narrow leaves the offending element as it was read */
+    if (from == CLSP_NPY_I64)
+      fprintf(stderr, "clsp conv: %s: row %zu, column %zu: int64 value %lld does not fit "
+                      "int32\n", path, bad / cols, bad % cols,
+              (long long)((const int64_t *)a->data)[bad]);
+    else
+      fprintf(stderr, "clsp conv: %s: row %zu, column %zu: float64 value %g does not fit "
+                      "float32\n", path, bad / cols, bad % cols,
+              ((const double *)a->data)[bad]);
+    return 0;
+  }
+  if (from == CLSP_NPY_F64)
+    fprintf(stderr, "clsp conv: note: %s is float64; converted to float32\n", path);
+  return 1;
+}
+
+static const char *dtype_name(clsp_npy_dtype t) {
+  return t == CLSP_NPY_F32 ? "float32" : t == CLSP_NPY_I32 ? "int32"
+         : t == CLSP_NPY_F64 ? "float64" : "int64";
+}
+
 static int read_npy(const char *path, clsp_npy_dtype dtype, clsp_npy_array *a) {
   char err[512];
   if (clsp_npy_read(path, a, err, sizeof err) != 0) return fail(err, NULL);
+  int wide = (dtype == CLSP_NPY_I32 && a->dtype == CLSP_NPY_I64) ||
+             (dtype == CLSP_NPY_F32 && a->dtype == CLSP_NPY_F64);
+  if (wide && !narrow(path, a)) return 0;
   if (a->dtype != dtype) {
-    fprintf(stderr, "clsp conv: %s: dtype is %s, expected %s\n", path,
-            a->dtype == CLSP_NPY_F32 ? "float32" : "int32",
-            dtype == CLSP_NPY_F32 ? "float32" : "int32");
+    fprintf(stderr, "clsp conv: %s: dtype is %s, expected %s\n", path, dtype_name(a->dtype),
+            dtype_name(dtype));
     return 0;
   }
   return 1;
@@ -38,54 +70,90 @@ static int check_coords_array(const char *path, const clsp_npy_array *c, int ndi
   return 0;
 }
 
+/* The weight dims as layout family `fam` reads them: Cin, Cout, the
+ * product of the kernel axes, and the exact layout (torch transposed).
+ * Returns 0 when the rank does not fit the family. */
+typedef struct weight_fit {
+  size_t cin, cout, taps;
+  clsp_weight_layout layout;
+} weight_fit;
+
+static int fit_layout(const conv_args *a, clsp_weight_layout fam, const clsp_npy_array *w,
+                      weight_fit *f) {
+  int transposed = a->kind == CLSP_CONV_TRANSPOSED || a->kind == CLSP_CONV_INVERSE;
+  f->layout = fam;
+  f->taps = 1;
+  if (w->rank == 3 && fam == CLSP_LAYOUT_NATIVE) {
+    f->cin = w->shape[1];
+    f->cout = w->shape[2];
+    f->taps = w->shape[0];
+    return 1;
+  }
+  if (w->rank != 2 + a->ndim) return 0;
+  int first_k = fam == CLSP_LAYOUT_NATIVE ? 0 : fam == CLSP_LAYOUT_SPCONV ? 1 : 2;
+  for (int d = 0; d < a->ndim; d++) f->taps *= w->shape[first_k + d];
+  if (fam == CLSP_LAYOUT_NATIVE) {
+    f->cin = w->shape[a->ndim];
+    f->cout = w->shape[a->ndim + 1];
+  } else if (fam == CLSP_LAYOUT_SPCONV) {
+    f->cout = w->shape[0];
+    f->cin = w->shape[a->ndim + 1];
+  } else {
+    f->cin = transposed ? w->shape[0] : w->shape[1];
+    f->cout = transposed ? w->shape[1] : w->shape[0];
+    if (transposed) f->layout = CLSP_LAYOUT_TORCH_TRANSPOSED;
+  }
+  return 1;
+}
+
+static int fits_inputs(const conv_args *a, const conv_inputs *in, clsp_weight_layout fam) {
+  weight_fit f;
+  return fit_layout(a, fam, &in->weights, &f) && f.taps == in->kvol &&
+         f.cin == in->feats.shape[1];
+}
+
+/* After a weight-shape error: names the layout the weights do fit, if any. */
+static int weight_layout_hint(const conv_args *a, const conv_inputs *in) {
+  static const struct { clsp_weight_layout fam; const char *name; } fams[] = {
+    {CLSP_LAYOUT_NATIVE, "native"}, {CLSP_LAYOUT_TORCH_CONV, "torch"},
+    {CLSP_LAYOUT_SPCONV, "spconv"}};
+  for (size_t i = 0; i < 3; i++)
+    if (fams[i].fam != a->layout_family && fits_inputs(a, in, fams[i].fam))
+      fprintf(stderr, "clsp conv: hint: %s fits --weight-layout %s\n", a->weights,
+              fams[i].name);
+  return 0;
+}
+
 /* Reads the weight dims for the layout; fills cin, cout. */
 static int weight_dims(const conv_args *a, conv_inputs *in, clsp_weight_layout *layout) {
   const clsp_npy_array *w = &in->weights;
-  int transposed = a->kind == CLSP_CONV_TRANSPOSED || a->kind == CLSP_CONV_INVERSE;
-  size_t k = in->kvol, prod_k = 1;
-  *layout = a->layout_family;
-  if (w->rank == 3 && a->layout_family == CLSP_LAYOUT_NATIVE) {
-    in->cin = w->shape[1];
-    in->cout = w->shape[2];
-    prod_k = w->shape[0];
-  } else if (w->rank == 2 + a->ndim) {
-    int first_k = a->layout_family == CLSP_LAYOUT_NATIVE ? 0
-                  : a->layout_family == CLSP_LAYOUT_SPCONV ? 1 : 2;
-    for (int d = 0; d < a->ndim; d++) prod_k *= w->shape[first_k + d];
-    if (a->layout_family == CLSP_LAYOUT_NATIVE) {
-      in->cin = w->shape[a->ndim];
-      in->cout = w->shape[a->ndim + 1];
-    } else if (a->layout_family == CLSP_LAYOUT_SPCONV) {
-      in->cout = w->shape[0];
-      in->cin = w->shape[a->ndim + 1];
-    } else {
-      in->cin = transposed ? w->shape[0] : w->shape[1];
-      in->cout = transposed ? w->shape[1] : w->shape[0];
-      if (transposed) *layout = CLSP_LAYOUT_TORCH_TRANSPOSED;
-    }
-  } else {
+  weight_fit f;
+  if (!fit_layout(a, a->layout_family, w, &f)) {
     fprintf(stderr, "clsp conv: %s: weights of rank %d do not fit a %dD kernel in this "
                     "layout (expected rank %d%s)\n",
             a->weights, w->rank, a->ndim, 2 + a->ndim,
             a->layout_family == CLSP_LAYOUT_NATIVE ? " or 3" : "");
-    return 0;
+    return weight_layout_hint(a, in);
   }
-  if (prod_k != k) {
+  in->cin = f.cin;
+  in->cout = f.cout;
+  *layout = f.layout;
+  if (f.taps != in->kvol) {
     fprintf(stderr, "clsp conv: %s: weights hold %zu kernel taps, --kernel gives %zu\n",
-            a->weights, prod_k, k);
-    return 0;
+            a->weights, f.taps, in->kvol);
+    return weight_layout_hint(a, in);
   }
   return 1;
 }
 
 static int load_weights(const conv_args *a, conv_inputs *in) {
-  clsp_weight_layout layout;
+  clsp_weight_layout layout = a->layout_family;
   if (!read_npy(a->weights, CLSP_NPY_F32, &in->weights) || !weight_dims(a, in, &layout))
     return 0;
   if (in->cin != in->feats.shape[1]) {
     fprintf(stderr, "clsp conv: %s has Cin = %zu but %s has %zu channels\n", a->weights,
             in->cin, a->feats, in->feats.shape[1]);
-    return 0;
+    return weight_layout_hint(a, in);
   }
   in->native = malloc(in->kvol * in->cin * in->cout * sizeof(float));
   if (!in->native) return fail("out of memory for weights", NULL);
@@ -118,6 +186,7 @@ static int load_inputs(const conv_args *a, conv_inputs *in) {
             a->feats, in->n, a->coords);
     return 0;
   }
+  if (!conv_merge_duplicates(a, in)) return 0;
   if (!load_weights(a, in) || !load_bias(a, in)) return 0;
   if (a->kind == CLSP_CONV_INVERSE)
     return read_npy(a->target_coords, CLSP_NPY_I32, &in->target) &&
@@ -177,7 +246,12 @@ static int build_input(clsp_context *ctx, const conv_args *a, const conv_inputs 
   if (a->kind == CLSP_CONV_INVERSE) return inverse_input(ctx, a, in, r);
   clsp_tensor_desc d = desc_for(a, a->shape, in->n, in->cin);
   clsp_status st = clsp_tensor_create(ctx, &d, in->coords.data, in->feats.data, &r->in);
-  return st == CLSP_SUCCESS || conv_lib_fail(ctx, "input tensor", st);
+  if (st == CLSP_SUCCESS) return 1;
+  conv_lib_fail(ctx, "input tensor", st);
+  if (st == CLSP_ERROR_DUPLICATE_COORDS)
+    fprintf(stderr, "clsp conv: hint: --merge-duplicates sum|first merges rows of %s with "
+                    "equal coordinates into one site\n", a->coords);
+  return 0;
 }
 
 static int run_once(clsp_context *ctx, const conv_args *a, const conv_inputs *in,
@@ -212,11 +286,16 @@ static int run_all(clsp_context *ctx, const conv_args *a, const conv_inputs *in)
   double *totals = calloc((size_t)a->repeat, sizeof *totals);
   conv_run r = {0};
   int ok = totals != NULL;
+  progress p; /* with --repeat R > 1: each run and the running median */
+  progress_begin(&p, "clsp conv", "layer", 0, a->repeat, a->repeat < 2);
   for (int i = 0; ok && i < a->repeat; i++) {
     if (i > 0) run_free(&r);
+    progress_pass_start(&p, i);
     ok = run_once(ctx, a, in, w, &r);
     if (ok) totals[i] = r.total_ms;
+    if (ok) progress_pass_done(&p, i, r.total_ms);
   }
+  progress_end(&p);
   if (ok) ok = conv_write_outputs(ctx, a, in, &r, totals);
   if (ok && a->grad_out) ok = conv_write_grads(ctx, a, in, &r, w);
   run_free(&r);
@@ -239,7 +318,10 @@ int clsp_cmd_conv(int argc, char **argv) {
     o.device = a.device;
     o.flags = CLSP_CONTEXT_PROFILING;
     clsp_status st = clsp_context_create(&o, &ctx);
-    if (st != CLSP_SUCCESS) ok = fail("no OpenCL context", clsp_status_string(st));
+    if (st != CLSP_SUCCESS) {
+      clsp_tool_context_fail("clsp conv", a.device, st);
+      ok = 0;
+    }
   }
   if (ok) ok = run_all(ctx, &a, &in);
   clsp_context_destroy(ctx);

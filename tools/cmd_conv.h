@@ -21,8 +21,11 @@ typedef struct conv_args {
   const char *device;
   int deterministic;
   int repeat;
+  int merge; /* --merge-duplicates: 0 (refuse duplicates), CONV_MERGE_SUM/FIRST */
   const char *grad_out, *grad_feats, *grad_weights, *grad_bias; /* backward */
 } conv_args;
+
+enum { CONV_MERGE_SUM = 1, CONV_MERGE_FIRST = 2 };
 
 typedef struct conv_inputs {
   clsp_npy_array coords, feats, weights, bias, target;
@@ -40,6 +43,10 @@ typedef struct conv_run {
 /* Parses argv into a; prints the problem to stderr and returns 0 on error. */
 int conv_parse_args(int argc, char **argv, conv_args *a);
 
+/* --merge-duplicates: merges --coords rows with equal coordinates (host
+ * side, first occurrences in input order; features summed or the first
+ * kept). Returns 0 after printing a problem. */
+int conv_merge_duplicates(const conv_args *a, conv_inputs *in);
 /* Puts the --feats rows on the output sites of `rb` (which --coords must
  * list, in any order) and creates the tensor there. */
 int conv_features_on_sites(clsp_context *ctx, const conv_args *a, const conv_inputs *in,

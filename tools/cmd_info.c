@@ -36,30 +36,56 @@ static void print_device(const clsp_device_info *d, int selected) {
          yes(c->subgroups));
 }
 
-/* --select: print only the index of the device CLSP_DEVICE selects; exit 1
- * if none matches. Used by `clsp matrix` to probe a device's presence. */
+static int list_devices(clsp_device_info *devs, size_t *n) {
+  clsp_status st = clsp_devices_list(devs, MAX_LISTED, n);
+  if (st == CLSP_SUCCESS) return 1;
+  fprintf(stderr, "clsp info: listing devices failed: %s (%d)\n", clsp_status_string(st), st);
+  return 0;
+}
+
+/* No device matches CLSP_DEVICE: says so on stderr, with the devices there are. */
+static int no_selection(const char *spec) {
+  clsp_device_info devs[MAX_LISTED];
+  size_t n = 0;
+  fprintf(stderr, "clsp info: CLSP_DEVICE=%s selects no device", spec ? spec : "(unset)");
+  if (!list_devices(devs, &n)) return 1;
+  fprintf(stderr, "; %s:\n", n ? "the devices are (P:D or a name substring selects one)"
+                               : "there is no OpenCL device (is an ICD installed?)");
+  for (size_t i = 0; i < n && i < MAX_LISTED; i++)
+    fprintf(stderr, "  %u:%u  %s / %s\n", devs[i].platform_index, devs[i].device_index,
+            devs[i].caps.platform_name, devs[i].caps.device_name);
+  return 1;
+}
+
+/* --select: print only the index and name of the device CLSP_DEVICE
+ * selects; exit 1 naming the value and the devices there are if none. */
 static int print_selection(void) {
   clsp_device_info sel;
-  if (clsp_device_select(getenv("CLSP_DEVICE"), &sel) != CLSP_SUCCESS) return 1;
+  const char *spec = getenv("CLSP_DEVICE");
+  if (clsp_device_select(spec, &sel) != CLSP_SUCCESS) return no_selection(spec);
   printf("%u:%u %s\n", sel.platform_index, sel.device_index, sel.caps.device_name);
   return 0;
 }
 
+static const char usage[] =
+    "usage: clsp info [--select]\n"
+    "  Lists every OpenCL device; '*' marks the one CLSP_DEVICE (or the default\n"
+    "  rule) selects. --select prints only that one. Exit status: 0 ok, 1 no\n"
+    "  device selected, 2 usage error.\n";
+
 int clsp_cmd_info(int argc, char **argv) {
-  if (argc > 1 && !strcmp(argv[1], "--select")) return print_selection();
+  if (argc == 2 && !strcmp(argv[1], "--select")) return print_selection();
+  if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    fputs(usage, stdout);
+    return 0;
+  }
   if (argc > 1) {
-    printf("usage: clsp info [--select]\n  Lists every OpenCL device; '*' marks the "
-           "one CLSP_DEVICE (or the default rule) selects.\n");
-    return strcmp(argv[1], "--help") == 0 ? 0 : 2;
+    fprintf(stderr, "clsp info: unknown option '%s'\n%s", argv[1], usage);
+    return 2;
   }
   clsp_device_info devs[MAX_LISTED];
   size_t n = 0;
-  clsp_status st = clsp_devices_list(devs, MAX_LISTED, &n);
-  if (st != CLSP_SUCCESS) {
-    fprintf(stderr, "clsp info: listing devices failed: %s (%d)\n",
-            clsp_status_string(st), st);
-    return 1;
-  }
+  if (!list_devices(devs, &n)) return 1;
   const char *spec = getenv("CLSP_DEVICE");
   clsp_device_info sel;
   int have_sel = clsp_device_select(spec, &sel) == CLSP_SUCCESS;
@@ -73,6 +99,7 @@ int clsp_cmd_info(int argc, char **argv) {
     printf("CLSP_DEVICE=%s selects %u:%u (%s)\n", spec ? spec : "(unset: default rule)",
            sel.platform_index, sel.device_index, sel.caps.device_name);
   else
-    printf("CLSP_DEVICE=%s selects no device\n", spec ? spec : "(unset)");
+    fprintf(stderr, "clsp info: CLSP_DEVICE=%s selects no device (listed above)\n",
+            spec ? spec : "(unset)");
   return have_sel ? 0 : 1;
 }

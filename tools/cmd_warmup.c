@@ -11,19 +11,28 @@
 
 int clsp_cmd_warmup(int argc, char **argv) {
   clsp_context_options o = {0};
+  static const char usage[] =
+      "usage: clsp warmup [--device SPEC] [--no-cache]\n"
+      "  Builds (or loads from the binary cache) every kernel program for the\n"
+      "  device. Exit status: 0 ok, 1 failure, 2 usage error.\n";
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--device") && i + 1 < argc) o.device = argv[++i];
     else if (!strcmp(argv[i], "--no-cache")) o.flags |= CLSP_CONTEXT_NO_BINARY_CACHE;
-    else {
-      printf("usage: clsp warmup [--device SPEC] [--no-cache]\n");
-      return strcmp(argv[i], "--help") == 0 ? 0 : 2;
+    else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      fputs(usage, stdout);
+      return 0;
+    } else {
+      fprintf(stderr, "clsp warmup: %s '%s'\n%s",
+              strcmp(argv[i], "--device") ? "unknown option" : "missing value after",
+              argv[i], usage);
+      return 2;
     }
   }
   double t0 = clsp_tool_now_ms();
   clsp_context *ctx = NULL;
   clsp_status st = clsp_context_create(&o, &ctx);
   if (st != CLSP_SUCCESS) {
-    fprintf(stderr, "clsp warmup: no context: %s (%d)\n", clsp_status_string(st), st);
+    clsp_tool_context_fail("clsp warmup", o.device, st);
     return 1;
   }
   double t1 = clsp_tool_now_ms();

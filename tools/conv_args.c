@@ -14,6 +14,7 @@ static const char usage[] =
     "                 [--target-coords T.npy --target-shape D,H,W]\n"
     "                 --out-coords OC.npy --out-feats OF.npy [--stats S.json]\n"
     "                 [--device SPEC] [--deterministic] [--repeat R]\n"
+    "                 [--merge-duplicates sum|first]\n"
     "                 [--grad-out DY.npy [--grad-feats DX.npy] [--grad-weights DW.npy]\n"
     "                  [--grad-bias DB.npy]]\n"
     "  coords: int32 N x (1+D) rows (batch, c1..cD); feats: float32 N x Cin\n"
@@ -23,7 +24,10 @@ static const char usage[] =
     "           regular conv being inverted; --coords are its output sites\n"
     "  backward: DY float32 rows in the order of --out-coords; DX rows in the order of\n"
     "           --coords; DW in the element order of --weight-layout, saved as\n"
-    "           [first dim of W, the rest flattened]; DB [Cout]\n";
+    "           [first dim of W, the rest flattened]; DB [Cout]\n"
+    "  --merge-duplicates: rows of --coords with equal coordinates become one\n"
+    "           site (features summed, or the first row's kept); default: refused\n"
+    "  --stats -: the JSON to stdout. Exit status: 0 ok, 1 failure, 2 usage error.\n";
 
 /* Parses "a,b,c" into up to `cap` ints >= min; returns the count. */
 static int parse_list(const char *opt, const char *s, int min, int cap, int32_t *out) {
@@ -75,6 +79,16 @@ static int parse_type(const char *s, clsp_conv_kind *k) {
   return 0;
 }
 
+static int parse_merge(const char *s, int *merge) {
+  if (!strcmp(s, "sum")) *merge = CONV_MERGE_SUM;
+  else if (!strcmp(s, "first")) *merge = CONV_MERGE_FIRST;
+  else {
+    fprintf(stderr, "clsp conv: --merge-duplicates '%s': expected sum or first\n", s);
+    return 0;
+  }
+  return 1;
+}
+
 static int parse_layout(const char *s, clsp_weight_layout *l) {
   if (!strcmp(s, "native")) *l = CLSP_LAYOUT_NATIVE;
   else if (!strcmp(s, "torch")) *l = CLSP_LAYOUT_TORCH_CONV;
@@ -114,6 +128,8 @@ static int parse_one(int argc, char **argv, int *i, conv_args *a, raw_geometry *
     if (!strcmp(o, string_opts[k])) return take(argc, argv, i, string_dst[k]);
   if (!strcmp(o, "--deterministic")) return a->deterministic = 1;
   if (!strcmp(o, "--type")) return take(argc, argv, i, &v) && parse_type(v, &a->kind);
+  if (!strcmp(o, "--merge-duplicates"))
+    return take(argc, argv, i, &v) && parse_merge(v, &a->merge);
   if (!strcmp(o, "--weight-layout"))
     return take(argc, argv, i, &v) && parse_layout(v, &a->layout_family);
   if (!strcmp(o, "--shape")) {
@@ -171,6 +187,11 @@ static int finish_geometry(conv_args *a, const raw_geometry *r) {
 /* The --grad-* outputs need --grad-out, and --grad-out needs an output. */
 static int check_grad_args(const conv_args *a) {
   int wanted = a->grad_feats || a->grad_weights || a->grad_bias;
+  if (a->grad_feats && a->merge) {
+    fprintf(stderr, "clsp conv: --grad-feats cannot follow the rows of --coords when "
+                    "--merge-duplicates merges them\n%s", usage);
+    return 0;
+  }
   if (wanted == (a->grad_out != NULL)) return 1;
   fprintf(stderr, "clsp conv: %s\n%s",
           wanted ? "--grad-feats, --grad-weights and --grad-bias need --grad-out DY.npy"

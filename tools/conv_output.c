@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* clsp conv: matching features to a rulebook's sites, and writing results. */
+/* clsp conv: merging duplicate input rows, matching features to a
+ * rulebook's sites, and writing results. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +17,9 @@ static int compare_rows(const void *pa, const void *pb) {
   const int32_t *b = sort_rows + (size_t)*(const uint32_t *)pb * (size_t)sort_width;
   for (int i = 0; i < sort_width; i++)
     if (a[i] != b[i]) return a[i] < b[i] ? -1 : 1;
-  return 0;
+  /* equal rows stay in input order: the first occurrence leads its group */
+  uint32_t ia = *(const uint32_t *)pa, ib = *(const uint32_t *)pb;
+  return (ia > ib) - (ia < ib);
 }
 
 static uint32_t *sorted_order(const int32_t *rows, size_t n, int width) {
@@ -27,6 +30,52 @@ static uint32_t *sorted_order(const int32_t *rows, size_t n, int width) {
   sort_width = width;
   qsort(idx, n, sizeof *idx, compare_rows);
   return idx;
+}
+
+/* Compacts coords/feats in place, first occurrences in input order; a
+ * later duplicate's features are added to its first (sum) or dropped. */
+static size_t merge_rows(int32_t *coords, float *feats, size_t n, int width, size_t ch,
+                         int sum, const uint32_t *order, uint32_t *keeper) {
+  for (size_t i = 0; i < n; i++) {
+    int dup = i > 0 && !memcmp(coords + (size_t)order[i] * width,
+                               coords + (size_t)order[i - 1] * width,
+                               (size_t)width * sizeof(int32_t));
+    keeper[order[i]] = dup ? keeper[order[i - 1]] : order[i];
+  }
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (keeper[i] != i) { /* keeper[i] < i: already moved to slot keeper[keeper[i]] */
+      float *dst = feats + (size_t)keeper[keeper[i]] * ch, *src = feats + i * ch;
+      for (size_t c = 0; sum && c < ch; c++) dst[c] += src[c];
+      continue;
+    }
+    memmove(coords + m * width, coords + i * width, (size_t)width * sizeof(int32_t));
+    memmove(feats + m * ch, feats + i * ch, ch * sizeof(float));
+    keeper[i] = (uint32_t)m++; /* a keeper's entry now holds its new slot */
+  }
+  return m;
+}
+
+int conv_merge_duplicates(const conv_args *a, conv_inputs *in) {
+  if (!a->merge) return 1;
+  int width = 1 + a->ndim;
+  uint32_t *order = sorted_order(in->coords.data, in->n, width);
+  uint32_t *keeper = malloc((in->n ? in->n : 1) * sizeof *keeper);
+  if (!order || !keeper) {
+    free(order);
+    free(keeper);
+    fprintf(stderr, "clsp conv: out of memory merging duplicates\n");
+    return 0;
+  }
+  size_t m = merge_rows(in->coords.data, in->feats.data, in->n, width, in->feats.shape[1],
+                        a->merge == CONV_MERGE_SUM, order, keeper);
+  if (m != in->n)
+    fprintf(stderr, "clsp conv: --merge-duplicates %s: %zu rows -> %zu sites\n",
+            a->merge == CONV_MERGE_SUM ? "sum" : "first", in->n, m);
+  in->n = in->coords.shape[0] = in->feats.shape[0] = m;
+  free(order);
+  free(keeper);
+  return 1;
 }
 
 /* perm[site] = row of `given` with the same coordinates; 0 if the sets differ. */
@@ -88,17 +137,12 @@ int conv_features_on_sites(clsp_context *ctx, const conv_args *a, const conv_inp
   return ok;
 }
 
-static int compare_doubles(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
 
 static double median(const double *v, int n) {
   double *s = malloc((size_t)n * sizeof *s);
   if (!s) return v[n - 1];
   memcpy(s, v, (size_t)n * sizeof *s);
-  qsort(s, (size_t)n, sizeof *s, compare_doubles);
-  double m = n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+  double m = clsp_tool_median(s, n);
   free(s);
   return m;
 }
@@ -115,7 +159,8 @@ static int write_stats(clsp_context *ctx, const conv_args *a, const conv_run *r,
   clsp_rulebook_info info;
   clsp_rulebook_describe(r->rb, &info);
   uint32_t *counts = malloc((info.kernel_volume ? info.kernel_volume : 1) * sizeof *counts);
-  FILE *f = counts ? fopen(a->stats, "w") : NULL;
+  int to_stdout = !strcmp(a->stats, "-");
+  FILE *f = counts ? (to_stdout ? stdout : fopen(a->stats, "w")) : NULL;
   if (!f) {
     free(counts);
     fprintf(stderr, "clsp conv: cannot write %s\n", a->stats);
@@ -135,7 +180,7 @@ static int write_stats(clsp_context *ctx, const conv_args *a, const conv_run *r,
   fprintf(f, "  \"total_ms\": %.4f,\n  \"repeat\": %d,\n  \"median_total_ms\": %.4f\n}\n",
           r->total_ms, a->repeat, median(totals, a->repeat));
   free(counts);
-  return fclose(f) == 0;
+  return to_stdout ? fflush(f) == 0 : fclose(f) == 0;
 }
 
 int conv_write_outputs(clsp_context *ctx, const conv_args *a, const conv_inputs *in,

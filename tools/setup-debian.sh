@@ -22,8 +22,21 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt_get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+# Quiet when all goes well; on a failure the captured output (the
+# compiler's error, meson's message) is shown and the script exits 1.
+log="$(mktemp "${TMPDIR:-/tmp}/clsp-setup.XXXXXX")"
+trap 'rm -f "$log"' EXIT
+quiet() { # what, command...
+  local what=$1
+  shift
+  if ! "$@" >"$log" 2>&1; then
+    echo "setup: $what failed: $*" >&2
+    cat "$log" >&2
+    exit 1
+  fi
+}
 if [ ! -f build/build.ninja ]; then
-  meson setup build -Dwerror=true >/dev/null
+  quiet "configuring" meson setup build -Dwerror=true
 fi
-ninja -C build >/dev/null
+quiet "building" ninja -C build
 echo "setup: built in $(pwd)/build" >&2

@@ -8,4 +8,4 @@ bash tools/setup-debian.sh
 # Host-side extras: fuzz seed-corpus replays, kernel compile checks.
 meson test -C build --suite extra --print-errorlogs
 # Every suite on every device of the matrix.
-exec build/tools/clsp matrix --require-all "$@"
+exec build/tests/clsp-matrix --require-all "$@"

@@ -88,7 +88,9 @@ enum clsp_context_flag {
   CLSP_CONTEXT_PROFILING = 1u << 0,
   /* Bit-identical results run to run: no floating-point atomics. */
   CLSP_CONTEXT_DETERMINISTIC = 1u << 1,
-  /* Use the 32-bit hash insert path even where 64-bit atomics exist. */
+  /* Use the paths of devices without 64-bit atomics even where they exist:
+   * the 32-bit hash insert, and the voxelizer's key sort for grids beyond
+   * 32-bit keys (for testing both paths on one device). */
   CLSP_CONTEXT_FORCE_HASH32 = 1u << 2,
   /* Do not use native float atomic add even where the device has it. */
   CLSP_CONTEXT_NO_FLOAT_ATOMICS = 1u << 3,

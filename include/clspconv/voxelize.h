@@ -28,6 +28,17 @@ extern "C" {
  *
  * Sites come in order of first occurrence in the point list (the voxel of
  * point 0 first), the same on every run and device.
+ *
+ * Any extent: far outliers (real scans have them) only widen the grid.
+ * Grids of fewer than 2^32 - 1 cells use 32-bit voxel keys; larger ones
+ * 64-bit keys, found by a 64-bit hash where the device has 64-bit atomics
+ * and by a sort of the keys where it has not (same sites, same order,
+ * same bits; CLSP_CONTEXT_FORCE_HASH32 takes the sort path everywhere).
+ * The limits are those of the tensors the result feeds: every axis
+ * within int32 coordinates, and the shape (with the batch) within the
+ * rulebook's 63-bit packed coordinate key, i.e. the sum over the axes of
+ * ceil(log2(extent)) plus ceil(log2(batch + 1)) at most 63 (e.g. +-100 km
+ * at 5 cm on two axes and +-1 km on the third).
  */
 typedef enum clsp_voxel_recipe {
   CLSP_VOXEL_SECOND = 0,   /* range mode, size (0.05, 0.05, 0.1) m over x
@@ -54,7 +65,8 @@ CLSP_API clsp_status clsp_voxelize_defaults(clsp_voxel_recipe recipe,
 /* Device stages of one voxelization, for timings. */
 typedef enum clsp_voxel_stage {
   CLSP_VOXEL_STAGE_KEYS = 0,    /* quantise, bounds (round: min/max pass) */
-  CLSP_VOXEL_STAGE_HASH = 1,    /* hash insert, first occurrence */
+  CLSP_VOXEL_STAGE_HASH = 1,    /* hash insert (or key sort), first
+                                   occurrence */
   CLSP_VOXEL_STAGE_COMPACT = 2, /* prefix sums, site coordinates, buckets */
   CLSP_VOXEL_STAGE_MEAN = 3,    /* per-voxel feature means */
   CLSP_VOXEL_STAGE_COUNT = 4,
@@ -75,9 +87,10 @@ typedef struct clsp_voxelize_stats {
  * `*out` (4 channels, ndim 3, unique sites). `stats` may be NULL; when
  * given, the call waits for the device to report the stage timings.
  * Errors: CLSP_ERROR_INVALID_ARGUMENT (NULL, sizes <= 0, empty range,
- * negative batch; round mode: a non-finite point or a coordinate beyond
- * 2^30 voxels), CLSP_ERROR_TOO_LARGE (more than 2^30 points, or a grid of
- * 2^32 - 1 voxels or more: voxel keys are packed into 32 bits),
+ * batch < 0 or 2^31 - 1; round mode: a non-finite point),
+ * CLSP_ERROR_TOO_LARGE (more than 2^30 points; an axis of 2^31 - 1 voxels
+ * or more, or one where p / size overflows float, named with its extent;
+ * a shape beyond the 63-bit coordinate key, named with the shape),
  * CLSP_ERROR_OUT_OF_DEVICE_MEMORY, OpenCL codes. `*out` is NULL on error.
  */
 CLSP_API clsp_status clsp_voxelize(clsp_context *ctx,

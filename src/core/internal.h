@@ -10,7 +10,7 @@
 
 #define CLSP_MESSAGE_MAX 8192
 #define CLSP_MAX_PROGRAMS 32
-#define CLSP_MAX_KERNELS_PER_PROGRAM 16
+#define CLSP_MAX_KERNELS_PER_PROGRAM 24
 
 typedef struct clsp_kernel_slot {
   const char *name; /* static string */

@@ -53,9 +53,11 @@ static inline const char *fuzz_write_input(const char *target, const char *ext,
     return fuzz_path;
 }
 
-/* Checks the point-cloud reader contract of io/pointcloud.h and touches
- * every returned value so that ASan sees any short allocation. */
-static inline void fuzz_check_cloud(int rc, float *pts, size_t n, const char *err)
+/* Checks the point-cloud reader contract of io/pointcloud.h for points of
+ * `fields` floats and touches every returned value so that ASan sees any
+ * short allocation. */
+static inline void fuzz_check_fields(int rc, float *pts, size_t n, int fields,
+                                     const char *err)
 {
     if (rc != 0) {
         if (pts != NULL || n != 0)
@@ -69,14 +71,21 @@ static inline void fuzz_check_cloud(int rc, float *pts, size_t n, const char *er
     volatile float sink = 0.0f;
     for (size_t i = 0; i < n; i++) {
         for (int k = 0; k < 3; k++) {
-            float v = pts[4 * i + (size_t)k];
+            float v = pts[(size_t)fields * i + (size_t)k];
             if (!(v == v) || v - v != 0.0f)
                 fuzz_fail("non-finite coordinate returned");
         }
-        sink += pts[4 * i + 3];
+        for (int k = 3; k < fields; k++)
+            sink += pts[(size_t)fields * i + (size_t)k];
     }
     (void)sink;
     free(pts);
+}
+
+/* The 4-float readers (x, y, z, intensity). */
+static inline void fuzz_check_cloud(int rc, float *pts, size_t n, const char *err)
+{
+    fuzz_check_fields(rc, pts, n, 4, err);
 }
 
 #endif

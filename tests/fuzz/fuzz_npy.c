@@ -21,7 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (a.data == NULL)
         fuzz_fail("successful read returned NULL data");
-    if (a.dtype != CLSP_NPY_F32 && a.dtype != CLSP_NPY_I32)
+    if (a.dtype != CLSP_NPY_F32 && a.dtype != CLSP_NPY_I32 &&
+        a.dtype != CLSP_NPY_I64 && a.dtype != CLSP_NPY_F64)
         fuzz_fail("unexpected dtype");
     if (a.rank < 1 || a.rank > CLSP_NPY_MAX_RANK)
         fuzz_fail("rank out of range");
@@ -34,9 +35,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* The data must hold every element: ASan flags a short buffer. */
     volatile unsigned char sink = 0;
     const unsigned char *bytes = a.data;
-    for (size_t i = 0; i < count * 4; i++)
+    for (size_t i = 0; i < count * clsp_npy_elem_size(a.dtype); i++)
         sink ^= bytes[i];
     (void)sink;
+    size_t bad = 0;
+    if (clsp_npy_narrow(&a, &bad) == 0 && a.dtype != CLSP_NPY_F32 &&
+        a.dtype != CLSP_NPY_I32)
+        fuzz_fail("narrowed array is not 32-bit");
     clsp_npy_free(&a);
     if (a.data != NULL)
         fuzz_fail("clsp_npy_free left data");

@@ -50,6 +50,11 @@ npy lying_shape.npy 1 "{'descr': '<f4', 'fortran_order': False, 'shape': (429496
     "$F1"
 npy rank7.npy 1 "{'descr': '<i4', 'fortran_order': False, 'shape': (1, 1, 1, 1, 1, 1, 1), }" "$I1"
 printf '\x93NUMPY\x01\x00\xff\xff{' > "$out/fuzz_npy/lying_header_len.npy"
+# numpy's defaults: int64 (one value beyond int32) and float64.
+npy i64_2x2.npy 1 "{'descr': '<i8', 'fortran_order': False, 'shape': (2, 2), }" \
+    "$I1\x00\x00\x00\x00$I7\x00\x00\x00\x00$I1\x01\x00\x00\x00$I7\xff\xff\xff\xff"
+npy f64_rank1.npy 1 "{'descr': '<f8', 'fortran_order': False, 'shape': (2,), }" \
+    '\x00\x00\x00\x00\x00\x00\xf0\x3f\x00\x00\x00\x00\x00\x00\xf0\x7f'
 
 # --- PCD
 cat > "$out/fuzz_pcd/ascii_xyzi.pcd" <<'PCD'

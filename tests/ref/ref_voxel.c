@@ -42,9 +42,11 @@ int ref_load_kitti_bin(const char *path, float **points, size_t *n)
   return 0;
 }
 
-/* A point tagged with its voxel (x, y, z order) and its index. */
+/* A point tagged with its voxel (x, y, z order) and its index. 64-bit
+ * indices: round mode accepts points at any distance whose voxel index
+ * fits (|rint(p / size)| < 2^62) and whose extent fits int32. */
 typedef struct tagged {
-  int32_t v[3];
+  int64_t v[3];
   size_t idx;
 } tagged;
 
@@ -70,14 +72,14 @@ static int cmp_group(const void *pa, const void *pb)
 
 /* Range mode: floorf((p - min) / size) in float32; 0 if outside the grid. */
 static int voxel_in_range(const float *pt, const float *size,
-                          const float *range, const int32_t *grid, int32_t *v)
+                          const float *range, const int32_t *grid, int64_t *v)
 {
   for (int a = 0; a < 3; ++a) {
     float q = (pt[a] - range[a]) / size[a];
     float f = floorf(q);
     if (!(f >= 0.0f && f < (float)grid[a])) /* also drops NaN */
       return 0;
-    v[a] = (int32_t)f;
+    v[a] = (int64_t)f;
   }
   return 1;
 }
@@ -100,13 +102,13 @@ static long tag_points(const float *points, size_t n, const float *size,
         tags[m++].idx = j;
     return (long)m;
   }
-  int32_t lo[3] = {0, 0, 0}, hi[3] = {0, 0, 0};
+  int64_t lo[3] = {0, 0, 0}, hi[3] = {0, 0, 0};
   for (size_t j = 0; j < n; ++j) {
     for (int a = 0; a < 3; ++a) {
       float r = rintf(points[4 * j + a] / size[a]);
-      if (!(fabsf(r) < 1073741824.0f)) /* 2^30: keeps shifts in int32 */
+      if (!(fabsf(r) < 4611686018427387904.0f)) /* 2^62, NaN, inf */
         return -1;
-      tags[j].v[a] = (int32_t)r;
+      tags[j].v[a] = (int64_t)r;
       if (j == 0 || tags[j].v[a] < lo[a])
         lo[a] = tags[j].v[a];
       if (j == 0 || tags[j].v[a] > hi[a])
@@ -117,8 +119,11 @@ static long tag_points(const float *points, size_t n, const float *size,
   for (size_t j = 0; j < n; ++j)
     for (int a = 0; a < 3; ++a)
       tags[j].v[a] -= lo[a];
-  for (int a = 0; a < 3; ++a)
-    shape[a] = n ? hi[a] - lo[a] + 1 : 0;
+  for (int a = 0; a < 3; ++a) {
+    if (hi[a] - lo[a] >= INT32_MAX) /* coordinates are int32 */
+      return -1;
+    shape[a] = n ? (int32_t)(hi[a] - lo[a] + 1) : 0;
+  }
   return (long)n;
 }
 
@@ -128,14 +133,14 @@ static void emit_voxel(const float *points, const tagged *tags,
                        ref_voxels *out, size_t r)
 {
   double sum[4] = {0, 0, 0, 0};
-  const int32_t *v = tags[g->begin].v;
+  const int64_t *v = tags[g->begin].v;
   for (size_t j = g->begin; j < g->end; ++j)
     for (int c = 0; c < 4; ++c)
       sum[c] += points[4 * tags[j].idx + c];
   int32_t *co = out->coords + 4 * r;
   co[0] = batch;
   for (int a = 0; a < 3; ++a)
-    co[1 + a] = zyx ? v[2 - a] : v[a];
+    co[1 + a] = (int32_t)(zyx ? v[2 - a] : v[a]);
   for (int c = 0; c < 4; ++c)
     out->feats[4 * r + c] = (float)(sum[c] / (double)(g->end - g->begin));
 }

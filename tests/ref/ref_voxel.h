@@ -23,7 +23,9 @@ int ref_load_kitti_bin(const char *path, float **points, size_t *n);
  *    round((max - min) / size) computed in double; points with any v outside
  *    [0, grid) are dropped; shape = grid.
  *  range == NULL: v = rintf(p / size) in float32 (round half to even), then
- *    the per-axis minimum over all points is subtracted; shape = max + 1.
+ *    the per-axis minimum over all points is subtracted; shape = max + 1
+ *    (-1 when some |v| >= 2^62 or is not finite, or an axis spans more
+ *    than 2^31 - 1 voxels).
  *  zyx != 0 writes coords as (batch, z, y, x) (shape likewise), otherwise
  *  (batch, x, y, z).  Returns 0 ok, -1 on bad input or allocation failure. */
 int ref_voxelize(const float *points, size_t n, const float voxel_size[3],

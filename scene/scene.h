@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Built-in synthetic LiDAR scene for clsp demos and benchmarks.
  *
@@ -13,8 +14,8 @@
  * The result depends only on the seed (same seed, same bytes on the same
  * platform) and holds roughly 80k-130k points.
  */
-#ifndef CLSP_IO_SCENE_H
-#define CLSP_IO_SCENE_H
+#ifndef CLSP_SCENE_H
+#define CLSP_SCENE_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,5 @@
-#include "scene.h"
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "scene/scene.h"
 
 #include <math.h>
 #include <stdio.h>

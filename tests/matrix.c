@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* clsp matrix: the device test matrix. Runs every test suite once per
- * device configuration (PoCL pthread, PoCL basic, Mesa llvmpipe, oclgrind)
- * in a child process with that configuration's environment, and prints a
- * device x suite table. Exit status 1 on any failure. */
+/* clsp-matrix (build/tests/clsp-matrix): the device test matrix of CI.
+ * Runs every test suite of build/tests/suites.list once per device
+ * configuration (PoCL pthread, PoCL basic, Mesa llvmpipe, oclgrind) in a
+ * child process with that configuration's environment, and prints a
+ * device x suite table. Exit status 0 when all passed, 1 on any failure
+ * (or an absent device with --require-all), 2 on a usage error. A test
+ * tool, not installed: the device list is CI's. */
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -13,7 +16,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "clsp.h"
+#include "clspconv/clspconv.h"
 
 #define MAX_SUITES 32
 #define MAX_REASONS 64
@@ -88,7 +91,7 @@ static void default_build_dir(char *buf, size_t cap) {
   snprintf(buf, cap, "build");
   if (n <= 0) return;
   exe[n] = 0;
-  char *slash = strrchr(exe, '/'); /* .../build/tools/clsp -> .../build */
+  char *slash = strrchr(exe, '/'); /* .../build/tests/clsp-matrix -> .../build */
   if (slash) *slash = 0;
   slash = strrchr(exe, '/');
   if (slash) *slash = 0;
@@ -100,7 +103,7 @@ static int load_suites(const matrix_opts *o, suite *s, int *n) {
   snprintf(path, sizeof path, "%s/tests/suites.list", o->build_dir);
   FILE *f = fopen(path, "r");
   if (!f) {
-    fprintf(stderr, "clsp matrix: %s not found (build the tests first, or pass "
+    fprintf(stderr, "clsp-matrix: %s not found (build the tests first, or pass "
                     "--build-dir)\n", path);
     return 0;
   }
@@ -184,8 +187,8 @@ static int device_present(const device_config *d) {
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
   if (n <= 0) return 0;
   self[n] = 0;
-  char *plain[] = {self, "info", "--select", NULL};
-  char *grind[] = {"oclgrind", self, "info", "--select", NULL};
+  char *plain[] = {self, "--probe", NULL};
+  char *grind[] = {"oclgrind", self, "--probe", NULL};
   int st = run_child(d->oclgrind ? grind : plain, d->env, "/dev/null", 60);
   return st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
@@ -262,7 +265,7 @@ static int parse_args(int argc, char **argv, matrix_opts *o) {
     else if (!strcmp(a, "--verbose")) o->verbose = 1;
     else {
       fprintf(!strcmp(a, "--help") ? stdout : stderr,
-              "usage: clsp matrix [--build-dir DIR] [--devices LIST] [--suites LIST]\n"
+              "usage: clsp-matrix [--build-dir DIR] [--devices LIST] [--suites LIST]\n"
               "                   [--timeout SECONDS] [--require-all] [--verbose]\n"
               "  devices: pocl-pthread,pocl-basic,llvmpipe,oclgrind (default: all)\n"
               "  --require-all: an absent device is a failure, not a skip\n");
@@ -270,7 +273,7 @@ static int parse_args(int argc, char **argv, matrix_opts *o) {
     }
   }
   if (o->timeout_s <= 0) {
-    fprintf(stderr, "clsp matrix: --timeout must be positive\n");
+    fprintf(stderr, "clsp-matrix: --timeout must be positive\n");
     return 2;
   }
   return -1;
@@ -283,7 +286,15 @@ static int host_suite_done(const suite *s, cell cells[][MAX_SUITES], int j) {
   return 0;
 }
 
-int clsp_cmd_matrix(int argc, char **argv) {
+/* --probe: exit 0 when the device CLSP_DEVICE names is present (run in the
+ * configuration's environment, under oclgrind for the oclgrind cell). */
+static int probe_device(void) {
+  clsp_device_info sel;
+  return clsp_device_select(getenv("CLSP_DEVICE"), &sel) == CLSP_SUCCESS ? 0 : 1;
+}
+
+int main(int argc, char **argv) {
+  if (argc == 2 && !strcmp(argv[1], "--probe")) return probe_device();
   matrix_opts o = {0};
   int rc = parse_args(argc, argv, &o);
   if (rc >= 0) return rc;
@@ -300,7 +311,7 @@ int clsp_cmd_matrix(int argc, char **argv) {
     const device_config *d = &configs[i];
     if (!in_list(o.devices, d->name)) continue;
     present[i] = device_present(d);
-    fprintf(stderr, "clsp matrix: %s: %s\n", d->name, present[i] ? "running" : "absent");
+    fprintf(stderr, "clsp-matrix: %s: %s\n", d->name, present[i] ? "running" : "absent");
     if (!present[i]) {
       add_reason("%s: device absent (%s)%s", d->name, d->absent_hint, "");
       if (o.require_all) failed++;

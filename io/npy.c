@@ -1,6 +1,10 @@
-#include "npy.h"
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "io/npy.h"
+#include "io/io_internal.h"
 
 #include <errno.h>
+#include <float.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,16 +22,6 @@
 #define NPY_MAX_HEADER (1u << 20)
 #define NPY_GROWTH_AXIS_MAX_DIGITS 21
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static int host_is_big_endian(void)
 {
     const uint16_t probe = 1;
@@ -37,18 +31,23 @@ static int host_is_big_endian(void)
 }
 
 /* .npy data is little-endian on disk; swap in place on big-endian hosts. */
-static void swap32_if_big_endian(void *data, size_t count)
+/* Little-endian file data to host order, elements of `size` bytes. */
+static void swap_if_big_endian(void *data, size_t count, size_t size)
 {
     if (!host_is_big_endian())
         return;
     unsigned char *p = data;
-    for (size_t i = 0; i < count; i++, p += 4) {
-        unsigned char t0 = p[0], t1 = p[1];
-        p[0] = p[3];
-        p[1] = p[2];
-        p[2] = t1;
-        p[3] = t0;
-    }
+    for (size_t i = 0; i < count; i++, p += size)
+        for (size_t k = 0; k < size / 2; k++) {
+            unsigned char t = p[k];
+            p[k] = p[size - 1 - k];
+            p[size - 1 - k] = t;
+        }
+}
+
+size_t clsp_npy_elem_size(clsp_npy_dtype dtype)
+{
+    return dtype == CLSP_NPY_I64 || dtype == CLSP_NPY_F64 ? 8 : 4;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -244,23 +243,27 @@ static int check_header_semantics(const char *path, const npy_header *h,
         *dtype = CLSP_NPY_F32;
     else if (strcmp(h->descr, "<i4") == 0)
         *dtype = CLSP_NPY_I32;
+    else if (strcmp(h->descr, "<i8") == 0)
+        *dtype = CLSP_NPY_I64;
+    else if (strcmp(h->descr, "<f8") == 0)
+        *dtype = CLSP_NPY_F64;
     else {
         const char *why = (h->descr[0] == '>') ? " (big-endian data)" : "";
-        set_err(err, errlen,
-                "%s: unsupported dtype '%s'%s; only '<f4' (float32) and "
-                "'<i4' (int32) are supported",
+        io_set_err(err, errlen,
+                "%s: unsupported dtype '%s'%s; only '<f4' (float32), '<f8' "
+                "(float64), '<i4' (int32) and '<i8' (int64) are supported",
                 path, h->descr, why);
         return -1;
     }
     if (h->fortran_order) {
-        set_err(err, errlen,
+        io_set_err(err, errlen,
                 "%s: fortran_order is True; only C-order arrays are supported "
                 "(save with np.ascontiguousarray)",
                 path);
         return -1;
     }
     if (h->ndim < 1 || h->ndim > CLSP_NPY_MAX_RANK) {
-        set_err(err, errlen, "%s: array has rank %d; only rank 1 to %d is "
+        io_set_err(err, errlen, "%s: array has rank %d; only rank 1 to %d is "
                 "supported", path, h->ndim, CLSP_NPY_MAX_RANK);
         return -1;
     }
@@ -268,7 +271,7 @@ static int check_header_semantics(const char *path, const npy_header *h,
 }
 
 /* Returns the data byte count, or fails when the element count overflows. */
-static int shape_bytes(const npy_header *h, uint64_t *bytes)
+static int shape_bytes(const npy_header *h, uint64_t elem, uint64_t *bytes)
 {
     uint64_t count = 1;
     for (int i = 0; i < h->ndim; i++) {
@@ -276,9 +279,9 @@ static int shape_bytes(const npy_header *h, uint64_t *bytes)
             return -1;
         count *= h->dims[i];
     }
-    if (count > UINT64_MAX / 4)
+    if (count > UINT64_MAX / elem)
         return -1;
-    *bytes = count * 4;
+    *bytes = count * elem;
     return 0;
 }
 
@@ -293,11 +296,11 @@ static int read_preamble(const char *path, FILE *fp, uint64_t file_size,
 {
     unsigned char pre[12];
     if (file_size < 10 || read_exact(fp, pre, 10)) {
-        set_err(err, errlen, "%s: file too short for a .npy header", path);
+        io_set_err(err, errlen, "%s: file too short for a .npy header", path);
         return -1;
     }
     if (memcmp(pre, NPY_MAGIC, NPY_MAGIC_LEN) != 0) {
-        set_err(err, errlen, "%s: not a .npy file (bad magic)", path);
+        io_set_err(err, errlen, "%s: not a .npy file (bad magic)", path);
         return -1;
     }
     int major = pre[6];
@@ -306,20 +309,20 @@ static int read_preamble(const char *path, FILE *fp, uint64_t file_size,
         *data_offset = 10;
     } else if (major == 2 || major == 3) {
         if (file_size < 12 || read_exact(fp, pre + 10, 2)) {
-            set_err(err, errlen, "%s: truncated .npy header", path);
+            io_set_err(err, errlen, "%s: truncated .npy header", path);
             return -1;
         }
         *header_len = (uint64_t)pre[8] | (uint64_t)pre[9] << 8 |
                       (uint64_t)pre[10] << 16 | (uint64_t)pre[11] << 24;
         *data_offset = 12;
     } else {
-        set_err(err, errlen, "%s: unsupported .npy format version %d.%d",
+        io_set_err(err, errlen, "%s: unsupported .npy format version %d.%d",
                 path, major, pre[7]);
         return -1;
     }
     if (*header_len > NPY_MAX_HEADER ||
         *header_len > file_size - *data_offset) {
-        set_err(err, errlen,
+        io_set_err(err, errlen,
                 "%s: truncated .npy header (header length %llu, file size "
                 "%llu)",
                 path, (unsigned long long)*header_len,
@@ -339,39 +342,20 @@ static int read_header(const char *path, FILE *fp, uint64_t file_size,
         return -1;
     char *text = malloc(hlen + 1);
     if (!text) {
-        set_err(err, errlen, "%s: out of memory", path);
+        io_set_err(err, errlen, "%s: out of memory", path);
         return -1;
     }
     if (read_exact(fp, text, hlen)) {
         free(text);
-        set_err(err, errlen, "%s: truncated .npy header", path);
+        io_set_err(err, errlen, "%s: truncated .npy header", path);
         return -1;
     }
     char what[96];
     int rc = parse_header_dict(text, hlen, h, what, sizeof what);
     free(text);
     if (rc)
-        set_err(err, errlen, "%s: malformed .npy header: %s", path, what);
+        io_set_err(err, errlen, "%s: malformed .npy header: %s", path, what);
     return rc;
-}
-
-static int open_regular(const char *path, FILE **fp, uint64_t *size,
-                        char *err, size_t errlen)
-{
-    *fp = fopen(path, "rb");
-    if (!*fp) {
-        set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-        return -1;
-    }
-    struct stat st;
-    if (fstat(fileno(*fp), &st) != 0 || !S_ISREG(st.st_mode)) {
-        set_err(err, errlen, "%s: not a regular file", path);
-        fclose(*fp);
-        *fp = NULL;
-        return -1;
-    }
-    *size = (uint64_t)st.st_size;
-    return 0;
 }
 
 static void format_shape(const npy_header *h, char *buf, size_t cap)
@@ -386,19 +370,20 @@ static void format_shape(const npy_header *h, char *buf, size_t cap)
 
 static int load_data(const char *path, FILE *fp, uint64_t file_size,
                      uint64_t data_offset, const npy_header *h,
-                     clsp_npy_array *out, char *err, size_t errlen)
+                     clsp_npy_dtype dtype, clsp_npy_array *out, char *err,
+                     size_t errlen)
 {
-    uint64_t bytes;
+    uint64_t bytes, elem = clsp_npy_elem_size(dtype);
     uint64_t have = file_size - data_offset;
     char shape_txt[200];
     format_shape(h, shape_txt, sizeof shape_txt);
-    if (shape_bytes(h, &bytes)) {
-        set_err(err, errlen, "%s: shape %s is too large (size overflows)",
+    if (shape_bytes(h, elem, &bytes)) {
+        io_set_err(err, errlen, "%s: shape %s is too large (size overflows)",
                 path, shape_txt);
         return -1;
     }
     if (bytes > have) {
-        set_err(err, errlen,
+        io_set_err(err, errlen,
                 "%s: shape %s needs %llu bytes of data but the file holds "
                 "%llu (truncated file or corrupt shape)",
                 path, shape_txt, (unsigned long long)bytes,
@@ -406,27 +391,27 @@ static int load_data(const char *path, FILE *fp, uint64_t file_size,
         return -1;
     }
     if (bytes < have) {
-        set_err(err, errlen,
+        io_set_err(err, errlen,
                 "%s: %llu unexpected trailing bytes after the array data",
                 path, (unsigned long long)(have - bytes));
         return -1;
     }
     if (bytes > SIZE_MAX) {
-        set_err(err, errlen, "%s: array too large for this platform", path);
+        io_set_err(err, errlen, "%s: array too large for this platform", path);
         return -1;
     }
     out->data = malloc(bytes ? (size_t)bytes : 1);
     if (!out->data) {
-        set_err(err, errlen, "%s: out of memory (%llu bytes)", path,
+        io_set_err(err, errlen, "%s: out of memory (%llu bytes)", path,
                 (unsigned long long)bytes);
         return -1;
     }
     if (read_exact(fp, out->data, (size_t)bytes)) {
-        set_err(err, errlen, "%s: read error in array data", path);
+        io_set_err(err, errlen, "%s: read error in array data", path);
         clsp_npy_free(out);
         return -1;
     }
-    swap32_if_big_endian(out->data, (size_t)(bytes / 4));
+    swap_if_big_endian(out->data, (size_t)(bytes / elem), (size_t)elem);
     return 0;
 }
 
@@ -438,13 +423,14 @@ int clsp_npy_read(const char *path, clsp_npy_array *out, char *err,
     uint64_t file_size, data_offset;
     npy_header h;
     clsp_npy_dtype dtype;
-    if (open_regular(path, &fp, &file_size, err, errlen))
+    if (io_open_regular(path, &fp, &file_size, err, errlen))
         return -1;
     int rc = read_header(path, fp, file_size, &h, &data_offset, err, errlen);
     if (rc == 0)
         rc = check_header_semantics(path, &h, &dtype, err, errlen);
     if (rc == 0)
-        rc = load_data(path, fp, file_size, data_offset, &h, out, err, errlen);
+        rc = load_data(path, fp, file_size, data_offset, &h, dtype, out,
+                       err, errlen);
     fclose(fp);
     if (rc)
         return -1;
@@ -452,6 +438,43 @@ int clsp_npy_read(const char *path, clsp_npy_array *out, char *err,
     out->rank = h.ndim;
     for (int i = 0; i < CLSP_NPY_MAX_RANK; i++)
         out->shape[i] = i < h.ndim ? (size_t)h.dims[i] : 1;
+    return 0;
+}
+
+static size_t element_count(const clsp_npy_array *a)
+{
+    size_t count = 1;
+    for (int i = 0; i < CLSP_NPY_MAX_RANK; i++)
+        count *= a->shape[i];
+    return count;
+}
+
+int clsp_npy_narrow(clsp_npy_array *a, size_t *bad)
+{
+    size_t count = element_count(a);
+    if (a->dtype == CLSP_NPY_I64) {
+        const int64_t *src = a->data;
+        int32_t *dst = a->data; /* in place: element i is read before written */
+        for (size_t i = 0; i < count; i++) {
+            if (src[i] < INT32_MIN || src[i] > INT32_MAX) {
+                *bad = i;
+                return -1;
+            }
+            dst[i] = (int32_t)src[i];
+        }
+        a->dtype = CLSP_NPY_I32;
+    } else if (a->dtype == CLSP_NPY_F64) {
+        const double *src = a->data;
+        float *dst = a->data;
+        for (size_t i = 0; i < count; i++) {
+            if (isfinite(src[i]) && fabs(src[i]) > FLT_MAX) {
+                *bad = i;
+                return -1;
+            }
+            dst[i] = (float)src[i];
+        }
+        a->dtype = CLSP_NPY_F32;
+    }
     return 0;
 }
 
@@ -518,34 +541,26 @@ int clsp_npy_write(const char *path, clsp_npy_dtype dtype, int rank,
 {
     if ((dtype != CLSP_NPY_F32 && dtype != CLSP_NPY_I32) ||
         (rank != 1 && rank != 2)) {
-        set_err(err, errlen, "%s: can only write float32/int32 arrays of "
+        io_set_err(err, errlen, "%s: can only write float32/int32 arrays of "
                 "rank 1 or 2", path);
         return -1;
     }
     size_t cols = rank == 2 ? shape[1] : 1;
     if (cols != 0 && shape[0] > SIZE_MAX / 4 / cols) {
-        set_err(err, errlen, "%s: array shape overflows", path);
+        io_set_err(err, errlen, "%s: array shape overflows", path);
         return -1;
     }
     size_t count = shape[0] * cols;
     if (count > 0 && !data) {
-        set_err(err, errlen, "%s: no data to write", path);
+        io_set_err(err, errlen, "%s: no data to write", path);
         return -1;
     }
     char header[256];
     size_t hsize = build_header(header, sizeof header, dtype, rank, shape);
-    FILE *fp = fopen(path, "wb");
-    if (!fp) {
-        set_err(err, errlen, "%s: cannot create: %s", path, strerror(errno));
+    FILE *fp = io_create(path, err, errlen);
+    if (!fp)
         return -1;
-    }
     int bad = fwrite(header, 1, hsize, fp) != hsize;
     bad = bad || write_data(fp, data, count);
-    bad = (fclose(fp) != 0) || bad;
-    if (bad) {
-        set_err(err, errlen, "%s: write error: %s", path, strerror(errno));
-        remove(path);
-        return -1;
-    }
-    return 0;
+    return io_finish_write(fp, bad, path, err, errlen);
 }
