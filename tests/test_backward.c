@@ -316,15 +316,20 @@ static void test_small_workspace(void **state) {
   clsp_context_destroy(tiny);
 }
 
+/* The regular mode case on the context's grid, seeded by `salt`. */
+static void mode_layer(bw_layer *L, clsp_context *ctx, uint64_t salt) {
+  int32_t grid[4];
+  size_t n;
+  conv_case_grid(3, grid, &n);
+  layer_make(L, ctx, &mode_cases[1], grid, n, harness_seed() + salt);
+}
+
 /* Any subset of the outputs may be asked for; none is an empty call. */
 static void test_optional_outputs(void **state) {
   (void)state;
   clsp_context *ctx = harness_ctx();
-  int32_t grid[4];
-  size_t n;
-  conv_case_grid(3, grid, &n);
   bw_layer L;
-  layer_make(&L, ctx, &mode_cases[1], grid, n, harness_seed() + 970);
+  mode_layer(&L, ctx, 970);
   grads all = layer_backward(&L, ctx, CLSP_CONV_DETERMINISTIC);
   size_t nw = L.kvol * L.c.cin * L.c.cout;
   float *dw = malloc(nw * sizeof *dw);
@@ -355,11 +360,8 @@ static void test_optional_outputs(void **state) {
 static void test_errors(void **state) {
   (void)state;
   clsp_context *ctx = harness_ctx();
-  int32_t grid[4];
-  size_t n;
-  conv_case_grid(3, grid, &n);
   bw_layer L;
-  layer_make(&L, ctx, &mode_cases[1], grid, n, harness_seed() + 990);
+  mode_layer(&L, ctx, 990);
   clsp_tensor *dx = (clsp_tensor *)&L; /* must be reset to NULL on error */
   float db[64];
   /* dY with the output coordinates but not from the rulebook: MISMATCH. */

@@ -257,19 +257,29 @@ static void scene_input(clsp_context *ctx, const scene *s, const float *x, size_
   assert_int_equal(clsp_tensor_create(ctx, &d, s->coords.data, x, in), CLSP_SUCCESS);
 }
 
+/* The input of layer `xfile` on the scene's sites and its rulebook of
+ * `kind` with kernel 3 (stride 2, padding 1 unless submanifold). */
+static float *scene_layer(clsp_context *ctx, const scene *s, const char *xfile,
+                          clsp_conv_kind kind, clsp_tensor **in, clsp_rulebook **rb) {
+  size_t rows, cols;
+  float *x = read_half(xfile, &rows, &cols);
+  scene_input(ctx, s, x, cols, in);
+  int sub = kind == CLSP_CONV_SUBMANIFOLD;
+  clsp_conv_geometry g = {{3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}};
+  for (int a = 0; a < 3; a++) g.stride[a] = sub ? 1 : 2, g.padding[a] = sub ? 0 : 1;
+  assert_int_equal(clsp_rulebook_build(ctx, kind, &g, *in, rb), CLSP_SUCCESS);
+  return x;
+}
+
 static void test_subm(void **state) {
   (void)state;
   SKIP_IF_NO_DATA();
   clsp_context *ctx = harness_ctx();
   scene s;
   scene_open(&s, ctx);
-  size_t rows, cols;
-  float *x = read_half("A_subm_X.npy", &rows, &cols);
   clsp_tensor *in = NULL;
   clsp_rulebook *rb = NULL;
-  scene_input(ctx, &s, x, cols, &in);
-  clsp_conv_geometry g = {{3, 3, 3}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}};
-  assert_int_equal(clsp_rulebook_build(ctx, CLSP_CONV_SUBMANIFOLD, &g, in, &rb), CLSP_SUCCESS);
+  float *x = scene_layer(ctx, &s, "A_subm_X.npy", CLSP_CONV_SUBMANIFOLD, &in, &rb);
   layer_io io = {"A SubMConv3d 16->32", rb, in, 16, 32, s.n, NULL, NULL,
                  "A_subm_W.npy", "A_subm_Y.npy", "A_subm_dY.npy", "A_subm_dX.npy",
                  "A_subm_dW.npy"};
@@ -287,12 +297,9 @@ static void test_regular_and_inverse(void **state) {
   scene s;
   scene_open(&s, ctx);
   size_t rows, cols;
-  float *x = read_half("B_conv_X.npy", &rows, &cols);
   clsp_tensor *in = NULL, *inv_in = NULL;
   clsp_rulebook *rb = NULL, *inv = NULL;
-  scene_input(ctx, &s, x, cols, &in);
-  clsp_conv_geometry g = {{3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {1, 1, 1}};
-  assert_int_equal(clsp_rulebook_build(ctx, CLSP_CONV_REGULAR, &g, in, &rb), CLSP_SUCCESS);
+  float *x = scene_layer(ctx, &s, "B_conv_X.npy", CLSP_CONV_REGULAR, &in, &rb);
   layer_io b = {"B SparseConv3d 32->64 k3 s2 p1", rb, in, 32, 64, s.n_out, s.perm, NULL,
                 "B_conv_W.npy", "B_conv_Y.npy", "B_conv_dY.npy", "B_conv_dX.npy",
                 "B_conv_dW.npy"};
