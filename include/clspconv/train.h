@@ -53,10 +53,10 @@ extern "C" {
  * ordered scatter, bit-identical run to run, is forced by
  * CLSP_CONV_DETERMINISTIC or the context flag CLSP_CONTEXT_DETERMINISTIC
  * and is the default on CPU devices without native float atomics, where it
- * measured faster than the atomic one (backward 0.71x and 0.93x of the
- * atomic time on PoCL, BENCHMARKS.md): deterministic training costs
- * nothing there. On GPUs its cost was not measured, and the atomic scatter
- * stays the default; CLSP_CONV_ATOMIC forces atomics.
+ * measured within 20% of the atomic one (backward 0.71-1.18x of the
+ * atomic time on PoCL, two loaded runs, BENCHMARKS.md). On GPUs its cost
+ * was not measured, and the atomic scatter stays the default;
+ * CLSP_CONV_ATOMIC forces atomics.
  * Device memory: d_in, the transposed weights (one weights-sized copy),
  * the dX pass's workspace as in the forward, and for dW at most
  * workspace_bytes of gathered rows.
