@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* CPU reference sparse pooling, see ref_pool.h. The windows come from
  * ref_window_rows (the dense conv formula); nothing here reads a
  * rulebook. */

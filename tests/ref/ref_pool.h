@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* CPU reference sparse pooling (test oracle only), double precision.
  *
  * Windows are those of a conv of `kind` (normally REF_REGULAR) evaluated at

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Finite-difference checks of the gradient references (selftest_grad.c). */
 #ifndef CLSP_SELFTEST_GRAD_H
 #define CLSP_SELFTEST_GRAD_H
