@@ -3,8 +3,8 @@
  *
  * A chunk is a batch of `n_members` GEMM members (kernel taps, or a row
  * range of one tap); member j owns block rows [j * rows, (j + 1) * rows).
- * The plan holds two uints per member: the first pair index and the number
- * of valid rows. Rows past `valid` are padding of the batched GEMM: they
+ * The plan (layout in shared_defs.h, decoded by clsp_plan_member) holds
+ * each member's first pair index and number of valid rows. Rows past `valid` are padding of the batched GEMM: they
  * are written as zeros so that the block never holds stale data (the
  * scatter ignores them anyway).
  *
@@ -22,10 +22,8 @@ kernel void clsp_gather_rows(global const float *feats, uint cin,
   uint c = get_global_id(0);
   uint row = get_global_id(1);
   if (c >= cin || row >= n_rows) return;
-  uint j = row / rows;
-  uint r = row - j * rows;
-  uint begin = plan[2 * (plan_first + j)];
-  uint valid = plan[2 * (plan_first + j) + 1];
+  uint r, begin, valid;
+  clsp_plan_member(plan, plan_first, rows, row, &r, &begin, &valid);
   float v = 0.0f;
   if (r < valid) v = feats[pair_in[begin + r] * cin + c];
   block[row * cin + c] = v;
@@ -38,10 +36,8 @@ kernel void clsp_gather_rows_cpu(global const float *feats, uint cin,
                                  uint rows, uint n_rows, global float *block) {
   uint row = get_global_id(0);
   if (row >= n_rows) return;
-  uint j = row / rows;
-  uint r = row - j * rows;
-  uint begin = plan[2 * (plan_first + j)];
-  uint valid = plan[2 * (plan_first + j) + 1];
+  uint r, begin, valid;
+  clsp_plan_member(plan, plan_first, rows, row, &r, &begin, &valid);
   global float *dst = block + row * cin;
   if (r < valid) {
     global const float *src = feats + pair_in[begin + r] * cin;

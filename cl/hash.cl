@@ -23,7 +23,6 @@
  * CPUs, one transaction on GPUs), and deletion is never needed. */
 
 #define CLSP_KEY_EMPTY 0xFFFFFFFFFFFFFFFFul
-#define CLSP_NONE 0xFFFFFFFFu
 
 /* A 64-bit finaliser (murmur3 fmix64): spreads packed keys whose low bits
  * are the fastest axis over the whole table. */
@@ -54,12 +53,12 @@ inline void clsp_unpack(ulong key, int ndim, uint4 bits, int *batch, int *c) {
   *batch = (int)key;
 }
 
-/* The min row stored for `key`, or CLSP_NONE. One exit, bounded by the
+/* The min row stored for `key`, or CLSP_NONE_U32. One exit, bounded by the
  * capacity (a table is never full: load <= 1/2). */
 inline uint clsp_hash_find(global const ulong *slot_keys,
                            global const uint *slot_vals,
                            global const ulong *keys, uint mask, ulong key) {
-  uint h = clsp_hash_slot(key, mask), found = CLSP_NONE;
+  uint h = clsp_hash_slot(key, mask), found = CLSP_NONE_U32;
   for (uint probe = 0; probe <= mask; probe++) {
 #if CLSP_HASH64
     ulong k = slot_keys[h];
@@ -70,7 +69,7 @@ inline uint clsp_hash_find(global const ulong *slot_keys,
     }
 #else
     uint v = slot_vals[h];
-    if (v == CLSP_NONE) break;
+    if (v == CLSP_NONE_U32) break;
     if (keys[v] == key) {
       found = v;
       break;
@@ -126,8 +125,8 @@ kernel void clsp_hash_insert(global ulong *slot_keys, global uint *slot_vals,
       break;
     }
 #else
-    uint old = atomic_cmpxchg(&slot_vals[h], CLSP_NONE, i);
-    if (old == CLSP_NONE) break;
+    uint old = atomic_cmpxchg(&slot_vals[h], CLSP_NONE_U32, i);
+    if (old == CLSP_NONE_U32) break;
     if (keys[old] == key) {
       atomic_min(&slot_vals[h], i);
       break;
@@ -138,7 +137,7 @@ kernel void clsp_hash_insert(global ulong *slot_keys, global uint *slot_vals,
 }
 
 /* sel[i] = i when row i is the first (smallest) row of its key, else
- * CLSP_NONE; the smallest row repeating an earlier row's key goes to
+ * CLSP_NONE_U32; the smallest row repeating an earlier row's key goes to
  * *dup. Skipped rows (CLSP_KEY_EMPTY) are not selected. */
 kernel void clsp_hash_firsts(global const ulong *slot_keys,
                              global const uint *slot_vals, uint mask,
@@ -148,10 +147,10 @@ kernel void clsp_hash_firsts(global const ulong *slot_keys,
   if (i >= n) return;
   ulong key = keys[i];
   uint first = key == CLSP_KEY_EMPTY
-                   ? CLSP_NONE
+                   ? CLSP_NONE_U32
                    : clsp_hash_find(slot_keys, slot_vals, keys, mask, key);
-  if (first != CLSP_NONE && first != i) atomic_min(dup, i);
-  sel[i] = (first == i) ? i : CLSP_NONE;
+  if (first != CLSP_NONE_U32 && first != i) atomic_min(dup, i);
+  sel[i] = (first == i) ? i : CLSP_NONE_U32;
 }
 
 /* Debug statistics: probe length (slots read) of a successful lookup of
@@ -171,7 +170,7 @@ kernel void clsp_hash_probe_stats(global const ulong *slot_keys,
     if (k == key || k == CLSP_KEY_EMPTY) break;
 #else
     uint v = slot_vals[h];
-    if (v == CLSP_NONE || keys[v] == key) break;
+    if (v == CLSP_NONE_U32 || keys[v] == key) break;
 #endif
     h = (h + 1) & mask;
     len++;

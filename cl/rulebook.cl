@@ -22,8 +22,44 @@ inline void clsp_tap(uint t, int ndim, int4 k, int *ta) {
   }
 }
 
+/* How a tap offset relates two coordinates x -> y along one axis. */
+#define CLSP_REACH_CENTRED 0 /* y = x + (t - (k-1)/2) d: submanifold */
+#define CLSP_REACH_UP 1      /* y = x s - p + t d */
+#define CLSP_REACH_DOWN 2    /* y = (x + p - t d) / s, only when exact */
+
+/* The per-axis tap arithmetic of every rulebook kernel: the coordinates
+ * tap t reaches from the site `row` (batch, then ndim axes) by relation
+ * `rel`, into y[0..ndim). Returns 0 when some axis has no exact
+ * coordinate or one outside [0, shape). */
+inline int clsp_tap_reach(int rel, global const int *row, int ndim, uint t,
+                          int4 k, int4 s, int4 p, int4 d, int4 shape,
+                          int *y) {
+  int ta[4];
+  clsp_tap(t, ndim, k, ta);
+  int kk[4] = {k.s0, k.s1, k.s2, k.s3}, ss[4] = {s.s0, s.s1, s.s2, s.s3};
+  int pp[4] = {p.s0, p.s1, p.s2, p.s3}, dd[4] = {d.s0, d.s1, d.s2, d.s3};
+  int sh[4] = {shape.s0, shape.s1, shape.s2, shape.s3};
+  int ok = 1;
+  for (int a = 0; a < ndim; a++) {
+    long x = row[1 + a], v;
+    if (rel == CLSP_REACH_CENTRED) {
+      v = x + (long)(ta[a] - (kk[a] - 1) / 2) * dd[a];
+    } else if (rel == CLSP_REACH_UP) {
+      v = x * ss[a] - pp[a] + (long)ta[a] * dd[a];
+    } else {
+      long num = x + pp[a] - (long)ta[a] * dd[a];
+      v = num / ss[a];
+      ok = ok && num >= 0 && v * ss[a] == num;
+    }
+    ok = ok && v >= 0 && v < sh[a];
+    y[a] = (int)v;
+  }
+  return ok;
+}
+
 /* Candidate output key of every (input row i, tap t), index i*kvol + t,
- * or CLSP_KEY_EMPTY when that tap reaches no output site. */
+ * or CLSP_KEY_EMPTY when that tap reaches no output site (regular: down
+ * from the input, transposed: up). */
 kernel void clsp_rb_candidates(global const int *coords, uint n_in, int ndim,
                                int kind, uint kvol, int4 k, int4 s, int4 p,
                                int4 d, int4 out_shape, uint4 out_bits,
@@ -31,25 +67,10 @@ kernel void clsp_rb_candidates(global const int *coords, uint n_in, int ndim,
   uint c = get_global_id(0);
   if (c >= n_in * kvol) return;
   uint i = c / kvol, t = c - i * kvol;
-  int ta[4], o[4] = {0, 0, 0, 0};
-  clsp_tap(t, ndim, k, ta);
-  int ss[4] = {s.s0, s.s1, s.s2, s.s3}, pp[4] = {p.s0, p.s1, p.s2, p.s3};
-  int dd[4] = {d.s0, d.s1, d.s2, d.s3};
-  int os[4] = {out_shape.s0, out_shape.s1, out_shape.s2, out_shape.s3};
+  int o[4] = {0, 0, 0, 0};
   global const int *row = coords + (size_t)i * (size_t)(1 + ndim);
-  int ok = 1;
-  for (int a = 0; a < ndim; a++) {
-    long x = row[1 + a], y;
-    if (kind == 1) {
-      long num = x + pp[a] - (long)ta[a] * dd[a];
-      y = num / ss[a];
-      ok = ok && num >= 0 && y * ss[a] == num;
-    } else {
-      y = x * ss[a] - pp[a] + (long)ta[a] * dd[a];
-    }
-    ok = ok && y >= 0 && y < os[a];
-    o[a] = (int)y;
-  }
+  int rel = kind == CLSP_KIND_REGULAR ? CLSP_REACH_DOWN : CLSP_REACH_UP;
+  int ok = clsp_tap_reach(rel, row, ndim, t, k, s, p, d, out_shape, o);
   cand[c] = ok ? clsp_pack(row[0], o, ndim, out_bits) : CLSP_KEY_EMPTY;
 }
 
@@ -75,8 +96,8 @@ kernel void clsp_rb_unpack(global const ulong *keys, uint n, int ndim,
 
 /* The gather-style map: for every (tap t, output row o), index
  * t * n_out + o, the input row that tap reads (from the input hash), or
- * CLSP_NONE. Compacting this [tap][out] matrix in order yields the pairs
- * grouped by tap and sorted by output row, without any sort. */
+ * CLSP_NONE_U32. Compacting this [tap][out] matrix in order yields the
+ * pairs grouped by tap and sorted by output row, without any sort. */
 kernel void clsp_rb_map(global const int *out_coords, uint n_out, int ndim,
                         int kind, uint kvol, int4 k, int4 s, int4 p, int4 d,
                         int4 in_shape, uint4 in_bits,
@@ -86,30 +107,15 @@ kernel void clsp_rb_map(global const int *out_coords, uint n_out, int ndim,
   uint idx = get_global_id(0);
   if (idx >= n_out * kvol) return;
   uint t = idx / n_out, o = idx - t * n_out;
-  int ta[4], x[4] = {0, 0, 0, 0};
-  clsp_tap(t, ndim, k, ta);
-  int kk[4] = {k.s0, k.s1, k.s2, k.s3}, ss[4] = {s.s0, s.s1, s.s2, s.s3};
-  int pp[4] = {p.s0, p.s1, p.s2, p.s3}, dd[4] = {d.s0, d.s1, d.s2, d.s3};
-  int is[4] = {in_shape.s0, in_shape.s1, in_shape.s2, in_shape.s3};
+  int x[4] = {0, 0, 0, 0};
   global const int *row = out_coords + (size_t)o * (size_t)(1 + ndim);
-  int ok = 1;
-  for (int a = 0; a < ndim; a++) {
-    long y = row[1 + a], v;
-    if (kind == 0) {
-      v = y + (long)(ta[a] - (kk[a] - 1) / 2) * dd[a];
-    } else if (kind == 1) {
-      v = y * ss[a] - pp[a] + (long)ta[a] * dd[a];
-    } else {
-      long num = y + pp[a] - (long)ta[a] * dd[a];
-      v = num / ss[a];
-      ok = ok && num >= 0 && v * ss[a] == num;
-    }
-    ok = ok && v >= 0 && v < is[a];
-    x[a] = (int)v;
-  }
+  int rel = kind == CLSP_KIND_SUBMANIFOLD ? CLSP_REACH_CENTRED
+            : kind == CLSP_KIND_REGULAR   ? CLSP_REACH_UP
+                                          : CLSP_REACH_DOWN;
+  int ok = clsp_tap_reach(rel, row, ndim, t, k, s, p, d, in_shape, x);
   sel[idx] = ok ? clsp_hash_find(slot_keys, slot_vals, in_keys, mask,
                                  clsp_pack(row[0], x, ndim, in_bits))
-                : CLSP_NONE;
+                : CLSP_NONE_U32;
 }
 
 /* rank[first[m]] = m. */

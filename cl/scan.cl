@@ -9,12 +9,8 @@
  * and deterministic. Chunks are contiguous, so the CPU devices read each
  * cache line once.
  *
- * Compaction of a selection array `sel` (CLSP_NONE = not selected) uses
+ * Compaction of a selection array `sel` (CLSP_NONE_U32 = not selected) uses
  * the same chunks: count per chunk -> exclusive scan -> emit in order. */
-
-#ifndef CLSP_NONE
-#define CLSP_NONE 0xFFFFFFFFu
-#endif
 
 /* sums[g] = data[g*chunk .. min(n, (g+1)*chunk)) summed. */
 kernel void clsp_scan_reduce(global const uint *data, uint n, uint chunk,
@@ -45,7 +41,7 @@ kernel void clsp_compact_count(global const uint *sel, uint n, uint chunk,
   uint g = get_global_id(0);
   if (g >= n_chunks) return;
   uint lo = g * chunk, hi = min(n, lo + chunk), s = 0;
-  for (uint i = lo; i < hi; i++) s += sel[i] != CLSP_NONE;
+  for (uint i = lo; i < hi; i++) s += sel[i] != CLSP_NONE_U32;
   counts[g] = s;
 }
 
@@ -61,7 +57,7 @@ kernel void clsp_compact_emit(global const uint *sel, uint n, uint chunk,
   uint lo = g * chunk, hi = min(n, lo + chunk), pos = offsets[g];
   for (uint i = lo; i < hi; i++) {
     uint v = sel[i];
-    if (v == CLSP_NONE) continue;
+    if (v == CLSP_NONE_U32) continue;
     out_val[pos] = v;
     if (modulus) out_idx[pos] = i % modulus;
     pos++;
@@ -76,7 +72,7 @@ kernel void clsp_compact_positions(global const uint *sel, uint chunk,
   uint q = get_global_id(0);
   if (q >= n_q) return;
   uint idx = q * stride, g = idx / chunk, pos = offsets[g];
-  for (uint i = g * chunk; i < idx; i++) pos += sel[i] != CLSP_NONE;
+  for (uint i = g * chunk; i < idx; i++) pos += sel[i] != CLSP_NONE_U32;
   positions[q] = pos;
 }
 

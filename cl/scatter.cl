@@ -42,10 +42,8 @@ kernel void clsp_scatter_atomic(global const float *block, uint cout,
   uint c = get_global_id(0);
   uint row = get_global_id(1);
   if (c >= cout || row >= n_rows) return;
-  uint j = row / rows;
-  uint r = row - j * rows;
-  uint begin = plan[2 * (plan_first + j)];
-  uint valid = plan[2 * (plan_first + j) + 1];
+  uint r, begin, valid;
+  clsp_plan_member(plan, plan_first, rows, row, &r, &begin, &valid);
   if (r >= valid) return;
   clsp_atomic_add_f32(out + pair_out[begin + r] * cout + c,
                       block[row * cout + c]);
@@ -70,10 +68,8 @@ kernel void clsp_scatter_atomic_cpu(global const float *block, uint cout,
                                     uint rows, uint n_rows, global float *out) {
   uint row = get_global_id(0);
   if (row >= n_rows) return;
-  uint j = row / rows;
-  uint r = row - j * rows;
-  uint begin = plan[2 * (plan_first + j)];
-  uint valid = plan[2 * (plan_first + j) + 1];
+  uint r, begin, valid;
+  clsp_plan_member(plan, plan_first, rows, row, &r, &begin, &valid);
   if (r >= valid) return;
   global float *dst = out + pair_out[begin + r] * cout;
   global const float *src = block + row * cout;

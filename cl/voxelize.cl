@@ -13,11 +13,9 @@
  * slot feed the same head/scan/emit kernels, so the sites and their order
  * are the same on every path. */
 
-#define VOX_EMPTY 0xFFFFFFFFu
-#define VOX_EMPTY64 0xFFFFFFFFFFFFFFFFul
-/* Points per work-item in the round-mode bounds pass: keeps the number of
- * contended atomics on the six bounds N / 64. */
-#define VOX_BOUNDS_CHUNK 64u
+/* CLSP_VOX_BOUNDS_CHUNK (a -D define from the context's tuning record):
+ * points per work-item in the round-mode bounds pass; keeps the number of
+ * contended atomics on the six bounds at N / chunk. */
 
 /* Range mode: v = floor((p - min) / size) in float32, kept iff
  * 0 <= v < grid; returns whether the point is kept. */
@@ -49,8 +47,8 @@ inline int vox_range_cell(global const float *pts, uint i, float sx, float sy,
     keys[i] = ok ? ((KEY)v[2] * (KEY)gy + v[1]) * (KEY)gx + v[0] : EMPTY;    \
   }
 
-VOX_KEYS_RANGE(clsp_vox_keys_range, uint, VOX_EMPTY)
-VOX_KEYS_RANGE(clsp_vox_keys_range64, ulong, VOX_EMPTY64)
+VOX_KEYS_RANGE(clsp_vox_keys_range, uint, CLSP_NONE_U32)
+VOX_KEYS_RANGE(clsp_vox_keys_range64, ulong, CLSP_NONE_U64)
 
 /* Order-preserving int image of a float (not NaN): min and max of floats
  * by 32-bit integer atomics. The host inverts it (voxelize.c). */
@@ -66,9 +64,9 @@ inline int vox_ordered(float f) {
 kernel void clsp_vox_round_bounds(global const float *pts, uint n,
                                   float sx, float sy, float sz,
                                   global int *bounds) {
-  uint first = get_global_id(0) * VOX_BOUNDS_CHUNK;
+  uint first = get_global_id(0) * (uint)CLSP_VOX_BOUNDS_CHUNK;
   if (first >= n) return;
-  uint last = min(n, first + VOX_BOUNDS_CHUNK);
+  uint last = min(n, first + (uint)CLSP_VOX_BOUNDS_CHUNK);
   const float s[3] = {sx, sy, sz};
   int lo[3] = {INT_MAX, INT_MAX, INT_MAX}, hi[3] = {INT_MIN, INT_MIN, INT_MIN};
   int bad = 0;
@@ -135,7 +133,7 @@ inline uint vox_hash(uint key) {
 
 /* Inserts every kept point's key (linear probing, CAS on the slot's key);
  * the slot's `first` becomes the smallest point index of the voxel
- * whatever the scheduling. slot_of[i] = the point's slot, or VOX_EMPTY.
+ * whatever the scheduling. slot_of[i] = the point's slot, or CLSP_NONE_U32.
  * The table holds at least twice as many slots as points: an empty slot
  * is always reached within mask + 1 probes. One body for both key widths
  * (KEY, its EMPTY sentinel, HASH to a slot, CAS on a table key). */
@@ -146,7 +144,7 @@ inline uint vox_hash(uint key) {
     uint i = get_global_id(0);                                               \
     if (i >= n) return;                                                      \
     KEY key = keys[i];                                                       \
-    uint found = VOX_EMPTY;                                                  \
+    uint found = CLSP_NONE_U32;                                                  \
     if (key != EMPTY) {                                                      \
       uint slot = HASH(key) & mask;                                          \
       for (uint probe = 0; probe <= mask; probe++) {                         \
@@ -162,7 +160,7 @@ inline uint vox_hash(uint key) {
     slot_of[i] = found;                                                      \
   }
 
-VOX_HASH_INSERT(clsp_vox_hash_insert, uint, VOX_EMPTY, vox_hash, atomic_cmpxchg)
+VOX_HASH_INSERT(clsp_vox_hash_insert, uint, CLSP_NONE_U32, vox_hash, atomic_cmpxchg)
 
 #if CLSP_HASH64
 /* Folds a 64-bit key into vox_hash: the multiply spreads the high word
@@ -175,7 +173,7 @@ inline ulong vox_cas64(global ulong *p, ulong expected, ulong desired) {
   return atom_cmpxchg((volatile global ulong *)p, expected, desired);
 }
 
-VOX_HASH_INSERT(clsp_vox_hash_insert64, ulong, VOX_EMPTY64, vox_hash64, vox_cas64)
+VOX_HASH_INSERT(clsp_vox_hash_insert64, ulong, CLSP_NONE_U64, vox_hash64, vox_cas64)
 #endif
 
 /* Sort path (64-bit keys, no 64-bit atomics), step 1: the (key, point)
@@ -190,14 +188,14 @@ kernel void clsp_vox_sort_init(global const ulong *keys, uint n,
 }
 
 /* Sort path, step 2: run_head[j] = 1 iff sorted position j starts a run
- * of equal kept keys (dropped points sort last: VOX_EMPTY64 is above every
+ * of equal kept keys (dropped points sort last: CLSP_NONE_U64 is above every
  * key in the bits sorted). */
 kernel void clsp_vox_run_heads(global const ulong *sorted_keys, uint n,
                                global uint *run_head) {
   uint j = get_global_id(0);
   if (j >= n) return;
   ulong key = sorted_keys[j];
-  run_head[j] = key != VOX_EMPTY64 && (j == 0 || sorted_keys[j - 1] != key);
+  run_head[j] = key != CLSP_NONE_U64 && (j == 0 || sorted_keys[j - 1] != key);
 }
 
 /* Sort path, step 3 (run_start = exclusive scan of run_head): the slot of
@@ -212,8 +210,8 @@ kernel void clsp_vox_run_slots(global const ulong *sorted_keys,
   uint j = get_global_id(0);
   if (j >= n) return;
   uint p = sorted_points[j];
-  if (sorted_keys[j] == VOX_EMPTY64) {
-    slot_of[p] = VOX_EMPTY;
+  if (sorted_keys[j] == CLSP_NONE_U64) {
+    slot_of[p] = CLSP_NONE_U32;
     return;
   }
   uint run = run_start[j] + run_head[j] - 1u;
@@ -228,7 +226,7 @@ kernel void clsp_vox_heads(global const uint *slot_of,
   uint i = get_global_id(0);
   if (i >= n) return;
   uint slot = slot_of[i];
-  head[i] = (slot != VOX_EMPTY && table_first[slot] == i) ? 1u : 0u;
+  head[i] = (slot != CLSP_NONE_U32 && table_first[slot] == i) ? 1u : 0u;
 }
 
 /* Work-group inclusive scan in local memory (Hillis-Steele with a barrier
@@ -287,7 +285,7 @@ inline void vox_site(global int *coords, uint r, int batch, ulong key,
 VOX_EMIT(clsp_vox_emit, uint)
 VOX_EMIT(clsp_vox_emit64, ulong)
 
-/* point_voxel[i] = voxel row of point i (VOX_EMPTY if dropped); counts
+/* point_voxel[i] = voxel row of point i (CLSP_NONE_U32 if dropped); counts
  * the points per voxel. */
 kernel void clsp_vox_count(global const uint *slot_of,
                            global const uint *slot_voxel, uint n,
@@ -295,9 +293,9 @@ kernel void clsp_vox_count(global const uint *slot_of,
   uint i = get_global_id(0);
   if (i >= n) return;
   uint slot = slot_of[i];
-  uint v = slot == VOX_EMPTY ? VOX_EMPTY : slot_voxel[slot];
+  uint v = slot == CLSP_NONE_U32 ? CLSP_NONE_U32 : slot_voxel[slot];
   point_voxel[i] = v;
-  if (v != VOX_EMPTY) atomic_inc(&counts[v]);
+  if (v != CLSP_NONE_U32) atomic_inc(&counts[v]);
 }
 
 /* Places point indices into their voxel's bucket [offset[v], offset[v+1]). */
@@ -307,7 +305,7 @@ kernel void clsp_vox_bucket(global const uint *point_voxel, uint n,
   uint i = get_global_id(0);
   if (i >= n) return;
   uint v = point_voxel[i];
-  if (v != VOX_EMPTY) bucket[offset[v] + atomic_inc(&cursor[v])] = i;
+  if (v != CLSP_NONE_U32) bucket[offset[v] + atomic_inc(&cursor[v])] = i;
 }
 
 /* Neumaier-compensated sum: the result is within about one ulp of the

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "harness.h"
-#include "internal.h"
+#include "programs.h"
 
 static void test_status_strings(void **state) {
   (void)state;
@@ -117,14 +117,10 @@ static void run_fill_kernel(clsp_context *ctx, uint32_t value) {
                    CLSP_SUCCESS);
   assert_int_equal(clsp__buffer_fill32(ctx, buf, 0xdeadbeefu, 0, N * 4, NULL),
                    CLSP_SUCCESS); /* poison */
-  cl_kernel k;
-  assert_int_equal(clsp__kernel(ctx, "common.clh,util.cl", "", "clsp_fill_u32", &k),
-                   CLSP_SUCCESS);
   cl_uint n = N - 1; /* the last element must stay poisoned */
-  const size_t sizes[] = {sizeof buf, sizeof value, sizeof n};
-  const void *vals[] = {&buf, &value, &n};
-  assert_int_equal(clsp__set_args(ctx, k, "fill", 3, sizes, vals), CLSP_SUCCESS);
-  assert_int_equal(clsp__launch_1d(ctx, k, "fill", n, 64, NULL), CLSP_SUCCESS);
+  assert_int_equal(CLSP_RUN(ctx, CLSP_K_FILL_U32, clsp_items_in_groups(n, 64), NULL,
+                            CLSP_A(buf), CLSP_A(value), CLSP_A(n)),
+                   CLSP_SUCCESS);
   uint32_t host[N];
   assert_int_equal(clEnqueueReadBuffer(ctx->queue, buf, CL_TRUE, 0, sizeof host, host, 0,
                                        NULL, NULL),
@@ -299,6 +295,7 @@ static void write_text(const char *dir, const char *name, const char *text) {
 static void test_build_failure_carries_log(void **state) {
   (void)state;
   char *dir = make_temp_dir();
+  write_text(dir, "shared_defs.h", "/* empty */\n");
   write_text(dir, "common.clh", "/* empty */\n");
   write_text(dir, "util.cl", "kernel void clsp_fill_u32(global uint *d) { d[0] = undeclared_name; }\n");
   setenv("CLSP_KERNEL_DIR", dir, 1);

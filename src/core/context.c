@@ -1,44 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Contexts: creation, wrapping, teardown, error messages and logging. */
+/* Contexts: creation, wrapping, teardown and accessors. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
+#include "launch.h"
 
 #define DEFAULT_WORKSPACE_BYTES ((size_t)256 << 20)
-
-static void vrecord(clsp_context *ctx, clsp_log_level level, const char *fmt,
-                    va_list ap) {
-  if (!ctx) return;
-  char *buf = ctx->message;
-  char tmp[CLSP_MESSAGE_MAX];
-  if (level != CLSP_LOG_ERROR) buf = tmp; /* notes do not replace errors */
-  vsnprintf(buf, CLSP_MESSAGE_MAX, fmt, ap);
-  if (ctx->log) ctx->log(ctx->log_user, level, buf);
-}
-
-clsp_status clsp__fail(clsp_context *ctx, clsp_status st, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vrecord(ctx, CLSP_LOG_ERROR, fmt, ap);
-  va_end(ap);
-  return st;
-}
-
-void clsp__log(clsp_context *ctx, clsp_log_level level, const char *fmt, ...) {
-  if (!ctx || !ctx->log) return;
-  va_list ap;
-  va_start(ap, fmt);
-  vrecord(ctx, level, fmt, ap);
-  va_end(ap);
-}
-
-clsp_status clsp__cl_fail(clsp_context *ctx, cl_int err, const char *what) {
-  clsp_status st = (clsp_status)err;
-  if (err == CL_MEM_OBJECT_ALLOCATION_FAILURE) st = CLSP_ERROR_OUT_OF_DEVICE_MEMORY;
-  if (err == CL_OUT_OF_HOST_MEMORY) st = CLSP_ERROR_OUT_OF_HOST_MEMORY;
-  return clsp__fail(ctx, st, "%s: %s (%d)", what, clsp_status_string(err), (int)err);
-}
 
 static clsp_context *context_alloc(const clsp_context_options *o) {
   clsp_context *ctx = calloc(1, sizeof *ctx);
@@ -67,6 +34,7 @@ static clsp_status context_finish_setup(clsp_context *ctx,
   if (clGetCommandQueueInfo(ctx->queue, CL_QUEUE_PROPERTIES, sizeof props, &props,
                             NULL) == CL_SUCCESS)
     ctx->profiling = (props & CL_QUEUE_PROFILING_ENABLE) != 0;
+  clsp__tuning_resolve(ctx);
   clsp__cache_init(ctx, o ? o->cache_dir : NULL);
   return CLSP_SUCCESS;
 }
@@ -111,7 +79,7 @@ clsp_status clsp_context_create(const clsp_context_options *options,
   if (st == CLSP_SUCCESS) st = create_owned_objects(ctx);
   if (st == CLSP_SUCCESS) st = context_finish_setup(ctx, options);
   if (st != CLSP_SUCCESS) return abandon(ctx, st);
-  clsp__gemm_context_opened();
+  clsp__blas_context_opened();
   ctx->registered = 1;
   *out = ctx;
   return CLSP_SUCCESS;
@@ -158,7 +126,7 @@ clsp_status clsp_context_wrap(cl_context context, cl_device_id device,
   clRetainDevice(device);
   st = context_finish_setup(ctx, options);
   if (st != CLSP_SUCCESS) return abandon(ctx, st);
-  clsp__gemm_context_opened();
+  clsp__blas_context_opened();
   ctx->registered = 1;
   *out = ctx;
   return CLSP_SUCCESS;
@@ -168,7 +136,7 @@ void clsp_context_destroy(clsp_context *ctx) {
   if (!ctx) return;
   if (ctx->queue) clFinish(ctx->queue);
   clsp__programs_release(ctx);
-  if (ctx->registered) clsp__gemm_context_closed();
+  if (ctx->registered) clsp__blas_context_closed();
   if (ctx->queue) clReleaseCommandQueue(ctx->queue);
   if (ctx->cl) clReleaseContext(ctx->cl);
   if (ctx->device) clReleaseDevice(ctx->device); /* no-op for root devices */
@@ -220,23 +188,4 @@ clsp_status clsp_context_cache_stats(const clsp_context *ctx, clsp_cache_stats *
   if (!ctx || !out) return CLSP_ERROR_INVALID_ARGUMENT;
   *out = ctx->cache_stats;
   return CLSP_SUCCESS;
-}
-
-int clsp__event_times(cl_event ev, cl_ulong *start, cl_ulong *end) {
-  return ev &&
-         clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof *start, start,
-                                 NULL) == CL_SUCCESS &&
-         clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof *end, end,
-                                 NULL) == CL_SUCCESS;
-}
-
-double clsp__event_ms(const clsp_context *ctx, cl_event ev) {
-  return clsp__event_span_ms(ctx, ev, ev);
-}
-
-double clsp__event_span_ms(const clsp_context *ctx, cl_event first, cl_event last) {
-  cl_ulong s0, e0, s1, e1;
-  if (!ctx->profiling || !clsp__event_times(first, &s0, &e0) || !clsp__event_times(last, &s1, &e1))
-    return 0.0;
-  return e1 > s0 ? (double)(e1 - s0) * 1e-6 : 0.0;
 }

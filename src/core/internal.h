@@ -7,23 +7,40 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "clspconv/clspconv.h"
+#include "shared_defs.h" /* cl/: constants shared with the kernels */
 
 #define CLSP_MESSAGE_MAX 8192
+/* Capacity of the per-context program and kernel caches, indexed by the
+ * ids of the pipeline's tables (src/pipeline/programs.c asserts its
+ * counts fit). */
 #define CLSP_MAX_PROGRAMS 32
-#define CLSP_MAX_KERNELS_PER_PROGRAM 24
+#define CLSP_MAX_KERNELS 96
 
+/* A created kernel and its launch limits (src/core/launch.c). */
 typedef struct clsp_kernel_slot {
-  const char *name; /* static string */
   cl_kernel kernel;
+  size_t max_group;   /* CL_KERNEL_WORK_GROUP_SIZE */
+  size_t tuned_local; /* tuning.local_size capped by max_group */
 } clsp_kernel_slot;
 
-/* A built program, keyed by its source list and options. */
-typedef struct clsp_program_slot {
-  char *key;        /* "sources|options", owned */
-  cl_program program;
-  clsp_kernel_slot kernels[CLSP_MAX_KERNELS_PER_PROGRAM];
-  int n_kernels;
-} clsp_program_slot;
+/* Per-context tuning record: every device-specific choice, resolved once
+ * from the device's capabilities and the context flags when the context
+ * is made (src/core/tuning.c). Kernels see the fields they need as -D
+ * defines (clsp__tuning_defines); host code reads the rest here. */
+typedef struct clsp_tuning {
+  /* capabilities in use (CLSP_INT64_ATOMICS, CLSP_HASH64,
+   * CLSP_FLOAT_ATOMIC_ADD) */
+  int int64_atomics, hash64, float_atomic_add;
+  int exact_divide;          /* -cl-fp32-correctly-rounded-divide-sqrt available */
+  int row_kernels;           /* gather/scatter: one work-item per row (CPU
+                                devices) instead of one per element */
+  size_t local_size;         /* preferred group of 1D element kernels */
+  uint32_t scan_chunk;       /* elements per work-item in scans/compactions */
+  uint32_t radix_block;      /* keys per radix-sort block */
+  size_t vox_scan_group;     /* voxelize block-scan group (capped per kernel) */
+  uint32_t vox_bounds_chunk; /* points per work-item of the voxelize bounds
+                                pass (CLSP_VOX_BOUNDS_CHUNK) */
+} clsp_tuning;
 
 struct clsp_context {
   cl_platform_id platform;
@@ -39,13 +56,14 @@ struct clsp_context {
   clsp_log_fn log;
   void *log_user;
   uint64_t mem_current, mem_peak;
-  clsp_program_slot programs[CLSP_MAX_PROGRAMS];
-  int n_programs;
-  int registered;              /* counted in clsp__gemm_context_opened */
+  clsp_tuning tuning;
+  cl_program programs[CLSP_MAX_PROGRAMS]; /* by program id; NULL: not built */
+  clsp_kernel_slot kernels[CLSP_MAX_KERNELS]; /* by kernel id */
+  int registered;              /* counted in clsp__blas_context_opened */
   char message[CLSP_MESSAGE_MAX];
 };
 
-/* ---- errors (src/core/status.c, context.c) ---- */
+/* ---- errors (src/core/status.c) ---- */
 
 /* Records a formatted message on ctx (may be NULL), logs it, returns st. */
 clsp_status clsp__fail(clsp_context *ctx, clsp_status st, const char *fmt, ...)
@@ -91,29 +109,14 @@ void clsp__buffer_release(clsp_context *ctx, cl_mem *mem);
 clsp_status clsp__buffer_fill32(clsp_context *ctx, cl_mem mem, uint32_t pattern,
                                 size_t offset, size_t bytes, cl_event *ev);
 
-/* ---- kernels and programs (src/core/program.c, cache.c) ---- */
-/* The program made of the comma-separated kernel source files `sources`
- * (e.g. "common.clh,hash.cl"), built with the context's capability
- * defines plus `options`; built once per context, then memoised. */
-clsp_status clsp__program(clsp_context *ctx, const char *sources,
-                          const char *options, clsp_program_slot **out);
-/* A kernel of that program, created once and memoised. `name` must be a
- * string literal (kept by pointer). */
-clsp_status clsp__kernel(clsp_context *ctx, const char *sources,
-                         const char *options, const char *name,
-                         cl_kernel *out);
-/* Sets kernel arguments from a list of (size, pointer) pairs. */
-clsp_status clsp__set_args(clsp_context *ctx, cl_kernel k, const char *kname,
-                           int n, const size_t *sizes,
-                           const void *const *values);
-/* Launches a 1D range of `global` items (rounded up to a multiple of
- * `local`, 0 = let the driver choose); the kernel must bound-check. */
-clsp_status clsp__launch_1d(clsp_context *ctx, cl_kernel k, const char *kname,
-                            size_t global, size_t local, cl_event *ev);
-void clsp__programs_release(clsp_context *ctx);
+/* ---- tuning (src/core/tuning.c) ---- */
+/* Fills ctx->tuning from ctx->caps, ctx->flags and the device. */
+void clsp__tuning_resolve(clsp_context *ctx);
+/* The -D defines every program gets: "-DNAME=value ..." (kernels read
+ * each of them; see cl/common.clh). */
+void clsp__tuning_defines(const clsp_tuning *t, char *buf, size_t cap);
 
-/* The build options every program gets for this context's device. */
-void clsp__base_options(const clsp_context *ctx, char *buf, size_t cap);
+/* ---- kernels and programs: src/core/launch.h (program.c, launch.c) ---- */
 
 /* Embedded kernel sources (generated at build time from cl/). */
 typedef struct clsp_kernel_source {
@@ -133,17 +136,14 @@ int clsp__cache_load(clsp_context *ctx, const char *key_material,
 void clsp__cache_store(clsp_context *ctx, const char *key_material,
                        size_t key_len, cl_program program);
 
-/* ---- profiling helpers (src/core/context.c) ---- */
-/* Device milliseconds between an event's start and end; 0 without a
- * profiling queue or on error. */
-double clsp__event_ms(const clsp_context *ctx, cl_event ev);
-/* An event's start and end in device nanoseconds; 0 when unavailable. */
-int clsp__event_times(cl_event ev, cl_ulong *start, cl_ulong *end);
-/* Milliseconds from the start of `first` to the end of `last`. */
-double clsp__event_span_ms(const clsp_context *ctx, cl_event first,
-                           cl_event last);
-
-/* ---- GEMM (src/pipeline/gemm.c) ---- */
+/* ---- BLAS (src/core/blas.c) ---- */
+/* C[b] = A[b] * B[b] (+ beta C) for b < batch, row-major, A rows x cin,
+ * B cin x cout, fixed strides between members; one CLBlast call
+ * (CLBlastSgemm for batch 1, else CLBlastSgemmStridedBatched). */
+clsp_status clsp__gemm(clsp_context *ctx, size_t rows, size_t cin, size_t cout,
+                       size_t batch, cl_mem a, size_t a_off, cl_mem b,
+                       size_t b_off, float beta, cl_mem c, size_t c_off,
+                       cl_event *ev);
 /* A context was created / is being destroyed (each context once, after
  * its creation succeeded). CLBlast's process-wide program cache is dropped
  * when the last live context goes, if CLBlast ran: cached programs retain
@@ -153,8 +153,8 @@ double clsp__event_span_ms(const clsp_context *ctx, cl_event first,
  * other context lives, since that context may be inside a CLBlast call on
  * another thread; programs of destroyed contexts stay cached (and keep
  * their cl_context) until then. */
-void clsp__gemm_context_opened(void);
-void clsp__gemm_context_closed(void);
+void clsp__blas_context_opened(void);
+void clsp__blas_context_closed(void);
 
 /* ---- small utilities (src/core/util.c) ---- */
 uint64_t clsp__fnv1a64(const void *data, size_t len, uint64_t seed);

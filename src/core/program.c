@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Kernel programs: sources (embedded, or $CLSP_KERNEL_DIR for kernel
- * development), capability-specialised build options, the binary cache,
- * and per-context memoisation of programs and kernels. */
+ * development), build options (tuning defines + the program's own), the
+ * binary cache, and the per-context program cache (see launch.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
+#include "launch.h"
 
 typedef struct text {
   char *data;
@@ -86,17 +86,6 @@ static clsp_status assemble(clsp_context *ctx, const char *sources, text *t) {
   return CLSP_SUCCESS;
 }
 
-void clsp__base_options(const clsp_context *ctx, char *buf, size_t cap) {
-  int float_add = ctx->caps.float_atomic_add &&
-                  !(ctx->flags & CLSP_CONTEXT_NO_FLOAT_ATOMICS);
-  int hash64 = ctx->caps.int64_atomics && !(ctx->flags & CLSP_CONTEXT_FORCE_HASH32);
-  snprintf(buf, cap,
-           "-DCLSP_INT64_ATOMICS=%d -DCLSP_FLOAT_ATOMIC_ADD=%d -DCLSP_HASH64=%d "
-           "-DCLSP_LOCAL_MEM_BYTES=%llu",
-           ctx->caps.int64_atomics, float_add, hash64,
-           (unsigned long long)ctx->caps.local_mem_bytes);
-}
-
 static clsp_status build_log_fail(clsp_context *ctx, cl_program prog, cl_int err) {
   size_t n = 0;
   clGetProgramBuildInfo(prog, ctx->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &n);
@@ -151,95 +140,27 @@ static clsp_status build_program(clsp_context *ctx, const char *sources,
   return st;
 }
 
-static clsp_program_slot *find_program(clsp_context *ctx, const char *key) {
-  for (int i = 0; i < ctx->n_programs; i++)
-    if (strcmp(ctx->programs[i].key, key) == 0) return &ctx->programs[i];
-  return NULL;
+/* "-cl-std=CL1.2 " unless the program's options name a standard, the
+ * tuning defines, then the program's options. */
+static void build_options(clsp_context *ctx, const clsp_program_def *p, char *buf,
+                          size_t cap) {
+  char defines[512], own[512] = "";
+  clsp__tuning_defines(&ctx->tuning, defines, sizeof defines);
+  if (p->options) p->options(ctx, own, sizeof own);
+  const char *std = strstr(own, "-cl-std=") ? "" : "-cl-std=CL1.2 ";
+  snprintf(buf, cap, "%s%s %s", std, defines, own);
 }
 
-clsp_status clsp__program(clsp_context *ctx, const char *sources, const char *options,
-                          clsp_program_slot **out) {
-  char base[512], all[2048], key[2600];
-  clsp__base_options(ctx, base, sizeof base);
-  const char *std = (options && strstr(options, "-cl-std=")) ? "" : "-cl-std=CL1.2 ";
-  snprintf(all, sizeof all, "%s%s %s", std, base, options ? options : "");
-  snprintf(key, sizeof key, "%s|%s", sources, all);
-  *out = find_program(ctx, key);
-  if (*out) return CLSP_SUCCESS;
-  if (ctx->n_programs == CLSP_MAX_PROGRAMS)
-    return clsp__fail(ctx, CLSP_ERROR_INTERNAL, "too many kernel programs");
-  clsp_program_slot *slot = &ctx->programs[ctx->n_programs];
-  memset(slot, 0, sizeof *slot);
-  slot->key = strdup(key);
-  if (!slot->key) return clsp__fail(ctx, CLSP_ERROR_OUT_OF_HOST_MEMORY, "program key");
-  clsp_status st = build_program(ctx, sources, all, &slot->program);
-  if (st != CLSP_SUCCESS) {
-    free(slot->key);
-    slot->key = NULL;
-    return st;
+clsp_status clsp__program_get(clsp_context *ctx, const clsp_program_def *p,
+                              cl_program *out) {
+  if (ctx->programs[p->id]) {
+    *out = ctx->programs[p->id];
+    return CLSP_SUCCESS;
   }
-  ctx->n_programs++;
-  *out = slot;
-  return CLSP_SUCCESS;
-}
-
-clsp_status clsp__kernel(clsp_context *ctx, const char *sources, const char *options,
-                         const char *name, cl_kernel *out) {
-  clsp_program_slot *slot = NULL;
-  clsp_status st = clsp__program(ctx, sources, options, &slot);
-  if (st != CLSP_SUCCESS) return st;
-  for (int i = 0; i < slot->n_kernels; i++)
-    if (strcmp(slot->kernels[i].name, name) == 0) {
-      *out = slot->kernels[i].kernel;
-      return CLSP_SUCCESS;
-    }
-  if (slot->n_kernels == CLSP_MAX_KERNELS_PER_PROGRAM)
-    return clsp__fail(ctx, CLSP_ERROR_INTERNAL, "too many kernels in %s", sources);
-  cl_int err = CL_SUCCESS;
-  cl_kernel k = clCreateKernel(slot->program, name, &err);
-  if (err != CL_SUCCESS) {
-    char what[256];
-    snprintf(what, sizeof what, "clCreateKernel(%s)", name);
-    return clsp__cl_fail(ctx, err, what);
-  }
-  slot->kernels[slot->n_kernels++] = (clsp_kernel_slot){name, k};
-  *out = k;
-  return CLSP_SUCCESS;
-}
-
-clsp_status clsp__set_args(clsp_context *ctx, cl_kernel k, const char *kname, int n,
-                           const size_t *sizes, const void *const *values) {
-  for (int i = 0; i < n; i++) {
-    cl_int err = clSetKernelArg(k, (cl_uint)i, sizes[i], values[i]);
-    if (err != CL_SUCCESS) {
-      char what[256];
-      snprintf(what, sizeof what, "clSetKernelArg(%s, %d)", kname, i);
-      return clsp__cl_fail(ctx, err, what);
-    }
-  }
-  return CLSP_SUCCESS;
-}
-
-clsp_status clsp__launch_1d(clsp_context *ctx, cl_kernel k, const char *kname,
-                            size_t global, size_t local, cl_event *ev) {
-  if (global == 0) return CLSP_SUCCESS;
-  if (local) global = (global + local - 1) / local * local;
-  cl_int err = clEnqueueNDRangeKernel(ctx->queue, k, 1, NULL, &global,
-                                      local ? &local : NULL, 0, NULL, ev);
-  if (err != CL_SUCCESS) {
-    char what[256];
-    snprintf(what, sizeof what, "clEnqueueNDRangeKernel(%s, %zu items)", kname, global);
-    return clsp__cl_fail(ctx, err, what);
-  }
-  return CLSP_SUCCESS;
-}
-
-void clsp__programs_release(clsp_context *ctx) {
-  for (int i = 0; i < ctx->n_programs; i++) {
-    clsp_program_slot *s = &ctx->programs[i];
-    for (int j = 0; j < s->n_kernels; j++) clReleaseKernel(s->kernels[j].kernel);
-    if (s->program) clReleaseProgram(s->program);
-    free(s->key);
-  }
-  ctx->n_programs = 0;
+  char options[1200], sources[512];
+  build_options(ctx, p, options, sizeof options);
+  snprintf(sources, sizeof sources, "%s,%s", CLSP_PROGRAM_PRELUDE, p->sources);
+  clsp_status st = build_program(ctx, sources, options, &ctx->programs[p->id]);
+  if (st == CLSP_SUCCESS) *out = ctx->programs[p->id];
+  return st;
 }

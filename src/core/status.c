@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* Status codes: their names (clsp_status_string, clsp_status_origin) and
+ * the recording of errors and log notes on a context. */
+#include <stdarg.h>
 #include <stddef.h>
-#include "clspconv/status.h"
+#include <stdio.h>
+#include "internal.h"
 
 typedef struct status_name {
   int code;
@@ -104,4 +108,39 @@ const char *clsp_status_string(int status) {
     default: name = LOOKUP(opencl_names, status); break;
   }
   return name ? name : "unknown status";
+}
+
+/* ---- recording ---- */
+
+static void vrecord(clsp_context *ctx, clsp_log_level level, const char *fmt,
+                    va_list ap) {
+  if (!ctx) return;
+  char *buf = ctx->message;
+  char tmp[CLSP_MESSAGE_MAX];
+  if (level != CLSP_LOG_ERROR) buf = tmp; /* notes do not replace errors */
+  vsnprintf(buf, CLSP_MESSAGE_MAX, fmt, ap);
+  if (ctx->log) ctx->log(ctx->log_user, level, buf);
+}
+
+clsp_status clsp__fail(clsp_context *ctx, clsp_status st, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vrecord(ctx, CLSP_LOG_ERROR, fmt, ap);
+  va_end(ap);
+  return st;
+}
+
+void clsp__log(clsp_context *ctx, clsp_log_level level, const char *fmt, ...) {
+  if (!ctx || !ctx->log) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vrecord(ctx, level, fmt, ap);
+  va_end(ap);
+}
+
+clsp_status clsp__cl_fail(clsp_context *ctx, cl_int err, const char *what) {
+  clsp_status st = (clsp_status)err;
+  if (err == CL_MEM_OBJECT_ALLOCATION_FAILURE) st = CLSP_ERROR_OUT_OF_DEVICE_MEMORY;
+  if (err == CL_OUT_OF_HOST_MEMORY) st = CLSP_ERROR_OUT_OF_HOST_MEMORY;
+  return clsp__fail(ctx, st, "%s: %s (%d)", what, clsp_status_string(err), (int)err);
 }

@@ -27,13 +27,6 @@ static int poison_debug; /* test hook, see clsp__conv_debug_poison */
 
 void clsp__conv_debug_poison(int on) { poison_debug = on; }
 
-/* Profiling events and the stage each belongs to. */
-typedef struct event_log {
-  cl_event *ev;
-  uint8_t *stage, *since_prev;
-  size_t n, cap;
-} event_log;
-
 typedef struct conv_run {
   clsp_context *ctx;
   const clsp_rulebook *rb;
@@ -51,7 +44,8 @@ typedef struct conv_run {
   size_t n_plan, cap_plan;
   size_t max_rows;            /* block rows of the largest chunk */
   cl_mem plan_buf, ws_a, ws_c, sorted_w, out_coords, out_feats;
-  event_log log;
+  clsp_events events;          /* profiling events, when `timed` */
+  int timed;
   clsp_conv_stats stats;
 } conv_run;
 
@@ -117,13 +111,13 @@ static int add_chunk(conv_run *r, uint32_t pos, uint32_t n_members, uint32_t row
 static int add_member(conv_run *r, uint32_t begin, uint32_t valid) {
   if (r->n_plan == r->cap_plan) {
     size_t cap = r->cap_plan ? 2 * r->cap_plan : 256;
-    uint32_t *p = realloc(r->plan, cap * 2 * sizeof *p);
+    uint32_t *p = realloc(r->plan, cap * CLSP_PLAN_WORDS * sizeof *p);
     if (!p) return 0;
     r->plan = p;
     r->cap_plan = cap;
   }
-  r->plan[2 * r->n_plan] = begin;
-  r->plan[2 * r->n_plan + 1] = valid;
+  r->plan[CLSP_PLAN_WORDS * r->n_plan + CLSP_PLAN_BEGIN] = begin;
+  r->plan[CLSP_PLAN_WORDS * r->n_plan + CLSP_PLAN_VALID] = valid;
   r->n_plan++;
   r->stats.pair_rows += valid;
   return 1;
@@ -202,54 +196,19 @@ static clsp_status plan_chunks(conv_run *r) {
 
 /* ---- profiling events ---- */
 
-/* A slot for the event of the next command of `stage`, or NULL when no
- * timings are collected. since_prev: the stage's time runs from the end of
- * the previous command (CLBlast returns only its last kernel's event). */
+/* The recorder for the next commands of `stage`, or NULL when no timings
+ * are collected. */
+static clsp_events *events_for(conv_run *r, clsp_stage stage) {
+  if (!r->timed) return NULL;
+  r->events.tag = (int)stage;
+  return &r->events;
+}
+
+/* A slot for the event of a non-kernel command of `stage` (copies,
+ * CLBlast). since_prev: the stage's time runs from the end of the
+ * previous command (CLBlast returns only its last kernel's event). */
 static cl_event *event_slot(conv_run *r, clsp_stage stage, int since_prev) {
-  event_log *l = &r->log;
-  if (!l->cap || l->n == l->cap) return NULL;
-  l->stage[l->n] = (uint8_t)stage;
-  l->since_prev[l->n] = (uint8_t)since_prev;
-  return &l->ev[l->n++];
-}
-
-static clsp_status event_log_init(conv_run *r, int wanted) {
-  if (!wanted || !r->ctx->profiling) return CLSP_SUCCESS;
-  size_t cap = 4 + r->rb->info.kernel_volume + 2 * r->n_chunks + r->n_plan;
-  event_log *l = &r->log;
-  l->ev = calloc(cap, sizeof *l->ev);
-  l->stage = calloc(cap, 1);
-  l->since_prev = calloc(cap, 1);
-  if (!l->ev || !l->stage || !l->since_prev)
-    return clsp__fail(r->ctx, CLSP_ERROR_OUT_OF_HOST_MEMORY, "conv event log");
-  l->cap = cap;
-  return CLSP_SUCCESS;
-}
-
-
-/* Waits for the last event and sums device time per stage. */
-static clsp_status event_log_collect(conv_run *r) {
-  event_log *l = &r->log;
-  if (l->n == 0) return CLSP_SUCCESS;
-  CLSP_CL_CHECK(r->ctx, clWaitForEvents(1, &l->ev[l->n - 1]), "clWaitForEvents(conv)");
-  cl_ulong first = 0, prev_end = 0, s, e;
-  for (size_t i = 0; i < l->n; i++) {
-    if (!clsp__event_times(l->ev[i], &s, &e)) continue;
-    if (first == 0) first = s;
-    cl_ulong from = (l->since_prev[i] && prev_end && prev_end < e) ? prev_end : s;
-    if (e > from) r->stats.stage_ms[l->stage[i]] += (double)(e - from) * 1e-6;
-    prev_end = e;
-  }
-  r->stats.total_ms = prev_end > first ? (double)(prev_end - first) * 1e-6 : 0.0;
-  return CLSP_SUCCESS;
-}
-
-static void event_log_free(event_log *l) {
-  for (size_t i = 0; i < l->n; i++)
-    if (l->ev[i]) clReleaseEvent(l->ev[i]);
-  free(l->ev);
-  free(l->stage);
-  free(l->since_prev);
+  return clsp__event_slot(r->timed ? &r->events : NULL, (int)stage, since_prev);
 }
 
 /* ---- device buffers ---- */
@@ -264,8 +223,8 @@ static clsp_status alloc_buffers(conv_run *r) {
                              NULL, "conv output feats", &r->out_feats);
   if (st == CLSP_SUCCESS && r->n_chunks > 0)
     st = clsp__buffer_create(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
-                             r->n_plan * 2 * sizeof(uint32_t), r->plan, "conv plan",
-                             &r->plan_buf);
+                             r->n_plan * CLSP_PLAN_WORDS * sizeof(uint32_t), r->plan,
+                             "conv plan", &r->plan_buf);
   if (st == CLSP_SUCCESS && r->n_chunks > 0)
     st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, r->max_rows * r->w->c_in * sizeof(float),
                              NULL, "conv workspace (gathered rows)", &r->ws_a);
@@ -306,7 +265,7 @@ static clsp_status init_output(conv_run *r) {
   size_t n = r->rb->info.n_out;
   if (r->centre < 0 || w->bias) {
     clsp_status st = clsp__init_output(r->ctx, r->out_feats, w->bias, n, w->c_out,
-                                       event_slot(r, CLSP_STAGE_OTHER, 0));
+                                       events_for(r, CLSP_STAGE_OTHER));
     if (st != CLSP_SUCCESS || r->centre < 0) return st;
   }
   float beta = w->bias ? 1.0f : 0.0f;
@@ -353,12 +312,13 @@ static clsp_status chunk_scatter(conv_run *r, const clsp__chunk *ch) {
   if (!r->deterministic)
     return clsp__scatter_atomic(r->ctx, r->ws_c, r->w->c_out, r->rb->pair_out,
                                 r->plan_buf, ch, r->out_feats,
-                                event_slot(r, CLSP_STAGE_SCATTER, 0));
+                                events_for(r, CLSP_STAGE_SCATTER));
   clsp_status st = CLSP_SUCCESS;
   for (uint32_t j = 0; st == CLSP_SUCCESS && j < ch->n_members; j++) {
-    const uint32_t *m = &r->plan[2 * (ch->plan_first + j)];
+    const uint32_t *m = &r->plan[CLSP_PLAN_WORDS * (ch->plan_first + j)];
     st = clsp__scatter_add(r->ctx, r->ws_c, r->w->c_out, j * ch->rows, r->rb->pair_out,
-                           m[0], m[1], r->out_feats, event_slot(r, CLSP_STAGE_SCATTER, 0));
+                           m[CLSP_PLAN_BEGIN], m[CLSP_PLAN_VALID], r->out_feats,
+                           events_for(r, CLSP_STAGE_SCATTER));
   }
   return st;
 }
@@ -368,7 +328,7 @@ static clsp_status run_chunks(conv_run *r) {
   for (size_t c = 0; st == CLSP_SUCCESS && c < r->n_chunks; c++) {
     const clsp__chunk *ch = &r->chunks[c];
     st = clsp__gather(r->ctx, r->in, r->rb->pair_in, r->plan_buf, ch, r->ws_a,
-                      event_slot(r, CLSP_STAGE_GATHER, 0));
+                      events_for(r, CLSP_STAGE_GATHER));
     if (st == CLSP_SUCCESS) st = chunk_gemm(r, ch);
     if (st == CLSP_SUCCESS) st = chunk_scatter(r, ch);
   }
@@ -409,7 +369,7 @@ static void run_release(conv_run *r) {
   clsp__buffer_release(ctx, &r->sorted_w);
   clsp__buffer_release(ctx, &r->out_coords);
   clsp__buffer_release(ctx, &r->out_feats);
-  event_log_free(&r->log);
+  clsp__events_release(&r->events);
   free(r->order);
   free(r->groups);
   free(r->chunks);
@@ -422,8 +382,7 @@ static int ordered_scatter(const clsp_context *ctx, uint32_t flags) {
   if ((flags & CLSP_CONV_DETERMINISTIC) || (ctx->flags & CLSP_CONTEXT_DETERMINISTIC))
     return 1;
   if (flags & CLSP_CONV_ATOMIC) return 0;
-  int native_add = ctx->caps.float_atomic_add && !(ctx->flags & CLSP_CONTEXT_NO_FLOAT_ATOMICS);
-  return (ctx->caps.type & CL_DEVICE_TYPE_CPU) && !native_add;
+  return (ctx->caps.type & CL_DEVICE_TYPE_CPU) && !ctx->tuning.float_atomic_add;
 }
 
 clsp_status clsp_conv_forward(clsp_context *ctx, const clsp_rulebook *rb,
@@ -444,13 +403,15 @@ clsp_status clsp_conv_forward(clsp_context *ctx, const clsp_rulebook *rb,
   r.centre = centre_tap(rb);
   st = output_desc_check(&r);
   if (st == CLSP_SUCCESS) st = plan_chunks(&r);
-  if (st == CLSP_SUCCESS) st = event_log_init(&r, stats != NULL);
+  r.timed = stats != NULL && ctx->profiling;
   if (st == CLSP_SUCCESS) st = alloc_buffers(&r);
   if (st == CLSP_SUCCESS && poison_debug) st = poison(&r);
   if (st == CLSP_SUCCESS) st = copy_out_coords(&r);
   if (st == CLSP_SUCCESS && rb->info.n_out > 0) st = init_output(&r);
   if (st == CLSP_SUCCESS) st = run_chunks(&r);
-  if (st == CLSP_SUCCESS) st = event_log_collect(&r);
+  if (st == CLSP_SUCCESS && r.timed)
+    st = clsp__events_finish(ctx, &r.events, r.stats.stage_ms, CLSP_STAGE_COUNT, NULL,
+                             &r.stats.total_ms);
   if (st == CLSP_SUCCESS) st = make_output(&r, out);
   if (st == CLSP_SUCCESS && stats) *stats = r.stats;
   run_release(&r);

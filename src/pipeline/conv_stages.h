@@ -39,36 +39,28 @@ typedef struct clsp__chunk {
 clsp_status clsp__group_taps(clsp_context *ctx, const uint32_t *start, size_t kvol,
                              long skip, double bound, uint32_t *order, size_t *n_taps,
                              clsp__group *groups, size_t *n_groups);
-/* C[b] = A[b] * B[b] (+ beta C) for b < batch, row-major, A rows x cin,
- * B cin x cout, fixed strides between members; one CLBlast call. */
-clsp_status clsp__gemm(clsp_context *ctx, size_t rows, size_t cin, size_t cout,
-                       size_t batch, cl_mem a, size_t a_off, cl_mem b,
-                       size_t b_off, float beta, cl_mem c, size_t c_off,
-                       cl_event *ev);
+/* The GEMM itself: clsp__gemm (src/core/blas.c). */
 
 /* ---- gather.c ---- */
 clsp_status clsp__gather(clsp_context *ctx, const clsp_tensor *in,
                          cl_mem pair_in, cl_mem plan, const clsp__chunk *ch,
-                         cl_mem block, cl_event *ev);
+                         cl_mem block, clsp_events *ev);
 
 /* ---- scatter.c ---- */
 /* Adds all valid rows of the chunk into out with float atomics. */
 clsp_status clsp__scatter_atomic(clsp_context *ctx, cl_mem block, size_t cout,
                                  cl_mem pair_out, cl_mem plan,
                                  const clsp__chunk *ch, cl_mem out,
-                                 cl_event *ev);
+                                 clsp_events *ev);
 /* Adds one member (block rows from block_row, pairs [begin, begin+valid))
  * without atomics. */
 clsp_status clsp__scatter_add(clsp_context *ctx, cl_mem block, size_t cout,
                               uint32_t block_row, cl_mem pair_out,
                               uint32_t begin, uint32_t valid, cl_mem out,
-                              cl_event *ev);
+                              clsp_events *ev);
 /* out[n_rows][cout] = bias (or zeros when bias is NULL). */
 clsp_status clsp__init_output(clsp_context *ctx, cl_mem out, cl_mem bias,
-                              size_t n_rows, size_t cout, cl_event *ev);
-/* The build options of scatter.cl for this context (float atomics need
- * OpenCL C 2.0+). */
-const char *clsp__scatter_options(const clsp_context *ctx);
+                              size_t n_rows, size_t cout, clsp_events *ev);
 
 /* ---- conv.c ---- */
 /* The forward's argument checks (NULL, contexts, `in` on the rulebook's
@@ -89,11 +81,11 @@ typedef enum clsp__shape {
 void clsp__conv_debug_shape(clsp__shape shape);
 
 /* ---- launches shared by gather and scatter (gather.c) ---- */
-/* Whether to use the row-shaped kernels (one work-item per row). */
+/* Whether to use the row-shaped kernels (one work-item per row):
+ * ctx->tuning.row_kernels unless the test hook forces a shape. */
 int clsp__row_kernels(const clsp_context *ctx);
-/* Launches `k` over rows x channels: 2D (channels, rows) for element
- * kernels, 1D (rows) for row kernels. */
-clsp_status clsp__launch_rows(clsp_context *ctx, cl_kernel k, const char *kname,
-                              size_t channels, size_t rows, cl_event *ev);
+/* The launch range over rows x channels: 1D (rows) for row kernels, 2D
+ * (channels, rows) for element kernels; empty when either is 0. */
+clsp_range clsp__rows_range(const clsp_context *ctx, size_t channels, size_t rows);
 
 #endif

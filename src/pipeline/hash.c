@@ -45,7 +45,7 @@ static cl_uint4 uint4_of(const uint32_t *v) {
 
 clsp_status clsp__keys_from_coords(clsp_context *ctx, const clsp_keyspec *ks,
                                    cl_mem coords, uint32_t n, cl_mem *keys,
-                                   uint32_t *bad_row, clsp_evlist *l) {
+                                   uint32_t *bad_row, clsp_events *l) {
   cl_mem bad = NULL;
   *bad_row = CLSP_NONE_U32;
   clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n * 8, NULL,
@@ -57,7 +57,7 @@ clsp_status clsp__keys_from_coords(clsp_context *ctx, const clsp_keyspec *ks,
   cl_uint4 bits = uint4_of(ks->bits);
   cl_int ndim = ks->ndim, batch = ks->batch;
   if (st == CLSP_SUCCESS)
-    st = CLSP_RUN(ctx, CLSP_PROG_HASH, "clsp_keys_from_coords", n, l, CLSP_A(coords),
+    st = CLSP_RUN(ctx, CLSP_K_KEYS_FROM_COORDS, clsp_items(n), l, CLSP_A(coords),
                   CLSP_A(n), CLSP_A(ndim), CLSP_A(shape), CLSP_A(batch), CLSP_A(bits),
                   CLSP_A(*keys), CLSP_A(bad));
   if (st == CLSP_SUCCESS && n) {
@@ -80,11 +80,11 @@ void clsp__hash_args(const clsp_hash *h, clsp_arg *args, uint32_t *mask) {
 }
 
 clsp_status clsp__hash_build(clsp_context *ctx, cl_mem keys, uint32_t n, clsp_hash *h,
-                             clsp_evlist *l) {
+                             clsp_events *l) {
   memset(h, 0, sizeof *h);
   h->keys = keys;
   h->n = n;
-  h->hash64 = ctx->caps.int64_atomics && !(ctx->flags & CLSP_CONTEXT_FORCE_HASH32);
+  h->hash64 = ctx->tuning.hash64;
   uint64_t cap = 16;
   while (cap < 2 * (uint64_t)n) cap *= 2;
   if (cap > ((uint64_t)1 << 31))
@@ -106,13 +106,13 @@ clsp_status clsp__hash_build(clsp_context *ctx, cl_mem keys, uint32_t n, clsp_ha
   clsp__hash_args(h, a, &mask);
   a[4] = (clsp_arg){sizeof n, &n};
   if (st == CLSP_SUCCESS)
-    st = clsp__run(ctx, CLSP_PROG_HASH, "clsp_hash_insert", n, l, a, 5);
+    st = CLSP_RUN_ARRAY(ctx, CLSP_K_HASH_INSERT, clsp_items(n), l, a, 5);
   if (st != CLSP_SUCCESS) clsp__hash_release(ctx, h);
   return st;
 }
 
 clsp_status clsp__hash_firsts(clsp_context *ctx, const clsp_hash *h, cl_mem sel,
-                              uint32_t *dup_row, clsp_evlist *l) {
+                              uint32_t *dup_row, clsp_events *l) {
   cl_mem dup = NULL;
   uint32_t n = h->n, mask;
   *dup_row = CLSP_NONE_U32;
@@ -123,7 +123,8 @@ clsp_status clsp__hash_firsts(clsp_context *ctx, const clsp_hash *h, cl_mem sel,
   a[4] = (clsp_arg){sizeof n, &n};
   a[5] = (clsp_arg){sizeof sel, &sel};
   a[6] = (clsp_arg){sizeof dup, &dup};
-  if (st == CLSP_SUCCESS) st = clsp__run(ctx, CLSP_PROG_HASH, "clsp_hash_firsts", n, l, a, 7);
+  if (st == CLSP_SUCCESS)
+    st = CLSP_RUN_ARRAY(ctx, CLSP_K_HASH_FIRSTS, clsp_items(n), l, a, 7);
   if (st == CLSP_SUCCESS && n) {
     cl_int err = clEnqueueReadBuffer(ctx->queue, dup, CL_TRUE, 0, 4, dup_row, 0, NULL, NULL);
     if (err != CL_SUCCESS) st = clsp__cl_fail(ctx, err, "reading the duplicate flag");
@@ -143,7 +144,7 @@ clsp_status clsp__hash_probe_stats(clsp_context *ctx, const clsp_hash *h, double
   a[4] = (clsp_arg){sizeof n, &n};
   a[5] = (clsp_arg){sizeof stats, &stats};
   if (st == CLSP_SUCCESS)
-    st = clsp__run(ctx, CLSP_PROG_HASH, "clsp_hash_probe_stats", n, NULL, a, 6);
+    st = CLSP_RUN_ARRAY(ctx, CLSP_K_HASH_PROBE_STATS, clsp_items(n), NULL, a, 6);
   if (st == CLSP_SUCCESS) {
     cl_int err = clEnqueueReadBuffer(ctx->queue, stats, CL_TRUE, 0, 8, host, 0, NULL, NULL);
     if (err != CL_SUCCESS) st = clsp__cl_fail(ctx, err, "reading probe stats");

@@ -5,8 +5,6 @@
 #include "pipeline.h"
 #include "clspconv/ops.h"
 
-#define EW_SOURCES "common.clh,elementwise.cl"
-
 static clsp_status check_tensor(clsp_context *ctx, const clsp_tensor *t, const char *name) {
   if (!t) return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "%s: NULL", name);
   if (t->ctx != ctx)
@@ -23,23 +21,17 @@ static clsp_status same_sites(clsp_context *ctx, const clsp_tensor *a, const cls
   return CLSP_SUCCESS;
 }
 
-/* Runs kernel `name` over n items; waits and reports its device time when
- * device_ms is given. */
-static clsp_status run(clsp_context *ctx, const char *name, size_t n, int nargs,
-                       const size_t *sizes, const void *const *values, double *device_ms) {
+/* Runs kernel k over n items with the n_args arguments; waits and
+ * reports its device time when device_ms is given. */
+static clsp_status run(clsp_context *ctx, clsp_kernel_id k, size_t n,
+                       const clsp_arg *args, int n_args, double *device_ms) {
   if (device_ms) *device_ms = 0.0;
-  cl_kernel k;
-  clsp_status st = clsp__kernel(ctx, EW_SOURCES, "", name, &k);
-  if (st == CLSP_SUCCESS) st = clsp__set_args(ctx, k, name, nargs, sizes, values);
-  if (st != CLSP_SUCCESS || n == 0) return st;
-  cl_event ev = NULL;
-  st = clsp__launch_1d(ctx, k, name, n, 0, device_ms ? &ev : NULL);
-  if (st == CLSP_SUCCESS && ev) {
-    cl_int err = clWaitForEvents(1, &ev);
-    if (err != CL_SUCCESS) st = clsp__cl_fail(ctx, err, name);
-    else *device_ms = clsp__event_ms(ctx, ev);
-  }
-  if (ev) clReleaseEvent(ev);
+  clsp_events ev = {0};
+  clsp_status st = CLSP_RUN_ARRAY(ctx, k, clsp_items_any(n), device_ms ? &ev : NULL,
+                                  args, n_args);
+  if (st == CLSP_SUCCESS && device_ms)
+    st = clsp__events_finish(ctx, &ev, NULL, 0, device_ms, NULL);
+  clsp__events_release(&ev);
   return st;
 }
 
@@ -53,9 +45,8 @@ clsp_status clsp_relu(clsp_context *ctx, clsp_tensor *t, double *device_ms) {
   clsp_status st = check_tensor(ctx, t, "t");
   if (st != CLSP_SUCCESS) return st;
   uint32_t n = elems(t);
-  const size_t sz[] = {sizeof(cl_mem), 4};
-  const void *v[] = {&t->feats, &n};
-  return run(ctx, "clsp_ew_relu", n, 2, sz, v, device_ms);
+  const clsp_arg a[] = {CLSP_A(t->feats), CLSP_A(n)};
+  return run(ctx, CLSP_K_EW_RELU, n, a, 2, device_ms);
 }
 
 clsp_status clsp_add(clsp_context *ctx, clsp_tensor *a, const clsp_tensor *b, int relu,
@@ -70,9 +61,8 @@ clsp_status clsp_add(clsp_context *ctx, clsp_tensor *a, const clsp_tensor *b, in
                       b->desc.channels, a->desc.channels);
   uint32_t n = elems(a);
   int32_t r = relu ? 1 : 0;
-  const size_t sz[] = {sizeof(cl_mem), sizeof(cl_mem), 4, 4};
-  const void *v[] = {&a->feats, &b->feats, &n, &r};
-  return run(ctx, "clsp_ew_add", n, 4, sz, v, device_ms);
+  const clsp_arg args[] = {CLSP_A(a->feats), CLSP_A(b->feats), CLSP_A(n), CLSP_A(r)};
+  return run(ctx, CLSP_K_EW_ADD, n, args, 4, device_ms);
 }
 
 /* A copy of a's coordinates for the concatenated tensor. */
@@ -109,11 +99,10 @@ clsp_status clsp_concat(clsp_context *ctx, const clsp_tensor *a, const clsp_tens
                              NULL, "concat feats", &f);
   uint32_t rows = (uint32_t)d.n_sites, ca = (uint32_t)a->desc.channels;
   uint32_t cb = (uint32_t)b->desc.channels;
-  const size_t m = sizeof(cl_mem);
-  const size_t sz[] = {m, m, 4, 4, 4, m};
-  const void *v[] = {&a->feats, &b->feats, &rows, &ca, &cb, &f};
+  const clsp_arg args[] = {CLSP_A(a->feats), CLSP_A(b->feats), CLSP_A(rows),
+                          CLSP_A(ca),       CLSP_A(cb),       CLSP_A(f)};
   if (st == CLSP_SUCCESS)
-    st = run(ctx, "clsp_ew_concat", d.n_sites * d.channels, 6, sz, v, device_ms);
+    st = run(ctx, CLSP_K_EW_CONCAT, d.n_sites * d.channels, args, 6, device_ms);
   if (st != CLSP_SUCCESS) {
     clsp__buffer_release(ctx, &c);
     clsp__buffer_release(ctx, &f);
@@ -148,10 +137,8 @@ clsp_status clsp_scale_shift(clsp_context *ctx, clsp_tensor *t, const float *sca
   if (st == CLSP_SUCCESS)
     st = upload_channels(ctx, shift, 0.0f, t->desc.channels, "shift", &sh);
   uint32_t n = elems(t), c = (uint32_t)t->desc.channels;
-  const size_t m = sizeof(cl_mem);
-  const size_t sz[] = {m, m, m, 4, 4};
-  const void *v[] = {&t->feats, &sc, &sh, &n, &c};
-  if (st == CLSP_SUCCESS) st = run(ctx, "clsp_ew_scale_shift", n, 5, sz, v, device_ms);
+  const clsp_arg a[] = {CLSP_A(t->feats), CLSP_A(sc), CLSP_A(sh), CLSP_A(n), CLSP_A(c)};
+  if (st == CLSP_SUCCESS) st = run(ctx, CLSP_K_EW_SCALE_SHIFT, n, a, 5, device_ms);
   /* The kernel may still be reading: releasing is safe (OpenCL keeps the
    * buffers alive until enqueued work that uses them is done). */
   clsp__buffer_release(ctx, &sc);

@@ -4,7 +4,7 @@
 #ifndef CLSP_PIPELINE_H
 #define CLSP_PIPELINE_H
 
-#include "internal.h"
+#include "programs.h"
 
 struct clsp_tensor {
   clsp_context *ctx;
@@ -27,7 +27,6 @@ struct clsp_rulebook {
    * each output row appears at most once (and each input row too). */
   cl_mem pair_in, pair_out; /* uint32 x n_pairs (retained when shared) */
   uint32_t *start;          /* host copy, kernel_volume + 1 entries */
-  const clsp_rulebook *parent; /* inverse: the regular rulebook it reverses */
   /* Ownership: buffers made for this rulebook are released with
    * clsp__buffer_release; shared ones (a submanifold's out_coords = its
    * input's coords, an inverse's lists) are retained and released plainly. */
@@ -53,43 +52,13 @@ clsp_status clsp__coords_copy(clsp_context *ctx, cl_mem src, size_t bytes, cl_me
 /* Validates a descriptor; names the offending field in the message. */
 clsp_status clsp__tensor_desc_check(clsp_context *ctx, const clsp_tensor_desc *desc);
 
-/* ---- kernel programs of the rulebook stages ---- */
-#define CLSP_PROG_HASH "common.clh,hash.cl,rulebook.cl"
-#define CLSP_PROG_SCAN "common.clh,scan.cl"
-#define CLSP_PROG_SORT "common.clh,sort.cl"
-#define CLSP_NONE_U32 0xFFFFFFFFu
-
-/* ---- launches and device timing (src/pipeline/scan.c) ---- */
-/* Events of one operation, so its device time can be summed. */
-typedef struct clsp_evlist {
-  cl_event ev[256];
-  int n;
-} clsp_evlist;
-/* The next event slot, or NULL when l is NULL or full (untimed). */
-cl_event *clsp__ev(clsp_evlist *l);
-/* Waits for the queue, returns the summed device ms, releases events. */
-double clsp__ev_done(clsp_context *ctx, clsp_evlist *l);
-
-typedef struct clsp_arg {
-  size_t size;
-  const void *value;
-} clsp_arg;
-#define CLSP_A(x) {sizeof(x), &(x)}
-/* Sets the arguments of kernel `name` of program `sources` and launches
- * `global` items in groups the kernel allows (bounds-checked kernels). */
-clsp_status clsp__run(clsp_context *ctx, const char *sources, const char *name,
-                      size_t global, clsp_evlist *l, const clsp_arg *args, int n);
-#define CLSP_RUN(ctx, src, name, global, l, ...)                              \
-  clsp__run(ctx, src, name, global, l, (const clsp_arg[]){__VA_ARGS__},       \
-            (int)(sizeof((const clsp_arg[]){__VA_ARGS__}) / sizeof(clsp_arg)))
-
 /* ---- prefix sums, compaction, sort (src/pipeline/scan.c) ---- */
 /* m[first .. first + n) = value, 32-bit words, by a kernel. */
 clsp_status clsp__fill_u32(clsp_context *ctx, cl_mem m, uint32_t value, uint32_t first,
-                           uint32_t n, clsp_evlist *l);
+                           uint32_t n, clsp_events *l);
 /* In-place exclusive prefix sum of n uint32 (totals must fit 32 bits). */
 clsp_status clsp__scan_exclusive(clsp_context *ctx, cl_mem data, uint32_t n,
-                                 clsp_evlist *l);
+                                 clsp_events *l);
 /* Compaction of a selection array (CLSP_NONE_U32 = not selected). */
 typedef struct clsp_compaction {
   cl_mem offsets;      /* n_chunks + 1: exclusive scan of chunk counts */
@@ -97,23 +66,23 @@ typedef struct clsp_compaction {
   uint32_t total;      /* selected elements (read back to the host) */
 } clsp_compaction;
 clsp_status clsp__compact_count(clsp_context *ctx, cl_mem sel, uint32_t n,
-                                clsp_compaction *c, clsp_evlist *l);
+                                clsp_compaction *c, clsp_events *l);
 /* out_val[j] = j-th selected value; out_idx[j] = its index % modulus
  * (modulus 0: out_idx unused, may be NULL). */
 clsp_status clsp__compact_emit(clsp_context *ctx, cl_mem sel,
                                const clsp_compaction *c, cl_mem out_val,
-                               cl_mem out_idx, uint32_t modulus, clsp_evlist *l);
+                               cl_mem out_idx, uint32_t modulus, clsp_events *l);
 /* positions[q] = selected elements before index q * stride, q < n_q. */
 clsp_status clsp__compact_positions(clsp_context *ctx, cl_mem sel,
                                     const clsp_compaction *c, uint32_t stride,
                                     uint32_t n_q, cl_mem positions,
-                                    clsp_evlist *l);
+                                    clsp_events *l);
 void clsp__compact_release(clsp_context *ctx, clsp_compaction *c);
 /* Stable LSD radix sort of n ulong keys by their low `bits` bits, with
  * optional uint values (*vals may be NULL). The handles may be swapped for
  * the sorted buffers (the old ones are released). */
 clsp_status clsp__radix_sort(clsp_context *ctx, cl_mem *keys, cl_mem *vals,
-                             uint32_t n, uint32_t bits, clsp_evlist *l);
+                             uint32_t n, uint32_t bits, clsp_events *l);
 
 /* ---- packed keys and the device hash (src/pipeline/hash.c) ---- */
 /* Key layout: batch slowest, then the axes in order, each axis a in
@@ -133,7 +102,7 @@ clsp_status clsp__keyspec(clsp_context *ctx, int ndim, const int32_t *shape,
  * outside the shape or batch, or CLSP_NONE_U32 (a blocking read). */
 clsp_status clsp__keys_from_coords(clsp_context *ctx, const clsp_keyspec *ks,
                                    cl_mem coords, uint32_t n, cl_mem *keys,
-                                   uint32_t *bad_row, clsp_evlist *l);
+                                   uint32_t *bad_row, clsp_events *l);
 
 typedef struct clsp_hash {
   cl_mem slot_keys; /* CLSP_HASH64: capacity ulong keys; else NULL */
@@ -144,14 +113,14 @@ typedef struct clsp_hash {
 } clsp_hash;
 /* Builds the hash of n row keys (CLSP_KEY_EMPTY rows are skipped). */
 clsp_status clsp__hash_build(clsp_context *ctx, cl_mem keys, uint32_t n,
-                             clsp_hash *h, clsp_evlist *l);
+                             clsp_hash *h, clsp_events *l);
 /* The hash's kernel arguments, in kernel order (slot_keys, slot_vals, mask,
  * keys). */
 void clsp__hash_args(const clsp_hash *h, clsp_arg *args, uint32_t *mask);
 /* sel[i] = i for the first row of every key, else CLSP_NONE_U32; *dup_row
  * = the first row repeating an earlier row's key, or CLSP_NONE_U32. */
 clsp_status clsp__hash_firsts(clsp_context *ctx, const clsp_hash *h, cl_mem sel,
-                              uint32_t *dup_row, clsp_evlist *l);
+                              uint32_t *dup_row, clsp_events *l);
 /* Mean and max probe length of a successful lookup of every key. */
 clsp_status clsp__hash_probe_stats(clsp_context *ctx, const clsp_hash *h,
                                    double *mean, uint32_t *max);

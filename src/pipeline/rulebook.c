@@ -30,7 +30,7 @@ typedef struct build {
   clsp_keyspec in_ks, out_ks;
   cl_mem in_keys;
   clsp_hash in_hash;
-  clsp_evlist *ev;
+  clsp_events *ev;
 } build;
 
 static clsp_status check_geometry(clsp_context *ctx, clsp_conv_kind kind,
@@ -163,7 +163,7 @@ static clsp_status unique_candidates(build *b, cl_mem cand, uint32_t n_cand,
                              "output keys", keys);
   if (st == CLSP_SUCCESS) {
     *n_out = c.total;
-    st = CLSP_RUN(ctx, CLSP_PROG_HASH, "clsp_rb_gather_keys", c.total, b->ev,
+    st = CLSP_RUN(ctx, CLSP_K_RB_GATHER_KEYS, clsp_items(c.total), b->ev,
                   CLSP_A(cand), CLSP_A(first), CLSP_A(c.total), CLSP_A(*keys));
   }
   clsp__compact_release(ctx, &c);
@@ -201,7 +201,7 @@ static clsp_status output_sites(build *b) {
   clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_cand * 8, NULL,
                                        "candidate keys", &cand);
   if (st == CLSP_SUCCESS)
-    st = CLSP_RUN(ctx, CLSP_PROG_HASH, "clsp_rb_candidates", n_cand, b->ev,
+    st = CLSP_RUN(ctx, CLSP_K_RB_CANDIDATES, clsp_items(n_cand), b->ev,
                   CLSP_A(b->in->coords), CLSP_A(n_in), CLSP_A(g.ndim), CLSP_A(g.kind),
                   CLSP_A(g.kvol), CLSP_A(g.k), CLSP_A(g.s), CLSP_A(g.p), CLSP_A(g.d),
                   CLSP_A(os), CLSP_A(ob), CLSP_A(cand));
@@ -215,7 +215,7 @@ static clsp_status output_sites(build *b) {
   if (st == CLSP_SUCCESS) {
     rb->owns_out_coords = 1;
     rb->info.n_out = n_out;
-    st = CLSP_RUN(ctx, CLSP_PROG_HASH, "clsp_rb_unpack", n_out, b->ev, CLSP_A(keys),
+    st = CLSP_RUN(ctx, CLSP_K_RB_UNPACK, clsp_items(n_out), b->ev, CLSP_A(keys),
                   CLSP_A(n_out), CLSP_A(g.ndim), CLSP_A(ob), CLSP_A(rb->out_coords));
   }
   clsp__buffer_release(ctx, &keys);
@@ -275,7 +275,8 @@ static clsp_status kernel_map(build *b) {
                     CLSP_A(is), CLSP_A(ib)};
   clsp__hash_args(&b->in_hash, a + 11, &mask);
   a[15] = (clsp_arg)CLSP_A(sel);
-  if (st == CLSP_SUCCESS) st = clsp__run(ctx, CLSP_PROG_HASH, "clsp_rb_map", n_mat, b->ev, a, 16);
+  if (st == CLSP_SUCCESS)
+    st = CLSP_RUN_ARRAY(ctx, CLSP_K_RB_MAP, clsp_items(n_mat), b->ev, a, 16);
   if (st == CLSP_SUCCESS) st = compact_pairs(b, sel, n_mat);
   clsp__buffer_release(ctx, &sel);
   return st;
@@ -383,13 +384,14 @@ clsp_status clsp_rulebook_build(clsp_context *ctx, clsp_conv_kind kind,
   if (st == CLSP_SUCCESS) st = rb_new(ctx, kind, geometry, in, kvol, &b.rb);
   if (st != CLSP_SUCCESS) return st;
   memcpy(b.rb->info.out_shape, oshape, sizeof oshape);
-  clsp_evlist *ev = ctx->profiling ? calloc(1, sizeof *ev) : NULL;
-  b.ev = ev;
-  double t0 = clsp__now_ms();
+  clsp_events ev = {0};
+  b.ev = ctx->profiling ? &ev : NULL;
+  double t0 = clsp__now_ms(), dev_ms = 0.0;
   st = build_all(&b);
-  double dev_ms = clsp__ev_done(ctx, ev);
-  b.rb->info.build_ms = ev ? dev_ms : clsp__now_ms() - t0;
-  free(ev);
+  clsp_status done = clsp__events_finish(ctx, b.ev, NULL, 0, &dev_ms, NULL);
+  if (st == CLSP_SUCCESS) st = done;
+  b.rb->info.build_ms = b.ev ? dev_ms : clsp__now_ms() - t0;
+  clsp__events_release(&ev);
   clsp__hash_release(ctx, &b.in_hash);
   clsp__buffer_release(ctx, &b.in_keys);
   if (st != CLSP_SUCCESS) {
@@ -436,7 +438,6 @@ clsp_status clsp_rulebook_inverse(clsp_context *ctx, const clsp_rulebook *regula
   rb->out_coords = regular->in_coords;
   rb->in_coords = NULL;
   rb->owns_out_coords = rb->owns_pairs = 0;
-  rb->parent = regular;
   clRetainMemObject(rb->pair_in);
   clRetainMemObject(rb->pair_out);
   clRetainMemObject(rb->out_coords);

@@ -1,67 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Launch helper, device timing, and the data-parallel primitives of the
- * rulebook: exclusive scan, stream compaction, radix sort (cl/scan.cl,
- * cl/sort.cl). All of them are exact and deterministic. */
-#include <stdio.h>
+/* The data-parallel primitives of the rulebook: exclusive scan, stream
+ * compaction, radix sort (cl/scan.cl, cl/sort.cl). All of them are exact
+ * and deterministic; chunk and block sizes come from ctx->tuning. */
 #include <string.h>
 #include "pipeline.h"
 
-/* Elements per work-item in scans and compactions; keys per radix block. */
-#define SCAN_CHUNK 256u
-#define RADIX_BLOCK 256u
-/* Work-items per group for element-wise kernels (capped by the kernel). */
-#define PREFERRED_LOCAL 64u
-
-cl_event *clsp__ev(clsp_evlist *l) {
-  if (!l || l->n >= (int)(sizeof l->ev / sizeof l->ev[0])) return NULL;
-  return &l->ev[l->n++];
-}
-
-double clsp__ev_done(clsp_context *ctx, clsp_evlist *l) {
-  if (!l) return 0;
-  clFinish(ctx->queue);
-  double ms = 0;
-  for (int i = 0; i < l->n; i++) {
-    if (!l->ev[i]) continue;
-    ms += clsp__event_ms(ctx, l->ev[i]);
-    clReleaseEvent(l->ev[i]);
-  }
-  l->n = 0;
-  return ms;
-}
-
-static size_t local_size(cl_kernel k, cl_device_id dev) {
-  size_t max = 0;
-  if (clGetKernelWorkGroupInfo(k, dev, CL_KERNEL_WORK_GROUP_SIZE, sizeof max, &max,
-                               NULL) != CL_SUCCESS || max == 0)
-    return 1;
-  size_t l = PREFERRED_LOCAL;
-  while (l > max) l /= 2;
-  return l;
-}
-
-clsp_status clsp__run(clsp_context *ctx, const char *sources, const char *name,
-                      size_t global, clsp_evlist *l, const clsp_arg *args, int n) {
-  if (global == 0) return CLSP_SUCCESS;
-  cl_kernel k;
-  clsp_status st = clsp__kernel(ctx, sources, "", name, &k);
-  for (int i = 0; st == CLSP_SUCCESS && i < n; i++) {
-    cl_int err = clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].value);
-    if (err != CL_SUCCESS) {
-      char what[160];
-      snprintf(what, sizeof what, "clSetKernelArg(%s, %d)", name, i);
-      st = clsp__cl_fail(ctx, err, what);
-    }
-  }
-  if (st != CLSP_SUCCESS) return st;
-  cl_event *ev = clsp__ev(l);
-  if (ev) *ev = NULL;
-  return clsp__launch_1d(ctx, k, name, global, local_size(k, ctx->device), ev);
-}
-
 clsp_status clsp__fill_u32(clsp_context *ctx, cl_mem m, uint32_t value, uint32_t first,
-                           uint32_t n, clsp_evlist *l) {
-  return CLSP_RUN(ctx, CLSP_PROG_SCAN, "clsp_fill_range_u32", n, l, CLSP_A(m),
+                           uint32_t n, clsp_events *l) {
+  return CLSP_RUN(ctx, CLSP_K_FILL_RANGE_U32, clsp_items(n), l, CLSP_A(m),
                   CLSP_A(value), CLSP_A(first), CLSP_A(n));
 }
 
@@ -70,9 +16,9 @@ static uint32_t chunks_of(uint32_t n, uint32_t chunk) {
 }
 
 clsp_status clsp__scan_exclusive(clsp_context *ctx, cl_mem data, uint32_t n,
-                                 clsp_evlist *l) {
+                                 clsp_events *l) {
   if (n == 0) return CLSP_SUCCESS;
-  uint32_t chunk = SCAN_CHUNK, nc = chunks_of(n, chunk);
+  uint32_t chunk = ctx->tuning.scan_chunk, nc = chunks_of(n, chunk);
   cl_mem sums = NULL;
   clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)nc * 4,
                                        NULL, "scan chunk sums", &sums);
@@ -80,20 +26,20 @@ clsp_status clsp__scan_exclusive(clsp_context *ctx, cl_mem data, uint32_t n,
   if (nc == 1) {
     st = clsp__fill_u32(ctx, sums, 0, 0, 1, l);
   } else {
-    st = CLSP_RUN(ctx, CLSP_PROG_SCAN, "clsp_scan_reduce", nc, l, CLSP_A(data),
+    st = CLSP_RUN(ctx, CLSP_K_SCAN_REDUCE, clsp_items(nc), l, CLSP_A(data),
                   CLSP_A(n), CLSP_A(chunk), CLSP_A(sums), CLSP_A(nc));
     if (st == CLSP_SUCCESS) st = clsp__scan_exclusive(ctx, sums, nc, l);
   }
   if (st == CLSP_SUCCESS)
-    st = CLSP_RUN(ctx, CLSP_PROG_SCAN, "clsp_scan_apply", nc, l, CLSP_A(data),
+    st = CLSP_RUN(ctx, CLSP_K_SCAN_APPLY, clsp_items(nc), l, CLSP_A(data),
                   CLSP_A(n), CLSP_A(chunk), CLSP_A(sums), CLSP_A(nc));
   clsp__buffer_release(ctx, &sums);
   return st;
 }
 
 clsp_status clsp__compact_count(clsp_context *ctx, cl_mem sel, uint32_t n,
-                                clsp_compaction *c, clsp_evlist *l) {
-  uint32_t chunk = SCAN_CHUNK;
+                                clsp_compaction *c, clsp_events *l) {
+  uint32_t chunk = ctx->tuning.scan_chunk;
   memset(c, 0, sizeof *c);
   c->n = n;
   c->n_chunks = chunks_of(n, chunk);
@@ -104,7 +50,7 @@ clsp_status clsp__compact_count(clsp_context *ctx, cl_mem sel, uint32_t n,
   if (st == CLSP_SUCCESS)
     st = clsp__fill_u32(ctx, c->offsets, 0, c->n_chunks, 1, l);
   if (st == CLSP_SUCCESS)
-    st = CLSP_RUN(ctx, CLSP_PROG_SCAN, "clsp_compact_count", c->n_chunks, l,
+    st = CLSP_RUN(ctx, CLSP_K_COMPACT_COUNT, clsp_items(c->n_chunks), l,
                   CLSP_A(sel), CLSP_A(n), CLSP_A(chunk), CLSP_A(c->offsets),
                   CLSP_A(c->n_chunks));
   if (st == CLSP_SUCCESS) st = clsp__scan_exclusive(ctx, c->offsets, m, l);
@@ -120,19 +66,19 @@ clsp_status clsp__compact_count(clsp_context *ctx, cl_mem sel, uint32_t n,
 
 clsp_status clsp__compact_emit(clsp_context *ctx, cl_mem sel, const clsp_compaction *c,
                                cl_mem out_val, cl_mem out_idx, uint32_t modulus,
-                               clsp_evlist *l) {
-  uint32_t chunk = SCAN_CHUNK;
+                               clsp_events *l) {
+  uint32_t chunk = ctx->tuning.scan_chunk;
   cl_mem idx = out_idx ? out_idx : out_val;
-  return CLSP_RUN(ctx, CLSP_PROG_SCAN, "clsp_compact_emit", c->n_chunks, l,
+  return CLSP_RUN(ctx, CLSP_K_COMPACT_EMIT, clsp_items(c->n_chunks), l,
                   CLSP_A(sel), CLSP_A(c->n), CLSP_A(chunk), CLSP_A(c->offsets),
                   CLSP_A(c->n_chunks), CLSP_A(out_val), CLSP_A(idx), CLSP_A(modulus));
 }
 
 clsp_status clsp__compact_positions(clsp_context *ctx, cl_mem sel,
                                     const clsp_compaction *c, uint32_t stride,
-                                    uint32_t n_q, cl_mem positions, clsp_evlist *l) {
-  uint32_t chunk = SCAN_CHUNK;
-  return CLSP_RUN(ctx, CLSP_PROG_SCAN, "clsp_compact_positions", n_q, l, CLSP_A(sel),
+                                    uint32_t n_q, cl_mem positions, clsp_events *l) {
+  uint32_t chunk = ctx->tuning.scan_chunk;
+  return CLSP_RUN(ctx, CLSP_K_COMPACT_POSITIONS, clsp_items(n_q), l, CLSP_A(sel),
                   CLSP_A(chunk), CLSP_A(c->offsets), CLSP_A(stride), CLSP_A(n_q),
                   CLSP_A(positions));
 }
@@ -144,15 +90,16 @@ void clsp__compact_release(clsp_context *ctx, clsp_compaction *c) {
 /* One 4-bit pass from (keys, vals) into (keys2, vals2). */
 static clsp_status radix_pass(clsp_context *ctx, cl_mem keys, cl_mem vals, cl_mem keys2,
                               cl_mem vals2, uint32_t n, uint32_t shift, cl_mem hist,
-                              clsp_evlist *l) {
-  uint32_t block = RADIX_BLOCK, nb = chunks_of(n, block), has_vals = vals != NULL;
+                              clsp_events *l) {
+  uint32_t block = ctx->tuning.radix_block, nb = chunks_of(n, block);
+  uint32_t has_vals = vals != NULL;
   cl_mem v = vals ? vals : keys, v2 = vals2 ? vals2 : keys2;
-  clsp_status st = CLSP_RUN(ctx, CLSP_PROG_SORT, "clsp_radix_hist", nb, l, CLSP_A(keys),
+  clsp_status st = CLSP_RUN(ctx, CLSP_K_RADIX_HIST, clsp_items(nb), l, CLSP_A(keys),
                             CLSP_A(n), CLSP_A(block), CLSP_A(shift), CLSP_A(hist),
                             CLSP_A(nb));
   if (st == CLSP_SUCCESS) st = clsp__scan_exclusive(ctx, hist, nb * 16u, l);
   if (st == CLSP_SUCCESS)
-    st = CLSP_RUN(ctx, CLSP_PROG_SORT, "clsp_radix_scatter", nb, l, CLSP_A(keys),
+    st = CLSP_RUN(ctx, CLSP_K_RADIX_SCATTER, clsp_items(nb), l, CLSP_A(keys),
                   CLSP_A(v), CLSP_A(n), CLSP_A(block), CLSP_A(shift), CLSP_A(hist),
                   CLSP_A(nb), CLSP_A(keys2), CLSP_A(v2), CLSP_A(has_vals));
   return st;
@@ -165,9 +112,9 @@ static void swap_mem(cl_mem *a, cl_mem *b) {
 }
 
 clsp_status clsp__radix_sort(clsp_context *ctx, cl_mem *keys, cl_mem *vals, uint32_t n,
-                             uint32_t bits, clsp_evlist *l) {
+                             uint32_t bits, clsp_events *l) {
   if (n < 2 || bits == 0) return CLSP_SUCCESS;
-  uint32_t nb = chunks_of(n, RADIX_BLOCK);
+  uint32_t nb = chunks_of(n, ctx->tuning.radix_block);
   if ((uint64_t)nb * 16u > UINT32_MAX)
     return clsp__fail(ctx, CLSP_ERROR_TOO_LARGE, "sort: %u keys exceed the histogram", n);
   cl_mem k2 = NULL, v2 = NULL, hist = NULL;

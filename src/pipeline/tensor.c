@@ -156,12 +156,12 @@ static clsp_status merge_duplicates(clsp_context *ctx, clsp_tensor *t, const cls
   if (st == CLSP_SUCCESS)
     st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n * 4, NULL, "merge ranks", &rank);
   if (st == CLSP_SUCCESS)
-    st = CLSP_RUN(ctx, CLSP_PROG_HASH, "clsp_rb_rank", c.total, NULL, CLSP_A(first),
+    st = CLSP_RUN(ctx, CLSP_K_RB_RANK, clsp_items(c.total), NULL, CLSP_A(first),
                   CLSP_A(c.total), CLSP_A(rank));
   if (st == CLSP_SUCCESS)
     st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n * 4, NULL, "merge rows", &rows);
   if (st == CLSP_SUCCESS)
-    st = CLSP_RUN(ctx, "common.clh,util.cl", "clsp_iota_u32", n, NULL, CLSP_A(rows),
+    st = CLSP_RUN(ctx, CLSP_K_IOTA_U32, clsp_items(n), NULL, CLSP_A(rows),
                   CLSP_A(zero), CLSP_A(n));
   if (st == CLSP_SUCCESS) st = clsp__radix_sort(ctx, keys, &rows, n, ks->total_bits, NULL);
   if (st == CLSP_SUCCESS)
@@ -171,7 +171,7 @@ static clsp_status merge_duplicates(clsp_context *ctx, clsp_tensor *t, const cls
     st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)c.total * ch * 4, NULL,
                              "tensor feats", &nf);
   if (st == CLSP_SUCCESS)
-    st = CLSP_RUN(ctx, CLSP_PROG_HASH, "clsp_rb_merge", n, NULL, CLSP_A(*keys), CLSP_A(rows),
+    st = CLSP_RUN(ctx, CLSP_K_RB_MERGE, clsp_items(n), NULL, CLSP_A(*keys), CLSP_A(rows),
                   CLSP_A(n), CLSP_A(rank), CLSP_A(t->coords), CLSP_A(t->feats), CLSP_A(ch),
                   CLSP_A(ndim), CLSP_A(nc), CLSP_A(nf));
   if (st == CLSP_SUCCESS) {

@@ -10,14 +10,10 @@
 #include "pipeline.h"
 #include "clspconv/voxelize.h"
 
-#define VOX_SOURCES "common.clh,voxelize.cl"
-#define VOX_MAX_EVENTS 64
-#define VOX_SCAN_WG 256
 
 /* One voxelization in flight: its buffers and its profiling events. */
 typedef struct vox_run {
   clsp_context *ctx;
-  const char *options; /* program build options */
   cl_mem pts;          /* the points (caller's or uploaded) */
   uint32_t n;          /* points */
   cl_mem keys, slot_of, head, rank, tkeys, tfirst, slot_voxel;
@@ -25,14 +21,12 @@ typedef struct vox_run {
   cl_mem sorted_points; /* sort path: the point of each sorted key */
   int wide;            /* 64-bit keys: the grid has 2^32 - 1 cells or more */
   uint32_t sort_bits;  /* sort path: key bits sorted (2^bits > cells) */
-  double sort_ms;      /* sort path: device time of the radix sort */
   uint32_t mask;       /* hash table slots - 1 */
   uint32_t m;          /* voxels */
   int32_t shape[3];    /* output shape, in coordinate order */
   uint32_t d1, d2;     /* key decode: extents of coordinate axes 1 and 2 */
-  cl_event ev[VOX_MAX_EVENTS];
-  int ev_stage[VOX_MAX_EVENTS];
-  int n_ev;
+  clsp_events events;  /* tagged by clsp_voxel_stage, when `timed` */
+  int timed;
 } vox_run;
 
 clsp_status clsp_voxelize_defaults(clsp_voxel_recipe recipe, clsp_voxelize_options *o) {
@@ -83,20 +77,16 @@ static clsp_status check_options(clsp_context *ctx, const clsp_voxelize_options 
   return CLSP_SUCCESS;
 }
 
-/* Launches kernel `name` over `global` items with the given arguments and
- * records its event under `stage`. */
-static clsp_status launch(vox_run *r, const char *name, int stage, size_t global,
-                          size_t local, int nargs, const size_t *sizes,
-                          const void *const *values) {
-  cl_kernel k;
-  clsp_status st = clsp__kernel(r->ctx, VOX_SOURCES, r->options, name, &k);
-  if (st == CLSP_SUCCESS) st = clsp__set_args(r->ctx, k, name, nargs, sizes, values);
-  if (st != CLSP_SUCCESS || global == 0) return st;
-  cl_event *ev = r->n_ev < VOX_MAX_EVENTS ? &r->ev[r->n_ev] : NULL;
-  st = clsp__launch_1d(r->ctx, k, name, global, local, ev);
-  if (st == CLSP_SUCCESS && ev) r->ev_stage[r->n_ev++] = stage;
-  return st;
+/* Launches kernel k over `range`, recording its event under `stage`. */
+static clsp_status launch(vox_run *r, clsp_kernel_id k, clsp_voxel_stage stage,
+                          clsp_range range, const clsp_arg *args, int n) {
+  clsp_events *ev = r->timed ? &r->events : NULL;
+  if (ev) ev->tag = (int)stage;
+  return CLSP_RUN_ARRAY(r->ctx, k, range, ev, args, n);
 }
+/* launch() with the arguments as a list: CLSP_A(x), ... */
+#define VOX_LAUNCH(r, k, stage, range, ...) \
+  launch(r, k, stage, range, CLSP_ARGS_(__VA_ARGS__), CLSP_NARGS_(__VA_ARGS__))
 
 static clsp_status buf(vox_run *r, size_t count, const char *what, cl_mem *out) {
   return clsp__buffer_create(r->ctx, CL_MEM_READ_WRITE, count * sizeof(uint32_t), NULL,
@@ -108,17 +98,14 @@ static clsp_status buf64(vox_run *r, size_t count, const char *what, cl_mem *out
                              what, out);
 }
 
+/* The block-scan group: the tuned size, halved to what the kernel allows. */
 static clsp_status scan_wg(vox_run *r, size_t *wg) {
-  cl_kernel k;
-  clsp_status st = clsp__kernel(r->ctx, VOX_SOURCES, r->options, "clsp_vox_scan_block", &k);
-  if (st != CLSP_SUCCESS) return st;
   size_t kmax = 1;
-  CLSP_CL_CHECK(r->ctx,
-                clGetKernelWorkGroupInfo(k, r->ctx->device, CL_KERNEL_WORK_GROUP_SIZE,
-                                         sizeof kmax, &kmax, NULL),
-                "clGetKernelWorkGroupInfo(clsp_vox_scan_block)");
-  size_t w = VOX_SCAN_WG;
-  while (w > 1 && (w > kmax || w > r->ctx->caps.max_work_group_size)) w /= 2;
+  clsp_status st =
+      clsp__kernel_max_group(r->ctx, &clsp__kernels[CLSP_K_VOX_SCAN_BLOCK], &kmax);
+  if (st != CLSP_SUCCESS) return st;
+  size_t w = r->ctx->tuning.vox_scan_group;
+  while (w > 1 && w > kmax) w /= 2;
   *wg = w;
   return CLSP_SUCCESS;
 }
@@ -131,18 +118,14 @@ static clsp_status scan(vox_run *r, cl_mem in, cl_mem out, uint32_t len) {
   uint32_t groups = (uint32_t)((len + wg - 1) / wg);
   cl_mem sums = NULL;
   st = buf(r, groups, "voxelize scan sums", &sums);
-  if (st == CLSP_SUCCESS) {
-    const size_t sz[] = {sizeof(cl_mem), sizeof(cl_mem), sizeof(cl_mem), 4,
-                         wg * sizeof(uint32_t)};
-    const void *v[] = {&in, &out, &sums, &len, NULL};
-    st = launch(r, "clsp_vox_scan_block", CLSP_VOXEL_STAGE_COMPACT, len, wg, 5, sz, v);
-  }
+  if (st == CLSP_SUCCESS)
+    st = VOX_LAUNCH(r, CLSP_K_VOX_SCAN_BLOCK, CLSP_VOXEL_STAGE_COMPACT,
+                    clsp_items_in_groups(len, wg), CLSP_A(in), CLSP_A(out), CLSP_A(sums),
+                    CLSP_A(len), CLSP_LOCAL_BYTES(wg * sizeof(uint32_t)));
   if (st == CLSP_SUCCESS && groups > 1) st = scan(r, sums, sums, groups);
-  if (st == CLSP_SUCCESS && groups > 1) {
-    const size_t sz[] = {sizeof(cl_mem), sizeof(cl_mem), 4};
-    const void *v[] = {&out, &sums, &len};
-    st = launch(r, "clsp_vox_scan_add", CLSP_VOXEL_STAGE_COMPACT, len, wg, 3, sz, v);
-  }
+  if (st == CLSP_SUCCESS && groups > 1)
+    st = VOX_LAUNCH(r, CLSP_K_VOX_SCAN_ADD, CLSP_VOXEL_STAGE_COMPACT,
+                    clsp_items_in_groups(len, wg), CLSP_A(out), CLSP_A(sums), CLSP_A(len));
   clsp__buffer_release(r->ctx, &sums);
   return st;
 }
@@ -194,13 +177,12 @@ static clsp_status keys_range(vox_run *r, const clsp_voxelize_options *o) {
   const uint32_t d[3] = {(uint32_t)g[2], (uint32_t)g[1], (uint32_t)g[0]};
   clsp_status st = key_grid(r, d, o->batch, "options: the voxel grid");
   if (st != CLSP_SUCCESS) return st;
-  const size_t f = sizeof(float), i = sizeof(int32_t), m = sizeof(cl_mem);
-  const size_t sz[] = {m, 4, f, f, f, f, f, f, i, i, i, m};
-  const void *v[] = {&r->pts, &r->n, &o->voxel_size[0], &o->voxel_size[1],
-                     &o->voxel_size[2], &o->range[0], &o->range[1], &o->range[2],
-                     &g[0], &g[1], &g[2], &r->keys};
-  return launch(r, r->wide ? "clsp_vox_keys_range64" : "clsp_vox_keys_range",
-                CLSP_VOXEL_STAGE_KEYS, r->n, 0, 12, sz, v);
+  return VOX_LAUNCH(r, r->wide ? CLSP_K_VOX_KEYS_RANGE64 : CLSP_K_VOX_KEYS_RANGE,
+                    CLSP_VOXEL_STAGE_KEYS, clsp_items_any(r->n), CLSP_A(r->pts),
+                    CLSP_A(r->n), CLSP_A(o->voxel_size[0]), CLSP_A(o->voxel_size[1]),
+                    CLSP_A(o->voxel_size[2]), CLSP_A(o->range[0]), CLSP_A(o->range[1]),
+                    CLSP_A(o->range[2]), CLSP_A(g[0]), CLSP_A(g[1]), CLSP_A(g[2]),
+                    CLSP_A(r->keys));
 }
 
 static clsp_status round_bounds(vox_run *r, const clsp_voxelize_options *o,
@@ -212,12 +194,11 @@ static clsp_status round_bounds(vox_run *r, const clsp_voxelize_options *o,
                                        sizeof init, (void *)init, "voxelize bounds",
                                        &bounds);
   if (st != CLSP_SUCCESS) return st;
-  const size_t f = sizeof(float), m = sizeof(cl_mem);
-  const size_t sz[] = {m, 4, f, f, f, m};
-  const void *v[] = {&r->pts, &r->n, &o->voxel_size[0], &o->voxel_size[1],
-                     &o->voxel_size[2], &bounds};
-  st = launch(r, "clsp_vox_round_bounds", CLSP_VOXEL_STAGE_KEYS, (r->n + 63) / 64, 0, 6,
-              sz, v);
+  uint32_t chunk = r->ctx->tuning.vox_bounds_chunk; /* CLSP_VOX_BOUNDS_CHUNK */
+  st = VOX_LAUNCH(r, CLSP_K_VOX_ROUND_BOUNDS, CLSP_VOXEL_STAGE_KEYS,
+                  clsp_items_any((r->n + chunk - 1) / chunk), CLSP_A(r->pts), CLSP_A(r->n),
+                  CLSP_A(o->voxel_size[0]), CLSP_A(o->voxel_size[1]),
+                  CLSP_A(o->voxel_size[2]), CLSP_A(bounds));
   if (st == CLSP_SUCCESS) {
     cl_int err = clEnqueueReadBuffer(r->ctx->queue, bounds, CL_TRUE, 0, sizeof init, b, 0,
                                      NULL, NULL);
@@ -278,20 +259,14 @@ static clsp_status keys_round(vox_run *r, const clsp_voxelize_options *o) {
                          (uint32_t)r->shape[2]};
   if (st == CLSP_SUCCESS) st = key_grid(r, d, o->batch, "points: their voxel grid");
   if (st != CLSP_SUCCESS || r->n == 0) return st;
-  static const char *const kernel[2][2] = {
-      {"clsp_vox_keys_round", "clsp_vox_keys_round_far"},
-      {"clsp_vox_keys_round64", "clsp_vox_keys_round64_far"}};
-  const size_t f = sizeof(float), m = sizeof(cl_mem);
-  const size_t sz[] = {m, 4, f, f, f, f, f, f, 4, 4, m};
-  const void *v[] = {&r->pts, &r->n, &o->voxel_size[0], &o->voxel_size[1],
-                     &o->voxel_size[2], &lo[0], &lo[1], &lo[2], &r->d1, &r->d2, &r->keys};
-  return launch(r, kernel[r->wide][far], CLSP_VOXEL_STAGE_KEYS, r->n, 0, 11, sz, v);
-}
-
-/* The condition under which clsp__base_options compiles the CLSP_HASH64
- * kernels (clsp_vox_hash_insert64). */
-static int hash64(const clsp_context *ctx) {
-  return ctx->caps.int64_atomics && !(ctx->flags & CLSP_CONTEXT_FORCE_HASH32);
+  static const clsp_kernel_id kernel[2][2] = {
+      {CLSP_K_VOX_KEYS_ROUND, CLSP_K_VOX_KEYS_ROUND_FAR},
+      {CLSP_K_VOX_KEYS_ROUND64, CLSP_K_VOX_KEYS_ROUND64_FAR}};
+  return VOX_LAUNCH(r, kernel[r->wide][far], CLSP_VOXEL_STAGE_KEYS, clsp_items_any(r->n),
+                    CLSP_A(r->pts), CLSP_A(r->n), CLSP_A(o->voxel_size[0]),
+                    CLSP_A(o->voxel_size[1]), CLSP_A(o->voxel_size[2]), CLSP_A(lo[0]),
+                    CLSP_A(lo[1]), CLSP_A(lo[2]), CLSP_A(r->d1), CLSP_A(r->d2),
+                    CLSP_A(r->keys));
 }
 
 /* Hash insert of 32-bit keys, or of 64-bit keys with 64-bit atomics: the
@@ -305,14 +280,13 @@ static clsp_status hash_insert(vox_run *r) {
                                        "voxelize hash keys", &r->tkeys);
   if (st == CLSP_SUCCESS) st = buf(r, cap, "voxelize hash first", &r->tfirst);
   if (st == CLSP_SUCCESS) st = buf(r, cap, "voxelize slot voxel", &r->slot_voxel);
-  if (st == CLSP_SUCCESS) st = clsp__buffer_fill32(r->ctx, r->tkeys, 0xFFFFFFFFu, 0, cap * key_bytes, NULL);
-  if (st == CLSP_SUCCESS) st = clsp__buffer_fill32(r->ctx, r->tfirst, 0xFFFFFFFFu, 0, cap * 4ull, NULL);
+  if (st == CLSP_SUCCESS) st = clsp__buffer_fill32(r->ctx, r->tkeys, CLSP_NONE_U32, 0, cap * key_bytes, NULL);
+  if (st == CLSP_SUCCESS) st = clsp__buffer_fill32(r->ctx, r->tfirst, CLSP_NONE_U32, 0, cap * 4ull, NULL);
   if (st != CLSP_SUCCESS) return st;
-  const size_t m = sizeof(cl_mem);
-  const size_t s1[] = {m, 4, m, m, 4, m};
-  const void *v1[] = {&r->keys, &r->n, &r->tkeys, &r->tfirst, &r->mask, &r->slot_of};
-  return launch(r, r->wide ? "clsp_vox_hash_insert64" : "clsp_vox_hash_insert",
-                CLSP_VOXEL_STAGE_HASH, r->n, 0, 6, s1, v1);
+  return VOX_LAUNCH(r, r->wide ? CLSP_K_VOX_HASH_INSERT64 : CLSP_K_VOX_HASH_INSERT,
+                    CLSP_VOXEL_STAGE_HASH, clsp_items_any(r->n), CLSP_A(r->keys),
+                    CLSP_A(r->n), CLSP_A(r->tkeys), CLSP_A(r->tfirst), CLSP_A(r->mask),
+                    CLSP_A(r->slot_of));
 }
 
 /* 64-bit keys without 64-bit atomics: a stable sort of the (key, point)
@@ -325,25 +299,22 @@ static clsp_status sort_runs(vox_run *r) {
   if (st == CLSP_SUCCESS) st = buf(r, r->n, "voxelize run first", &r->tfirst);
   if (st == CLSP_SUCCESS) st = buf(r, r->n, "voxelize slot voxel", &r->slot_voxel);
   if (st != CLSP_SUCCESS) return st;
-  const size_t m = sizeof(cl_mem);
-  const size_t s1[] = {m, 4, m, m};
-  const void *v1[] = {&r->keys, &r->n, &r->tkeys, &r->sorted_points};
-  st = launch(r, "clsp_vox_sort_init", CLSP_VOXEL_STAGE_HASH, r->n, 0, 4, s1, v1);
+  st = VOX_LAUNCH(r, CLSP_K_VOX_SORT_INIT, CLSP_VOXEL_STAGE_HASH, clsp_items_any(r->n),
+                  CLSP_A(r->keys), CLSP_A(r->n), CLSP_A(r->tkeys), CLSP_A(r->sorted_points));
   if (st == CLSP_SUCCESS) {
-    clsp_evlist l = {.n = 0};
-    st = clsp__radix_sort(r->ctx, &r->tkeys, &r->sorted_points, r->n, r->sort_bits, &l);
-    r->sort_ms += clsp__ev_done(r->ctx, &l);
+    /* The sort's launches are recorded under the hash stage too. */
+    clsp_events *ev = r->timed ? &r->events : NULL;
+    if (ev) ev->tag = CLSP_VOXEL_STAGE_HASH;
+    st = clsp__radix_sort(r->ctx, &r->tkeys, &r->sorted_points, r->n, r->sort_bits, ev);
   }
-  const size_t s2[] = {m, 4, m};
-  const void *v2[] = {&r->tkeys, &r->n, &r->head};
   if (st == CLSP_SUCCESS)
-    st = launch(r, "clsp_vox_run_heads", CLSP_VOXEL_STAGE_HASH, r->n, 0, 3, s2, v2);
+    st = VOX_LAUNCH(r, CLSP_K_VOX_RUN_HEADS, CLSP_VOXEL_STAGE_HASH, clsp_items_any(r->n),
+                    CLSP_A(r->tkeys), CLSP_A(r->n), CLSP_A(r->head));
   if (st == CLSP_SUCCESS) st = scan(r, r->head, r->rank, r->n);
-  const size_t s3[] = {m, m, m, m, 4, m, m};
-  const void *v3[] = {&r->tkeys, &r->sorted_points, &r->head, &r->rank,
-                      &r->n, &r->slot_of, &r->tfirst};
   if (st == CLSP_SUCCESS)
-    st = launch(r, "clsp_vox_run_slots", CLSP_VOXEL_STAGE_HASH, r->n, 0, 7, s3, v3);
+    st = VOX_LAUNCH(r, CLSP_K_VOX_RUN_SLOTS, CLSP_VOXEL_STAGE_HASH, clsp_items_any(r->n),
+                    CLSP_A(r->tkeys), CLSP_A(r->sorted_points), CLSP_A(r->head),
+                    CLSP_A(r->rank), CLSP_A(r->n), CLSP_A(r->slot_of), CLSP_A(r->tfirst));
   return st;
 }
 
@@ -351,12 +322,10 @@ static clsp_status sort_runs(vox_run *r) {
  * 64-bit keys without 64-bit atomics), then head flags; rank = exclusive
  * scan of the heads, whose last entry (index n) is the number of voxels. */
 static clsp_status hash_and_rank(vox_run *r) {
-  clsp_status st = (r->wide && !hash64(r->ctx)) ? sort_runs(r) : hash_insert(r);
-  const size_t m = sizeof(cl_mem);
-  const size_t s2[] = {m, m, 4, m};
-  const void *v2[] = {&r->slot_of, &r->tfirst, &r->n, &r->head};
+  clsp_status st = (r->wide && !r->ctx->tuning.hash64) ? sort_runs(r) : hash_insert(r);
   if (st == CLSP_SUCCESS)
-    st = launch(r, "clsp_vox_heads", CLSP_VOXEL_STAGE_HASH, r->n, 0, 4, s2, v2);
+    st = VOX_LAUNCH(r, CLSP_K_VOX_HEADS, CLSP_VOXEL_STAGE_HASH, clsp_items_any(r->n),
+                    CLSP_A(r->slot_of), CLSP_A(r->tfirst), CLSP_A(r->n), CLSP_A(r->head));
   if (st == CLSP_SUCCESS) st = scan(r, r->head, r->rank, r->n + 1);
   if (st == CLSP_SUCCESS) st = read_u32(r, r->rank, r->n, &r->m);
   return st;
@@ -371,23 +340,22 @@ static clsp_status emit_and_bucket(vox_run *r, int32_t batch) {
   if (st == CLSP_SUCCESS) st = buf(r, r->n, "voxelize buckets", &r->bucket);
   if (st == CLSP_SUCCESS) st = clsp__buffer_fill32(r->ctx, r->counts, 0, 0, (r->m + 1ull) * 4, NULL);
   if (st != CLSP_SUCCESS) return st;
-  const size_t m = sizeof(cl_mem);
-  const size_t s1[] = {m, m, m, m, 4, 4, 4, 4, m, m};
-  const void *v1[] = {&r->keys, &r->slot_of, &r->head, &r->rank, &r->n, &r->d1, &r->d2,
-                      &batch, &r->slot_voxel, &r->coords};
-  st = launch(r, r->wide ? "clsp_vox_emit64" : "clsp_vox_emit", CLSP_VOXEL_STAGE_COMPACT,
-              r->n, 0, 10, s1, v1);
+  st = VOX_LAUNCH(r, r->wide ? CLSP_K_VOX_EMIT64 : CLSP_K_VOX_EMIT,
+                  CLSP_VOXEL_STAGE_COMPACT, clsp_items_any(r->n), CLSP_A(r->keys),
+                  CLSP_A(r->slot_of), CLSP_A(r->head), CLSP_A(r->rank), CLSP_A(r->n),
+                  CLSP_A(r->d1), CLSP_A(r->d2), CLSP_A(batch), CLSP_A(r->slot_voxel),
+                  CLSP_A(r->coords));
   /* head is no longer needed: it now holds each point's voxel row. */
-  const size_t s2[] = {m, m, 4, m, m};
-  const void *v2[] = {&r->slot_of, &r->slot_voxel, &r->n, &r->head, &r->counts};
   if (st == CLSP_SUCCESS)
-    st = launch(r, "clsp_vox_count", CLSP_VOXEL_STAGE_COMPACT, r->n, 0, 5, s2, v2);
+    st = VOX_LAUNCH(r, CLSP_K_VOX_COUNT, CLSP_VOXEL_STAGE_COMPACT, clsp_items_any(r->n),
+                    CLSP_A(r->slot_of), CLSP_A(r->slot_voxel), CLSP_A(r->n), CLSP_A(r->head),
+                    CLSP_A(r->counts));
   if (st == CLSP_SUCCESS) st = scan(r, r->counts, r->offsets, r->m + 1);
   if (st == CLSP_SUCCESS) st = clsp__buffer_fill32(r->ctx, r->counts, 0, 0, (r->m + 1ull) * 4, NULL);
-  const size_t s3[] = {m, 4, m, m, m};
-  const void *v3[] = {&r->head, &r->n, &r->offsets, &r->counts, &r->bucket};
   if (st == CLSP_SUCCESS)
-    st = launch(r, "clsp_vox_bucket", CLSP_VOXEL_STAGE_COMPACT, r->n, 0, 5, s3, v3);
+    st = VOX_LAUNCH(r, CLSP_K_VOX_BUCKET, CLSP_VOXEL_STAGE_COMPACT, clsp_items_any(r->n),
+                    CLSP_A(r->head), CLSP_A(r->n), CLSP_A(r->offsets), CLSP_A(r->counts),
+                    CLSP_A(r->bucket));
   return st;
 }
 
@@ -396,10 +364,9 @@ static clsp_status means(vox_run *r) {
                                        "voxel feats", &r->feats);
   if (st != CLSP_SUCCESS) return st;
   int32_t sorted = (r->ctx->flags & CLSP_CONTEXT_DETERMINISTIC) ? 1 : 0;
-  const size_t m = sizeof(cl_mem);
-  const size_t sz[] = {m, m, m, 4, 4, m};
-  const void *v[] = {&r->bucket, &r->offsets, &r->pts, &r->m, &sorted, &r->feats};
-  return launch(r, "clsp_vox_mean", CLSP_VOXEL_STAGE_MEAN, r->m, 0, 6, sz, v);
+  return VOX_LAUNCH(r, CLSP_K_VOX_MEAN, CLSP_VOXEL_STAGE_MEAN, clsp_items_any(r->m),
+                    CLSP_A(r->bucket), CLSP_A(r->offsets), CLSP_A(r->pts), CLSP_A(r->m),
+                    CLSP_A(sorted), CLSP_A(r->feats));
 }
 
 static void run_release(vox_run *r, int owns_pts) {
@@ -409,8 +376,7 @@ static void run_release(vox_run *r, int owns_pts) {
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
     clsp__buffer_release(r->ctx, all[i]);
   if (owns_pts) clsp__buffer_release(r->ctx, &r->pts);
-  for (int i = 0; i < r->n_ev; i++) clReleaseEvent(r->ev[i]);
-  r->n_ev = 0;
+  clsp__events_release(&r->events);
 }
 
 static clsp_status kept_and_times(vox_run *r, clsp_voxelize_stats *s) {
@@ -420,27 +386,8 @@ static clsp_status kept_and_times(vox_run *r, clsp_voxelize_stats *s) {
   clsp_status st = read_u32(r, r->offsets, r->m, &kept);
   if (st != CLSP_SUCCESS) return st;
   s->n_kept = kept;
-  st = clsp_context_finish(r->ctx);
-  if (st != CLSP_SUCCESS) return st;
-  for (int i = 0; i < r->n_ev; i++) {
-    double ms = clsp__event_ms(r->ctx, r->ev[i]);
-    s->stage_ms[r->ev_stage[i]] += ms;
-    s->device_ms += ms;
-  }
-  s->stage_ms[CLSP_VOXEL_STAGE_HASH] += r->sort_ms;
-  s->device_ms += r->sort_ms;
-  return CLSP_SUCCESS;
-}
-
-/* Exact float division is needed to reproduce the float32 quantisation of
- * the references bit for bit (also used by clsp_context_warmup). */
-const char *clsp__voxelize_options(const clsp_context *ctx);
-const char *clsp__voxelize_options(const clsp_context *ctx) {
-  cl_device_fp_config fp = 0;
-  clGetDeviceInfo(ctx->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
-  return (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT)
-             ? "-cl-fp32-correctly-rounded-divide-sqrt"
-             : "";
+  return clsp__events_finish(r->ctx, &r->events, s->stage_ms, CLSP_VOXEL_STAGE_COUNT,
+                             &s->device_ms, NULL);
 }
 
 static clsp_status voxelize_run(vox_run *r, const clsp_voxelize_options *o,
@@ -475,7 +422,7 @@ static clsp_status voxelize_common(clsp_context *ctx, const clsp_voxelize_option
   clsp_status st = check_options(ctx, options, &o);
   vox_run r = {0};
   r.ctx = ctx;
-  r.options = clsp__voxelize_options(ctx);
+  r.timed = stats != NULL;
   r.pts = pts;
   r.n = (uint32_t)n;
   if (stats) {

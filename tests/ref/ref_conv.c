@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* CPU reference sparse convolution evaluated per output site like a dense
  * conv.  Shares no code with ref_rulebook.c on purpose: its own input lookup
  * (sorted rows + binary search) and its own per-axis index formulas. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* CPU reference sparse convolution, evaluated like a dense PyTorch conv at
  * each requested output site (double accumulation).  Independent of the
  * rulebook references: inputs are found by binary search over sorted input

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* CPU reference rulebooks: sort + binary search over coordinate rows. */
 #include "ref_rulebook.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* CPU reference rulebooks for sparse convolution (test oracle only).
  *
  * Deliberately brute force and independent of the device code.  Conventions:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* CPU reference voxelizers: per-point voxel index, then sort to group equal
  * voxels, then restore first-occurrence order. */
 #include "ref_voxel.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* CPU reference voxelizers for KITTI-format point clouds: records of four
  * float32 values (x, y, z, intensity). */
 #ifndef CLSP_REF_VOXEL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Standalone self-test of the CPU references (not part of the meson build):
  *   gcc -std=c11 -Wall -Wextra -O2 -o selftest_ref selftest_ref.c \
  *       selftest_grad.c ref_rulebook.c ref_conv.c ref_pool.c ref_voxel.c -lm

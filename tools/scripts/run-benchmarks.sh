@@ -21,11 +21,18 @@ for run in 1 2 3 4 5; do
   rm -rf "$cache"
 done 2>&1 | tee "$out/startup.txt"
 
+# Per-kernel checks with timings (tests/checkkernels.c): each kernel is
+# checked against its CPU reference, then timed (median after a warm-up).
+check=build/tests/checkkernels
 echo "== rulebook (KITTI 000000, SECOND recipe)"
-build/tools/clsp-bench-rulebook "$kitti/000000.bin" | tee "$out/rulebook.txt"
+$check --bench --input "$kitti/000000.bin" hash rulebook_subm rulebook_regular \
+  | tee "$out/rulebook.txt"
 
 echo "== conv layers (KITTI 000000)"
-build/tools/clsp-bench-conv "$kitti/000000.bin" --reps 9 | tee "$out/conv.txt"
+$check --bench --reps 9 --input "$kitti/000000.bin" --channels 64,64 conv_subm \
+  | tee "$out/conv.txt"
+$check --bench --reps 9 --input "$kitti/000000.bin" --channels 32,64 conv_regular \
+  | tee -a "$out/conv.txt"
 
 echo "== training: forward + backward of the same layers (KITTI 000000)"
 build/tools/clsp-bench-train "$kitti/000000.bin" --reps 9 | tee "$out/train.txt"

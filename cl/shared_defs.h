@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Constants shared by the host (C11) and the kernels (OpenCL C 1.2): the
+ * host includes this file, and the program assembler (src/core/program.c)
+ * puts it first in every kernel program. Plain macros only, valid in both
+ * languages. */
+#ifndef CLSP_SHARED_DEFS_H
+#define CLSP_SHARED_DEFS_H
+
+/* "No row / not selected / empty slot": 32-bit index sentinel. */
+#define CLSP_NONE_U32 0xFFFFFFFFu
+/* The same for 64-bit keys (the voxelizer's wide keys). */
+#define CLSP_NONE_U64 0xFFFFFFFFFFFFFFFFu
+
+/* Conv kinds, as kernels see them; equal to clsp_conv_kind (rulebook.h),
+ * checked on the host by static assertions in src/pipeline/programs.c. */
+#define CLSP_KIND_SUBMANIFOLD 0
+#define CLSP_KIND_REGULAR 1
+#define CLSP_KIND_TRANSPOSED 2
+#define CLSP_KIND_INVERSE 3
+
+/* Chunk plan of a conv (src/pipeline/conv.c, read by gather.cl and
+ * scatter.cl): CLSP_PLAN_WORDS uints per member, the member's first pair
+ * index at CLSP_PLAN_BEGIN and its number of valid rows at CLSP_PLAN_VALID. */
+#define CLSP_PLAN_WORDS 2
+#define CLSP_PLAN_BEGIN 0
+#define CLSP_PLAN_VALID 1
+
+#endif

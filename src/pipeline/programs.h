@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The pipeline's kernel programs and kernels, by id (table rows in
+ * programs.c), and CLSP_RUN, the launch call of pipeline code. Adding a
+ * kernel: one CLSP_KERNEL_LIST line (and one program row for a new .cl
+ * file); see docs/architecture.md. Not installed. */
+#ifndef CLSP_PIPELINE_PROGRAMS_H
+#define CLSP_PIPELINE_PROGRAMS_H
+
+#include "launch.h"
+
+/* Programs: one per group of cl/ files built together. */
+typedef enum clsp_program_id {
+  CLSP_P_UTIL,
+  CLSP_P_HASH, /* hash.cl + rulebook.cl */
+  CLSP_P_SCAN,
+  CLSP_P_SORT,
+  CLSP_P_GATHER,
+  CLSP_P_SCATTER,
+  CLSP_P_ELEMENTWISE,
+  CLSP_P_VOXELIZE,
+  CLSP_PROGRAM_COUNT
+} clsp_program_id;
+
+/* Kernels: X(ID, PROGRAM, function name). */
+#define CLSP_KERNEL_LIST(X)                                  \
+  X(FILL_U32, UTIL, clsp_fill_u32)                           \
+  X(IOTA_U32, UTIL, clsp_iota_u32)                           \
+  X(KEYS_FROM_COORDS, HASH, clsp_keys_from_coords)           \
+  X(HASH_INSERT, HASH, clsp_hash_insert)                     \
+  X(HASH_FIRSTS, HASH, clsp_hash_firsts)                     \
+  X(HASH_PROBE_STATS, HASH, clsp_hash_probe_stats)           \
+  X(RB_CANDIDATES, HASH, clsp_rb_candidates)                 \
+  X(RB_GATHER_KEYS, HASH, clsp_rb_gather_keys)               \
+  X(RB_UNPACK, HASH, clsp_rb_unpack)                         \
+  X(RB_MAP, HASH, clsp_rb_map)                               \
+  X(RB_RANK, HASH, clsp_rb_rank)                             \
+  X(RB_MERGE, HASH, clsp_rb_merge)                           \
+  X(FILL_RANGE_U32, SCAN, clsp_fill_range_u32)               \
+  X(SCAN_REDUCE, SCAN, clsp_scan_reduce)                     \
+  X(SCAN_APPLY, SCAN, clsp_scan_apply)                       \
+  X(COMPACT_COUNT, SCAN, clsp_compact_count)                 \
+  X(COMPACT_EMIT, SCAN, clsp_compact_emit)                   \
+  X(COMPACT_POSITIONS, SCAN, clsp_compact_positions)         \
+  X(RADIX_HIST, SORT, clsp_radix_hist)                       \
+  X(RADIX_SCATTER, SORT, clsp_radix_scatter)                 \
+  X(GATHER_ROWS, GATHER, clsp_gather_rows)                   \
+  X(GATHER_ROWS_CPU, GATHER, clsp_gather_rows_cpu)           \
+  X(SCATTER_ATOMIC, SCATTER, clsp_scatter_atomic)            \
+  X(SCATTER_ATOMIC_CPU, SCATTER, clsp_scatter_atomic_cpu)    \
+  X(SCATTER_ADD, SCATTER, clsp_scatter_add)                  \
+  X(SCATTER_ADD_CPU, SCATTER, clsp_scatter_add_cpu)          \
+  X(FILL_BIAS, SCATTER, clsp_fill_bias)                      \
+  X(EW_RELU, ELEMENTWISE, clsp_ew_relu)                      \
+  X(EW_ADD, ELEMENTWISE, clsp_ew_add)                        \
+  X(EW_CONCAT, ELEMENTWISE, clsp_ew_concat)                  \
+  X(EW_SCALE_SHIFT, ELEMENTWISE, clsp_ew_scale_shift)        \
+  X(VOX_KEYS_RANGE, VOXELIZE, clsp_vox_keys_range)           \
+  X(VOX_KEYS_RANGE64, VOXELIZE, clsp_vox_keys_range64)       \
+  X(VOX_ROUND_BOUNDS, VOXELIZE, clsp_vox_round_bounds)       \
+  X(VOX_KEYS_ROUND, VOXELIZE, clsp_vox_keys_round)           \
+  X(VOX_KEYS_ROUND_FAR, VOXELIZE, clsp_vox_keys_round_far)   \
+  X(VOX_KEYS_ROUND64, VOXELIZE, clsp_vox_keys_round64)       \
+  X(VOX_KEYS_ROUND64_FAR, VOXELIZE, clsp_vox_keys_round64_far) \
+  X(VOX_HASH_INSERT, VOXELIZE, clsp_vox_hash_insert)         \
+  X(VOX_HASH_INSERT64, VOXELIZE, clsp_vox_hash_insert64)     \
+  X(VOX_SORT_INIT, VOXELIZE, clsp_vox_sort_init)             \
+  X(VOX_RUN_HEADS, VOXELIZE, clsp_vox_run_heads)             \
+  X(VOX_RUN_SLOTS, VOXELIZE, clsp_vox_run_slots)             \
+  X(VOX_HEADS, VOXELIZE, clsp_vox_heads)                     \
+  X(VOX_SCAN_BLOCK, VOXELIZE, clsp_vox_scan_block)           \
+  X(VOX_SCAN_ADD, VOXELIZE, clsp_vox_scan_add)               \
+  X(VOX_EMIT, VOXELIZE, clsp_vox_emit)                       \
+  X(VOX_EMIT64, VOXELIZE, clsp_vox_emit64)                   \
+  X(VOX_COUNT, VOXELIZE, clsp_vox_count)                     \
+  X(VOX_BUCKET, VOXELIZE, clsp_vox_bucket)                   \
+  X(VOX_MEAN, VOXELIZE, clsp_vox_mean)
+
+#define CLSP_KERNEL_ENUM_(id, program, name) CLSP_K_##id,
+typedef enum clsp_kernel_id {
+  CLSP_KERNEL_LIST(CLSP_KERNEL_ENUM_) CLSP_KERNEL_COUNT
+} clsp_kernel_id;
+
+/* The tables (programs.c), indexed by the ids above. */
+extern const clsp_program_def clsp__programs[CLSP_PROGRAM_COUNT];
+extern const clsp_kernel_def clsp__kernels[CLSP_KERNEL_COUNT];
+
+/* Launches kernel `id` (a clsp_kernel_id) over `range` (clsp_items(n),
+ * clsp_grid(x, y), ...), recording its event in `events` (a clsp_events *,
+ * or NULL), with the arguments in kernel order:
+ *   CLSP_RUN(ctx, CLSP_K_SCAN_APPLY, clsp_items(nc), l,
+ *            CLSP_A(data), CLSP_A(n), CLSP_A(chunk), CLSP_A(sums), CLSP_A(nc)); */
+#define CLSP_RUN(ctx, id, range, events, ...) \
+  CLSP_LAUNCH(ctx, &clsp__kernels[id], range, events, __VA_ARGS__)
+/* The same with an argument array (clsp_arg args[n]). */
+#define CLSP_RUN_ARRAY(ctx, id, range, events, args, n) \
+  clsp__launch(ctx, &clsp__kernels[id], range, events, args, n)
+
+#endif
