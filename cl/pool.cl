@@ -3,12 +3,10 @@
  * item (src/pipeline/pool.c). Pairs are grouped by tap, so the host first
  * turns them into two dense tap-major tables: by_out[t][o] = the input of
  * output o at tap t, by_in[t][i] = the output input i feeds at tap t
- * (CLSP_NONE where none; within a tap each row appears at most once).
+ * (CLSP_NONE_U32 where none; within a tap each row appears at most once).
  * Every kernel then loops over the taps in order: no atomics, a fixed
  * summation order, bit-identical run to run. Max ties go to the lowest
  * input row. */
-
-#define CLSP_NONE 0xFFFFFFFFu
 
 /* Range: n_pairs. The tap of pair p is the last t with start[t] <= p. */
 kernel void clsp_pool_tables(global const uint *pair_in,
@@ -38,17 +36,17 @@ kernel void clsp_pool_max_forward(global const float *x, uint channels,
   if (e >= n_out * channels) return;
   uint o = e / channels, c = e - o * channels;
   float best = 0.0f;
-  uint besti = CLSP_NONE;
+  uint besti = CLSP_NONE_U32;
   for (uint t = 0; t < kvol; t++) {
     uint i = by_out[t * n_out + o];
-    if (i == CLSP_NONE) continue;
+    if (i == CLSP_NONE_U32) continue;
     float v = x[i * channels + c];
-    if (besti == CLSP_NONE || v > best || (v == best && i < besti)) {
+    if (besti == CLSP_NONE_U32 || v > best || (v == best && i < besti)) {
       best = v;
       besti = i;
     }
   }
-  y[e] = besti == CLSP_NONE ? 0.0f : best;
+  y[e] = besti == CLSP_NONE_U32 ? 0.0f : best;
   arg[e] = besti;
 }
 
@@ -58,7 +56,7 @@ kernel void clsp_pool_counts(global const uint *by_out, uint kvol, uint n_out,
   uint o = get_global_id(0);
   if (o >= n_out) return;
   uint n = 0;
-  for (uint t = 0; t < kvol; t++) n += by_out[t * n_out + o] != CLSP_NONE;
+  for (uint t = 0; t < kvol; t++) n += by_out[t * n_out + o] != CLSP_NONE_U32;
   count[o] = n;
 }
 
@@ -73,7 +71,7 @@ kernel void clsp_pool_avg_forward(global const float *x, uint channels,
   uint n = 0;
   for (uint t = 0; t < kvol; t++) {
     uint i = by_out[t * n_out + o];
-    if (i == CLSP_NONE) continue;
+    if (i == CLSP_NONE_U32) continue;
     s += x[i * channels + c];
     n++;
   }
@@ -93,7 +91,7 @@ kernel void clsp_pool_backward(global const float *dy, uint channels,
   float s = 0.0f;
   for (uint t = 0; t < kvol; t++) {
     uint o = by_in[t * n_in + i];
-    if (o == CLSP_NONE) continue;
+    if (o == CLSP_NONE_U32) continue;
     uint oc = o * channels + c;
     if (is_max) s += arg[oc] == i ? dy[oc] : 0.0f;
     else s += dy[oc] / (float)count[o];
@@ -111,13 +109,13 @@ kernel void clsp_gpool_forward(global const float *x, global const int *coords,
   if (e >= batch * channels) return;
   uint b = e / channels, c = e - b * channels;
   float acc = 0.0f;
-  uint besti = CLSP_NONE, m = 0;
+  uint besti = CLSP_NONE_U32, m = 0;
   for (uint r = 0; r < n; r++) {
     if ((uint)coords[r * cols] != b) continue;
     float v = x[r * channels + c];
     m++;
     if (!is_max) acc += v;
-    else if (besti == CLSP_NONE || v > acc) {
+    else if (besti == CLSP_NONE_U32 || v > acc) {
       acc = v;
       besti = r;
     }

@@ -19,20 +19,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include "conv_stages.h"
+#include "programs.h"
 #include "clspconv/train.h"
 
-/* Kernel program of the backward helpers (CLSP_RUN). */
-#define CLSP_PROG_BACKWARD "common.clh,backward.cl"
 /* Rows per partial column sum of db. */
 #define COLUMN_BLOCK 256u
 
 /* Events of the dW and db commands, for stats->total_ms. */
 typedef struct span {
-  clsp_evlist list;
+  clsp_events list;
   int timed;
 } span;
 
-static cl_event *span_ev(span *s) { return s->timed ? clsp__ev(&s->list) : NULL; }
+/* The recorder for launches, or NULL when untimed. */
+static clsp_events *span_events(span *s) { return s->timed ? &s->list : NULL; }
+/* An event slot for a copy, fill or CLBlast call, or NULL. */
+static cl_event *span_ev(span *s, int since_prev) {
+  return clsp__event_slot(span_events(s), CLSP_STAGE_OTHER, since_prev);
+}
 
 static clsp_status check_grad(clsp_context *ctx, const clsp_rulebook *rb,
                               const clsp_weights *w, const clsp_tensor *d_out) {
@@ -63,7 +67,7 @@ static clsp_status transposed_weights(clsp_context *ctx, const clsp_weights *w,
   clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n * sizeof(float),
                                        NULL, "transposed weights", &wt->weights);
   if (st != CLSP_SUCCESS) return st;
-  return CLSP_RUN(ctx, CLSP_PROG_BACKWARD, "clsp_bw_transpose_weights", n, NULL,
+  return CLSP_RUN(ctx, CLSP_K_BW_TRANSPOSE_WEIGHTS, clsp_items(n), NULL,
                   CLSP_A(w->weights), CLSP_A(cin), CLSP_A(cout), CLSP_A(n),
                   CLSP_A(wt->weights));
 }
@@ -81,7 +85,6 @@ static clsp_rulebook swapped_view(const clsp_rulebook *rb, const clsp_tensor *in
   v.out_coords = in->coords;
   v.pair_in = rb->pair_out;
   v.pair_out = rb->pair_in;
-  v.parent = NULL;
   v.in_coords = NULL;
   return v;
 }
@@ -181,18 +184,18 @@ static clsp_status dw_piece(clsp_context *ctx, const clsp_rulebook *rb,
                             const dw_bufs *b, span *s) {
   uint32_t begin = p->plan[2 * k], rows = p->plan[2 * k + 1], cin = (uint32_t)w->c_in;
   clsp__chunk ch = {(uint32_t)k, 1, rows, 0};
-  clsp_status st = CLSP_RUN(ctx, CLSP_PROG_BACKWARD, "clsp_bw_gather_transposed",
-                            (size_t)rows * cin, s->timed ? &s->list : NULL,
+  clsp_status st = CLSP_RUN(ctx, CLSP_K_BW_GATHER_TRANSPOSED,
+                            clsp_items((size_t)rows * cin), span_events(s),
                             CLSP_A(in->feats), CLSP_A(cin), CLSP_A(rb->pair_in),
                             CLSP_A(begin), CLSP_A(rows), CLSP_A(b->xs));
   if (st == CLSP_SUCCESS)
-    st = clsp__gather(ctx, d_out, rb->pair_out, b->plan, &ch, b->dys, span_ev(s));
+    st = clsp__gather(ctx, d_out, rb->pair_out, b->plan, &ch, b->dys, span_events(s));
   float beta = (k > 0 && p->tap[k - 1] == p->tap[k]) ? 1.0f : 0.0f;
   size_t off = (size_t)p->tap[k] * w->c_in * w->c_out;
   /* C (c_in x c_out) = A (c_in x rows) B (rows x c_out). */
   if (st == CLSP_SUCCESS)
     st = clsp__gemm(ctx, w->c_in, rows, w->c_out, 1, b->xs, 0, b->dys, 0, beta, b->dw, off,
-                    span_ev(s));
+                    span_ev(s, 1));
   return st;
 }
 
@@ -206,7 +209,7 @@ static clsp_status backward_weights(clsp_context *ctx, const clsp_rulebook *rb,
   if (st == CLSP_SUCCESS) st = plan_pieces(ctx, rb, budget, &p);
   if (st == CLSP_SUCCESS) st = dw_alloc(ctx, w, &p, &b);
   /* Taps without pairs keep these zeros; the others overwrite them. */
-  if (st == CLSP_SUCCESS) st = clsp__buffer_fill32(ctx, b.dw, 0u, 0, bytes, span_ev(s));
+  if (st == CLSP_SUCCESS) st = clsp__buffer_fill32(ctx, b.dw, 0u, 0, bytes, span_ev(s, 0));
   for (size_t k = 0; st == CLSP_SUCCESS && k < p.n; k++)
     st = dw_piece(ctx, rb, in, w, d_out, &p, k, &b, s);
   if (st == CLSP_SUCCESS) {
@@ -238,13 +241,13 @@ static clsp_status backward_bias(clsp_context *ctx, const clsp_tensor *d_out,
     st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, cols * sizeof(float), NULL,
                              "bias gradient", &sums);
   if (st == CLSP_SUCCESS)
-    st = CLSP_RUN(ctx, CLSP_PROG_BACKWARD, "clsp_bw_column_partials",
-                  (size_t)n_blocks * cols, s->timed ? &s->list : NULL,
+    st = CLSP_RUN(ctx, CLSP_K_BW_COLUMN_PARTIALS, clsp_items((size_t)n_blocks * cols),
+                  span_events(s),
                   CLSP_A(d_out->feats), CLSP_A(rows), CLSP_A(cols), CLSP_A(block),
                   CLSP_A(n_blocks), CLSP_A(partial));
   if (st == CLSP_SUCCESS)
-    st = CLSP_RUN(ctx, CLSP_PROG_BACKWARD, "clsp_bw_column_total", cols,
-                  s->timed ? &s->list : NULL, CLSP_A(partial), CLSP_A(cols),
+    st = CLSP_RUN(ctx, CLSP_K_BW_COLUMN_TOTAL, clsp_items(cols), span_events(s),
+                  CLSP_A(partial), CLSP_A(cols),
                   CLSP_A(n_blocks), CLSP_A(sums));
   if (st == CLSP_SUCCESS) {
     cl_int err = clEnqueueReadBuffer(ctx->queue, sums, CL_TRUE, 0, cols * sizeof(float),
@@ -259,20 +262,11 @@ static clsp_status backward_bias(clsp_context *ctx, const clsp_tensor *d_out,
 /* Adds the device time of the dW and db commands (first start to last
  * end) to the stats and releases their events. */
 static void span_finish(clsp_context *ctx, span *s, clsp_conv_stats *stats) {
-  if (!s->timed) return;
-  if (s->list.n > 0 && stats) {
-    clFinish(ctx->queue);
-    cl_event first = NULL, last = NULL;
-    for (int i = 0; i < s->list.n; i++) {
-      if (!s->list.ev[i]) continue;
-      if (!first) first = s->list.ev[i];
-      last = s->list.ev[i];
-    }
-    if (first) stats->total_ms += clsp__event_span_ms(ctx, first, last);
-  }
-  for (int i = 0; i < s->list.n; i++)
-    if (s->list.ev[i]) clReleaseEvent(s->list.ev[i]);
-  s->list.n = 0;
+  double span_ms = 0.0;
+  if (s->timed && stats &&
+      clsp__events_finish(ctx, &s->list, NULL, 0, NULL, &span_ms) == CLSP_SUCCESS)
+    stats->total_ms += span_ms;
+  clsp__events_release(&s->list);
 }
 
 clsp_status clsp_conv_backward(clsp_context *ctx, const clsp_rulebook *rb,

@@ -7,10 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "pipeline.h"
+#include "programs.h"
 #include "clspconv/train.h"
-
-/* Kernel program of pooling (CLSP_RUN). */
-#define CLSP_PROG_POOL "common.clh,pool.cl"
 
 typedef struct pool_tables {
   cl_mem start, by_out, by_in;
@@ -86,7 +84,7 @@ static clsp_status build_tables(clsp_context *ctx, const clsp_rulebook *rb, pool
   if (st == CLSP_SUCCESS) st = clsp__fill_u32(ctx, t->by_out, CLSP_NONE_U32, 0, kvol * n_out, NULL);
   if (st == CLSP_SUCCESS) st = clsp__fill_u32(ctx, t->by_in, CLSP_NONE_U32, 0, kvol * n_in, NULL);
   if (st == CLSP_SUCCESS)
-    st = CLSP_RUN(ctx, CLSP_PROG_POOL, "clsp_pool_tables", n_pairs, NULL,
+    st = CLSP_RUN(ctx, CLSP_K_POOL_TABLES, clsp_items(n_pairs), NULL,
                   CLSP_A(rb->pair_in), CLSP_A(rb->pair_out), CLSP_A(t->start), CLSP_A(kvol),
                   CLSP_A(n_pairs), CLSP_A(n_in), CLSP_A(n_out), CLSP_A(t->by_out),
                   CLSP_A(t->by_in));
@@ -117,10 +115,10 @@ static clsp_status window_forward(clsp_context *ctx, const clsp_rulebook *rb,
   uint32_t ch = (uint32_t)in->desc.channels;
   size_t n = (size_t)n_out * ch;
   if (type == CLSP_POOL_MAX)
-    return CLSP_RUN(ctx, CLSP_PROG_POOL, "clsp_pool_max_forward", n, NULL,
+    return CLSP_RUN(ctx, CLSP_K_POOL_MAX_FORWARD, clsp_items(n), NULL,
                     CLSP_A(in->feats), CLSP_A(ch), CLSP_A(t->by_out), CLSP_A(kvol),
                     CLSP_A(n_out), CLSP_A(y), CLSP_A(arg));
-  return CLSP_RUN(ctx, CLSP_PROG_POOL, "clsp_pool_avg_forward", n, NULL, CLSP_A(in->feats),
+  return CLSP_RUN(ctx, CLSP_K_POOL_AVG_FORWARD, clsp_items(n), NULL, CLSP_A(in->feats),
                   CLSP_A(ch), CLSP_A(t->by_out), CLSP_A(kvol), CLSP_A(n_out), CLSP_A(y));
 }
 
@@ -169,10 +167,10 @@ static clsp_status window_backward(clsp_context *ctx, const clsp_rulebook *rb,
                              "pool window counts", &count);
   if (st == CLSP_SUCCESS && is_max) st = window_forward(ctx, rb, type, in, t, y, arg);
   if (st == CLSP_SUCCESS && !is_max)
-    st = CLSP_RUN(ctx, CLSP_PROG_POOL, "clsp_pool_counts", n_out, NULL, CLSP_A(t->by_out),
+    st = CLSP_RUN(ctx, CLSP_K_POOL_COUNTS, clsp_items(n_out), NULL, CLSP_A(t->by_out),
                   CLSP_A(kvol), CLSP_A(n_out), CLSP_A(count));
   if (st == CLSP_SUCCESS)
-    st = CLSP_RUN(ctx, CLSP_PROG_POOL, "clsp_pool_backward", (size_t)n_in * ch, NULL,
+    st = CLSP_RUN(ctx, CLSP_K_POOL_BACKWARD, clsp_items((size_t)n_in * ch), NULL,
                   CLSP_A(d_out->feats), CLSP_A(ch), CLSP_A(t->by_in), CLSP_A(kvol),
                   CLSP_A(n_in), CLSP_A(arg), CLSP_A(count), CLSP_A(is_max), CLSP_A(dx));
   clsp__buffer_release(ctx, &y);
@@ -233,7 +231,7 @@ static clsp_status gpool_forward(clsp_context *ctx, clsp_pool_type type,
     st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, bytes, NULL, "global pool counts",
                              &g->count);
   if (st == CLSP_SUCCESS)
-    st = CLSP_RUN(ctx, CLSP_PROG_POOL, "clsp_gpool_forward", (size_t)batch * ch, NULL,
+    st = CLSP_RUN(ctx, CLSP_K_GPOOL_FORWARD, clsp_items((size_t)batch * ch), NULL,
                   CLSP_A(in->feats), CLSP_A(in->coords), CLSP_A(cols), CLSP_A(n), CLSP_A(ch),
                   CLSP_A(batch), CLSP_A(is_max), CLSP_A(g->y), CLSP_A(g->arg),
                   CLSP_A(g->count));
@@ -289,7 +287,7 @@ clsp_status clsp_global_pool_backward(clsp_context *ctx, clsp_pool_type type,
     st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n * ch * 4, NULL,
                              "global pool input gradient", &dx);
   if (st == CLSP_SUCCESS)
-    st = CLSP_RUN(ctx, CLSP_PROG_POOL, "clsp_gpool_backward", (size_t)n * ch, NULL,
+    st = CLSP_RUN(ctx, CLSP_K_GPOOL_BACKWARD, clsp_items((size_t)n * ch), NULL,
                   CLSP_A(dy), CLSP_A(in->coords), CLSP_A(cols), CLSP_A(n), CLSP_A(ch),
                   CLSP_A(is_max), CLSP_A(g.arg), CLSP_A(g.count), CLSP_A(dx));
   if (st == CLSP_SUCCESS) st = adopt_copy(ctx, &d, in->coords, &dx, in->sites_id, d_in);
