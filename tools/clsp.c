@@ -42,6 +42,7 @@ static const command commands[] = {
   {"info", clsp_cmd_info, "list OpenCL platforms, devices and capabilities"},
   {"warmup", clsp_cmd_warmup, "build or load every kernel program, timed"},
   {"conv", clsp_cmd_conv, "run one sparse convolution layer from .npy files"},
+  {"pool", clsp_cmd_pool, "sparse max/avg pooling (and its backward) from .npy files"},
   {"bench", clsp_cmd_bench, "voxelize a point cloud and time a network per layer"},
   {"run", clsp_cmd_run, "run a trained network from its SCN ONNX file"},
 };

@@ -297,6 +297,7 @@ static int run_all(clsp_context *ctx, const conv_args *a, const conv_inputs *in)
   }
   progress_end(&p);
   if (ok) ok = conv_write_outputs(ctx, a, in, &r, totals);
+  if (ok && a->grad_out) ok = conv_write_grads(ctx, a, in, &r, w);
   run_free(&r);
   free(totals);
   clsp_weights_destroy(w);

@@ -26,7 +26,8 @@
  *    binary cache entries are written under unique names and renamed.
  *  - Device enumeration (clsp_devices_list, clsp_device_select) and the
  *    host-only functions (clsp_status_string, clsp_status_origin,
- *    clsp_weights_convert, clsp_conv_output_shape, clsp_voxelize_defaults,
+ *    clsp_weights_convert, clsp_weights_convert_back,
+ *    clsp_conv_output_shape, clsp_voxelize_defaults,
  *    clsp_stage_name) are safe from any thread.
  */
 #ifndef CLSPCONV_H
@@ -41,5 +42,6 @@
 #include "clspconv/voxelize.h"
 #include "clspconv/ops.h"
 #include "clspconv/model.h"
+#include "clspconv/train.h"
 
 #endif

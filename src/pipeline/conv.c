@@ -55,8 +55,8 @@ static uint32_t tap_count(const conv_run *r, uint32_t t) {
 
 /* ---- validation ---- */
 
-static clsp_status check_args(clsp_context *ctx, const clsp_rulebook *rb,
-                              const clsp_tensor *in, const clsp_weights *w) {
+clsp_status clsp__conv_check_args(clsp_context *ctx, const clsp_rulebook *rb,
+                                  const clsp_tensor *in, const clsp_weights *w) {
   if (!rb || !in || !w)
     return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "%s: NULL",
                       !rb ? "rb" : !in ? "in" : "w");
@@ -392,7 +392,7 @@ clsp_status clsp_conv_forward(clsp_context *ctx, const clsp_rulebook *rb,
   if (!ctx) return CLSP_ERROR_INVALID_ARGUMENT;
   if (!out) return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "out: NULL");
   *out = NULL;
-  clsp_status st = check_args(ctx, rb, in, w);
+  clsp_status st = clsp__conv_check_args(ctx, rb, in, w);
   if (st != CLSP_SUCCESS) return st;
   conv_run r = {0};
   r.ctx = ctx;

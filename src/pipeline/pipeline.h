@@ -45,6 +45,10 @@ clsp_status clsp__tensor_adopt(clsp_context *ctx, const clsp_tensor_desc *desc,
                                cl_mem coords, cl_mem feats, uint64_t sites_id,
                                clsp_tensor **out);
 
+/* *dst = a new buffer holding the first `bytes` of coordinate buffer src
+ * (copied on the queue); released again on failure. */
+clsp_status clsp__coords_copy(clsp_context *ctx, cl_mem src, size_t bytes, cl_mem *dst);
+
 /* Validates a descriptor; names the offending field in the message. */
 clsp_status clsp__tensor_desc_check(clsp_context *ctx, const clsp_tensor_desc *desc);
 

@@ -43,6 +43,8 @@ const clsp_program_def clsp__programs[CLSP_PROGRAM_COUNT] = {
   PROGRAM(ELEMENTWISE, "elementwise.cl", NULL),
   PROGRAM(VOXELIZE, "voxelize.cl", voxelize_options),
   PROGRAM(DENSE, "dense.cl", NULL),
+  PROGRAM(BACKWARD, "backward.cl", NULL),
+  PROGRAM(POOL, "pool.cl", NULL),
 };
 
 #define KERNEL_ROW_(id, program, name) \

@@ -19,6 +19,8 @@ typedef enum clsp_program_id {
   CLSP_P_ELEMENTWISE,
   CLSP_P_VOXELIZE,
   CLSP_P_DENSE,
+  CLSP_P_BACKWARD, /* conv backward helpers */
+  CLSP_P_POOL,
   CLSP_PROGRAM_COUNT
 } clsp_program_id;
 
@@ -78,7 +80,18 @@ typedef enum clsp_program_id {
   X(VOX_EMIT64, VOXELIZE, clsp_vox_emit64)                   \
   X(VOX_COUNT, VOXELIZE, clsp_vox_count)                     \
   X(VOX_BUCKET, VOXELIZE, clsp_vox_bucket)                   \
-  X(VOX_MEAN, VOXELIZE, clsp_vox_mean)
+  X(VOX_MEAN, VOXELIZE, clsp_vox_mean)                       \
+  X(BW_TRANSPOSE_WEIGHTS, BACKWARD, clsp_bw_transpose_weights) \
+  X(BW_COLUMN_PARTIALS, BACKWARD, clsp_bw_column_partials)   \
+  X(BW_COLUMN_TOTAL, BACKWARD, clsp_bw_column_total)         \
+  X(BW_GATHER_TRANSPOSED, BACKWARD, clsp_bw_gather_transposed) \
+  X(POOL_TABLES, POOL, clsp_pool_tables)                     \
+  X(POOL_MAX_FORWARD, POOL, clsp_pool_max_forward)           \
+  X(POOL_COUNTS, POOL, clsp_pool_counts)                     \
+  X(POOL_AVG_FORWARD, POOL, clsp_pool_avg_forward)           \
+  X(POOL_BACKWARD, POOL, clsp_pool_backward)                 \
+  X(GPOOL_FORWARD, POOL, clsp_gpool_forward)                 \
+  X(GPOOL_BACKWARD, POOL, clsp_gpool_backward)
 
 #define CLSP_KERNEL_ENUM_(id, program, name) CLSP_K_##id,
 typedef enum clsp_kernel_id {
