@@ -16,6 +16,10 @@ int clsp_cmd_pool(int argc, char **argv);
 /* Prints why a context could not be created (for NO_DEVICE: the spec from
  * --device, else CLSP_DEVICE, and where to see the devices). */
 void clsp_tool_context_fail(const char *tool, const char *device, clsp_status st);
+/* A clsp_log_fn for the commands' contexts: prints the library's notes
+ * (first-use compiles, cache fallbacks) on stderr, one line each; errors
+ * are printed by the commands themselves. */
+void clsp_tool_log_notes(void *user, clsp_log_level level, const char *message);
 
 /* Median of v[0..n) (n >= 1; even n: the mean of the middle two); sorts v. */
 double clsp_tool_median(double *v, int n);

@@ -272,7 +272,7 @@ int clsp_cmd_bench(int argc, char **argv) {
   }
   if (!rc) rc = load_points(&b->o, &b->points, &b->n_points, b->input_label,
                             sizeof b->input_label);
-  clsp_context_options co = {0};
+  clsp_context_options co = {.log = clsp_tool_log_notes};
   co.flags = CLSP_CONTEXT_PROFILING;
   co.device = b->o.device;
   clsp_status st = rc ? CLSP_SUCCESS : clsp_context_create(&co, &b->ctx);

@@ -314,7 +314,7 @@ int clsp_cmd_conv(int argc, char **argv) {
   int ok = load_inputs(&a, &in);
   clsp_context *ctx = NULL;
   if (ok) {
-    clsp_context_options o = {0};
+    clsp_context_options o = {.log = clsp_tool_log_notes};
     o.device = a.device;
     o.flags = CLSP_CONTEXT_PROFILING;
     clsp_status st = clsp_context_create(&o, &ctx);

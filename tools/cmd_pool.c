@@ -194,7 +194,7 @@ int clsp_cmd_pool(int argc, char **argv) {
   int ok = read_2d(a.coords, CLSP_NPY_I32, 0, 1 + (size_t)a.ndim, &s.coords) &&
            read_2d(a.feats, CLSP_NPY_F32, s.coords.shape[0], 0, &s.feats);
   if (ok) {
-    clsp_context_options o = {0};
+    clsp_context_options o = {.log = clsp_tool_log_notes};
     o.device = a.device;
     clsp_status st = clsp_context_create(&o, &ctx);
     if (st != CLSP_SUCCESS) ok = pool_fail("no OpenCL context: %s", clsp_status_string(st));

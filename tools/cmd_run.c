@@ -374,7 +374,7 @@ static int run_model(const run_opts *o, clsp_context *ctx) {
 int clsp_cmd_run(int argc, char **argv) {
   run_opts o;
   if (parse_args(argc, argv, &o)) return 2;
-  clsp_context_options co = {0};
+  clsp_context_options co = {.log = clsp_tool_log_notes};
   co.device = o.device;
   if (o.stats || o.trace) co.flags |= CLSP_CONTEXT_PROFILING;
   clsp_context *ctx = NULL;
