@@ -22,9 +22,11 @@ void clsp_atomic_add_f32(global float *p, float v) {
 #else
 void clsp_atomic_add_f32(global float *p, float v) {
   volatile global uint *u = (volatile global uint *)p;
-  /* A plain load gives the first guess: a stale value only costs one more
-   * round of the loop, the exchange itself is atomic. */
-  uint expected = *u;
+  /* First guess 0.0f (outputs start at zero or the bias): a wrong guess
+   * costs one more round and returns the value, atomically. A plain load
+   * would be a data race under the OpenCL memory model (oclgrind reports
+   * it), however harmless its stale value. */
+  uint expected = 0u;
   for (;;) {
     uint seen = atomic_cmpxchg(u, expected, as_uint(as_float(expected) + v));
     if (seen == expected) break;

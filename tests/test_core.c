@@ -142,6 +142,21 @@ static void test_kernel_runs(void **state) {
   assert_int_equal(clsp_context_warmup(harness_ctx()), CLSP_SUCCESS);
 }
 
+/* The launch warm-up runs its whole workload and leaves no device memory
+ * behind; its second run finds everything compiled. */
+static void test_warmup_launches(void **state) {
+  (void)state;
+  if (harness_small()) HARNESS_SKIP("the launch warm-up's workload is not run with CLSP_TEST_SMALL");
+  uint64_t before = 0, after = 1, peak = 0;
+  assert_int_equal(clsp_context_memory(harness_ctx(), &before, &peak), CLSP_SUCCESS);
+  clsp_status st = clsp_context_warmup_launches(harness_ctx());
+  if (st != CLSP_SUCCESS) fail_msg("%s", clsp_context_last_error(harness_ctx()));
+  assert_int_equal(clsp_context_warmup_launches(harness_ctx()), CLSP_SUCCESS);
+  assert_int_equal(clsp_context_memory(harness_ctx(), &after, &peak), CLSP_SUCCESS);
+  assert_int_equal(after, before);
+  assert_int_equal(clsp_context_warmup_launches(NULL), CLSP_ERROR_INVALID_ARGUMENT);
+}
+
 static void test_wrap_keeps_caller_objects(void **state) {
   (void)state;
   cl_context cl;
@@ -316,6 +331,7 @@ static void test_build_failure_carries_log(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_status_strings),
+    cmocka_unit_test(test_warmup_launches),
     cmocka_unit_test(test_select_by_index_and_name),
     cmocka_unit_test(test_list_skips_empty_platforms),
     cmocka_unit_test(test_caps_probe),

@@ -166,16 +166,28 @@ CLSP_API clsp_status clsp_context_reset_peak(clsp_context *ctx);
 
 /*
  * Compiles (or loads from the binary cache) every kernel program the
- * context may need, and has CLBlast compile its GEMM kernels for every
- * routine and path the library uses (a few small throw-away GEMMs;
- * CLBlast keeps them for the process, and drivers such as PoCL cache the
- * binaries on disk for later processes), so that later calls do not pay
- * for compilation. A compile from source is announced once per context
- * through the log callback (CLSP_LOG_INFO) before it starts.
+ * context may need, so that later calls do not pay for building them. A
+ * compile from source is announced once per context through the log
+ * callback (CLSP_LOG_INFO) before it starts.
  * Errors: CLSP_ERROR_BUILD_FAILED (message holds the compiler log),
  * CLSP_ERROR_KERNEL_SOURCE, OpenCL codes.
  */
 CLSP_API clsp_status clsp_context_warmup(clsp_context *ctx);
+
+/*
+ * clsp_context_warmup, then launches everything once: CLBlast's GEMM
+ * routines on both of its paths (direct and indirect kernels; CLBlast
+ * compiles them inside the first call of the process) and a small
+ * workload (512 points: voxelization, the four conv kinds in every
+ * scatter mode, backward passes, pooling, element-wise ops), so that
+ * drivers which compile at the first launch (PoCL specialises every
+ * kernel for its work-group size) have done so. Drivers such as PoCL
+ * cache those binaries on disk, so the first frame of a later process is
+ * fast too. Takes seconds (warm caches) to minutes (first use on PoCL);
+ * very slow on simulators. Errors: those of clsp_context_warmup and of the
+ * operations it runs.
+ */
+CLSP_API clsp_status clsp_context_warmup_launches(clsp_context *ctx);
 
 /* Where the program cache of this context lives ("" when disabled). */
 CLSP_API const char *clsp_context_cache_dir(const clsp_context *ctx);

@@ -46,7 +46,7 @@ static void note_slow_call(clsp_context *ctx, double t0) {
   if (ms > 1000.0)
     clsp__log(ctx, CLSP_LOG_INFO,
               "compiling CLBlast's GEMM kernels for %s took %.1f s (first use in this "
-              "process; clsp_context_warmup does it up front)",
+              "process; clsp_context_warmup_launches does it up front)",
               ctx->caps.device_name, ms / 1000.0);
 }
 
@@ -74,12 +74,14 @@ clsp_status clsp__gemm(clsp_context *ctx, size_t rows, size_t cin, size_t cout,
   return CLSP_SUCCESS;
 }
 
-/* Edge of the GEMMs that warm-up runs: CLBlast picks its direct kernel
+/* Edges of the GEMMs that warm-up runs: CLBlast picks its direct kernel
  * below about 384^3 multiply-adds (XGEMM_MIN_INDIRECT_SIZE) and its
- * indirect one (with the pad/transpose helpers) above, so one small and
- * one large shape compile both. */
+ * indirect one above, copying operands whose sizes are multiples of its
+ * tiles and padding the others, so a small, a large and a large odd shape
+ * launch every kernel once (drivers such as PoCL compile at first launch). */
 #define WARM_SMALL 8
 #define WARM_LARGE 512
+#define WARM_ODD 509
 
 clsp_status clsp__blas_warmup(clsp_context *ctx) {
   const size_t n = WARM_LARGE, bytes = 2 * n * n * sizeof(float);
@@ -92,9 +94,9 @@ clsp_status clsp__blas_warmup(clsp_context *ctx) {
   /* The library's two routines (batch 1: Sgemm; batch 2: strided batched),
    * each at both edges. Operands are left as they are: only the compiled
    * kernels matter, and beta = 0 never reads C. */
-  const size_t edge[2] = {WARM_SMALL, WARM_LARGE};
+  const size_t edge[3] = {WARM_SMALL, WARM_LARGE, WARM_ODD};
   for (int batch = 1; batch <= 2 && st == CLSP_SUCCESS; batch++)
-    for (int e = 0; e < 2 && st == CLSP_SUCCESS; e++)
+    for (int e = 0; e < 3 && st == CLSP_SUCCESS; e++)
       st = clsp__gemm(ctx, edge[e], edge[e], edge[e], (size_t)batch, a, 0, b, 0, 0.0f, c,
                       0, NULL);
   if (st == CLSP_SUCCESS) st = clsp_context_finish(ctx);

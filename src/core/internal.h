@@ -35,6 +35,11 @@ typedef struct clsp_tuning {
   int row_kernels;           /* gather/scatter: one work-item per row (CPU
                                 devices) instead of one per element */
   size_t local_size;         /* preferred group of 1D element kernels */
+  int fixed_groups;          /* 1D launches of the driver's choice use
+                                local_size instead: PoCL compiles a kernel
+                                for each new group size at its first launch
+                                and picks the size from the global size, so
+                                each new frame size compiled again */
   uint32_t scan_chunk;       /* elements per work-item in scans/compactions */
   uint32_t radix_block;      /* keys per radix-sort block */
   size_t vox_scan_group;     /* voxelize block-scan group (capped per kernel) */

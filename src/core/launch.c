@@ -79,7 +79,8 @@ static clsp_status set_args(clsp_context *ctx, const clsp_kernel_def *k, cl_kern
 static clsp_status enqueue(clsp_context *ctx, const clsp_kernel_def *k, cl_kernel kernel,
                            clsp_range r, cl_event *ev) {
   size_t global[2] = {r.global[0], r.global[1]};
-  size_t local = r.local == CLSP_LOCAL_TUNED ? ctx->kernels[k->id].tuned_local : r.local;
+  int tuned = r.local == CLSP_LOCAL_TUNED || (r.local == 0 && ctx->tuning.fixed_groups);
+  size_t local = tuned ? ctx->kernels[k->id].tuned_local : r.local;
   int use_local = r.dims == 1 && local > 0;
   if (use_local) global[0] = (global[0] + local - 1) / local * local;
   cl_int err = clEnqueueNDRangeKernel(ctx->queue, kernel, r.dims, NULL, global,

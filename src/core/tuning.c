@@ -36,6 +36,7 @@ void clsp__tuning_resolve(clsp_context *ctx) {
    * copies (~8x faster there); GPUs coalesce the element shape. */
   t->row_kernels = (c->type & CL_DEVICE_TYPE_CPU) != 0;
   t->local_size = PREFERRED_LOCAL;
+  t->fixed_groups = (c->type & CL_DEVICE_TYPE_CPU) != 0;
   t->scan_chunk = SCAN_CHUNK;
   t->radix_block = RADIX_BLOCK;
   t->vox_scan_group = VOX_SCAN_GROUP;

@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* clsp_context_warmup_launches: CLBlast's GEMM paths, then a few hundred
+ * points run
+ * through every operation (voxelize, the four conv kinds in every scatter
+ * mode, backward passes, pooling, element-wise ops). Building a program is
+ * not all a driver compiles: PoCL specialises each kernel for its
+ * work-group size at the first launch, and CLBlast picks kernels by
+ * shape, so only launching them settles a later first frame. Launch
+ * shapes do not depend on problem size on such devices (tuning record:
+ * fixed_groups), so a small workload compiles what a large one uses. */
+#include <stdlib.h>
+#include <string.h>
+#include "pipeline.h"
+#include "clspconv/clspconv.h"
+
+#define WARM_POINTS 512
+#define WARM_C_IN 4
+#define WARM_C_OUT 8
+
+/* Objects of the workload, destroyed together. */
+typedef struct warm_set {
+  clsp_tensor *t[24]; /* 15 used */
+  int n_t;
+  clsp_rulebook *rb[4];
+  int n_rb;
+  clsp_weights *w[2];
+  float *host;
+} warm_set;
+
+/* The next slot; the workload's fixed sequence stays within the arrays. */
+static clsp_tensor **new_tensor(warm_set *s) { return &s->t[s->n_t++]; }
+static clsp_rulebook **new_rulebook(warm_set *s) { return &s->rb[s->n_rb++]; }
+
+static void warm_release(warm_set *s) {
+  for (int i = 0; i < s->n_t; i++) clsp_tensor_destroy(s->t[i]);
+  for (int i = 0; i < s->n_rb; i++) clsp_rulebook_destroy(s->rb[i]);
+  for (int i = 0; i < 2; i++) clsp_weights_destroy(s->w[i]);
+  free(s->host);
+}
+
+/* A street-like cloud in SECOND's range, seeded and fixed. */
+static void warm_points(float *p) {
+  uint32_t x = 12345u;
+  for (int i = 0; i < WARM_POINTS; i++) {
+    for (int a = 0; a < 4; a++) {
+      x = x * 1664525u + 1013904223u;
+      p[4 * i + a] = (float)(x >> 8) / 16777216.0f;
+    }
+    p[4 * i + 0] = 2.0f + 3.0f * p[4 * i + 0];
+    p[4 * i + 1] = -1.5f + 3.0f * p[4 * i + 1];
+    p[4 * i + 2] = -1.0f + 1.0f * p[4 * i + 2];
+  }
+}
+
+/* Weights of `volume` taps, Cin -> Cout, bias included; the values only
+ * need to be finite. */
+static clsp_status warm_weights(clsp_context *ctx, warm_set *s, int which, size_t volume,
+                                size_t cin, size_t cout) {
+  for (size_t i = 0; i < volume * cin * cout; i++) s->host[i] = (float)(i % 7) * 0.01f;
+  return clsp_weights_create(ctx, volume, cin, cout, s->host, s->host, &s->w[which]);
+}
+
+/* conv forward in every scatter mode the device may run: the default, the
+ * deterministic order and atomics. */
+static clsp_status warm_conv(clsp_context *ctx, warm_set *s, const clsp_rulebook *rb,
+                             const clsp_tensor *x, const clsp_weights *w, clsp_tensor **y) {
+  static const uint32_t modes[] = {CLSP_CONV_DETERMINISTIC, CLSP_CONV_ATOMIC, 0};
+  clsp_status st = CLSP_SUCCESS;
+  for (int m = 0; m < 3 && st == CLSP_SUCCESS; m++) {
+    clsp_tensor *out = NULL;
+    st = clsp_conv_forward(ctx, rb, x, w, modes[m], &out, NULL);
+    if (m < 2) clsp_tensor_destroy(out);
+    else *y = out;
+  }
+  return st;
+}
+
+/* Backward of one conv (dX, dW, db) with y itself as the gradient. */
+static clsp_status warm_backward(clsp_context *ctx, warm_set *s, const clsp_rulebook *rb,
+                                 const clsp_tensor *x, const clsp_weights *w,
+                                 const clsp_tensor *y, size_t volume) {
+  float *dw = malloc(volume * WARM_C_IN * WARM_C_OUT * sizeof(float));
+  float db[WARM_C_OUT];
+  if (!dw) return CLSP_ERROR_OUT_OF_HOST_MEMORY;
+  clsp_status st = clsp_conv_backward(ctx, rb, x, w, y, 0, new_tensor(s), dw, db, NULL);
+  free(dw);
+  return st;
+}
+
+static clsp_status warm_pools(clsp_context *ctx, warm_set *s, const clsp_rulebook *rb,
+                              const clsp_tensor *x) {
+  clsp_status st = CLSP_SUCCESS;
+  float g[WARM_C_IN * 1];
+  for (int type = CLSP_POOL_MAX; type <= CLSP_POOL_AVG && st == CLSP_SUCCESS; type++) {
+    clsp_tensor **y = new_tensor(s);
+    st = clsp_pool_forward(ctx, rb, (clsp_pool_type)type, x, y);
+    if (st == CLSP_SUCCESS)
+      st = clsp_pool_backward(ctx, rb, (clsp_pool_type)type, x, *y, new_tensor(s));
+    if (st == CLSP_SUCCESS) st = clsp_global_pool_forward(ctx, (clsp_pool_type)type, x, g);
+    if (st == CLSP_SUCCESS)
+      st = clsp_global_pool_backward(ctx, (clsp_pool_type)type, x, g, new_tensor(s));
+  }
+  return st;
+}
+
+/* SubM, regular, inverse and transposed convs with their backward passes,
+ * pooling on the regular map, ReLU and a residual add. */
+static clsp_status warm_convs(clsp_context *ctx, warm_set *s, const clsp_tensor *x) {
+  const clsp_conv_geometry sub = {{3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}};
+  const clsp_conv_geometry down = {{3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {1, 1, 1}};
+  clsp_tensor *y = NULL, *z = NULL, *u = NULL, *v = NULL;
+  clsp_status st = clsp_rulebook_build(ctx, CLSP_CONV_SUBMANIFOLD, &sub, x, new_rulebook(s));
+  if (st == CLSP_SUCCESS) st = warm_weights(ctx, s, 0, 27, WARM_C_IN, WARM_C_OUT);
+  if (st == CLSP_SUCCESS) st = warm_conv(ctx, s, s->rb[0], x, s->w[0], new_tensor(s));
+  if (st == CLSP_SUCCESS) y = s->t[s->n_t - 1];
+  if (st == CLSP_SUCCESS) st = warm_backward(ctx, s, s->rb[0], x, s->w[0], y, 27);
+  if (st == CLSP_SUCCESS) st = clsp_relu(ctx, y, NULL);
+  if (st == CLSP_SUCCESS) st = clsp_tensor_copy(ctx, y, new_tensor(s));
+  if (st == CLSP_SUCCESS) st = clsp_add(ctx, y, s->t[s->n_t - 1], 1, NULL);
+  if (st == CLSP_SUCCESS) st = clsp_rulebook_build(ctx, CLSP_CONV_REGULAR, &down, x, new_rulebook(s));
+  if (st == CLSP_SUCCESS) st = warm_conv(ctx, s, s->rb[1], x, s->w[0], new_tensor(s));
+  if (st == CLSP_SUCCESS) z = s->t[s->n_t - 1];
+  if (st == CLSP_SUCCESS) st = warm_backward(ctx, s, s->rb[1], x, s->w[0], z, 27);
+  if (st == CLSP_SUCCESS) st = warm_pools(ctx, s, s->rb[1], x);
+  /* Back up: the inverse onto x's sites and the transposed map of z. */
+  if (st == CLSP_SUCCESS) st = warm_weights(ctx, s, 1, 27, WARM_C_OUT, WARM_C_IN);
+  if (st == CLSP_SUCCESS) st = clsp_rulebook_inverse(ctx, s->rb[1], new_rulebook(s));
+  if (st == CLSP_SUCCESS) st = warm_conv(ctx, s, s->rb[2], z, s->w[1], new_tensor(s));
+  if (st == CLSP_SUCCESS) u = s->t[s->n_t - 1];
+  if (st == CLSP_SUCCESS)
+    st = clsp_rulebook_build(ctx, CLSP_CONV_TRANSPOSED, &down, z, new_rulebook(s));
+  if (st == CLSP_SUCCESS) st = warm_conv(ctx, s, s->rb[3], z, s->w[1], new_tensor(s));
+  if (st == CLSP_SUCCESS) v = s->t[s->n_t - 1];
+  (void)u;
+  (void)v;
+  return st;
+}
+
+clsp_status clsp_context_warmup_launches(clsp_context *ctx) {
+  if (!ctx) return CLSP_ERROR_INVALID_ARGUMENT;
+  clsp_status st = clsp_context_warmup(ctx);
+  if (st == CLSP_SUCCESS) st = clsp__blas_warmup(ctx);
+  if (st != CLSP_SUCCESS) return st;
+  warm_set s = {0};
+  s.host = malloc(27 * WARM_C_IN * WARM_C_OUT * sizeof(float) + WARM_POINTS * 16);
+  if (!s.host) return clsp__fail(ctx, CLSP_ERROR_OUT_OF_HOST_MEMORY, "warm-up workload");
+  float *pts = s.host + 27 * WARM_C_IN * WARM_C_OUT;
+  warm_points(pts);
+  clsp_voxelize_options o;
+  clsp_voxelize_defaults(CLSP_VOXEL_MINKUNET, &o);
+  st = clsp_voxelize(ctx, &o, pts, WARM_POINTS, new_tensor(&s), NULL);
+  clsp_voxelize_defaults(CLSP_VOXEL_SECOND, &o);
+  if (st == CLSP_SUCCESS) st = clsp_voxelize(ctx, &o, pts, WARM_POINTS, new_tensor(&s), NULL);
+  if (st == CLSP_SUCCESS) st = warm_convs(ctx, &s, s.t[1]);
+  if (st == CLSP_SUCCESS) st = clsp_context_finish(ctx);
+  warm_release(&s);
+  return st;
+}
