@@ -25,4 +25,8 @@
 #define CLSP_PLAN_BEGIN 0
 #define CLSP_PLAN_VALID 1
 
+/* Independent fma() chains per work-item of the FMA peak probe
+ * (cl/peak.cl; src/pipeline/peak.c counts its FLOPs). */
+#define CLSP_PEAK_CHAINS 12
+
 #endif

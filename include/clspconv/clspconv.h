@@ -40,5 +40,6 @@
 #include "clspconv/conv.h"
 #include "clspconv/voxelize.h"
 #include "clspconv/ops.h"
+#include "clspconv/perf.h"
 
 #endif

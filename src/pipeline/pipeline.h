@@ -34,6 +34,12 @@ struct clsp_rulebook {
   /* REGULAR: the input tensor's coords, retained, so that an inverse can
    * use them as its output sites after the tensor is gone. */
   cl_mem in_coords;
+  /* The fused dataflow's output-major pair list (conv_fused.c), built by
+   * the first fused conv on this rulebook and kept for the next ones:
+   * row offsets (n_out + 1 uint) and (tap, input row) entries (uint2).
+   * Owned (clsp__buffer_release); NULL until then; not shared with an
+   * inverse. */
+  cl_mem fused_offsets, fused_entries;
 };
 
 /* A fresh process-wide site-set identity. */

@@ -18,6 +18,8 @@ typedef enum clsp_program_id {
   CLSP_P_SCATTER,
   CLSP_P_ELEMENTWISE,
   CLSP_P_VOXELIZE,
+  CLSP_P_CONV_FUSED,
+  CLSP_P_PEAK,
   CLSP_PROGRAM_COUNT
 } clsp_program_id;
 
@@ -73,7 +75,21 @@ typedef enum clsp_program_id {
   X(VOX_EMIT64, VOXELIZE, clsp_vox_emit64)                   \
   X(VOX_COUNT, VOXELIZE, clsp_vox_count)                     \
   X(VOX_BUCKET, VOXELIZE, clsp_vox_bucket)                   \
-  X(VOX_MEAN, VOXELIZE, clsp_vox_mean)
+  X(VOX_MEAN, VOXELIZE, clsp_vox_mean)                       \
+  X(FUSED_COUNT, CONV_FUSED, clsp_fused_count)               \
+  X(FUSED_FILL, CONV_FUSED, clsp_fused_fill)                 \
+  X(FUSED_SORT_ROWS, CONV_FUSED, clsp_fused_sort_rows)       \
+  X(CONV_FUSED_16X4, CONV_FUSED, clsp_conv_fused_16x4)       \
+  X(CONV_FUSED_16X4K2, CONV_FUSED, clsp_conv_fused_16x4k2)   \
+  X(CONV_FUSED_16X3, CONV_FUSED, clsp_conv_fused_16x3)       \
+  X(CONV_FUSED_16X3K2, CONV_FUSED, clsp_conv_fused_16x3k2)   \
+  X(CONV_FUSED_16X2, CONV_FUSED, clsp_conv_fused_16x2)       \
+  X(CONV_FUSED_16X1, CONV_FUSED, clsp_conv_fused_16x1)       \
+  X(CONV_FUSED_8X1, CONV_FUSED, clsp_conv_fused_8x1)         \
+  X(CONV_FUSED_4X1, CONV_FUSED, clsp_conv_fused_4x1)         \
+  X(CONV_FUSED_1X1, CONV_FUSED, clsp_conv_fused_1x1)         \
+  X(FMA_PEAK_8, PEAK, clsp_fma_peak_8)                       \
+  X(FMA_PEAK_16, PEAK, clsp_fma_peak_16)
 
 #define CLSP_KERNEL_ENUM_(id, program, name) CLSP_K_##id,
 typedef enum clsp_kernel_id {

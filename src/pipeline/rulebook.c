@@ -508,6 +508,8 @@ void clsp_rulebook_destroy(clsp_rulebook *rb) {
   release_shared(rb->ctx, &rb->pair_in, rb->owns_pairs);
   release_shared(rb->ctx, &rb->pair_out, rb->owns_pairs);
   release_shared(rb->ctx, &rb->in_coords, 0);
+  clsp__buffer_release(rb->ctx, &rb->fused_offsets);
+  clsp__buffer_release(rb->ctx, &rb->fused_entries);
   free(rb->start);
   free(rb);
 }
