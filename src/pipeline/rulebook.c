@@ -438,6 +438,8 @@ clsp_status clsp_rulebook_inverse(clsp_context *ctx, const clsp_rulebook *regula
   rb->out_coords = regular->in_coords;
   rb->in_coords = NULL;
   rb->owns_out_coords = rb->owns_pairs = 0;
+  /* The fused pair list is output-major: the regular's does not fit. */
+  rb->fused_offsets = rb->fused_entries = NULL;
   clRetainMemObject(rb->pair_in);
   clRetainMemObject(rb->pair_out);
   clRetainMemObject(rb->out_coords);
