@@ -362,6 +362,7 @@ static clsp_status run_conv(run_state *r, const net_layer *l, net_layer_stats *s
   s->out_sites = info.n_out;
   s->pairs = info.n_pairs;
   s->gflop = 2.0 * (double)info.n_pairs * l->c_in * l->c_out / 1e9;
+  s->fused = cs.fused;
   for (int i = 0; i < CLSP_STAGE_COUNT; i++)
     if (i != CLSP_STAGE_RULEBOOK) s->stage_ms[i] += cs.stage_ms[i];
   s->stage_ms[CLSP_STAGE_RULEBOOK] += cs.stage_ms[CLSP_STAGE_RULEBOOK];
