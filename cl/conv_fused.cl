@@ -65,7 +65,7 @@ kernel void clsp_fused_sort_rows(global const uint *offsets, uint n_out,
 }
 
 /* The same list straight from a rulebook's [tap][out row] map matrix
- * (rulebook.c, CLSP_NONE where a tap reads nothing): a work-item per
+ * (rulebook.c, CLSP_NONE_U32 where a tap reads nothing): a work-item per
  * output row walks its column in tap order, so neither atomics nor a sort
  * are needed. Count, then (after the scan) fill. */
 kernel void clsp_fused_count_map(global const uint *sel, uint n_out, uint kvol,
@@ -73,7 +73,7 @@ kernel void clsp_fused_count_map(global const uint *sel, uint n_out, uint kvol,
   uint o = get_global_id(0);
   if (o >= n_out) return;
   uint c = 0;
-  for (uint t = 0; t < kvol; t++) c += sel[(size_t)t * n_out + o] != 0xFFFFFFFFu;
+  for (uint t = 0; t < kvol; t++) c += sel[(size_t)t * n_out + o] != CLSP_NONE_U32;
   counts[o] = c;
 }
 
@@ -84,7 +84,7 @@ kernel void clsp_fused_fill_map(global const uint *sel, uint n_out, uint kvol,
   uint slot = offsets[o];
   for (uint t = 0; t < kvol; t++) {
     uint i = sel[(size_t)t * n_out + o];
-    if (i != 0xFFFFFFFFu) entries[slot++] = (uint2)(t, i);
+    if (i != CLSP_NONE_U32) entries[slot++] = (uint2)(t, i);
   }
 }
 

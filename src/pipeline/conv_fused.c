@@ -94,6 +94,36 @@ clsp_status clsp__fused_list(clsp_context *ctx, const clsp_rulebook *rb, clsp_ev
   return CLSP_SUCCESS;
 }
 
+clsp_status clsp__fused_list_from_map(clsp_context *ctx, clsp_rulebook *rb, cl_mem sel,
+                                      clsp_events *l) {
+  cl_uint n_out = (cl_uint)rb->info.n_out, kvol = (cl_uint)rb->info.kernel_volume;
+  size_t n_pairs = rb->info.n_pairs;
+  if (n_out == 0) return CLSP_SUCCESS;
+  pair_list pl = {0};
+  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE,
+                                       ((size_t)n_out + 1) * sizeof(cl_uint), NULL,
+                                       "fused conv row offsets", &pl.offsets);
+  if (st == CLSP_SUCCESS)
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (n_pairs ? n_pairs : 1) * 2 * sizeof(cl_uint),
+                             NULL, "fused conv pair list", &pl.entries);
+  /* The extra last entry is 0, so after the scan it holds the total. */
+  if (st == CLSP_SUCCESS) st = clsp__fill_u32(ctx, pl.offsets, 0, n_out, 1, l);
+  if (st == CLSP_SUCCESS)
+    st = CLSP_RUN(ctx, CLSP_K_FUSED_COUNT_MAP, clsp_items(n_out), l, CLSP_A(sel),
+                  CLSP_A(n_out), CLSP_A(kvol), CLSP_A(pl.offsets));
+  if (st == CLSP_SUCCESS) st = clsp__scan_exclusive(ctx, pl.offsets, n_out + 1, l);
+  if (st == CLSP_SUCCESS)
+    st = CLSP_RUN(ctx, CLSP_K_FUSED_FILL_MAP, clsp_items(n_out), l, CLSP_A(sel),
+                  CLSP_A(n_out), CLSP_A(kvol), CLSP_A(pl.offsets), CLSP_A(pl.entries));
+  if (st != CLSP_SUCCESS) {
+    list_release(ctx, &pl);
+    return st;
+  }
+  rb->fused_offsets = pl.offsets;
+  rb->fused_entries = pl.entries;
+  return CLSP_SUCCESS;
+}
+
 /* ---- column slices ---- */
 
 /* One launch: n_blocks blocks of vec*blocks columns from col0, per row. */

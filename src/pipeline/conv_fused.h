@@ -32,6 +32,16 @@ int clsp__fused_chosen(const clsp_context *ctx, uint32_t flags);
  * codes (rb unchanged then). */
 clsp_status clsp__fused_list(clsp_context *ctx, const clsp_rulebook *rb, clsp_events *l);
 
+/* Builds rb's output-major pair list from the rulebook builder's
+ * [tap][out row] map matrix `sel` (uint, CLSP_NONE_U32 where a tap reads
+ * nothing; rb->info.n_out, kernel_volume and n_pairs already set): a
+ * work-item per output row walks its column in tap order, so neither
+ * atomics nor a sort are needed. Used where the fused dataflow is the
+ * device default, so that no conv has to build the list. Errors: device
+ * memory, OpenCL codes (rb unchanged then). */
+clsp_status clsp__fused_list_from_map(clsp_context *ctx, clsp_rulebook *rb, cl_mem sel,
+                                      clsp_events *l);
+
 /* out (n_out x c_out, every element written) = the convolution of `in`
  * over rb's pair list (clsp__fused_list first) with `w`, bias included,
  * in ctx->tuning's tile. Events into `l` (may be NULL). Errors: OpenCL

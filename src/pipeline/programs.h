@@ -30,11 +30,15 @@ typedef enum clsp_program_id {
   X(KEYS_FROM_COORDS, HASH, clsp_keys_from_coords)           \
   X(HASH_INSERT, HASH, clsp_hash_insert)                     \
   X(HASH_FIRSTS, HASH, clsp_hash_firsts)                     \
+  X(HASH_FIRSTS_BY_SLOT, HASH, clsp_hash_firsts_by_slot)     \
   X(HASH_PROBE_STATS, HASH, clsp_hash_probe_stats)           \
   X(RB_CANDIDATES, HASH, clsp_rb_candidates)                 \
+  X(RB_CANDIDATES_ROWS, HASH, clsp_rb_candidates_rows)       \
   X(RB_GATHER_KEYS, HASH, clsp_rb_gather_keys)               \
   X(RB_UNPACK, HASH, clsp_rb_unpack)                         \
   X(RB_MAP, HASH, clsp_rb_map)                               \
+  X(RB_MAP_ROWS, HASH, clsp_rb_map_rows)                     \
+  X(RB_MAP_SCATTER, HASH, clsp_rb_map_scatter)               \
   X(RB_RANK, HASH, clsp_rb_rank)                             \
   X(RB_MERGE, HASH, clsp_rb_merge)                           \
   X(FILL_RANGE_U32, SCAN, clsp_fill_range_u32)               \
@@ -79,6 +83,8 @@ typedef enum clsp_program_id {
   X(FUSED_COUNT, CONV_FUSED, clsp_fused_count)               \
   X(FUSED_FILL, CONV_FUSED, clsp_fused_fill)                 \
   X(FUSED_SORT_ROWS, CONV_FUSED, clsp_fused_sort_rows)       \
+  X(FUSED_COUNT_MAP, CONV_FUSED, clsp_fused_count_map)       \
+  X(FUSED_FILL_MAP, CONV_FUSED, clsp_fused_fill_map)         \
   X(CONV_FUSED_16X4, CONV_FUSED, clsp_conv_fused_16x4)       \
   X(CONV_FUSED_16X4K2, CONV_FUSED, clsp_conv_fused_16x4k2)   \
   X(CONV_FUSED_16X3, CONV_FUSED, clsp_conv_fused_16x3)       \
