@@ -127,7 +127,9 @@ static const fused_tile TILES[] = {
 
 /* Every fused tile, set in the context's tuning record, on column counts
  * that need every slice kind: 50 = 3 float16 + float/scalar remainders,
- * 29, 64, 130. */
+ * 29, 64, 130. Every other tile with tuning.fused off, so that rulebooks
+ * are built without the pair list and the first fused conv builds it from
+ * the pairs (the path of GPUs), else it comes from the rulebook's map. */
 static void test_fused_tiles(void **state) {
   (void)state;
   static const size_t couts[] = {50, 29, 64, 130};
@@ -137,6 +139,7 @@ static void test_fused_tiles(void **state) {
     t->fused_vec = TILES[i].vec;
     t->fused_blocks = TILES[i].blocks;
     t->fused_ksplit = TILES[i].ksplit;
+    t->fused = (int)(i & 1);
     /* Small runs: one column count per tile, in rotation. */
     for (size_t j = 0; j < N_OF(couts); j++) {
       if (harness_small() && j != i % N_OF(couts)) continue;
