@@ -491,14 +491,14 @@ void clsp_npy_free(clsp_npy_array *a)
 
 /* Builds the full v1.0 preamble+header exactly as numpy.save does. */
 static size_t build_header(char *buf, size_t buflen, clsp_npy_dtype dtype,
-                           int rank, const size_t shape[2])
+                           int rank, const size_t *shape)
 {
-    char dict[160], shape_txt[64];
-    if (rank == 1)
-        snprintf(shape_txt, sizeof shape_txt, "(%zu,)", shape[0]);
-    else
-        snprintf(shape_txt, sizeof shape_txt, "(%zu, %zu)", shape[0],
-                 shape[1]);
+    char dict[256], shape_txt[160];
+    size_t used = (size_t)snprintf(shape_txt, sizeof shape_txt, "(");
+    for (int k = 0; k < rank; k++)
+        used += (size_t)snprintf(shape_txt + used, sizeof shape_txt - used,
+                                 k ? ", %zu" : "%zu", shape[k]);
+    snprintf(shape_txt + used, sizeof shape_txt - used, rank == 1 ? ",)" : ")");
     int n = snprintf(dict, sizeof dict,
                      "{'descr': '%s', 'fortran_order': False, 'shape': %s, }",
                      dtype == CLSP_NPY_F32 ? "<f4" : "<i4", shape_txt);
@@ -539,13 +539,32 @@ int clsp_npy_write(const char *path, clsp_npy_dtype dtype, int rank,
                    const size_t shape[2], const void *data, char *err,
                    size_t errlen)
 {
-    if ((dtype != CLSP_NPY_F32 && dtype != CLSP_NPY_I32) ||
-        (rank != 1 && rank != 2)) {
+    if (rank != 1 && rank != 2) {
         io_set_err(err, errlen, "%s: can only write float32/int32 arrays of "
                 "rank 1 or 2", path);
         return -1;
     }
-    size_t cols = rank == 2 ? shape[1] : 1;
+    return clsp_npy_write_nd(path, dtype, rank, shape, data, err, errlen);
+}
+
+int clsp_npy_write_nd(const char *path, clsp_npy_dtype dtype, int rank,
+                      const size_t *shape, const void *data, char *err,
+                      size_t errlen)
+{
+    if ((dtype != CLSP_NPY_F32 && dtype != CLSP_NPY_I32) || rank < 1 ||
+        rank > CLSP_NPY_MAX_RANK) {
+        io_set_err(err, errlen, "%s: can only write float32/int32 arrays of "
+                "rank 1 to %d", path, CLSP_NPY_MAX_RANK);
+        return -1;
+    }
+    size_t cols = 1;
+    for (int k = 1; k < rank; k++) {
+        if (shape[k] != 0 && cols > SIZE_MAX / 4 / shape[k]) {
+            io_set_err(err, errlen, "%s: array shape overflows", path);
+            return -1;
+        }
+        cols *= shape[k];
+    }
     if (cols != 0 && shape[0] > SIZE_MAX / 4 / cols) {
         io_set_err(err, errlen, "%s: array shape overflows", path);
         return -1;
@@ -555,7 +574,7 @@ int clsp_npy_write(const char *path, clsp_npy_dtype dtype, int rank,
         io_set_err(err, errlen, "%s: no data to write", path);
         return -1;
     }
-    char header[256];
+    char header[512];
     size_t hsize = build_header(header, sizeof header, dtype, rank, shape);
     FILE *fp = io_create(path, err, errlen);
     if (!fp)

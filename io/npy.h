@@ -46,6 +46,12 @@ int clsp_npy_write(const char *path, clsp_npy_dtype dtype, int rank,
                    const size_t shape[2], const void *data, char *err,
                    size_t errlen);
 
+/* The same for rank 1 to CLSP_NPY_MAX_RANK (shape has rank entries), e.g.
+ * a dense [B, C, H, W] feature map. */
+int clsp_npy_write_nd(const char *path, clsp_npy_dtype dtype, int rank,
+                      const size_t *shape, const void *data, char *err,
+                      size_t errlen);
+
 /* Converts an int64 array to int32 or a float64 array to float32 in place
  * (others are left as they are). Returns 0, or -1 with *bad the first
  * element (C order) that does not fit (int32 range; a finite float64

@@ -364,11 +364,6 @@ static void ref_field(const float *p, size_t n, int nf, int f, ref_voxels *out) 
  * 1e-6 per channel; features poisoned with NaN before the download). */
 static void test_fields_means(void **state) {
   (void)state;
-  if (on_simulator())
-    HARNESS_SKIP("oclgrind 21.10 reports clEnqueueFillBuffer memory (the voxelizer's hash "
-                 "table) as uninitialized (docs/oclgrind-fillbuffer.md); the --fields "
-                 "assembly is host code over clsp_voxelize, whose kernels the voxelize "
-                 "suite checks under the simulator");
   size_t n = harness_small() ? 600 : 3000;
   for (int nf = 3; nf <= 6; nf++) {
     float *p = fields_cloud(n, nf);

@@ -3,7 +3,9 @@
  * and clsp bench exit with a message naming the problem; exit status 0 ok,
  * 1 failure (file, device, data), 2 usage, in every subcommand; usage
  * errors on stderr; --json -, --trace -, --stats - on stdout; numpy's
- * int64/float64 arrays; the hints (--weight-layout, --merge-duplicates). */
+ * int64/float64 arrays; the hints (--weight-layout, --merge-duplicates).
+ * And the training options end to end: clsp conv --grad-* and clsp pool
+ * against the double-precision references. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,8 @@
 #include <unistd.h>
 #include "harness.h"
 #include "io/npy.h"
+#include "ref_conv.h"
+#include "ref_pool.h"
 
 static char tmpdir[256];
 
@@ -290,6 +294,36 @@ static void test_bench_bad_inputs(void **state) {
   EXPECT_FAILURE(a, "missing.pcd", "cannot open");
 }
 
+/* clsp run: missing options, unreadable or non-ONNX models, voxels that do
+ * not fit the model (with the shared SECOND bundle when present). */
+static void test_run_bad_inputs(void **state) {
+  (void)state;
+  char a[2048];
+  EXPECT_USAGE("run", "required");
+  write_valid_inputs();
+  snprintf(a, sizeof a, "run '%s' --coords '%s' --feats '%s' --out '%s'", path("missing.onnx"),
+           path("coords.npy"), path("feats.npy"), path("out.npy"));
+  EXPECT_FAILURE(a, "missing.onnx");
+  write_bytes("junk.onnx", "\x08\x07\x12\xff\xff junk", 11);
+  snprintf(a, sizeof a, "run '%s' --coords '%s' --feats '%s' --out '%s'", path("junk.onnx"),
+           path("coords.npy"), path("feats.npy"), path("out.npy"));
+  EXPECT_FAILURE(a, "not an ONNX");
+  snprintf(a, sizeof a, "run '%s' --coords '%s' --feats '%s' --out '%s' --repeat 0",
+           path("junk.onnx"), path("coords.npy"), path("feats.npy"), path("out.npy"));
+  EXPECT_USAGE(a, "--repeat");
+  char model[1024];
+  snprintf(model, sizeof model, "%s/second-scn/second.scn.onnx", CLSP_MODELS_DEFAULT_DIR);
+  FILE *f = fopen(model, "rb");
+  if (!f) return; /* the rest needs ../shared */
+  fclose(f);
+  snprintf(a, sizeof a, "run '%s' --coords '%s' --feats '%s' --out '%s'", model,
+           path("coords.npy"), path("feats.npy"), path("out.npy"));
+  EXPECT_FAILURE(a, "feats.npy", "4 channels");
+  snprintf(a, sizeof a, "run '%s' --coords '%s' --feats '%s' --out '%s'", model,
+           path("feats.npy"), path("feats.npy"), path("out.npy"));
+  EXPECT_FAILURE(a, "int32");
+}
+
 /* Every subcommand: a usage error exits 2 (stderr only), a runtime error
  * exits 1, --help exits 0. */
 static void test_exit_codes(void **state) {
@@ -447,8 +481,165 @@ static void test_conv_merge_duplicates(void **state) {
                "--merge-duplicates 'avg'", "sum or first");
 }
 
+/* ---- training options (issue 12) ---- */
+
+static void *read_npy_data(const char *name, clsp_npy_dtype dt, size_t *rows, size_t *cols) {
+  char err[512];
+  clsp_npy_array a;
+  if (clsp_npy_read(path(name), &a, err, sizeof err) != 0) fail_msg("%s", err);
+  assert_int_equal(a.dtype, dt);
+  *rows = a.shape[0];
+  *cols = a.rank > 1 ? a.shape[1] : 1;
+  return a.data; /* the caller frees */
+}
+
+/* 54 sites of a 6^3 grid, 2 channels; values without ties. */
+static size_t write_train_inputs(int32_t *coords, float *feats) {
+  size_t n = 0;
+  for (int z = 0; z < 6; z++)
+    for (int y = 0; y < 6; y++)
+      for (int x = 0; x < 6; x++) {
+        if ((x * 7 + y * 3 + z * 5) % 4) continue;
+        int32_t *c = coords + 4 * n;
+        c[0] = 0, c[1] = z, c[2] = y, c[3] = x;
+        feats[2 * n] = (float)(n % 11) * 0.17f - 0.9f + (float)n * 1e-3f;
+        feats[2 * n + 1] = (float)((n * 5) % 13) * -0.11f + 0.6f - (float)n * 1e-3f;
+        n++;
+      }
+  write_npy("tc.npy", CLSP_NPY_I32, 2, n, 4, coords);
+  write_npy("tf.npy", CLSP_NPY_F32, 2, n, 2, feats);
+  return n;
+}
+
+static float *ramp(size_t n, float scale) {
+  float *v = malloc((n + 1) * sizeof *v);
+  assert_non_null(v);
+  for (size_t i = 0; i < n; i++) v[i] = (float)((i * 37) % 29) * scale - 0.5f;
+  return v;
+}
+
+static void run_ok(const char *args) {
+  char log[16384];
+  int rc = run_clsp(args, log, sizeof log);
+  if (rc != 0) fail_msg("clsp %s: exit %d\n%s", args, rc, log);
+}
+
+static void expect_close(const char *what, const float *got, const double *want, size_t n) {
+  double e = ref_rel_error(got, want, n);
+  if (!(e < 1e-5)) fail_msg("%s: rel error %.3g against the reference", what, e);
+}
+
+/* clsp conv --type conv and --type inverse with every --grad-* output. */
+static void test_conv_grad_outputs(void **state) {
+  (void)state;
+  int32_t coords[216 * 4];
+  float feats[216 * 2];
+  size_t n = write_train_inputs(coords, feats), rows, cols, oc_rows;
+  float *w = ramp(27 * 2 * 3, 0.03f), *bias = ramp(3, 0.2f);
+  write_npy3("tw.npy", 27, 2, 3, w);
+  write_npy("tb.npy", CLSP_NPY_F32, 1, 3, 1, bias);
+  char base[4096], a[8192];
+  snprintf(base, sizeof base, "conv --type conv --coords '%s' --feats '%s' --weights '%s' "
+           "--bias '%s' --shape 6,6,6 --batch 1 --kernel 3 --stride 2 --padding 1 "
+           "--out-coords '%s' --out-feats '%s' --deterministic", path("tc.npy"),
+           path("tf.npy"), path("tw.npy"), path("tb.npy"), path("oc.npy"), path("of.npy"));
+  run_ok(base);
+  int32_t *oc = read_npy_data("oc.npy", CLSP_NPY_I32, &oc_rows, &cols);
+  float *dy = ramp(oc_rows * 3, 0.05f);
+  write_npy("dy.npy", CLSP_NPY_F32, 2, oc_rows, 3, dy);
+  snprintf(a, sizeof a, "%s --grad-out '%s' --grad-feats '%s' --grad-weights '%s' "
+           "--grad-bias '%s'", base, path("dy.npy"), path("dx.npy"), path("dw.npy"),
+           path("db.npy"));
+  run_ok(a);
+  float *dx = read_npy_data("dx.npy", CLSP_NPY_F32, &rows, &cols);
+  assert_true(rows == n && cols == 2);
+  float *dw = read_npy_data("dw.npy", CLSP_NPY_F32, &rows, &cols);
+  assert_true(rows == 27 && cols == 6);
+  float *db = read_npy_data("db.npy", CLSP_NPY_F32, &rows, &cols);
+  assert_true(rows == 3);
+  ref_geom g = {3, {3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {1, 1, 1}};
+  int32_t shape[3] = {6, 6, 6};
+  double rdx[216 * 2], rdw[27 * 6], rdb[3];
+  assert_int_equal(ref_conv_backward(REF_REGULAR, &g, shape, 1, n, coords, feats, 2, oc_rows,
+                                     oc, dy, 3, w, rdx, rdw, rdb), 0);
+  expect_close("clsp conv --grad-feats", dx, rdx, n * 2);
+  expect_close("clsp conv --grad-weights", dw, rdw, 27 * 6);
+  expect_close("clsp conv --grad-bias", db, rdb, 3);
+  free(dx), free(dw), free(db), free(dy), free(w), free(bias);
+  /* The inverse, fed --coords in reversed order: DX follows that order. */
+  int32_t *rev = malloc(oc_rows * 4 * sizeof *rev);
+  float *xf = ramp(oc_rows * 3, 0.04f), *wi = ramp(27 * 3 * 2, 0.02f), *dyi = ramp(n * 2, 0.07f);
+  assert_non_null(rev);
+  for (size_t r = 0; r < oc_rows; r++) memcpy(rev + 4 * r, oc + 4 * (oc_rows - 1 - r), 16);
+  write_npy("rev.npy", CLSP_NPY_I32, 2, oc_rows, 4, rev);
+  write_npy("xi.npy", CLSP_NPY_F32, 2, oc_rows, 3, xf);
+  write_npy3("wi.npy", 27, 3, 2, wi);
+  write_npy("dyi.npy", CLSP_NPY_F32, 2, n, 2, dyi);
+  snprintf(a, sizeof a, "conv --type inverse --coords '%s' --feats '%s' --weights '%s' "
+           "--shape 3,3,3 --batch 1 --kernel 3 --stride 2 --padding 1 --target-coords '%s' "
+           "--target-shape 6,6,6 --out-coords '%s' --out-feats '%s' --grad-out '%s' "
+           "--grad-feats '%s'", path("rev.npy"), path("xi.npy"), path("wi.npy"),
+           path("tc.npy"), path("ioc.npy"), path("iof.npy"), path("dyi.npy"), path("dxi.npy"));
+  run_ok(a);
+  float *dxi = read_npy_data("dxi.npy", CLSP_NPY_F32, &rows, &cols);
+  assert_true(rows == oc_rows && cols == 3);
+  int32_t in_shape[3] = {3, 3, 3};
+  double *rdxi = malloc(oc_rows * 3 * sizeof *rdxi);
+  assert_non_null(rdxi);
+  assert_int_equal(ref_conv_backward(REF_INVERSE, &g, in_shape, 1, oc_rows, rev, xf, 3, n,
+                                     coords, dyi, 2, wi, rdxi, NULL, NULL), 0);
+  expect_close("clsp conv --type inverse --grad-feats", dxi, rdxi, oc_rows * 3);
+  EXPECT_USAGE(conv_args(NULL, "--grad-feats x.npy"), "need --grad-out");
+  snprintf(a, sizeof a, "%s --grad-out '%s' --grad-feats '%s'", base, path("dyi.npy"),
+           path("dx.npy"));
+  EXPECT_FAILURE(a, "dyi.npy", "the forward's output rows");
+  free(oc), free(rev), free(xf), free(wi), free(dyi), free(dxi), free(rdxi);
+}
+
+/* clsp pool forward and backward, max and avg. */
+static void test_pool_outputs(void **state) {
+  (void)state;
+  int32_t coords[216 * 4];
+  float feats[216 * 2];
+  size_t n = write_train_inputs(coords, feats), rows, cols, n_out;
+  static const char *const types[2] = {"max", "avg"};
+  ref_geom g = {3, {3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {1, 1, 1}};
+  int32_t shape[3] = {6, 6, 6};
+  for (int t = 0; t < 2; t++) {
+    char base[4096], a[8192];
+    snprintf(base, sizeof base, "pool --type %s --coords '%s' --feats '%s' --shape 6,6,6 "
+             "--batch 1 --kernel 3 --stride 2 --padding 1 --out-coords '%s' "
+             "--out-feats '%s'", types[t], path("tc.npy"), path("tf.npy"), path("poc.npy"),
+             path("pof.npy"));
+    run_ok(base);
+    int32_t *oc = read_npy_data("poc.npy", CLSP_NPY_I32, &n_out, &cols);
+    float *dy = ramp(n_out * 2, 0.05f);
+    write_npy("pdy.npy", CLSP_NPY_F32, 2, n_out, 2, dy);
+    snprintf(a, sizeof a, "%s --grad-out '%s' --grad-feats '%s'", base, path("pdy.npy"),
+             path("pdx.npy"));
+    run_ok(a);
+    float *y = read_npy_data("pof.npy", CLSP_NPY_F32, &rows, &cols);
+    float *dx = read_npy_data("pdx.npy", CLSP_NPY_F32, &rows, &cols);
+    assert_true(rows == n && cols == 2);
+    double *ry = malloc(n_out * 2 * sizeof *ry), rdx[216 * 2];
+    assert_non_null(ry);
+    assert_int_equal(ref_pool(t, REF_REGULAR, &g, shape, 1, n, coords, feats, 2, n_out, oc,
+                              dy, ry, rdx), 0);
+    expect_close("clsp pool --out-feats", y, ry, n_out * 2);
+    expect_close("clsp pool --grad-feats", dx, rdx, n * 2);
+    free(oc), free(dy), free(y), free(dx), free(ry);
+  }
+  char bad[1024];
+  snprintf(bad, sizeof bad, "pool --type median --coords '%s' --feats '%s' --shape 6,6,6 "
+           "--batch 1 --kernel 3 --out-coords x.npy --out-feats y.npy", path("tc.npy"),
+           path("tf.npy"));
+  EXPECT_USAGE(bad, "--type 'median'", "max or avg");
+  EXPECT_USAGE("pool --type max", "--coords is required");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_run_bad_inputs),
     cmocka_unit_test(test_conv_valid_baseline),
     cmocka_unit_test(test_conv_missing_options),
     cmocka_unit_test(test_conv_bad_values),
@@ -462,6 +653,8 @@ int main(void) {
     cmocka_unit_test(test_conv_wide_dtypes),
     cmocka_unit_test(test_conv_weight_layout_hint),
     cmocka_unit_test(test_conv_merge_duplicates),
+    cmocka_unit_test(test_conv_grad_outputs),
+    cmocka_unit_test(test_pool_outputs),
   };
   if (setup() != 0) return 1;
   int rc = HARNESS_RUN("cli", tests, 0);

@@ -115,13 +115,15 @@ static void run_fill_kernel(clsp_context *ctx, uint32_t value) {
   cl_mem buf = NULL;
   assert_int_equal(clsp__buffer_create(ctx, CL_MEM_READ_WRITE, N * 4, NULL, "test", &buf),
                    CLSP_SUCCESS);
-  assert_int_equal(clsp__buffer_fill32(ctx, buf, 0xdeadbeefu, 0, N * 4, NULL),
-                   CLSP_SUCCESS); /* poison */
+  uint32_t host[N];
+  for (int i = 0; i < N; i++) host[i] = 0xdeadbeefu; /* poison */
+  assert_int_equal(clEnqueueWriteBuffer(ctx->queue, buf, CL_TRUE, 0, sizeof host, host, 0,
+                                        NULL, NULL),
+                   CL_SUCCESS);
   cl_uint n = N - 1; /* the last element must stay poisoned */
   assert_int_equal(CLSP_RUN(ctx, CLSP_K_FILL_U32, clsp_items_in_groups(n, 64), NULL,
                             CLSP_A(buf), CLSP_A(value), CLSP_A(n)),
                    CLSP_SUCCESS);
-  uint32_t host[N];
   assert_int_equal(clEnqueueReadBuffer(ctx->queue, buf, CL_TRUE, 0, sizeof host, host, 0,
                                        NULL, NULL),
                    CL_SUCCESS);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* clsp bench reports: per-layer table (medians), JSON, Chrome trace. */
 #include "bench_report.h"
+#include "clsp.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,7 +105,7 @@ static void print_table(FILE *f, const bench_state *b, const summary *s) {
          (double)s->peak / (1024.0 * 1024.0));
 }
 
-static void json_string(FILE *f, const char *s) {
+void clsp_tool_json_string(FILE *f, const char *s) {
   fputc('"', f);
   for (; *s; s++) {
     unsigned char c = (unsigned char)*s;
@@ -120,7 +121,7 @@ static void json_layer(FILE *f, const bench_state *b, const summary *s, int l) {
   const net_layer_stats *ls = &b->runs[0].layers[l];
   double ms = median(b, layer_ms, l, 0), gfs = ms > 0 ? ls->gflop / (ms * 1e-3) : 0.0;
   fprintf(f, "    {\"name\": ");
-  json_string(f, nl->name);
+  clsp_tool_json_string(f, nl->name);
   fprintf(f, ", \"kind\": \"%s\", \"c_in\": %d, \"c_out\": %d, \"in_sites\": %zu, "
              "\"out_sites\": %zu, \"pairs\": %zu, \"gflop\": %.6f, \"ms\": %.4f, "
              "\"gflops\": %.4f, \"peak_fraction\": %.5f, \"fused\": %s, \"stage_ms\": {",
@@ -150,13 +151,13 @@ static int write_json(const bench_state *b, const summary *s, const char *path) 
   }
   const clsp_device_caps *caps = clsp_context_caps(b->ctx);
   fprintf(f, "{\n  \"net\": ");
-  json_string(f, b->net_name);
+  clsp_tool_json_string(f, b->net_name);
   fprintf(f, ",\n  \"input\": ");
-  json_string(f, b->input_label);
+  clsp_tool_json_string(f, b->input_label);
   fprintf(f, ",\n  \"device\": ");
-  json_string(f, caps->device_name);
+  clsp_tool_json_string(f, caps->device_name);
   fprintf(f, ",\n  \"platform\": ");
-  json_string(f, caps->platform_name);
+  clsp_tool_json_string(f, caps->platform_name);
   fprintf(f, ",\n  \"repeat\": %d,\n  \"points\": %zu,\n  \"voxels\": %zu,\n", b->o.repeat,
           b->n_points, b->runs[0].vox.n_voxels);
   fprintf(f, "  \"voxelize_ms\": %.4f,\n  \"voxelize_stage_ms\": {\"keys\": %.4f, "
@@ -174,11 +175,10 @@ static int write_json(const bench_state *b, const summary *s, const char *path) 
   return close_out(f);
 }
 
-/* One complete ("X") event; times in microseconds since the pass began. */
-static void trace_event(FILE *f, int *first, const char *name, const char *cat, int tid,
-                        double ts_ms, double dur_ms) {
+void clsp_tool_trace_event(FILE *f, int *first, const char *name, const char *cat, int tid,
+                           double ts_ms, double dur_ms) {
   fprintf(f, "%s\n  {\"name\": ", *first ? "" : ",");
-  json_string(f, name);
+  clsp_tool_json_string(f, name);
   fprintf(f, ", \"cat\": \"%s\", \"ph\": \"X\", \"pid\": 1, \"tid\": %d, "
              "\"ts\": %.3f, \"dur\": %.3f}",
           cat, tid, ts_ms * 1e3, dur_ms * 1e3);
@@ -192,13 +192,13 @@ static void trace_layer(FILE *f, int *first, const bench_state *b, const bench_r
                         int l, double *dev_t) {
   const net_layer_stats *ls = &r->layers[l];
   double h0 = ls->host_start_ms - r->start_ms, h1 = ls->host_end_ms - r->start_ms;
-  trace_event(f, first, b->net.layers[l].name, "host", 1, h0, h1 - h0);
+  clsp_tool_trace_event(f, first, b->net.layers[l].name, "host", 1, h0, h1 - h0);
   if (*dev_t < h0) *dev_t = h0;
   for (int st = 0; st < CLSP_STAGE_COUNT; st++) {
     if (ls->stage_ms[st] <= 0) continue;
     char nm[80];
     snprintf(nm, sizeof nm, "%s %s", b->net.layers[l].name, clsp_stage_name((clsp_stage)st));
-    trace_event(f, first, nm, clsp_stage_name((clsp_stage)st), 2, *dev_t, ls->stage_ms[st]);
+    clsp_tool_trace_event(f, first, nm, clsp_stage_name((clsp_stage)st), 2, *dev_t, ls->stage_ms[st]);
     *dev_t += ls->stage_ms[st];
   }
 }
@@ -217,12 +217,12 @@ static int write_trace(const bench_state *b, const char *path) {
              "\"args\": {\"name\": \"device queue\"}}");
   int first = 0;
   double dev_t = 0.0;
-  trace_event(f, &first, "voxelize", "host", 1, 0.0, r->vox_end_ms - r->start_ms);
+  clsp_tool_trace_event(f, &first, "voxelize", "host", 1, 0.0, r->vox_end_ms - r->start_ms);
   static const char *vs[CLSP_VOXEL_STAGE_COUNT] = {"keys", "hash", "compact", "mean"};
   for (int st = 0; st < CLSP_VOXEL_STAGE_COUNT; st++) {
     char nm[40];
     snprintf(nm, sizeof nm, "voxelize %s", vs[st]);
-    trace_event(f, &first, nm, "voxelize", 2, dev_t, r->vox.stage_ms[st]);
+    clsp_tool_trace_event(f, &first, nm, "voxelize", 2, dev_t, r->vox.stage_ms[st]);
     dev_t += r->vox.stage_ms[st];
   }
   for (int l = 0; l < b->net.n_layers; l++) trace_layer(f, &first, b, r, l, &dev_t);

@@ -23,6 +23,12 @@ double clsp_tool_median(double *v, int n) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+void clsp_tool_log_notes(void *user, clsp_log_level level, const char *message) {
+  (void)user;
+  if (level == CLSP_LOG_WARNING || level == CLSP_LOG_INFO)
+    fprintf(stderr, "clsp: %s\n", message);
+}
+
 void clsp_tool_context_fail(const char *tool, const char *device, clsp_status st) {
   const char *spec = device ? device : getenv("CLSP_DEVICE");
   if (st == CLSP_ERROR_NO_DEVICE)
@@ -42,7 +48,9 @@ static const command commands[] = {
   {"info", clsp_cmd_info, "list OpenCL platforms, devices and capabilities"},
   {"warmup", clsp_cmd_warmup, "build or load every kernel program, timed"},
   {"conv", clsp_cmd_conv, "run one sparse convolution layer from .npy files"},
+  {"pool", clsp_cmd_pool, "sparse max/avg pooling (and its backward) from .npy files"},
   {"bench", clsp_cmd_bench, "voxelize a point cloud and time a network per layer"},
+  {"run", clsp_cmd_run, "run a trained network from its SCN ONNX file"},
 };
 
 static void usage(FILE *f) {

@@ -36,7 +36,7 @@ static void usage(FILE *f) {
           "--quiet silences it. Exit status: 0 ok, 1 failure, 2 usage error.\n");
 }
 
-static int parse_floats(const char *s, float *out, int n) {
+int clsp_tool_parse_floats(const char *s, float *out, int n) {
   for (int i = 0; i < n; i++) {
     char *end;
     out[i] = strtof(s, &end);
@@ -78,10 +78,10 @@ static int parse_value(bench_opts *o, const char *a, const char *v) {
     o->fields = (int)f;
     o->has_fields = 1;
   } else if (!strcmp(a, "--voxel-size")) {
-    if (parse_floats(v, o->voxel_size, 3)) return bad_value(a, v, "X,Y,Z");
+    if (clsp_tool_parse_floats(v, o->voxel_size, 3)) return bad_value(a, v, "X,Y,Z");
     o->has_size = 1;
   } else if (!strcmp(a, "--range")) {
-    if (parse_floats(v, o->range, 6)) return bad_value(a, v, "X0,Y0,Z0,X1,Y1,Z1");
+    if (clsp_tool_parse_floats(v, o->range, 6)) return bad_value(a, v, "X0,Y0,Z0,X1,Y1,Z1");
     o->has_range = 1;
   } else {
     fprintf(stderr, "clsp bench: unknown option '%s' (see --help)\n", a);
@@ -272,7 +272,7 @@ int clsp_cmd_bench(int argc, char **argv) {
   }
   if (!rc) rc = load_points(&b->o, &b->points, &b->n_points, b->input_label,
                             sizeof b->input_label);
-  clsp_context_options co = {0};
+  clsp_context_options co = {.log = clsp_tool_log_notes};
   co.flags = CLSP_CONTEXT_PROFILING;
   co.device = b->o.device;
   clsp_status st = rc ? CLSP_SUCCESS : clsp_context_create(&co, &b->ctx);

@@ -297,6 +297,7 @@ static int run_all(clsp_context *ctx, const conv_args *a, const conv_inputs *in)
   }
   progress_end(&p);
   if (ok) ok = conv_write_outputs(ctx, a, in, &r, totals);
+  if (ok && a->grad_out) ok = conv_write_grads(ctx, a, in, &r, w);
   run_free(&r);
   free(totals);
   clsp_weights_destroy(w);
@@ -313,7 +314,7 @@ int clsp_cmd_conv(int argc, char **argv) {
   int ok = load_inputs(&a, &in);
   clsp_context *ctx = NULL;
   if (ok) {
-    clsp_context_options o = {0};
+    clsp_context_options o = {.log = clsp_tool_log_notes};
     o.device = a.device;
     o.flags = CLSP_CONTEXT_PROFILING;
     clsp_status st = clsp_context_create(&o, &ctx);

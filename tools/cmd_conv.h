@@ -22,6 +22,7 @@ typedef struct conv_args {
   int deterministic;
   int repeat;
   int merge; /* --merge-duplicates: 0 (refuse duplicates), CONV_MERGE_SUM/FIRST */
+  const char *grad_out, *grad_feats, *grad_weights, *grad_bias; /* backward */
 } conv_args;
 
 enum { CONV_MERGE_SUM = 1, CONV_MERGE_FIRST = 2 };
@@ -53,6 +54,14 @@ int conv_features_on_sites(clsp_context *ctx, const conv_args *a, const conv_inp
 /* Writes --out-coords, --out-feats and --stats. */
 int conv_write_outputs(clsp_context *ctx, const conv_args *a, const conv_inputs *in,
                        const conv_run *r, const double *totals);
+/* perm[site] = row of `given` with the same coordinates (width int32 per
+ * row); 0 if the two sets of n rows differ. */
+int conv_match_sites(const int32_t *sites, const int32_t *given, size_t n, int width,
+                     uint32_t *perm);
+/* conv_grad.c: the backward of the run's last forward, written to the
+ * --grad-* files. */
+int conv_write_grads(clsp_context *ctx, const conv_args *a, const conv_inputs *in,
+                     const conv_run *r, const clsp_weights *w);
 /* Prints a library failure with the context's message; returns 0. */
 int conv_lib_fail(clsp_context *ctx, const char *what, clsp_status st);
 

@@ -10,7 +10,7 @@
 #include "clspconv/clspconv.h"
 
 int clsp_cmd_warmup(int argc, char **argv) {
-  clsp_context_options o = {0};
+  clsp_context_options o = {.log = clsp_tool_log_notes};
   static const char usage[] =
       "usage: clsp warmup [--device SPEC] [--no-cache]\n"
       "  Builds (or loads from the binary cache) every kernel program for the\n"

@@ -15,11 +15,16 @@ static const char usage[] =
     "                 --out-coords OC.npy --out-feats OF.npy [--stats S.json]\n"
     "                 [--device SPEC] [--deterministic] [--repeat R]\n"
     "                 [--merge-duplicates sum|first]\n"
+    "                 [--grad-out DY.npy [--grad-feats DX.npy] [--grad-weights DW.npy]\n"
+    "                  [--grad-bias DB.npy]]\n"
     "  coords: int32 N x (1+D) rows (batch, c1..cD); feats: float32 N x Cin\n"
     "  weights: native [K][Cin][Cout] (or [k..][Cin][Cout]); torch [Cout][Cin][k..]\n"
     "           (transposed/inverse: [Cin][Cout][k..]); spconv [Cout][k..][Cin]\n"
     "  inverse: --target-coords/--target-shape are the input sites and shape of the\n"
     "           regular conv being inverted; --coords are its output sites\n"
+    "  backward: DY float32 rows in the order of --out-coords; DX rows in the order of\n"
+    "           --coords; DW in the element order of --weight-layout, saved as\n"
+    "           [first dim of W, the rest flattened]; DB [Cout]\n"
     "  --merge-duplicates: rows of --coords with equal coordinates become one\n"
     "           site (features summed, or the first row's kept); default: refused\n"
     "  --stats -: the JSON to stdout. Exit status: 0 ok, 1 failure, 2 usage error.\n";
@@ -112,10 +117,13 @@ static int parse_one(int argc, char **argv, int *i, conv_args *a, raw_geometry *
   const char *o = argv[*i], *v = NULL;
   static const char *const string_opts[] = {"--coords", "--feats", "--weights", "--bias",
                                             "--target-coords", "--out-coords",
-                                            "--out-feats", "--stats", "--device"};
+                                            "--out-feats", "--stats", "--device",
+                                            "--grad-out", "--grad-feats",
+                                            "--grad-weights", "--grad-bias"};
   const char **string_dst[] = {&a->coords, &a->feats, &a->weights, &a->bias,
                                &a->target_coords, &a->out_coords, &a->out_feats,
-                               &a->stats, &a->device};
+                               &a->stats, &a->device, &a->grad_out, &a->grad_feats,
+                               &a->grad_weights, &a->grad_bias};
   for (size_t k = 0; k < sizeof string_opts / sizeof string_opts[0]; k++)
     if (!strcmp(o, string_opts[k])) return take(argc, argv, i, string_dst[k]);
   if (!strcmp(o, "--deterministic")) return a->deterministic = 1;
@@ -176,6 +184,23 @@ static int finish_geometry(conv_args *a, const raw_geometry *r) {
   return a->have_target_shape = 1;
 }
 
+/* The --grad-* outputs need --grad-out, and --grad-out needs an output. */
+static int check_grad_args(const conv_args *a) {
+  int wanted = a->grad_feats || a->grad_weights || a->grad_bias;
+  if (a->grad_feats && a->merge) {
+    fprintf(stderr, "clsp conv: --grad-feats cannot follow the rows of --coords when "
+                    "--merge-duplicates merges them\n%s", usage);
+    return 0;
+  }
+  if (wanted == (a->grad_out != NULL)) return 1;
+  fprintf(stderr, "clsp conv: %s\n%s",
+          wanted ? "--grad-feats, --grad-weights and --grad-bias need --grad-out DY.npy"
+                 : "--grad-out needs at least one of --grad-feats, --grad-weights, "
+                   "--grad-bias",
+          usage);
+  return 0;
+}
+
 int conv_parse_args(int argc, char **argv, conv_args *a) {
   memset(a, 0, sizeof *a);
   a->kind = (clsp_conv_kind)-1;
@@ -194,5 +219,5 @@ int conv_parse_args(int argc, char **argv, conv_args *a) {
       !require(a->out_feats, "--out-feats") || !require(r.kernel, "--kernel") ||
       !require(a->ndim ? "" : NULL, "--shape") || !require(a->batch ? "" : NULL, "--batch"))
     return 0;
-  return finish_geometry(a, &r);
+  return check_grad_args(a) && finish_geometry(a, &r);
 }

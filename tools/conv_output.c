@@ -79,8 +79,8 @@ int conv_merge_duplicates(const conv_args *a, conv_inputs *in) {
 }
 
 /* perm[site] = row of `given` with the same coordinates; 0 if the sets differ. */
-static int match_sites(const int32_t *sites, const int32_t *given, size_t n, int width,
-                       uint32_t *perm) {
+int conv_match_sites(const int32_t *sites, const int32_t *given, size_t n, int width,
+                     uint32_t *perm) {
   uint32_t *a = sorted_order(sites, n, width), *b = sorted_order(given, n, width);
   int ok = a && b;
   for (size_t i = 0; ok && i < n; i++) {
@@ -123,7 +123,7 @@ int conv_features_on_sites(clsp_context *ctx, const conv_args *a, const conv_inp
   clsp_status st = CLSP_SUCCESS;
   if (ok) st = clsp_rulebook_download_out_coords(ctx, rb, sites);
   if (ok && st != CLSP_SUCCESS) ok = conv_lib_fail(ctx, "rulebook sites", st);
-  if (ok && !(ok = match_sites(sites, in->coords.data, in->n, width, perm)))
+  if (ok && !(ok = conv_match_sites(sites, in->coords.data, in->n, width, perm)))
     fprintf(stderr, "clsp conv: %s are not the output sites of the regular conv of %s\n",
             a->coords, a->target_coords);
   const float *src = in->feats.data;

@@ -35,29 +35,20 @@ static clsp_conv_geometry geometry(const int k[3], const int s[3], const int p[3
 }
 
 /* Weights: He uniform (bound sqrt(6 / fan_in)) so that activations keep
- * their scale through ReLU layers; bias as a folded batch norm's shift. */
-static int upload_weights(net *n, clsp_context *ctx, net_layer *l, char *err,
-                          size_t errlen) {
+ * their scale through ReLU layers; bias as a folded batch norm's shift.
+ * Kept on the host until the model is built. */
+static int make_weights(net *n, net_layer *l, char *err, size_t errlen) {
   size_t count = (size_t)l->kvol * l->c_in * l->c_out;
-  float *w = malloc(count * sizeof *w), *b = malloc((size_t)l->c_out * sizeof *b);
-  int rc = !w || !b;
-  if (!rc) {
-    float bound = sqrtf(6.0f / (float)(l->kvol * l->c_in));
-    for (size_t i = 0; i < count; i++) w[i] = bound * unit(&n->rng);
-    for (int i = 0; i < l->c_out; i++) b[i] = 0.05f * unit(&n->rng);
-    clsp_status st = clsp_weights_create(ctx, (size_t)l->kvol, (size_t)l->c_in,
-                                         (size_t)l->c_out, w, b, &l->w);
-    if (st != CLSP_SUCCESS) {
-      snprintf(err, errlen, "layer %s: weights: %s (%s)", l->name, clsp_status_string(st),
-               clsp_context_last_error(ctx));
-      rc = 1;
-    }
-  } else {
+  l->weights = malloc(count * sizeof *l->weights);
+  l->bias = malloc((size_t)l->c_out * sizeof *l->bias);
+  if (!l->weights || !l->bias) {
     snprintf(err, errlen, "layer %s: out of host memory", l->name);
+    return 1;
   }
-  free(w);
-  free(b);
-  return rc;
+  float bound = sqrtf(6.0f / (float)(l->kvol * l->c_in));
+  for (size_t i = 0; i < count; i++) l->weights[i] = bound * unit(&n->rng);
+  for (int i = 0; i < l->c_out; i++) l->bias[i] = 0.05f * unit(&n->rng);
+  return 0;
 }
 
 typedef struct builder {
@@ -106,7 +97,7 @@ static int conv(builder *b, const char *name, net_kind kind, int in, const char 
   l->c_in = cin;
   l->c_out = cout;
   l->relu = relu;
-  if (upload_weights(b->n, b->ctx, l, b->err, b->errlen)) b->failed = 1;
+  if (make_weights(b->n, l, b->err, b->errlen)) b->failed = 1;
   return l->out;
 }
 
@@ -261,9 +252,12 @@ int net_build_layer(net *n, clsp_context *ctx, uint64_t seed, const char *spec, 
 
 void net_free(net *n) {
   for (int i = 0; i < n->n_layers; i++) {
-    clsp_weights_destroy(n->layers[i].w);
-    n->layers[i].w = NULL;
+    free(n->layers[i].weights);
+    free(n->layers[i].bias);
+    n->layers[i].weights = n->layers[i].bias = NULL;
   }
+  clsp_model_destroy(n->model);
+  n->model = NULL;
 }
 
 const char *net_kind_name(net_kind k) {
@@ -278,152 +272,113 @@ const char *net_kind_name(net_kind k) {
   return "?";
 }
 
-/* ---- running ----------------------------------------------------------- */
+/* ---- running: the layers as a clsp_model ------------------------------ */
 
-typedef struct rb_entry {
-  char key[32];
-  clsp_rulebook *rb;
-} rb_entry;
+/* Value names: the input is "input", a layer's output "<layer>". */
+typedef struct value_names {
+  char slot[NET_MAX_SLOTS][48];
+} value_names;
 
-typedef struct run_state {
-  clsp_context *ctx;
-  clsp_tensor *slot[NET_MAX_SLOTS];
-  rb_entry rbs[NET_MAX_RULEBOOKS];
-  int n_rbs;
-} run_state;
-
-static double wall_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-static clsp_rulebook *find_rb(run_state *r, const char *key) {
-  for (int i = 0; i < r->n_rbs; i++)
-    if (!strcmp(r->rbs[i].key, key)) return r->rbs[i].rb;
-  return NULL;
-}
-
-static clsp_status keep_rb(run_state *r, const char *key, clsp_rulebook *rb) {
-  if (r->n_rbs >= NET_MAX_RULEBOOKS) {
-    clsp_rulebook_destroy(rb);
-    return CLSP_ERROR_TOO_LARGE;
-  }
-  snprintf(r->rbs[r->n_rbs].key, sizeof r->rbs[0].key, "%s", key);
-  r->rbs[r->n_rbs++].rb = rb;
-  return CLSP_SUCCESS;
-}
-
-/* The layer's rulebook: reused by key, else built now (its build time is
- * charged to this layer). */
-static clsp_status layer_rulebook(run_state *r, const net_layer *l, const clsp_tensor *in,
-                                  net_layer_stats *s, clsp_rulebook **out) {
-  char key[32];
-  snprintf(key, sizeof key, "%s%s", l->kind == NET_INVERSE ? "inv:" : "", l->rb_key);
-  *out = find_rb(r, key);
-  if (*out) return CLSP_SUCCESS;
-  clsp_status st;
-  clsp_rulebook *rb = NULL;
-  if (l->kind == NET_INVERSE) {
-    const clsp_rulebook *reg = find_rb(r, l->rb_key);
-    if (!reg) return CLSP_ERROR_INVALID_ARGUMENT; /* network description bug */
-    st = clsp_rulebook_inverse(r->ctx, reg, &rb);
-  } else {
-    clsp_conv_kind kind = l->kind == NET_SUBM ? CLSP_CONV_SUBMANIFOLD
-                          : l->kind == NET_CONV ? CLSP_CONV_REGULAR
-                                                : CLSP_CONV_TRANSPOSED;
-    st = clsp_rulebook_build(r->ctx, kind, &l->geo, in, &rb);
-  }
-  if (st != CLSP_SUCCESS) return st;
-  clsp_rulebook_info info;
-  if (clsp_rulebook_describe(rb, &info) == CLSP_SUCCESS)
-    s->stage_ms[CLSP_STAGE_RULEBOOK] += info.build_ms;
-  *out = rb;
-  return keep_rb(r, key, rb);
-}
-
-static clsp_status run_conv(run_state *r, const net_layer *l, net_layer_stats *s) {
-  const clsp_tensor *in = r->slot[l->in];
-  clsp_rulebook *rb = NULL;
-  clsp_status st = layer_rulebook(r, l, in, s, &rb);
-  clsp_conv_stats cs;
-  memset(&cs, 0, sizeof cs);
-  clsp_tensor *out = NULL;
-  if (st == CLSP_SUCCESS) st = clsp_conv_forward(r->ctx, rb, in, l->w, 0, &out, &cs);
-  double relu_ms = 0.0;
-  if (st == CLSP_SUCCESS && l->relu) st = clsp_relu(r->ctx, out, &relu_ms);
-  if (st != CLSP_SUCCESS) {
-    clsp_tensor_destroy(out);
-    return st;
-  }
-  clsp_rulebook_info info;
-  clsp_rulebook_describe(rb, &info);
-  s->in_sites = info.n_in;
-  s->out_sites = info.n_out;
-  s->pairs = info.n_pairs;
-  s->gflop = 2.0 * (double)info.n_pairs * l->c_in * l->c_out / 1e9;
-  s->fused = cs.fused;
-  for (int i = 0; i < CLSP_STAGE_COUNT; i++)
-    if (i != CLSP_STAGE_RULEBOOK) s->stage_ms[i] += cs.stage_ms[i];
-  s->stage_ms[CLSP_STAGE_RULEBOOK] += cs.stage_ms[CLSP_STAGE_RULEBOOK];
-  s->stage_ms[CLSP_STAGE_OTHER] += relu_ms;
-  r->slot[l->out] = out;
-  return CLSP_SUCCESS;
-}
-
-static clsp_status run_join(run_state *r, const net_layer *l, net_layer_stats *s) {
-  clsp_tensor_desc d;
-  clsp_tensor_describe(r->slot[l->in], &d);
-  s->in_sites = s->out_sites = d.n_sites;
-  double ms = 0.0;
-  clsp_status st;
-  if (l->kind == NET_ADD) {
-    st = clsp_add(r->ctx, r->slot[l->in], r->slot[l->in2], l->relu, &ms);
-  } else {
-    clsp_tensor *out = NULL;
-    st = clsp_concat(r->ctx, r->slot[l->in], r->slot[l->in2], &out, &ms);
-    r->slot[l->out] = out;
-  }
-  s->stage_ms[CLSP_STAGE_OTHER] += ms;
+static clsp_status add_conv(clsp_model_builder *b, const net_layer *l, value_names *v) {
+  clsp_model_conv d;
+  memset(&d, 0, sizeof d);
+  d.kind = l->kind == NET_SUBM ? CLSP_CONV_SUBMANIFOLD
+           : l->kind == NET_CONV ? CLSP_CONV_REGULAR
+           : l->kind == NET_TRANSPOSED ? CLSP_CONV_TRANSPOSED
+                                       : CLSP_CONV_INVERSE;
+  d.geometry = l->geo;
+  d.c_in = (size_t)l->c_in;
+  d.c_out = (size_t)l->c_out;
+  d.rulebook = l->rb_key;
+  d.activation = l->relu ? CLSP_ACTIVATION_RELU : CLSP_ACTIVATION_NONE;
+  clsp_status st = clsp_model_builder_conv(b, l->name, v->slot[l->in], l->name, &d,
+                                           CLSP_LAYOUT_NATIVE, l->weights, l->bias);
+  snprintf(v->slot[l->out], sizeof v->slot[0], "%s", l->name);
   return st;
 }
 
-/* Frees the tensors whose last reader was layer i (never the input nor
- * the output; an in-place ADD's slot is read again later, so it stays). */
-static void release_after(run_state *r, const net *n, int i) {
-  for (int s = 0; s < n->n_slots; s++)
-    if (s != n->input && s != n->output && n->last_use[s] == i && r->slot[s]) {
-      clsp_tensor_destroy(r->slot[s]);
-      r->slot[s] = NULL;
+/* A residual join: add (then ReLU, a second node), or concat. */
+static clsp_status add_join(clsp_model_builder *b, net_layer *l, value_names *v) {
+  char sum[56], relu[56];
+  snprintf(sum, sizeof sum, "%s.sum", l->name);
+  snprintf(relu, sizeof relu, "%s.relu", l->name);
+  clsp_status st;
+  if (l->kind == NET_CONCAT) {
+    st = clsp_model_builder_concat(b, l->name, v->slot[l->in], v->slot[l->in2], l->name);
+  } else {
+    st = clsp_model_builder_add(b, l->name, v->slot[l->in], v->slot[l->in2],
+                                l->relu ? sum : l->name);
+    if (st == CLSP_SUCCESS && l->relu)
+      st = clsp_model_builder_activation(b, relu, sum, l->name, CLSP_ACTIVATION_RELU, 0);
+    l->n_nodes = l->relu ? 2 : 1;
+  }
+  snprintf(v->slot[l->out], sizeof v->slot[0], "%s", l->name);
+  return st;
+}
+
+static clsp_status build_model(net *n, clsp_context *ctx, const clsp_tensor_desc *d) {
+  clsp_model_destroy(n->model);
+  n->model = NULL;
+  value_names *v = calloc(1, sizeof *v);
+  if (!v) return CLSP_ERROR_OUT_OF_HOST_MEMORY;
+  snprintf(v->slot[n->input], sizeof v->slot[0], "input");
+  clsp_model_builder *b = NULL;
+  clsp_status st = clsp_model_builder_create(ctx, "input", d->ndim, d->shape, d->channels, &b);
+  for (int i = 0, node = 0; st == CLSP_SUCCESS && i < n->n_layers; i++) {
+    net_layer *l = &n->layers[i];
+    l->first_node = node;
+    l->n_nodes = 1;
+    st = (l->kind == NET_ADD || l->kind == NET_CONCAT) ? add_join(b, l, v) : add_conv(b, l, v);
+    node += l->n_nodes;
+  }
+  const char *out[1] = {v->slot[n->output]};
+  if (st == CLSP_SUCCESS) st = clsp_model_builder_finish(b, out, 1, &n->model);
+  else clsp_model_builder_destroy(b);
+  free(v);
+  if (st == CLSP_SUCCESS) n->model_input = *d;
+  return st;
+}
+
+static int same_input(const clsp_tensor_desc *a, const clsp_tensor_desc *b) {
+  int same = a->ndim == b->ndim && a->channels == b->channels;
+  for (int k = 0; same && k < a->ndim; k++) same = a->shape[k] == b->shape[k];
+  return same;
+}
+
+/* The model's per-node figures summed into the layer's. */
+static void layer_stats(const net *n, const net_layer *l, net_layer_stats *s) {
+  memset(s, 0, sizeof *s);
+  for (int k = 0; k < l->n_nodes; k++) {
+    clsp_model_layer_stats ms;
+    if (clsp_model_node_stats(n->model, (size_t)(l->first_node + k), &ms) != CLSP_SUCCESS) continue;
+    if (k == 0) {
+      s->in_sites = ms.in_sites;
+      s->out_sites = ms.out_sites;
+      s->pairs = ms.pairs;
+      s->host_start_ms = ms.host_start_ms;
+      s->fused = ms.fused;
     }
+    s->host_end_ms = ms.host_end_ms;
+    for (int st = 0; st < CLSP_STAGE_COUNT; st++) s->stage_ms[st] += ms.stage_ms[st];
+  }
+  s->gflop = 2.0 * (double)s->pairs * l->c_in * l->c_out / 1e9;
+  for (int st = 0; st < CLSP_STAGE_COUNT; st++) s->ms += s->stage_ms[st];
 }
 
 clsp_status net_forward(net *n, clsp_context *ctx, const clsp_tensor *input,
                         net_layer_stats *stats, clsp_tensor **output) {
-  run_state *r = calloc(1, sizeof *r);
-  if (!r) return CLSP_ERROR_OUT_OF_HOST_MEMORY;
-  r->ctx = ctx;
-  r->slot[n->input] = (clsp_tensor *)input; /* borrowed, never freed here */
-  clsp_status st = CLSP_SUCCESS;
-  for (int i = 0; i < n->n_layers && st == CLSP_SUCCESS; i++) {
-    net_layer *l = &n->layers[i];
-    net_layer_stats *s = &stats[i];
-    memset(s, 0, sizeof *s);
-    s->host_start_ms = wall_ms();
-    st = (l->kind == NET_ADD || l->kind == NET_CONCAT) ? run_join(r, l, s) : run_conv(r, l, s);
-    for (int k = 0; k < CLSP_STAGE_COUNT; k++) s->ms += s->stage_ms[k];
-    s->host_end_ms = wall_ms();
-    if (st == CLSP_SUCCESS) release_after(r, n, i);
-  }
-  if (output) *output = st == CLSP_SUCCESS ? r->slot[n->output] : NULL;
-  for (int s = 0; s < n->n_slots; s++)
-    if (s != n->input && (s != n->output || st != CLSP_SUCCESS || !output))
-      clsp_tensor_destroy(r->slot[s]);
-  /* Inverse rulebooks share their regular's pairs: destroy them first. */
-  for (int i = r->n_rbs - 1; i >= 0; i--)
-    if (!strncmp(r->rbs[i].key, "inv:", 4)) clsp_rulebook_destroy(r->rbs[i].rb);
-  for (int i = r->n_rbs - 1; i >= 0; i--)
-    if (strncmp(r->rbs[i].key, "inv:", 4)) clsp_rulebook_destroy(r->rbs[i].rb);
-  free(r);
+  if (output) *output = NULL;
+  clsp_tensor_desc d;
+  clsp_status st = clsp_tensor_describe(input, &d);
+  if (st == CLSP_SUCCESS && (!n->model || !same_input(&d, &n->model_input)))
+    st = build_model(n, ctx, &d);
+  clsp_model_stats ms;
+  if (st == CLSP_SUCCESS) st = clsp_model_forward(n->model, input, NULL, 0, &ms);
+  for (int i = 0; st == CLSP_SUCCESS && i < n->n_layers; i++)
+    layer_stats(n, &n->layers[i], &stats[i]);
+  const clsp_tensor *out = NULL;
+  if (st == CLSP_SUCCESS && output) st = clsp_model_result_device(n->model, NULL, &out, NULL);
+  if (st == CLSP_SUCCESS && output) st = clsp_tensor_copy(ctx, out, output);
+  if (n->model) clsp_model_release_results(n->model);
   return st;
 }

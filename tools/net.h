@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* A tiny layer-graph runner over the public clspconv API, with seeded
- * random weights: OpenPCDet's VoxelBackBone8x (SECOND), TorchSparse's
- * MinkUNet, and single layers. Used by clsp bench. */
+/* The benchmark networks with seeded random weights: OpenPCDet's
+ * VoxelBackBone8x (SECOND), TorchSparse's MinkUNet, and single layers,
+ * described layer by layer for the reports and run as a clsp_model made
+ * with the library's builder (include/clspconv/model.h). Used by clsp
+ * bench. */
 #ifndef CLSP_TOOL_NET_H
 #define CLSP_TOOL_NET_H
 
@@ -30,7 +32,8 @@ typedef struct net_layer {
   clsp_conv_geometry geo;
   int kvol, c_in, c_out;
   int relu;                  /* ReLU after the layer */
-  clsp_weights *w;
+  float *weights, *bias;     /* host, native layout (given to the builder) */
+  int first_node, n_nodes;   /* the model nodes that run this layer */
 } net_layer;
 
 typedef struct net {
@@ -39,6 +42,9 @@ typedef struct net {
   int input, output;         /* slots */
   int last_use[NET_MAX_SLOTS];
   uint64_t rng;              /* splitmix64 state for weights */
+  clsp_model *model;         /* built at the first forward, for its input's
+                                spatial shape and channels */
+  clsp_tensor_desc model_input;
 } net;
 
 /* Measurements of one layer in one forward pass. */
@@ -66,9 +72,11 @@ int net_build_layer(net *n, clsp_context *ctx, uint64_t seed, const char *spec,
 void net_free(net *n);
 
 /* Runs one forward pass on `input` (not consumed). `stats` takes
- * n->n_layers entries. *output (may be NULL) receives the output tensor
- * (caller destroys). Every rulebook is built during the pass and freed
- * at its end. Returns a clsp_status. */
+ * n->n_layers entries. *output (may be NULL) receives a copy of the output
+ * tensor (caller destroys). The model is built at the first call (and
+ * again when the input's shape or channels change); every rulebook is
+ * built during the pass and freed after its last layer. Returns a
+ * clsp_status (the context's last error names the layer). */
 clsp_status net_forward(net *n, clsp_context *ctx, const clsp_tensor *input,
                         net_layer_stats *stats, clsp_tensor **output);
 

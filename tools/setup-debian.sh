@@ -9,6 +9,7 @@ packages=(
   ocl-icd-opencl-dev opencl-headers clinfo
   pocl-opencl-icd mesa-opencl-icd oclgrind
   libclblast-dev libcmocka-dev
+  libonnx-dev protobuf-c-compiler libprotobuf-c-dev
 )
 
 missing=()

@@ -13,7 +13,7 @@
  *    use. This includes several contexts that wrap the same cl_context and
  *    device (clsp_context_wrap), provided each has its own command queue.
  *  - One context, and every handle created from it (tensors, rulebooks,
- *    weights), must be used by one thread at a time: callers serialise
+ *    weights, models), must be used by one thread at a time: callers serialise
  *    access themselves. A handle is only ever passed to calls on the
  *    context that created it (else CLSP_ERROR_MISMATCH).
  *  - OpenCL orders commands only within one queue: caller buffers wrapped
@@ -26,7 +26,8 @@
  *    binary cache entries are written under unique names and renamed.
  *  - Device enumeration (clsp_devices_list, clsp_device_select) and the
  *    host-only functions (clsp_status_string, clsp_status_origin,
- *    clsp_weights_convert, clsp_conv_output_shape, clsp_voxelize_defaults,
+ *    clsp_weights_convert, clsp_weights_convert_back,
+ *    clsp_conv_output_shape, clsp_voxelize_defaults,
  *    clsp_stage_name) are safe from any thread.
  */
 #ifndef CLSPCONV_H
@@ -41,5 +42,7 @@
 #include "clspconv/voxelize.h"
 #include "clspconv/ops.h"
 #include "clspconv/perf.h"
+#include "clspconv/model.h"
+#include "clspconv/train.h"
 
 #endif

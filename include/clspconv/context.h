@@ -166,7 +166,12 @@ CLSP_API clsp_status clsp_context_reset_peak(clsp_context *ctx);
 
 /*
  * Compiles (or loads from the binary cache) every kernel program the
- * context may need, so that later calls do not pay for compilation.
+ * context may need, and has CLBlast compile its GEMM kernels for every
+ * routine and path the library uses (a few small throw-away GEMMs;
+ * CLBlast keeps them for the process, and drivers such as PoCL cache the
+ * binaries on disk for later processes), so that later calls do not pay
+ * for compilation. A compile from source is announced once per context
+ * through the log callback (CLSP_LOG_INFO) before it starts.
  * Errors: CLSP_ERROR_BUILD_FAILED (message holds the compiler log),
  * CLSP_ERROR_KERNEL_SOURCE, OpenCL codes.
  */

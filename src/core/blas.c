@@ -37,11 +37,25 @@ void clsp__blas_context_closed(void) {
   pthread_mutex_unlock(&clblast_lock);
 }
 
+/* CLBlast compiles its kernels inside the call that first needs them, once
+ * per process (the OpenCL driver may cache the binaries across processes):
+ * a call that held the host over a second says so, since the enqueue
+ * itself returns in microseconds. */
+static void note_slow_call(clsp_context *ctx, double t0) {
+  double ms = clsp__now_ms() - t0;
+  if (ms > 1000.0)
+    clsp__log(ctx, CLSP_LOG_INFO,
+              "compiling CLBlast's GEMM kernels for %s took %.1f s (first use in this "
+              "process; clsp_context_warmup does it up front)",
+              ctx->caps.device_name, ms / 1000.0);
+}
+
 clsp_status clsp__gemm(clsp_context *ctx, size_t rows, size_t cin, size_t cout,
                        size_t batch, cl_mem a, size_t a_off, cl_mem b, size_t b_off,
                        float beta, cl_mem c, size_t c_off, cl_event *ev) {
   CLBlastStatusCode s;
   atomic_store(&clblast_used, 1);
+  double t0 = clsp__now_ms();
   if (batch == 1)
     s = CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo, rows,
                      cout, cin, 1.0f, a, a_off, cin, b, b_off, cout, beta, c, c_off, cout,
@@ -51,10 +65,41 @@ clsp_status clsp__gemm(clsp_context *ctx, size_t rows, size_t cin, size_t cout,
                                    CLBlastTransposeNo, rows, cout, cin, 1.0f, a, a_off,
                                    cin, rows * cin, b, b_off, cout, cin * cout, beta, c,
                                    c_off, cout, rows * cout, batch, &ctx->queue, ev);
+  note_slow_call(ctx, t0);
   if (s != CLBlastSuccess)
     return clsp__fail(ctx, (clsp_status)s,
                       "CLBlastSgemm%s(m = %zu, n = %zu, k = %zu, batch = %zu): %s (%d)",
                       batch == 1 ? "" : "StridedBatched", rows, cout, cin, batch,
                       clsp_status_string(s), (int)s);
   return CLSP_SUCCESS;
+}
+
+/* Edge of the GEMMs that warm-up runs: CLBlast picks its direct kernel
+ * below about 384^3 multiply-adds (XGEMM_MIN_INDIRECT_SIZE) and its
+ * indirect one (with the pad/transpose helpers) above, so one small and
+ * one large shape compile both. */
+#define WARM_SMALL 8
+#define WARM_LARGE 512
+
+clsp_status clsp__blas_warmup(clsp_context *ctx) {
+  const size_t n = WARM_LARGE, bytes = 2 * n * n * sizeof(float);
+  cl_mem a = NULL, b = NULL, c = NULL;
+  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, bytes, NULL, "warm-up A", &a);
+  if (st == CLSP_SUCCESS)
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, bytes, NULL, "warm-up B", &b);
+  if (st == CLSP_SUCCESS)
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, bytes, NULL, "warm-up C", &c);
+  /* The library's two routines (batch 1: Sgemm; batch 2: strided batched),
+   * each at both edges. Operands are left as they are: only the compiled
+   * kernels matter, and beta = 0 never reads C. */
+  const size_t edge[2] = {WARM_SMALL, WARM_LARGE};
+  for (int batch = 1; batch <= 2 && st == CLSP_SUCCESS; batch++)
+    for (int e = 0; e < 2 && st == CLSP_SUCCESS; e++)
+      st = clsp__gemm(ctx, edge[e], edge[e], edge[e], (size_t)batch, a, 0, b, 0, 0.0f, c,
+                      0, NULL);
+  if (st == CLSP_SUCCESS) st = clsp_context_finish(ctx);
+  clsp__buffer_release(ctx, &a);
+  clsp__buffer_release(ctx, &b);
+  clsp__buffer_release(ctx, &c);
+  return st;
 }

@@ -70,6 +70,7 @@ struct clsp_context {
   cl_program programs[CLSP_MAX_PROGRAMS]; /* by program id; NULL: not built */
   clsp_kernel_slot kernels[CLSP_MAX_KERNELS]; /* by kernel id */
   int registered;              /* counted in clsp__blas_context_opened */
+  int compile_noted;           /* the first-compile notice was logged */
   char message[CLSP_MESSAGE_MAX];
 };
 
@@ -115,9 +116,6 @@ clsp_status clsp__buffer_create(clsp_context *ctx, cl_mem_flags flags,
                                 cl_mem *out);
 /* Releases and un-accounts a buffer made by clsp__buffer_create. NULL ok. */
 void clsp__buffer_release(clsp_context *ctx, cl_mem *mem);
-/* Fills `bytes` at `offset` with a repeated 32-bit pattern (async). */
-clsp_status clsp__buffer_fill32(clsp_context *ctx, cl_mem mem, uint32_t pattern,
-                                size_t offset, size_t bytes, cl_event *ev);
 
 /* ---- tuning (src/core/tuning.c) ---- */
 /* Fills ctx->tuning from ctx->caps, ctx->flags and the device. */
@@ -154,6 +152,9 @@ clsp_status clsp__gemm(clsp_context *ctx, size_t rows, size_t cin, size_t cout,
                        size_t batch, cl_mem a, size_t a_off, cl_mem b,
                        size_t b_off, float beta, cl_mem c, size_t c_off,
                        cl_event *ev);
+/* Compiles CLBlast's kernels for every GEMM routine and path the library
+ * uses (a few throw-away GEMMs), so that a later first frame does not. */
+clsp_status clsp__blas_warmup(clsp_context *ctx);
 /* A context was created / is being destroyed (each context once, after
  * its creation succeeded). CLBlast's process-wide program cache is dropped
  * when the last live context goes, if CLBlast ran: cached programs retain

@@ -40,13 +40,3 @@ void clsp__buffer_release(clsp_context *ctx, cl_mem *mem) {
   clReleaseMemObject(*mem);
   *mem = NULL;
 }
-
-clsp_status clsp__buffer_fill32(clsp_context *ctx, cl_mem mem, uint32_t pattern,
-                                size_t offset, size_t bytes, cl_event *ev) {
-  if (bytes == 0) return CLSP_SUCCESS;
-  CLSP_CL_CHECK(ctx,
-                clEnqueueFillBuffer(ctx->queue, mem, &pattern, sizeof pattern, offset,
-                                    bytes, 0, NULL, ev),
-                "clEnqueueFillBuffer");
-  return CLSP_SUCCESS;
-}

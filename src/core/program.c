@@ -125,6 +125,16 @@ static int key_material(const clsp_context *ctx, const text *src, const char *op
   return text_append(key, head, strlen(head)) && text_append(key, src->data, src->len);
 }
 
+/* Compiling from source takes seconds per program on some drivers (PoCL):
+ * say so once per context, before the first one. */
+static void note_first_compile(clsp_context *ctx) {
+  if (ctx->compile_noted) return;
+  ctx->compile_noted = 1;
+  clsp__log(ctx, CLSP_LOG_INFO, "compiling kernels for %s: first use, cached in %s",
+            ctx->caps.device_name,
+            ctx->cache_dir[0] ? ctx->cache_dir : "no folder (the binary cache is off)");
+}
+
 static clsp_status build_program(clsp_context *ctx, const char *sources,
                                  const char *options, cl_program *out) {
   text src = {0}, key = {0};
@@ -132,6 +142,7 @@ static clsp_status build_program(clsp_context *ctx, const char *sources,
   if (st == CLSP_SUCCESS && !key_material(ctx, &src, options, &key))
     st = clsp__fail(ctx, CLSP_ERROR_OUT_OF_HOST_MEMORY, "program key");
   if (st == CLSP_SUCCESS && !clsp__cache_load(ctx, key.data, key.len, out)) {
+    note_first_compile(ctx);
     st = build_from_source(ctx, &src, options, out);
     if (st == CLSP_SUCCESS) clsp__cache_store(ctx, key.data, key.len, *out);
   }

@@ -58,8 +58,8 @@ static uint32_t tap_count(const conv_run *r, uint32_t t) {
 
 /* ---- validation ---- */
 
-static clsp_status check_args(clsp_context *ctx, const clsp_rulebook *rb,
-                              const clsp_tensor *in, const clsp_weights *w) {
+clsp_status clsp__conv_check_args(clsp_context *ctx, const clsp_rulebook *rb,
+                                  const clsp_tensor *in, const clsp_weights *w) {
   if (!rb || !in || !w)
     return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "%s: NULL",
                       !rb ? "rb" : !in ? "in" : "w");
@@ -240,14 +240,14 @@ static clsp_status alloc_buffers(conv_run *r) {
 /* Test hook: NaN everywhere the pass must overwrite or must not read. */
 static clsp_status poison(conv_run *r) {
   const uint32_t nan = 0x7fc00000u;
-  size_t out_bytes = r->rb->info.n_out * r->w->c_out * sizeof(float);
-  clsp_status st = clsp__buffer_fill32(r->ctx, r->out_feats, nan, 0, out_bytes, NULL);
+  size_t out_words = r->rb->info.n_out * r->w->c_out;
+  clsp_status st = clsp__fill_u32(r->ctx, r->out_feats, nan, 0, (uint32_t)out_words, NULL);
   if (st == CLSP_SUCCESS && r->ws_a)
-    st = clsp__buffer_fill32(r->ctx, r->ws_a, nan, 0,
-                             r->max_rows * r->w->c_in * sizeof(float), NULL);
+    st = clsp__fill_u32(r->ctx, r->ws_a, nan, 0, (uint32_t)(r->max_rows * r->w->c_in),
+                        NULL);
   if (st == CLSP_SUCCESS && r->ws_c)
-    st = clsp__buffer_fill32(r->ctx, r->ws_c, nan, 0,
-                             r->max_rows * r->w->c_out * sizeof(float), NULL);
+    st = clsp__fill_u32(r->ctx, r->ws_c, nan, 0, (uint32_t)(r->max_rows * r->w->c_out),
+                        NULL);
   return st;
 }
 
@@ -407,7 +407,7 @@ clsp_status clsp_conv_forward(clsp_context *ctx, const clsp_rulebook *rb,
   if (!ctx) return CLSP_ERROR_INVALID_ARGUMENT;
   if (!out) return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "out: NULL");
   *out = NULL;
-  clsp_status st = check_args(ctx, rb, in, w);
+  clsp_status st = clsp__conv_check_args(ctx, rb, in, w);
   if (st != CLSP_SUCCESS) return st;
   conv_run r = {0};
   r.ctx = ctx;

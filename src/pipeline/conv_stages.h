@@ -63,6 +63,10 @@ clsp_status clsp__init_output(clsp_context *ctx, cl_mem out, cl_mem bias,
                               size_t n_rows, size_t cout, clsp_events *ev);
 
 /* ---- conv.c ---- */
+/* The forward's argument checks (NULL, contexts, `in` on the rulebook's
+ * input sites, weights vs channels and taps); also used by the backward. */
+clsp_status clsp__conv_check_args(clsp_context *ctx, const clsp_rulebook *rb,
+                                  const clsp_tensor *in, const clsp_weights *w);
 /* Test hook (process-wide): when on, clsp_conv_forward fills the output
  * features and its workspace with NaN (0x7fc00000) before computing, so
  * that tests catch any element left unwritten or any stale row read. */

@@ -51,11 +51,18 @@ clsp_status clsp__tensor_adopt(clsp_context *ctx, const clsp_tensor_desc *desc,
                                cl_mem coords, cl_mem feats, uint64_t sites_id,
                                clsp_tensor **out);
 
+/* *dst = a new buffer holding the first `bytes` of coordinate buffer src
+ * (copied on the queue); released again on failure. */
+clsp_status clsp__coords_copy(clsp_context *ctx, cl_mem src, size_t bytes, cl_mem *dst);
+
 /* Validates a descriptor; names the offending field in the message. */
 clsp_status clsp__tensor_desc_check(clsp_context *ctx, const clsp_tensor_desc *desc);
 
 /* ---- prefix sums, compaction, sort (src/pipeline/scan.c) ---- */
-/* m[first .. first + n) = value, 32-bit words, by a kernel. */
+/* m[first .. first + n) = value, 32-bit words, by a kernel. The one way
+ * to fill device memory: oclgrind 21.10 reports memory filled by
+ * clEnqueueFillBuffer as uninitialised when kernels read it
+ * (docs/oclgrind-fillbuffer.md), a kernel's writes it tracks. */
 clsp_status clsp__fill_u32(clsp_context *ctx, cl_mem m, uint32_t value, uint32_t first,
                            uint32_t n, clsp_events *l);
 /* In-place exclusive prefix sum of n uint32 (totals must fit 32 bits). */

@@ -44,6 +44,9 @@ const clsp_program_def clsp__programs[CLSP_PROGRAM_COUNT] = {
   PROGRAM(VOXELIZE, "voxelize.cl", voxelize_options),
   PROGRAM(CONV_FUSED, "conv_fused.cl", NULL),
   PROGRAM(PEAK, "peak.cl", NULL),
+  PROGRAM(DENSE, "dense.cl", NULL),
+  PROGRAM(BACKWARD, "backward.cl", NULL),
+  PROGRAM(POOL, "pool.cl", NULL),
 };
 
 #define KERNEL_ROW_(id, program, name) \
@@ -57,5 +60,5 @@ clsp_status clsp_context_warmup(clsp_context *ctx) {
     clsp_status st = clsp__program_get(ctx, &clsp__programs[i], &p);
     if (st != CLSP_SUCCESS) return st;
   }
-  return CLSP_SUCCESS;
+  return clsp__blas_warmup(ctx);
 }

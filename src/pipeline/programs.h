@@ -20,6 +20,9 @@ typedef enum clsp_program_id {
   CLSP_P_VOXELIZE,
   CLSP_P_CONV_FUSED,
   CLSP_P_PEAK,
+  CLSP_P_DENSE,
+  CLSP_P_BACKWARD, /* conv backward helpers */
+  CLSP_P_POOL,
   CLSP_PROGRAM_COUNT
 } clsp_program_id;
 
@@ -60,6 +63,10 @@ typedef enum clsp_program_id {
   X(EW_ADD, ELEMENTWISE, clsp_ew_add)                        \
   X(EW_CONCAT, ELEMENTWISE, clsp_ew_concat)                  \
   X(EW_SCALE_SHIFT, ELEMENTWISE, clsp_ew_scale_shift)        \
+  X(DENSE_SCATTER, DENSE, clsp_dense_scatter)                \
+  X(DENSE_PERMUTE, DENSE, clsp_dense_permute)                \
+  X(EW_SIGMOID, DENSE, clsp_ew_sigmoid)                      \
+  X(EW_LEAKY_RELU, DENSE, clsp_ew_leaky_relu)                \
   X(VOX_KEYS_RANGE, VOXELIZE, clsp_vox_keys_range)           \
   X(VOX_KEYS_RANGE64, VOXELIZE, clsp_vox_keys_range64)       \
   X(VOX_ROUND_BOUNDS, VOXELIZE, clsp_vox_round_bounds)       \
@@ -95,7 +102,18 @@ typedef enum clsp_program_id {
   X(CONV_FUSED_4X1, CONV_FUSED, clsp_conv_fused_4x1)         \
   X(CONV_FUSED_1X1, CONV_FUSED, clsp_conv_fused_1x1)         \
   X(FMA_PEAK_8, PEAK, clsp_fma_peak_8)                       \
-  X(FMA_PEAK_16, PEAK, clsp_fma_peak_16)
+  X(FMA_PEAK_16, PEAK, clsp_fma_peak_16)                     \
+  X(BW_TRANSPOSE_WEIGHTS, BACKWARD, clsp_bw_transpose_weights) \
+  X(BW_COLUMN_PARTIALS, BACKWARD, clsp_bw_column_partials)   \
+  X(BW_COLUMN_TOTAL, BACKWARD, clsp_bw_column_total)         \
+  X(BW_GATHER_TRANSPOSED, BACKWARD, clsp_bw_gather_transposed) \
+  X(POOL_TABLES, POOL, clsp_pool_tables)                     \
+  X(POOL_MAX_FORWARD, POOL, clsp_pool_max_forward)           \
+  X(POOL_COUNTS, POOL, clsp_pool_counts)                     \
+  X(POOL_AVG_FORWARD, POOL, clsp_pool_avg_forward)           \
+  X(POOL_BACKWARD, POOL, clsp_pool_backward)                 \
+  X(GPOOL_FORWARD, POOL, clsp_gpool_forward)                 \
+  X(GPOOL_BACKWARD, POOL, clsp_gpool_backward)
 
 #define CLSP_KERNEL_ENUM_(id, program, name) CLSP_K_##id,
 typedef enum clsp_kernel_id {

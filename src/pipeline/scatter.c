@@ -30,8 +30,7 @@ clsp_status clsp__init_output(clsp_context *ctx, cl_mem out, cl_mem bias, size_t
                               size_t cout, clsp_events *ev) {
   size_t n = n_rows * cout; /* <= UINT32_MAX: checked by the tensor desc */
   if (!bias)
-    return clsp__buffer_fill32(ctx, out, 0u, 0, n * sizeof(float),
-                               clsp__event_slot(ev, ev ? ev->tag : 0, 0));
+    return clsp__fill_u32(ctx, out, 0u, 0, (uint32_t)n, ev);
   cl_uint c = (cl_uint)cout, nn = (cl_uint)n;
   return CLSP_RUN(ctx, CLSP_K_FILL_BIAS, clsp_items_any(n), ev, CLSP_A(out), CLSP_A(bias),
                   CLSP_A(c), CLSP_A(nn));

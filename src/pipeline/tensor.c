@@ -298,16 +298,14 @@ clsp_status clsp_tensor_wrap(clsp_context *ctx, const clsp_tensor_desc *desc,
   return CLSP_SUCCESS;
 }
 
-static clsp_status copy_out_coords(clsp_context *ctx, const clsp_rulebook *rb,
-                                   size_t bytes, cl_mem *dst) {
+clsp_status clsp__coords_copy(clsp_context *ctx, cl_mem src, size_t bytes, cl_mem *dst) {
   clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, bytes, NULL,
                                        "tensor coords", dst);
   if (st != CLSP_SUCCESS || bytes == 0) return st;
-  cl_int err = clEnqueueCopyBuffer(ctx->queue, rb->out_coords, *dst, 0, 0, bytes, 0,
-                                   NULL, NULL);
+  cl_int err = clEnqueueCopyBuffer(ctx->queue, src, *dst, 0, 0, bytes, 0, NULL, NULL);
   if (err != CL_SUCCESS) {
     clsp__buffer_release(ctx, dst);
-    return clsp__cl_fail(ctx, err, "copying rulebook output coords");
+    return clsp__cl_fail(ctx, err, "copying coords");
   }
   return CLSP_SUCCESS;
 }
@@ -330,11 +328,11 @@ clsp_status clsp_tensor_create_on_output(clsp_context *ctx, const clsp_rulebook 
   d.flags = CLSP_TENSOR_TRUSTED_UNIQUE;
   clsp_status st = clsp__tensor_desc_check(ctx, &d);
   cl_mem c = NULL, f = NULL;
-  if (st == CLSP_SUCCESS) st = copy_out_coords(ctx, rb, coord_bytes(&d), &c);
+  if (st == CLSP_SUCCESS) st = clsp__coords_copy(ctx, rb->out_coords, coord_bytes(&d), &c);
   if (st != CLSP_SUCCESS) return st;
   cl_mem_flags ff = CL_MEM_READ_WRITE | (feats ? CL_MEM_COPY_HOST_PTR : 0);
   st = clsp__buffer_create(ctx, ff, feat_bytes(&d), (void *)feats, "tensor feats", &f);
-  if (st == CLSP_SUCCESS && !feats) st = clsp__buffer_fill32(ctx, f, 0, 0, feat_bytes(&d), NULL);
+  if (st == CLSP_SUCCESS && !feats) st = clsp__fill_u32(ctx, f, 0, 0, (uint32_t)(feat_bytes(&d) / 4), NULL);
   if (st != CLSP_SUCCESS) {
     clsp__buffer_release(ctx, &c);
     clsp__buffer_release(ctx, &f);

@@ -280,8 +280,8 @@ static clsp_status hash_insert(vox_run *r) {
                                        "voxelize hash keys", &r->tkeys);
   if (st == CLSP_SUCCESS) st = buf(r, cap, "voxelize hash first", &r->tfirst);
   if (st == CLSP_SUCCESS) st = buf(r, cap, "voxelize slot voxel", &r->slot_voxel);
-  if (st == CLSP_SUCCESS) st = clsp__buffer_fill32(r->ctx, r->tkeys, CLSP_NONE_U32, 0, cap * key_bytes, NULL);
-  if (st == CLSP_SUCCESS) st = clsp__buffer_fill32(r->ctx, r->tfirst, CLSP_NONE_U32, 0, cap * 4ull, NULL);
+  if (st == CLSP_SUCCESS) st = clsp__fill_u32(r->ctx, r->tkeys, CLSP_NONE_U32, 0, (uint32_t)(cap * key_bytes / 4), NULL);
+  if (st == CLSP_SUCCESS) st = clsp__fill_u32(r->ctx, r->tfirst, CLSP_NONE_U32, 0, cap, NULL);
   if (st != CLSP_SUCCESS) return st;
   return VOX_LAUNCH(r, r->wide ? CLSP_K_VOX_HASH_INSERT64 : CLSP_K_VOX_HASH_INSERT,
                     CLSP_VOXEL_STAGE_HASH, clsp_items_any(r->n), CLSP_A(r->keys),
@@ -338,7 +338,7 @@ static clsp_status emit_and_bucket(vox_run *r, int32_t batch) {
   if (st == CLSP_SUCCESS) st = buf(r, r->m + 1ull, "voxelize counts", &r->counts);
   if (st == CLSP_SUCCESS) st = buf(r, r->m + 1ull, "voxelize offsets", &r->offsets);
   if (st == CLSP_SUCCESS) st = buf(r, r->n, "voxelize buckets", &r->bucket);
-  if (st == CLSP_SUCCESS) st = clsp__buffer_fill32(r->ctx, r->counts, 0, 0, (r->m + 1ull) * 4, NULL);
+  if (st == CLSP_SUCCESS) st = clsp__fill_u32(r->ctx, r->counts, 0, 0, r->m + 1, NULL);
   if (st != CLSP_SUCCESS) return st;
   st = VOX_LAUNCH(r, r->wide ? CLSP_K_VOX_EMIT64 : CLSP_K_VOX_EMIT,
                   CLSP_VOXEL_STAGE_COMPACT, clsp_items_any(r->n), CLSP_A(r->keys),
@@ -351,7 +351,7 @@ static clsp_status emit_and_bucket(vox_run *r, int32_t batch) {
                     CLSP_A(r->slot_of), CLSP_A(r->slot_voxel), CLSP_A(r->n), CLSP_A(r->head),
                     CLSP_A(r->counts));
   if (st == CLSP_SUCCESS) st = scan(r, r->counts, r->offsets, r->m + 1);
-  if (st == CLSP_SUCCESS) st = clsp__buffer_fill32(r->ctx, r->counts, 0, 0, (r->m + 1ull) * 4, NULL);
+  if (st == CLSP_SUCCESS) st = clsp__fill_u32(r->ctx, r->counts, 0, 0, r->m + 1, NULL);
   if (st == CLSP_SUCCESS)
     st = VOX_LAUNCH(r, CLSP_K_VOX_BUCKET, CLSP_VOXEL_STAGE_COMPACT, clsp_items_any(r->n),
                     CLSP_A(r->head), CLSP_A(r->n), CLSP_A(r->offsets), CLSP_A(r->counts),

@@ -3,6 +3,7 @@
  * from PyTorch and spconv layouts to the native [tap][c_in][c_out]. */
 #include <stdlib.h>
 #include "conv_stages.h"
+#include "clspconv/train.h"
 
 static clsp_status check_sizes(clsp_context *ctx, size_t kvol, size_t cin,
                                size_t cout, size_t *elems) {
@@ -65,9 +66,9 @@ static size_t source_index(clsp_weight_layout layout, size_t kvol, size_t cin,
   }
 }
 
-clsp_status clsp_weights_convert(clsp_weight_layout layout, size_t kernel_volume,
-                                 size_t c_in, size_t c_out, const float *src,
-                                 float *dst) {
+/* Native <-> `layout` copy; to_native picks the direction. */
+static clsp_status convert(clsp_weight_layout layout, size_t kernel_volume, size_t c_in,
+                           size_t c_out, const float *src, float *dst, int to_native) {
   if (!src || !dst || layout < CLSP_LAYOUT_NATIVE || layout > CLSP_LAYOUT_SPCONV)
     return CLSP_ERROR_INVALID_ARGUMENT;
   size_t elems = 0;
@@ -77,10 +78,25 @@ clsp_status clsp_weights_convert(clsp_weight_layout layout, size_t kernel_volume
   if (src < dst + elems && dst < src + elems) return CLSP_ERROR_INVALID_ARGUMENT;
   for (size_t t = 0; t < kernel_volume; t++)
     for (size_t i = 0; i < c_in; i++)
-      for (size_t o = 0; o < c_out; o++)
-        dst[(t * c_in + i) * c_out + o] =
-            src[source_index(layout, kernel_volume, c_in, c_out, t, i, o)];
+      for (size_t o = 0; o < c_out; o++) {
+        size_t native = (t * c_in + i) * c_out + o;
+        size_t other = source_index(layout, kernel_volume, c_in, c_out, t, i, o);
+        if (to_native) dst[native] = src[other];
+        else dst[other] = src[native];
+      }
   return CLSP_SUCCESS;
+}
+
+clsp_status clsp_weights_convert(clsp_weight_layout layout, size_t kernel_volume,
+                                 size_t c_in, size_t c_out, const float *src,
+                                 float *dst) {
+  return convert(layout, kernel_volume, c_in, c_out, src, dst, 1);
+}
+
+clsp_status clsp_weights_convert_back(clsp_weight_layout layout, size_t kernel_volume,
+                                      size_t c_in, size_t c_out, const float *src,
+                                      float *dst) {
+  return convert(layout, kernel_volume, c_in, c_out, src, dst, 0);
 }
 
 const char *clsp_stage_name(clsp_stage stage) {

@@ -122,45 +122,154 @@ static int tap_source(int kind, const ref_geom *g, const int32_t *in_shape,
   return 1;
 }
 
+struct ref_site_index {
+  in_site *sites;
+  size_t n;
+};
+
+ref_site_index *ref_site_index_new(int kind, const ref_geom *g,
+                                   const int32_t *in_shape, int32_t batch,
+                                   size_t n_in, const int32_t *in_coords)
+{
+  if (!args_valid(kind, g, in_shape, batch) || (n_in && !in_coords))
+    return NULL;
+  ref_site_index *ix = malloc(sizeof *ix);
+  if (!ix)
+    return NULL;
+  ix->sites = index_inputs(g, in_shape, batch, n_in, in_coords);
+  ix->n = n_in;
+  if (!ix->sites) {
+    free(ix);
+    return NULL;
+  }
+  return ix;
+}
+
+void ref_site_index_free(ref_site_index *ix)
+{
+  if (ix)
+    free(ix->sites);
+  free(ix);
+}
+
+void ref_window_rows(int kind, const ref_geom *g, const int32_t *in_shape,
+                     const ref_site_index *ix, const int32_t *o, long *rows)
+{
+  size_t kvol = ref_kernel_volume(g);
+  for (size_t t = 0; t < kvol; ++t) {
+    int32_t c[5];
+    rows[t] = tap_source(kind, g, in_shape, o, t, c)
+                  ? lookup_input(ix->sites, ix->n, c)
+                  : -1;
+  }
+}
+
+/* Visits every (input row, output row, tap) connection of the dense
+ * definition; returns -1 on invalid arguments or allocation failure. */
+typedef void (*pair_fn)(void *arg, size_t i, size_t o, size_t t);
+
+static int visit_pairs(int kind, const ref_geom *g, const int32_t *in_shape,
+                       int32_t batch, size_t n_in, const int32_t *in_coords,
+                       size_t n_out, const int32_t *out_coords, pair_fn fn,
+                       void *arg)
+{
+  if (n_out && !out_coords)
+    return -1;
+  ref_site_index *ix =
+      ref_site_index_new(kind, g, in_shape, batch, n_in, in_coords);
+  size_t kvol = g ? ref_kernel_volume(g) : 0;
+  long *rows = malloc((kvol ? kvol : 1) * sizeof *rows);
+  if (!ix || !rows) {
+    ref_site_index_free(ix);
+    free(rows);
+    return -1;
+  }
+  for (size_t r = 0; r < n_out; ++r) {
+    ref_window_rows(kind, g, in_shape, ix,
+                    out_coords + r * (size_t)(g->ndim + 1), rows);
+    for (size_t t = 0; t < kvol; ++t)
+      if (rows[t] >= 0)
+        fn(arg, (size_t)rows[t], r, t);
+  }
+  ref_site_index_free(ix);
+  free(rows);
+  return 0;
+}
+
+typedef struct conv_data {
+  const float *x, *w, *dy;
+  size_t cin, cout;
+  double *y, *dx, *dw;
+} conv_data;
+
+static void forward_pair(void *arg, size_t i, size_t o, size_t t)
+{
+  const conv_data *d = arg;
+  const float *x = d->x + i * d->cin;
+  const float *w = d->w + t * d->cin * d->cout;
+  double *acc = d->y + o * d->cout;
+  for (size_t ci = 0; ci < d->cin; ++ci)
+    for (size_t co = 0; co < d->cout; ++co)
+      acc[co] += (double)w[ci * d->cout + co] * (double)x[ci];
+}
+
 int ref_conv_dense(int kind, const ref_geom *g, const int32_t *in_shape,
                    int32_t batch, size_t n_in, const int32_t *in_coords,
                    const float *in_feats, size_t cin, size_t n_out,
                    const int32_t *out_coords, size_t cout,
                    const float *weights, const float *bias, double *out)
 {
-  if (!args_valid(kind, g, in_shape, batch) || (n_in && !in_coords) ||
-      (n_in && cin && !in_feats) || (n_out && !out_coords) ||
+  if (!args_valid(kind, g, in_shape, batch) || (n_in && cin && !in_feats) ||
       (n_out && cout && !out))
     return -1;
-  size_t kvol = 1;
-  for (int a = 0; a < g->ndim; ++a)
-    kvol *= (size_t)g->kernel[a];
-  if (kvol && cin && cout && !weights)
+  if (ref_kernel_volume(g) && cin && cout && !weights)
     return -1;
-  in_site *sites = index_inputs(g, in_shape, batch, n_in, in_coords);
-  if (!sites)
-    return -1;
-  for (size_t r = 0; r < n_out; ++r) {
-    const int32_t *o = out_coords + r * (size_t)(g->ndim + 1);
-    double *acc = out + r * cout;
+  for (size_t r = 0; r < n_out; ++r)
     for (size_t co = 0; co < cout; ++co)
-      acc[co] = bias ? (double)bias[co] : 0.0;
-    for (size_t t = 0; t < kvol; ++t) {
-      int32_t c[5];
-      if (!tap_source(kind, g, in_shape, o, t, c))
-        continue;
-      long i = lookup_input(sites, n_in, c);
-      if (i < 0)
-        continue;
-      const float *x = in_feats + (size_t)i * cin;
-      const float *w = weights + t * cin * cout;
-      for (size_t ci = 0; ci < cin; ++ci)
-        for (size_t co = 0; co < cout; ++co)
-          acc[co] += (double)w[ci * cout + co] * (double)x[ci];
+      out[r * cout + co] = bias ? (double)bias[co] : 0.0;
+  conv_data d = {in_feats, weights, NULL, cin, cout, out, NULL, NULL};
+  return visit_pairs(kind, g, in_shape, batch, n_in, in_coords, n_out,
+                     out_coords, forward_pair, &d);
+}
+
+static void backward_pair(void *arg, size_t i, size_t o, size_t t)
+{
+  const conv_data *d = arg;
+  const float *x = d->x + i * d->cin, *dy = d->dy + o * d->cout;
+  const float *w = d->w + t * d->cin * d->cout;
+  for (size_t ci = 0; ci < d->cin; ++ci)
+    for (size_t co = 0; co < d->cout; ++co) {
+      if (d->dx)
+        d->dx[i * d->cin + ci] += (double)w[ci * d->cout + co] * (double)dy[co];
+      if (d->dw)
+        d->dw[(t * d->cin + ci) * d->cout + co] += (double)x[ci] * (double)dy[co];
     }
-  }
-  free(sites);
-  return 0;
+}
+
+int ref_conv_backward(int kind, const ref_geom *g, const int32_t *in_shape,
+                      int32_t batch, size_t n_in, const int32_t *in_coords,
+                      const float *in_feats, size_t cin, size_t n_out,
+                      const int32_t *out_coords, const float *d_out,
+                      size_t cout, const float *weights, double *d_in,
+                      double *d_weights, double *d_bias)
+{
+  if (!args_valid(kind, g, in_shape, batch) || !in_feats || !d_out ||
+      !weights)
+    return -1;
+  size_t kvol = ref_kernel_volume(g);
+  if (d_in)
+    memset(d_in, 0, n_in * cin * sizeof *d_in);
+  if (d_weights)
+    memset(d_weights, 0, kvol * cin * cout * sizeof *d_weights);
+  if (d_bias)
+    for (size_t co = 0; co < cout; ++co) {
+      d_bias[co] = 0.0;
+      for (size_t r = 0; r < n_out; ++r)
+        d_bias[co] += (double)d_out[r * cout + co];
+    }
+  conv_data d = {in_feats, weights, d_out, cin, cout, NULL, d_in, d_weights};
+  return visit_pairs(kind, g, in_shape, batch, n_in, in_coords, n_out,
+                     out_coords, backward_pair, &d);
 }
 
 double ref_rel_error(const float *out, const double *ref, size_t n)

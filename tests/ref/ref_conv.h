@@ -33,6 +33,31 @@ int ref_conv_dense(int kind, const ref_geom *g, const int32_t *in_shape,
                    const int32_t *out_coords, size_t cout,
                    const float *weights, const float *bias, double *out);
 
+/* Gradients of ref_conv_dense for the loss L = sum(out * d_out) (d_out:
+ * n_out x cout floats, rows for out_coords): d_in (n_in x cin), d_weights
+ * (kvol x cin x cout, native layout) and d_bias (cout), doubles, each
+ * optional (NULL). Dense definition: d_in[i] += W[t] d_out[o] and
+ * d_weights[t] += x[i] d_out[o]^T for every (i, o, t) the forward formula
+ * connects; d_bias = sum of d_out rows. Returns 0 ok, -1 as above. */
+int ref_conv_backward(int kind, const ref_geom *g, const int32_t *in_shape,
+                      int32_t batch, size_t n_in, const int32_t *in_coords,
+                      const float *in_feats, size_t cin, size_t n_out,
+                      const int32_t *out_coords, const float *d_out,
+                      size_t cout, const float *weights, double *d_in,
+                      double *d_weights, double *d_bias);
+
+/* The input rows a conv's output site reads, by the dense formula: an
+ * index of the input sites, then rows[t] = the row read at tap t, or -1
+ * (kvol values). The index returns NULL on invalid arguments or duplicate
+ * coordinates. Used by the pooling reference. */
+typedef struct ref_site_index ref_site_index;
+ref_site_index *ref_site_index_new(int kind, const ref_geom *g,
+                                   const int32_t *in_shape, int32_t batch,
+                                   size_t n_in, const int32_t *in_coords);
+void ref_site_index_free(ref_site_index *ix);
+void ref_window_rows(int kind, const ref_geom *g, const int32_t *in_shape,
+                     const ref_site_index *ix, const int32_t *o, long *rows);
+
 /* ||out - ref||_2 / ||ref||_2; 0 if both are zero, +inf if only ref is. */
 double ref_rel_error(const float *out, const double *ref, size_t n);
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Standalone self-test of the CPU references (not part of the meson build):
  *   gcc -std=c11 -Wall -Wextra -O2 -o selftest_ref selftest_ref.c \
- *       ref_rulebook.c ref_conv.c ref_voxel.c -lm
+ *       selftest_grad.c ref_rulebook.c ref_conv.c ref_pool.c ref_voxel.c -lm
  *   ./selftest_ref [kitti_dir]      (default /work/shared/data/kitti)
  * Checks the KITTI voxel/rulebook numbers and cross-checks the independent
  * references against each other and against a brute-force enumeration. */
@@ -14,6 +14,7 @@
 #include "ref_conv.h"
 #include "ref_rulebook.h"
 #include "ref_voxel.h"
+#include "selftest_grad.h"
 
 static int n_pass, n_fail;
 
@@ -587,6 +588,7 @@ int main(int argc, char **argv)
   test_dense_vs_pairs(10);
   test_weight_converters();
   test_rel_error();
+  selftest_grad(&n_pass, &n_fail);
 
   printf("selftest: %d passed, %d failed\n", n_pass, n_fail);
   return n_fail ? 1 : 0;

@@ -34,6 +34,9 @@ $check --bench --reps 9 --input "$kitti/000000.bin" --channels 64,64 conv_subm \
 $check --bench --reps 9 --input "$kitti/000000.bin" --channels 32,64 conv_regular \
   | tee -a "$out/conv.txt"
 
+echo "== training: forward + backward of the same layers (KITTI 000000)"
+build/tools/clsp-bench-train "$kitti/000000.bin" --reps 9 | tee "$out/train.txt"
+
 for net in second minkunet; do
   echo "== $net on KITTI 000000"
   $clsp bench --net $net --input "$kitti/000000.bin" --repeat 5 \
