@@ -153,6 +153,19 @@ kernel void clsp_hash_firsts(global const ulong *slot_keys,
   sel[i] = (first == i) ? i : CLSP_NONE_U32;
 }
 
+/* The same selection as clsp_hash_firsts without lookups, when
+ * duplicates need no report: every occupied slot holds the smallest row of
+ * its key, so sel[slot_vals[h]] = slot_vals[h] over the table (sel filled
+ * with CLSP_NONE_U32 before). One pass over the table in order instead of
+ * a random probe per row. */
+kernel void clsp_hash_firsts_by_slot(global const uint *slot_vals, uint capacity,
+                                     global uint *sel) {
+  uint h = get_global_id(0);
+  if (h >= capacity) return;
+  uint v = slot_vals[h];
+  if (v != CLSP_NONE_U32) sel[v] = v;
+}
+
 /* Debug statistics: probe length (slots read) of a successful lookup of
  * every key; stats[0] += length, stats[1] = max(length). */
 kernel void clsp_hash_probe_stats(global const ulong *slot_keys,

@@ -27,6 +27,25 @@ inline void clsp_tap(uint t, int ndim, int4 k, int *ta) {
 #define CLSP_REACH_UP 1      /* y = x s - p + t d */
 #define CLSP_REACH_DOWN 2    /* y = (x + p - t d) / s, only when exact */
 
+/* One axis of the tap arithmetic: the coordinate that x reaches through
+ * kernel offset ta (extent k, stride s, padding p, dilation d) by
+ * relation `rel`; *ok &= it is exact and lies in [0, shape). */
+inline int clsp_axis_reach(int rel, long x, int k, int s, int p, int d, int ta, int shape,
+                           int *ok) {
+  long v;
+  if (rel == CLSP_REACH_CENTRED) {
+    v = x + (long)(ta - (k - 1) / 2) * d;
+  } else if (rel == CLSP_REACH_UP) {
+    v = x * s - p + (long)ta * d;
+  } else {
+    long num = x + p - (long)ta * d;
+    v = num / s;
+    *ok = *ok && num >= 0 && v * s == num;
+  }
+  *ok = *ok && v >= 0 && v < shape;
+  return (int)v;
+}
+
 /* The per-axis tap arithmetic of every rulebook kernel: the coordinates
  * tap t reaches from the site `row` (batch, then ndim axes) by relation
  * `rel`, into y[0..ndim). Returns 0 when some axis has no exact
@@ -40,21 +59,16 @@ inline int clsp_tap_reach(int rel, global const int *row, int ndim, uint t,
   int pp[4] = {p.s0, p.s1, p.s2, p.s3}, dd[4] = {d.s0, d.s1, d.s2, d.s3};
   int sh[4] = {shape.s0, shape.s1, shape.s2, shape.s3};
   int ok = 1;
-  for (int a = 0; a < ndim; a++) {
-    long x = row[1 + a], v;
-    if (rel == CLSP_REACH_CENTRED) {
-      v = x + (long)(ta[a] - (kk[a] - 1) / 2) * dd[a];
-    } else if (rel == CLSP_REACH_UP) {
-      v = x * ss[a] - pp[a] + (long)ta[a] * dd[a];
-    } else {
-      long num = x + pp[a] - (long)ta[a] * dd[a];
-      v = num / ss[a];
-      ok = ok && num >= 0 && v * ss[a] == num;
-    }
-    ok = ok && v >= 0 && v < sh[a];
-    y[a] = (int)v;
-  }
+  for (int a = 0; a < ndim; a++)
+    y[a] = clsp_axis_reach(rel, row[1 + a], kk[a], ss[a], pp[a], dd[a], ta[a], sh[a], &ok);
   return ok;
+}
+
+/* The relation a map kernel follows from an output site to its input. */
+inline int clsp_map_rel(int kind) {
+  return kind == CLSP_KIND_SUBMANIFOLD ? CLSP_REACH_CENTRED
+         : kind == CLSP_KIND_REGULAR   ? CLSP_REACH_UP
+                                       : CLSP_REACH_DOWN;
 }
 
 /* Candidate output key of every (input row i, tap t), index i*kvol + t,
@@ -72,6 +86,46 @@ kernel void clsp_rb_candidates(global const int *coords, uint n_in, int ndim,
   int rel = kind == CLSP_KIND_REGULAR ? CLSP_REACH_DOWN : CLSP_REACH_UP;
   int ok = clsp_tap_reach(rel, row, ndim, t, k, s, p, d, out_shape, o);
   cand[c] = ok ? clsp_pack(row[0], o, ndim, out_bits) : CLSP_KEY_EMPTY;
+}
+
+/* The same candidates in a CPU shape: one work-item per input row. Each
+ * axis's output coordinate and validity are computed once per kernel
+ * offset (3 x 3 instead of 27 x 3 for k3 in 3D, no tap decomposition by
+ * division), then the taps are walked like an odometer, last axis
+ * fastest. The host uses it only when every extent <= CLSP_AXIS_MAX
+ * (shared_defs.h). */
+kernel void clsp_rb_candidates_rows(global const int *coords, uint n_in, int ndim,
+                                    int kind, uint kvol, int4 k, int4 s, int4 p,
+                                    int4 d, int4 out_shape, uint4 out_bits,
+                                    global ulong *cand) {
+  uint i = get_global_id(0);
+  if (i >= n_in) return;
+  int kk[4] = {k.s0, k.s1, k.s2, k.s3}, ss[4] = {s.s0, s.s1, s.s2, s.s3};
+  int pp[4] = {p.s0, p.s1, p.s2, p.s3}, dd[4] = {d.s0, d.s1, d.s2, d.s3};
+  int os[4] = {out_shape.s0, out_shape.s1, out_shape.s2, out_shape.s3};
+  int rel = kind == CLSP_KIND_REGULAR ? CLSP_REACH_DOWN : CLSP_REACH_UP;
+  global const int *row = coords + (size_t)i * (size_t)(1 + ndim);
+  int yv[4][CLSP_AXIS_MAX], okv[4][CLSP_AXIS_MAX];
+  for (int a = 0; a < ndim; a++)
+    for (int ta = 0; ta < kk[a]; ta++) {
+      okv[a][ta] = 1;
+      yv[a][ta] = clsp_axis_reach(rel, row[1 + a], kk[a], ss[a], pp[a], dd[a], ta, os[a],
+                                  &okv[a][ta]);
+    }
+  int ta[4] = {0, 0, 0, 0}, o[4] = {0, 0, 0, 0};
+  global ulong *out = cand + (size_t)i * kvol;
+  for (uint t = 0; t < kvol; t++) {
+    int ok = 1;
+    for (int a = 0; a < ndim; a++) {
+      ok = ok && okv[a][ta[a]];
+      o[a] = yv[a][ta[a]];
+    }
+    out[t] = ok ? clsp_pack(row[0], o, ndim, out_bits) : CLSP_KEY_EMPTY;
+    for (int a = ndim - 1; a >= 0; a--) { /* next tap: last axis fastest */
+      if (++ta[a] < kk[a]) break;
+      ta[a] = 0;
+    }
+  }
 }
 
 /* out_keys[j] = cand[first[j]] (the de-duplicated candidates). */
@@ -109,13 +163,98 @@ kernel void clsp_rb_map(global const int *out_coords, uint n_out, int ndim,
   uint t = idx / n_out, o = idx - t * n_out;
   int x[4] = {0, 0, 0, 0};
   global const int *row = out_coords + (size_t)o * (size_t)(1 + ndim);
-  int rel = kind == CLSP_KIND_SUBMANIFOLD ? CLSP_REACH_CENTRED
-            : kind == CLSP_KIND_REGULAR   ? CLSP_REACH_UP
-                                          : CLSP_REACH_DOWN;
-  int ok = clsp_tap_reach(rel, row, ndim, t, k, s, p, d, in_shape, x);
+  int ok = clsp_tap_reach(clsp_map_rel(kind), row, ndim, t, k, s, p, d, in_shape, x);
   sel[idx] = ok ? clsp_hash_find(slot_keys, slot_vals, in_keys, mask,
                                  clsp_pack(row[0], x, ndim, in_bits))
                 : CLSP_NONE_U32;
+}
+
+/* The input key tap t of output site `row` reads, or CLSP_KEY_EMPTY. */
+inline ulong clsp_map_key(int rel, global const int *row, int ndim, uint t, int4 k, int4 s,
+                          int4 p, int4 d, int4 in_shape, uint4 in_bits) {
+  int x[4] = {0, 0, 0, 0};
+  int ok = clsp_tap_reach(rel, row, ndim, t, k, s, p, d, in_shape, x);
+  return ok ? clsp_pack(row[0], x, ndim, in_bits) : CLSP_KEY_EMPTY;
+}
+
+/* The input row of key `key` whose first probe read `seen` (CLSP_HASH64:
+ * the slot's key, loaded ahead), or CLSP_NONE_U32. */
+inline uint clsp_map_lookup(global const ulong *slot_keys, global const uint *slot_vals,
+                            global const ulong *in_keys, uint mask, ulong key, ulong seen) {
+  if (key == CLSP_KEY_EMPTY) return CLSP_NONE_U32;
+#if CLSP_HASH64
+  if (seen == key) return slot_vals[clsp_hash_slot(key, mask)];
+  if (seen == CLSP_KEY_EMPTY) return CLSP_NONE_U32;
+#endif
+  return clsp_hash_find(slot_keys, slot_vals, in_keys, mask, key);
+}
+
+/* The same map in a CPU shape: one work-item per output row, its taps in
+ * batches whose first-probe loads are all issued before any is compared.
+ * PoCL runs a group's work-items one after another, and a probe that
+ * branches on its own load makes the core wait for each cache miss in
+ * turn; independent loads let it overlap the misses of a whole batch.
+ * Longer probe chains (rare at load <= 1/2) take clsp_hash_find.
+ * mirror = 1 (submanifold: output sites = input sites, same rows, odd
+ * kernel): only the taps up to the centre are looked up; input row i
+ * found at offset delta for output o means o is at -delta from i, so
+ * tap kvol-1-t of row i is o. The host fills the taps past the centre
+ * with CLSP_NONE_U32 first; every (tap, row) is still written by one
+ * item. */
+kernel void clsp_rb_map_rows(global const int *out_coords, uint n_out, int ndim,
+                             int kind, uint kvol, int4 k, int4 s, int4 p, int4 d,
+                             int4 in_shape, uint4 in_bits,
+                             global const ulong *slot_keys,
+                             global const uint *slot_vals, uint mask,
+                             global const ulong *in_keys, global uint *sel, uint mirror) {
+  uint o = get_global_id(0);
+  if (o >= n_out) return;
+  global const int *row = out_coords + (size_t)o * (size_t)(1 + ndim);
+  int rel = clsp_map_rel(kind);
+  ulong key[CLSP_MAP_BATCH], seen[CLSP_MAP_BATCH];
+  uint centre = kvol / 2, t_end = mirror ? centre + 1 : kvol;
+  for (uint t0 = 0; t0 < t_end; t0 += CLSP_MAP_BATCH) {
+    uint nb = min((uint)CLSP_MAP_BATCH, t_end - t0);
+    for (uint j = 0; j < nb; j++)
+      key[j] = clsp_map_key(rel, row, ndim, t0 + j, k, s, p, d, in_shape, in_bits);
+    for (uint j = 0; j < nb; j++)
+#if CLSP_HASH64
+      seen[j] = key[j] == CLSP_KEY_EMPTY ? CLSP_KEY_EMPTY
+                                         : slot_keys[clsp_hash_slot(key[j], mask)];
+#else
+      seen[j] = CLSP_KEY_EMPTY;
+#endif
+    for (uint j = 0; j < nb; j++) {
+      uint v = clsp_map_lookup(slot_keys, slot_vals, in_keys, mask, key[j], seen[j]);
+      sel[(size_t)(t0 + j) * n_out + o] = v;
+      if (mirror && t0 + j < centre && v != CLSP_NONE_U32)
+        sel[(size_t)(kvol - 1 - t0 - j) * n_out + v] = o;
+    }
+  }
+}
+
+/* Regular / transposed map in a CPU shape, scatter-style: one work-item
+ * per input row i walks its candidates (clsp_rb_candidates*, index
+ * i * kvol + t); a valid one names output key c, the output hash gives
+ * its row o, and sel[t * n_out + o] = i. The same matrix as clsp_rb_map
+ * (input i reaches o through tap t exactly when o reads i through t),
+ * with one lookup per pair instead of one per (output row, tap). Every
+ * (tap, out row) has at most one input row, so each entry is written at
+ * most once; the host fills sel with CLSP_NONE_U32 first. */
+kernel void clsp_rb_map_scatter(global const ulong *cand, uint n_in, uint kvol, uint n_out,
+                                global const ulong *slot_keys,
+                                global const uint *slot_vals, uint mask,
+                                global const ulong *out_keys, global uint *sel) {
+  uint i = get_global_id(0);
+  if (i >= n_in) return;
+  global const ulong *c = cand + (size_t)i * kvol;
+  for (uint t = 0; t < kvol; t++) {
+    ulong key = c[t];
+    uint o = key == CLSP_KEY_EMPTY
+                 ? CLSP_NONE_U32
+                 : clsp_hash_find(slot_keys, slot_vals, out_keys, mask, key);
+    if (o != CLSP_NONE_U32) sel[(size_t)t * n_out + o] = i;
+  }
 }
 
 /* rank[first[m]] = m. */

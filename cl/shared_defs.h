@@ -25,4 +25,14 @@
 #define CLSP_PLAN_BEGIN 0
 #define CLSP_PLAN_VALID 1
 
+/* Rulebook kernels in a CPU shape (cl/rulebook.cl, src/pipeline/rulebook.c):
+ * the largest kernel extent per axis of the row-shaped candidate kernel,
+ * and the taps per batch of first-probe loads in the row-shaped map. */
+#define CLSP_AXIS_MAX 8
+#define CLSP_MAP_BATCH 32
+
+/* Independent fma() chains per work-item of the FMA peak probe
+ * (cl/peak.cl; src/pipeline/peak.c counts its FLOPs). */
+#define CLSP_PEAK_CHAINS 12
+
 #endif

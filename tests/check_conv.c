@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* checkkernels: convolution (gather -> GEMM -> scatter, atomic and
- * deterministic) against ref_conv_dense, and the element-wise ops against
- * plain C; CLBlast parameter overrides for GEMM experiments. */
+ * deterministic, and the fused dataflow; timed interleaved with --bench,
+ * every fused tile with --tiles: check_fused.c) against ref_conv_dense,
+ * and the element-wise ops against plain C; CLBlast parameter overrides
+ * for GEMM experiments. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,41 +40,40 @@ int ck_clblast_overrides(ck_env *e, int tuned_direct, int all_direct) {
   return 0;
 }
 
-typedef struct conv_case {
-  clsp_rulebook *rb;
-  clsp_weights *w;
-  uint32_t flags;
-} conv_case;
-
-static clsp_status conv_once(ck_env *e, void *arg, double *device_ms) {
-  const conv_case *c = arg;
+clsp_status ck_conv_once(ck_env *e, void *arg, double *device_ms) {
+  const ck_conv_case *c = arg;
   clsp_tensor *out = NULL;
   clsp_conv_stats s = {0};
-  clsp_status st = clsp_conv_forward(e->ctx, c->rb, e->in, c->w, c->flags, &out, &s);
+  clsp_status st = clsp_conv_forward(c->ctx, c->rb, c->in, c->w, c->flags, &out, &s);
+  (void)e;
   *device_ms = s.total_ms;
   clsp_tensor_destroy(out);
   return st;
 }
 
-/* One mode: device output against the reference; timing with --bench. */
-static int conv_mode(ck_env *e, conv_case *c, const double *ref, size_t n_out,
-                     double gflop) {
+/* The dataflows and scatter modes checked (and timed interleaved). */
+static const ck_conv_mode MODES[CK_CONV_MODES] = {
+  {"gemm atomic", CLSP_CONV_ATOMIC},
+  {"gemm ordered", CLSP_CONV_GATHER_GEMM | CLSP_CONV_DETERMINISTIC},
+  {"fused", CLSP_CONV_FUSED},
+};
+
+int ck_conv_mode_check(ck_env *e, const ck_conv_case *c, const char *mode, const double *ref,
+                       size_t n_out) {
   clsp_tensor *out = NULL;
   clsp_conv_stats s = {0};
   size_t elems = n_out * e->cout;
   float *got = malloc((elems ? elems : 1) * sizeof *got);
   int bad = !got ||
-            clsp_conv_forward(e->ctx, c->rb, e->in, c->w, c->flags, &out, &s) != CLSP_SUCCESS ||
-            clsp_tensor_download(e->ctx, out, NULL, got) != CLSP_SUCCESS;
+            clsp_conv_forward(c->ctx, c->rb, c->in, c->w, c->flags, &out, &s) != CLSP_SUCCESS ||
+            clsp_tensor_download(c->ctx, out, NULL, got) != CLSP_SUCCESS;
   double err = bad ? INFINITY : ref_rel_error(got, ref, elems);
-  const char *mode = (c->flags & CLSP_CONV_DETERMINISTIC) ? "deterministic" : "atomic";
-  printf("  %-13s ||out-ref||/||ref|| = %.2e (tolerance %.0e); %zu GEMM groups, %zu chunks; "
-         "device gather %.2f gemm %.2f scatter %.2f other %.2f ms\n",
-         mode, err, CONV_TOL, s.gemm_groups, s.chunks, s.stage_ms[CLSP_STAGE_GATHER],
-         s.stage_ms[CLSP_STAGE_GEMM], s.stage_ms[CLSP_STAGE_SCATTER],
-         s.stage_ms[CLSP_STAGE_OTHER]);
-  bad = bad || !(err < CONV_TOL);
-  if (!bad) bad = ck_time(e, mode, conv_once, c, gflop);
+  printf("  %-13s ||out-ref||/||ref|| = %.2e (tolerance %.0e); %s, %zu GEMM groups, %zu "
+         "chunks; device gather %.2f gemm %.2f scatter %.2f other %.2f ms\n",
+         mode, err, CONV_TOL, s.fused ? "fused" : "gather-GEMM-scatter", s.gemm_groups,
+         s.chunks, s.stage_ms[CLSP_STAGE_GATHER], s.stage_ms[CLSP_STAGE_GEMM],
+         s.stage_ms[CLSP_STAGE_SCATTER], s.stage_ms[CLSP_STAGE_OTHER]);
+  bad = bad || !(err < CONV_TOL) || s.fused != ((c->flags & CLSP_CONV_FUSED) != 0);
   clsp_tensor_destroy(out);
   free(got);
   return bad;
@@ -102,7 +103,9 @@ static int conv_check(ck_env *e, clsp_conv_kind kind, const clsp_conv_geometry *
   size_t kvol = (size_t)g->kernel[0] * g->kernel[1] * g->kernel[2], n_out = 0;
   float *w = ck_random_floats(kvol * e->cin * e->cout, e->seed + 2);
   float *bias = ck_random_floats(e->cout, e->seed + 3);
-  conv_case c = {0};
+  ck_conv_case c = {0};
+  c.ctx = e->ctx;
+  c.in = e->in;
   double *ref = NULL;
   int bad = !w || !bias ||
             clsp_rulebook_build(e->ctx, kind, g, e->in, &c.rb) != CLSP_SUCCESS ||
@@ -114,10 +117,14 @@ static int conv_check(ck_env *e, clsp_conv_kind kind, const clsp_conv_geometry *
     double gflop = 2e-9 * (double)i.n_pairs * (double)e->cin * (double)e->cout;
     printf("  %zu -> %zu sites, %zu pairs, %zu -> %zu channels, %.3f GFLOP\n", e->vox.n,
            n_out, i.n_pairs, e->cin, e->cout, gflop);
-    c.flags = CLSP_CONV_ATOMIC;
-    bad = conv_mode(e, &c, ref, n_out, gflop);
-    c.flags = CLSP_CONV_DETERMINISTIC;
-    bad = conv_mode(e, &c, ref, n_out, gflop) || bad;
+    ck_conv_case modes[CK_CONV_MODES];
+    for (int m = 0; m < CK_CONV_MODES; m++) {
+      modes[m] = c;
+      modes[m].flags = MODES[m].flags;
+      bad = ck_conv_mode_check(e, &modes[m], MODES[m].name, ref, n_out) || bad;
+    }
+    if (!bad) bad = ck_time_modes(e, MODES, modes, CK_CONV_MODES, gflop);
+    if (!bad && e->tiles) bad = ck_conv_tiles(e, kind, g, w, bias, ref, n_out, gflop);
   }
   clsp_weights_destroy(c.w);
   clsp_rulebook_destroy(c.rb);
@@ -201,5 +208,6 @@ const ck_check ck_checks[] = {
   {"conv_regular", ck_conv_regular},
   {"conv_transposed", ck_conv_transposed},
   {"ops", ck_ops},
+  {"fma_peak", ck_fma_peak},
 };
 const size_t ck_n_checks = sizeof ck_checks / sizeof ck_checks[0];

@@ -16,7 +16,13 @@
  * Usage: checkkernels [--list] [--bench] [--reps N] [--seed S]
  *          [--device SPEC] [--input SCAN.bin | --points N | --small]
  *          [--channels CIN,COUT] [--clblast-tuned-direct] [--clblast-all-direct]
- *          [NAME...]
+ *          [--tiles 16x4,16x4k2,...] [NAME...]
+ * The conv checks run three modes (gather -> GEMM -> scatter with atomic
+ * and with ordered scatter, and the fused dataflow); with --bench they are
+ * timed interleaved, with GFLOP/s as a fraction of the device's measured
+ * FMA peak (measured first with --bench) and the fused speed-up. --tiles
+ * also checks (and times) the fused dataflow with each tile
+ * (CLSP_FUSED_TILE, docs/performance.md).
  * NAME selects checks by name prefix ("conv" runs every conv check).
  * Exit status: 0 passed, 1 a check failed, 2 usage, 77 no device/input. */
 #include <math.h>
@@ -160,7 +166,8 @@ static int usage(void) {
   fprintf(stderr,
           "usage: checkkernels [--list] [--bench] [--reps N] [--seed S] [--device SPEC]\n"
           "         [--input SCAN.bin | --points N | --small] [--channels CIN,COUT]\n"
-          "         [--clblast-tuned-direct] [--clblast-all-direct] [NAME...]\n");
+          "         [--clblast-tuned-direct] [--clblast-all-direct]\n"
+          "         [--tiles 16x4,16x4k2,...] [NAME...]\n");
   return 2;
 }
 
@@ -175,7 +182,8 @@ static int parse(int argc, char **argv, ck_env *e, options *o) {
     else if (a[0] == '-' && !v) return 0;
     else if (!strcmp(a, "--reps")) e->reps = atoi(argv[++i]);
     else if (!strcmp(a, "--seed")) e->seed = strtoull(argv[++i], NULL, 10);
-    else if (!strcmp(a, "--device")) o->device = argv[++i];
+    else if (!strcmp(a, "--device")) o->device = e->device = argv[++i];
+    else if (!strcmp(a, "--tiles")) e->tiles = argv[++i];
     else if (!strcmp(a, "--input")) o->input = argv[++i];
     else if (!strcmp(a, "--points")) o->points = (size_t)strtoull(argv[++i], NULL, 10);
     else if (!strcmp(a, "--channels")) {
@@ -227,6 +235,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "checkkernels: set-up failed: %s\n", clsp_context_last_error(e.ctx));
     rc = 77;
   }
+  if (rc == 0 && e.bench && clsp_device_fma_peak(e.ctx, &e.peak) == CLSP_SUCCESS)
+    printf("FMA peak (measured): %.1f GFLOP/s\n", e.peak);
   int failed = 0, run = 0;
   for (size_t i = 0; rc == 0 && i < ck_n_checks; i++) {
     if (!selected(&o, ck_checks[i].name)) continue;

@@ -20,6 +20,9 @@ typedef struct ck_env {
   size_t cin, cout;
   uint64_t seed;
   int bench, reps;
+  const char *device;   /* --device, or NULL */
+  const char *tiles;    /* --tiles: fused tiles (CLSP_FUSED_TILE values) */
+  double peak;          /* measured FMA peak, GFLOP/s (0: not measured) */
 } ck_env;
 
 typedef struct ck_check {
@@ -48,7 +51,39 @@ extern const clsp_conv_geometry ck_geom_subm, ck_geom_regular, ck_geom_transpose
 /* ref_geom of a 3D clsp_conv_geometry. */
 ref_geom ck_ref_geom(const clsp_conv_geometry *g);
 
-/* The checks (check_sites.c, check_conv.c). */
+/* One conv call of a check: context, rulebook, input, weights, flags. */
+typedef struct ck_conv_case {
+  clsp_context *ctx;
+  clsp_rulebook *rb;
+  clsp_tensor *in;
+  clsp_weights *w;
+  uint32_t flags;
+} ck_conv_case;
+/* A dataflow / scatter mode of the conv checks. */
+typedef struct ck_conv_mode {
+  const char *name;
+  uint32_t flags;
+} ck_conv_mode;
+#define CK_CONV_MODES 3
+/* One conv call (arg: a ck_conv_case), for ck_time. */
+clsp_status ck_conv_once(ck_env *e, void *arg, double *device_ms);
+/* One mode's output against the reference (CONV_TOL) and its stats->fused
+ * against its flags; prints the error and the device breakdown. */
+int ck_conv_mode_check(ck_env *e, const ck_conv_case *c, const char *mode, const double *ref,
+                       size_t n_out);
+/* With --bench: one warm-up round and e->reps timed rounds, each calling
+ * every mode once (interleaved, so that load on the machine hits all
+ * alike); prints each mode's median wall time, GFLOP/s, fraction of the
+ * FMA peak, and the fused speed-up over the others (check_fused.c). */
+int ck_time_modes(ck_env *e, const ck_conv_mode *modes, const ck_conv_case *cases, int n,
+                  double gflop);
+/* --tiles: the fused dataflow with each tile in its own context
+ * (CLSP_FUSED_TILE is read when a context is made), checked against ref
+ * and, with --bench, timed interleaved (check_fused.c). */
+int ck_conv_tiles(ck_env *e, clsp_conv_kind kind, const clsp_conv_geometry *g, const float *w,
+                  const float *bias, const double *ref, size_t n_out, double gflop);
+
+/* The checks (check_sites.c, check_conv.c, check_fused.c). */
 int ck_voxelize_second(ck_env *e);
 int ck_voxelize_minkunet(ck_env *e);
 int ck_hash(ck_env *e);
@@ -59,5 +94,6 @@ int ck_conv_subm(ck_env *e);
 int ck_conv_regular(ck_env *e);
 int ck_conv_transposed(ck_env *e);
 int ck_ops(ck_env *e);
+int ck_fma_peak(ck_env *e);
 
 #endif

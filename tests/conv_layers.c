@@ -247,7 +247,38 @@ size_t count_nan(const float *f, size_t n) {
   return bad;
 }
 
-/* Runs one case against the reference; fails with a readable message. */
+const clsp__dataflow DATAFLOWS[2] = {CLSP_DATAFLOW_GEMM, CLSP_DATAFLOW_FUSED};
+const char *const DATAFLOW_NAMES[2] = {"gather-GEMM-scatter", "fused"};
+
+static int first_flow;
+
+void check_fused_only(int on) { first_flow = on ? 1 : 0; }
+
+/* The fused dataflow again: bit-identical to its first run. */
+static void check_fused_repeat(layer *L, clsp_context *ctx, const float *first, size_t n,
+                               uint64_t seed) {
+  clsp__conv_debug_dataflow(CLSP_DATAFLOW_FUSED);
+  float *again = layer_run(L, ctx, 0, NULL, NULL);
+  if (n && memcmp(first, again, n * sizeof *first) != 0)
+    fail_msg("fused dataflow differs run to run (seed %llu, %s)", (unsigned long long)seed,
+             harness_device_label());
+  free(again);
+}
+
+/* out[1] against out[0] (gather-GEMM-scatter), when both ran; ref is
+ * overwritten. */
+static void check_agreement(const char *what, float *const out[2], double *ref, size_t n,
+                            uint64_t seed) {
+  if (!out[0]) return;
+  for (size_t e = 0; e < n; e++) ref[e] = out[0][e];
+  double diff = ref_rel_error(out[1], ref, n);
+  if (!(diff < TOL))
+    fail_msg("%s: fused vs gather-GEMM-scatter rel difference %.3g (seed %llu, %s)", what,
+             diff, (unsigned long long)seed, harness_device_label());
+}
+
+/* Runs one case against the reference with both dataflows; fails with a
+ * readable message. */
 void check_case(const conv_case *c, const int32_t *grid, size_t n_sites,
                 uint32_t flags, uint64_t seed) {
   clsp_context *ctx = harness_ctx();
@@ -262,20 +293,29 @@ void check_case(const conv_case *c, const int32_t *grid, size_t n_sites,
     layer_host(&L, c, grid, fewer > 4 ? fewer : 4, seed);
   }
   layer_device(&L, ctx);
-  int32_t *oc = NULL;
-  clsp_conv_stats stats;
-  float *out = layer_run(&L, ctx, flags, &stats, &oc);
-  double *ref = layer_reference(&L, oc);
-  size_t n = L.rb.n_out * c->cout;
-  double err = ref_rel_error(out, ref, n);
-  size_t nans = count_nan(out, n);
   char what[256];
   describe_case(c, what, sizeof what);
-  if (nans || !(err < TOL) || stats.pair_rows != L.rb.start[L.rb.kvol])
-    fail_msg("%s: rel error %.3g, %zu NaN of %zu, pair_rows %zu of %zu (seed %llu, %s)",
-      what, err, nans, n, stats.pair_rows, L.rb.start[L.rb.kvol],
-      (unsigned long long)seed, harness_device_label());
-  free(out);
+  int32_t *oc = NULL;
+  float *out[2] = {NULL, NULL};
+  size_t n = L.rb.n_out * c->cout;
+  double *ref = NULL;
+  for (int d = first_flow; d < 2; d++) { /* gather -> GEMM -> scatter, then fused */
+    clsp__conv_debug_dataflow(DATAFLOWS[d]);
+    clsp_conv_stats stats;
+    out[d] = layer_run(&L, ctx, flags, &stats, oc ? NULL : &oc);
+    if (!ref) ref = layer_reference(&L, oc);
+    double err = ref_rel_error(out[d], ref, n);
+    size_t nans = count_nan(out[d], n);
+    if (nans || !(err < TOL) || stats.pair_rows != L.rb.start[L.rb.kvol] || stats.fused != d)
+      fail_msg("%s (%s): rel error %.3g, %zu NaN of %zu, pair_rows %zu of %zu (seed %llu, "
+               "%s)", what, DATAFLOW_NAMES[d], err, nans, n, stats.pair_rows,
+               L.rb.start[L.rb.kvol], (unsigned long long)seed, harness_device_label());
+  }
+  check_fused_repeat(&L, ctx, out[1], n, seed);
+  check_agreement(what, out, ref, n, seed);
+  clsp__conv_debug_dataflow(CLSP_DATAFLOW_AUTO);
+  free(out[0]);
+  free(out[1]);
   free(oc);
   free(ref);
   layer_free(&L);

@@ -2,11 +2,12 @@
 /* Conv test layers shared by the conv suites (test_conv.c: kinds,
  * geometries, impulses, layouts; test_conv_modes.c: modes, workspace,
  * stats, shapes, errors, KITTI): random sites and data, the reference
- * rulebook and output, the device objects, and the check of one case. */
+ * rulebook and output, the device objects, and the check of one case with
+ * both dataflows. */
 #ifndef CLSP_TEST_CONV_LAYERS_H
 #define CLSP_TEST_CONV_LAYERS_H
 
-#include "conv_stages.h"
+#include "conv_fused.h"
 #include "harness.h"
 #include "ref_conv.h"
 
@@ -65,7 +66,15 @@ float *layer_run(layer *L, clsp_context *ctx, uint32_t flags, clsp_conv_stats *s
 /* The reference output at out_coords. */
 double *layer_reference(const layer *L, const int32_t *out_coords);
 size_t count_nan(const float *f, size_t n);
-/* One case on random sites against the reference (TOL), no NaN left. */
+/* Both dataflows, in the order check_case runs them. */
+extern const clsp__dataflow DATAFLOWS[2];
+extern const char *const DATAFLOW_NAMES[2];
+/* 0 (default): check_case runs both dataflows; 1: the fused one only
+ * (the tile tests). */
+void check_fused_only(int on);
+/* One case on random sites against the reference (TOL), no NaN left, with
+ * both dataflows (gather -> GEMM -> scatter, then fused), which must also
+ * agree with each other (TOL); the fused one bit-identical run to run. */
 void check_case(const conv_case *c, const int32_t *grid, size_t n_sites, uint32_t flags,
                 uint64_t seed);
 /* A grid and site count for ndim axes (small with CLSP_TEST_SMALL). */

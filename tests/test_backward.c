@@ -217,9 +217,15 @@ static void check_case_on(clsp_context *ctx, const conv_case *c, uint32_t flags,
     n = (size_t)fmax(4.0, (double)n * SMALL_MAC_BUDGET / macs);
   bw_layer L;
   layer_make(&L, ctx, c, grid, n, seed);
-  grads r = layer_backward(&L, ctx, flags);
-  check_against_ref(&L, &r, seed);
-  grads_free(&r);
+  /* dX runs clsp_conv_forward with these flags: both dataflows (the
+   * atomic scatter is gather -> GEMM -> scatter's only). */
+  static const uint32_t flows[2] = {CLSP_CONV_GATHER_GEMM, CLSP_CONV_FUSED};
+  for (int d = 0; d < 2; d++) {
+    if (d == 1 && (flags & CLSP_CONV_ATOMIC)) continue;
+    grads r = layer_backward(&L, ctx, flags | flows[d]);
+    check_against_ref(&L, &r, seed);
+    grads_free(&r);
+  }
   layer_free(&L);
 }
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Sparse convolution forward (issue 4): all four kinds against the dense
  * double-precision reference (ref_conv_dense), impulse tests for tap and
- * channel orientation, and the weight-layout converters. Modes, workspace
+ * channel orientation, the weight-layout converters, and every tile of the
+ * fused dataflow (check_case runs both dataflows). Modes, workspace
  * chunking, stats, errors and KITTI layers: test_conv_modes.c. */
 #include <math.h>
 #include <stdio.h>
@@ -109,6 +110,70 @@ static void test_channel_counts(void **state) {
       check_case(&cases[k], grid, n, 0, harness_seed() + 700 + 20 * k + i);
     }
   }
+}
+
+/* ---- fused tiles ---- */
+
+typedef struct fused_tile {
+  const char *name; /* as CLSP_FUSED_TILE spells it */
+  unsigned vec, blocks, ksplit;
+} fused_tile;
+
+static const fused_tile TILES[] = {
+  {"16x4", 16, 4, 1}, {"16x4k2", 16, 4, 2}, {"16x3", 16, 3, 1}, {"16x3k2", 16, 3, 2},
+  {"16x2", 16, 2, 1}, {"16x1", 16, 1, 1},   {"8x1", 8, 1, 1},   {"4x1", 4, 1, 1},
+  {"1x1", 1, 1, 1},
+};
+
+/* Every fused tile, set in the context's tuning record, on column counts
+ * that need every slice kind: 50 = 3 float16 + float/scalar remainders,
+ * 29, 64, 130. Every other tile with tuning.fused off, so that rulebooks
+ * are built without the pair list and the first fused conv builds it from
+ * the pairs (the path of GPUs), else it comes from the rulebook's map. */
+static void test_fused_tiles(void **state) {
+  (void)state;
+  static const size_t couts[] = {50, 29, 64, 130};
+  clsp_tuning *t = &harness_ctx()->tuning, saved = *t;
+  check_fused_only(1); /* the tiles are the fused dataflow's */
+  for (size_t i = 0; i < N_OF(TILES); i++) {
+    t->fused_vec = TILES[i].vec;
+    t->fused_blocks = TILES[i].blocks;
+    t->fused_ksplit = TILES[i].ksplit;
+    t->fused = (int)(i & 1);
+    /* Small runs: one column count per tile, in rotation. */
+    for (size_t j = 0; j < N_OF(couts); j++) {
+      if (harness_small() && j != i % N_OF(couts)) continue;
+      conv_case c = {REF_SUBM, 3, {3, 3, 3}, {0}, {0}, {0}, 7, couts[j], (int)(i & 1)};
+      int32_t grid[4];
+      size_t n;
+      grid_for(3, grid, &n);
+      check_case(&c, grid, n, 0, harness_seed() + 1100 + 10 * i + j);
+    }
+  }
+  check_fused_only(0);
+  *t = saved;
+}
+
+/* CLSP_FUSED_TILE reaches the tuning record of a new context; a bad value
+ * keeps the default tile. */
+static void test_fused_tile_env(void **state) {
+  (void)state;
+  const clsp_tuning *def = &harness_ctx()->tuning;
+  static const char *const values[] = {"8x1", "16x3k2", "16x9", "banana"};
+  for (size_t i = 0; i < N_OF(values); i++) {
+    setenv("CLSP_FUSED_TILE", values[i], 1);
+    clsp_context_options o = {0};
+    o.device = harness_device_spec();
+    clsp_context *ctx = NULL;
+    assert_int_equal(clsp_context_create(&o, &ctx), CLSP_SUCCESS);
+    unsigned want_vec = i == 0 ? 8 : i == 1 ? 16 : def->fused_vec;
+    unsigned want_blocks = i == 0 ? 1 : i == 1 ? 3 : def->fused_blocks;
+    assert_int_equal(ctx->tuning.fused_vec, want_vec);
+    assert_int_equal(ctx->tuning.fused_blocks, want_blocks);
+    if (i == 1) assert_int_equal(ctx->tuning.fused_ksplit, 2);
+    clsp_context_destroy(ctx);
+  }
+  unsetenv("CLSP_FUSED_TILE");
 }
 
 /* ---- impulse tests: one-hot kernels catch flipped taps and swapped
@@ -258,6 +323,8 @@ int main(void) {
     cmocka_unit_test(test_2d_all_kinds),
     cmocka_unit_test(test_1d_and_4d),
     cmocka_unit_test(test_channel_counts),
+    cmocka_unit_test(test_fused_tiles),
+    cmocka_unit_test(test_fused_tile_env),
   };
   return HARNESS_RUN("conv", tests, 1);
 }

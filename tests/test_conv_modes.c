@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Sparse convolution forward, continued (cases in conv_layers.c):
- * deterministic mode, workspace chunking, stats, kernel shapes, empty
- * input, argument errors and KITTI layers. */
+ * deterministic mode, workspace chunking, stats (both dataflows), kernel
+ * shapes, empty input, argument errors and KITTI layers (both dataflows). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,9 +30,11 @@ static void test_deterministic_mode(void **state) {
     layer_host(&L, &c, grid, n, harness_seed() + 900 + i);
     layer_device(&L, ctx);
     size_t elems = L.rb.n_out * L.c.cout;
-    float *first = layer_run(&L, ctx, CLSP_CONV_DETERMINISTIC, NULL, NULL);
+    /* The ordered scatter (the fused dataflow's determinism: check_case). */
+    const uint32_t det = CLSP_CONV_DETERMINISTIC | CLSP_CONV_GATHER_GEMM;
+    float *first = layer_run(&L, ctx, det, NULL, NULL);
     for (int run = 0; run < 2; run++) {
-      float *again = layer_run(&L, ctx, CLSP_CONV_DETERMINISTIC, NULL, NULL);
+      float *again = layer_run(&L, ctx, det, NULL, NULL);
       assert_memory_equal(first, again, elems * sizeof *first);
       free(again);
     }
@@ -68,6 +70,7 @@ static void test_workspace_chunks(void **state) {
   int small = harness_small();
   size_t ws = small ? 1536 : 64 * 1024, n_cases = small ? 2 : N_OF(mode_cases);
   clsp_context *big = harness_ctx(), *tiny = context_with_workspace(ws, 0);
+  clsp__conv_debug_dataflow(CLSP_DATAFLOW_GEMM); /* the fused one has no workspace */
   for (size_t i = 0; i < n_cases; i++) {
     conv_case c = mode_cases[i];
     c.cin = c.cout = small ? 8 : 64;
@@ -102,21 +105,35 @@ static void test_workspace_chunks(void **state) {
     free(ref);
     layer_free(&L);
   }
+  clsp__conv_debug_dataflow(CLSP_DATAFLOW_AUTO);
   clsp_context_destroy(tiny);
+}
+
+/* A mode case on the device, for the stats tests. */
+static void stats_layer(layer *L, clsp_context *ctx, size_t mode_case, uint64_t salt) {
+  int32_t grid[4];
+  size_t n;
+  grid_for(3, grid, &n);
+  layer_host(L, &mode_cases[mode_case], grid, n, harness_seed() + salt);
+  layer_device(L, ctx);
+}
+
+/* Stage times add up to no more than the call's device time. */
+static void check_stage_sum(const clsp_conv_stats *s) {
+  double sum = 0;
+  for (int k = 0; k < CLSP_STAGE_COUNT; k++) sum += s->stage_ms[k];
+  assert_true(s->total_ms > 0.0 && sum <= s->total_ms * 1.001 + 1e-3);
 }
 
 static void test_stats(void **state) {
   (void)state;
   clsp_context *ctx = harness_ctx();
-  int32_t grid[4];
-  size_t n;
-  grid_for(3, grid, &n);
   layer L;
-  layer_host(&L, &mode_cases[0], grid, n, harness_seed() + 990);
-  layer_device(&L, ctx);
+  stats_layer(&L, ctx, 0, 990);
   clsp_conv_stats s;
-  free(layer_run(&L, ctx, 0, &s, NULL));
+  free(layer_run(&L, ctx, CLSP_CONV_GATHER_GEMM, &s, NULL));
   size_t pairs = L.rb.start[L.rb.kvol];
+  assert_int_equal(s.fused, 0);
   assert_int_equal(s.pair_rows, pairs);
   assert_true(s.gemm_rows >= s.pair_rows);
   /* bound 0.25: padding <= 1/3 of the real rows */
@@ -125,9 +142,7 @@ static void test_stats(void **state) {
   assert_true(s.stage_ms[CLSP_STAGE_RULEBOOK] == 0.0);
   assert_true(s.stage_ms[CLSP_STAGE_GATHER] > 0.0 && s.stage_ms[CLSP_STAGE_GEMM] > 0.0 &&
               s.stage_ms[CLSP_STAGE_SCATTER] > 0.0);
-  double sum = 0;
-  for (int k = 0; k < CLSP_STAGE_COUNT; k++) sum += s.stage_ms[k];
-  assert_true(s.total_ms > 0.0 && sum <= s.total_ms * 1.001 + 1e-3);
+  check_stage_sum(&s);
   printf("stats: %zu pairs, %zu GEMM rows (padding %.1f%%), %zu groups, %zu chunks, "
          "%.2f ms (gather %.2f, gemm %.2f, scatter %.2f, other %.2f)\n",
          s.pair_rows, s.gemm_rows, 100.0 * (double)(s.gemm_rows - s.pair_rows) /
@@ -136,6 +151,30 @@ static void test_stats(void **state) {
          s.stage_ms[CLSP_STAGE_SCATTER], s.stage_ms[CLSP_STAGE_OTHER]);
   assert_string_equal(clsp_stage_name(CLSP_STAGE_GEMM), "gemm");
   assert_string_equal(clsp_stage_name((clsp_stage)42), "unknown");
+  layer_free(&L);
+}
+
+/* The fused dataflow's stats, chosen per call, whatever the device default
+ * (FUSED wins over GATHER_GEMM; ATOMIC means gather-GEMM-scatter). */
+static void test_fused_stats(void **state) {
+  (void)state;
+  clsp_context *ctx = harness_ctx();
+  layer L;
+  stats_layer(&L, ctx, 1, 995);
+  clsp_conv_stats s;
+  free(layer_run(&L, ctx, CLSP_CONV_FUSED | CLSP_CONV_GATHER_GEMM, &s, NULL));
+  size_t pairs = L.rb.start[L.rb.kvol];
+  assert_int_equal(s.fused, 1);
+  assert_int_equal(s.atomic, 0);
+  assert_int_equal(s.pair_rows, pairs);
+  assert_int_equal(s.gemm_rows, pairs);
+  assert_int_equal(s.chunks, 0);
+  assert_true(s.stage_ms[CLSP_STAGE_GEMM] > 0.0 && s.stage_ms[CLSP_STAGE_OTHER] > 0.0);
+  assert_true(s.stage_ms[CLSP_STAGE_GATHER] == 0.0 && s.stage_ms[CLSP_STAGE_SCATTER] == 0.0);
+  check_stage_sum(&s);
+  free(layer_run(&L, ctx, CLSP_CONV_ATOMIC, &s, NULL)); /* atomic: gather-GEMM-scatter */
+  assert_int_equal(s.fused, 0);
+  assert_int_equal(s.atomic, 1);
   layer_free(&L);
 }
 
@@ -232,9 +271,14 @@ static void test_argument_errors(void **state) {
   clsp_context *tiny = context_with_workspace(64, 0);
   layer_device_free(&L);
   layer_device(&L, tiny);
-  assert_int_equal(clsp_conv_forward(tiny, L.dev_rb, L.in, L.dw, 0, &out, NULL),
+  assert_int_equal(clsp_conv_forward(tiny, L.dev_rb, L.in, L.dw, CLSP_CONV_GATHER_GEMM, &out,
+                                     NULL),
                    CLSP_ERROR_TOO_LARGE);
   assert_non_null(strstr(clsp_context_last_error(tiny), "workspace_bytes = 64"));
+  /* The fused dataflow needs no workspace. */
+  assert_int_equal(clsp_conv_forward(tiny, L.dev_rb, L.in, L.dw, CLSP_CONV_FUSED, &out, NULL),
+                   CLSP_SUCCESS);
+  clsp_tensor_destroy(out);
   layer_free(&L);
   clsp_context_destroy(tiny);
 }
@@ -270,14 +314,18 @@ static void test_kitti_layers(void **state) {
     layer_host_sites(&L, &cases[i], v.shape, 1, v.coords, v.n, harness_seed() + 999);
     layer_device(&L, ctx);
     int32_t *oc = NULL;
-    float *out = layer_run(&L, ctx, 0, NULL, &oc);
-    double *ref = layer_reference(&L, oc);
-    double err = ref_rel_error(out, ref, L.rb.n_out * L.c.cout);
-    printf("kitti %s: %zu sites -> %zu, %zu pairs, rel error %.3g\n",
-           i ? "regular k3 s2 16->32" : "subm k3 16->16", L.n_in, L.rb.n_out,
-           L.rb.start[L.rb.kvol], err);
-    HARNESS_CHECK(err < TOL, harness_seed() + 999);
-    free(out);
+    double *ref = NULL;
+    for (int d = 0; d < 2; d++) {
+      float *out = layer_run(&L, ctx, d ? CLSP_CONV_FUSED : CLSP_CONV_GATHER_GEMM, NULL,
+                             d ? NULL : &oc);
+      if (!ref) ref = layer_reference(&L, oc);
+      double err = ref_rel_error(out, ref, L.rb.n_out * L.c.cout);
+      printf("kitti %s (%s): %zu sites -> %zu, %zu pairs, rel error %.3g\n",
+             i ? "regular k3 s2 16->32" : "subm k3 16->16", DATAFLOW_NAMES[d], L.n_in,
+             L.rb.n_out, L.rb.start[L.rb.kvol], err);
+      HARNESS_CHECK(err < TOL, harness_seed() + 999);
+      free(out);
+    }
     free(oc);
     free(ref);
     layer_free(&L);
@@ -293,6 +341,7 @@ int main(void) {
     cmocka_unit_test(test_deterministic_mode),
     cmocka_unit_test(test_workspace_chunks),
     cmocka_unit_test(test_stats),
+    cmocka_unit_test(test_fused_stats),
     cmocka_unit_test(test_kernel_shapes),
     cmocka_unit_test(test_empty_input),
     cmocka_unit_test(test_argument_errors),

@@ -38,6 +38,7 @@ static double device_total(const bench_run *r, int n_layers) {
 
 typedef struct summary {
   double vox_ms, wall_ms, device_ms, host_ms, gflop;
+  double fma_peak; /* measured GFLOP/s of the device (0: not measured) */
   uint64_t peak;
 } summary;
 
@@ -53,7 +54,12 @@ static summary summarize(const bench_state *b) {
   for (int l = 0; l < b->net.n_layers; l++) s.gflop += b->runs[0].layers[l].gflop;
   uint64_t cur = 0;
   clsp_context_memory(b->ctx, &cur, &s.peak);
+  if (clsp_device_fma_peak(b->ctx, &s.fma_peak) != CLSP_SUCCESS) s.fma_peak = 0;
   return s;
+}
+
+static double percent(double gflops, double peak) {
+  return peak > 0 ? 100.0 * gflops / peak : 0.0;
 }
 
 static void print_table(FILE *f, const bench_state *b, const summary *s) {
@@ -63,15 +69,16 @@ static void print_table(FILE *f, const bench_state *b, const summary *s) {
   fprintf(f, "device: %s (%s); %zu points -> %zu voxels; median of %d runs after 1 warm-up\n",
          caps->device_name, caps->platform_name, b->n_points, r0->vox.n_voxels,
          b->o.repeat);
-  fprintf(f, "GFLOP = 2 x pairs x Cin x Cout / 1e9 (multiply-adds counted as 2 FLOPs)\n\n");
-  fprintf(f, "%-22s %-7s %9s %9s %10s %9s %7s %9s %8s %8s %8s %8s %8s %8s\n", "layer", "kind",
-         "in_sites", "out_sites", "pairs", "Cin>Cout", "GFLOP", "ms", "rulebook", "gather",
-         "gemm", "scatter", "other", "GFLOP/s");
+  fprintf(f, "GFLOP = 2 x pairs x Cin x Cout / 1e9 (multiply-adds counted as 2 FLOPs); "
+             "device FMA peak (measured) %.1f GFLOP/s\n\n", s->fma_peak);
+  fprintf(f, "%-22s %-7s %9s %9s %10s %9s %7s %9s %8s %8s %8s %8s %8s %8s %6s %s\n", "layer",
+          "kind", "in_sites", "out_sites", "pairs", "Cin>Cout", "GFLOP", "ms", "rulebook",
+          "gather", "gemm", "scatter", "other", "GFLOP/s", "%peak", "dataflow");
   char vch[24];
   snprintf(vch, sizeof vch, "%d>%d", b->o.fields, b->o.fields);
-  fprintf(f, "%-22s %-7s %9zu %9zu %10s %9s %7s %9.2f %8s %8s %8s %8s %8s %8s\n", "voxelize",
-         "vox", b->n_points, r0->vox.n_voxels, "-", vch, "-", s->vox_ms, "-", "-", "-",
-         "-", "-", "-");
+  fprintf(f, "%-22s %-7s %9zu %9zu %10s %9s %7s %9.2f %8s %8s %8s %8s %8s %8s %6s -\n",
+          "voxelize", "vox", b->n_points, r0->vox.n_voxels, "-", vch, "-", s->vox_ms, "-", "-",
+          "-", "-", "-", "-", "-");
   for (int l = 0; l < b->net.n_layers; l++) {
     const net_layer *nl = &b->net.layers[l];
     const net_layer_stats *ls = &r0->layers[l];
@@ -82,7 +89,9 @@ static void print_table(FILE *f, const bench_state *b, const summary *s) {
            ls->in_sites, ls->out_sites, ls->pairs, ch, ls->gflop, ms);
     for (int st = 0; st < CLSP_STAGE_COUNT; st++)
       fprintf(f, " %8.2f", median(b, layer_stage, l, st));
-    fprintf(f, " %8.1f\n", ms > 0 ? ls->gflop / (ms * 1e-3) : 0.0);
+    double gfs = ms > 0 ? ls->gflop / (ms * 1e-3) : 0.0;
+    fprintf(f, " %8.1f %6.1f %s\n", gfs, percent(gfs, s->fma_peak),
+            nl->kind == NET_ADD || nl->kind == NET_CONCAT ? "-" : ls->fused ? "fused" : "gemm");
   }
   fprintf(f, "\nvoxelize stages (ms): keys %.2f, hash %.2f, compact %.2f, mean %.2f\n",
          median(b, vox_stage, 0, 0), median(b, vox_stage, 0, 1), median(b, vox_stage, 0, 2),
@@ -90,8 +99,9 @@ static void print_table(FILE *f, const bench_state *b, const summary *s) {
   fprintf(f, "total: %.1f ms per forward pass (wall, voxelization and rulebooks included); "
          "device %.1f ms; host overhead %.1f ms\n",
          s->wall_ms, s->device_ms, s->host_ms);
-  fprintf(f, "%.2f GFLOP -> %.1f GFLOP/s effective; peak device memory %.1f MiB\n", s->gflop,
-         s->wall_ms > 0 ? s->gflop / (s->wall_ms * 1e-3) : 0.0,
+  double gfs = s->wall_ms > 0 ? s->gflop / (s->wall_ms * 1e-3) : 0.0;
+  fprintf(f, "%.2f GFLOP -> %.1f GFLOP/s effective = %.1f%% of the FMA peak; peak device "
+             "memory %.1f MiB\n", s->gflop, gfs, percent(gfs, s->fma_peak),
          (double)s->peak / (1024.0 * 1024.0));
 }
 
@@ -106,16 +116,18 @@ void clsp_tool_json_string(FILE *f, const char *s) {
   fputc('"', f);
 }
 
-static void json_layer(FILE *f, const bench_state *b, int l) {
+static void json_layer(FILE *f, const bench_state *b, const summary *s, int l) {
   const net_layer *nl = &b->net.layers[l];
   const net_layer_stats *ls = &b->runs[0].layers[l];
+  double ms = median(b, layer_ms, l, 0), gfs = ms > 0 ? ls->gflop / (ms * 1e-3) : 0.0;
   fprintf(f, "    {\"name\": ");
   clsp_tool_json_string(f, nl->name);
   fprintf(f, ", \"kind\": \"%s\", \"c_in\": %d, \"c_out\": %d, \"in_sites\": %zu, "
              "\"out_sites\": %zu, \"pairs\": %zu, \"gflop\": %.6f, \"ms\": %.4f, "
-             "\"stage_ms\": {",
+             "\"gflops\": %.4f, \"peak_fraction\": %.5f, \"fused\": %s, \"stage_ms\": {",
           net_kind_name(nl->kind), nl->c_in, nl->c_out, ls->in_sites, ls->out_sites,
-          ls->pairs, ls->gflop, median(b, layer_ms, l, 0));
+          ls->pairs, ls->gflop, ms, gfs, percent(gfs, s->fma_peak) / 100.0,
+          ls->fused ? "true" : "false");
   for (int st = 0; st < CLSP_STAGE_COUNT; st++)
     fprintf(f, "%s\"%s\": %.4f", st ? ", " : "", clsp_stage_name((clsp_stage)st),
             median(b, layer_stage, l, st));
@@ -153,10 +165,13 @@ static int write_json(const bench_state *b, const summary *s, const char *path) 
           s->vox_ms, median(b, vox_stage, 0, 0), median(b, vox_stage, 0, 1),
           median(b, vox_stage, 0, 2), median(b, vox_stage, 0, 3));
   fprintf(f, "  \"layers\": [\n");
-  for (int l = 0; l < b->net.n_layers; l++) json_layer(f, b, l);
+  for (int l = 0; l < b->net.n_layers; l++) json_layer(f, b, s, l);
+  double gfs = s->wall_ms > 0 ? s->gflop / (s->wall_ms * 1e-3) : 0.0;
   fprintf(f, "  ],\n  \"gflop\": %.6f,\n  \"total_ms\": %.4f,\n  \"device_ms\": %.4f,\n"
-             "  \"host_overhead_ms\": %.4f,\n  \"peak_device_bytes\": %llu\n}\n",
-          s->gflop, s->wall_ms, s->device_ms, s->host_ms, (unsigned long long)s->peak);
+             "  \"host_overhead_ms\": %.4f,\n  \"peak_device_bytes\": %llu,\n"
+             "  \"fma_peak_gflops\": %.3f,\n  \"gflops\": %.4f,\n  \"peak_fraction\": %.5f\n}\n",
+          s->gflop, s->wall_ms, s->device_ms, s->host_ms, (unsigned long long)s->peak,
+          s->fma_peak, gfs, percent(gfs, s->fma_peak) / 100.0);
   return close_out(f);
 }
 

@@ -56,6 +56,7 @@ typedef struct net_layer_stats {
                                        OTHER includes ReLU/add/concat */
   double ms;                        /* device time, all stages */
   double host_start_ms, host_end_ms;/* wall clock around the layer */
+  int fused;                        /* conv: the fused dataflow ran */
 } net_layer_stats;
 
 /* Builds a network description and uploads seeded random weights (He

@@ -41,6 +41,7 @@
 #include "clspconv/conv.h"
 #include "clspconv/voxelize.h"
 #include "clspconv/ops.h"
+#include "clspconv/perf.h"
 #include "clspconv/model.h"
 #include "clspconv/train.h"
 

@@ -74,6 +74,15 @@ enum clsp_conv_flag {
   /* Scatter with float atomics even where the ordered scatter is the
    * default (CPU devices without native float atomic add). */
   CLSP_CONV_ATOMIC = 1u << 1,
+  /* Dataflow of this call (docs/performance.md), overriding the device's
+   * default and the environment variable CLSP_CONV_DATAFLOW=fused|gemm.
+   * FUSED: one kernel per output-channel slice accumulates each output
+   * row over its (tap, input row) list in registers and writes it once
+   * (no workspace, no atomics, deterministic). GATHER_GEMM: gather ->
+   * batched CLBlast GEMM -> scatter (the only one with atomic scatter:
+   * CLSP_CONV_ATOMIC implies it). FUSED wins when both are set. */
+  CLSP_CONV_FUSED = 1u << 2,
+  CLSP_CONV_GATHER_GEMM = 1u << 3,
 };
 
 /* What a convolution call did: filled when passed to clsp_conv_forward.
@@ -97,6 +106,11 @@ typedef struct clsp_conv_stats {
                                         groups (centre excluded) unless
                                         workspace_bytes forced splitting */
   int atomic;                        /* 1: atomic scatter ran, 0: ordered */
+  int fused;                         /* 1: the fused dataflow ran: its
+                                        kernels count as GEMM time, the
+                                        output-major pair list it builds
+                                        as OTHER; gemm_rows = pair_rows,
+                                        no groups, chunks or scatter */
 } clsp_conv_stats;
 
 /*
@@ -117,7 +131,14 @@ typedef struct clsp_conv_stats {
  * workspace_bytes for gathered rows and GEMM results (large layers run in
  * chunks), plus, when grouped taps are not consecutive, one weights-sized
  * copy of the weights in group order.
- * Scatter modes. Atomic: GEMM results are added with float atomics
+ * Dataflows: gather -> GEMM -> scatter as above, or fused (see
+ * CLSP_CONV_FUSED; the default on CPU devices, where it measured several
+ * times faster, docs/performance.md); stats->fused says which ran. The
+ * fused dataflow needs no workspace, only the output-major pair list
+ * (n_out + 1 + 2 x pairs 32-bit words), built on the device by the first
+ * fused call on a rulebook and kept with the rulebook (freed by
+ * clsp_rulebook_destroy) for later calls on it.
+ * Scatter modes (gather -> GEMM -> scatter only). Atomic: GEMM results are added with float atomics
  * (native cl_ext_float_atomics add where available, else a 32-bit
  * compare-and-swap loop); the summation order, hence the last bits, may
  * vary run to run. Ordered: taps are added one after another in a fixed

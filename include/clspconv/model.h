@@ -147,6 +147,8 @@ typedef struct clsp_model_layer_stats {
                                         CLSP_STAGE_OTHER */
   double host_start_ms, host_end_ms; /* wall clock around the node (the
                                         clock of clsp's tools: monotonic) */
+  int fused;            /* convs: 1 when the fused dataflow ran
+                           (clsp_conv_stats.fused) */
 } clsp_model_layer_stats;
 
 /*

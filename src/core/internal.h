@@ -45,6 +45,16 @@ typedef struct clsp_tuning {
   size_t vox_scan_group;     /* voxelize block-scan group (capped per kernel) */
   uint32_t vox_bounds_chunk; /* points per work-item of the voxelize bounds
                                 pass (CLSP_VOX_BOUNDS_CHUNK) */
+  /* The fused conv dataflow (src/pipeline/conv_fused.c,
+   * docs/performance.md). */
+  int fused;              /* 1: fused is the default dataflow (CPU devices);
+                             0: gather -> GEMM -> scatter */
+  unsigned fused_vec;     /* widest accumulator vector: 16, 8, 4 or 1 */
+  unsigned fused_blocks;  /* vector accumulators per work-item (1..4, vec 16
+                             only): one output row x vec*blocks columns */
+  unsigned fused_ksplit;  /* 3- and 4-block tiles: 2 = a second accumulator
+                             set for odd input channels, 1 = one set;
+                             narrower tiles always split */
 } clsp_tuning;
 
 struct clsp_context {

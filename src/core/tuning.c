@@ -3,6 +3,8 @@
  * device-specific choice is made, once, from the device's capabilities.
  * Later tile choices go here too. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include "internal.h"
 
 /* Work-items per group for element-wise kernels (capped per kernel). */
@@ -24,6 +26,34 @@ static int exact_divide(cl_device_id dev) {
   return (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0;
 }
 
+/* CLSP_FUSED_TILE=VxB[k2] (e.g. 16x4k2, 8x1) overrides the fused tile,
+ * for tuning experiments: vec V (16, 8, 4, 1), B blocks (vec 16 only).
+ * Anything else is ignored. */
+static void fused_tile_from_env(clsp_tuning *t) {
+  const char *env = getenv("CLSP_FUSED_TILE");
+  unsigned v = 0, b = 0;
+  char k[4] = "";
+  if (!env || sscanf(env, "%ux%u%3s", &v, &b, k) < 2) return;
+  if ((v != 16 && v != 8 && v != 4 && v != 1) || b < 1 || b > 4 || (v != 16 && b != 1))
+    return;
+  t->fused_vec = v;
+  t->fused_blocks = b;
+  t->fused_ksplit = strcmp(k, "k2") == 0 ? 2 : 1;
+}
+
+/* Measured on PoCL (docs/performance.md): 1x64 tiles in four float16
+ * accumulators fit 16 ymm as well as 32 zmm; wider tiles spill on AVX2;
+ * 16x4 and 16x4k2 measured alike on PoCL pthread, AVX-512, so the single
+ * set, which also fits 16 ymm, stays. GPUs keep gather -> GEMM -> scatter
+ * until a GPU shape is measured. */
+static void fused_defaults(const clsp_device_caps *c, clsp_tuning *t) {
+  t->fused = (c->type & CL_DEVICE_TYPE_CPU) != 0;
+  t->fused_vec = 16;
+  t->fused_blocks = 4;
+  t->fused_ksplit = 1;
+  fused_tile_from_env(t);
+}
+
 void clsp__tuning_resolve(clsp_context *ctx) {
   const clsp_device_caps *c = &ctx->caps;
   clsp_tuning *t = &ctx->tuning;
@@ -43,6 +73,7 @@ void clsp__tuning_resolve(clsp_context *ctx) {
   while (t->vox_scan_group > 1 && t->vox_scan_group > c->max_work_group_size)
     t->vox_scan_group /= 2;
   t->vox_bounds_chunk = VOX_BOUNDS_CHUNK;
+  fused_defaults(c, t);
 }
 
 void clsp__tuning_defines(const clsp_tuning *t, char *buf, size_t cap) {

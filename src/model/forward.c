@@ -88,6 +88,7 @@ static clsp_status run_conv(frame *f, int node) {
   n->stats.pairs = info.n_pairs;
   n->stats.device_ms = f->timed ? cs.total_ms + n->stats.rulebook_ms : 0.0;
   if (f->timed) {
+    n->stats.fused = cs.fused;
     memcpy(n->stats.stage_ms, cs.stage_ms, sizeof cs.stage_ms);
     n->stats.stage_ms[CLSP_STAGE_RULEBOOK] = n->stats.rulebook_ms;
   }

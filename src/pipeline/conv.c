@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* clsp_conv_forward: orchestration of gather -> GEMM -> scatter.
+/* clsp_conv_forward: orchestration of gather -> GEMM -> scatter, or of
+ * the fused dataflow (conv_fused.c; the choice: clsp__fused_chosen,
+ * docs/performance.md), which replaces steps 1-3 below.
  *
  * 1. The output is initialised first: bias (or zeros), or for a
  *    submanifold layer the centre tap, which maps every site to itself, as
@@ -21,7 +23,7 @@
  * member) is uploaded at buffer creation, not through the queue. */
 #include <stdlib.h>
 #include <string.h>
-#include "conv_stages.h"
+#include "conv_fused.h"
 
 static int poison_debug; /* test hook, see clsp__conv_debug_poison */
 
@@ -33,6 +35,7 @@ typedef struct conv_run {
   const clsp_tensor *in;
   const clsp_weights *w;
   int deterministic;
+  int fused;                  /* fused dataflow (conv_fused.c) instead */
   long centre;                /* submanifold centre tap, else -1 */
   uint32_t *order;            /* taps by descending count */
   size_t n_taps;
@@ -385,6 +388,18 @@ static int ordered_scatter(const clsp_context *ctx, uint32_t flags) {
   return (ctx->caps.type & CL_DEVICE_TYPE_CPU) && !ctx->tuning.float_atomic_add;
 }
 
+/* The fused dataflow in place of init_output and run_chunks: the pair
+ * list (once per rulebook) counts as OTHER, the conv kernels as GEMM. */
+static clsp_status run_fused(conv_run *r) {
+  r->stats.fused = 1;
+  r->stats.atomic = 0;
+  r->stats.pair_rows = r->stats.gemm_rows = r->rb->start[r->rb->info.kernel_volume];
+  clsp_status st = clsp__fused_list(r->ctx, r->rb, events_for(r, CLSP_STAGE_OTHER));
+  if (st != CLSP_SUCCESS) return st;
+  return clsp__conv_fused(r->ctx, r->rb, r->in, r->w, r->out_feats,
+                          events_for(r, CLSP_STAGE_GEMM));
+}
+
 clsp_status clsp_conv_forward(clsp_context *ctx, const clsp_rulebook *rb,
                               const clsp_tensor *in, const clsp_weights *w,
                               uint32_t flags, clsp_tensor **out,
@@ -401,14 +416,16 @@ clsp_status clsp_conv_forward(clsp_context *ctx, const clsp_rulebook *rb,
   r.w = w;
   r.deterministic = ordered_scatter(ctx, flags);
   r.centre = centre_tap(rb);
+  r.fused = clsp__fused_chosen(ctx, flags);
   st = output_desc_check(&r);
-  if (st == CLSP_SUCCESS) st = plan_chunks(&r);
+  if (st == CLSP_SUCCESS && !r.fused) st = plan_chunks(&r);
   r.timed = stats != NULL && ctx->profiling;
   if (st == CLSP_SUCCESS) st = alloc_buffers(&r);
   if (st == CLSP_SUCCESS && poison_debug) st = poison(&r);
   if (st == CLSP_SUCCESS) st = copy_out_coords(&r);
-  if (st == CLSP_SUCCESS && rb->info.n_out > 0) st = init_output(&r);
-  if (st == CLSP_SUCCESS) st = run_chunks(&r);
+  if (st == CLSP_SUCCESS && r.fused) st = run_fused(&r);
+  if (st == CLSP_SUCCESS && !r.fused && rb->info.n_out > 0) st = init_output(&r);
+  if (st == CLSP_SUCCESS && !r.fused) st = run_chunks(&r);
   if (st == CLSP_SUCCESS && r.timed)
     st = clsp__events_finish(ctx, &r.events, r.stats.stage_ms, CLSP_STAGE_COUNT, NULL,
                              &r.stats.total_ms);

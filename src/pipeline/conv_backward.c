@@ -73,7 +73,10 @@ static clsp_status transposed_weights(clsp_context *ctx, const clsp_weights *w,
 }
 
 /* The rulebook read backwards: inputs are rb's output sites, outputs are
- * the sites of `in`. Shares every buffer with rb; never destroyed. */
+ * the sites of `in`. Shares every buffer with rb but the fused dataflow's
+ * output-major pair list (by rb's output rows, not the view's: a fused
+ * conv on the view builds its own, which backward_data releases); never
+ * destroyed. */
 static clsp_rulebook swapped_view(const clsp_rulebook *rb, const clsp_tensor *in) {
   clsp_rulebook v = *rb;
   v.info.n_in = rb->info.n_out;
@@ -86,6 +89,7 @@ static clsp_rulebook swapped_view(const clsp_rulebook *rb, const clsp_tensor *in
   v.pair_in = rb->pair_out;
   v.pair_out = rb->pair_in;
   v.in_coords = NULL;
+  v.fused_offsets = v.fused_entries = NULL;
   return v;
 }
 
@@ -97,7 +101,10 @@ static clsp_status backward_data(clsp_context *ctx, const clsp_rulebook *rb,
   clsp_status st = transposed_weights(ctx, w, &wt);
   clsp_rulebook view = swapped_view(rb, in);
   if (st == CLSP_SUCCESS) st = clsp_conv_forward(ctx, &view, d_out, &wt, flags, d_in, stats);
-  clsp__buffer_release(ctx, &wt.weights); /* pending commands keep it alive */
+  /* Pending commands keep these alive. */
+  clsp__buffer_release(ctx, &wt.weights);
+  clsp__buffer_release(ctx, &view.fused_offsets);
+  clsp__buffer_release(ctx, &view.fused_entries);
   return st;
 }
 

@@ -81,12 +81,17 @@ void clsp__hash_args(const clsp_hash *h, clsp_arg *args, uint32_t *mask) {
 
 clsp_status clsp__hash_build(clsp_context *ctx, cl_mem keys, uint32_t n, clsp_hash *h,
                              clsp_events *l) {
+  return clsp__hash_build_bounded(ctx, keys, n, n, h, l);
+}
+
+clsp_status clsp__hash_build_bounded(clsp_context *ctx, cl_mem keys, uint32_t n,
+                                     uint32_t max_keys, clsp_hash *h, clsp_events *l) {
   memset(h, 0, sizeof *h);
   h->keys = keys;
   h->n = n;
   h->hash64 = ctx->tuning.hash64;
   uint64_t cap = 16;
-  while (cap < 2 * (uint64_t)n) cap *= 2;
+  while (cap < 2 * (uint64_t)(max_keys < n ? max_keys : n)) cap *= 2;
   if (cap > ((uint64_t)1 << 31))
     return clsp__fail(ctx, CLSP_ERROR_TOO_LARGE,
                       "hash: %u keys need %llu slots, beyond 32-bit slot indices", n,
@@ -130,6 +135,16 @@ clsp_status clsp__hash_firsts(clsp_context *ctx, const clsp_hash *h, cl_mem sel,
     if (err != CL_SUCCESS) st = clsp__cl_fail(ctx, err, "reading the duplicate flag");
   }
   clsp__buffer_release(ctx, &dup);
+  return st;
+}
+
+clsp_status clsp__hash_firsts_by_slot(clsp_context *ctx, const clsp_hash *h, cl_mem sel,
+                                      clsp_events *l) {
+  uint32_t cap = h->capacity;
+  clsp_status st = clsp__fill_u32(ctx, sel, CLSP_NONE_U32, 0, h->n, l);
+  if (st == CLSP_SUCCESS && h->n)
+    st = CLSP_RUN(ctx, CLSP_K_HASH_FIRSTS_BY_SLOT, clsp_items(cap), l, CLSP_A(h->slot_vals),
+                  CLSP_A(cap), CLSP_A(sel));
   return st;
 }
 

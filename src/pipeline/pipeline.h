@@ -34,6 +34,12 @@ struct clsp_rulebook {
   /* REGULAR: the input tensor's coords, retained, so that an inverse can
    * use them as its output sites after the tensor is gone. */
   cl_mem in_coords;
+  /* The fused dataflow's output-major pair list (conv_fused.c), built by
+   * the first fused conv on this rulebook and kept for the next ones:
+   * row offsets (n_out + 1 uint) and (tap, input row) entries (uint2).
+   * Owned (clsp__buffer_release); NULL until then; not shared with an
+   * inverse. */
+  cl_mem fused_offsets, fused_entries;
 };
 
 /* A fresh process-wide site-set identity. */
@@ -117,6 +123,10 @@ typedef struct clsp_hash {
 /* Builds the hash of n row keys (CLSP_KEY_EMPTY rows are skipped). */
 clsp_status clsp__hash_build(clsp_context *ctx, cl_mem keys, uint32_t n,
                              clsp_hash *h, clsp_events *l);
+/* The same when at most max_keys of the n rows are not CLSP_KEY_EMPTY (the
+ * capacity follows that bound: it must hold, or the table could fill). */
+clsp_status clsp__hash_build_bounded(clsp_context *ctx, cl_mem keys, uint32_t n,
+                                     uint32_t max_keys, clsp_hash *h, clsp_events *l);
 /* The hash's kernel arguments, in kernel order (slot_keys, slot_vals, mask,
  * keys). */
 void clsp__hash_args(const clsp_hash *h, clsp_arg *args, uint32_t *mask);
@@ -124,6 +134,10 @@ void clsp__hash_args(const clsp_hash *h, clsp_arg *args, uint32_t *mask);
  * = the first row repeating an earlier row's key, or CLSP_NONE_U32. */
 clsp_status clsp__hash_firsts(clsp_context *ctx, const clsp_hash *h, cl_mem sel,
                               uint32_t *dup_row, clsp_events *l);
+/* The same sel[] as clsp__hash_firsts, without the duplicate report: one
+ * ordered pass over the table instead of a lookup per row. */
+clsp_status clsp__hash_firsts_by_slot(clsp_context *ctx, const clsp_hash *h, cl_mem sel,
+                                      clsp_events *l);
 /* Mean and max probe length of a successful lookup of every key. */
 clsp_status clsp__hash_probe_stats(clsp_context *ctx, const clsp_hash *h,
                                    double *mean, uint32_t *max);

@@ -18,6 +18,8 @@ typedef enum clsp_program_id {
   CLSP_P_SCATTER,
   CLSP_P_ELEMENTWISE,
   CLSP_P_VOXELIZE,
+  CLSP_P_CONV_FUSED,
+  CLSP_P_PEAK,
   CLSP_P_DENSE,
   CLSP_P_BACKWARD, /* conv backward helpers */
   CLSP_P_POOL,
@@ -31,11 +33,15 @@ typedef enum clsp_program_id {
   X(KEYS_FROM_COORDS, HASH, clsp_keys_from_coords)           \
   X(HASH_INSERT, HASH, clsp_hash_insert)                     \
   X(HASH_FIRSTS, HASH, clsp_hash_firsts)                     \
+  X(HASH_FIRSTS_BY_SLOT, HASH, clsp_hash_firsts_by_slot)     \
   X(HASH_PROBE_STATS, HASH, clsp_hash_probe_stats)           \
   X(RB_CANDIDATES, HASH, clsp_rb_candidates)                 \
+  X(RB_CANDIDATES_ROWS, HASH, clsp_rb_candidates_rows)       \
   X(RB_GATHER_KEYS, HASH, clsp_rb_gather_keys)               \
   X(RB_UNPACK, HASH, clsp_rb_unpack)                         \
   X(RB_MAP, HASH, clsp_rb_map)                               \
+  X(RB_MAP_ROWS, HASH, clsp_rb_map_rows)                     \
+  X(RB_MAP_SCATTER, HASH, clsp_rb_map_scatter)               \
   X(RB_RANK, HASH, clsp_rb_rank)                             \
   X(RB_MERGE, HASH, clsp_rb_merge)                           \
   X(FILL_RANGE_U32, SCAN, clsp_fill_range_u32)               \
@@ -81,6 +87,22 @@ typedef enum clsp_program_id {
   X(VOX_COUNT, VOXELIZE, clsp_vox_count)                     \
   X(VOX_BUCKET, VOXELIZE, clsp_vox_bucket)                   \
   X(VOX_MEAN, VOXELIZE, clsp_vox_mean)                       \
+  X(FUSED_COUNT, CONV_FUSED, clsp_fused_count)               \
+  X(FUSED_FILL, CONV_FUSED, clsp_fused_fill)                 \
+  X(FUSED_SORT_ROWS, CONV_FUSED, clsp_fused_sort_rows)       \
+  X(FUSED_COUNT_MAP, CONV_FUSED, clsp_fused_count_map)       \
+  X(FUSED_FILL_MAP, CONV_FUSED, clsp_fused_fill_map)         \
+  X(CONV_FUSED_16X4, CONV_FUSED, clsp_conv_fused_16x4)       \
+  X(CONV_FUSED_16X4K2, CONV_FUSED, clsp_conv_fused_16x4k2)   \
+  X(CONV_FUSED_16X3, CONV_FUSED, clsp_conv_fused_16x3)       \
+  X(CONV_FUSED_16X3K2, CONV_FUSED, clsp_conv_fused_16x3k2)   \
+  X(CONV_FUSED_16X2, CONV_FUSED, clsp_conv_fused_16x2)       \
+  X(CONV_FUSED_16X1, CONV_FUSED, clsp_conv_fused_16x1)       \
+  X(CONV_FUSED_8X1, CONV_FUSED, clsp_conv_fused_8x1)         \
+  X(CONV_FUSED_4X1, CONV_FUSED, clsp_conv_fused_4x1)         \
+  X(CONV_FUSED_1X1, CONV_FUSED, clsp_conv_fused_1x1)         \
+  X(FMA_PEAK_8, PEAK, clsp_fma_peak_8)                       \
+  X(FMA_PEAK_16, PEAK, clsp_fma_peak_16)                     \
   X(BW_TRANSPOSE_WEIGHTS, BACKWARD, clsp_bw_transpose_weights) \
   X(BW_COLUMN_PARTIALS, BACKWARD, clsp_bw_column_partials)   \
   X(BW_COLUMN_TOTAL, BACKWARD, clsp_bw_column_total)         \

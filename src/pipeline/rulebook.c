@@ -8,17 +8,23 @@
  * keys are radix-sorted: output sites come in ascending packed-key order
  * (batch slowest, then the axes), the same on every run and device.
  *
- * Maps (all kinds) are gather-style: for every (tap, output row) the input
- * coordinate that tap reads is looked up in the input hash, giving a
- * [tap][out row] matrix of input rows; compacting it in order yields the
- * pairs grouped by tap and sorted by output row without a sort, and the
- * tap offsets are positions in that compaction.
+ * Maps give a [tap][out row] matrix of input rows; compacting it in order
+ * yields the pairs grouped by tap and sorted by output row without a
+ * sort, and the tap offsets are positions in that compaction. Gather-style
+ * (submanifold everywhere, all kinds on GPUs): for every (tap, output row)
+ * the input coordinate that tap reads is looked up in the input hash; on
+ * CPU devices one work-item per output row, submanifold taps up to the
+ * centre only, mirrored. Scatter-style (regular / transposed on CPU
+ * devices): every valid candidate finds its output row in a hash of the
+ * output keys, one lookup per pair. Where the fused conv dataflow is the
+ * device default, its output-major pair list is built from the matrix
+ * too (conv_fused.c). docs/performance.md has the measurements.
  *
  * The host only sizes buffers (two small blocking reads: the number of
  * output sites and the kernel_volume + 1 tap offsets) and launches. */
 #include <stdlib.h>
 #include <string.h>
-#include "pipeline.h"
+#include "conv_fused.h"
 
 /* Upper bound on kernel volume (taps) a rulebook takes. */
 #define MAX_KERNEL_VOLUME 65536
@@ -31,6 +37,11 @@ typedef struct build {
   cl_mem in_keys;
   clsp_hash in_hash;
   clsp_events *ev;
+  /* Scatter-style map (CPU shape, regular/transposed): the candidates and
+   * the sorted output keys with their hash, kept from output_sites. */
+  int scatter_map;
+  cl_mem cand, out_keys;
+  clsp_hash out_hash;
 } build;
 
 static clsp_status check_geometry(clsp_context *ctx, clsp_conv_kind kind,
@@ -142,17 +153,16 @@ static cl_uint4 u4(const uint32_t *v) {
 
 /* Unique candidate keys, compacted in order of their first candidate. */
 static clsp_status unique_candidates(build *b, cl_mem cand, uint32_t n_cand,
-                                     cl_mem *keys, uint32_t *n_out) {
+                                     uint32_t max_valid, cl_mem *keys, uint32_t *n_out) {
   clsp_context *ctx = b->ctx;
   clsp_hash h;
   clsp_compaction c = {0};
   cl_mem sel = NULL, first = NULL;
-  uint32_t dup;
-  clsp_status st = clsp__hash_build(ctx, cand, n_cand, &h, b->ev);
+  clsp_status st = clsp__hash_build_bounded(ctx, cand, n_cand, max_valid, &h, b->ev);
   if (st != CLSP_SUCCESS) return st;
   st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_cand * 4, NULL,
                            "candidate flags", &sel);
-  if (st == CLSP_SUCCESS) st = clsp__hash_firsts(ctx, &h, sel, &dup, b->ev);
+  if (st == CLSP_SUCCESS) st = clsp__hash_firsts_by_slot(ctx, &h, sel, b->ev);
   if (st == CLSP_SUCCESS) st = clsp__compact_count(ctx, sel, n_cand, &c, b->ev);
   if (st == CLSP_SUCCESS)
     st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)c.total * 4, NULL,
@@ -187,6 +197,44 @@ static clsp_status sites_by_taps(clsp_context *ctx, const char *what, size_t sit
   return CLSP_SUCCESS;
 }
 
+/* At most how many candidates of one input row are valid: a regular
+ * conv's tap t reaches an output along an axis only if t d = x + p
+ * (mod s), which holds for at most ceil(k / (s / gcd(d, s))) of the k taps
+ * (k3 s2: 2 of 3 per axis, 8 of 27). Transposed: every tap may. Sizes the
+ * candidate hash (load <= 1/2 of this bound, not of all n_in x kvol). */
+static uint32_t valid_taps_bound(const clsp_rulebook *rb) {
+  const clsp_conv_geometry *g = &rb->info.geometry;
+  if (rb->info.kind != CLSP_CONV_REGULAR) return (uint32_t)rb->info.kernel_volume;
+  uint64_t taps = 1;
+  for (int a = 0; a < rb->info.ndim; a++) {
+    uint32_t k = (uint32_t)g->kernel[a], s = (uint32_t)g->stride[a];
+    uint32_t gcd = (uint32_t)g->dilation[a];
+    for (uint32_t x = s; x != 0;) { /* gcd(d, s) */
+      uint32_t r = gcd % x;
+      gcd = x;
+      x = r;
+    }
+    uint32_t period = s / gcd, per_axis = (k + period - 1) / period;
+    taps *= per_axis < k ? per_axis : k;
+  }
+  return (uint32_t)taps;
+}
+
+/* The candidate kernel: CPU devices one work-item per input row where the
+ * extents allow (CLSP_AXIS_MAX), else one per (input row, tap). */
+static clsp_status candidates(build *b, const geom_args *g, cl_int4 os, cl_uint4 ob,
+                              cl_mem cand) {
+  clsp_context *ctx = b->ctx;
+  uint32_t n_in = (uint32_t)b->rb->info.n_in, n_cand = n_in * g->kvol;
+  int rows = clsp__row_kernels(ctx);
+  for (int a = 0; a < g->ndim; a++) rows = rows && g->k.s[a] <= CLSP_AXIS_MAX;
+  return CLSP_RUN(ctx, rows ? CLSP_K_RB_CANDIDATES_ROWS : CLSP_K_RB_CANDIDATES,
+                  clsp_items(rows ? n_in : n_cand), b->ev, CLSP_A(b->in->coords),
+                  CLSP_A(n_in), CLSP_A(g->ndim), CLSP_A(g->kind), CLSP_A(g->kvol),
+                  CLSP_A(g->k), CLSP_A(g->s), CLSP_A(g->p), CLSP_A(g->d), CLSP_A(os),
+                  CLSP_A(ob), CLSP_A(cand));
+}
+
 /* Regular / transposed: output sites in ascending key order. */
 static clsp_status output_sites(build *b) {
   clsp_context *ctx = b->ctx;
@@ -200,13 +248,11 @@ static clsp_status output_sites(build *b) {
   cl_mem cand = NULL, keys = NULL;
   clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_cand * 8, NULL,
                                        "candidate keys", &cand);
-  if (st == CLSP_SUCCESS)
-    st = CLSP_RUN(ctx, CLSP_K_RB_CANDIDATES, clsp_items(n_cand), b->ev,
-                  CLSP_A(b->in->coords), CLSP_A(n_in), CLSP_A(g.ndim), CLSP_A(g.kind),
-                  CLSP_A(g.kvol), CLSP_A(g.k), CLSP_A(g.s), CLSP_A(g.p), CLSP_A(g.d),
-                  CLSP_A(os), CLSP_A(ob), CLSP_A(cand));
-  if (st == CLSP_SUCCESS) st = unique_candidates(b, cand, n_cand, &keys, &n_out);
-  clsp__buffer_release(ctx, &cand);
+  if (st == CLSP_SUCCESS) st = candidates(b, &g, os, ob, cand);
+  uint32_t max_valid = n_in * valid_taps_bound(rb); /* <= n_cand */
+  if (st == CLSP_SUCCESS) st = unique_candidates(b, cand, n_cand, max_valid, &keys, &n_out);
+  if (b->scatter_map) b->cand = cand; /* for the map; released with the build */
+  else clsp__buffer_release(ctx, &cand);
   if (st == CLSP_SUCCESS) st = clsp__radix_sort(ctx, &keys, NULL, n_out, b->out_ks.total_bits, b->ev);
   size_t row_bytes = (size_t)(1 + rb->info.ndim) * 4;
   if (st == CLSP_SUCCESS)
@@ -217,6 +263,10 @@ static clsp_status output_sites(build *b) {
     rb->info.n_out = n_out;
     st = CLSP_RUN(ctx, CLSP_K_RB_UNPACK, clsp_items(n_out), b->ev, CLSP_A(keys),
                   CLSP_A(n_out), CLSP_A(g.ndim), CLSP_A(ob), CLSP_A(rb->out_coords));
+  }
+  if (b->scatter_map) { /* output row of a key, for the scatter-style map */
+    b->out_keys = keys;
+    return st == CLSP_SUCCESS ? clsp__hash_build(ctx, keys, n_out, &b->out_hash, b->ev) : st;
   }
   clsp__buffer_release(ctx, &keys);
   return st;
@@ -256,28 +306,69 @@ static clsp_status compact_pairs(build *b, cl_mem sel, uint32_t n_mat) {
   return st;
 }
 
-/* The gather-style map for every kind, from out_coords and the input hash. */
-static clsp_status kernel_map(build *b) {
+/* The gather-style map for every kind, from out_coords and the input
+ * hash, into the [tap][out row] matrix sel. */
+static clsp_status map_gather(build *b, cl_mem sel, uint32_t n_mat) {
   clsp_context *ctx = b->ctx;
   clsp_rulebook *rb = b->rb;
-  uint32_t n_mat = 0, n_out = (uint32_t)rb->info.n_out, mask;
-  clsp_status st0 = sites_by_taps(ctx, "rulebook output", rb->info.n_out,
-                                  rb->info.kernel_volume, &n_mat);
-  if (st0 != CLSP_SUCCESS) return st0;
+  uint32_t n_out = (uint32_t)rb->info.n_out, mask;
   geom_args g = geom_of(rb);
   cl_int4 is = i4(b->in_ks.shape);
   cl_uint4 ib = u4(b->in_ks.bits);
-  cl_mem sel = NULL;
-  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_mat * 4, NULL,
-                                       "map matrix", &sel);
-  clsp_arg a[16] = {CLSP_A(rb->out_coords), CLSP_A(n_out), CLSP_A(g.ndim), CLSP_A(g.kind),
+  /* CPU devices: one work-item per output row (cl/rulebook.cl says why),
+   * submanifold maps looked up up to the centre tap and mirrored. */
+  int rows = clsp__row_kernels(ctx);
+  cl_uint mirror = rows && rb->info.kind == CLSP_CONV_SUBMANIFOLD;
+  clsp_arg a[17] = {CLSP_A(rb->out_coords), CLSP_A(n_out), CLSP_A(g.ndim), CLSP_A(g.kind),
                     CLSP_A(g.kvol), CLSP_A(g.k), CLSP_A(g.s), CLSP_A(g.p), CLSP_A(g.d),
                     CLSP_A(is), CLSP_A(ib)};
   clsp__hash_args(&b->in_hash, a + 11, &mask);
   a[15] = (clsp_arg)CLSP_A(sel);
+  a[16] = (clsp_arg)CLSP_A(mirror);
+  uint32_t past_centre = (g.kvol / 2 + 1) * n_out; /* first index mirrored into */
+  clsp_status st = CLSP_SUCCESS;
+  if (mirror)
+    st = clsp__fill_u32(ctx, sel, CLSP_NONE_U32, past_centre, n_mat - past_centre, b->ev);
   if (st == CLSP_SUCCESS)
-    st = CLSP_RUN_ARRAY(ctx, CLSP_K_RB_MAP, clsp_items(n_mat), b->ev, a, 16);
+    st = CLSP_RUN_ARRAY(ctx, rows ? CLSP_K_RB_MAP_ROWS : CLSP_K_RB_MAP,
+                        clsp_items(rows ? n_out : n_mat), b->ev, a, rows ? 17 : 16);
+  return st;
+}
+
+/* The scatter-style map (regular / transposed on CPU devices): from the
+ * candidates and the output hash kept by output_sites. */
+static clsp_status map_scatter(build *b, cl_mem sel, uint32_t n_mat) {
+  clsp_context *ctx = b->ctx;
+  cl_uint n_in = (cl_uint)b->rb->info.n_in, kvol = (cl_uint)b->rb->info.kernel_volume;
+  cl_uint n_out = (cl_uint)b->rb->info.n_out, mask;
+  clsp_arg a[9] = {CLSP_A(b->cand), CLSP_A(n_in), CLSP_A(kvol), CLSP_A(n_out)};
+  clsp__hash_args(&b->out_hash, a + 4, &mask);
+  a[8] = (clsp_arg)CLSP_A(sel);
+  clsp_status st = clsp__fill_u32(ctx, sel, CLSP_NONE_U32, 0, n_mat, b->ev);
+  if (st == CLSP_SUCCESS)
+    st = CLSP_RUN_ARRAY(ctx, CLSP_K_RB_MAP_SCATTER, clsp_items(n_in), b->ev, a, 9);
+  return st;
+}
+
+/* The [tap][out row] map, then the pairs and (fused dataflow by default)
+ * the fused conv's pair list from it. */
+static clsp_status kernel_map(build *b) {
+  clsp_context *ctx = b->ctx;
+  clsp_rulebook *rb = b->rb;
+  uint32_t n_mat = 0;
+  clsp_status st0 = sites_by_taps(ctx, "rulebook output", rb->info.n_out,
+                                  rb->info.kernel_volume, &n_mat);
+  if (st0 != CLSP_SUCCESS) return st0;
+  cl_mem sel = NULL;
+  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_mat * 4, NULL,
+                                       "map matrix", &sel);
+  if (st == CLSP_SUCCESS && b->scatter_map) st = map_scatter(b, sel, n_mat);
+  else if (st == CLSP_SUCCESS) st = map_gather(b, sel, n_mat);
   if (st == CLSP_SUCCESS) st = compact_pairs(b, sel, n_mat);
+  /* Where convs run fused by default, their pair list comes from the map
+   * now rather than from the pairs in every first conv (conv_fused.c). */
+  if (st == CLSP_SUCCESS && ctx->tuning.fused)
+    st = clsp__fused_list_from_map(ctx, rb, sel, b->ev);
   clsp__buffer_release(ctx, &sel);
   return st;
 }
@@ -289,7 +380,9 @@ static clsp_status input_hash(build *b) {
   if (st == CLSP_SUCCESS && bad != CLSP_NONE_U32)
     return clsp__fail(b->ctx, CLSP_ERROR_OUT_OF_RANGE,
                       "in: coords row %u lies outside the tensor's shape or batch", bad);
-  if (st == CLSP_SUCCESS) st = clsp__hash_build(b->ctx, b->in_keys, n, &b->in_hash, b->ev);
+  /* The scatter-style map looks up output keys, not input ones. */
+  if (st == CLSP_SUCCESS && !b->scatter_map)
+    st = clsp__hash_build(b->ctx, b->in_keys, n, &b->in_hash, b->ev);
   return st;
 }
 
@@ -349,6 +442,8 @@ static clsp_status build_all(build *b) {
                                &rb->pair_out);
     return st;
   }
+  /* CPU devices: regular / transposed maps scatter-style (map_scatter). */
+  b->scatter_map = clsp__row_kernels(b->ctx) && rb->info.kind != CLSP_CONV_SUBMANIFOLD;
   st = input_hash(b);
   if (st == CLSP_SUCCESS && rb->info.kind != CLSP_CONV_SUBMANIFOLD) st = output_sites(b);
   if (st == CLSP_SUCCESS) st = kernel_map(b);
@@ -375,7 +470,7 @@ clsp_status clsp_rulebook_build(clsp_context *ctx, clsp_conv_kind kind,
   int32_t oshape[CLSP_MAX_DIMS];
   clsp_status st = check_geometry(ctx, kind, geometry, in->desc.ndim, &kvol);
   if (st == CLSP_SUCCESS) st = out_shape_of(ctx, kind, geometry, &in->desc, oshape);
-  build b = {ctx, in, NULL, {0}, {0}, NULL, {0}, NULL};
+  build b = {ctx, in, NULL, {0}, {0}, NULL, {0}, NULL, 0, NULL, NULL, {0}};
   if (st == CLSP_SUCCESS)
     st = clsp__keyspec(ctx, in->desc.ndim, in->desc.shape, in->desc.batch_size, "in",
                        &b.in_ks);
@@ -394,6 +489,9 @@ clsp_status clsp_rulebook_build(clsp_context *ctx, clsp_conv_kind kind,
   clsp__events_release(&ev);
   clsp__hash_release(ctx, &b.in_hash);
   clsp__buffer_release(ctx, &b.in_keys);
+  clsp__hash_release(ctx, &b.out_hash);
+  clsp__buffer_release(ctx, &b.out_keys);
+  clsp__buffer_release(ctx, &b.cand);
   if (st != CLSP_SUCCESS) {
     clsp_rulebook_destroy(b.rb);
     return st;
@@ -438,6 +536,8 @@ clsp_status clsp_rulebook_inverse(clsp_context *ctx, const clsp_rulebook *regula
   rb->out_coords = regular->in_coords;
   rb->in_coords = NULL;
   rb->owns_out_coords = rb->owns_pairs = 0;
+  /* The fused pair list is output-major: the regular's does not fit. */
+  rb->fused_offsets = rb->fused_entries = NULL;
   clRetainMemObject(rb->pair_in);
   clRetainMemObject(rb->pair_out);
   clRetainMemObject(rb->out_coords);
@@ -508,6 +608,8 @@ void clsp_rulebook_destroy(clsp_rulebook *rb) {
   release_shared(rb->ctx, &rb->pair_in, rb->owns_pairs);
   release_shared(rb->ctx, &rb->pair_out, rb->owns_pairs);
   release_shared(rb->ctx, &rb->in_coords, 0);
+  clsp__buffer_release(rb->ctx, &rb->fused_offsets);
+  clsp__buffer_release(rb->ctx, &rb->fused_entries);
   free(rb->start);
   free(rb);
 }

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Fused output-stationary sparse convolution (src/pipeline/conv_fused.c).
+ *
+ * 1. An output-major list of the rulebook's pairs is built on the device:
+ *    count per output row (integer atomics: the count does not depend on
+ *    the order), exclusive scan (scan.cl, by the host code), fill (slot
+ *    from an atomic cursor, so the order within a row varies), then every
+ *    row's entries sorted by tap. Within a tap an output row appears at
+ *    most once, so after the sort each row's list is unique and fixed:
+ *    the sums below run in the same order on every run.
+ * 2. One work-item per (output row, slice of NB * V output channels):
+ *    accumulators of explicit vector type in registers (PoCL's work-group
+ *    vectorizer gives up on kernels with an inner reduction loop), fma()
+ *    (mad() compiles to a separate multiply and add on PoCL 3.1), every
+ *    output element written once, bias added in the epilogue, no atomics.
+ *
+ * List entries are uint2 (tap, input row). Where the rulebook builder
+ * still holds its [tap][out row] map matrix, the list comes from it
+ * directly (clsp_fused_count_map, clsp_fused_fill_map). */
+
+kernel void clsp_fused_count(global const uint *pair_out, uint n_pairs,
+                             global uint *counts) {
+  uint p = get_global_id(0);
+  if (p >= n_pairs) return;
+  atomic_inc(counts + pair_out[p]);
+}
+
+/* The tap of pair p: the t with start[t] <= p < start[t + 1]. */
+static uint tap_of(global const uint *start, uint kvol, uint p) {
+  uint lo = 0, hi = kvol; /* start[lo] <= p < start[hi] */
+  while (hi - lo > 1) {
+    uint mid = lo + (hi - lo) / 2;
+    if (start[mid] <= p) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
+kernel void clsp_fused_fill(global const uint *pair_in, global const uint *pair_out,
+                            uint n_pairs, global const uint *start, uint kvol,
+                            global const uint *offsets, global uint *cursor,
+                            global uint2 *entries) {
+  uint p = get_global_id(0);
+  if (p >= n_pairs) return;
+  uint o = pair_out[p];
+  uint slot = offsets[o] + atomic_inc(cursor + o);
+  entries[slot] = (uint2)(tap_of(start, kvol, p), pair_in[p]);
+}
+
+/* Insertion sort of one row's entries by tap (at most kvol of them). */
+kernel void clsp_fused_sort_rows(global const uint *offsets, uint n_out,
+                                 global uint2 *entries) {
+  uint o = get_global_id(0);
+  if (o >= n_out) return;
+  uint begin = offsets[o], end = offsets[o + 1];
+  for (uint i = begin + 1; i < end; i++) {
+    uint2 e = entries[i];
+    uint j = i;
+    while (j > begin && entries[j - 1].x > e.x) {
+      entries[j] = entries[j - 1];
+      j--;
+    }
+    entries[j] = e;
+  }
+}
+
+/* The same list straight from a rulebook's [tap][out row] map matrix
+ * (rulebook.c, CLSP_NONE_U32 where a tap reads nothing): a work-item per
+ * output row walks its column in tap order, so neither atomics nor a sort
+ * are needed. Count, then (after the scan) fill. */
+kernel void clsp_fused_count_map(global const uint *sel, uint n_out, uint kvol,
+                                 global uint *counts) {
+  uint o = get_global_id(0);
+  if (o >= n_out) return;
+  uint c = 0;
+  for (uint t = 0; t < kvol; t++) c += sel[(size_t)t * n_out + o] != CLSP_NONE_U32;
+  counts[o] = c;
+}
+
+kernel void clsp_fused_fill_map(global const uint *sel, uint n_out, uint kvol,
+                                global const uint *offsets, global uint2 *entries) {
+  uint o = get_global_id(0);
+  if (o >= n_out) return;
+  uint slot = offsets[o];
+  for (uint t = 0; t < kvol; t++) {
+    uint i = sel[(size_t)t * n_out + o];
+    if (i != CLSP_NONE_U32) entries[slot++] = (uint2)(t, i);
+  }
+}
+
+/* Vector loads and stores by width; width 1 is a plain float. */
+#define LOAD_16(i, p) vload16(i, p)
+#define LOAD_8(i, p) vload8(i, p)
+#define LOAD_4(i, p) vload4(i, p)
+#define LOAD_1(i, p) ((p)[i])
+#define STORE_16(v, i, p) vstore16(v, i, p)
+#define STORE_8(v, i, p) vstore8(v, i, p)
+#define STORE_4(v, i, p) vstore4(v, i, p)
+#define STORE_1(v, i, p) ((p)[i] = (v))
+
+/* Accumulate x[k] * w[k][c0 ..] for k in [k0, k1) into the first NB of
+ * accumulators A0..A3, stepping wk by STEP rows per k. */
+#define CLSP_FUSED_STEP(V, NB, T, XK, WK, A0, A1, A2, A3)                     \
+  {                                                                          \
+    T xv = (T)(XK);                                                          \
+    A0 = fma(xv, LOAD_##V(0, WK), A0);                                       \
+    if (NB > 1) A1 = fma(xv, LOAD_##V(1, WK), A1);                           \
+    if (NB > 2) A2 = fma(xv, LOAD_##V(2, WK), A2);                           \
+    if (NB > 3) A3 = fma(xv, LOAD_##V(3, WK), A3);                           \
+  }
+
+/* y[row][c0 .. c0 + NB*V) for the work-item's (row, block): blocks of
+ * NB*V columns start at col0, n_blocks of them per row. NB <= 4; the
+ * accumulators past NB are dead code the compiler removes. KS = 2 keeps a
+ * second set of accumulators for odd input channels (even ones and a
+ * last odd-count channel go to the first), added at the end: twice the
+ * independent FMA chains, to cover the FMA latency where a tile has few
+ * accumulators or the register file is large (docs/performance.md).
+ * Either way the order of every sum is fixed. */
+#define CLSP_FUSED_KERNEL(NAME, V, NB, T, KS)                                 \
+  kernel void NAME(                                                          \
+      global const float *x, uint cin, global const float *w, uint cout,     \
+      global const float *bias, uint has_bias, global const uint *offsets,   \
+      global const uint2 *entries, uint n_out, uint col0, uint n_blocks,     \
+      global float *y) {                                                     \
+    size_t gid = get_global_id(0);                                           \
+    if (gid >= (size_t)n_out * n_blocks) return;                             \
+    uint row = (uint)(gid / n_blocks);                                       \
+    uint c0 = col0 + (uint)(gid - (size_t)row * n_blocks) * (V * NB);        \
+    T a0 = (T)(0.0f), a1 = a0, a2 = a0, a3 = a0;                             \
+    T b0 = a0, b1 = a0, b2 = a0, b3 = a0;                                    \
+    uint end = offsets[row + 1];                                             \
+    for (uint e = offsets[row]; e < end; e++) {                              \
+      uint2 te = entries[e];                                                 \
+      global const float *xi = x + (size_t)te.y * cin;                       \
+      global const float *wk = w + ((size_t)te.x * cin) * cout + c0;         \
+      uint k = 0;                                                            \
+      if (KS == 2)                                                           \
+        for (; k + 1 < cin; k += 2, wk += 2 * cout) {                        \
+          CLSP_FUSED_STEP(V, NB, T, xi[k], wk, a0, a1, a2, a3)               \
+          CLSP_FUSED_STEP(V, NB, T, xi[k + 1], wk + cout, b0, b1, b2, b3)    \
+        }                                                                    \
+      for (; k < cin; k++, wk += cout)                                       \
+        CLSP_FUSED_STEP(V, NB, T, xi[k], wk, a0, a1, a2, a3)                 \
+    }                                                                        \
+    if (KS == 2) {                                                           \
+      a0 += b0;                                                              \
+      if (NB > 1) a1 += b1;                                                  \
+      if (NB > 2) a2 += b2;                                                  \
+      if (NB > 3) a3 += b3;                                                  \
+    }                                                                        \
+    if (has_bias) {                                                          \
+      global const float *b = bias + c0;                                     \
+      a0 += LOAD_##V(0, b);                                                  \
+      if (NB > 1) a1 += LOAD_##V(1, b);                                      \
+      if (NB > 2) a2 += LOAD_##V(2, b);                                      \
+      if (NB > 3) a3 += LOAD_##V(3, b);                                      \
+    }                                                                        \
+    global float *yr = y + (size_t)row * cout + c0;                          \
+    STORE_##V(a0, 0, yr);                                                    \
+    if (NB > 1) STORE_##V(a1, 1, yr);                                        \
+    if (NB > 2) STORE_##V(a2, 2, yr);                                        \
+    if (NB > 3) STORE_##V(a3, 3, yr);                                        \
+  }
+
+/* Tiles of up to two float16 accumulators per set always split k (at
+ * most 4 float16 live: 8 ymm on AVX2); 3 and 4 blocks come both ways
+ * (4 float16 per set would need 16 ymm on AVX2, 8 zmm on AVX-512). */
+CLSP_FUSED_KERNEL(clsp_conv_fused_16x4, 16, 4, float16, 1)
+CLSP_FUSED_KERNEL(clsp_conv_fused_16x4k2, 16, 4, float16, 2)
+CLSP_FUSED_KERNEL(clsp_conv_fused_16x3, 16, 3, float16, 1)
+CLSP_FUSED_KERNEL(clsp_conv_fused_16x3k2, 16, 3, float16, 2)
+CLSP_FUSED_KERNEL(clsp_conv_fused_16x2, 16, 2, float16, 2)
+CLSP_FUSED_KERNEL(clsp_conv_fused_16x1, 16, 1, float16, 2)
+CLSP_FUSED_KERNEL(clsp_conv_fused_8x1, 8, 1, float8, 2)
+CLSP_FUSED_KERNEL(clsp_conv_fused_4x1, 4, 1, float4, 2)
+CLSP_FUSED_KERNEL(clsp_conv_fused_1x1, 1, 1, float, 2)

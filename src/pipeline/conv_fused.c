@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Fused output-stationary convolution: one work-item per output row and
+ * slice of output channels accumulates over the row's (tap, input row)
+ * list in vector registers and writes its outputs once (cl/conv_fused.cl).
+ * No workspace, no atomics on features, deterministic by construction.
+ * Why and when it runs: docs/performance.md. */
+#include <stdlib.h>
+#include <string.h>
+#include "conv_fused.h"
+
+static clsp__dataflow forced_dataflow;
+
+void clsp__conv_debug_dataflow(clsp__dataflow d) { forced_dataflow = d; }
+
+int clsp__fused_chosen(const clsp_context *ctx, uint32_t flags) {
+  if (forced_dataflow != CLSP_DATAFLOW_AUTO) return forced_dataflow == CLSP_DATAFLOW_FUSED;
+  if (flags & CLSP_CONV_FUSED) return 1;
+  if (flags & (CLSP_CONV_GATHER_GEMM | CLSP_CONV_ATOMIC)) return 0;
+  const char *env = getenv("CLSP_CONV_DATAFLOW");
+  if (env && strcmp(env, "fused") == 0) return 1;
+  if (env && strcmp(env, "gemm") == 0) return 0;
+  return ctx->tuning.fused;
+}
+
+/* ---- the output-major pair list ---- */
+
+typedef struct pair_list {
+  cl_mem offsets; /* n_out + 1: row r owns entries [offsets[r], offsets[r+1]) */
+  cl_mem entries; /* n_pairs uint2 (tap, input row), by tap within a row */
+} pair_list;
+
+static void list_release(clsp_context *ctx, pair_list *pl) {
+  clsp__buffer_release(ctx, &pl->offsets);
+  clsp__buffer_release(ctx, &pl->entries);
+}
+
+/* Row counts, then their exclusive scan (the extra last entry becomes the
+ * total). */
+static clsp_status list_offsets(clsp_context *ctx, const clsp_rulebook *rb, uint32_t n_out,
+                                uint32_t n_pairs, pair_list *pl, clsp_events *l) {
+  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE,
+                                       ((size_t)n_out + 1) * sizeof(cl_uint), NULL,
+                                       "fused conv row offsets", &pl->offsets);
+  if (st == CLSP_SUCCESS) st = clsp__fill_u32(ctx, pl->offsets, 0, 0, n_out + 1, l);
+  if (st == CLSP_SUCCESS)
+    st = CLSP_RUN(ctx, CLSP_K_FUSED_COUNT, clsp_items(n_pairs), l, CLSP_A(rb->pair_out),
+                  CLSP_A(n_pairs), CLSP_A(pl->offsets));
+  if (st == CLSP_SUCCESS) st = clsp__scan_exclusive(ctx, pl->offsets, n_out + 1, l);
+  return st;
+}
+
+/* Entries in any order (atomic cursors), then each row sorted by tap. */
+static clsp_status list_entries(clsp_context *ctx, const clsp_rulebook *rb, uint32_t n_out,
+                                uint32_t n_pairs, pair_list *pl, clsp_events *l) {
+  cl_uint kvol = (cl_uint)rb->info.kernel_volume;
+  cl_mem start = NULL, cursor = NULL;
+  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE,
+                                       (n_pairs ? n_pairs : 1) * 2 * sizeof(cl_uint), NULL,
+                                       "fused conv pair list", &pl->entries);
+  if (st == CLSP_SUCCESS)
+    st = clsp__buffer_create(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+                             ((size_t)kvol + 1) * sizeof(cl_uint), rb->start,
+                             "fused conv tap starts", &start);
+  if (st == CLSP_SUCCESS)
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_out * sizeof(cl_uint), NULL,
+                             "fused conv row cursors", &cursor);
+  if (st == CLSP_SUCCESS) st = clsp__fill_u32(ctx, cursor, 0, 0, n_out, l);
+  if (st == CLSP_SUCCESS)
+    st = CLSP_RUN(ctx, CLSP_K_FUSED_FILL, clsp_items(n_pairs), l, CLSP_A(rb->pair_in),
+                  CLSP_A(rb->pair_out), CLSP_A(n_pairs), CLSP_A(start), CLSP_A(kvol),
+                  CLSP_A(pl->offsets), CLSP_A(cursor), CLSP_A(pl->entries));
+  if (st == CLSP_SUCCESS)
+    st = CLSP_RUN(ctx, CLSP_K_FUSED_SORT_ROWS, clsp_items(n_out), l, CLSP_A(pl->offsets),
+                  CLSP_A(n_out), CLSP_A(pl->entries));
+  /* Pending commands keep their buffers alive: releasing is safe. */
+  clsp__buffer_release(ctx, &start);
+  clsp__buffer_release(ctx, &cursor);
+  return st;
+}
+
+clsp_status clsp__fused_list(clsp_context *ctx, const clsp_rulebook *rb, clsp_events *l) {
+  cl_uint n_out = (cl_uint)rb->info.n_out, n_pairs = rb->start[rb->info.kernel_volume];
+  if (rb->fused_entries || n_out == 0) return CLSP_SUCCESS;
+  pair_list pl = {0};
+  clsp_status st = list_offsets(ctx, rb, n_out, n_pairs, &pl, l);
+  if (st == CLSP_SUCCESS) st = list_entries(ctx, rb, n_out, n_pairs, &pl, l);
+  if (st != CLSP_SUCCESS) {
+    list_release(ctx, &pl);
+    return st;
+  }
+  clsp_rulebook *keep = (clsp_rulebook *)rb; /* see conv_fused.h */
+  keep->fused_offsets = pl.offsets;
+  keep->fused_entries = pl.entries;
+  return CLSP_SUCCESS;
+}
+
+clsp_status clsp__fused_list_from_map(clsp_context *ctx, clsp_rulebook *rb, cl_mem sel,
+                                      clsp_events *l) {
+  cl_uint n_out = (cl_uint)rb->info.n_out, kvol = (cl_uint)rb->info.kernel_volume;
+  size_t n_pairs = rb->info.n_pairs;
+  if (n_out == 0) return CLSP_SUCCESS;
+  pair_list pl = {0};
+  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE,
+                                       ((size_t)n_out + 1) * sizeof(cl_uint), NULL,
+                                       "fused conv row offsets", &pl.offsets);
+  if (st == CLSP_SUCCESS)
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (n_pairs ? n_pairs : 1) * 2 * sizeof(cl_uint),
+                             NULL, "fused conv pair list", &pl.entries);
+  /* The extra last entry is 0, so after the scan it holds the total. */
+  if (st == CLSP_SUCCESS) st = clsp__fill_u32(ctx, pl.offsets, 0, n_out, 1, l);
+  if (st == CLSP_SUCCESS)
+    st = CLSP_RUN(ctx, CLSP_K_FUSED_COUNT_MAP, clsp_items(n_out), l, CLSP_A(sel),
+                  CLSP_A(n_out), CLSP_A(kvol), CLSP_A(pl.offsets));
+  if (st == CLSP_SUCCESS) st = clsp__scan_exclusive(ctx, pl.offsets, n_out + 1, l);
+  if (st == CLSP_SUCCESS)
+    st = CLSP_RUN(ctx, CLSP_K_FUSED_FILL_MAP, clsp_items(n_out), l, CLSP_A(sel),
+                  CLSP_A(n_out), CLSP_A(kvol), CLSP_A(pl.offsets), CLSP_A(pl.entries));
+  if (st != CLSP_SUCCESS) {
+    list_release(ctx, &pl);
+    return st;
+  }
+  rb->fused_offsets = pl.offsets;
+  rb->fused_entries = pl.entries;
+  return CLSP_SUCCESS;
+}
+
+/* ---- column slices ---- */
+
+/* One launch: n_blocks blocks of vec*blocks columns from col0, per row. */
+typedef struct col_segment {
+  unsigned vec, blocks, ksplit;
+  cl_uint col0, n_blocks;
+} col_segment;
+
+static int add_segment(col_segment *s, int n, unsigned vec, unsigned blocks, cl_uint *col,
+                       cl_uint n_blocks) {
+  if (n_blocks == 0) return n;
+  s[n] = (col_segment){vec, blocks, 1, *col, n_blocks};
+  *col += n_blocks * vec * blocks;
+  return n + 1;
+}
+
+/* Splits c_out into the widest slices the tile allows: full tiles, one
+ * narrower float16 tile, then float8, float4 and scalar remainders (for
+ * c_out = 65: 64 columns in four float16 accumulators, one scalar). At
+ * most 6 segments. */
+static int plan_segments(const clsp_tuning *t, cl_uint cout, col_segment *s) {
+  cl_uint col = 0;
+  int n = 0;
+  unsigned widths[4] = {16, 8, 4, 1};
+  for (int i = 0; i < 4; i++) {
+    unsigned v = widths[i];
+    if (v > t->fused_vec) continue;
+    unsigned nb = v == 16 ? t->fused_blocks : 1;
+    n = add_segment(s, n, v, nb, &col, (cout - col) / (v * nb));
+    unsigned rest = v == 16 && nb > 1 ? (cout - col) / 16 : 0;
+    if (rest) n = add_segment(s, n, 16, rest, &col, 1);
+  }
+  for (int i = 0; i < n; i++) s[i].ksplit = s[i].blocks > 2 ? t->fused_ksplit : 2;
+  return n;
+}
+
+static clsp_kernel_id segment_kernel(const col_segment *s) {
+  static const clsp_kernel_id wide[4] = {CLSP_K_CONV_FUSED_16X1, CLSP_K_CONV_FUSED_16X2,
+                                         CLSP_K_CONV_FUSED_16X3, CLSP_K_CONV_FUSED_16X4};
+  static const clsp_kernel_id wide_k2[4] = {CLSP_K_CONV_FUSED_16X1, CLSP_K_CONV_FUSED_16X2,
+                                            CLSP_K_CONV_FUSED_16X3K2,
+                                            CLSP_K_CONV_FUSED_16X4K2};
+  switch (s->vec) {
+  case 16: return (s->ksplit == 2 ? wide_k2 : wide)[s->blocks - 1];
+  case 8: return CLSP_K_CONV_FUSED_8X1;
+  case 4: return CLSP_K_CONV_FUSED_4X1;
+  default: return CLSP_K_CONV_FUSED_1X1;
+  }
+}
+
+static clsp_status run_segment(clsp_context *ctx, const clsp_tensor *in,
+                               const clsp_weights *w, const clsp_rulebook *rb, cl_uint n_out,
+                               const col_segment *s, cl_mem out, clsp_events *l) {
+  cl_uint cin = (cl_uint)w->c_in, cout = (cl_uint)w->c_out;
+  cl_uint has_bias = w->bias != NULL;
+  cl_mem bias = has_bias ? w->bias : w->weights; /* not read without bias */
+  return CLSP_RUN(ctx, segment_kernel(s), clsp_items((size_t)n_out * s->n_blocks), l,
+                  CLSP_A(in->feats), CLSP_A(cin), CLSP_A(w->weights), CLSP_A(cout),
+                  CLSP_A(bias), CLSP_A(has_bias), CLSP_A(rb->fused_offsets),
+                  CLSP_A(rb->fused_entries), CLSP_A(n_out), CLSP_A(s->col0),
+                  CLSP_A(s->n_blocks), CLSP_A(out));
+}
+
+clsp_status clsp__conv_fused(clsp_context *ctx, const clsp_rulebook *rb,
+                             const clsp_tensor *in, const clsp_weights *w,
+                             cl_mem out, clsp_events *l) {
+  cl_uint n_out = (cl_uint)rb->info.n_out;
+  if (n_out == 0) return CLSP_SUCCESS;
+  col_segment seg[8];
+  int n_seg = plan_segments(&ctx->tuning, (cl_uint)w->c_out, seg);
+  clsp_status st = CLSP_SUCCESS;
+  for (int i = 0; st == CLSP_SUCCESS && i < n_seg; i++)
+    st = run_segment(ctx, in, w, rb, n_out, &seg[i], out, l);
+  return st;
+}

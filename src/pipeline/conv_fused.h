@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The fused output-stationary convolution dataflow (conv_fused.c,
+ * cl/conv_fused.cl) and the choice between it and gather -> GEMM ->
+ * scatter (conv.c). Its tile and default live in the context's tuning
+ * record (ctx->tuning.fused*, src/core/tuning.c). Not installed. */
+#ifndef CLSP_CONV_FUSED_H
+#define CLSP_CONV_FUSED_H
+
+#include "conv_stages.h"
+
+/* Test hook (process-wide): which dataflow runs, whatever the device
+ * default, the environment and the call's flags say. */
+typedef enum clsp__dataflow {
+  CLSP_DATAFLOW_AUTO = 0,
+  CLSP_DATAFLOW_GEMM = 1,  /* gather -> GEMM -> scatter */
+  CLSP_DATAFLOW_FUSED = 2, /* fused output-stationary kernels */
+} clsp__dataflow;
+void clsp__conv_debug_dataflow(clsp__dataflow d);
+
+/* 1 when this call runs the fused dataflow. In order: the test hook;
+ * the call's flags (CLSP_CONV_FUSED, CLSP_CONV_GATHER_GEMM; CLSP_CONV_ATOMIC
+ * means gather -> GEMM -> atomic scatter); the environment variable
+ * CLSP_CONV_DATAFLOW=fused|gemm; the device default (ctx->tuning.fused). */
+int clsp__fused_chosen(const clsp_context *ctx, uint32_t flags);
+
+/* Makes sure rb has its output-major pair list (rb->fused_offsets,
+ * fused_entries): built on the device from the rulebook's pairs by the
+ * first fused conv on it, then kept with the rulebook (freed by
+ * clsp_rulebook_destroy). The rulebook is const to callers but used by
+ * one thread at a time (clspconv.h); this cache does not change what it
+ * describes. Events into `l` (may be NULL). Errors: device memory, OpenCL
+ * codes (rb unchanged then). */
+clsp_status clsp__fused_list(clsp_context *ctx, const clsp_rulebook *rb, clsp_events *l);
+
+/* Builds rb's output-major pair list from the rulebook builder's
+ * [tap][out row] map matrix `sel` (uint, CLSP_NONE_U32 where a tap reads
+ * nothing; rb->info.n_out, kernel_volume and n_pairs already set): a
+ * work-item per output row walks its column in tap order, so neither
+ * atomics nor a sort are needed. Used where the fused dataflow is the
+ * device default, so that no conv has to build the list. Errors: device
+ * memory, OpenCL codes (rb unchanged then). */
+clsp_status clsp__fused_list_from_map(clsp_context *ctx, clsp_rulebook *rb, cl_mem sel,
+                                      clsp_events *l);
+
+/* out (n_out x c_out, every element written) = the convolution of `in`
+ * over rb's pair list (clsp__fused_list first) with `w`, bias included,
+ * in ctx->tuning's tile. Events into `l` (may be NULL). Errors: OpenCL
+ * codes. */
+clsp_status clsp__conv_fused(clsp_context *ctx, const clsp_rulebook *rb,
+                             const clsp_tensor *in, const clsp_weights *w,
+                             cl_mem out, clsp_events *l);
+
+#endif
