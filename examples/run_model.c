@@ -40,8 +40,9 @@ static int run_frame(clsp_context *ctx, clsp_model *m, const clsp_model_value_in
     if (values && clsp_model_result_download(m, NULL, values, NULL) == CLSP_SUCCESS) {
       double sum = 0;
       for (size_t i = 0; i < count; i++) sum += values[i];
-      printf("%zu voxels -> '%s' %zu values, sum %.6g; %.1f ms, peak %.1f MiB\n", n, out.name,
-             count, sum, stats.wall_ms, (double)stats.peak_device_bytes / 1048576.0);
+      printf("%zu voxels -> '%s' %zu values, sum %.6g; %.1f ms, peak %.1f MiB\n", n,
+             out.name, count, sum, stats.wall_ms,
+             (double)stats.peak_device_bytes / 1048576.0);
       rc = 0;
     }
     free(values);
@@ -58,7 +59,8 @@ int main(int argc, char **argv) {
     return 2;
   }
   clsp_context *ctx = NULL;
-  if (clsp_context_create(NULL, &ctx) != CLSP_SUCCESS) return 1; /* $CLSP_DEVICE or default */
+  if (clsp_context_create(NULL, &ctx) != CLSP_SUCCESS)
+    return 1; /* $CLSP_DEVICE or default */
   clsp_model *m = NULL;
   if (clsp_model_load_file(ctx, argv[1], NULL, &m) != CLSP_SUCCESS) {
     fprintf(stderr, "%s: %s\n", argv[1], clsp_context_last_error(ctx));
@@ -69,7 +71,8 @@ int main(int argc, char **argv) {
   clsp_model_input(m, &in);
   int rc = 0;
   for (int a = 2; a + 2 < argc && rc == 0; a += 3)
-    rc = run_frame(ctx, m, &in, (size_t)strtoull(argv[a], NULL, 10), argv[a + 1], argv[a + 2]);
+    rc = run_frame(ctx, m, &in, (size_t)strtoull(argv[a], NULL, 10), argv[a + 1],
+                   argv[a + 2]);
   clsp_model_destroy(m);
   clsp_context_destroy(ctx);
   return rc;

@@ -23,9 +23,13 @@ static uint32_t next_u32(rng *r) { /* splitmix64 */
   return (uint32_t)((z ^ (z >> 31)) >> 32);
 }
 
-static float uniform(rng *r, float a) { return a * ((float)next_u32(r) / 2147483648.0f - 1.0f); }
+static float uniform(rng *r, float a) {
+  return a * ((float)next_u32(r) / 2147483648.0f - 1.0f);
+}
 
-static int pick(rng *r, int lo, int hi) { return lo + (int)(next_u32(r) % (uint32_t)(hi - lo + 1)); }
+static int pick(rng *r, int lo, int hi) {
+  return lo + (int)(next_u32(r) % (uint32_t)(hi - lo + 1));
+}
 
 /* ---- data: voxelized primitives, one batch item each ---- */
 
@@ -103,15 +107,15 @@ static void sgd(float *w, const float *g, size_t n, float lr) {
 typedef struct net {
   clsp_context *ctx;
   uint32_t flags;
-  clsp_tensor *x;            /* the input, 1 channel of ones */
-  clsp_rulebook *rb1, *rb2;  /* SubM on the input, regular k3 s2 p1 */
+  clsp_tensor *x;           /* the input, 1 channel of ones */
+  clsp_rulebook *rb1, *rb2; /* SubM on the input, regular k3 s2 p1 */
   const dataset *data;
 } net;
 
 typedef struct acts {
   clsp_weights *w1, *w2;
   clsp_tensor *h1, *h2;
-  float *h1v, *h2v;  /* post-ReLU values, downloaded for the masks */
+  float *h1v, *h2v; /* post-ReLU values, downloaded for the masks */
   size_t n1, n2;
 } acts;
 
@@ -140,11 +144,14 @@ static clsp_status forward(const net *nt, const params *p, acts *a, float *poole
   clsp_context *ctx = nt->ctx;
   clsp_status st = clsp_weights_create(ctx, 27, 1, C1, p->w1, p->b1, &a->w1);
   if (st == CLSP_SUCCESS) st = clsp_weights_create(ctx, 27, C1, C2, p->w2, p->b2, &a->w2);
-  if (st == CLSP_SUCCESS) st = clsp_conv_forward(ctx, nt->rb1, nt->x, a->w1, nt->flags, &a->h1, NULL);
+  if (st == CLSP_SUCCESS)
+    st = clsp_conv_forward(ctx, nt->rb1, nt->x, a->w1, nt->flags, &a->h1, NULL);
   if (st == CLSP_SUCCESS) st = clsp_relu(ctx, a->h1, NULL);
-  if (st == CLSP_SUCCESS) st = clsp_conv_forward(ctx, nt->rb2, a->h1, a->w2, nt->flags, &a->h2, NULL);
+  if (st == CLSP_SUCCESS)
+    st = clsp_conv_forward(ctx, nt->rb2, a->h1, a->w2, nt->flags, &a->h2, NULL);
   if (st == CLSP_SUCCESS) st = clsp_relu(ctx, a->h2, NULL);
-  if (st == CLSP_SUCCESS) st = clsp_global_pool_forward(ctx, CLSP_POOL_AVG, a->h2, pooled);
+  if (st == CLSP_SUCCESS)
+    st = clsp_global_pool_forward(ctx, CLSP_POOL_AVG, a->h2, pooled);
   if (st == CLSP_SUCCESS) st = download_feats(ctx, a->h1, C1, &a->h1v, &a->n1);
   if (st == CLSP_SUCCESS) st = download_feats(ctx, a->h2, C2, &a->h2v, &a->n2);
   return st;
@@ -159,7 +166,8 @@ static float head(const params *p, const int *label, const float *pooled, params
     double z[N_CLASSES], mx = -1e30, sum = 0;
     for (int k = 0; k < N_CLASSES; k++) {
       z[k] = p->fb[k];
-      for (int c = 0; c < C2; c++) z[k] += (double)pooled[i * C2 + c] * p->fc[c * N_CLASSES + k];
+      for (int c = 0; c < C2; c++)
+        z[k] += (double)pooled[i * C2 + c] * p->fc[c * N_CLASSES + k];
       mx = z[k] > mx ? z[k] : mx;
     }
     for (int k = 0; k < N_CLASSES; k++) sum += exp(z[k] - mx);
@@ -179,8 +187,9 @@ static float head(const params *p, const int *label, const float *pooled, params
 
 /* The ReLU's gradient: d * (post-ReLU value > 0), as a tensor on the
  * sites of `rb`'s output (where the activation lives). */
-static clsp_status relu_grad(clsp_context *ctx, const clsp_rulebook *rb, const clsp_tensor *d,
-                             const float *post, size_t n, size_t ch, clsp_tensor **out) {
+static clsp_status relu_grad(clsp_context *ctx, const clsp_rulebook *rb,
+                             const clsp_tensor *d, const float *post, size_t n, size_t ch,
+                             clsp_tensor **out) {
   float *v = malloc((n * ch + 1) * sizeof *v);
   if (!v) return CLSP_ERROR_OUT_OF_HOST_MEMORY;
   clsp_status st = clsp_tensor_download(ctx, d, NULL, v);
@@ -190,18 +199,19 @@ static clsp_status relu_grad(clsp_context *ctx, const clsp_rulebook *rb, const c
   return st;
 }
 
-static clsp_status backward(const net *nt, const acts *a, const float *d_pooled, params *g) {
+static clsp_status backward(const net *nt, const acts *a, const float *d_pooled,
+                            params *g) {
   clsp_context *ctx = nt->ctx;
   clsp_tensor *dh2 = NULL, *dz2 = NULL, *dh1 = NULL, *dz1 = NULL;
   clsp_status st = clsp_global_pool_backward(ctx, CLSP_POOL_AVG, a->h2, d_pooled, &dh2);
   if (st == CLSP_SUCCESS) st = relu_grad(ctx, nt->rb2, dh2, a->h2v, a->n2, C2, &dz2);
   if (st == CLSP_SUCCESS)
-    st = clsp_conv_backward(ctx, nt->rb2, a->h1, a->w2, dz2, nt->flags, &dh1, g->w2, g->b2,
-                            NULL);
+    st = clsp_conv_backward(ctx, nt->rb2, a->h1, a->w2, dz2, nt->flags, &dh1, g->w2,
+                            g->b2, NULL);
   if (st == CLSP_SUCCESS) st = relu_grad(ctx, nt->rb1, dh1, a->h1v, a->n1, C1, &dz1);
   if (st == CLSP_SUCCESS)
-    st = clsp_conv_backward(ctx, nt->rb1, nt->x, a->w1, dz1, nt->flags, NULL, g->w1, g->b1,
-                            NULL);
+    st = clsp_conv_backward(ctx, nt->rb1, nt->x, a->w1, dz1, nt->flags, NULL, g->w1,
+                            g->b1, NULL);
   clsp_tensor_destroy(dh2);
   clsp_tensor_destroy(dz2);
   clsp_tensor_destroy(dh1);
@@ -236,10 +246,12 @@ static clsp_status build_net(clsp_context *ctx, const dataset *d, net *nt) {
   clsp_conv_geometry subm = {{3, 3, 3}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}};
   clsp_conv_geometry down = {{3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {1, 1, 1}};
   clsp_status st = clsp_tensor_create(ctx, &desc, d->coords, ones, &nt->x);
-  if (st == CLSP_SUCCESS) st = clsp_rulebook_build(ctx, CLSP_CONV_SUBMANIFOLD, &subm, nt->x, &nt->rb1);
+  if (st == CLSP_SUCCESS)
+    st = clsp_rulebook_build(ctx, CLSP_CONV_SUBMANIFOLD, &subm, nt->x, &nt->rb1);
   /* The regular conv reads h1, which lives on the input's sites: its
    * rulebook is built on the input tensor (same sites). */
-  if (st == CLSP_SUCCESS) st = clsp_rulebook_build(ctx, CLSP_CONV_REGULAR, &down, nt->x, &nt->rb2);
+  if (st == CLSP_SUCCESS)
+    st = clsp_rulebook_build(ctx, CLSP_CONV_REGULAR, &down, nt->x, &nt->rb2);
   free(ones);
   return st;
 }

@@ -16,10 +16,10 @@
 #include "clspconv/clspconv.h"
 
 typedef struct shapes_config {
-  uint64_t seed;    /* data and initial weights */
-  int steps;        /* SGD steps (full batch) */
-  float lr;         /* learning rate */
-  uint32_t flags;   /* conv flags, e.g. CLSP_CONV_DETERMINISTIC */
+  uint64_t seed;  /* data and initial weights */
+  int steps;      /* SGD steps (full batch) */
+  float lr;       /* learning rate */
+  uint32_t flags; /* conv flags, e.g. CLSP_CONV_DETERMINISTIC */
 } shapes_config;
 
 /* Trains on the fixed synthetic batch; losses[s] (steps floats) receives

@@ -12,14 +12,20 @@ int main(int argc, char **argv) {
   shapes_config cfg = {1, 150, 0.5f, CLSP_CONV_DETERMINISTIC};
   const char *device = NULL;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--steps") && i + 1 < argc) cfg.steps = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--lr") && i + 1 < argc) cfg.lr = strtof(argv[++i], NULL);
-    else if (!strcmp(argv[i], "--seed") && i + 1 < argc) cfg.seed = strtoull(argv[++i], NULL, 10);
-    else if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
-    else if (!strcmp(argv[i], "--atomic")) cfg.flags = CLSP_CONV_ATOMIC;
+    if (!strcmp(argv[i], "--steps") && i + 1 < argc)
+      cfg.steps = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--lr") && i + 1 < argc)
+      cfg.lr = strtof(argv[++i], NULL);
+    else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
+      cfg.seed = strtoull(argv[++i], NULL, 10);
+    else if (!strcmp(argv[i], "--device") && i + 1 < argc)
+      device = argv[++i];
+    else if (!strcmp(argv[i], "--atomic"))
+      cfg.flags = CLSP_CONV_ATOMIC;
     else {
-      fprintf(stderr, "usage: train_shapes [--steps N] [--lr LR] [--seed S] [--device SPEC] "
-                      "[--atomic]\n");
+      fprintf(stderr,
+              "usage: train_shapes [--steps N] [--lr LR] [--seed S] [--device SPEC] "
+              "[--atomic]\n");
       return 2;
     }
   }
@@ -39,7 +45,8 @@ int main(int argc, char **argv) {
             clsp_context_last_error(ctx));
   } else {
     for (int s = 0; s < cfg.steps; s++)
-      if (s % 10 == 0 || s == cfg.steps - 1) printf("step %4d  loss %.6f (%a)\n", s, loss[s], loss[s]);
+      if (s % 10 == 0 || s == cfg.steps - 1)
+        printf("step %4d  loss %.6f (%a)\n", s, loss[s], loss[s]);
     printf("loss %.4f -> %.4f (%.1fx lower) on %s\n", loss[0], loss[cfg.steps - 1],
            loss[0] / loss[cfg.steps - 1], clsp_context_caps(ctx)->device_name);
   }

@@ -13,14 +13,23 @@
 
 /* Writes a message into err (when not NULL). */
 void io_set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+  __attribute__((format(printf, 3, 4)));
 /* ASCII case-insensitive string equality. */
 int io_str_ieq(const char *a, const char *b);
 
 /* Scalar value types of PCD and PLY fields. */
 typedef enum {
-    VT_NONE, VT_I8, VT_U8, VT_I16, VT_U16, VT_I32, VT_U32, VT_I64, VT_U64,
-    VT_F32, VT_F64
+  VT_NONE,
+  VT_I8,
+  VT_U8,
+  VT_I16,
+  VT_U16,
+  VT_I32,
+  VT_U32,
+  VT_I64,
+  VT_U64,
+  VT_F32,
+  VT_F64
 } vtype;
 
 size_t io_vtype_size(vtype t);
@@ -37,8 +46,8 @@ int io_fits_float(double v);
 
 /* Output points, 4 floats each (x, y, z, intensity). */
 typedef struct {
-    float *pts;
-    size_t n, cap;
+  float *pts;
+  size_t n, cap;
 } cloud_out;
 
 /* Allocates room for cap points; -1 when out of memory. */
@@ -52,32 +61,29 @@ void io_out_give(cloud_out *o, float **points, size_t *n);
 int io_open_regular(const char *path, FILE **fp, uint64_t *size, char *err,
                     size_t errlen);
 /* Reads the whole file, NUL-terminated; -1 with err set. */
-int io_slurp(const char *path, char **buf, size_t *len, char *err,
-             size_t errlen);
+int io_slurp(const char *path, char **buf, size_t *len, char *err, size_t errlen);
 /* Creates path for writing; NULL with err set. */
 FILE *io_create(const char *path, char *err, size_t errlen);
 /* Closes a file io_create() opened; on a write error (bad, or the close
  * failing) sets err, removes the file and returns -1. */
-int io_finish_write(FILE *fp, int bad, const char *path, char *err,
-                    size_t errlen);
+int io_finish_write(FILE *fp, int bad, const char *path, char *err, size_t errlen);
 /* *r = a * b; returns 1 (r untouched) when it overflows. */
 int io_mul_overflows(uint64_t a, uint64_t b, uint64_t *r);
 
 /* The file a parser reads, for its messages. */
 typedef struct {
-    const char *path;
-    char *err;
-    size_t errlen;
+  const char *path;
+  char *err;
+  size_t errlen;
 } io_ctx;
 
 /* io_out_init() for n points, naming the file when out of memory. */
 int io_out_alloc(io_ctx *c, cloud_out *o, uint64_t n);
 
 /* Parses a whole text-headed file (PCD or PLY) into o. */
-typedef int (*io_cloud_parser)(io_ctx *c, const char *buf, size_t len,
-                               cloud_out *o);
+typedef int (*io_cloud_parser)(io_ctx *c, const char *buf, size_t len, cloud_out *o);
 /* Reads path and runs parse on it: the clsp_cloud_read_* contract. */
-int io_read_text_cloud(const char *path, io_cloud_parser parse,
-                       float **points, size_t *n, char *err, size_t errlen);
+int io_read_text_cloud(const char *path, io_cloud_parser parse, float **points, size_t *n,
+                       char *err, size_t errlen);
 
 #endif

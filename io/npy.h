@@ -16,10 +16,10 @@
 #include <stddef.h>
 
 typedef enum {
-    CLSP_NPY_F32 = 1, /* '<f4' */
-    CLSP_NPY_I32 = 2, /* '<i4' */
-    CLSP_NPY_I64 = 3, /* '<i8' (read only) */
-    CLSP_NPY_F64 = 4  /* '<f8' (read only) */
+  CLSP_NPY_F32 = 1, /* '<f4' */
+  CLSP_NPY_I32 = 2, /* '<i4' */
+  CLSP_NPY_I64 = 3, /* '<i8' (read only) */
+  CLSP_NPY_F64 = 4  /* '<f8' (read only) */
 } clsp_npy_dtype;
 
 /* Bytes per element of dtype: 4 or 8. */
@@ -28,29 +28,26 @@ size_t clsp_npy_elem_size(clsp_npy_dtype dtype);
 #define CLSP_NPY_MAX_RANK 6
 
 typedef struct {
-    clsp_npy_dtype dtype;
-    int rank;        /* 1 to CLSP_NPY_MAX_RANK */
-    size_t shape[CLSP_NPY_MAX_RANK]; /* entries past rank are 1 */
-    void *data;      /* shape[0] * shape[1] elements, C order; never NULL
+  clsp_npy_dtype dtype;
+  int rank;                        /* 1 to CLSP_NPY_MAX_RANK */
+  size_t shape[CLSP_NPY_MAX_RANK]; /* entries past rank are 1 */
+  void *data;                      /* shape[0] * shape[1] elements, C order; never NULL
                         after a successful read, even for empty arrays */
 } clsp_npy_array;
 
 /* Reads path into *out.  Release with clsp_npy_free(). */
-int clsp_npy_read(const char *path, clsp_npy_array *out, char *err,
-                  size_t errlen);
+int clsp_npy_read(const char *path, clsp_npy_array *out, char *err, size_t errlen);
 
 /* Writes a v1.0 file byte-identical to numpy.save() (numpy >= 1.24 layout,
  * header padded with spaces and '\n' to a multiple of 64 bytes).
  * For rank 1 only shape[0] is used. */
 int clsp_npy_write(const char *path, clsp_npy_dtype dtype, int rank,
-                   const size_t shape[2], const void *data, char *err,
-                   size_t errlen);
+                   const size_t shape[2], const void *data, char *err, size_t errlen);
 
 /* The same for rank 1 to CLSP_NPY_MAX_RANK (shape has rank entries), e.g.
  * a dense [B, C, H, W] feature map. */
 int clsp_npy_write_nd(const char *path, clsp_npy_dtype dtype, int rank,
-                      const size_t *shape, const void *data, char *err,
-                      size_t errlen);
+                      const size_t *shape, const void *data, char *err, size_t errlen);
 
 /* Converts an int64 array to int32 or a float64 array to float32 in place
  * (others are left as they are). Returns 0, or -1 with *bad the first

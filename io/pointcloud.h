@@ -29,30 +29,30 @@ int clsp_cloud_read(const char *path, float **points, size_t *n, char *err,
  * 5: + time; ScanNet 6: + r g b). *points holds *n x fields floats. A file
  * whose size is not a multiple of 4 x fields bytes is refused, naming its
  * size and the record; other non-finite values than x y z become 0. */
-int clsp_cloud_read_bin(const char *path, int fields, float **points,
-                        size_t *n, char *err, size_t errlen);
+int clsp_cloud_read_bin(const char *path, int fields, float **points, size_t *n,
+                        char *err, size_t errlen);
 
 /* 1 when path ends in .bin (any case): the files --fields applies to. */
 int clsp_cloud_is_bin(const char *path);
 
 /* KITTI velodyne .bin: clsp_cloud_read_bin() with 4 fields. */
-int clsp_cloud_read_kitti(const char *path, float **points, size_t *n,
-                          char *err, size_t errlen);
+int clsp_cloud_read_kitti(const char *path, float **points, size_t *n, char *err,
+                          size_t errlen);
 
 /* PCD v0.7, DATA ascii or binary (binary_compressed is rejected).
  * Needs fields x y z; intensity is taken from an 'intensity' field, else
  * from 'rgb'/'rgba' as luminance in [0,1), else 0.  Intensity values are
  * passed through unscaled. */
-int clsp_cloud_read_pcd(const char *path, float **points, size_t *n,
-                        char *err, size_t errlen);
+int clsp_cloud_read_pcd(const char *path, float **points, size_t *n, char *err,
+                        size_t errlen);
 
 /* PLY 1.0, format ascii or binary_little_endian.  Uses element 'vertex'
  * with properties x y z and optional intensity / scalar_intensity. */
-int clsp_cloud_read_ply(const char *path, float **points, size_t *n,
-                        char *err, size_t errlen);
+int clsp_cloud_read_ply(const char *path, float **points, size_t *n, char *err,
+                        size_t errlen);
 
 /* Writes points (4 floats each) as a KITTI .bin file. */
-int clsp_cloud_write_kitti(const char *path, const float *points, size_t n,
-                           char *err, size_t errlen);
+int clsp_cloud_write_kitti(const char *path, const float *points, size_t n, char *err,
+                           size_t errlen);
 
 #endif

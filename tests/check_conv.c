@@ -19,7 +19,7 @@ int ck_clblast_overrides(ck_env *e, int tuned_direct, int all_direct) {
   /* The best XgemmDirect set clblast_tuner_xgemm_direct found on PoCL
    * pthread (AVX-512 EPYC, m 4096, n k 64): an experiment, not a default. */
   if (tuned_direct) {
-    const char *names[] = {"WGD", "MDIMCD", "NDIMCD", "MDIMAD", "NDIMBD",
+    const char *names[] = {"WGD",  "MDIMCD", "NDIMCD", "MDIMAD", "NDIMBD",
                            "KWID", "VWMD",   "VWND",   "PADA",   "PADB"};
     const size_t values[] = {64, 32, 8, 8, 8, 2, 2, 1, 0, 1};
     if (CLBlastOverrideParameters(dev, "XgemmDirect", CLBlastPrecisionSingle, 10, names,
@@ -36,7 +36,8 @@ int ck_clblast_overrides(ck_env *e, int tuned_direct, int all_direct) {
   }
   if (tuned_direct || all_direct)
     printf("CLBlast: %s XgemmDirect, %s\n", tuned_direct ? "tuned" : "default",
-           all_direct ? "direct kernel for every size" : "default direct/indirect switch");
+           all_direct ? "direct kernel for every size"
+                      : "default direct/indirect switch");
   return 0;
 }
 
@@ -58,21 +59,23 @@ static const ck_conv_mode MODES[CK_CONV_MODES] = {
   {"fused", CLSP_CONV_FUSED},
 };
 
-int ck_conv_mode_check(ck_env *e, const ck_conv_case *c, const char *mode, const double *ref,
-                       size_t n_out) {
+int ck_conv_mode_check(ck_env *e, const ck_conv_case *c, const char *mode,
+                       const double *ref, size_t n_out) {
   clsp_tensor *out = NULL;
   clsp_conv_stats s = {0};
   size_t elems = n_out * e->cout;
   float *got = malloc((elems ? elems : 1) * sizeof *got);
-  int bad = !got ||
-            clsp_conv_forward(c->ctx, c->rb, c->in, c->w, c->flags, &out, &s) != CLSP_SUCCESS ||
-            clsp_tensor_download(c->ctx, out, NULL, got) != CLSP_SUCCESS;
+  int bad =
+    !got ||
+    clsp_conv_forward(c->ctx, c->rb, c->in, c->w, c->flags, &out, &s) != CLSP_SUCCESS ||
+    clsp_tensor_download(c->ctx, out, NULL, got) != CLSP_SUCCESS;
   double err = bad ? INFINITY : ref_rel_error(got, ref, elems);
-  printf("  %-13s ||out-ref||/||ref|| = %.2e (tolerance %.0e); %s, %zu GEMM groups, %zu "
-         "chunks; device gather %.2f gemm %.2f scatter %.2f other %.2f ms\n",
-         mode, err, CONV_TOL, s.fused ? "fused" : "gather-GEMM-scatter", s.gemm_groups,
-         s.chunks, s.stage_ms[CLSP_STAGE_GATHER], s.stage_ms[CLSP_STAGE_GEMM],
-         s.stage_ms[CLSP_STAGE_SCATTER], s.stage_ms[CLSP_STAGE_OTHER]);
+  printf(
+    "  %-13s ||out-ref||/||ref|| = %.2e (tolerance %.0e); %s, %zu GEMM groups, %zu "
+    "chunks; device gather %.2f gemm %.2f scatter %.2f other %.2f ms\n",
+    mode, err, CONV_TOL, s.fused ? "fused" : "gather-GEMM-scatter", s.gemm_groups,
+    s.chunks, s.stage_ms[CLSP_STAGE_GATHER], s.stage_ms[CLSP_STAGE_GEMM],
+    s.stage_ms[CLSP_STAGE_SCATTER], s.stage_ms[CLSP_STAGE_OTHER]);
   bad = bad || !(err < CONV_TOL) || s.fused != ((c->flags & CLSP_CONV_FUSED) != 0);
   clsp_tensor_destroy(out);
   free(got);
@@ -107,9 +110,9 @@ static int conv_check(ck_env *e, clsp_conv_kind kind, const clsp_conv_geometry *
   c.ctx = e->ctx;
   c.in = e->in;
   double *ref = NULL;
-  int bad = !w || !bias ||
-            clsp_rulebook_build(e->ctx, kind, g, e->in, &c.rb) != CLSP_SUCCESS ||
-            clsp_weights_create(e->ctx, kvol, e->cin, e->cout, w, bias, &c.w) != CLSP_SUCCESS;
+  int bad =
+    !w || !bias || clsp_rulebook_build(e->ctx, kind, g, e->in, &c.rb) != CLSP_SUCCESS ||
+    clsp_weights_create(e->ctx, kvol, e->cin, e->cout, w, bias, &c.w) != CLSP_SUCCESS;
   if (!bad) bad = !(ref = conv_reference(e, kind, g, c.rb, w, bias, &n_out));
   if (!bad) {
     clsp_rulebook_info i;
@@ -134,9 +137,13 @@ static int conv_check(ck_env *e, clsp_conv_kind kind, const clsp_conv_geometry *
   return bad;
 }
 
-int ck_conv_subm(ck_env *e) { return conv_check(e, CLSP_CONV_SUBMANIFOLD, &ck_geom_subm); }
+int ck_conv_subm(ck_env *e) {
+  return conv_check(e, CLSP_CONV_SUBMANIFOLD, &ck_geom_subm);
+}
 
-int ck_conv_regular(ck_env *e) { return conv_check(e, CLSP_CONV_REGULAR, &ck_geom_regular); }
+int ck_conv_regular(ck_env *e) {
+  return conv_check(e, CLSP_CONV_REGULAR, &ck_geom_regular);
+}
 
 int ck_conv_transposed(ck_env *e) {
   return conv_check(e, CLSP_CONV_TRANSPOSED, &ck_geom_transposed);
@@ -164,17 +171,20 @@ static int expect_feats(ck_env *e, const clsp_tensor *t, const float *want,
  * input tensor, against the same operations in C. */
 int ck_ops(ck_env *e) {
   size_t ch = e->cin, n = e->vox.n * ch;
-  clsp_tensor_desc d = {3, {e->vox.shape[0], e->vox.shape[1], e->vox.shape[2], 1},
-                        1, e->vox.n, ch, 0};
+  clsp_tensor_desc d = {3,  {e->vox.shape[0], e->vox.shape[1], e->vox.shape[2], 1},
+                        1,  e->vox.n,
+                        ch, 0};
   float *want = malloc((2 * n + 1) * sizeof *want), *mag = malloc((n + 1) * sizeof *mag);
-  float *scale = ck_random_floats(ch, e->seed + 4), *shift = ck_random_floats(ch, e->seed + 5);
+  float *scale = ck_random_floats(ch, e->seed + 4),
+        *shift = ck_random_floats(ch, e->seed + 5);
   clsp_tensor *t = NULL, *cat = NULL;
   int bad = !want || !mag || !scale || !shift ||
             clsp_tensor_create(e->ctx, &d, e->vox.coords, e->feats, &t) != CLSP_SUCCESS;
   for (size_t i = 0; !bad && i < n; i++) want[i] = fmaxf(e->feats[i], 0.0f);
   bad = bad || clsp_relu(e->ctx, t, NULL) || expect_feats(e, t, want, NULL, n, "relu");
   for (size_t i = 0; !bad && i < n; i++) want[i] = fmaxf(want[i] + want[i], 0.0f);
-  bad = bad || clsp_add(e->ctx, t, t, 1, NULL) || expect_feats(e, t, want, NULL, n, "add");
+  bad =
+    bad || clsp_add(e->ctx, t, t, 1, NULL) || expect_feats(e, t, want, NULL, n, "add");
   for (size_t i = 0; !bad && i < n; i++) {
     double x = (double)want[i] * scale[i % ch];
     mag[i] = (float)(fabs(x) + fabs(shift[i % ch]));

@@ -22,7 +22,8 @@ static int interleaved_medians(ck_env *e, const ck_conv_case *cases, int n, doub
            clsp_context_finish(cases[m].ctx) != CLSP_SUCCESS;
       if (r >= 0) wall[(size_t)m * (size_t)e->reps + (size_t)r] = ck_now_ms() - t0;
     }
-  for (int m = 0; m < n && !rc; m++) med[m] = ck_median(wall + (size_t)m * (size_t)e->reps, e->reps);
+  for (int m = 0; m < n && !rc; m++)
+    med[m] = ck_median(wall + (size_t)m * (size_t)e->reps, e->reps);
   free(wall);
   return rc;
 }
@@ -48,7 +49,8 @@ int ck_time_modes(ck_env *e, const ck_conv_mode *modes, const ck_conv_case *case
     if (modes[m].flags & CLSP_CONV_FUSED) fused = m;
   }
   for (int m = 0; fused >= 0 && m < n; m++)
-    if (m != fused) printf("    fused speed-up over %s: %.2fx\n", modes[m].name, med[m] / med[fused]);
+    if (m != fused)
+      printf("    fused speed-up over %s: %.2fx\n", modes[m].name, med[m] / med[fused]);
   return 0;
 }
 
@@ -71,10 +73,12 @@ static int tile_open(ck_env *e, clsp_conv_kind kind, const clsp_conv_geometry *g
   int bad = clsp_context_create(&co, &t->c.ctx) != CLSP_SUCCESS;
   unsetenv("CLSP_FUSED_TILE");
   t->c.flags = CLSP_CONV_FUSED;
-  bad = bad || clsp_tensor_describe(e->in, &d) != CLSP_SUCCESS ||
-        clsp_tensor_create(t->c.ctx, &d, e->vox.coords, e->feats, &t->c.in) != CLSP_SUCCESS ||
-        clsp_rulebook_build(t->c.ctx, kind, g, t->c.in, &t->c.rb) != CLSP_SUCCESS ||
-        clsp_weights_create(t->c.ctx, kvol, e->cin, e->cout, w, bias, &t->c.w) != CLSP_SUCCESS;
+  bad =
+    bad || clsp_tensor_describe(e->in, &d) != CLSP_SUCCESS ||
+    clsp_tensor_create(t->c.ctx, &d, e->vox.coords, e->feats, &t->c.in) != CLSP_SUCCESS ||
+    clsp_rulebook_build(t->c.ctx, kind, g, t->c.in, &t->c.rb) != CLSP_SUCCESS ||
+    clsp_weights_create(t->c.ctx, kvol, e->cin, e->cout, w, bias, &t->c.w) !=
+      CLSP_SUCCESS;
   return bad;
 }
 
@@ -93,8 +97,9 @@ static int same_outputs(const tile_run *t, size_t n_out) {
   return clsp_rulebook_describe(t->c.rb, &i) == CLSP_SUCCESS && i.n_out == n_out;
 }
 
-int ck_conv_tiles(ck_env *e, clsp_conv_kind kind, const clsp_conv_geometry *g, const float *w,
-                  const float *bias, const double *ref, size_t n_out, double gflop) {
+int ck_conv_tiles(ck_env *e, clsp_conv_kind kind, const clsp_conv_geometry *g,
+                  const float *w, const float *bias, const double *ref, size_t n_out,
+                  double gflop) {
   tile_run t[MAX_TILES];
   ck_conv_case cases[MAX_TILES];
   char list[256];

@@ -11,7 +11,10 @@
 
 const clsp_conv_geometry ck_geom_subm = {{3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}};
 const clsp_conv_geometry ck_geom_regular = {{3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {1, 1, 1}};
-const clsp_conv_geometry ck_geom_transposed = {{2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {1, 1, 1}};
+const clsp_conv_geometry ck_geom_transposed = {{2, 2, 2},
+                                               {2, 2, 2},
+                                               {0, 0, 0},
+                                               {1, 1, 1}};
 
 double ck_now_ms(void) {
   struct timespec ts;
@@ -40,8 +43,8 @@ static int compare_voxels(ck_env *e, clsp_tensor *t, const ref_voxels *ref, int 
   if (clsp_tensor_describe(t, &d) != CLSP_SUCCESS || d.n_sites != ref->n ||
       d.shape[0] != ref->shape[0] + zpad || d.shape[1] != ref->shape[1] ||
       d.shape[2] != ref->shape[2]) {
-    printf("  %zu voxels of shape (%d, %d, %d), reference %zu of (%d, %d, %d)\n", d.n_sites,
-           (int)d.shape[0], (int)d.shape[1], (int)d.shape[2], ref->n,
+    printf("  %zu voxels of shape (%d, %d, %d), reference %zu of (%d, %d, %d)\n",
+           d.n_sites, (int)d.shape[0], (int)d.shape[1], (int)d.shape[2], ref->n,
            (int)ref->shape[0] + zpad, (int)ref->shape[1], (int)ref->shape[2]);
     return 1;
   }
@@ -52,7 +55,8 @@ static int compare_voxels(ck_env *e, clsp_tensor *t, const ref_voxels *ref, int 
             (n && memcmp(c, ref->coords, n * 16) != 0);
   for (size_t i = 0; !bad && i < 4 * n; i++)
     if (!(fabsf(f[i] - ref->feats[i]) <= 1e-6f * fabsf(ref->feats[i]) + 1e-30f)) {
-      printf("  mean %zu: %.9g, reference %.9g\n", i, (double)f[i], (double)ref->feats[i]);
+      printf("  mean %zu: %.9g, reference %.9g\n", i, (double)f[i],
+             (double)ref->feats[i]);
       bad = 1;
     }
   free(c);
@@ -115,8 +119,8 @@ static clsp_status hash_run(ck_env *e, const hash_case *hc, cl_mem sel, uint32_t
   cl_mem keys = NULL;
   clsp_hash h = {0};
   uint32_t bad = 0;
-  clsp_status st = clsp__keys_from_coords(e->ctx, &hc->ks, hc->coords, hc->n, &keys, &bad,
-                                          &ev);
+  clsp_status st =
+    clsp__keys_from_coords(e->ctx, &hc->ks, hc->coords, hc->n, &keys, &bad, &ev);
   if (st == CLSP_SUCCESS && bad != CLSP_NONE_U32) st = CLSP_ERROR_OUT_OF_RANGE;
   if (st == CLSP_SUCCESS) st = clsp__hash_build(e->ctx, keys, hc->n, &h, &ev);
   if (st == CLSP_SUCCESS) st = clsp__events_finish(e->ctx, &ev, NULL, 0, device_ms, NULL);
@@ -152,17 +156,18 @@ int ck_hash(ck_env *e) {
     memcpy(rows, e->vox.coords, (size_t)n0 * 16);
     for (uint32_t i = 0; i < reps; i++)
       memcpy(rows + 4 * (n0 + i), e->vox.coords + 4 * (ck_next(&s) % n0), 16);
-    bad = clsp__keyspec(e->ctx, 3, e->vox.shape, 1, "in", &hc.ks) != CLSP_SUCCESS ||
-          clsp__buffer_create(e->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, (size_t)n * 16,
-                              rows, "check coords", &hc.coords) != CLSP_SUCCESS ||
-          clsp__buffer_create(e->ctx, CL_MEM_READ_WRITE, (size_t)n * 4, NULL, "check sel",
-                              &sel_buf) != CLSP_SUCCESS;
+    bad =
+      clsp__keyspec(e->ctx, 3, e->vox.shape, 1, "in", &hc.ks) != CLSP_SUCCESS ||
+      clsp__buffer_create(e->ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, (size_t)n * 16,
+                          rows, "check coords", &hc.coords) != CLSP_SUCCESS ||
+      clsp__buffer_create(e->ctx, CL_MEM_READ_WRITE, (size_t)n * 4, NULL, "check sel",
+                          &sel_buf) != CLSP_SUCCESS;
   }
   double ms = 0;
   if (!bad) bad = hash_run(e, &hc, sel_buf, &dup, &ms) != CLSP_SUCCESS;
   if (!bad)
-    bad = clEnqueueReadBuffer(queue_of(e->ctx), sel_buf, CL_TRUE, 0,
-                              (size_t)n * 4, sel, 0, NULL, NULL) != CL_SUCCESS;
+    bad = clEnqueueReadBuffer(queue_of(e->ctx), sel_buf, CL_TRUE, 0, (size_t)n * 4, sel,
+                              0, NULL, NULL) != CL_SUCCESS;
   for (uint32_t i = 0; !bad && i < n; i++) bad = sel[i] != (i < n0 ? i : CLSP_NONE_U32);
   if (!bad && reps > 0 && dup != n0) {
     printf("  first repeated row %u, expected %u\n", dup, n0);
@@ -182,8 +187,8 @@ static int compare_rulebook(ck_env *e, const clsp_rulebook *rb, const ref_rulebo
   clsp_rulebook_info i;
   clsp_rulebook_describe(rb, &i);
   if (i.n_out != ref->n_out || i.n_pairs != ref->start[ref->kvol]) {
-    printf("  %zu outputs, %zu pairs; reference %zu, %zu\n", i.n_out, i.n_pairs, ref->n_out,
-           ref->start[ref->kvol]);
+    printf("  %zu outputs, %zu pairs; reference %zu, %zu\n", i.n_out, i.n_pairs,
+           ref->n_out, ref->start[ref->kvol]);
     return 1;
   }
   uint32_t *start = malloc((i.kernel_volume + 1) * 4);

@@ -130,7 +130,8 @@ static int load_points(ck_env *e, const char *input, size_t n_random) {
   } else {
     e->n_points = n_random;
     e->points = random_points(n_random, e->seed);
-    printf("input: %zu random points (seed %llu)\n", n_random, (unsigned long long)e->seed);
+    printf("input: %zu random points (seed %llu)\n", n_random,
+           (unsigned long long)e->seed);
   }
   return e->points && ref_voxelize_second(e->points, e->n_points, 0, &e->vox) == 0;
 }
@@ -138,8 +139,9 @@ static int load_points(ck_env *e, const char *input, size_t n_random) {
 /* The device tensor of the reference voxels with cin random features. */
 static int make_input(ck_env *e) {
   e->feats = ck_random_floats(e->vox.n * e->cin, e->seed + 1);
-  clsp_tensor_desc d = {3, {e->vox.shape[0], e->vox.shape[1], e->vox.shape[2], 1},
-                        1, e->vox.n, e->cin, 0};
+  clsp_tensor_desc d = {3,      {e->vox.shape[0], e->vox.shape[1], e->vox.shape[2], 1},
+                        1,      e->vox.n,
+                        e->cin, 0};
   return e->feats &&
          clsp_tensor_create(e->ctx, &d, e->vox.coords, e->feats, &e->in) == CLSP_SUCCESS;
 }
@@ -174,22 +176,36 @@ static int usage(void) {
 static int parse(int argc, char **argv, ck_env *e, options *o) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--list")) o->list = 1;
-    else if (!strcmp(a, "--bench")) e->bench = 1;
-    else if (!strcmp(a, "--small")) o->points = 20000;
-    else if (!strcmp(a, "--clblast-tuned-direct")) o->tuned_direct = 1;
-    else if (!strcmp(a, "--clblast-all-direct")) o->all_direct = 1;
-    else if (a[0] == '-' && !v) return 0;
-    else if (!strcmp(a, "--reps")) e->reps = atoi(argv[++i]);
-    else if (!strcmp(a, "--seed")) e->seed = strtoull(argv[++i], NULL, 10);
-    else if (!strcmp(a, "--device")) o->device = e->device = argv[++i];
-    else if (!strcmp(a, "--tiles")) e->tiles = argv[++i];
-    else if (!strcmp(a, "--input")) o->input = argv[++i];
-    else if (!strcmp(a, "--points")) o->points = (size_t)strtoull(argv[++i], NULL, 10);
+    if (!strcmp(a, "--list"))
+      o->list = 1;
+    else if (!strcmp(a, "--bench"))
+      e->bench = 1;
+    else if (!strcmp(a, "--small"))
+      o->points = 20000;
+    else if (!strcmp(a, "--clblast-tuned-direct"))
+      o->tuned_direct = 1;
+    else if (!strcmp(a, "--clblast-all-direct"))
+      o->all_direct = 1;
+    else if (a[0] == '-' && !v)
+      return 0;
+    else if (!strcmp(a, "--reps"))
+      e->reps = atoi(argv[++i]);
+    else if (!strcmp(a, "--seed"))
+      e->seed = strtoull(argv[++i], NULL, 10);
+    else if (!strcmp(a, "--device"))
+      o->device = e->device = argv[++i];
+    else if (!strcmp(a, "--tiles"))
+      e->tiles = argv[++i];
+    else if (!strcmp(a, "--input"))
+      o->input = argv[++i];
+    else if (!strcmp(a, "--points"))
+      o->points = (size_t)strtoull(argv[++i], NULL, 10);
     else if (!strcmp(a, "--channels")) {
       if (sscanf(argv[++i], "%zu,%zu", &e->cin, &e->cout) != 2) return 0;
-    } else if (a[0] == '-') return 0;
-    else o->names[o->n_names++] = a;
+    } else if (a[0] == '-')
+      return 0;
+    else
+      o->names[o->n_names++] = a;
   }
   return e->reps >= 1 && e->cin >= 1 && e->cout >= 1;
 }

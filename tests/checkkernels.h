@@ -11,18 +11,18 @@
 #include "ref_voxel.h"
 
 typedef struct ck_env {
-  clsp_context *ctx;    /* profiling queue */
-  float *points;        /* n_points x 4 (x, y, z, intensity) */
+  clsp_context *ctx; /* profiling queue */
+  float *points;     /* n_points x 4 (x, y, z, intensity) */
   size_t n_points;
-  ref_voxels vox;       /* reference SECOND voxels of the points */
-  clsp_tensor *in;      /* those sites with cin random features */
-  float *feats;         /* host copy of in's features */
+  ref_voxels vox;  /* reference SECOND voxels of the points */
+  clsp_tensor *in; /* those sites with cin random features */
+  float *feats;    /* host copy of in's features */
   size_t cin, cout;
   uint64_t seed;
   int bench, reps;
-  const char *device;   /* --device, or NULL */
-  const char *tiles;    /* --tiles: fused tiles (CLSP_FUSED_TILE values) */
-  double peak;          /* measured FMA peak, GFLOP/s (0: not measured) */
+  const char *device; /* --device, or NULL */
+  const char *tiles;  /* --tiles: fused tiles (CLSP_FUSED_TILE values) */
+  double peak;        /* measured FMA peak, GFLOP/s (0: not measured) */
 } ck_env;
 
 typedef struct ck_check {
@@ -69,8 +69,8 @@ typedef struct ck_conv_mode {
 clsp_status ck_conv_once(ck_env *e, void *arg, double *device_ms);
 /* One mode's output against the reference (CONV_TOL) and its stats->fused
  * against its flags; prints the error and the device breakdown. */
-int ck_conv_mode_check(ck_env *e, const ck_conv_case *c, const char *mode, const double *ref,
-                       size_t n_out);
+int ck_conv_mode_check(ck_env *e, const ck_conv_case *c, const char *mode,
+                       const double *ref, size_t n_out);
 /* With --bench: one warm-up round and e->reps timed rounds, each calling
  * every mode once (interleaved, so that load on the machine hits all
  * alike); prints each mode's median wall time, GFLOP/s, fraction of the
@@ -80,8 +80,9 @@ int ck_time_modes(ck_env *e, const ck_conv_mode *modes, const ck_conv_case *case
 /* --tiles: the fused dataflow with each tile in its own context
  * (CLSP_FUSED_TILE is read when a context is made), checked against ref
  * and, with --bench, timed interleaved (check_fused.c). */
-int ck_conv_tiles(ck_env *e, clsp_conv_kind kind, const clsp_conv_geometry *g, const float *w,
-                  const float *bias, const double *ref, size_t n_out, double gflop);
+int ck_conv_tiles(ck_env *e, clsp_conv_kind kind, const clsp_conv_geometry *g,
+                  const float *w, const float *bias, const double *ref, size_t n_out,
+                  double gflop);
 
 /* The checks (check_sites.c, check_conv.c, check_fused.c). */
 int ck_voxelize_second(ck_env *e);

@@ -90,17 +90,17 @@ static const conv_case conv_cases_1d_4d[] = {
 /* The six test functions of the geometry tables, each calling the suite's
  * own check_cases(cases, n, salt). */
 #define CONV_CASES_N(a) (sizeof(a) / sizeof((a)[0]))
-#define CONV_CASE_TEST(name, table, salt)                 \
-  static void name(void **state) {                        \
-    (void)state;                                          \
-    check_cases(table, CONV_CASES_N(table), salt);        \
+#define CONV_CASE_TEST(name, table, salt)                                                \
+  static void name(void **state) {                                                       \
+    (void)state;                                                                         \
+    check_cases(table, CONV_CASES_N(table), salt);                                       \
   }
-#define CONV_CASE_TESTS                                                       \
-  CONV_CASE_TEST(test_submanifold_3d, conv_cases_subm_3d, 1)                  \
-  CONV_CASE_TEST(test_regular_3d, conv_cases_regular_3d, 2)                   \
-  CONV_CASE_TEST(test_transposed_3d, conv_cases_transposed_3d, 3)             \
-  CONV_CASE_TEST(test_inverse_3d, conv_cases_inverse_3d, 4)                   \
-  CONV_CASE_TEST(test_2d_all_kinds, conv_cases_2d, 5)                         \
+#define CONV_CASE_TESTS                                                                  \
+  CONV_CASE_TEST(test_submanifold_3d, conv_cases_subm_3d, 1)                             \
+  CONV_CASE_TEST(test_regular_3d, conv_cases_regular_3d, 2)                              \
+  CONV_CASE_TEST(test_transposed_3d, conv_cases_transposed_3d, 3)                        \
+  CONV_CASE_TEST(test_inverse_3d, conv_cases_inverse_3d, 4)                              \
+  CONV_CASE_TEST(test_2d_all_kinds, conv_cases_2d, 5)                                    \
   CONV_CASE_TEST(test_1d_and_4d, conv_cases_1d_4d, 6)
 
 #endif

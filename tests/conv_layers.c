@@ -80,9 +80,8 @@ static clsp_status make_regular_rulebook(clsp_context *ctx, layer *L) {
 static void destroy_rulebook(clsp_rulebook *rb) { clsp_rulebook_destroy(rb); }
 
 /* Host side of a layer: sites, reference rulebook, data. */
-void layer_host_sites(layer *L, const conv_case *c, const int32_t *grid,
-                      int32_t batch, const int32_t *given, size_t n,
-                      uint64_t seed) {
+void layer_host_sites(layer *L, const conv_case *c, const int32_t *grid, int32_t batch,
+                      const int32_t *given, size_t n, uint64_t seed) {
   memset(L, 0, sizeof *L);
   harness_rng rng = {seed};
   L->c = *c;
@@ -100,14 +99,16 @@ void layer_host_sites(layer *L, const conv_case *c, const int32_t *grid,
   }
   if (c->kind == REF_INVERSE) {
     assert_int_equal(ref_rulebook_build(REF_REGULAR, &L->g, grid, L->batch, L->n_sites,
-                                        L->sites, &L->fwd), 0);
+                                        L->sites, &L->fwd),
+                     0);
     assert_int_equal(ref_rulebook_inverse(&L->fwd, L->n_sites, L->sites, &L->rb), 0);
     L->in_coords = L->fwd.out_coords;
     L->in_shape = L->fwd.out_shape;
     L->n_in = L->fwd.n_out;
   } else {
     assert_int_equal(ref_rulebook_build(c->kind, &L->g, grid, L->batch, L->n_sites,
-                                        L->sites, &L->rb), 0);
+                                        L->sites, &L->rb),
+                     0);
     L->in_coords = L->sites;
     L->in_shape = L->grid;
     L->n_in = L->n_sites;
@@ -136,9 +137,11 @@ static void inverse_input(layer *L, clsp_context *ctx) {
   float *pre_feats = random_floats(&rng, L->n_sites * cin);
   float *pre_w = random_floats(&rng, kvol * cin * cin);
   clsp_weights *w = NULL;
-  assert_int_equal(clsp_tensor_create(ctx, &d, L->sites, pre_feats, &L->pre), CLSP_SUCCESS);
+  assert_int_equal(clsp_tensor_create(ctx, &d, L->sites, pre_feats, &L->pre),
+                   CLSP_SUCCESS);
   assert_int_equal(make_regular_rulebook(ctx, L), CLSP_SUCCESS);
-  assert_int_equal(clsp_weights_create(ctx, kvol, cin, cin, pre_w, NULL, &w), CLSP_SUCCESS);
+  assert_int_equal(clsp_weights_create(ctx, kvol, cin, cin, pre_w, NULL, &w),
+                   CLSP_SUCCESS);
   assert_int_equal(clsp_conv_forward(ctx, L->pre_rb, L->pre, w, 0, &L->in, NULL),
                    CLSP_SUCCESS);
   clsp_tensor_desc mid;
@@ -160,7 +163,8 @@ void layer_device(layer *L, clsp_context *ctx) {
     inverse_input(L, ctx);
     assert_int_equal(make_rulebook(ctx, L), CLSP_SUCCESS);
     assert_int_equal(clsp_weights_create(ctx, L->rb.kvol, L->c.cin, L->c.cout, L->w,
-                                         L->bias, &L->dw), CLSP_SUCCESS);
+                                         L->bias, &L->dw),
+                     CLSP_SUCCESS);
     return;
   }
   clsp_tensor_desc d = {0};
@@ -173,7 +177,8 @@ void layer_device(layer *L, clsp_context *ctx) {
                    CLSP_SUCCESS);
   assert_int_equal(make_rulebook(ctx, L), CLSP_SUCCESS);
   assert_int_equal(clsp_weights_create(ctx, L->rb.kvol, L->c.cin, L->c.cout, L->w,
-                                       L->bias, &L->dw), CLSP_SUCCESS);
+                                       L->bias, &L->dw),
+                   CLSP_SUCCESS);
 }
 
 void layer_device_free(layer *L) {
@@ -199,12 +204,13 @@ void layer_free(layer *L) {
 }
 
 /* Runs the layer; returns n_out x cout floats (caller frees). */
-float *layer_run(layer *L, clsp_context *ctx, uint32_t flags,
-                 clsp_conv_stats *stats, int32_t **coords_out) {
+float *layer_run(layer *L, clsp_context *ctx, uint32_t flags, clsp_conv_stats *stats,
+                 int32_t **coords_out) {
   clsp_tensor *out = NULL;
   clsp_status st = clsp_conv_forward(ctx, L->dev_rb, L->in, L->dw, flags, &out, stats);
-  if (st != CLSP_SUCCESS) fail_msg("clsp_conv_forward: %s: %s", clsp_status_string(st),
-                                   clsp_context_last_error(ctx));
+  if (st != CLSP_SUCCESS)
+    fail_msg("clsp_conv_forward: %s: %s", clsp_status_string(st),
+             clsp_context_last_error(ctx));
   clsp_tensor_desc d;
   assert_int_equal(clsp_tensor_describe(out, &d), CLSP_SUCCESS);
   assert_int_equal(d.n_sites, L->rb.n_out);
@@ -215,8 +221,10 @@ float *layer_run(layer *L, clsp_context *ctx, uint32_t flags,
   assert_non_null(c);
   assert_int_equal(clsp_tensor_download(ctx, out, c, f), CLSP_SUCCESS);
   clsp_tensor_destroy(out);
-  if (coords_out) *coords_out = c;
-  else free(c);
+  if (coords_out)
+    *coords_out = c;
+  else
+    free(c);
   return f;
 }
 
@@ -227,7 +235,8 @@ double *layer_reference(const layer *L, const int32_t *out_coords) {
   assert_non_null(ref);
   assert_int_equal(ref_conv_dense(L->c.kind, &L->g, L->in_shape, L->batch, L->n_in,
                                   L->in_coords, L->feats, L->c.cin, L->rb.n_out,
-                                  out_coords, L->c.cout, L->w, L->bias, ref), 0);
+                                  out_coords, L->c.cout, L->w, L->bias, ref),
+                   0);
   return ref;
 }
 
@@ -260,8 +269,8 @@ static void check_fused_repeat(layer *L, clsp_context *ctx, const float *first, 
   clsp__conv_debug_dataflow(CLSP_DATAFLOW_FUSED);
   float *again = layer_run(L, ctx, 0, NULL, NULL);
   if (n && memcmp(first, again, n * sizeof *first) != 0)
-    fail_msg("fused dataflow differs run to run (seed %llu, %s)", (unsigned long long)seed,
-             harness_device_label());
+    fail_msg("fused dataflow differs run to run (seed %llu, %s)",
+             (unsigned long long)seed, harness_device_label());
   free(again);
 }
 
@@ -279,8 +288,8 @@ static void check_agreement(const char *what, float *const out[2], double *ref, 
 
 /* Runs one case against the reference with both dataflows; fails with a
  * readable message. */
-void check_case(const conv_case *c, const int32_t *grid, size_t n_sites,
-                uint32_t flags, uint64_t seed) {
+void check_case(const conv_case *c, const int32_t *grid, size_t n_sites, uint32_t flags,
+                uint64_t seed) {
   clsp_context *ctx = harness_ctx();
   layer L;
   layer_host(&L, c, grid, n_sites, seed);
@@ -306,10 +315,13 @@ void check_case(const conv_case *c, const int32_t *grid, size_t n_sites,
     if (!ref) ref = layer_reference(&L, oc);
     double err = ref_rel_error(out[d], ref, n);
     size_t nans = count_nan(out[d], n);
-    if (nans || !(err < TOL) || stats.pair_rows != L.rb.start[L.rb.kvol] || stats.fused != d)
-      fail_msg("%s (%s): rel error %.3g, %zu NaN of %zu, pair_rows %zu of %zu (seed %llu, "
-               "%s)", what, DATAFLOW_NAMES[d], err, nans, n, stats.pair_rows,
-               L.rb.start[L.rb.kvol], (unsigned long long)seed, harness_device_label());
+    if (nans || !(err < TOL) || stats.pair_rows != L.rb.start[L.rb.kvol] ||
+        stats.fused != d)
+      fail_msg(
+        "%s (%s): rel error %.3g, %zu NaN of %zu, pair_rows %zu of %zu (seed %llu, "
+        "%s)",
+        what, DATAFLOW_NAMES[d], err, nans, n, stats.pair_rows, L.rb.start[L.rb.kvol],
+        (unsigned long long)seed, harness_device_label());
   }
   check_fused_repeat(&L, ctx, out[1], n, seed);
   check_agreement(what, out, ref, n, seed);

@@ -27,7 +27,7 @@ typedef struct layer {
   conv_case c;
   ref_geom g;
   int32_t grid[4], batch;
-  int32_t *sites;           /* random sites (regular conv's input for kind 3) */
+  int32_t *sites; /* random sites (regular conv's input for kind 3) */
   size_t n_sites;
   ref_rulebook rb, fwd;     /* fwd: the regular rulebook an inverse reverses */
   const int32_t *in_coords; /* the conv's input sites */

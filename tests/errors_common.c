@@ -61,15 +61,18 @@ void check_usable(clsp_context *ctx) {
   clsp_tensor *t = good_tensor(ctx), *out = NULL;
   clsp_conv_geometry g = geom2(3, 1, 1);
   clsp_rulebook *rb = NULL;
-  assert_int_equal(clsp_rulebook_build(ctx, CLSP_CONV_SUBMANIFOLD, &g, t, &rb), CLSP_SUCCESS);
+  assert_int_equal(clsp_rulebook_build(ctx, CLSP_CONV_SUBMANIFOLD, &g, t, &rb),
+                   CLSP_SUCCESS);
   float w[9][3][3] = {{{0}}};
   for (int c = 0; c < 3; c++) w[4][c][c] = 1.0f;
   clsp_weights *wt = NULL;
-  assert_int_equal(clsp_weights_create(ctx, 9, 3, 3, &w[0][0][0], NULL, &wt), CLSP_SUCCESS);
+  assert_int_equal(clsp_weights_create(ctx, 9, 3, 3, &w[0][0][0], NULL, &wt),
+                   CLSP_SUCCESS);
   assert_int_equal(clsp_conv_forward(ctx, rb, t, wt, 0, &out, NULL), CLSP_SUCCESS);
   float got[4][3];
   int32_t coords[4][3];
-  assert_int_equal(clsp_tensor_download(ctx, out, &coords[0][0], &got[0][0]), CLSP_SUCCESS);
+  assert_int_equal(clsp_tensor_download(ctx, out, &coords[0][0], &got[0][0]),
+                   CLSP_SUCCESS);
   assert_memory_equal(coords, good_coords, sizeof coords);
   assert_memory_equal(got, good_feats, sizeof got);
   clsp_tensor_destroy(out);

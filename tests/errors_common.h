@@ -12,7 +12,8 @@
 /* Asserts `got` == `want` and that the context's last error contains every
  * one of the NULL-terminated substrings. */
 void expect(clsp_context *ctx, clsp_status got, clsp_status want, ...);
-#define EXPECT(ctx, call, want, ...) expect((ctx), (call), (want), __VA_ARGS__, (const char *)NULL)
+#define EXPECT(ctx, call, want, ...)                                                     \
+  expect((ctx), (call), (want), __VA_ARGS__, (const char *)NULL)
 
 /* A fresh context on the suite's device (deterministic). */
 clsp_context *second_context(void);

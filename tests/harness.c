@@ -62,8 +62,10 @@ static int selected_devices(clsp_device_info *out, int cap) {
   char buf[512];
   snprintf(buf, sizeof buf, "%s", env);
   for (char *tok = strtok(buf, ",;"); tok && n < cap; tok = strtok(NULL, ",;")) {
-    if (clsp_device_select(tok, &out[n]) == CLSP_SUCCESS) n++;
-    else printf("SKIP devices: CLSP_TEST_DEVICES entry '%s' matches no device\n", tok);
+    if (clsp_device_select(tok, &out[n]) == CLSP_SUCCESS)
+      n++;
+    else
+      printf("SKIP devices: CLSP_TEST_DEVICES entry '%s' matches no device\n", tok);
   }
   return n;
 }

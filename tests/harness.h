@@ -24,10 +24,10 @@ int harness_small(void);
  * prints it on failure. */
 uint64_t harness_seed(void);
 /* Prints "SKIP <test>: <reason>" (collected by tests/matrix.c) and skips. */
-#define HARNESS_SKIP(...)                       \
-  do {                                          \
-    harness_skip_note(__func__, __VA_ARGS__);   \
-    skip();                                     \
+#define HARNESS_SKIP(...)                                                                \
+  do {                                                                                   \
+    harness_skip_note(__func__, __VA_ARGS__);                                            \
+    skip();                                                                              \
   } while (0)
 void harness_skip_note(const char *test, const char *fmt, ...);
 
@@ -36,7 +36,7 @@ void harness_skip_note(const char *test, const char *fmt, ...);
  * With `per_device` 0 the suite runs once with no context (host suites). */
 int harness_run(const char *suite, const struct CMUnitTest *tests, size_t n,
                 int per_device);
-#define HARNESS_RUN(suite, tests, per_device) \
+#define HARNESS_RUN(suite, tests, per_device)                                            \
   harness_run(suite, tests, sizeof(tests) / sizeof((tests)[0]), per_device)
 
 /* Deterministic random numbers (splitmix64). */
@@ -50,10 +50,11 @@ uint32_t harness_below(harness_rng *r, uint32_t n);
 float harness_unit(harness_rng *r);
 
 /* Fails with the seed printed when `cond` is false. */
-#define HARNESS_CHECK(cond, seed)                                           \
-  do {                                                                      \
-    if (!(cond)) fail_msg("%s (seed %llu, device %s)", #cond,               \
-                          (unsigned long long)(seed), harness_device_label()); \
+#define HARNESS_CHECK(cond, seed)                                                        \
+  do {                                                                                   \
+    if (!(cond))                                                                         \
+      fail_msg("%s (seed %llu, device %s)", #cond, (unsigned long long)(seed),           \
+               harness_device_label());                                                  \
   } while (0)
 
 #endif

@@ -30,16 +30,23 @@ typedef struct device_config {
 } device_config;
 
 static const device_config configs[] = {
-  {"pocl-pthread", {"POCL_DEVICES=pthread", "CLSP_DEVICE=pthread",
-                    "CLSP_TEST_DEVICES=pthread", NULL}, 0,
+  {"pocl-pthread",
+   {"POCL_DEVICES=pthread", "CLSP_DEVICE=pthread", "CLSP_TEST_DEVICES=pthread", NULL},
+   0,
    "needs pocl-opencl-icd"},
-  {"pocl-basic", {"POCL_DEVICES=basic", "CLSP_DEVICE=basic", "CLSP_TEST_DEVICES=basic",
-                  NULL}, 0, "needs pocl-opencl-icd"},
-  {"llvmpipe", {"RUSTICL_ENABLE=llvmpipe", "CLSP_DEVICE=llvmpipe",
-                "CLSP_TEST_DEVICES=llvmpipe", "CLSP_TEST_SMALL=1"}, 0,
+  {"pocl-basic",
+   {"POCL_DEVICES=basic", "CLSP_DEVICE=basic", "CLSP_TEST_DEVICES=basic", NULL},
+   0,
+   "needs pocl-opencl-icd"},
+  {"llvmpipe",
+   {"RUSTICL_ENABLE=llvmpipe", "CLSP_DEVICE=llvmpipe", "CLSP_TEST_DEVICES=llvmpipe",
+    "CLSP_TEST_SMALL=1"},
+   0,
    "needs mesa-opencl-icd (rusticl)"},
-  {"oclgrind", {"CLSP_DEVICE=oclgrind", "CLSP_TEST_DEVICES=oclgrind",
-                "CLSP_TEST_SMALL=1", NULL}, 1, "needs the oclgrind package"},
+  {"oclgrind",
+   {"CLSP_DEVICE=oclgrind", "CLSP_TEST_DEVICES=oclgrind", "CLSP_TEST_SMALL=1", NULL},
+   1,
+   "needs the oclgrind package"},
 };
 #define N_CONFIGS (sizeof configs / sizeof configs[0])
 
@@ -103,8 +110,10 @@ static int load_suites(const matrix_opts *o, suite *s, int *n) {
   snprintf(path, sizeof path, "%s/tests/suites.list", o->build_dir);
   FILE *f = fopen(path, "r");
   if (!f) {
-    fprintf(stderr, "clsp-matrix: %s not found (build the tests first, or pass "
-                    "--build-dir)\n", path);
+    fprintf(stderr,
+            "clsp-matrix: %s not found (build the tests first, or pass "
+            "--build-dir)\n",
+            path);
     return 0;
   }
   *n = 0;
@@ -163,9 +172,12 @@ static void parse_log(const char *log, const char *device, cell *c) {
   char line[1024];
   int v, w;
   while (fgets(line, sizeof line, f)) {
-    if (sscanf(line, "[  PASSED  ] %d test", &v) == 1) c->passed += v;
-    else if (sscanf(line, "[  FAILED  ] %d test", &v) == 1) c->failed += v;
-    else if (sscanf(line, "[  SKIPPED ] %d test", &v) == 1) c->skipped += v;
+    if (sscanf(line, "[  PASSED  ] %d test", &v) == 1)
+      c->passed += v;
+    else if (sscanf(line, "[  FAILED  ] %d test", &v) == 1)
+      c->failed += v;
+    else if (sscanf(line, "[  SKIPPED ] %d test", &v) == 1)
+      c->skipped += v;
     else if (sscanf(line, "%*[^:]: %d passed, %d failed", &v, &w) == 2) {
       c->passed += v;
       c->failed += w;
@@ -190,10 +202,12 @@ static int has_oclgrind_report(const char *log) {
   char line[1024];
   int found = 0, in_api = 0;
   while (!found && fgets(line, sizeof line, f)) {
-    if (strncmp(line, "Oclgrind - ", 11) == 0) in_api = 1;
+    if (strncmp(line, "Oclgrind - ", 11) == 0)
+      in_api = 1;
     else if (in_api && strncmp(line, "\tError:", 7) == 0)
       found = !strstr(line, "CL_BUILD_PROGRAM_FAILURE"), in_api = 0;
-    else found = strncmp(line, "\tKernel: ", 9) == 0;
+    else
+      found = strncmp(line, "\tKernel: ", 9) == 0;
   }
   fclose(f);
   return found;
@@ -223,10 +237,14 @@ static void run_cell(const matrix_opts *o, const device_config *d, const suite *
   int st = run_child(d->oclgrind ? grind : plain, d->env, log, o->timeout_s);
   c->ran = 1;
   parse_log(log, d->name, c);
-  if (st == -1) c->timed_out = 1;
-  else if (st < 0 || !WIFEXITED(st)) c->crashed = 1;
-  else if (WEXITSTATUS(st) == SKIP_EXIT && c->passed + c->failed == 0) c->skipped += 1;
-  else if (WEXITSTATUS(st) != 0 && c->failed == 0) c->crashed = 1;
+  if (st == -1)
+    c->timed_out = 1;
+  else if (st < 0 || !WIFEXITED(st))
+    c->crashed = 1;
+  else if (WEXITSTATUS(st) == SKIP_EXIT && c->passed + c->failed == 0)
+    c->skipped += 1;
+  else if (WEXITSTATUS(st) != 0 && c->failed == 0)
+    c->crashed = 1;
   if (d->oclgrind && has_oclgrind_report(log)) c->oclgrind_errors = 1;
   if (o->verbose || c->failed || c->crashed || c->timed_out || c->oclgrind_errors)
     fprintf(stderr, "  %s on %s: log %s%s\n", s->name, d->name, log,
@@ -238,13 +256,20 @@ static int cell_failed(const cell *c) {
 }
 
 static void format_cell(const cell *c, char *buf, size_t cap) {
-  if (!c->ran) snprintf(buf, cap, "-");
-  else if (c->timed_out) snprintf(buf, cap, "TIMEOUT");
-  else if (c->oclgrind_errors) snprintf(buf, cap, "OCLGRIND ERR");
-  else if (c->crashed) snprintf(buf, cap, "CRASH");
-  else if (c->failed) snprintf(buf, cap, "%d FAILED", c->failed);
-  else if (c->skipped) snprintf(buf, cap, "%d ok %d skip", c->passed, c->skipped);
-  else snprintf(buf, cap, "%d ok", c->passed);
+  if (!c->ran)
+    snprintf(buf, cap, "-");
+  else if (c->timed_out)
+    snprintf(buf, cap, "TIMEOUT");
+  else if (c->oclgrind_errors)
+    snprintf(buf, cap, "OCLGRIND ERR");
+  else if (c->crashed)
+    snprintf(buf, cap, "CRASH");
+  else if (c->failed)
+    snprintf(buf, cap, "%d FAILED", c->failed);
+  else if (c->skipped)
+    snprintf(buf, cap, "%d ok %d skip", c->passed, c->skipped);
+  else
+    snprintf(buf, cap, "%d ok", c->passed);
 }
 
 static void print_table(const suite *s, int ns, cell cells[][MAX_SUITES],
@@ -259,8 +284,10 @@ static void print_table(const suite *s, int ns, cell cells[][MAX_SUITES],
     printf("%-14s", configs[i].name);
     for (int j = 0; j < ns; j++) {
       char buf[32];
-      if (!present[i]) snprintf(buf, sizeof buf, "absent");
-      else format_cell(&cells[i][j], buf, sizeof buf);
+      if (!present[i])
+        snprintf(buf, sizeof buf, "absent");
+      else
+        format_cell(&cells[i][j], buf, sizeof buf);
       printf(" | %-14s", buf);
     }
     printf("\n");
@@ -273,12 +300,18 @@ static int parse_args(int argc, char **argv, matrix_opts *o) {
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-    if (!strcmp(a, "--build-dir") && v) snprintf(o->build_dir, sizeof o->build_dir, "%s", argv[++i]);
-    else if (!strcmp(a, "--devices") && v) o->devices = argv[++i];
-    else if (!strcmp(a, "--suites") && v) o->suites = argv[++i];
-    else if (!strcmp(a, "--timeout") && v) o->timeout_s = atoi(argv[++i]);
-    else if (!strcmp(a, "--require-all")) o->require_all = 1;
-    else if (!strcmp(a, "--verbose")) o->verbose = 1;
+    if (!strcmp(a, "--build-dir") && v)
+      snprintf(o->build_dir, sizeof o->build_dir, "%s", argv[++i]);
+    else if (!strcmp(a, "--devices") && v)
+      o->devices = argv[++i];
+    else if (!strcmp(a, "--suites") && v)
+      o->suites = argv[++i];
+    else if (!strcmp(a, "--timeout") && v)
+      o->timeout_s = atoi(argv[++i]);
+    else if (!strcmp(a, "--require-all"))
+      o->require_all = 1;
+    else if (!strcmp(a, "--verbose"))
+      o->verbose = 1;
     else {
       fprintf(!strcmp(a, "--help") ? stdout : stderr,
               "usage: clsp-matrix [--build-dir DIR] [--devices LIST] [--suites LIST]\n"
@@ -330,8 +363,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "clsp-matrix: %s: %s\n", d->name, present[i] ? "running" : "absent");
     if (!present[i]) {
       add_reason("%s: device absent (%s)%s", d->name, d->absent_hint, "");
-      if (o.require_all) failed++;
-      else skipped++;
+      if (o.require_all)
+        failed++;
+      else
+        skipped++;
       continue;
     }
     for (int j = 0; j < ns; j++) {

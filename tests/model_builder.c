@@ -29,7 +29,8 @@ typedef struct net_case {
   layer_w l[5];
 } net_case;
 
-static void random_weights(layer_w *l, size_t kvol, size_t cin, size_t cout, harness_rng *r) {
+static void random_weights(layer_w *l, size_t kvol, size_t cin, size_t cout,
+                           harness_rng *r) {
   *l = (layer_w){kvol, cin, cout, malloc(kvol * cin * cout * sizeof(float)),
                  malloc(cout * sizeof(float))};
   assert_true(l->w && l->b);
@@ -92,31 +93,37 @@ static clsp_model_conv conv_desc(clsp_conv_kind kind, int stride, const layer_w 
   return d;
 }
 
-#define OK(call)                                                                       \
-  do {                                                                                 \
-    clsp_status s_ = (call);                                                           \
-    if (s_ != CLSP_SUCCESS)                                                            \
-      fail_msg("%s: %s: %s", #call, clsp_status_string(s_),                            \
-               clsp_context_last_error(harness_ctx()));                                \
+#define OK(call)                                                                         \
+  do {                                                                                   \
+    clsp_status s_ = (call);                                                             \
+    if (s_ != CLSP_SUCCESS)                                                              \
+      fail_msg("%s: %s: %s", #call, clsp_status_string(s_),                              \
+               clsp_context_last_error(harness_ctx()));                                  \
   } while (0)
 
 static clsp_model *build(const net_case *c) {
   clsp_model_builder *b = NULL;
   OK(clsp_model_builder_create(harness_ctx(), "voxels", 3, SHAPE, C_IN, &b));
   const layer_w *l = c->l;
-  clsp_model_conv d = conv_desc(CLSP_CONV_SUBMANIFOLD, 1, &l[0], "a", CLSP_ACTIVATION_RELU);
-  OK(clsp_model_builder_conv(b, "c0", "voxels", "x0", &d, CLSP_LAYOUT_NATIVE, l[0].w, l[0].b));
+  clsp_model_conv d =
+    conv_desc(CLSP_CONV_SUBMANIFOLD, 1, &l[0], "a", CLSP_ACTIVATION_RELU);
+  OK(clsp_model_builder_conv(b, "c0", "voxels", "x0", &d, CLSP_LAYOUT_NATIVE, l[0].w,
+                             l[0].b));
   d = conv_desc(CLSP_CONV_SUBMANIFOLD, 1, &l[1], "a", CLSP_ACTIVATION_NONE);
-  OK(clsp_model_builder_conv(b, "c1", "x0", "x1", &d, CLSP_LAYOUT_NATIVE, l[1].w, l[1].b));
+  OK(
+    clsp_model_builder_conv(b, "c1", "x0", "x1", &d, CLSP_LAYOUT_NATIVE, l[1].w, l[1].b));
   OK(clsp_model_builder_add(b, "add0", "x1", "x0", "x2"));
   OK(clsp_model_builder_activation(b, "relu0", "x2", "x3", CLSP_ACTIVATION_RELU, 0));
   d = conv_desc(CLSP_CONV_REGULAR, 2, &l[2], "down", CLSP_ACTIVATION_LEAKY_RELU);
-  OK(clsp_model_builder_conv(b, "c2", "x3", "x4", &d, CLSP_LAYOUT_NATIVE, l[2].w, l[2].b));
+  OK(
+    clsp_model_builder_conv(b, "c2", "x3", "x4", &d, CLSP_LAYOUT_NATIVE, l[2].w, l[2].b));
   d = conv_desc(CLSP_CONV_SUBMANIFOLD, 1, &l[3], NULL, CLSP_ACTIVATION_SIGMOID);
-  OK(clsp_model_builder_conv(b, "c3", "x4", "x5", &d, CLSP_LAYOUT_NATIVE, l[3].w, l[3].b));
+  OK(
+    clsp_model_builder_conv(b, "c3", "x4", "x5", &d, CLSP_LAYOUT_NATIVE, l[3].w, l[3].b));
   OK(clsp_model_builder_concat(b, "cat", "x4", "x5", "x6"));
   d = conv_desc(CLSP_CONV_INVERSE, 2, &l[4], "down", CLSP_ACTIVATION_RELU);
-  OK(clsp_model_builder_conv(b, "up", "x6", "x7", &d, CLSP_LAYOUT_NATIVE, l[4].w, l[4].b));
+  OK(
+    clsp_model_builder_conv(b, "up", "x6", "x7", &d, CLSP_LAYOUT_NATIVE, l[4].w, l[4].b));
   OK(clsp_model_builder_scatter_dense(b, "dense", "x7", "d0", CLSP_DENSE_AXES_IN_ORDER));
   const int perm[5] = {0, 1, 2, 4, 3};
   OK(clsp_model_builder_transpose(b, "swap", "d0", "d1", 5, perm));
@@ -135,8 +142,8 @@ static clsp_model *build(const net_case *c) {
  * clsp_model_forward_host, which checks, runs in the bundle tests. */
 static void forward_case(clsp_model *m, const net_case *c, const char *keep,
                          clsp_model_stats *stats) {
-  clsp_tensor_desc d = {3, {SHAPE[0], SHAPE[1], SHAPE[2]}, BATCH, c->n, C_IN,
-                        CLSP_TENSOR_TRUSTED_UNIQUE};
+  clsp_tensor_desc d = {3,    {SHAPE[0], SHAPE[1], SHAPE[2]}, BATCH, c->n,
+                        C_IN, CLSP_TENSOR_TRUSTED_UNIQUE};
   clsp_tensor *t = NULL;
   OK(clsp_tensor_create(harness_ctx(), &d, c->coords, c->feats, &t));
   const char *k[1] = {keep};
@@ -145,15 +152,17 @@ static void forward_case(clsp_model *m, const net_case *c, const char *keep,
 }
 
 /* conv on the CPU in float64, activation applied, rounded to float. */
-static float *ref_layer(int kind, const int32_t *in_shape, size_t n_in, const int32_t *in_c,
-                        const float *x, size_t n_out, const int32_t *out_c, const layer_w *l,
-                        int stride, clsp_activation act) {
+static float *ref_layer(int kind, const int32_t *in_shape, size_t n_in,
+                        const int32_t *in_c, const float *x, size_t n_out,
+                        const int32_t *out_c, const layer_w *l, int stride,
+                        clsp_activation act) {
   ref_geom g = {3, {3, 3, 3}, {stride, stride, stride}, {1, 1, 1}, {1, 1, 1}};
   double *y = malloc(n_out * l->cout * sizeof *y + 8);
   float *f = malloc(n_out * l->cout * sizeof *f + 4);
   assert_true(y && f);
-  assert_int_equal(ref_conv_dense(kind, &g, in_shape, BATCH, n_in, in_c, x, l->cin, n_out, out_c,
-                                  l->cout, l->w, l->b, y), 0);
+  assert_int_equal(ref_conv_dense(kind, &g, in_shape, BATCH, n_in, in_c, x, l->cin, n_out,
+                                  out_c, l->cout, l->w, l->b, y),
+                   0);
   for (size_t i = 0; i < n_out * l->cout; i++) {
     double v = y[i];
     if (act == CLSP_ACTIVATION_RELU) v = v > 0 ? v : 0;
@@ -166,16 +175,18 @@ static float *ref_layer(int kind, const int32_t *in_shape, size_t n_in, const in
 }
 
 typedef struct net_ref {
-  float *bev;         /* [B, 4*D, W, H] */
-  float *x6;          /* n1 x 12, rows of rb.out_coords */
-  ref_rulebook rb;    /* the strided conv's output sites */
+  float *bev;      /* [B, 4*D, W, H] */
+  float *x6;       /* n1 x 12, rows of rb.out_coords */
+  ref_rulebook rb; /* the strided conv's output sites */
 } net_ref;
 
 static void reference(const net_case *c, net_ref *r) {
   size_t n = c->n;
   const int32_t *s0 = c->coords;
-  float *x0 = ref_layer(REF_SUBM, SHAPE, n, s0, c->feats, n, s0, &c->l[0], 1, CLSP_ACTIVATION_RELU);
-  float *x1 = ref_layer(REF_SUBM, SHAPE, n, s0, x0, n, s0, &c->l[1], 1, CLSP_ACTIVATION_NONE);
+  float *x0 =
+    ref_layer(REF_SUBM, SHAPE, n, s0, c->feats, n, s0, &c->l[0], 1, CLSP_ACTIVATION_RELU);
+  float *x1 =
+    ref_layer(REF_SUBM, SHAPE, n, s0, x0, n, s0, &c->l[1], 1, CLSP_ACTIVATION_NONE);
   for (size_t i = 0; i < n * 8; i++) x1[i] = fmaxf(x1[i] + x0[i], 0.0f);
   ref_geom g = {3, {3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {1, 1, 1}};
   assert_int_equal(ref_rulebook_build(REF_REGULAR, &g, SHAPE, BATCH, n, s0, &r->rb), 0);
@@ -183,14 +194,16 @@ static void reference(const net_case *c, net_ref *r) {
   const int32_t *s1 = r->rb.out_coords, *sh1 = r->rb.out_shape;
   float *x4 = ref_layer(REF_REGULAR, SHAPE, n, s0, x1, n1, s1, &c->l[2], 2,
                         CLSP_ACTIVATION_LEAKY_RELU);
-  float *x5 = ref_layer(REF_SUBM, sh1, n1, s1, x4, n1, s1, &c->l[3], 1, CLSP_ACTIVATION_SIGMOID);
+  float *x5 =
+    ref_layer(REF_SUBM, sh1, n1, s1, x4, n1, s1, &c->l[3], 1, CLSP_ACTIVATION_SIGMOID);
   r->x6 = malloc(n1 * 12 * sizeof(float) + 4);
   assert_non_null(r->x6);
   for (size_t i = 0; i < n1; i++) {
     memcpy(r->x6 + 12 * i, x4 + 6 * i, 6 * sizeof(float));
     memcpy(r->x6 + 12 * i + 6, x5 + 6 * i, 6 * sizeof(float));
   }
-  float *x7 = ref_layer(REF_INVERSE, sh1, n1, s1, r->x6, n, s0, &c->l[4], 2, CLSP_ACTIVATION_RELU);
+  float *x7 =
+    ref_layer(REF_INVERSE, sh1, n1, s1, r->x6, n, s0, &c->l[4], 2, CLSP_ACTIVATION_RELU);
   float *dense = model_densify(s0, x7, n, 4, SHAPE, BATCH); /* [B, 4*D, H, W] */
   size_t D4 = 4 * (size_t)SHAPE[0], H = (size_t)SHAPE[1], W = (size_t)SHAPE[2];
   r->bev = malloc((size_t)BATCH * D4 * H * W * sizeof(float));
@@ -267,8 +280,10 @@ void test_builder_network(void **state) {
   size_t count;
   float *bev = bev_of(m, &count);
   double err = model_rel_l2(bev, r.bev, count), err6 = x6_error(m, &r);
-  print_message("  builder network: %zu sites, %zu strided; rel. L2 bev %.3g, concat %.3g "
-                "(seed %llu)\n", c.n, r.rb.n_out, err, err6, (unsigned long long)seed);
+  print_message(
+    "  builder network: %zu sites, %zu strided; rel. L2 bev %.3g, concat %.3g "
+    "(seed %llu)\n",
+    c.n, r.rb.n_out, err, err6, (unsigned long long)seed);
   HARNESS_CHECK(err <= NET_TOL, seed);
   HARNESS_CHECK(err6 <= NET_TOL, seed);
   clsp_model_value_info info;
@@ -302,7 +317,8 @@ void test_builder_frames(void **state) {
     OK(clsp_context_cache_stats(ctx, &cs[f]));
     size_t count;
     float *bev = bev_of(m, &count);
-    if (!first) first = bev;
+    if (!first)
+      first = bev;
     else {
       HARNESS_CHECK(model_rel_l2(bev, first, count) <= 1e-6, seed);
       free(bev);
@@ -330,9 +346,10 @@ void test_builder_frames(void **state) {
 static void expect_error(clsp_status got, clsp_status want, const char *mention) {
   const char *msg = clsp_context_last_error(harness_ctx());
   if (got != want)
-    fail_msg("status %d (%s), expected %d; last error: %s", (int)got, clsp_status_string(got),
-             (int)want, msg);
-  if (!strstr(msg, mention)) fail_msg("last error '%s' does not mention '%s'", msg, mention);
+    fail_msg("status %d (%s), expected %d; last error: %s", (int)got,
+             clsp_status_string(got), (int)want, msg);
+  if (!strstr(msg, mention))
+    fail_msg("last error '%s' does not mention '%s'", msg, mention);
 }
 
 /* Builder calls that must fail, naming the node; the builder stays usable. */
@@ -343,28 +360,36 @@ void test_builder_errors(void **state) {
   const layer_w *l = c.l;
   clsp_model_builder *b = NULL;
   OK(clsp_model_builder_create(harness_ctx(), "voxels", 3, SHAPE, C_IN, &b));
-  clsp_model_conv d = conv_desc(CLSP_CONV_SUBMANIFOLD, 1, &l[1], "a", CLSP_ACTIVATION_RELU);
-  expect_error(clsp_model_builder_conv(b, "wrongc", "voxels", "y", &d, CLSP_LAYOUT_NATIVE, l[1].w,
-                                       l[1].b), CLSP_ERROR_INVALID_ARGUMENT, "wrongc");
+  clsp_model_conv d =
+    conv_desc(CLSP_CONV_SUBMANIFOLD, 1, &l[1], "a", CLSP_ACTIVATION_RELU);
+  expect_error(clsp_model_builder_conv(b, "wrongc", "voxels", "y", &d, CLSP_LAYOUT_NATIVE,
+                                       l[1].w, l[1].b),
+               CLSP_ERROR_INVALID_ARGUMENT, "wrongc");
   d = conv_desc(CLSP_CONV_SUBMANIFOLD, 1, &l[0], "a", CLSP_ACTIVATION_RELU);
   expect_error(clsp_model_builder_conv(b, "undef", "nothing", "y", &d, CLSP_LAYOUT_NATIVE,
-                                       l[0].w, l[0].b), CLSP_ERROR_INVALID_ARGUMENT, "nothing");
-  OK(clsp_model_builder_conv(b, "c0", "voxels", "x0", &d, CLSP_LAYOUT_NATIVE, l[0].w, l[0].b));
-  expect_error(clsp_model_builder_conv(b, "again", "voxels", "x0", &d, CLSP_LAYOUT_NATIVE, l[0].w,
-                                       l[0].b), CLSP_ERROR_INVALID_ARGUMENT, "already defined");
+                                       l[0].w, l[0].b),
+               CLSP_ERROR_INVALID_ARGUMENT, "nothing");
+  OK(clsp_model_builder_conv(b, "c0", "voxels", "x0", &d, CLSP_LAYOUT_NATIVE, l[0].w,
+                             l[0].b));
+  expect_error(clsp_model_builder_conv(b, "again", "voxels", "x0", &d, CLSP_LAYOUT_NATIVE,
+                                       l[0].w, l[0].b),
+               CLSP_ERROR_INVALID_ARGUMENT, "already defined");
   d = conv_desc(CLSP_CONV_REGULAR, 2, &l[2], "down", CLSP_ACTIVATION_NONE);
-  OK(clsp_model_builder_conv(b, "c2", "x0", "x4", &d, CLSP_LAYOUT_NATIVE, l[2].w, l[2].b));
+  OK(
+    clsp_model_builder_conv(b, "c2", "x0", "x4", &d, CLSP_LAYOUT_NATIVE, l[2].w, l[2].b));
   expect_error(clsp_model_builder_add(b, "mixed", "x0", "x4", "bad"),
                CLSP_ERROR_INVALID_ARGUMENT, "different site sets");
   d = conv_desc(CLSP_CONV_SUBMANIFOLD, 1, &l[3], "down", CLSP_ACTIVATION_NONE);
-  expect_error(clsp_model_builder_conv(b, "steal", "x4", "y", &d, CLSP_LAYOUT_NATIVE, l[3].w,
-                                       l[3].b), CLSP_ERROR_INVALID_ARGUMENT, "rulebook");
+  expect_error(clsp_model_builder_conv(b, "steal", "x4", "y", &d, CLSP_LAYOUT_NATIVE,
+                                       l[3].w, l[3].b),
+               CLSP_ERROR_INVALID_ARGUMENT, "rulebook");
   const int64_t dims[2] = {1, 5};
   expect_error(clsp_model_builder_reshape(b, "sparse", "x4", "y", 2, dims),
                CLSP_ERROR_INVALID_ARGUMENT, "dense");
   const char *outs[1] = {"nope"};
   clsp_model *m = NULL;
-  expect_error(clsp_model_builder_finish(b, outs, 1, &m), CLSP_ERROR_INVALID_ARGUMENT, "nope");
+  expect_error(clsp_model_builder_finish(b, outs, 1, &m), CLSP_ERROR_INVALID_ARGUMENT,
+               "nope");
   assert_null(m);
   case_free(&c);
 }

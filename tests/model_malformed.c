@@ -28,15 +28,16 @@ static void expect_refused(const void *data, size_t size, const char *what,
              clsp_status_string(st), msg);
   assert_null(m);
   for (int i = 0; i < n_mention; i++)
-    if (!strstr(msg, mention[i])) fail_msg("%s: '%s' does not mention '%s'", what, msg, mention[i]);
+    if (!strstr(msg, mention[i]))
+      fail_msg("%s: '%s' does not mention '%s'", what, msg, mention[i]);
   clsp_context_memory(ctx, &after, &peak);
   assert_int_equal(before, after);
 }
 
-#define REFUSED(data, size, what, ...)                                              \
-  do {                                                                              \
-    const char *m_[] = {__VA_ARGS__};                                               \
-    expect_refused(data, size, what, m_, (int)(sizeof m_ / sizeof *m_));            \
+#define REFUSED(data, size, what, ...)                                                   \
+  do {                                                                                   \
+    const char *m_[] = {__VA_ARGS__};                                                    \
+    expect_refused(data, size, what, m_, (int)(sizeof m_ / sizeof *m_));                 \
   } while (0)
 
 static unsigned char *bundle_bytes(const char *bundle, const char *file, size_t *size) {
@@ -88,8 +89,8 @@ static Onnx__ModelProto *unpack(const char *bundle, const char *file) {
   return m;
 }
 
-static void refuse_edited(Onnx__ModelProto *m, const char *what, const char *const *mention,
-                          int n_mention) {
+static void refuse_edited(Onnx__ModelProto *m, const char *what,
+                          const char *const *mention, int n_mention) {
   size_t n = onnx__model_proto__get_packed_size(m);
   unsigned char *buf = malloc(n);
   assert_non_null(buf);
@@ -98,10 +99,10 @@ static void refuse_edited(Onnx__ModelProto *m, const char *what, const char *con
   free(buf);
 }
 
-#define REFUSED_EDIT(m, what, ...)                                                  \
-  do {                                                                              \
-    const char *m_[] = {__VA_ARGS__};                                               \
-    refuse_edited(m, what, m_, (int)(sizeof m_ / sizeof *m_));                      \
+#define REFUSED_EDIT(m, what, ...)                                                       \
+  do {                                                                                   \
+    const char *m_[] = {__VA_ARGS__};                                                    \
+    refuse_edited(m, what, m_, (int)(sizeof m_ / sizeof *m_));                           \
   } while (0)
 
 static Onnx__AttributeProto *attr(Onnx__NodeProto *n, const char *name) {
@@ -115,8 +116,8 @@ static void edits_second(Onnx__ModelProto *m) {
   Onnx__NodeProto **nd = m->graph->node;
   char *saved = nd[0]->input[1];
   nd[0]->input[1] = "spconv0.nothing";
-  REFUSED_EDIT(m, "missing initializer", "conv0", "SparseConvolution", "missing initializer",
-               "spconv0.nothing");
+  REFUSED_EDIT(m, "missing initializer", "conv0", "SparseConvolution",
+               "missing initializer", "spconv0.nothing");
   nd[0]->input[1] = saved;
 
   Onnx__AttributeProto *k = attr(nd[1], "kernel_size");
@@ -165,7 +166,8 @@ void test_malformed_graphs(void **state) {
   unsigned char *buf = malloc(n);
   onnx__model_proto__pack(m, buf);
   clsp_model *model = NULL;
-  assert_int_equal(clsp_model_load_memory(harness_ctx(), buf, n, NULL, &model), CLSP_SUCCESS);
+  assert_int_equal(clsp_model_load_memory(harness_ctx(), buf, n, NULL, &model),
+                   CLSP_SUCCESS);
   clsp_model_destroy(model);
   free(buf);
   onnx__model_proto__free_unpacked(m, NULL);

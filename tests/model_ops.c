@@ -16,7 +16,8 @@
 #define NB 2
 
 /* n unique random sites in [NB] x [D0, D1, D2], features in [-4, 4). */
-static clsp_tensor *random_tensor(uint64_t seed, size_t n, int32_t **coords, float **feats) {
+static clsp_tensor *random_tensor(uint64_t seed, size_t n, int32_t **coords,
+                                  float **feats) {
   harness_rng r = {seed};
   char used[NB * D0 * D1 * D2] = {0};
   *coords = malloc(n * 16);
@@ -37,7 +38,8 @@ static clsp_tensor *random_tensor(uint64_t seed, size_t n, int32_t **coords, flo
    * (library kernels, not this file's subject). */
   clsp_tensor_desc d = {3, {D0, D1, D2}, NB, n, CH, CLSP_TENSOR_TRUSTED_UNIQUE};
   clsp_tensor *t = NULL;
-  assert_int_equal(clsp_tensor_create(harness_ctx(), &d, *coords, *feats, &t), CLSP_SUCCESS);
+  assert_int_equal(clsp_tensor_create(harness_ctx(), &d, *coords, *feats, &t),
+                   CLSP_SUCCESS);
   return t;
 }
 
@@ -51,7 +53,8 @@ static cl_mem buffer(size_t bytes) {
   assert_int_equal(err, CL_SUCCESS);
   float *poison = malloc(bytes);
   for (size_t i = 0; i < bytes / 4; i++) poison[i] = NAN;
-  assert_int_equal(clEnqueueWriteBuffer(q, m, CL_TRUE, 0, bytes, poison, 0, NULL, NULL), CL_SUCCESS);
+  assert_int_equal(clEnqueueWriteBuffer(q, m, CL_TRUE, 0, bytes, poison, 0, NULL, NULL),
+                   CL_SUCCESS);
   free(poison);
   return m;
 }
@@ -61,7 +64,8 @@ static void read_buffer(cl_mem m, size_t bytes, float *out) {
   cl_device_id dev;
   cl_command_queue q;
   clsp_context_cl(harness_ctx(), &c, &dev, &q);
-  assert_int_equal(clEnqueueReadBuffer(q, m, CL_TRUE, 0, bytes, out, 0, NULL, NULL), CL_SUCCESS);
+  assert_int_equal(clEnqueueReadBuffer(q, m, CL_TRUE, 0, bytes, out, 0, NULL, NULL),
+                   CL_SUCCESS);
 }
 
 void test_dense_ops(void **state) {
@@ -75,13 +79,19 @@ void test_dense_ops(void **state) {
   assert_int_equal(clsp_dense_bytes(t, &need), CLSP_SUCCESS);
   assert_int_equal(need, bytes);
   cl_mem zyx = buffer(bytes), xyz = buffer(bytes), perm = buffer(bytes);
-  assert_int_equal(clsp_scatter_dense(harness_ctx(), t, CLSP_DENSE_AXES_IN_ORDER, zyx, NULL), CLSP_SUCCESS);
-  assert_int_equal(clsp_scatter_dense(harness_ctx(), t, CLSP_DENSE_AXES_REVERSED, xyz, NULL), CLSP_SUCCESS);
+  assert_int_equal(clsp_scatter_dense(harness_ctx(), t, CLSP_DENSE_AXES_IN_ORDER, zyx,
+                                      NULL),
+                   CLSP_SUCCESS);
+  assert_int_equal(clsp_scatter_dense(harness_ctx(), t, CLSP_DENSE_AXES_REVERSED, xyz,
+                                      NULL),
+                   CLSP_SUCCESS);
   /* out[b, c, x, z, y] = in[b, c, z, y, x]: perm (0, 1, 4, 2, 3) */
   const int64_t dims[5] = {NB, CH, D0, D1, D2};
   const int p[5] = {0, 1, 4, 2, 3};
-  assert_int_equal(clsp_dense_permute(harness_ctx(), zyx, 5, dims, p, perm, NULL), CLSP_SUCCESS);
-  float *a = malloc(bytes), *b = malloc(bytes), *q = malloc(bytes), *want = calloc(cells, 4);
+  assert_int_equal(clsp_dense_permute(harness_ctx(), zyx, 5, dims, p, perm, NULL),
+                   CLSP_SUCCESS);
+  float *a = malloc(bytes), *b = malloc(bytes), *q = malloc(bytes),
+        *want = calloc(cells, 4);
   float *want_x = calloc(cells, 4), *want_p = calloc(cells, 4);
   read_buffer(zyx, bytes, a);
   read_buffer(xyz, bytes, b);
@@ -100,7 +110,8 @@ void test_dense_ops(void **state) {
   HARNESS_CHECK(memcmp(q, want_p, bytes) == 0, seed);
   /* Errors: a buffer too small, not a permutation, in == out. */
   cl_mem small = buffer(bytes / 2);
-  assert_int_equal(clsp_scatter_dense(harness_ctx(), t, CLSP_DENSE_AXES_IN_ORDER, small, NULL),
+  assert_int_equal(clsp_scatter_dense(harness_ctx(), t, CLSP_DENSE_AXES_IN_ORDER, small,
+                                      NULL),
                    CLSP_ERROR_MISMATCH);
   assert_non_null(strstr(clsp_context_last_error(harness_ctx()), "dense"));
   const int bad[5] = {0, 1, 1, 2, 3};

@@ -38,7 +38,9 @@ unsigned char *model_read_file(const char *path, size_t *size) {
 /* Exact: every binary16 value is a float. */
 static float half_to_float(uint16_t h) {
   int e = (h >> 10) & 0x1f, m = h & 0x3ff;
-  float v = e == 0 ? ldexpf((float)m, -24) : e == 31 ? INFINITY : ldexpf((float)(m | 1024), e - 25);
+  float v = e == 0    ? ldexpf((float)m, -24)
+            : e == 31 ? INFINITY
+                      : ldexpf((float)(m | 1024), e - 25);
   return (h & 0x8000) ? -v : v;
 }
 
@@ -94,7 +96,7 @@ double model_rel_l2(const float *a, const float *b, size_t n) {
 float model_round_f16(float x) {
   if (!isfinite(x) || x == 0.0f) return x;
   int e;
-  frexpf(x, &e); /* |x| in [2^(e-1), 2^e) */
+  frexpf(x, &e);                       /* |x| in [2^(e-1), 2^e) */
   int q = e - 11 < -24 ? -24 : e - 11; /* 11 significant bits, subnormals */
   float step = ldexpf(1.0f, q);
   return rintf(x / step) * step; /* rintf: nearest, ties to even */

@@ -57,8 +57,8 @@ static clsp_conv_geometry device_geometry(const ref_geom *g) {
   return d;
 }
 
-static int32_t *download_out_coords(clsp_context *ctx, const clsp_rulebook *rb,
-                                    size_t n, int nd) {
+static int32_t *download_out_coords(clsp_context *ctx, const clsp_rulebook *rb, size_t n,
+                                    int nd) {
   int32_t *c = malloc((n * (size_t)(nd + 1) + 1) * sizeof *c);
   assert_non_null(c);
   assert_int_equal(clsp_rulebook_download_out_coords(ctx, rb, c), CLSP_SUCCESS);
@@ -80,7 +80,8 @@ static void layer_inputs(bw_layer *L, clsp_context *ctx, harness_rng *rng) {
     L->n_in = L->n_sites;
     L->x = random_floats(rng, L->n_in * L->c.cin);
     assert_int_equal(clsp_tensor_create(ctx, &d, L->sites, L->x, &L->in), CLSP_SUCCESS);
-    assert_int_equal(clsp_rulebook_build(ctx, (clsp_conv_kind)L->c.kind, &g, L->in, &L->rb),
+    assert_int_equal(clsp_rulebook_build(ctx, (clsp_conv_kind)L->c.kind, &g, L->in,
+                                         &L->rb),
                      CLSP_SUCCESS);
     L->in_coords = L->sites;
     memcpy(L->in_shape, L->grid, sizeof L->grid);
@@ -121,7 +122,8 @@ static void layer_make(bw_layer *L, clsp_context *ctx, const conv_case *c,
   L->w = random_floats(&rng, L->kvol * c->cin * c->cout);
   L->bias = c->bias ? random_floats(&rng, c->cout) : NULL;
   L->dy = random_floats(&rng, L->n_out * c->cout);
-  assert_int_equal(clsp_weights_create(ctx, L->kvol, c->cin, c->cout, L->w, L->bias, &L->dw),
+  assert_int_equal(clsp_weights_create(ctx, L->kvol, c->cin, c->cout, L->w, L->bias,
+                                       &L->dw),
                    CLSP_SUCCESS);
   assert_int_equal(clsp_tensor_create_on_output(ctx, L->rb, c->cout, L->dy, &L->d_out),
                    CLSP_SUCCESS);
@@ -163,8 +165,8 @@ static grads layer_backward(bw_layer *L, clsp_context *ctx, uint32_t flags) {
   for (size_t i = 0; i < L->c.cout; i++) r.db[i] = NAN;
   clsp_tensor *dx = NULL;
   clsp__conv_debug_poison(1);
-  clsp_status st = clsp_conv_backward(ctx, L->rb, L->in, L->dw, L->d_out, flags, &dx, r.dw,
-                                      r.db, NULL);
+  clsp_status st =
+    clsp_conv_backward(ctx, L->rb, L->in, L->dw, L->d_out, flags, &dx, r.dw, r.db, NULL);
   clsp__conv_debug_poison(0);
   if (st != CLSP_SUCCESS)
     fail_msg("clsp_conv_backward: %s: %s", clsp_status_string(st),
@@ -186,8 +188,9 @@ static void check_against_ref(bw_layer *L, const grads *r, uint64_t seed) {
   double *rb = malloc((L->c.cout + 1) * sizeof *rb);
   assert_true(rx && rw && rb);
   assert_int_equal(ref_conv_backward(L->c.kind, &L->g, L->in_shape, L->batch, L->n_in,
-                                     L->in_coords, L->x, L->c.cin, L->n_out, L->out_coords,
-                                     L->dy, L->c.cout, L->w, rx, rw, rb), 0);
+                                     L->in_coords, L->x, L->c.cin, L->n_out,
+                                     L->out_coords, L->dy, L->c.cout, L->w, rx, rw, rb),
+                   0);
   double e[3] = {ref_rel_error(r->dx, rx, nx), ref_rel_error(r->dw, rw, nw),
                  ref_rel_error(r->db, rb, L->c.cout)};
   int coords_ok = memcmp(r->dx_coords, L->in_coords,
@@ -195,9 +198,11 @@ static void check_against_ref(bw_layer *L, const grads *r, uint64_t seed) {
   char what[256];
   conv_case_describe(&L->c, what, sizeof what);
   if (!(e[0] < TOL && e[1] < TOL && e[2] < TOL) || !coords_ok)
-    fail_msg("%s: rel error dX %.3g dW %.3g db %.3g, dX coords %s (%zu in, %zu out; seed "
-             "%llu, %s)", what, e[0], e[1], e[2], coords_ok ? "ok" : "WRONG", L->n_in,
-             L->n_out, (unsigned long long)seed, harness_device_label());
+    fail_msg(
+      "%s: rel error dX %.3g dW %.3g db %.3g, dX coords %s (%zu in, %zu out; seed "
+      "%llu, %s)",
+      what, e[0], e[1], e[2], coords_ok ? "ok" : "WRONG", L->n_in, L->n_out,
+      (unsigned long long)seed, harness_device_label());
   for (int k = 0; k < 3; k++)
     if (e[k] > worst_seen[k]) worst_seen[k] = e[k];
   free(rx);
@@ -287,8 +292,9 @@ static void test_deterministic_bit_identical(void **state) {
                  memcmp(first.dw, again.dw, nw * sizeof(float)) == 0 &&
                  memcmp(first.db, again.db, L.c.cout * sizeof(float)) == 0;
       if (!same)
-        fail_msg("case %zu run %d: deterministic backward differs from run 0 (seed %llu, %s)",
-                 i, run, (unsigned long long)seed, harness_device_label());
+        fail_msg(
+          "case %zu run %d: deterministic backward differs from run 0 (seed %llu, %s)", i,
+          run, (unsigned long long)seed, harness_device_label());
       grads_free(&again);
     }
     grads_free(&first);
@@ -340,15 +346,18 @@ static void test_optional_outputs(void **state) {
   size_t nw = L.kvol * L.c.cin * L.c.cout;
   float *dw = malloc(nw * sizeof *dw);
   assert_non_null(dw);
-  assert_int_equal(clsp_conv_backward(ctx, L.rb, L.in, L.dw, L.d_out, CLSP_CONV_DETERMINISTIC,
-                                      NULL, dw, NULL, NULL), CLSP_SUCCESS);
+  assert_int_equal(clsp_conv_backward(ctx, L.rb, L.in, L.dw, L.d_out,
+                                      CLSP_CONV_DETERMINISTIC, NULL, dw, NULL, NULL),
+                   CLSP_SUCCESS);
   assert_memory_equal(dw, all.dw, nw * sizeof *dw);
   assert_int_equal(clsp_conv_backward(ctx, L.rb, L.in, L.dw, L.d_out, 0, NULL, NULL, NULL,
-                                      NULL), CLSP_SUCCESS);
+                                      NULL),
+                   CLSP_SUCCESS);
   clsp_conv_stats stats;
   clsp_tensor *dx = NULL;
   assert_int_equal(clsp_conv_backward(ctx, L.rb, L.in, L.dw, L.d_out, 0, &dx, dw, NULL,
-                                      &stats), CLSP_SUCCESS);
+                                      &stats),
+                   CLSP_SUCCESS);
   /* The dX pass multiplies every pair once. */
   size_t pairs = 0;
   uint32_t *counts = malloc(L.kvol * sizeof *counts);
@@ -374,9 +383,11 @@ static void test_errors(void **state) {
   clsp_tensor_desc d;
   assert_int_equal(clsp_tensor_describe(L.d_out, &d), CLSP_SUCCESS);
   clsp_tensor *lookalike = NULL;
-  assert_int_equal(clsp_tensor_create(ctx, &d, L.out_coords, L.dy, &lookalike), CLSP_SUCCESS);
+  assert_int_equal(clsp_tensor_create(ctx, &d, L.out_coords, L.dy, &lookalike),
+                   CLSP_SUCCESS);
   assert_int_equal(clsp_conv_backward(ctx, L.rb, L.in, L.dw, lookalike, 0, &dx, NULL, db,
-                                      NULL), CLSP_ERROR_MISMATCH);
+                                      NULL),
+                   CLSP_ERROR_MISMATCH);
   assert_null(dx);
   assert_non_null(strstr(clsp_context_last_error(ctx), "d_out"));
   /* dY with the wrong channel count. */
@@ -384,16 +395,21 @@ static void test_errors(void **state) {
   assert_int_equal(clsp_tensor_create_on_output(ctx, L.rb, L.c.cout - 1, NULL, &narrow),
                    CLSP_SUCCESS);
   assert_int_equal(clsp_conv_backward(ctx, L.rb, L.in, L.dw, narrow, 0, &dx, NULL, NULL,
-                                      NULL), CLSP_ERROR_MISMATCH);
-  /* dY on the input sites (the forward's input) instead of the output. */
-  assert_int_equal(clsp_conv_backward(ctx, L.rb, L.in, L.dw, L.in, 0, &dx, NULL, NULL, NULL),
+                                      NULL),
                    CLSP_ERROR_MISMATCH);
-  assert_int_equal(clsp_conv_backward(ctx, L.rb, L.in, L.dw, NULL, 0, &dx, NULL, NULL, NULL),
+  /* dY on the input sites (the forward's input) instead of the output. */
+  assert_int_equal(clsp_conv_backward(ctx, L.rb, L.in, L.dw, L.in, 0, &dx, NULL, NULL,
+                                      NULL),
+                   CLSP_ERROR_MISMATCH);
+  assert_int_equal(clsp_conv_backward(ctx, L.rb, L.in, L.dw, NULL, 0, &dx, NULL, NULL,
+                                      NULL),
                    CLSP_ERROR_INVALID_ARGUMENT);
   assert_int_equal(clsp_conv_backward(ctx, NULL, L.in, L.dw, L.d_out, 0, &dx, NULL, NULL,
-                                      NULL), CLSP_ERROR_INVALID_ARGUMENT);
+                                      NULL),
+                   CLSP_ERROR_INVALID_ARGUMENT);
   assert_int_equal(clsp_conv_backward(NULL, L.rb, L.in, L.dw, L.d_out, 0, &dx, NULL, NULL,
-                                      NULL), CLSP_ERROR_INVALID_ARGUMENT);
+                                      NULL),
+                   CLSP_ERROR_INVALID_ARGUMENT);
   clsp_tensor_destroy(lookalike);
   clsp_tensor_destroy(narrow);
   layer_free(&L);
@@ -408,13 +424,16 @@ static void test_convert_back(void **state) {
         *back = malloc(n * sizeof *back);
   assert_true(nat && back);
   for (int layout = 0; layout <= CLSP_LAYOUT_SPCONV; layout++) {
-    assert_int_equal(clsp_weights_convert((clsp_weight_layout)layout, kvol, cin, cout, src,
-                                          nat), CLSP_SUCCESS);
-    assert_int_equal(clsp_weights_convert_back((clsp_weight_layout)layout, kvol, cin, cout,
-                                               nat, back), CLSP_SUCCESS);
+    assert_int_equal(clsp_weights_convert((clsp_weight_layout)layout, kvol, cin, cout,
+                                          src, nat),
+                     CLSP_SUCCESS);
+    assert_int_equal(clsp_weights_convert_back((clsp_weight_layout)layout, kvol, cin,
+                                               cout, nat, back),
+                     CLSP_SUCCESS);
     assert_memory_equal(back, src, n * sizeof *src);
   }
-  assert_int_equal(clsp_weights_convert_back(CLSP_LAYOUT_SPCONV, kvol, cin, cout, nat, nat),
+  assert_int_equal(clsp_weights_convert_back(CLSP_LAYOUT_SPCONV, kvol, cin, cout, nat,
+                                             nat),
                    CLSP_ERROR_INVALID_ARGUMENT);
   free(src);
   free(nat);

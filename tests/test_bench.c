@@ -75,9 +75,12 @@ static int string(jp *j) {
 static int number(jp *j) {
   const char *s = j->p;
   if (*j->p == '-') j->p++;
-  if (*j->p == '0') j->p++;
-  else if (isdigit((unsigned char)*j->p)) while (isdigit((unsigned char)*j->p)) j->p++;
-  else return 0;
+  if (*j->p == '0')
+    j->p++;
+  else if (isdigit((unsigned char)*j->p))
+    while (isdigit((unsigned char)*j->p)) j->p++;
+  else
+    return 0;
   if (*j->p == '.') {
     j->p++;
     if (!isdigit((unsigned char)*j->p)) return 0;
@@ -125,13 +128,13 @@ static int container(jp *j, char close, int object) {
 static int value(jp *j) {
   ws(j);
   switch (*j->p) {
-  case '{': return container(j, '}', 1);
-  case '[': return container(j, ']', 0);
-  case '"': return string(j);
-  case 't': return strncmp(j->p, "true", 4) == 0 && (j->p += 4);
-  case 'f': return strncmp(j->p, "false", 5) == 0 && (j->p += 5);
-  case 'n': return strncmp(j->p, "null", 4) == 0 && (j->p += 4);
-  default: return number(j);
+    case '{': return container(j, '}', 1);
+    case '[': return container(j, ']', 0);
+    case '"': return string(j);
+    case 't': return strncmp(j->p, "true", 4) == 0 && (j->p += 4);
+    case 'f': return strncmp(j->p, "false", 5) == 0 && (j->p += 5);
+    case 'n': return strncmp(j->p, "null", 4) == 0 && (j->p += 4);
+    default: return number(j);
   }
 }
 
@@ -186,7 +189,8 @@ static long json_int(const char *text, const char *key) {
 
 static void test_json_checker(void **state) {
   (void)state;
-  assert_true(json_valid("{\"a\": [1, -2.5e3, \"x\\u00e9\", true, null, {}], \"b\": {}}"));
+  assert_true(
+    json_valid("{\"a\": [1, -2.5e3, \"x\\u00e9\", true, null, {}], \"b\": {}}"));
   assert_false(json_valid("{\"a\": [1, 2,]}"));
   assert_false(json_valid("{\"a\" 1}"));
   assert_false(json_valid("[1] x"));
@@ -196,7 +200,8 @@ static void test_json_checker(void **state) {
 static const char *kitti_000000(void) {
   static char path[4096];
   const char *env = getenv("CLSP_KITTI_DIR");
-  snprintf(path, sizeof path, "%s/000000.bin", env && env[0] ? env : CLSP_KITTI_DEFAULT_DIR);
+  snprintf(path, sizeof path, "%s/000000.bin",
+           env && env[0] ? env : CLSP_KITTI_DEFAULT_DIR);
   return access(path, R_OK) == 0 ? path : NULL;
 }
 
@@ -206,7 +211,8 @@ static void run_net_on_kitti(const char *net, long want_voxels) {
   if (harness_small()) HARNESS_SKIP("whole KITTI scans are not run with CLSP_TEST_SMALL");
   char args[8192];
   snprintf(args, sizeof args,
-           "bench --net %s --input '%s' --repeat 1 --json '%s/%s.json' --trace '%s/%s.trace'",
+           "bench --net %s --input '%s' --repeat 1 --json '%s/%s.json' --trace "
+           "'%s/%s.trace'",
            net, k, tmpdir, net, tmpdir, net);
   assert_int_equal(run_clsp(args), 0);
   char name[64];
@@ -252,28 +258,34 @@ static float *small_cloud(size_t n) {
 static void write_pcd(const char *path, const float *p, size_t n) {
   FILE *f = fopen(path, "w");
   assert_non_null(f);
-  fprintf(f, "# .PCD v0.7\nVERSION 0.7\nFIELDS x y z intensity\nSIZE 4 4 4 4\n"
-             "TYPE F F F F\nCOUNT 1 1 1 1\nWIDTH %zu\nHEIGHT 1\nVIEWPOINT 0 0 0 1 0 0 0\n"
-             "POINTS %zu\nDATA ascii\n", n, n);
+  fprintf(f,
+          "# .PCD v0.7\nVERSION 0.7\nFIELDS x y z intensity\nSIZE 4 4 4 4\n"
+          "TYPE F F F F\nCOUNT 1 1 1 1\nWIDTH %zu\nHEIGHT 1\nVIEWPOINT 0 0 0 1 0 0 0\n"
+          "POINTS %zu\nDATA ascii\n",
+          n, n);
   for (size_t i = 0; i < n; i++) /* %.9g round-trips float32 exactly */
-    fprintf(f, "%.9g %.9g %.9g %.9g\n", p[4 * i], p[4 * i + 1], p[4 * i + 2], p[4 * i + 3]);
+    fprintf(f, "%.9g %.9g %.9g %.9g\n", p[4 * i], p[4 * i + 1], p[4 * i + 2],
+            p[4 * i + 3]);
   assert_int_equal(fclose(f), 0);
 }
 
 static void write_ply(const char *path, const float *p, size_t n) {
   FILE *f = fopen(path, "wb");
   assert_non_null(f);
-  fprintf(f, "ply\nformat binary_little_endian 1.0\nelement vertex %zu\n"
-             "property float x\nproperty float y\nproperty float z\n"
-             "property float intensity\nend_header\n", n);
+  fprintf(f,
+          "ply\nformat binary_little_endian 1.0\nelement vertex %zu\n"
+          "property float x\nproperty float y\nproperty float z\n"
+          "property float intensity\nend_header\n",
+          n);
   assert_int_equal(fwrite(p, 16, n, f), n); /* x86/ARM hosts: little-endian */
   assert_int_equal(fclose(f), 0);
 }
 
 static void run_layer_on(const char *file, const char *layer, size_t want_voxels) {
   char args[2048];
-  snprintf(args, sizeof args, "bench --layer %s --input '%s/%s' --repeat 2 --json '%s/l.json'",
-           layer, tmpdir, file, tmpdir);
+  snprintf(args, sizeof args,
+           "bench --layer %s --input '%s/%s' --repeat 2 --json '%s/l.json'", layer,
+           tmpdir, file, tmpdir);
   assert_int_equal(run_clsp(args), 0);
   char *j = load_json("l.json");
   assert_int_equal(json_int(j, "voxels"), (long)want_voxels);
@@ -285,7 +297,9 @@ static void run_layer_on(const char *file, const char *layer, size_t want_voxels
 /* Whole-tool runs are far too slow under the simulator (CLBlast's GEMMs
  * alone take many minutes there); its kernels are covered by the other
  * suites, which oclgrind runs at small sizes. */
-static int on_simulator(void) { return strstr(harness_device_label(), "Oclgrind") != NULL; }
+static int on_simulator(void) {
+  return strstr(harness_device_label(), "Oclgrind") != NULL;
+}
 
 static void test_layers_on_pcd_and_ply(void **state) {
   (void)state;
@@ -319,8 +333,9 @@ static void test_networks_small(void **state) {
   free(p);
   static const char *const nets[] = {"second", "minkunet"};
   for (int i = 0; i < 2; i++) {
-    snprintf(args, sizeof args, "bench --net %s --input '%s' --repeat 1 --json '%s/n.json'",
-             nets[i], path, tmpdir);
+    snprintf(args, sizeof args,
+             "bench --net %s --input '%s' --repeat 1 --json '%s/n.json'", nets[i], path,
+             tmpdir);
     assert_int_equal(run_clsp(args), 0);
     char *j = load_json("n.json");
     assert_int_equal(json_int(j, "points"), (long)n);
@@ -370,7 +385,8 @@ static void test_fields_means(void **state) {
     clsp_voxelize_options vo;
     clsp_voxelize_defaults(CLSP_VOXEL_SECOND, &vo);
     clsp_tensor *t = NULL;
-    assert_int_equal(vox_fields_run(harness_ctx(), &vo, p, n, nf, &t, NULL), CLSP_SUCCESS);
+    assert_int_equal(vox_fields_run(harness_ctx(), &vo, p, n, nf, &t, NULL),
+                     CLSP_SUCCESS);
     clsp_tensor_desc d;
     clsp_tensor_describe(t, &d);
     ref_voxels ref;
@@ -420,7 +436,8 @@ static void test_fields_bench(void **state) {
     ref_voxels ref;
     ref_field(p, n, nf, -1, &ref);
     snprintf(args, sizeof args,
-             "bench --layer subm:%d:8:3 --input '%s' --fields %d --repeat 1 --json '%s/f.json'",
+             "bench --layer subm:%d:8:3 --input '%s' --fields %d --repeat 1 --json "
+             "'%s/f.json'",
              nf, path, nf, tmpdir);
     assert_int_equal(run_clsp(args), 0);
     char *j = load_json("f.json");
@@ -442,8 +459,8 @@ static void test_minkunet_far_outliers(void **state) {
   size_t n = 3000;
   float *p = realloc(small_cloud(n), (n + 6) * 16);
   assert_non_null(p);
-  const float far[] = {1e5f, 0, 0, 0.1f, -1e5f, 1, 1, 0.2f, 3, 1e5f, 0, 0.3f,
-                       2, -1e5f, 1, 0.4f, 4, 5, 1e3f, 0.5f, 5, 4, -1e3f, 0.6f};
+  const float far[] = {1e5f, 0,     0, 0.1f, -1e5f, 1, 1,    0.2f, 3, 1e5f, 0,     0.3f,
+                       2,    -1e5f, 1, 0.4f, 4,     5, 1e3f, 0.5f, 5, 4,    -1e3f, 0.6f};
   memcpy(p + 4 * n, far, sizeof far);
   ref_voxels ref;
   assert_int_equal(ref_voxelize_minkunet(p, n + 6, 0, &ref), 0);
@@ -451,8 +468,9 @@ static void test_minkunet_far_outliers(void **state) {
   char path[512], args[2048];
   snprintf(path, sizeof path, "%s/far.ply", tmpdir);
   write_ply(path, p, n + 6);
-  snprintf(args, sizeof args, "bench --net minkunet --input '%s' --repeat 1 --json '%s/far.json'",
-           path, tmpdir);
+  snprintf(args, sizeof args,
+           "bench --net minkunet --input '%s' --repeat 1 --json '%s/far.json'", path,
+           tmpdir);
   assert_int_equal(run_clsp(args), 0);
   char *j = load_json("far.json");
   assert_int_equal(json_int(j, "points"), (long)(n + 6));
@@ -475,14 +493,10 @@ static void test_usage_errors(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_json_checker),
-    cmocka_unit_test(test_usage_errors),
-    cmocka_unit_test(test_layers_on_pcd_and_ply),
-    cmocka_unit_test(test_networks_small),
-    cmocka_unit_test(test_fields_means),
-    cmocka_unit_test(test_fields_bench),
-    cmocka_unit_test(test_minkunet_far_outliers),
-    cmocka_unit_test(test_second_kitti),
+    cmocka_unit_test(test_json_checker),          cmocka_unit_test(test_usage_errors),
+    cmocka_unit_test(test_layers_on_pcd_and_ply), cmocka_unit_test(test_networks_small),
+    cmocka_unit_test(test_fields_means),          cmocka_unit_test(test_fields_bench),
+    cmocka_unit_test(test_minkunet_far_outliers), cmocka_unit_test(test_second_kitti),
     cmocka_unit_test(test_minkunet_kitti),
   };
   if (setup() != 0) {

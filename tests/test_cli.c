@@ -51,8 +51,8 @@ static void read_text(const char *name, char *buf, size_t cap) {
  * n), `log` gets stderr then stdout. */
 static int run_clsp_env(const char *env, const char *args, char *log, size_t cap) {
   char cmd[8192];
-  snprintf(cmd, sizeof cmd, "%s '%s' %s > '%s/out.txt' 2> '%s/err.txt'", env, CLSP_TOOL_PATH,
-           args, tmpdir, tmpdir);
+  snprintf(cmd, sizeof cmd, "%s '%s' %s > '%s/out.txt' 2> '%s/err.txt'", env,
+           CLSP_TOOL_PATH, args, tmpdir, tmpdir);
   int rc = system(cmd);
   read_text("err.txt", log, cap / 2);
   size_t n = strlen(log);
@@ -70,22 +70,26 @@ static void expect_exit(int want, const char *env, const char *args, ...) {
   char log[32768], out[16384];
   int rc = run_clsp_env(env, args, log, sizeof log);
   if (rc != want)
-    fail_msg("%s clsp %s: exit status %d (1000 + n: signal n), expected %d\n%s", env, args,
-             rc, want, log);
+    fail_msg("%s clsp %s: exit status %d (1000 + n: signal n), expected %d\n%s", env,
+             args, rc, want, log);
   read_text("out.txt", out, sizeof out);
-  if (want == 2 && out[0]) fail_msg("clsp %s: a usage error printed on stdout:\n%s", args, out);
+  if (want == 2 && out[0])
+    fail_msg("clsp %s: a usage error printed on stdout:\n%s", args, out);
   va_list ap;
   va_start(ap, args);
   for (const char *s = va_arg(ap, const char *); s; s = va_arg(ap, const char *))
-    if (!strstr(log, s)) fail_msg("clsp %s: output does not mention '%s':\n%s", args, s, log);
+    if (!strstr(log, s))
+      fail_msg("clsp %s: output does not mention '%s':\n%s", args, s, log);
   va_end(ap);
 }
 /* A failure (exit 1) and a usage error (exit 2), naming every string. */
-#define EXPECT_FAILURE(args, ...) expect_exit(1, "", (args), __VA_ARGS__, (const char *)NULL)
-#define EXPECT_USAGE(args, ...) expect_exit(2, "", (args), __VA_ARGS__, (const char *)NULL)
+#define EXPECT_FAILURE(args, ...)                                                        \
+  expect_exit(1, "", (args), __VA_ARGS__, (const char *)NULL)
+#define EXPECT_USAGE(args, ...)                                                          \
+  expect_exit(2, "", (args), __VA_ARGS__, (const char *)NULL)
 
-static void write_npy(const char *name, clsp_npy_dtype dt, int rank, size_t rows, size_t cols,
-                      const void *data) {
+static void write_npy(const char *name, clsp_npy_dtype dt, int rank, size_t rows,
+                      size_t cols, const void *data) {
   char err[512];
   size_t shape[2] = {rows, cols};
   if (clsp_npy_write(path(name), dt, rank, shape, data, err, sizeof err) != 0)
@@ -97,8 +101,9 @@ static void write_npy(const char *name, clsp_npy_dtype dt, int rank, size_t rows
 static void write_npy_raw(const char *name, const char *descr, const char *shape,
                           const void *data, size_t bytes) {
   char header[160];
-  int n = snprintf(header, sizeof header,
-                   "{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, shape);
+  int n =
+    snprintf(header, sizeof header,
+             "{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, shape);
   int pad = (64 - (10 + n + 1) % 64) % 64;
   FILE *f = fopen(path(name), "wb");
   assert_non_null(f);
@@ -113,7 +118,8 @@ static void write_npy_raw(const char *name, const char *descr, const char *shape
   fclose(f);
 }
 
-static void write_npy3(const char *name, size_t a, size_t b, size_t c, const float *data) {
+static void write_npy3(const char *name, size_t a, size_t b, size_t c,
+                       const float *data) {
   char shape[64];
   snprintf(shape, sizeof shape, "(%zu, %zu, %zu)", a, b, c);
   write_npy_raw(name, "<f4", shape, data, a * b * c * sizeof(float));
@@ -128,7 +134,10 @@ static void write_bytes(const char *name, const char *data, size_t n) {
 
 /* Valid inputs: 4 sites in an 8^3 grid, 2 -> 3 channels, 3^3 kernel. */
 static void write_valid_inputs(void) {
-  static const int32_t coords[4][4] = {{0, 1, 1, 1}, {0, 1, 2, 1}, {0, 5, 5, 5}, {0, 7, 0, 3}};
+  static const int32_t coords[4][4] = {{0, 1, 1, 1},
+                                       {0, 1, 2, 1},
+                                       {0, 5, 5, 5},
+                                       {0, 7, 0, 3}};
   static const float feats[4][2] = {{1, 2}, {3, 4}, {5, 6}, {7, 8}};
   float w[27 * 2 * 3];
   for (int i = 0; i < 27 * 2 * 3; i++) w[i] = (float)(i % 7) * 0.25f;
@@ -142,10 +151,14 @@ static void write_valid_inputs(void) {
 static const char *conv_args(const char *skip, const char *extra) {
   static char buf[4096];
   const char *opts[][2] = {
-    {"--type", "subm"},          {"--coords", path("coords.npy")},
-    {"--feats", path("feats.npy")}, {"--weights", path("weights.npy")},
-    {"--shape", "8,8,8"},        {"--batch", "1"},
-    {"--kernel", "3"},           {"--out-coords", path("oc.npy")},
+    {"--type", "subm"},
+    {"--coords", path("coords.npy")},
+    {"--feats", path("feats.npy")},
+    {"--weights", path("weights.npy")},
+    {"--shape", "8,8,8"},
+    {"--batch", "1"},
+    {"--kernel", "3"},
+    {"--out-coords", path("oc.npy")},
     {"--out-feats", path("of.npy")},
   };
   int n = snprintf(buf, sizeof buf, "conv");
@@ -159,9 +172,10 @@ static const char *conv_args(const char *skip, const char *extra) {
 /* The base subm layer on other --coords and --feats files, plus `extra`. */
 static const char *conv_on(const char *coords, const char *feats, const char *extra) {
   static char buf[4096];
-  snprintf(buf, sizeof buf, "conv --type subm --coords '%s' --feats '%s' --weights '%s' "
-                            "--shape 8,8,8 --batch 1 --kernel 3 --out-coords '%s' "
-                            "--out-feats '%s' %s",
+  snprintf(buf, sizeof buf,
+           "conv --type subm --coords '%s' --feats '%s' --weights '%s' "
+           "--shape 8,8,8 --batch 1 --kernel 3 --out-coords '%s' "
+           "--out-feats '%s' %s",
            path(coords), path(feats), path("weights.npy"), path("oc.npy"), path("of.npy"),
            extra);
   return buf;
@@ -178,9 +192,9 @@ static void test_conv_valid_baseline(void **state) {
 static void test_conv_missing_options(void **state) {
   (void)state;
   write_valid_inputs();
-  static const char *const required[] = {"--type", "--coords", "--feats", "--weights",
-                                         "--shape", "--batch", "--kernel", "--out-coords",
-                                         "--out-feats"};
+  static const char *const required[] = {"--type",    "--coords",     "--feats",
+                                         "--weights", "--shape",      "--batch",
+                                         "--kernel",  "--out-coords", "--out-feats"};
   for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
     char want[64];
     snprintf(want, sizeof want, "%s is required", required[i]);
@@ -194,16 +208,16 @@ static void test_conv_bad_values(void **state) {
   (void)state;
   write_valid_inputs();
   EXPECT_USAGE(conv_args("--type", "--type dense"), "--type 'dense'",
-                 "subm, conv, transposed or inverse");
+               "subm, conv, transposed or inverse");
   EXPECT_USAGE(conv_args("--kernel", "--kernel 0"), "--kernel '0'", ">= 1");
   EXPECT_USAGE(conv_args("--type", "--type conv --stride 0"), "--stride '0'", ">= 1");
   EXPECT_USAGE(conv_args("--type", "--type conv --padding -1"), "--padding '-1'", ">= 0");
   EXPECT_USAGE(conv_args("--shape", "--shape 8,8,8,8,8"), "--shape '8,8,8,8,8'",
-                 "1 to 4 values");
+               "1 to 4 values");
   EXPECT_USAGE(conv_args("--kernel", "--kernel 3,3"), "--kernel '3,3'", "1 or 3 values");
   EXPECT_USAGE(conv_args("--batch", "--batch 0"), "--batch '0'");
   EXPECT_USAGE(conv_args("--type", "--type inverse"), "--target-coords",
-                 "for --type inverse", "is required");
+               "for --type inverse", "is required");
   /* Padding beyond the kernel extent: the library's geometry check. */
   EXPECT_FAILURE(conv_args("--type", "--type conv --padding 3"), "padding 3",
                  "invalid argument");
@@ -216,7 +230,8 @@ static void test_conv_bad_files(void **state) {
   write_npy("fcoords.npy", CLSP_NPY_F32, 2, 4, 4, fcoords);
   char a[4096];
   snprintf(a, sizeof a, "--coords '%s'", path("fcoords.npy"));
-  EXPECT_FAILURE(conv_args("--coords", a), "fcoords.npy", "dtype is float32, expected int32");
+  EXPECT_FAILURE(conv_args("--coords", a), "fcoords.npy",
+                 "dtype is float32, expected int32");
   /* Coordinates with the wrong number of columns. */
   static const int32_t c3[4][3] = {{0}};
   write_npy("c3.npy", CLSP_NPY_I32, 2, 4, 3, c3);
@@ -265,8 +280,8 @@ static void test_conv_coords_outside_shape(void **state) {
    * OUT_OF_RANGE message is printed. */
   EXPECT_FAILURE(conv_args("--shape", "--shape 4,4,4"), "coordinate out of range",
                  "coords row 2", "coordinate 5 outside [0, 4)");
-  EXPECT_FAILURE(conv_args("--batch", "--batch 1 --shape 8,8,2"), "coordinate out of range",
-                 "coords row 2");
+  EXPECT_FAILURE(conv_args("--batch", "--batch 1 --shape 8,8,2"),
+                 "coordinate out of range", "coords row 2");
 }
 
 static void test_bench_bad_inputs(void **state) {
@@ -276,14 +291,16 @@ static void test_bench_bad_inputs(void **state) {
   char a[1024];
   snprintf(a, sizeof a, "bench --input '%s' --repeat 1", path("bad.bin"));
   EXPECT_FAILURE(a, "bad.bin");
-  const char pcd[] = "# .PCD v0.7\nVERSION 0.7\nFIELDS x y\nSIZE 4 4\nTYPE F F\n"
-                     "COUNT 1 1\nWIDTH 3\nHEIGHT 1\nPOINTS 3\nDATA binary\n\x01\x02";
+  const char pcd[] =
+    "# .PCD v0.7\nVERSION 0.7\nFIELDS x y\nSIZE 4 4\nTYPE F F\n"
+    "COUNT 1 1\nWIDTH 3\nHEIGHT 1\nPOINTS 3\nDATA binary\n\x01\x02";
   write_bytes("bad.pcd", pcd, sizeof pcd - 1);
   snprintf(a, sizeof a, "bench --input '%s' --repeat 1", path("bad.pcd"));
   EXPECT_FAILURE(a, "bad.pcd");
-  const char ply[] = "ply\nformat binary_little_endian 1.0\nelement vertex 100\n"
-                     "property float x\nproperty float y\nproperty float z\nend_header\n"
-                     "\x00\x00\x80\x3f";
+  const char ply[] =
+    "ply\nformat binary_little_endian 1.0\nelement vertex 100\n"
+    "property float x\nproperty float y\nproperty float z\nend_header\n"
+    "\x00\x00\x80\x3f";
   write_bytes("bad.ply", ply, sizeof ply - 1);
   snprintf(a, sizeof a, "bench --input '%s' --repeat 1", path("bad.ply"));
   EXPECT_FAILURE(a, "bad.ply");
@@ -301,12 +318,12 @@ static void test_run_bad_inputs(void **state) {
   char a[2048];
   EXPECT_USAGE("run", "required");
   write_valid_inputs();
-  snprintf(a, sizeof a, "run '%s' --coords '%s' --feats '%s' --out '%s'", path("missing.onnx"),
-           path("coords.npy"), path("feats.npy"), path("out.npy"));
+  snprintf(a, sizeof a, "run '%s' --coords '%s' --feats '%s' --out '%s'",
+           path("missing.onnx"), path("coords.npy"), path("feats.npy"), path("out.npy"));
   EXPECT_FAILURE(a, "missing.onnx");
   write_bytes("junk.onnx", "\x08\x07\x12\xff\xff junk", 11);
-  snprintf(a, sizeof a, "run '%s' --coords '%s' --feats '%s' --out '%s'", path("junk.onnx"),
-           path("coords.npy"), path("feats.npy"), path("out.npy"));
+  snprintf(a, sizeof a, "run '%s' --coords '%s' --feats '%s' --out '%s'",
+           path("junk.onnx"), path("coords.npy"), path("feats.npy"), path("out.npy"));
   EXPECT_FAILURE(a, "not an ONNX");
   snprintf(a, sizeof a, "run '%s' --coords '%s' --feats '%s' --out '%s' --repeat 0",
            path("junk.onnx"), path("coords.npy"), path("feats.npy"), path("out.npy"));
@@ -360,7 +377,9 @@ static void test_exit_codes(void **state) {
 static void test_info_select_lists_devices(void **state) {
   (void)state;
   char log[16384];
-  assert_int_equal(run_clsp_env("CLSP_DEVICE=nosuchdevice", "info --select", log, sizeof log), 1);
+  assert_int_equal(run_clsp_env("CLSP_DEVICE=nosuchdevice", "info --select", log,
+                                sizeof log),
+                   1);
   if (!strstr(log, "nosuchdevice") ||
       !(strstr(log, "the devices are") || strstr(log, "there is no OpenCL device")))
     fail_msg("info --select does not name the value and the devices:\n%s", log);
@@ -375,7 +394,8 @@ static void test_bench_ragged_fields(void **state) {
   write_bytes("r.bin", (const char *)pts, sizeof pts);
   char a[1024];
   snprintf(a, sizeof a, "bench --input '%s' --fields 5 --repeat 1", path("r.bin"));
-  EXPECT_FAILURE(a, "r.bin", "size 24 bytes", "multiple of 20", "5 float32 values per point");
+  EXPECT_FAILURE(a, "r.bin", "size 24 bytes", "multiple of 20",
+                 "5 float32 values per point");
   snprintf(a, sizeof a, "bench --input '%s' --repeat 1", path("r.bin"));
   EXPECT_FAILURE(a, "r.bin", "size 24 bytes", "multiple of 16");
 }
@@ -402,10 +422,12 @@ static void test_documents_on_stdout(void **state) {
     read_text("out.txt", out, sizeof out);
     size_t n = strlen(out);
     if (n < 2 || out[0] != '{' || out[n - 2] != '}' || out[n - 1] != '\n' ||
-        !strstr(out, k ? "\"traceEvents\"" : "\"voxels\": ") || strstr(out, "clsp bench:"))
+        !strstr(out, k ? "\"traceEvents\"" : "\"voxels\": ") ||
+        strstr(out, "clsp bench:"))
       fail_msg("clsp %s: stdout is not just the document:\n%s", a, out);
     read_text("err.txt", log, sizeof log);
-    if (!strstr(log, "GFLOP/s")) fail_msg("clsp %s: the table is not on stderr:\n%s", a, log);
+    if (!strstr(log, "GFLOP/s"))
+      fail_msg("clsp %s: the table is not on stderr:\n%s", a, log);
   }
   write_valid_inputs();
   char log[32768], out[16384];
@@ -425,16 +447,20 @@ static void test_conv_wide_dtypes(void **state) {
   assert_int_equal(run_clsp(conv_args(NULL, "--deterministic"), log, sizeof log), 0);
   read_text("of.npy", base, sizeof base);
   unlink(path("of.npy"));
-  static const int64_t c64[4][4] = {{0, 1, 1, 1}, {0, 1, 2, 1}, {0, 5, 5, 5}, {0, 7, 0, 3}};
+  static const int64_t c64[4][4] = {{0, 1, 1, 1},
+                                    {0, 1, 2, 1},
+                                    {0, 5, 5, 5},
+                                    {0, 7, 0, 3}};
   static const double f64[4][2] = {{1, 2}, {3, 4}, {5, 6}, {7, 8}};
   write_npy_raw("c64.npy", "<i8", "(4, 4)", c64, sizeof c64);
   write_npy_raw("f64.npy", "<f8", "(4, 2)", f64, sizeof f64);
-  expect_exit(0, "", conv_on("c64.npy", "f64.npy", "--deterministic"), "note:",
-              "f64.npy is float64; converted to float32",
-              (const char *)NULL);
+  expect_exit(0, "", conv_on("c64.npy", "f64.npy", "--deterministic"),
+              "note:", "f64.npy is float64; converted to float32", (const char *)NULL);
   read_text("of.npy", wide, sizeof wide);
   assert_memory_equal(base, wide, 128 + 4 * 3 * 4);
-  static const int64_t far[4][4] = {{0, 1, 1, 1}, {0, 1, 2, 1}, {0, 5, 5, 4294967301LL},
+  static const int64_t far[4][4] = {{0, 1, 1, 1},
+                                    {0, 1, 2, 1},
+                                    {0, 5, 5, 4294967301LL},
                                     {0, 7, 0, 3}};
   write_npy_raw("c64far.npy", "<i8", "(4, 4)", far, sizeof far);
   snprintf(a, sizeof a, "--coords '%s'", path("c64far.npy"));
@@ -467,13 +493,18 @@ static void test_conv_merge_duplicates(void **state) {
   unlink(path("of.npy"));
   /* rows 1 and 4 are the same site; their features sum to the baseline's
    * row 1 (3, 4) */
-  static const int32_t dc[5][4] = {{0, 1, 1, 1}, {0, 1, 2, 1}, {0, 5, 5, 5}, {0, 7, 0, 3},
+  static const int32_t dc[5][4] = {{0, 1, 1, 1},
+                                   {0, 1, 2, 1},
+                                   {0, 5, 5, 5},
+                                   {0, 7, 0, 3},
                                    {0, 1, 2, 1}};
   static const float df[5][2] = {{1, 2}, {1, 1}, {5, 6}, {7, 8}, {2, 3}};
   write_npy("dc.npy", CLSP_NPY_I32, 2, 5, 4, dc);
   write_npy("df.npy", CLSP_NPY_F32, 2, 5, 2, df);
-  EXPECT_FAILURE(conv_on("dc.npy", "df.npy", ""), "duplicate", "--merge-duplicates sum|first");
-  expect_exit(0, "", conv_on("dc.npy", "df.npy", "--merge-duplicates sum --deterministic"),
+  EXPECT_FAILURE(conv_on("dc.npy", "df.npy", ""), "duplicate",
+                 "--merge-duplicates sum|first");
+  expect_exit(0, "",
+              conv_on("dc.npy", "df.npy", "--merge-duplicates sum --deterministic"),
               "5 rows -> 4 sites", (const char *)NULL);
   read_text("of.npy", merged, sizeof merged);
   assert_memory_equal(base, merged, 128 + 4 * 3 * 4);
@@ -483,7 +514,8 @@ static void test_conv_merge_duplicates(void **state) {
 
 /* ---- training options (issue 12) ---- */
 
-static void *read_npy_data(const char *name, clsp_npy_dtype dt, size_t *rows, size_t *cols) {
+static void *read_npy_data(const char *name, clsp_npy_dtype dt, size_t *rows,
+                           size_t *cols) {
   char err[512];
   clsp_npy_array a;
   if (clsp_npy_read(path(name), &a, err, sizeof err) != 0) fail_msg("%s", err);
@@ -524,7 +556,8 @@ static void run_ok(const char *args) {
   if (rc != 0) fail_msg("clsp %s: exit %d\n%s", args, rc, log);
 }
 
-static void expect_close(const char *what, const float *got, const double *want, size_t n) {
+static void expect_close(const char *what, const float *got, const double *want,
+                         size_t n) {
   double e = ref_rel_error(got, want, n);
   if (!(e < 1e-5)) fail_msg("%s: rel error %.3g against the reference", what, e);
 }
@@ -539,17 +572,20 @@ static void test_conv_grad_outputs(void **state) {
   write_npy3("tw.npy", 27, 2, 3, w);
   write_npy("tb.npy", CLSP_NPY_F32, 1, 3, 1, bias);
   char base[4096], a[8192];
-  snprintf(base, sizeof base, "conv --type conv --coords '%s' --feats '%s' --weights '%s' "
+  snprintf(base, sizeof base,
+           "conv --type conv --coords '%s' --feats '%s' --weights '%s' "
            "--bias '%s' --shape 6,6,6 --batch 1 --kernel 3 --stride 2 --padding 1 "
-           "--out-coords '%s' --out-feats '%s' --deterministic", path("tc.npy"),
-           path("tf.npy"), path("tw.npy"), path("tb.npy"), path("oc.npy"), path("of.npy"));
+           "--out-coords '%s' --out-feats '%s' --deterministic",
+           path("tc.npy"), path("tf.npy"), path("tw.npy"), path("tb.npy"), path("oc.npy"),
+           path("of.npy"));
   run_ok(base);
   int32_t *oc = read_npy_data("oc.npy", CLSP_NPY_I32, &oc_rows, &cols);
   float *dy = ramp(oc_rows * 3, 0.05f);
   write_npy("dy.npy", CLSP_NPY_F32, 2, oc_rows, 3, dy);
-  snprintf(a, sizeof a, "%s --grad-out '%s' --grad-feats '%s' --grad-weights '%s' "
-           "--grad-bias '%s'", base, path("dy.npy"), path("dx.npy"), path("dw.npy"),
-           path("db.npy"));
+  snprintf(a, sizeof a,
+           "%s --grad-out '%s' --grad-feats '%s' --grad-weights '%s' "
+           "--grad-bias '%s'",
+           base, path("dy.npy"), path("dx.npy"), path("dw.npy"), path("db.npy"));
   run_ok(a);
   float *dx = read_npy_data("dx.npy", CLSP_NPY_F32, &rows, &cols);
   assert_true(rows == n && cols == 2);
@@ -560,26 +596,32 @@ static void test_conv_grad_outputs(void **state) {
   ref_geom g = {3, {3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {1, 1, 1}};
   int32_t shape[3] = {6, 6, 6};
   double rdx[216 * 2], rdw[27 * 6], rdb[3];
-  assert_int_equal(ref_conv_backward(REF_REGULAR, &g, shape, 1, n, coords, feats, 2, oc_rows,
-                                     oc, dy, 3, w, rdx, rdw, rdb), 0);
+  assert_int_equal(ref_conv_backward(REF_REGULAR, &g, shape, 1, n, coords, feats, 2,
+                                     oc_rows, oc, dy, 3, w, rdx, rdw, rdb),
+                   0);
   expect_close("clsp conv --grad-feats", dx, rdx, n * 2);
   expect_close("clsp conv --grad-weights", dw, rdw, 27 * 6);
   expect_close("clsp conv --grad-bias", db, rdb, 3);
   free(dx), free(dw), free(db), free(dy), free(w), free(bias);
   /* The inverse, fed --coords in reversed order: DX follows that order. */
   int32_t *rev = malloc(oc_rows * 4 * sizeof *rev);
-  float *xf = ramp(oc_rows * 3, 0.04f), *wi = ramp(27 * 3 * 2, 0.02f), *dyi = ramp(n * 2, 0.07f);
+  float *xf = ramp(oc_rows * 3, 0.04f), *wi = ramp(27 * 3 * 2, 0.02f),
+        *dyi = ramp(n * 2, 0.07f);
   assert_non_null(rev);
-  for (size_t r = 0; r < oc_rows; r++) memcpy(rev + 4 * r, oc + 4 * (oc_rows - 1 - r), 16);
+  for (size_t r = 0; r < oc_rows; r++)
+    memcpy(rev + 4 * r, oc + 4 * (oc_rows - 1 - r), 16);
   write_npy("rev.npy", CLSP_NPY_I32, 2, oc_rows, 4, rev);
   write_npy("xi.npy", CLSP_NPY_F32, 2, oc_rows, 3, xf);
   write_npy3("wi.npy", 27, 3, 2, wi);
   write_npy("dyi.npy", CLSP_NPY_F32, 2, n, 2, dyi);
-  snprintf(a, sizeof a, "conv --type inverse --coords '%s' --feats '%s' --weights '%s' "
-           "--shape 3,3,3 --batch 1 --kernel 3 --stride 2 --padding 1 --target-coords '%s' "
+  snprintf(a, sizeof a,
+           "conv --type inverse --coords '%s' --feats '%s' --weights '%s' "
+           "--shape 3,3,3 --batch 1 --kernel 3 --stride 2 --padding 1 --target-coords "
+           "'%s' "
            "--target-shape 6,6,6 --out-coords '%s' --out-feats '%s' --grad-out '%s' "
-           "--grad-feats '%s'", path("rev.npy"), path("xi.npy"), path("wi.npy"),
-           path("tc.npy"), path("ioc.npy"), path("iof.npy"), path("dyi.npy"), path("dxi.npy"));
+           "--grad-feats '%s'",
+           path("rev.npy"), path("xi.npy"), path("wi.npy"), path("tc.npy"),
+           path("ioc.npy"), path("iof.npy"), path("dyi.npy"), path("dxi.npy"));
   run_ok(a);
   float *dxi = read_npy_data("dxi.npy", CLSP_NPY_F32, &rows, &cols);
   assert_true(rows == oc_rows && cols == 3);
@@ -587,7 +629,8 @@ static void test_conv_grad_outputs(void **state) {
   double *rdxi = malloc(oc_rows * 3 * sizeof *rdxi);
   assert_non_null(rdxi);
   assert_int_equal(ref_conv_backward(REF_INVERSE, &g, in_shape, 1, oc_rows, rev, xf, 3, n,
-                                     coords, dyi, 2, wi, rdxi, NULL, NULL), 0);
+                                     coords, dyi, 2, wi, rdxi, NULL, NULL),
+                   0);
   expect_close("clsp conv --type inverse --grad-feats", dxi, rdxi, oc_rows * 3);
   EXPECT_USAGE(conv_args(NULL, "--grad-feats x.npy"), "need --grad-out");
   snprintf(a, sizeof a, "%s --grad-out '%s' --grad-feats '%s'", base, path("dyi.npy"),
@@ -607,10 +650,11 @@ static void test_pool_outputs(void **state) {
   int32_t shape[3] = {6, 6, 6};
   for (int t = 0; t < 2; t++) {
     char base[4096], a[8192];
-    snprintf(base, sizeof base, "pool --type %s --coords '%s' --feats '%s' --shape 6,6,6 "
+    snprintf(base, sizeof base,
+             "pool --type %s --coords '%s' --feats '%s' --shape 6,6,6 "
              "--batch 1 --kernel 3 --stride 2 --padding 1 --out-coords '%s' "
-             "--out-feats '%s'", types[t], path("tc.npy"), path("tf.npy"), path("poc.npy"),
-             path("pof.npy"));
+             "--out-feats '%s'",
+             types[t], path("tc.npy"), path("tf.npy"), path("poc.npy"), path("pof.npy"));
     run_ok(base);
     int32_t *oc = read_npy_data("poc.npy", CLSP_NPY_I32, &n_out, &cols);
     float *dy = ramp(n_out * 2, 0.05f);
@@ -623,16 +667,18 @@ static void test_pool_outputs(void **state) {
     assert_true(rows == n && cols == 2);
     double *ry = malloc(n_out * 2 * sizeof *ry), rdx[216 * 2];
     assert_non_null(ry);
-    assert_int_equal(ref_pool(t, REF_REGULAR, &g, shape, 1, n, coords, feats, 2, n_out, oc,
-                              dy, ry, rdx), 0);
+    assert_int_equal(ref_pool(t, REF_REGULAR, &g, shape, 1, n, coords, feats, 2, n_out,
+                              oc, dy, ry, rdx),
+                     0);
     expect_close("clsp pool --out-feats", y, ry, n_out * 2);
     expect_close("clsp pool --grad-feats", dx, rdx, n * 2);
     free(oc), free(dy), free(y), free(dx), free(ry);
   }
   char bad[1024];
-  snprintf(bad, sizeof bad, "pool --type median --coords '%s' --feats '%s' --shape 6,6,6 "
-           "--batch 1 --kernel 3 --out-coords x.npy --out-feats y.npy", path("tc.npy"),
-           path("tf.npy"));
+  snprintf(bad, sizeof bad,
+           "pool --type median --coords '%s' --feats '%s' --shape 6,6,6 "
+           "--batch 1 --kernel 3 --out-coords x.npy --out-feats y.npy",
+           path("tc.npy"), path("tf.npy"));
   EXPECT_USAGE(bad, "--type 'median'", "max or avg");
   EXPECT_USAGE("pool --type max", "--coords is required");
 }

@@ -120,9 +120,9 @@ typedef struct fused_tile {
 } fused_tile;
 
 static const fused_tile TILES[] = {
-  {"16x4", 16, 4, 1}, {"16x4k2", 16, 4, 2}, {"16x3", 16, 3, 1}, {"16x3k2", 16, 3, 2},
-  {"16x2", 16, 2, 1}, {"16x1", 16, 1, 1},   {"8x1", 8, 1, 1},   {"4x1", 4, 1, 1},
-  {"1x1", 1, 1, 1},
+  {"16x4", 16, 4, 1},   {"16x4k2", 16, 4, 2}, {"16x3", 16, 3, 1},
+  {"16x3k2", 16, 3, 2}, {"16x2", 16, 2, 1},   {"16x1", 16, 1, 1},
+  {"8x1", 8, 1, 1},     {"4x1", 4, 1, 1},     {"1x1", 1, 1, 1},
 };
 
 /* Every fused tile, set in the context's tuning record, on column counts
@@ -193,8 +193,10 @@ static int expected_site(int kind, const ref_geom *g, size_t tap, const int32_t 
   }
   for (int a = 0; a < g->ndim; a++) {
     int32_t k = g->kernel[a], s = g->stride[a], p = g->padding[a], d = g->dilation[a];
-    if (kind == REF_SUBM) o[a] = i[a] - (ta[a] - (k - 1) / 2) * d;
-    else if (kind == REF_TRANSPOSED) o[a] = i[a] * s - p + ta[a] * d;
+    if (kind == REF_SUBM)
+      o[a] = i[a] - (ta[a] - (k - 1) / 2) * d;
+    else if (kind == REF_TRANSPOSED)
+      o[a] = i[a] * s - p + ta[a] * d;
     else {
       int32_t num = i[a] + p - ta[a] * d; /* o s - p + t d = i */
       if (num < 0 || num % s) return 0;
@@ -285,12 +287,14 @@ static void test_weight_converters(void **state) {
                    CLSP_SUCCESS);
   assert_memory_equal(dst, src, n * sizeof *dst);
   ref_weights_from_torch(src, kvol, cin, cout, want);
-  assert_int_equal(clsp_weights_convert(CLSP_LAYOUT_TORCH_CONV, kvol, cin, cout, src, dst),
+  assert_int_equal(clsp_weights_convert(CLSP_LAYOUT_TORCH_CONV, kvol, cin, cout, src,
+                                        dst),
                    CLSP_SUCCESS);
   assert_memory_equal(dst, want, n * sizeof *dst);
   ref_weights_from_torch_transposed(src, kvol, cin, cout, want);
-  assert_int_equal(clsp_weights_convert(CLSP_LAYOUT_TORCH_TRANSPOSED, kvol, cin, cout, src,
-                                        dst), CLSP_SUCCESS);
+  assert_int_equal(clsp_weights_convert(CLSP_LAYOUT_TORCH_TRANSPOSED, kvol, cin, cout,
+                                        src, dst),
+                   CLSP_SUCCESS);
   assert_memory_equal(dst, want, n * sizeof *dst);
   ref_weights_from_spconv(src, kvol, cin, cout, want);
   assert_int_equal(clsp_weights_convert(CLSP_LAYOUT_SPCONV, kvol, cin, cout, src, dst),
@@ -314,16 +318,11 @@ int main(void) {
    * first: a missed element or a stale row shows up as NaN. */
   clsp__conv_debug_poison(1);
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_weight_converters),
-    cmocka_unit_test(test_impulse_taps),
-    cmocka_unit_test(test_submanifold_3d),
-    cmocka_unit_test(test_regular_3d),
-    cmocka_unit_test(test_transposed_3d),
-    cmocka_unit_test(test_inverse_3d),
-    cmocka_unit_test(test_2d_all_kinds),
-    cmocka_unit_test(test_1d_and_4d),
-    cmocka_unit_test(test_channel_counts),
-    cmocka_unit_test(test_fused_tiles),
+    cmocka_unit_test(test_weight_converters), cmocka_unit_test(test_impulse_taps),
+    cmocka_unit_test(test_submanifold_3d),    cmocka_unit_test(test_regular_3d),
+    cmocka_unit_test(test_transposed_3d),     cmocka_unit_test(test_inverse_3d),
+    cmocka_unit_test(test_2d_all_kinds),      cmocka_unit_test(test_1d_and_4d),
+    cmocka_unit_test(test_channel_counts),    cmocka_unit_test(test_fused_tiles),
     cmocka_unit_test(test_fused_tile_env),
   };
   return HARNESS_RUN("conv", tests, 1);

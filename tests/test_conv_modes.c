@@ -93,8 +93,8 @@ static void test_workspace_chunks(void **state) {
     double diff = ref_rel_error(b, ref, elems);
     if (!(err_a < TOL && err_b < TOL && diff < TOL) || s_tiny.chunks <= s_big.chunks ||
         s_tiny.chunks < 2 || count_nan(b, elems))
-      fail_msg("case %zu: errors %.3g / %.3g, diff %.3g, chunks %zu vs %zu (%s)", i, err_a,
-               err_b, diff, s_tiny.chunks, s_big.chunks, harness_device_label());
+      fail_msg("case %zu: errors %.3g / %.3g, diff %.3g, chunks %zu vs %zu (%s)", i,
+               err_a, err_b, diff, s_tiny.chunks, s_big.chunks, harness_device_label());
     assert_int_equal(s_tiny.pair_rows, s_big.pair_rows);
     float *det = layer_run(&L, tiny, CLSP_CONV_DETERMINISTIC, NULL, NULL);
     assert_true(ref_rel_error(det, ref, elems) < TOL);
@@ -143,12 +143,13 @@ static void test_stats(void **state) {
   assert_true(s.stage_ms[CLSP_STAGE_GATHER] > 0.0 && s.stage_ms[CLSP_STAGE_GEMM] > 0.0 &&
               s.stage_ms[CLSP_STAGE_SCATTER] > 0.0);
   check_stage_sum(&s);
-  printf("stats: %zu pairs, %zu GEMM rows (padding %.1f%%), %zu groups, %zu chunks, "
-         "%.2f ms (gather %.2f, gemm %.2f, scatter %.2f, other %.2f)\n",
-         s.pair_rows, s.gemm_rows, 100.0 * (double)(s.gemm_rows - s.pair_rows) /
-         (double)s.pair_rows, s.gemm_groups, s.chunks, s.total_ms,
-         s.stage_ms[CLSP_STAGE_GATHER], s.stage_ms[CLSP_STAGE_GEMM],
-         s.stage_ms[CLSP_STAGE_SCATTER], s.stage_ms[CLSP_STAGE_OTHER]);
+  printf(
+    "stats: %zu pairs, %zu GEMM rows (padding %.1f%%), %zu groups, %zu chunks, "
+    "%.2f ms (gather %.2f, gemm %.2f, scatter %.2f, other %.2f)\n",
+    s.pair_rows, s.gemm_rows,
+    100.0 * (double)(s.gemm_rows - s.pair_rows) / (double)s.pair_rows, s.gemm_groups,
+    s.chunks, s.total_ms, s.stage_ms[CLSP_STAGE_GATHER], s.stage_ms[CLSP_STAGE_GEMM],
+    s.stage_ms[CLSP_STAGE_SCATTER], s.stage_ms[CLSP_STAGE_OTHER]);
   assert_string_equal(clsp_stage_name(CLSP_STAGE_GEMM), "gemm");
   assert_string_equal(clsp_stage_name((clsp_stage)42), "unknown");
   layer_free(&L);
@@ -170,7 +171,8 @@ static void test_fused_stats(void **state) {
   assert_int_equal(s.gemm_rows, pairs);
   assert_int_equal(s.chunks, 0);
   assert_true(s.stage_ms[CLSP_STAGE_GEMM] > 0.0 && s.stage_ms[CLSP_STAGE_OTHER] > 0.0);
-  assert_true(s.stage_ms[CLSP_STAGE_GATHER] == 0.0 && s.stage_ms[CLSP_STAGE_SCATTER] == 0.0);
+  assert_true(s.stage_ms[CLSP_STAGE_GATHER] == 0.0 &&
+              s.stage_ms[CLSP_STAGE_SCATTER] == 0.0);
   check_stage_sum(&s);
   free(layer_run(&L, ctx, CLSP_CONV_ATOMIC, &s, NULL)); /* atomic: gather-GEMM-scatter */
   assert_int_equal(s.fused, 0);
@@ -257,7 +259,8 @@ static void test_argument_errors(void **state) {
   clsp_tensor_desc d;
   clsp_tensor *other = NULL;
   assert_int_equal(clsp_tensor_describe(L.in, &d), CLSP_SUCCESS);
-  assert_int_equal(clsp_tensor_create(ctx, &d, L.in_coords, L.feats, &other), CLSP_SUCCESS);
+  assert_int_equal(clsp_tensor_create(ctx, &d, L.in_coords, L.feats, &other),
+                   CLSP_SUCCESS);
   assert_int_equal(clsp_conv_forward(ctx, L.dev_rb, other, L.dw, 0, &out, NULL),
                    CLSP_ERROR_MISMATCH);
   assert_null(out);
@@ -271,12 +274,13 @@ static void test_argument_errors(void **state) {
   clsp_context *tiny = context_with_workspace(64, 0);
   layer_device_free(&L);
   layer_device(&L, tiny);
-  assert_int_equal(clsp_conv_forward(tiny, L.dev_rb, L.in, L.dw, CLSP_CONV_GATHER_GEMM, &out,
-                                     NULL),
+  assert_int_equal(clsp_conv_forward(tiny, L.dev_rb, L.in, L.dw, CLSP_CONV_GATHER_GEMM,
+                                     &out, NULL),
                    CLSP_ERROR_TOO_LARGE);
   assert_non_null(strstr(clsp_context_last_error(tiny), "workspace_bytes = 64"));
   /* The fused dataflow needs no workspace. */
-  assert_int_equal(clsp_conv_forward(tiny, L.dev_rb, L.in, L.dw, CLSP_CONV_FUSED, &out, NULL),
+  assert_int_equal(clsp_conv_forward(tiny, L.dev_rb, L.in, L.dw, CLSP_CONV_FUSED, &out,
+                                     NULL),
                    CLSP_SUCCESS);
   clsp_tensor_destroy(out);
   layer_free(&L);

@@ -38,7 +38,8 @@ static void test_select_by_index_and_name(void **state) {
   }
   assert_int_equal(clsp_device_select(sub, &again), CLSP_SUCCESS);
   assert_non_null(strstr(again.caps.device_name, d.caps.device_name) ? "" : NULL);
-  assert_int_equal(clsp_device_select("no-such-device-xyz", &again), CLSP_ERROR_NO_DEVICE);
+  assert_int_equal(clsp_device_select("no-such-device-xyz", &again),
+                   CLSP_ERROR_NO_DEVICE);
   assert_int_equal(clsp_device_select("99:0", &again), CLSP_ERROR_NO_DEVICE);
   assert_int_equal(clsp_device_select(NULL, &again), CLSP_SUCCESS);
   assert_int_equal(clsp_device_select(NULL, NULL), CLSP_ERROR_INVALID_ARGUMENT);
@@ -146,7 +147,8 @@ static void test_kernel_runs(void **state) {
  * behind; its second run finds everything compiled. */
 static void test_warmup_launches(void **state) {
   (void)state;
-  if (harness_small()) HARNESS_SKIP("the launch warm-up's workload is not run with CLSP_TEST_SMALL");
+  if (harness_small())
+    HARNESS_SKIP("the launch warm-up's workload is not run with CLSP_TEST_SMALL");
   uint64_t before = 0, after = 1, peak = 0;
   assert_int_equal(clsp_context_memory(harness_ctx(), &before, &peak), CLSP_SUCCESS);
   clsp_status st = clsp_context_warmup_launches(harness_ctx());
@@ -189,7 +191,8 @@ static void test_wrap_keeps_caller_objects(void **state) {
   /* A queue of another context is a mismatch; NULL handles are invalid. */
   assert_int_equal(clsp_context_wrap(mine, dev, q, NULL, &w), CLSP_ERROR_MISMATCH);
   assert_null(w);
-  assert_int_equal(clsp_context_wrap(NULL, dev, myq, NULL, &w), CLSP_ERROR_INVALID_ARGUMENT);
+  assert_int_equal(clsp_context_wrap(NULL, dev, myq, NULL, &w),
+                   CLSP_ERROR_INVALID_ARGUMENT);
   clReleaseMemObject(m);
   clReleaseCommandQueue(myq);
   clReleaseContext(mine);
@@ -314,7 +317,8 @@ static void test_build_failure_carries_log(void **state) {
   char *dir = make_temp_dir();
   write_text(dir, "shared_defs.h", "/* empty */\n");
   write_text(dir, "common.clh", "/* empty */\n");
-  write_text(dir, "util.cl", "kernel void clsp_fill_u32(global uint *d) { d[0] = undeclared_name; }\n");
+  write_text(dir, "util.cl",
+             "kernel void clsp_fill_u32(global uint *d) { d[0] = undeclared_name; }\n");
   setenv("CLSP_KERNEL_DIR", dir, 1);
   clsp_context *ctx = context_with_cache(dir, CLSP_CONTEXT_NO_BINARY_CACHE);
   assert_int_equal(clsp_context_warmup(ctx), CLSP_ERROR_BUILD_FAILED);

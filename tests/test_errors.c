@@ -20,7 +20,8 @@ static void test_null_arguments(void **state) {
   clsp_tensor *t = good_tensor(ctx), *out = (clsp_tensor *)&out;
   clsp_conv_geometry g = geom2(3, 1, 1);
   clsp_rulebook *rb = NULL, *rbo = (clsp_rulebook *)&rbo;
-  assert_int_equal(clsp_rulebook_build(ctx, CLSP_CONV_SUBMANIFOLD, &g, t, &rb), CLSP_SUCCESS);
+  assert_int_equal(clsp_rulebook_build(ctx, CLSP_CONV_SUBMANIFOLD, &g, t, &rb),
+                   CLSP_SUCCESS);
   float wv[9 * 3 * 3] = {0};
   clsp_weights *w = NULL, *wo = (clsp_weights *)&wo;
   assert_int_equal(clsp_weights_create(ctx, 9, 3, 3, wv, NULL, &w), CLSP_SUCCESS);
@@ -28,7 +29,8 @@ static void test_null_arguments(void **state) {
   /* No context: nothing to record the message on. */
   assert_int_equal(clsp_tensor_create(NULL, &d, &good_coords[0][0], NULL, &out),
                    CLSP_ERROR_INVALID_ARGUMENT);
-  assert_int_equal(clsp_tensor_wrap(NULL, &d, NULL, NULL, &out), CLSP_ERROR_INVALID_ARGUMENT);
+  assert_int_equal(clsp_tensor_wrap(NULL, &d, NULL, NULL, &out),
+                   CLSP_ERROR_INVALID_ARGUMENT);
   assert_int_equal(clsp_rulebook_build(NULL, CLSP_CONV_SUBMANIFOLD, &g, t, &rbo),
                    CLSP_ERROR_INVALID_ARGUMENT);
   assert_int_equal(clsp_rulebook_inverse(NULL, rb, &rbo), CLSP_ERROR_INVALID_ARGUMENT);
@@ -36,7 +38,8 @@ static void test_null_arguments(void **state) {
                    CLSP_ERROR_INVALID_ARGUMENT);
   assert_int_equal(clsp_conv_forward(NULL, rb, t, w, 0, &out, NULL),
                    CLSP_ERROR_INVALID_ARGUMENT);
-  assert_int_equal(clsp_tensor_download(NULL, t, NULL, NULL), CLSP_ERROR_INVALID_ARGUMENT);
+  assert_int_equal(clsp_tensor_download(NULL, t, NULL, NULL),
+                   CLSP_ERROR_INVALID_ARGUMENT);
   assert_int_equal(clsp_rulebook_download(NULL, rb, NULL, NULL, NULL),
                    CLSP_ERROR_INVALID_ARGUMENT);
   assert_int_equal(clsp_relu(NULL, t, NULL), CLSP_ERROR_INVALID_ARGUMENT);
@@ -54,10 +57,13 @@ static void test_null_arguments(void **state) {
     cl_command_queue q;
     clsp_context *w2 = (clsp_context *)&w2;
     assert_int_equal(clsp_context_cl(ctx, &cl, &dev, &q), CLSP_SUCCESS);
-    assert_int_equal(clsp_context_wrap(cl, dev, NULL, NULL, &w2), CLSP_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(clsp_context_wrap(cl, dev, NULL, NULL, &w2),
+                     CLSP_ERROR_INVALID_ARGUMENT);
     assert_null(w2);
-    assert_int_equal(clsp_context_wrap(cl, NULL, q, NULL, &w2), CLSP_ERROR_INVALID_ARGUMENT);
-    assert_int_equal(clsp_context_wrap(cl, dev, q, NULL, NULL), CLSP_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(clsp_context_wrap(cl, NULL, q, NULL, &w2),
+                     CLSP_ERROR_INVALID_ARGUMENT);
+    assert_int_equal(clsp_context_wrap(cl, dev, q, NULL, NULL),
+                     CLSP_ERROR_INVALID_ARGUMENT);
   }
 
   /* Handle-only accessors. */
@@ -106,36 +112,39 @@ static void test_null_arguments(void **state) {
          CLSP_ERROR_INVALID_ARGUMENT, "out: NULL");
   EXPECT(ctx, clsp_rulebook_inverse(ctx, NULL, &rbo), CLSP_ERROR_INVALID_ARGUMENT,
          "regular: NULL");
-  EXPECT(ctx, clsp_rulebook_inverse(ctx, rb, NULL), CLSP_ERROR_INVALID_ARGUMENT, "out: NULL");
+  EXPECT(ctx, clsp_rulebook_inverse(ctx, rb, NULL), CLSP_ERROR_INVALID_ARGUMENT,
+         "out: NULL");
   EXPECT(ctx, clsp_rulebook_download(ctx, NULL, NULL, NULL, NULL),
          CLSP_ERROR_INVALID_ARGUMENT, "rb: NULL");
   int32_t oc[4][3];
   EXPECT(ctx, clsp_rulebook_download_out_coords(ctx, NULL, &oc[0][0]),
          CLSP_ERROR_INVALID_ARGUMENT, "rb: NULL");
-  EXPECT(ctx, clsp_rulebook_download_out_coords(ctx, rb, NULL), CLSP_ERROR_INVALID_ARGUMENT,
-         "coords: NULL");
+  EXPECT(ctx, clsp_rulebook_download_out_coords(ctx, rb, NULL),
+         CLSP_ERROR_INVALID_ARGUMENT, "coords: NULL");
   EXPECT(ctx, clsp_tensor_create_on_output(ctx, NULL, 3, NULL, &out),
          CLSP_ERROR_INVALID_ARGUMENT, "rb: NULL");
-  EXPECT(ctx, clsp_weights_create(ctx, 9, 3, 3, NULL, NULL, &wo), CLSP_ERROR_INVALID_ARGUMENT,
-         "weights: NULL");
+  EXPECT(ctx, clsp_weights_create(ctx, 9, 3, 3, NULL, NULL, &wo),
+         CLSP_ERROR_INVALID_ARGUMENT, "weights: NULL");
   assert_null(wo);
-  EXPECT(ctx, clsp_weights_create(ctx, 9, 3, 3, wv, NULL, NULL), CLSP_ERROR_INVALID_ARGUMENT,
-         "out: NULL");
-  EXPECT(ctx, clsp_conv_forward(ctx, rb, NULL, w, 0, &out, NULL), CLSP_ERROR_INVALID_ARGUMENT,
-         "in: NULL");
-  EXPECT(ctx, clsp_conv_forward(ctx, rb, t, NULL, 0, &out, NULL), CLSP_ERROR_INVALID_ARGUMENT,
-         "w: NULL");
+  EXPECT(ctx, clsp_weights_create(ctx, 9, 3, 3, wv, NULL, NULL),
+         CLSP_ERROR_INVALID_ARGUMENT, "out: NULL");
+  EXPECT(ctx, clsp_conv_forward(ctx, rb, NULL, w, 0, &out, NULL),
+         CLSP_ERROR_INVALID_ARGUMENT, "in: NULL");
+  EXPECT(ctx, clsp_conv_forward(ctx, rb, t, NULL, 0, &out, NULL),
+         CLSP_ERROR_INVALID_ARGUMENT, "w: NULL");
   EXPECT(ctx, clsp_relu(ctx, NULL, NULL), CLSP_ERROR_INVALID_ARGUMENT, "t: NULL");
   EXPECT(ctx, clsp_add(ctx, t, NULL, 0, NULL), CLSP_ERROR_INVALID_ARGUMENT, "b: NULL");
   EXPECT(ctx, clsp_add(ctx, NULL, t, 0, NULL), CLSP_ERROR_INVALID_ARGUMENT, "a: NULL");
-  EXPECT(ctx, clsp_concat(ctx, t, t, NULL, NULL), CLSP_ERROR_INVALID_ARGUMENT, "out: NULL");
-  EXPECT(ctx, clsp_concat(ctx, t, NULL, &out, NULL), CLSP_ERROR_INVALID_ARGUMENT, "b: NULL");
+  EXPECT(ctx, clsp_concat(ctx, t, t, NULL, NULL), CLSP_ERROR_INVALID_ARGUMENT,
+         "out: NULL");
+  EXPECT(ctx, clsp_concat(ctx, t, NULL, &out, NULL), CLSP_ERROR_INVALID_ARGUMENT,
+         "b: NULL");
   EXPECT(ctx, clsp_scale_shift(ctx, NULL, NULL, NULL, NULL), CLSP_ERROR_INVALID_ARGUMENT,
          "t: NULL");
   clsp_voxelize_options vo;
   assert_int_equal(clsp_voxelize_defaults(CLSP_VOXEL_MINKUNET, &vo), CLSP_SUCCESS);
-  EXPECT(ctx, clsp_voxelize_buffer(ctx, &vo, NULL, 4, &out, NULL), CLSP_ERROR_INVALID_ARGUMENT,
-         "points: NULL");
+  EXPECT(ctx, clsp_voxelize_buffer(ctx, &vo, NULL, 4, &out, NULL),
+         CLSP_ERROR_INVALID_ARGUMENT, "points: NULL");
 
   /* The caller's buffers are untouched; the tensor still reads back. */
   expect_buffer(ctx, cm, good_coords, sizeof good_coords);
@@ -167,9 +176,9 @@ static void test_bad_sizes(void **state) {
     int32_t value;
     const char *want;
   } cases[] = {
-    {0, 0, "desc->ndim = 0"},       {0, 5, "desc->ndim = 5"},
-    {0, -1, "desc->ndim = -1"},     {1, 0, "desc->shape[1] = 0"},
-    {1, -1, "desc->shape[1] = -1"}, {2, 0, "desc->batch_size = 0"},
+    {0, 0, "desc->ndim = 0"},         {0, 5, "desc->ndim = 5"},
+    {0, -1, "desc->ndim = -1"},       {1, 0, "desc->shape[1] = 0"},
+    {1, -1, "desc->shape[1] = -1"},   {2, 0, "desc->batch_size = 0"},
     {2, -3, "desc->batch_size = -3"}, {3, 0, "desc->channels = 0"},
   };
   for (size_t i = 0; i < N_OF(cases); i++) {
@@ -189,20 +198,21 @@ static void test_bad_sizes(void **state) {
   /* Weights: every size must be positive; the message gives all three. */
   float wv[27] = {0};
   clsp_weights *w = (clsp_weights *)&w;
-  EXPECT(ctx, clsp_weights_create(ctx, 0, 3, 3, wv, NULL, &w), CLSP_ERROR_INVALID_ARGUMENT,
-         "kernel_volume = 0", "must be positive");
+  EXPECT(ctx, clsp_weights_create(ctx, 0, 3, 3, wv, NULL, &w),
+         CLSP_ERROR_INVALID_ARGUMENT, "kernel_volume = 0", "must be positive");
   assert_null(w);
-  EXPECT(ctx, clsp_weights_create(ctx, 3, 0, 3, wv, NULL, &w), CLSP_ERROR_INVALID_ARGUMENT,
-         "c_in = 0");
-  EXPECT(ctx, clsp_weights_create(ctx, 3, 3, 0, wv, NULL, &w), CLSP_ERROR_INVALID_ARGUMENT,
-         "c_out = 0");
+  EXPECT(ctx, clsp_weights_create(ctx, 3, 0, 3, wv, NULL, &w),
+         CLSP_ERROR_INVALID_ARGUMENT, "c_in = 0");
+  EXPECT(ctx, clsp_weights_create(ctx, 3, 3, 0, wv, NULL, &w),
+         CLSP_ERROR_INVALID_ARGUMENT, "c_out = 0");
   /* A tensor on rulebook outputs with 0 channels. */
   clsp_tensor *t = good_tensor(ctx), *o = (clsp_tensor *)&o;
   clsp_conv_geometry g = geom2(3, 1, 1);
   clsp_rulebook *rb = NULL;
-  assert_int_equal(clsp_rulebook_build(ctx, CLSP_CONV_SUBMANIFOLD, &g, t, &rb), CLSP_SUCCESS);
-  EXPECT(ctx, clsp_tensor_create_on_output(ctx, rb, 0, NULL, &o), CLSP_ERROR_INVALID_ARGUMENT,
-         "channels = 0");
+  assert_int_equal(clsp_rulebook_build(ctx, CLSP_CONV_SUBMANIFOLD, &g, t, &rb),
+                   CLSP_SUCCESS);
+  EXPECT(ctx, clsp_tensor_create_on_output(ctx, rb, 0, NULL, &o),
+         CLSP_ERROR_INVALID_ARGUMENT, "channels = 0");
   assert_null(o);
   clsp_rulebook_destroy(rb);
   clsp_tensor_destroy(t);
@@ -223,20 +233,21 @@ static void test_channel_and_volume_mismatch(void **state) {
   clsp_tensor *t = good_tensor(ctx), *out = (clsp_tensor *)&out;
   clsp_conv_geometry g = geom2(3, 1, 1);
   clsp_rulebook *rb = NULL;
-  assert_int_equal(clsp_rulebook_build(ctx, CLSP_CONV_SUBMANIFOLD, &g, t, &rb), CLSP_SUCCESS);
+  assert_int_equal(clsp_rulebook_build(ctx, CLSP_CONV_SUBMANIFOLD, &g, t, &rb),
+                   CLSP_SUCCESS);
   float *wv = calloc(27 * 4 * 5, sizeof *wv);
   assert_non_null(wv);
   clsp_weights *w = NULL;
   /* Tensor C = 3, weights c_in = 4. */
   assert_int_equal(clsp_weights_create(ctx, 9, 4, 5, wv, NULL, &w), CLSP_SUCCESS);
-  EXPECT(ctx, clsp_conv_forward(ctx, rb, t, w, 0, &out, NULL), CLSP_ERROR_MISMATCH, "w:",
-         "c_in = 4", "3 channels");
+  EXPECT(ctx, clsp_conv_forward(ctx, rb, t, w, 0, &out, NULL), CLSP_ERROR_MISMATCH,
+         "w:", "c_in = 4", "3 channels");
   assert_null(out);
   clsp_weights_destroy(w);
   /* 27 taps (a 3x3x3 kernel) against a 2D 3x3 rulebook. */
   assert_int_equal(clsp_weights_create(ctx, 27, 3, 5, wv, NULL, &w), CLSP_SUCCESS);
-  EXPECT(ctx, clsp_conv_forward(ctx, rb, t, w, 0, &out, NULL), CLSP_ERROR_MISMATCH, "w:",
-         "kernel_volume = 27", "9 taps");
+  EXPECT(ctx, clsp_conv_forward(ctx, rb, t, w, 0, &out, NULL), CLSP_ERROR_MISMATCH,
+         "w:", "kernel_volume = 27", "9 taps");
   assert_null(out);
   clsp_weights_destroy(w);
   free(wv);
@@ -255,11 +266,11 @@ static void test_wrapped_buffer_too_small(void **state) {
   cl_mem short_c = make_buffer(ctx, good_coords, sizeof good_coords - 4);
   cl_mem short_f = make_buffer(ctx, good_feats, 3 * 3 * sizeof(float));
   clsp_tensor *t = (clsp_tensor *)&t;
-  EXPECT(ctx, clsp_tensor_wrap(ctx, &d, short_c, fm, &t), CLSP_ERROR_MISMATCH, "coords:",
-         "holds 44 bytes", "needs 48");
+  EXPECT(ctx, clsp_tensor_wrap(ctx, &d, short_c, fm, &t), CLSP_ERROR_MISMATCH,
+         "coords:", "holds 44 bytes", "needs 48");
   assert_null(t);
-  EXPECT(ctx, clsp_tensor_wrap(ctx, &d, cm, short_f, &t), CLSP_ERROR_MISMATCH, "feats:",
-         "holds 36 bytes", "needs 48");
+  EXPECT(ctx, clsp_tensor_wrap(ctx, &d, cm, short_f, &t), CLSP_ERROR_MISMATCH,
+         "feats:", "holds 36 bytes", "needs 48");
   assert_null(t);
   expect_buffer(ctx, short_c, good_coords, sizeof good_coords - 4);
   expect_buffer(ctx, short_f, good_feats, 3 * 3 * sizeof(float));
@@ -291,16 +302,19 @@ static void test_bad_geometry(void **state) {
     {CLSP_CONV_TRANSPOSED, {{3, 3}, {2, 2}, {0, 0}, {0, 1}}, {"axis 0", "dilation 0"}},
     {CLSP_CONV_REGULAR, {{3, -2}, {1, 1}, {0, 0}, {1, 1}}, {"axis 1", "kernel -2"}},
     /* Padding must stay below dilation * (kernel - 1) + 1. */
-    {CLSP_CONV_REGULAR, {{3, 3}, {1, 1}, {0, 3}, {1, 1}}, {"axis 1", "padding 3", "= 3)"}},
+    {CLSP_CONV_REGULAR,
+     {{3, 3}, {1, 1}, {0, 3}, {1, 1}},
+     {"axis 1", "padding 3", "= 3)"}},
     {CLSP_CONV_SUBMANIFOLD, {{3, 3}, {1, 1}, {4, 0}, {1, 1}}, {"axis 0", "padding 4"}},
     {CLSP_CONV_TRANSPOSED, {{2, 2}, {2, 2}, {-1, 0}, {1, 1}}, {"axis 0", "padding -1"}},
-    {CLSP_CONV_REGULAR, {{3, 3}, {1, 1}, {5, 0}, {2, 1}}, {"axis 0", "padding 5", "= 5)"}},
+    {CLSP_CONV_REGULAR,
+     {{3, 3}, {1, 1}, {5, 0}, {2, 1}},
+     {"axis 0", "padding 5", "= 5)"}},
   };
   for (size_t i = 0; i < N_OF(cases); i++) {
     clsp_rulebook *rb = (clsp_rulebook *)&rb;
     clsp_conv_geometry g = cases[i].g;
-    for (int a = 2; a < CLSP_MAX_DIMS; a++)
-      g.kernel[a] = g.stride[a] = g.dilation[a] = 1;
+    for (int a = 2; a < CLSP_MAX_DIMS; a++) g.kernel[a] = g.stride[a] = g.dilation[a] = 1;
     const char *const *w = cases[i].want;
     EXPECT(ctx, clsp_rulebook_build(ctx, cases[i].kind, &g, t, &rb),
            CLSP_ERROR_INVALID_ARGUMENT, w[0], w[1] ? w[1] : w[0], w[2] ? w[2] : w[0]);
@@ -342,7 +356,8 @@ static void test_bad_coordinates(void **state) {
     memcpy(coords, good_coords, sizeof coords);
     memcpy(feats, good_feats, sizeof feats);
     coords[cases[i].row][cases[i].col] = cases[i].value;
-    if (cases[i].st == CLSP_ERROR_DUPLICATE_COORDS) memcpy(coords[3], coords[0], sizeof coords[0]);
+    if (cases[i].st == CLSP_ERROR_DUPLICATE_COORDS)
+      memcpy(coords[3], coords[0], sizeof coords[0]);
     memcpy(copy, coords, sizeof copy);
     clsp_tensor_desc d = good_desc();
     clsp_tensor *t = (clsp_tensor *)&t;

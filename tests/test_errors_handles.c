@@ -59,8 +59,8 @@ static void test_empty_tensor(void **state) {
     assert_int_equal(clsp_rulebook_download(ctx, rb, start, NULL, NULL), CLSP_SUCCESS);
     assert_int_equal(start[info.kernel_volume], 0);
     clsp_tensor *out = NULL;
-    assert_int_equal(clsp_conv_forward(ctx, rb, t, kinds[i].w, CLSP_CONV_DETERMINISTIC, &out,
-                                       NULL),
+    assert_int_equal(clsp_conv_forward(ctx, rb, t, kinds[i].w, CLSP_CONV_DETERMINISTIC,
+                                       &out, NULL),
                      CLSP_SUCCESS);
     expect_empty(ctx, out, 2);
     if (kinds[i].kind == CLSP_CONV_REGULAR) {
@@ -78,7 +78,8 @@ static void test_empty_tensor(void **state) {
   clsp_weights *wiv = NULL;
   assert_int_equal(clsp_weights_create(ctx, 9, 2, 3, wi, NULL, &wiv), CLSP_SUCCESS);
   clsp_tensor *back = NULL;
-  assert_int_equal(clsp_conv_forward(ctx, inv, reg_out, wiv, 0, &back, NULL), CLSP_SUCCESS);
+  assert_int_equal(clsp_conv_forward(ctx, inv, reg_out, wiv, 0, &back, NULL),
+                   CLSP_SUCCESS);
   expect_empty(ctx, back, 3);
   /* Elementwise ops on empty tensors. */
   assert_int_equal(clsp_relu(ctx, back, NULL), CLSP_SUCCESS);
@@ -145,7 +146,8 @@ static void test_too_large(void **state) {
   clsp_tensor *g = good_tensor(ctx), *o = (clsp_tensor *)&o;
   clsp_conv_geometry k = geom2(3, 1, 1);
   clsp_rulebook *rb = NULL;
-  assert_int_equal(clsp_rulebook_build(ctx, CLSP_CONV_SUBMANIFOLD, &k, g, &rb), CLSP_SUCCESS);
+  assert_int_equal(clsp_rulebook_build(ctx, CLSP_CONV_SUBMANIFOLD, &k, g, &rb),
+                   CLSP_SUCCESS);
   EXPECT(ctx, clsp_tensor_create_on_output(ctx, rb, (size_t)1 << 31, NULL, &o),
          CLSP_ERROR_TOO_LARGE, "4 x 2147483648");
   assert_null(o);
@@ -162,23 +164,26 @@ static void test_rulebook_other_tensor(void **state) {
   clsp_tensor *a = good_tensor(ctx), *b = good_tensor(ctx), *out = (clsp_tensor *)&out;
   clsp_conv_geometry g = geom2(3, 1, 1);
   clsp_rulebook *rb = NULL;
-  assert_int_equal(clsp_rulebook_build(ctx, CLSP_CONV_SUBMANIFOLD, &g, a, &rb), CLSP_SUCCESS);
+  assert_int_equal(clsp_rulebook_build(ctx, CLSP_CONV_SUBMANIFOLD, &g, a, &rb),
+                   CLSP_SUCCESS);
   float wv[9 * 3 * 3] = {0};
   clsp_weights *w = NULL;
   assert_int_equal(clsp_weights_create(ctx, 9, 3, 3, wv, NULL, &w), CLSP_SUCCESS);
   /* Same coordinates, other site set. */
-  EXPECT(ctx, clsp_conv_forward(ctx, rb, b, w, 0, &out, NULL), CLSP_ERROR_MISMATCH, "in:",
-         "4 sites", "not on the sites");
+  EXPECT(ctx, clsp_conv_forward(ctx, rb, b, w, 0, &out, NULL), CLSP_ERROR_MISMATCH,
+         "in:", "4 sites", "not on the sites");
   assert_null(out);
   /* Fewer sites. */
   clsp_tensor_desc d = good_desc();
   d.n_sites = 3;
   clsp_tensor *c = NULL;
-  assert_int_equal(clsp_tensor_create(ctx, &d, &good_coords[0][0], NULL, &c), CLSP_SUCCESS);
-  EXPECT(ctx, clsp_conv_forward(ctx, rb, c, w, 0, &out, NULL), CLSP_ERROR_MISMATCH, "in:",
-         "3 sites");
+  assert_int_equal(clsp_tensor_create(ctx, &d, &good_coords[0][0], NULL, &c),
+                   CLSP_SUCCESS);
+  EXPECT(ctx, clsp_conv_forward(ctx, rb, c, w, 0, &out, NULL), CLSP_ERROR_MISMATCH,
+         "in:", "3 sites");
   /* Ops refuse tensors not on the same sites. */
-  EXPECT(ctx, clsp_add(ctx, a, b, 0, NULL), CLSP_ERROR_MISMATCH, "b:", "not on the sites");
+  EXPECT(ctx, clsp_add(ctx, a, b, 0, NULL), CLSP_ERROR_MISMATCH,
+         "b:", "not on the sites");
   clsp_tensor_destroy(c);
   clsp_weights_destroy(w);
   clsp_rulebook_destroy(rb);
@@ -193,29 +198,34 @@ static void test_inverse_without_regular(void **state) {
   clsp_tensor *t = good_tensor(ctx), *out = (clsp_tensor *)&out;
   clsp_conv_geometry sub = geom2(3, 1, 1), down = geom2(3, 2, 1), up = geom2(2, 2, 0);
   clsp_rulebook *rs = NULL, *rr = NULL, *rt = NULL, *inv = (clsp_rulebook *)&inv;
-  assert_int_equal(clsp_rulebook_build(ctx, CLSP_CONV_SUBMANIFOLD, &sub, t, &rs), CLSP_SUCCESS);
-  assert_int_equal(clsp_rulebook_build(ctx, CLSP_CONV_REGULAR, &down, t, &rr), CLSP_SUCCESS);
-  assert_int_equal(clsp_rulebook_build(ctx, CLSP_CONV_TRANSPOSED, &up, t, &rt), CLSP_SUCCESS);
-  EXPECT(ctx, clsp_rulebook_inverse(ctx, rs, &inv), CLSP_ERROR_INVALID_ARGUMENT, "regular:",
-         "kind 0");
+  assert_int_equal(clsp_rulebook_build(ctx, CLSP_CONV_SUBMANIFOLD, &sub, t, &rs),
+                   CLSP_SUCCESS);
+  assert_int_equal(clsp_rulebook_build(ctx, CLSP_CONV_REGULAR, &down, t, &rr),
+                   CLSP_SUCCESS);
+  assert_int_equal(clsp_rulebook_build(ctx, CLSP_CONV_TRANSPOSED, &up, t, &rt),
+                   CLSP_SUCCESS);
+  EXPECT(ctx, clsp_rulebook_inverse(ctx, rs, &inv), CLSP_ERROR_INVALID_ARGUMENT,
+         "regular:", "kind 0");
   assert_null(inv);
-  EXPECT(ctx, clsp_rulebook_inverse(ctx, rt, &inv), CLSP_ERROR_INVALID_ARGUMENT, "regular:",
-         "kind 2");
+  EXPECT(ctx, clsp_rulebook_inverse(ctx, rt, &inv), CLSP_ERROR_INVALID_ARGUMENT,
+         "regular:", "kind 2");
   assert_int_equal(clsp_rulebook_inverse(ctx, rr, &inv), CLSP_SUCCESS);
   /* An inverse of an inverse is not a regular conv either. */
   clsp_rulebook *inv2 = (clsp_rulebook *)&inv2;
-  EXPECT(ctx, clsp_rulebook_inverse(ctx, inv, &inv2), CLSP_ERROR_INVALID_ARGUMENT, "kind 3");
+  EXPECT(ctx, clsp_rulebook_inverse(ctx, inv, &inv2), CLSP_ERROR_INVALID_ARGUMENT,
+         "kind 3");
   assert_null(inv2);
   float wv[9 * 3 * 3] = {0};
   clsp_weights *w = NULL;
   assert_int_equal(clsp_weights_create(ctx, 9, 3, 3, wv, NULL, &w), CLSP_SUCCESS);
   /* The inverse takes the regular conv's output, not its input. */
-  EXPECT(ctx, clsp_conv_forward(ctx, inv, t, w, 0, &out, NULL), CLSP_ERROR_MISMATCH, "in:",
-         "not on the sites");
+  EXPECT(ctx, clsp_conv_forward(ctx, inv, t, w, 0, &out, NULL), CLSP_ERROR_MISMATCH,
+         "in:", "not on the sites");
   assert_null(out);
   clsp_tensor *down_out = NULL, *back = NULL;
   assert_int_equal(clsp_conv_forward(ctx, rr, t, w, 0, &down_out, NULL), CLSP_SUCCESS);
-  assert_int_equal(clsp_conv_forward(ctx, inv, down_out, w, 0, &back, NULL), CLSP_SUCCESS);
+  assert_int_equal(clsp_conv_forward(ctx, inv, down_out, w, 0, &back, NULL),
+                   CLSP_SUCCESS);
   clsp_tensor_desc d;
   assert_int_equal(clsp_tensor_describe(back, &d), CLSP_SUCCESS);
   assert_int_equal(d.n_sites, 4);
@@ -240,38 +250,43 @@ static void test_cross_context(void **state) {
   clsp_tensor *ta = good_tensor(a), *tb = good_tensor(b), *out = (clsp_tensor *)&out;
   clsp_conv_geometry g = geom2(3, 1, 1), down = geom2(3, 2, 1);
   clsp_rulebook *ra = NULL, *rb = NULL, *rra = NULL, *x = (clsp_rulebook *)&x;
-  assert_int_equal(clsp_rulebook_build(a, CLSP_CONV_SUBMANIFOLD, &g, ta, &ra), CLSP_SUCCESS);
-  assert_int_equal(clsp_rulebook_build(a, CLSP_CONV_REGULAR, &down, ta, &rra), CLSP_SUCCESS);
-  assert_int_equal(clsp_rulebook_build(b, CLSP_CONV_SUBMANIFOLD, &g, tb, &rb), CLSP_SUCCESS);
+  assert_int_equal(clsp_rulebook_build(a, CLSP_CONV_SUBMANIFOLD, &g, ta, &ra),
+                   CLSP_SUCCESS);
+  assert_int_equal(clsp_rulebook_build(a, CLSP_CONV_REGULAR, &down, ta, &rra),
+                   CLSP_SUCCESS);
+  assert_int_equal(clsp_rulebook_build(b, CLSP_CONV_SUBMANIFOLD, &g, tb, &rb),
+                   CLSP_SUCCESS);
   float wv[9 * 3 * 3] = {0};
   clsp_weights *wa = NULL, *wb = NULL;
   assert_int_equal(clsp_weights_create(a, 9, 3, 3, wv, NULL, &wa), CLSP_SUCCESS);
   assert_int_equal(clsp_weights_create(b, 9, 3, 3, wv, NULL, &wb), CLSP_SUCCESS);
 
-  EXPECT(b, clsp_rulebook_build(b, CLSP_CONV_SUBMANIFOLD, &g, ta, &x), CLSP_ERROR_MISMATCH,
-         "in:", "another context");
+  EXPECT(b, clsp_rulebook_build(b, CLSP_CONV_SUBMANIFOLD, &g, ta, &x),
+         CLSP_ERROR_MISMATCH, "in:", "another context");
   assert_null(x);
-  EXPECT(b, clsp_conv_forward(b, ra, tb, wb, 0, &out, NULL), CLSP_ERROR_MISMATCH, "rb:",
-         "another context");
+  EXPECT(b, clsp_conv_forward(b, ra, tb, wb, 0, &out, NULL), CLSP_ERROR_MISMATCH,
+         "rb:", "another context");
   assert_null(out);
-  EXPECT(b, clsp_conv_forward(b, rb, ta, wb, 0, &out, NULL), CLSP_ERROR_MISMATCH, "in:",
-         "another context");
-  EXPECT(b, clsp_conv_forward(b, rb, tb, wa, 0, &out, NULL), CLSP_ERROR_MISMATCH, "w:",
-         "another context");
-  EXPECT(b, clsp_rulebook_inverse(b, rra, &x), CLSP_ERROR_MISMATCH, "regular:",
-         "another context");
-  EXPECT(b, clsp_tensor_create_on_output(b, ra, 3, NULL, &out), CLSP_ERROR_MISMATCH, "rb:",
-         "another context");
+  EXPECT(b, clsp_conv_forward(b, rb, ta, wb, 0, &out, NULL), CLSP_ERROR_MISMATCH,
+         "in:", "another context");
+  EXPECT(b, clsp_conv_forward(b, rb, tb, wa, 0, &out, NULL), CLSP_ERROR_MISMATCH,
+         "w:", "another context");
+  EXPECT(b, clsp_rulebook_inverse(b, rra, &x), CLSP_ERROR_MISMATCH,
+         "regular:", "another context");
+  EXPECT(b, clsp_tensor_create_on_output(b, ra, 3, NULL, &out), CLSP_ERROR_MISMATCH,
+         "rb:", "another context");
   assert_null(out);
   uint32_t start[10];
   int32_t oc[4][3];
   EXPECT(b, clsp_rulebook_download(b, ra, start, NULL, NULL), CLSP_ERROR_MISMATCH, "rb:");
-  EXPECT(b, clsp_rulebook_download_out_coords(b, ra, &oc[0][0]), CLSP_ERROR_MISMATCH, "rb:");
+  EXPECT(b, clsp_rulebook_download_out_coords(b, ra, &oc[0][0]), CLSP_ERROR_MISMATCH,
+         "rb:");
   float f[4][3];
   EXPECT(b, clsp_tensor_download(b, ta, NULL, &f[0][0]), CLSP_ERROR_MISMATCH, "t:");
   EXPECT(b, clsp_relu(b, ta, NULL), CLSP_ERROR_MISMATCH, "t:", "another context");
   EXPECT(b, clsp_add(b, tb, ta, 0, NULL), CLSP_ERROR_MISMATCH, "b:", "another context");
-  EXPECT(b, clsp_concat(b, ta, tb, &out, NULL), CLSP_ERROR_MISMATCH, "a:", "another context");
+  EXPECT(b, clsp_concat(b, ta, tb, &out, NULL), CLSP_ERROR_MISMATCH,
+         "a:", "another context");
   EXPECT(b, clsp_scale_shift(b, ta, NULL, NULL, NULL), CLSP_ERROR_MISMATCH, "t:");
 
   /* Buffers of B's cl_context wrapped into A. */
@@ -279,17 +294,17 @@ static void test_cross_context(void **state) {
   cl_mem cm = make_buffer(b, good_coords, sizeof good_coords);
   cl_mem fm = make_buffer(b, good_feats, sizeof good_feats);
   cl_mem cma = make_buffer(a, good_coords, sizeof good_coords);
-  EXPECT(a, clsp_tensor_wrap(a, &d, cm, fm, &out), CLSP_ERROR_MISMATCH, "coords:",
-         "another cl_context");
+  EXPECT(a, clsp_tensor_wrap(a, &d, cm, fm, &out), CLSP_ERROR_MISMATCH,
+         "coords:", "another cl_context");
   assert_null(out);
-  EXPECT(a, clsp_tensor_wrap(a, &d, cma, fm, &out), CLSP_ERROR_MISMATCH, "feats:",
-         "another cl_context");
+  EXPECT(a, clsp_tensor_wrap(a, &d, cma, fm, &out), CLSP_ERROR_MISMATCH,
+         "feats:", "another cl_context");
   float pts[4][4] = {{0}};
   cl_mem pm = make_buffer(b, pts, sizeof pts);
   clsp_voxelize_options vo;
   assert_int_equal(clsp_voxelize_defaults(CLSP_VOXEL_MINKUNET, &vo), CLSP_SUCCESS);
-  EXPECT(a, clsp_voxelize_buffer(a, &vo, pm, 4, &out, NULL), CLSP_ERROR_MISMATCH, "points:",
-         "another cl_context");
+  EXPECT(a, clsp_voxelize_buffer(a, &vo, pm, 4, &out, NULL), CLSP_ERROR_MISMATCH,
+         "points:", "another cl_context");
   /* A queue of B's cl_context with A's. */
   cl_context acl;
   cl_device_id dev;
@@ -351,7 +366,8 @@ static void test_out_of_device_memory(void **state) {
   clsp_tensor *g = good_tensor(ctx);
   clsp_conv_geometry k = geom2(3, 1, 1);
   clsp_rulebook *rb = NULL;
-  assert_int_equal(clsp_rulebook_build(ctx, CLSP_CONV_SUBMANIFOLD, &k, g, &rb), CLSP_SUCCESS);
+  assert_int_equal(clsp_rulebook_build(ctx, CLSP_CONV_SUBMANIFOLD, &k, g, &rb),
+                   CLSP_SUCCESS);
   uint64_t mid = 0;
   assert_int_equal(clsp_context_memory(ctx, &mid, NULL), CLSP_SUCCESS);
   size_t ch4 = (size_t)(max_alloc / 16) + 1; /* 4 sites */

@@ -17,7 +17,6 @@
 /* conv0's reference is stored as float16: |x - f16(x)| <= 2^-11 |x|. */
 #define F16_TOL 4.9e-4
 
-
 typedef struct bundle {
   const char *name;
   clsp_npy_array coords, feats, out_coords, out_feats;
@@ -53,7 +52,8 @@ static clsp_model *load_model(const char *path) {
   clsp_model *m = NULL;
   clsp_status st = clsp_model_load_file(harness_ctx(), path, NULL, &m);
   if (st != CLSP_SUCCESS)
-    fail_msg("%s: %s: %s", path, clsp_status_string(st), clsp_context_last_error(harness_ctx()));
+    fail_msg("%s: %s: %s", path, clsp_status_string(st),
+             clsp_context_last_error(harness_ctx()));
   return m;
 }
 
@@ -62,7 +62,8 @@ static void forward(clsp_model *m, const int32_t *coords, const float *feats, si
   const char *k[1] = {keep};
   clsp_status st = clsp_model_forward_host(m, coords, feats, n, 1, k, keep ? 1 : 0, NULL);
   if (st != CLSP_SUCCESS)
-    fail_msg("forward: %s: %s", clsp_status_string(st), clsp_context_last_error(harness_ctx()));
+    fail_msg("forward: %s: %s", clsp_status_string(st),
+             clsp_context_last_error(harness_ctx()));
 }
 
 /* The dense output of the last forward (malloc'd) and its element count. */
@@ -105,8 +106,9 @@ static void check_conv0(clsp_model *m, const bundle *b, const size_t *rows,
     }
   }
   double err = model_rel_l2(a, e, n * rc), frac = (double)same / (double)(n * rc);
-  print_message("  %s conv0: %zu sites, rel. L2 vs fp16 reference %.3g, %.4f%% round to it\n",
-                b->name, n, err, 100.0 * frac);
+  print_message(
+    "  %s conv0: %zu sites, rel. L2 vs fp16 reference %.3g, %.4f%% round to it\n",
+    b->name, n, err, 100.0 * frac);
   assert_true(err <= F16_TOL);
   assert_true(frac >= 0.999);
   free(a);
@@ -118,9 +120,12 @@ static void check_conv0(clsp_model *m, const bundle *b, const size_t *rows,
 static void run_bundle(const char *name, const char *onnx) {
   bundle b;
   if (harness_small())
-    HARNESS_SKIP("CLSP_TEST_SMALL: the whole %s frame is left to full runs (test_bundle_crop "
-                 "runs the model on a crop)", name);
-  if (!bundle_load(&b, name, onnx)) HARNESS_SKIP("%s absent (../shared not mounted)", b.onnx);
+    HARNESS_SKIP(
+      "CLSP_TEST_SMALL: the whole %s frame is left to full runs (test_bundle_crop "
+      "runs the model on a crop)",
+      name);
+  if (!bundle_load(&b, name, onnx))
+    HARNESS_SKIP("%s absent (../shared not mounted)", b.onnx);
   clsp_model *m = load_model(b.onnx);
   size_t n = b.coords.shape[0], count;
   forward(m, b.coords.data, b.feats.data, n, "conv0");
@@ -131,12 +136,13 @@ static void run_bundle(const char *name, const char *onnx) {
   size_t c = b.out_feats.shape[1];
   int32_t dhw[3] = {(int32_t)(info.dims[1] / (int64_t)c), (int32_t)info.dims[2],
                     (int32_t)info.dims[3]};
-  float *ref = model_densify(b.out_coords.data, b.out_feats.data, b.out_coords.shape[0], c, dhw, 1);
+  float *ref =
+    model_densify(b.out_coords.data, b.out_feats.data, b.out_coords.shape[0], c, dhw, 1);
   assert_non_null(ref);
   double err = model_rel_l2(out, ref, count);
-  print_message("  %s: %zu voxels -> [%lld, %lld, %lld, %lld], rel. L2 vs spconv %.3g\n", name, n,
-                (long long)info.dims[0], (long long)info.dims[1], (long long)info.dims[2],
-                (long long)info.dims[3], err);
+  print_message("  %s: %zu voxels -> [%lld, %lld, %lld, %lld], rel. L2 vs spconv %.3g\n",
+                name, n, (long long)info.dims[0], (long long)info.dims[1],
+                (long long)info.dims[2], (long long)info.dims[3], err);
   assert_true(err <= BUNDLE_TOL);
   check_conv0(m, &b, NULL, NULL, 0);
   /* The next frame: same memory, same result. */
@@ -169,8 +175,9 @@ static void test_bundle_crop(void **state) {
   (void)state;
   bundle b;
   if (strstr(harness_device_label(), "Oclgrind"))
-    HARNESS_SKIP("the SECOND model's CLBlast GEMMs take far too long under the simulator; the "
-                 "builder network and ops tests cover the model's kernels here");
+    HARNESS_SKIP(
+      "the SECOND model's CLBlast GEMMs take far too long under the simulator; the "
+      "builder network and ops tests cover the model's kernels here");
   if (!bundle_load(&b, "second-scn", "second.scn.onnx"))
     HARNESS_SKIP("%s absent (../shared not mounted)", b.onnx);
   size_t n = b.coords.shape[0], want = harness_small() ? 400 : 2000;
@@ -182,7 +189,8 @@ static void test_bundle_crop(void **state) {
     lo_y = cy - half, hi_y = cy + half, lo_x = cx - half, hi_x = cx + half;
     k = 0;
     for (size_t i = 0; i < n; i++)
-      k += c[4 * i + 2] >= lo_y && c[4 * i + 2] < hi_y && c[4 * i + 3] >= lo_x && c[4 * i + 3] < hi_x;
+      k += c[4 * i + 2] >= lo_y && c[4 * i + 2] < hi_y && c[4 * i + 3] >= lo_x &&
+           c[4 * i + 3] < hi_x;
     if (k >= want) break;
   }
   int32_t *cc = malloc(k * 16 + 16);
@@ -203,7 +211,8 @@ static void test_bundle_crop(void **state) {
   }
   clsp_model *m = load_model(b.onnx);
   forward(m, cc, cf, n_in, "conv0");
-  print_message("  crop of %zu sites (%zu interior), box half-width %d\n", n_in, m_rows, (int)half);
+  print_message("  crop of %zu sites (%zu interior), box half-width %d\n", n_in, m_rows,
+                (int)half);
   size_t count;
   clsp_model_value_info info;
   float *out = dense_result(m, &count, &info);
@@ -223,7 +232,6 @@ static void test_bundle_crop(void **state) {
   bundle_free(&b);
 }
 
-
 /* The raw scan through the device voxelizer, OpenPCDet's SECOND recipe:
  * the same sites as the bundle's input (compared sorted). The bundle's
  * features are the mean of each voxel's first <= 5 points rounded to
@@ -233,7 +241,8 @@ static void test_bundle_crop(void **state) {
 #define SCAN_TOL 2e-3
 static const int32_t *sort_rows_base;
 static int cmp_rows(const void *a, const void *b) {
-  const int32_t *x = sort_rows_base + 4 * *(const size_t *)a, *y = sort_rows_base + 4 * *(const size_t *)b;
+  const int32_t *x = sort_rows_base + 4 * *(const size_t *)a,
+                *y = sort_rows_base + 4 * *(const size_t *)b;
   for (int k = 0; k < 4; k++)
     if (x[k] != y[k]) return x[k] < y[k] ? -1 : 1;
   return 0;
@@ -259,9 +268,13 @@ static void test_bundle_scan(void **state) {
   size_t size, n = b.coords.shape[0];
   unsigned char *pts = model_read_file(scan, &size);
   assert_non_null(pts);
-  clsp_voxelize_options v = {CLSP_VOXEL_RANGE, {0.05f, 0.05f, 0.1f}, {0, -40, -3, 70.4f, 40, 1}, 0};
+  clsp_voxelize_options v = {CLSP_VOXEL_RANGE,
+                             {0.05f, 0.05f, 0.1f},
+                             {0, -40, -3, 70.4f, 40, 1},
+                             0};
   clsp_tensor *t = NULL;
-  assert_int_equal(clsp_voxelize(harness_ctx(), &v, (const float *)pts, size / 16, &t, NULL),
+  assert_int_equal(clsp_voxelize(harness_ctx(), &v, (const float *)pts, size / 16, &t,
+                                 NULL),
                    CLSP_SUCCESS);
   clsp_tensor_desc d;
   assert_int_equal(clsp_tensor_describe(t, &d), CLSP_SUCCESS);
@@ -272,7 +285,8 @@ static void test_bundle_scan(void **state) {
   assert_int_equal(clsp_tensor_download(harness_ctx(), t, c, f), CLSP_SUCCESS);
   size_t *mine = sorted_rows(c, n), *theirs = sorted_rows(b.coords.data, n), differ = 0;
   for (size_t i = 0; i < n; i++) {
-    assert_memory_equal(c + 4 * mine[i], (const int32_t *)b.coords.data + 4 * theirs[i], 16);
+    assert_memory_equal(c + 4 * mine[i], (const int32_t *)b.coords.data + 4 * theirs[i],
+                        16);
     const float *want = (const float *)b.feats.data + 4 * theirs[i];
     int same = 1;
     for (int k = 0; k < 4; k++) same &= model_round_f16(f[4 * mine[i] + k]) == want[k];
@@ -285,11 +299,15 @@ static void test_bundle_scan(void **state) {
   size_t count, ch = b.out_feats.shape[1];
   clsp_model_value_info info;
   out = dense_result(m, &count, &info);
-  int32_t dhw[3] = {(int32_t)(info.dims[1] / (int64_t)ch), (int32_t)info.dims[2], (int32_t)info.dims[3]};
-  ref = model_densify(b.out_coords.data, b.out_feats.data, b.out_coords.shape[0], ch, dhw, 1);
+  int32_t dhw[3] = {(int32_t)(info.dims[1] / (int64_t)ch), (int32_t)info.dims[2],
+                    (int32_t)info.dims[3]};
+  ref =
+    model_densify(b.out_coords.data, b.out_feats.data, b.out_coords.shape[0], ch, dhw, 1);
   double err = model_rel_l2(out, ref, count);
-  print_message("  000008.bin voxelized: %zu sites (same set), %zu with features unlike the "
-                "bundle's after fp16 rounding; output rel. L2 vs spconv %.3g\n", n, differ, err);
+  print_message(
+    "  000008.bin voxelized: %zu sites (same set), %zu with features unlike the "
+    "bundle's after fp16 rounding; output rel. L2 vs spconv %.3g\n",
+    n, differ, err);
   assert_true(differ <= 60);
   assert_true(err <= SCAN_TOL);
   free(out);
@@ -304,16 +322,11 @@ static void test_bundle_scan(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_dense_ops),
-    cmocka_unit_test(test_activation_ops),
-    cmocka_unit_test(test_builder_network),
-    cmocka_unit_test(test_builder_frames),
-    cmocka_unit_test(test_builder_errors),
-    cmocka_unit_test(test_malformed_models),
-    cmocka_unit_test(test_malformed_graphs),
-    cmocka_unit_test(test_bundle_crop),
-    cmocka_unit_test(test_bundle_second),
-    cmocka_unit_test(test_bundle_centerpoint),
+    cmocka_unit_test(test_dense_ops),        cmocka_unit_test(test_activation_ops),
+    cmocka_unit_test(test_builder_network),  cmocka_unit_test(test_builder_frames),
+    cmocka_unit_test(test_builder_errors),   cmocka_unit_test(test_malformed_models),
+    cmocka_unit_test(test_malformed_graphs), cmocka_unit_test(test_bundle_crop),
+    cmocka_unit_test(test_bundle_second),    cmocka_unit_test(test_bundle_centerpoint),
     cmocka_unit_test(test_bundle_scan),
   };
   return HARNESS_RUN("model", tests, 1);

@@ -22,7 +22,8 @@ static clsp_tensor *make(size_t n, size_t channels, uint64_t seed, float **host)
   /* Unique by construction; trusted so this suite does not depend on the
    * device duplicate check (which reports false duplicates on llvmpipe at
    * the time of writing: see the bench branch's report). */
-  clsp_tensor_desc d = {3, {1, 1, (int32_t)n}, 1, n, channels, CLSP_TENSOR_TRUSTED_UNIQUE};
+  clsp_tensor_desc d = {3, {1, 1, (int32_t)n}, 1,
+                        n, channels,           CLSP_TENSOR_TRUSTED_UNIQUE};
   clsp_tensor *t = NULL;
   assert_int_equal(clsp_tensor_create(harness_ctx(), &d, c, f, &t), CLSP_SUCCESS);
   free(c);
@@ -38,9 +39,7 @@ static float *feats_of(clsp_tensor *t, size_t count) {
   return f;
 }
 
-static size_t sites(void) {
-  return harness_small() ? 257 : 5003;
-}
+static size_t sites(void) { return harness_small() ? 257 : 5003; }
 
 static void test_relu(void **state) {
   (void)state;
@@ -52,7 +51,8 @@ static void test_relu(void **state) {
   assert_int_equal(clsp_relu(harness_ctx(), t, &ms), CLSP_SUCCESS);
   assert_true(ms >= 0.0);
   float *g = feats_of(t, n * c);
-  for (size_t i = 0; i < n * c; i++) HARNESS_CHECK(g[i] == (h[i] > 0 ? h[i] : 0.0f), seed);
+  for (size_t i = 0; i < n * c; i++)
+    HARNESS_CHECK(g[i] == (h[i] > 0 ? h[i] : 0.0f), seed);
   free(g);
   free(h);
   clsp_tensor_destroy(t);
@@ -108,7 +108,9 @@ static void test_concat_and_add(void **state) {
   float *g = feats_of(x, n * 2 * ca);
   for (size_t r = 0; r < n; r++)
     for (size_t k = 0; k < 2 * ca; k++)
-      if (g[r * 2 * ca + k] != ha[r * ca + k % ca]) fail_msg("row %zu col %zu: %g vs %g", r, k, (double)g[r * 2 * ca + k], (double)ha[r * ca + k % ca]);
+      if (g[r * 2 * ca + k] != ha[r * ca + k % ca])
+        fail_msg("row %zu col %zu: %g vs %g", r, k, (double)g[r * 2 * ca + k],
+                 (double)ha[r * ca + k % ca]);
   free(g);
   int32_t *cx = malloc(n * 16), *c0 = malloc(n * 16);
   assert_int_equal(clsp_tensor_download(ctx, x, cx, NULL), CLSP_SUCCESS);

@@ -39,8 +39,8 @@ static void check_width(clsp_context *ctx, clsp_kernel_id k, const char *name,
   assert_int_equal(CLSP_RUN(ctx, k, clsp_items(ITEMS), NULL, CLSP_A(out), CLSP_A(items),
                             CLSP_A(iters), CLSP_A(s)),
                    CLSP_SUCCESS);
-  assert_int_equal(clEnqueueReadBuffer(ctx->queue, out, CL_TRUE, 0, n * sizeof *host, host, 0,
-                                       NULL, NULL),
+  assert_int_equal(clEnqueueReadBuffer(ctx->queue, out, CL_TRUE, 0, n * sizeof *host,
+                                       host, 0, NULL, NULL),
                    CL_SUCCESS);
   for (unsigned g = 0; g < ITEMS; g++) {
     double ref = reference(g, iters, (double)s);
@@ -69,7 +69,8 @@ static void test_peak_api(void **state) {
   assert_int_equal(clsp_device_fma_peak(NULL, &g), CLSP_ERROR_INVALID_ARGUMENT);
   assert_int_equal(clsp_device_fma_peak(ctx, NULL), CLSP_ERROR_INVALID_ARGUMENT);
   /* Simulators run the calibration for minutes: contract only on others. */
-  if (harness_small()) HARNESS_SKIP("FMA peak measurement is not run with CLSP_TEST_SMALL");
+  if (harness_small())
+    HARNESS_SKIP("FMA peak measurement is not run with CLSP_TEST_SMALL");
   assert_int_equal(clsp_device_fma_peak(ctx, &g), CLSP_SUCCESS);
   assert_true(g > 0 && isfinite(g));
   assert_int_equal(clsp_device_fma_peak(ctx, &again), CLSP_SUCCESS);

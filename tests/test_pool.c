@@ -46,7 +46,8 @@ static float *values(harness_rng *rng, size_t n, int ties) {
   return f;
 }
 
-static void layer_make(pool_layer *L, clsp_context *ctx, const pool_case *c, uint64_t seed) {
+static void layer_make(pool_layer *L, clsp_context *ctx, const pool_case *c,
+                       uint64_t seed) {
   static const int32_t grids[4][4] = {{30}, {11, 9}, {7, 6, 5}, {5, 4, 4, 3}};
   memset(L, 0, sizeof *L);
   harness_rng rng = {seed};
@@ -81,7 +82,8 @@ static void layer_make(pool_layer *L, clsp_context *ctx, const pool_case *c, uin
   assert_int_equal(clsp_rulebook_download_out_coords(ctx, L->rb, L->out_coords),
                    CLSP_SUCCESS);
   L->dy = values(&rng, L->n_out * c->channels, 0);
-  assert_int_equal(clsp_tensor_create_on_output(ctx, L->rb, c->channels, L->dy, &L->d_out),
+  assert_int_equal(clsp_tensor_create_on_output(ctx, L->rb, c->channels, L->dy,
+                                                &L->d_out),
                    CLSP_SUCCESS);
 }
 
@@ -115,7 +117,8 @@ static float *check_type(pool_layer *L, clsp_context *ctx, int type, uint64_t se
   clsp_tensor *y = NULL, *dx = NULL;
   assert_int_equal(clsp_pool_forward(ctx, L->rb, (clsp_pool_type)type, L->in, &y),
                    CLSP_SUCCESS);
-  assert_int_equal(clsp_pool_backward(ctx, L->rb, (clsp_pool_type)type, L->in, L->d_out, &dx),
+  assert_int_equal(clsp_pool_backward(ctx, L->rb, (clsp_pool_type)type, L->in, L->d_out,
+                                      &dx),
                    CLSP_SUCCESS);
   int32_t *yc = malloc((L->n_out * (size_t)(L->c.ndim + 1) + 1) * sizeof *yc);
   int32_t *xc = malloc((L->n_in * (size_t)(L->c.ndim + 1) + 1) * sizeof *xc);
@@ -123,18 +126,20 @@ static float *check_type(pool_layer *L, clsp_context *ctx, int type, uint64_t se
   float *yf = download(ctx, y, ny, yc), *dxf = download(ctx, dx, nx, xc);
   double *ry = malloc((ny + 1) * sizeof *ry), *rdx = malloc((nx + 1) * sizeof *rdx);
   assert_true(ry && rdx);
-  assert_int_equal(ref_pool(type, REF_REGULAR, &L->g, L->grid, L->batch, L->n_in, L->coords,
-                            L->x, L->c.channels, L->n_out, L->out_coords, L->dy, ry, rdx),
+  assert_int_equal(ref_pool(type, REF_REGULAR, &L->g, L->grid, L->batch, L->n_in,
+                            L->coords, L->x, L->c.channels, L->n_out, L->out_coords,
+                            L->dy, ry, rdx),
                    0);
   double ey = ref_rel_error(yf, ry, ny), ex = ref_rel_error(dxf, rdx, nx);
   int coords_ok =
-      memcmp(yc, L->out_coords, L->n_out * (size_t)(L->c.ndim + 1) * 4) == 0 &&
-      memcmp(xc, L->coords, L->n_in * (size_t)(L->c.ndim + 1) * 4) == 0;
+    memcmp(yc, L->out_coords, L->n_out * (size_t)(L->c.ndim + 1) * 4) == 0 &&
+    memcmp(xc, L->coords, L->n_in * (size_t)(L->c.ndim + 1) * 4) == 0;
   char what[160];
   describe(&L->c, type, what, sizeof what);
   if (!(ey < TOL && ex < TOL) || !coords_ok)
     fail_msg("%s: rel error Y %.3g dX %.3g, coords %s (seed %llu, %s)", what, ey, ex,
-             coords_ok ? "ok" : "WRONG", (unsigned long long)seed, harness_device_label());
+             coords_ok ? "ok" : "WRONG", (unsigned long long)seed,
+             harness_device_label());
   clsp_tensor_destroy(y);
   clsp_tensor_destroy(dx);
   free(yc);
@@ -146,8 +151,8 @@ static float *check_type(pool_layer *L, clsp_context *ctx, int type, uint64_t se
 }
 
 static const pool_case cases[] = {
-  {3, 3, 2, 1, 4, 0}, {3, 3, 2, 1, 8, 1}, {3, 2, 2, 0, 16, 0}, {2, 3, 1, 1, 1, 0},
-  {2, 2, 2, 0, 65, 1}, {1, 3, 2, 1, 7, 0}, {4, 2, 2, 0, 3, 1}, {3, 3, 1, 1, 33, 1},
+  {3, 3, 2, 1, 4, 0},  {3, 3, 2, 1, 8, 1}, {3, 2, 2, 0, 16, 0}, {2, 3, 1, 1, 1, 0},
+  {2, 2, 2, 0, 65, 1}, {1, 3, 2, 1, 7, 0}, {4, 2, 2, 0, 3, 1},  {3, 3, 1, 1, 33, 1},
 };
 
 static void test_pool_against_reference(void **state) {

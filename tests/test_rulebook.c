@@ -96,7 +96,8 @@ static void download(const clsp_rulebook *rb, dl *d) {
   memset(d->out_coords, 0xFF, d->info.n_out * w * 4 + 4);
   assert_int_equal(clsp_rulebook_download(ctx, rb, d->start, d->in_rows, d->out_rows),
                    CLSP_SUCCESS);
-  assert_int_equal(clsp_rulebook_download_out_coords(ctx, rb, d->out_coords), CLSP_SUCCESS);
+  assert_int_equal(clsp_rulebook_download_out_coords(ctx, rb, d->out_coords),
+                   CLSP_SUCCESS);
   assert_int_equal(d->start[0], 0);
   assert_int_equal(d->start[d->info.kernel_volume], np);
   for (size_t i = 0; i < np; i++) {
@@ -132,7 +133,8 @@ static void expect_equal(const dl *d, const ref_rulebook *r, uint64_t seed) {
   size_t w = (size_t)(1 + d->info.ndim);
   HARNESS_CHECK(d->info.n_out == r->n_out, seed);
   HARNESS_CHECK(d->info.kernel_volume == r->kvol, seed);
-  for (int a = 0; a < d->info.ndim; a++) HARNESS_CHECK(d->info.out_shape[a] == r->out_shape[a], seed);
+  for (int a = 0; a < d->info.ndim; a++)
+    HARNESS_CHECK(d->info.out_shape[a] == r->out_shape[a], seed);
   HARNESS_CHECK(memcmp(d->out_coords, r->out_coords, r->n_out * w * 4) == 0, seed);
   for (size_t t = 0; t <= r->kvol; t++) HARNESS_CHECK(d->start[t] == r->start[t], seed);
   size_t np = r->start[r->kvol];
@@ -150,11 +152,13 @@ static size_t check_case(const sites *s, clsp_conv_kind kind, const clsp_conv_ge
   ref_geom rg = to_ref(s->ndim, g);
   ref_rulebook ref;
   HARNESS_CHECK(ref_rulebook_build((int)kind, &rg, s->shape, s->batch, s->n, s->coords,
-                                   &ref) == 0, seed);
+                                   &ref) == 0,
+                seed);
   clsp_rulebook *rb = NULL;
   clsp_status st = clsp_rulebook_build(ctx, kind, g, t, &rb);
-  if (st != CLSP_SUCCESS) fail_msg("build: %s (seed %llu)", clsp_context_last_error(ctx),
-                                   (unsigned long long)seed);
+  if (st != CLSP_SUCCESS)
+    fail_msg("build: %s (seed %llu)", clsp_context_last_error(ctx),
+             (unsigned long long)seed);
   dl d;
   download(rb, &d);
   expect_equal(&d, &ref, seed);
@@ -251,13 +255,13 @@ static void test_random_vs_reference(void **state) {
 static void test_fixed_geometries(void **state) {
   (void)state;
   static const int32_t G[][4][3] = {
-      /* kernel, stride, padding, dilation (3 axes) */
-      {{3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {1, 1, 1}},
-      {{3, 1, 1}, {2, 1, 1}, {0, 0, 0}, {1, 1, 1}},
-      {{2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {1, 1, 1}},
-      {{2, 3, 4}, {1, 2, 3}, {1, 2, 0}, {2, 1, 1}},
-      {{3, 3, 3}, {1, 1, 1}, {2, 2, 2}, {2, 2, 2}},
-      {{1, 1, 1}, {3, 3, 3}, {0, 0, 0}, {1, 1, 1}},
+    /* kernel, stride, padding, dilation (3 axes) */
+    {{3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {1, 1, 1}},
+    {{3, 1, 1}, {2, 1, 1}, {0, 0, 0}, {1, 1, 1}},
+    {{2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {1, 1, 1}},
+    {{2, 3, 4}, {1, 2, 3}, {1, 2, 0}, {2, 1, 1}},
+    {{3, 3, 3}, {1, 1, 1}, {2, 2, 2}, {2, 2, 2}},
+    {{1, 1, 1}, {3, 3, 3}, {0, 0, 0}, {1, 1, 1}},
   };
   harness_rng r = {harness_seed() ^ 0xF1};
   int32_t shape[3] = {11, 17, 13};
@@ -281,8 +285,10 @@ static void test_fixed_geometries(void **state) {
 }
 
 static clsp_conv_geometry k3(int32_t stride, int32_t pad) {
-  clsp_conv_geometry g = {{3, 3, 3, 3}, {stride, stride, stride, stride},
-                          {pad, pad, pad, pad}, {1, 1, 1, 1}};
+  clsp_conv_geometry g = {{3, 3, 3, 3},
+                          {stride, stride, stride, stride},
+                          {pad, pad, pad, pad},
+                          {1, 1, 1, 1}};
   return g;
 }
 
@@ -357,8 +363,9 @@ static void test_deterministic_and_hash_paths(void **state) {
   if (!caps->int64_atomics) {
     dl_free(&da);
     free(s.coords);
-    HARNESS_SKIP("device has no cl_khr_int64_base_atomics: only the 32-bit hash path runs "
-                 "(compared against the reference elsewhere)");
+    HARNESS_SKIP(
+      "device has no cl_khr_int64_base_atomics: only the 32-bit hash path runs "
+      "(compared against the reference elsewhere)");
   }
   clsp_context_options o = {0};
   o.device = harness_device_spec();
@@ -369,7 +376,8 @@ static void test_deterministic_and_hash_paths(void **state) {
   clsp_tensor *t32 = NULL;
   clsp_rulebook *r32 = NULL;
   assert_int_equal(clsp_tensor_create(c32, &d, s.coords, NULL, &t32), CLSP_SUCCESS);
-  assert_int_equal(clsp_rulebook_build(c32, CLSP_CONV_REGULAR, &g, t32, &r32), CLSP_SUCCESS);
+  assert_int_equal(clsp_rulebook_build(c32, CLSP_CONV_REGULAR, &g, t32, &r32),
+                   CLSP_SUCCESS);
   clsp_rulebook_info i32;
   clsp_rulebook_describe(r32, &i32);
   assert_int_equal(i32.n_pairs, da.info.n_pairs);
@@ -403,7 +411,8 @@ static void test_key_width_limits(void **state) {
   clsp_tensor *t = make_tensor(ctx, &s, 0, NULL);
   assert_non_null(t);
   clsp_rulebook *rb = NULL;
-  assert_int_equal(clsp_rulebook_build(ctx, CLSP_CONV_SUBMANIFOLD, &sub, t, &rb), CLSP_SUCCESS);
+  assert_int_equal(clsp_rulebook_build(ctx, CLSP_CONV_SUBMANIFOLD, &sub, t, &rb),
+                   CLSP_SUCCESS);
   dl d;
   download(rb, &d);
   assert_int_equal(d.info.n_pairs, 2); /* each site sees only itself */
@@ -439,7 +448,8 @@ static void test_duplicates_and_merge(void **state) {
   assert_non_null(strstr(msg, "row 3"));
   assert_non_null(strstr(msg, "row 1"));
   d.flags = CLSP_TENSOR_MERGE_DUPLICATES;
-  assert_int_equal(clsp_tensor_create(ctx, &d, &rows[0][0], &feats[0][0], &t), CLSP_SUCCESS);
+  assert_int_equal(clsp_tensor_create(ctx, &d, &rows[0][0], &feats[0][0], &t),
+                   CLSP_SUCCESS);
   clsp_tensor_desc got;
   clsp_tensor_describe(t, &got);
   assert_int_equal(got.n_sites, 3);
@@ -459,7 +469,8 @@ static void test_out_of_range(void **state) {
   int32_t rows[3][4] = {{0, 1, 2, 3}, {1, 0, 0, 0}, {0, 4, 0, 0}};
   clsp_tensor_desc d = {3, {4, 5, 6, 1}, 2, 3, 1, 0};
   clsp_tensor *t = NULL;
-  assert_int_equal(clsp_tensor_create(ctx, &d, &rows[0][0], NULL, &t), CLSP_ERROR_OUT_OF_RANGE);
+  assert_int_equal(clsp_tensor_create(ctx, &d, &rows[0][0], NULL, &t),
+                   CLSP_ERROR_OUT_OF_RANGE);
   assert_non_null(strstr(clsp_context_last_error(ctx), "row 2"));
   /* Wrapped buffers are checked on the device. */
   cl_context cl;
@@ -512,7 +523,8 @@ static void test_invalid_geometry(void **state) {
   clsp_conv_geometry ok = {{3, 3}, {1, 1}, {1, 1}, {1, 1}};
   assert_int_equal(clsp_rulebook_build(ctx, CLSP_CONV_INVERSE, &ok, t, &rb),
                    CLSP_ERROR_INVALID_ARGUMENT);
-  assert_int_equal(clsp_rulebook_build(ctx, CLSP_CONV_SUBMANIFOLD, &ok, t, &rb), CLSP_SUCCESS);
+  assert_int_equal(clsp_rulebook_build(ctx, CLSP_CONV_SUBMANIFOLD, &ok, t, &rb),
+                   CLSP_SUCCESS);
   clsp_rulebook *inv = NULL;
   assert_int_equal(clsp_rulebook_inverse(ctx, rb, &inv), CLSP_ERROR_INVALID_ARGUMENT);
   clsp_rulebook_destroy(rb);
@@ -536,7 +548,8 @@ static void kitti_chain(const char *dir, const char *name, const long *sites_n,
   clsp_tensor *t = NULL;
   assert_int_equal(clsp_tensor_create(ctx, &d, vx.coords, vx.feats, &t), CLSP_SUCCESS);
   clsp_conv_geometry sub = k3(1, 1);
-  clsp_conv_geometry down[4] = {k3(2, 1), k3(2, 1),
+  clsp_conv_geometry down[4] = {k3(2, 1),
+                                k3(2, 1),
                                 {{3, 3, 3}, {2, 2, 2}, {0, 1, 1}, {1, 1, 1}},
                                 {{3, 1, 1}, {2, 1, 1}, {0, 0, 0}, {1, 1, 1}}};
   for (int lvl = 0; lvl < 5; lvl++) {
@@ -546,7 +559,8 @@ static void kitti_chain(const char *dir, const char *name, const long *sites_n,
     if (lvl == 4) break;
     clsp_rulebook *rs = NULL, *rc = NULL;
     clsp_rulebook_info info;
-    assert_int_equal(clsp_rulebook_build(ctx, CLSP_CONV_SUBMANIFOLD, &sub, t, &rs), CLSP_SUCCESS);
+    assert_int_equal(clsp_rulebook_build(ctx, CLSP_CONV_SUBMANIFOLD, &sub, t, &rs),
+                     CLSP_SUCCESS);
     clsp_rulebook_describe(rs, &info);
     assert_int_equal((long)info.n_pairs, subm[lvl]);
     assert_int_equal(clsp_rulebook_build(ctx, CLSP_CONV_REGULAR, &down[lvl], t, &rc),
@@ -557,8 +571,12 @@ static void kitti_chain(const char *dir, const char *name, const long *sites_n,
     int32_t *oc = malloc(info.n_out * 4 * sizeof *oc);
     assert_int_equal(clsp_rulebook_download_out_coords(ctx, rc, oc), CLSP_SUCCESS);
     clsp_tensor_destroy(t);
-    clsp_tensor_desc nd = {3, {info.out_shape[0], info.out_shape[1], info.out_shape[2], 1},
-                           1, info.n_out, 1, 0};
+    clsp_tensor_desc nd = {3,
+                           {info.out_shape[0], info.out_shape[1], info.out_shape[2], 1},
+                           1,
+                           info.n_out,
+                           1,
+                           0};
     assert_int_equal(clsp_tensor_create(ctx, &nd, oc, NULL, &t), CLSP_SUCCESS);
     if (lvl == 0) { /* also exact against the reference at full scale */
       ref_geom rg = to_ref(3, &down[0]);
@@ -600,16 +618,16 @@ static void test_kitti_second_chain(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_empty_and_single),
-      cmocka_unit_test(test_faces_and_thin_axis),
-      cmocka_unit_test(test_fixed_geometries),
-      cmocka_unit_test(test_random_vs_reference),
-      cmocka_unit_test(test_deterministic_and_hash_paths),
-      cmocka_unit_test(test_key_width_limits),
-      cmocka_unit_test(test_duplicates_and_merge),
-      cmocka_unit_test(test_out_of_range),
-      cmocka_unit_test(test_invalid_geometry),
-      cmocka_unit_test(test_kitti_second_chain),
+    cmocka_unit_test(test_empty_and_single),
+    cmocka_unit_test(test_faces_and_thin_axis),
+    cmocka_unit_test(test_fixed_geometries),
+    cmocka_unit_test(test_random_vs_reference),
+    cmocka_unit_test(test_deterministic_and_hash_paths),
+    cmocka_unit_test(test_key_width_limits),
+    cmocka_unit_test(test_duplicates_and_merge),
+    cmocka_unit_test(test_out_of_range),
+    cmocka_unit_test(test_invalid_geometry),
+    cmocka_unit_test(test_kitti_second_chain),
   };
   return HARNESS_RUN("rulebook", tests, 1);
 }

@@ -97,12 +97,17 @@ static int run_chain(clsp_context *ctx, const workload *w, result *res, char *er
   const char *step = "tensor";
   memset(res, 0, sizeof *res);
   clsp_status st = clsp_tensor_create(ctx, &w->desc, w->coords, w->feats, &in);
-  if (!st) step = "weights", st = clsp_weights_create(ctx, 27, C0, C1, w->w1, w->bias, &w1);
+  if (!st)
+    step = "weights", st = clsp_weights_create(ctx, 27, C0, C1, w->w1, w->bias, &w1);
   if (!st) st = clsp_weights_create(ctx, 27, C1, C0, w->w2, NULL, &w2);
   if (!st) st = clsp_weights_create(ctx, 27, C0, C0, w->w3, NULL, &w3);
-  if (!st) step = "subm rulebook", st = clsp_rulebook_build(ctx, CLSP_CONV_SUBMANIFOLD, &sub, in, &rs);
+  if (!st)
+    step = "subm rulebook",
+    st = clsp_rulebook_build(ctx, CLSP_CONV_SUBMANIFOLD, &sub, in, &rs);
   if (!st) step = "subm conv", st = clsp_conv_forward(ctx, rs, in, w1, 0, &o1, NULL);
-  if (!st) step = "regular rulebook", st = clsp_rulebook_build(ctx, CLSP_CONV_REGULAR, &down, o1, &rr);
+  if (!st)
+    step = "regular rulebook",
+    st = clsp_rulebook_build(ctx, CLSP_CONV_REGULAR, &down, o1, &rr);
   if (!st) step = "regular conv", st = clsp_conv_forward(ctx, rr, o1, w2, 0, &o2, NULL);
   if (!st) step = "inverse rulebook", st = clsp_rulebook_inverse(ctx, rr, &ri);
   if (!st) step = "inverse conv", st = clsp_conv_forward(ctx, ri, o2, w3, 0, &o3, NULL);
@@ -120,8 +125,9 @@ static int run_chain(clsp_context *ctx, const workload *w, result *res, char *er
   if (!st) st = clsp_tensor_download(ctx, o1, NULL, res->f1);
   if (!st) st = clsp_tensor_download(ctx, o2, res->c2, res->f2);
   if (!st) st = clsp_tensor_download(ctx, o3, NULL, res->f3);
-  if (st) snprintf(err, cap, "%s: %s: %s", step, clsp_status_string(st),
-                   clsp_context_last_error(ctx));
+  if (st)
+    snprintf(err, cap, "%s: %s: %s", step, clsp_status_string(st),
+             clsp_context_last_error(ctx));
   clsp_tensor_destroy(o3);
   clsp_tensor_destroy(o2);
   clsp_tensor_destroy(o1);
@@ -192,7 +198,8 @@ static void *worker_main(void *arg) {
       clsp_context_options o = {0};
       o.flags = CLSP_CONTEXT_DETERMINISTIC;
       clsp_status st = clsp_context_wrap(k->cl, k->dev, q, &o, &ctx);
-      if (st) snprintf(k->err, sizeof k->err, "clsp_context_wrap: %s", clsp_status_string(st));
+      if (st)
+        snprintf(k->err, sizeof k->err, "clsp_context_wrap: %s", clsp_status_string(st));
     } else {
       ctx = own_context(k->err, sizeof k->err);
     }
@@ -219,8 +226,9 @@ static void *worker_main(void *arg) {
 
 static void run_threads(int shared) {
   if (!strcmp(clsp_context_caps(harness_ctx())->platform_name, "Oclgrind"))
-    HARNESS_SKIP("oclgrind's simulator is not thread-safe (run concurrently, the "
-                 "threads got wrong coordinates and the process crashed under it)");
+    HARNESS_SKIP(
+      "oclgrind's simulator is not thread-safe (run concurrently, the "
+      "threads got wrong coordinates and the process crashed under it)");
   uint64_t seed = harness_seed() + 7 + (uint64_t)shared;
   workload w;
   workload_make(&w, seed);

@@ -32,9 +32,12 @@ static int data_present(void) {
 static float half_to_float(uint16_t h) {
   uint32_t sign = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 31u, m = h & 1023u;
   float v;
-  if (e == 0) v = ldexpf((float)m, -24);
-  else if (e == 31) v = m ? NAN : INFINITY;
-  else v = ldexpf((float)(m | 1024u), (int)e - 25);
+  if (e == 0)
+    v = ldexpf((float)m, -24);
+  else if (e == 31)
+    v = m ? NAN : INFINITY;
+  else
+    v = ldexpf((float)(m | 1024u), (int)e - 25);
   return sign ? -v : v;
 }
 
@@ -81,7 +84,8 @@ static float *read_half(const char *name, size_t *rows, size_t *cols) {
 }
 
 /* ||a - b|| / ||b|| over the entries with mask[j] (NULL: all). */
-static double rel_err(const float *a, const float *b, size_t n, const unsigned char *mask) {
+static double rel_err(const float *a, const float *b, size_t n,
+                      const unsigned char *mask) {
   double num = 0, den = 0;
   for (size_t j = 0; j < n; j++) {
     if (mask && !mask[j]) continue;
@@ -164,7 +168,8 @@ static void scene_open(scene *s, clsp_context *ctx) {
   assert_int_equal(info.n_out, s->n_out); /* 20309 */
   int32_t *ours = malloc(s->n_out * 4 * sizeof *ours);
   assert_non_null(ours);
-  assert_int_equal(clsp_rulebook_download_out_coords(ctx, s->regular, ours), CLSP_SUCCESS);
+  assert_int_equal(clsp_rulebook_download_out_coords(ctx, s->regular, ours),
+                   CLSP_SUCCESS);
   s->perm = match_rows(ours, theirs, s->n_out);
   free(ours);
 }
@@ -197,18 +202,21 @@ static void check_layer(clsp_context *ctx, const layer_io *io) {
         *dw_sp = malloc(nw * sizeof *dw_sp);
   assert_true(w && dw && dw_sp);
   assert_int_equal(clsp_weights_convert(CLSP_LAYOUT_SPCONV, kvol, io->cin, io->cout,
-                                        read_npy(f, &wa), w), CLSP_SUCCESS);
+                                        read_npy(f, &wa), w),
+                   CLSP_SUCCESS);
   clsp_weights *wt = NULL;
   assert_int_equal(clsp_weights_create(ctx, kvol, io->cin, io->cout, w, NULL, &wt),
                    CLSP_SUCCESS);
   clsp_tensor *y = NULL, *dy_t = NULL, *dx = NULL;
   assert_int_equal(clsp_conv_forward(ctx, io->rb, io->in, wt, CLSP_CONV_DETERMINISTIC, &y,
-                                     NULL), CLSP_SUCCESS);
+                                     NULL),
+                   CLSP_SUCCESS);
   float *yf = malloc(io->n_out * io->cout * sizeof *yf);
   assert_non_null(yf);
   assert_int_equal(clsp_tensor_download(ctx, y, NULL, yf), CLSP_SUCCESS);
   const float *y_sp = read_npy(io->y_file, &ya);
-  float *y_ref = io->out_perm ? permute_rows(y_sp, io->out_perm, io->n_out, io->cout) : NULL;
+  float *y_ref =
+    io->out_perm ? permute_rows(y_sp, io->out_perm, io->n_out, io->cout) : NULL;
   double ey = rel_err(yf, y_ref ? y_ref : y_sp, io->n_out * io->cout, NULL);
   float *dy = read_half(io->dy_file, &rows, &cols);
   assert_int_equal(rows, io->n_out);
@@ -216,21 +224,24 @@ static void check_layer(clsp_context *ctx, const layer_io *io) {
   assert_int_equal(clsp_tensor_create_on_output(ctx, io->rb, io->cout,
                                                 dy_ours ? dy_ours : dy, &dy_t),
                    CLSP_SUCCESS);
-  assert_int_equal(clsp_conv_backward(ctx, io->rb, io->in, wt, dy_t, CLSP_CONV_DETERMINISTIC,
-                                      &dx, dw, NULL, NULL), CLSP_SUCCESS);
+  assert_int_equal(clsp_conv_backward(ctx, io->rb, io->in, wt, dy_t,
+                                      CLSP_CONV_DETERMINISTIC, &dx, dw, NULL, NULL),
+                   CLSP_SUCCESS);
   clsp_tensor_desc dd;
   assert_int_equal(clsp_tensor_describe(dx, &dd), CLSP_SUCCESS);
   float *dxf = malloc(dd.n_sites * io->cin * sizeof *dxf);
   assert_non_null(dxf);
   assert_int_equal(clsp_tensor_download(ctx, dx, NULL, dxf), CLSP_SUCCESS);
   const float *dx_sp = read_npy(io->dx_file, &dxa);
-  float *dx_ref = io->in_perm ? permute_rows(dx_sp, io->in_perm, dd.n_sites, io->cin) : NULL;
+  float *dx_ref =
+    io->in_perm ? permute_rows(dx_sp, io->in_perm, dd.n_sites, io->cin) : NULL;
   double ex = rel_err(dxf, dx_ref ? dx_ref : dx_sp, dd.n_sites * io->cin, NULL);
-  assert_int_equal(clsp_weights_convert_back(CLSP_LAYOUT_SPCONV, kvol, io->cin, io->cout, dw,
-                                             dw_sp), CLSP_SUCCESS);
+  assert_int_equal(clsp_weights_convert_back(CLSP_LAYOUT_SPCONV, kvol, io->cin, io->cout,
+                                             dw, dw_sp),
+                   CLSP_SUCCESS);
   double ew = rel_err(dw_sp, read_npy(io->dw_file, &dwa), nw, NULL);
-  printf("%s vs spconv 2.3.8: rel error Y %.3g, dX %.3g, dW %.3g (tol %.0e, %s)\n", io->name,
-         ey, ex, ew, TOL, harness_device_label());
+  printf("%s vs spconv 2.3.8: rel error Y %.3g, dX %.3g, dW %.3g (tol %.0e, %s)\n",
+         io->name, ey, ex, ew, TOL, harness_device_label());
   if (!(ey < TOL && ex < TOL && ew < TOL))
     fail_msg("%s: rel error Y %.3g dX %.3g dW %.3g", io->name, ey, ex, ew);
   clsp_tensor_destroy(y);
@@ -242,10 +253,11 @@ static void check_layer(clsp_context *ctx, const layer_io *io) {
   free(dxf), free(dx_ref);
 }
 
-#define SKIP_IF_NO_DATA()                                                            \
-  do {                                                                               \
-    if (harness_small()) HARNESS_SKIP("real-data gradients are not run with CLSP_TEST_SMALL"); \
-    if (!data_present()) HARNESS_SKIP("no gradient data at %s", grad_dir);           \
+#define SKIP_IF_NO_DATA()                                                                \
+  do {                                                                                   \
+    if (harness_small())                                                                 \
+      HARNESS_SKIP("real-data gradients are not run with CLSP_TEST_SMALL");              \
+    if (!data_present()) HARNESS_SKIP("no gradient data at %s", grad_dir);               \
   } while (0)
 
 /* A tensor of `ch` channels on the scene's input sites (a rulebook is then
@@ -280,8 +292,18 @@ static void test_subm(void **state) {
   clsp_tensor *in = NULL;
   clsp_rulebook *rb = NULL;
   float *x = scene_layer(ctx, &s, "A_subm_X.npy", CLSP_CONV_SUBMANIFOLD, &in, &rb);
-  layer_io io = {"A SubMConv3d 16->32", rb, in, 16, 32, s.n, NULL, NULL,
-                 "A_subm_W.npy", "A_subm_Y.npy", "A_subm_dY.npy", "A_subm_dX.npy",
+  layer_io io = {"A SubMConv3d 16->32",
+                 rb,
+                 in,
+                 16,
+                 32,
+                 s.n,
+                 NULL,
+                 NULL,
+                 "A_subm_W.npy",
+                 "A_subm_Y.npy",
+                 "A_subm_dY.npy",
+                 "A_subm_dX.npy",
                  "A_subm_dW.npy"};
   check_layer(ctx, &io);
   clsp_rulebook_destroy(rb);
@@ -300,8 +322,18 @@ static void test_regular_and_inverse(void **state) {
   clsp_tensor *in = NULL, *inv_in = NULL;
   clsp_rulebook *rb = NULL, *inv = NULL;
   float *x = scene_layer(ctx, &s, "B_conv_X.npy", CLSP_CONV_REGULAR, &in, &rb);
-  layer_io b = {"B SparseConv3d 32->64 k3 s2 p1", rb, in, 32, 64, s.n_out, s.perm, NULL,
-                "B_conv_W.npy", "B_conv_Y.npy", "B_conv_dY.npy", "B_conv_dX.npy",
+  layer_io b = {"B SparseConv3d 32->64 k3 s2 p1",
+                rb,
+                in,
+                32,
+                64,
+                s.n_out,
+                s.perm,
+                NULL,
+                "B_conv_W.npy",
+                "B_conv_Y.npy",
+                "B_conv_dY.npy",
+                "B_conv_dX.npy",
                 "B_conv_dW.npy"};
   check_layer(ctx, &b);
   /* C: the inverse of B's rulebook, fed features on B's output sites. */
@@ -310,8 +342,18 @@ static void test_regular_and_inverse(void **state) {
   assert_int_equal(clsp_tensor_create_on_output(ctx, rb, cols, cx_ours, &inv_in),
                    CLSP_SUCCESS);
   assert_int_equal(clsp_rulebook_inverse(ctx, rb, &inv), CLSP_SUCCESS);
-  layer_io c = {"C SparseInverseConv3d 32->16", inv, inv_in, 32, 16, s.n, NULL, s.perm,
-                "C_inv_W.npy", "C_inv_Y.npy", "C_inv_dY.npy", "C_inv_dX.npy",
+  layer_io c = {"C SparseInverseConv3d 32->16",
+                inv,
+                inv_in,
+                32,
+                16,
+                s.n,
+                NULL,
+                s.perm,
+                "C_inv_W.npy",
+                "C_inv_Y.npy",
+                "C_inv_dY.npy",
+                "C_inv_dX.npy",
                 "C_inv_dW.npy"};
   check_layer(ctx, &c);
   clsp_rulebook_destroy(inv);
@@ -341,8 +383,10 @@ static void agreement(pool_data *p) {
   assert_true(holders && p->win_ok && p->dx_ok);
   for (size_t k = 0; k < n_pairs; k++)
     for (size_t c = 0; c < ch; c++)
-      holders[p->pout[k] * ch + c] += p->x[p->pin[k] * ch + c] == p->y_sp[p->pout[k] * ch + c];
-  for (size_t e = 0; e < p->n_out * ch; e++) p->win_ok[e] = p->y_sp[e] > 0 && holders[e] == 1;
+      holders[p->pout[k] * ch + c] +=
+        p->x[p->pin[k] * ch + c] == p->y_sp[p->pout[k] * ch + c];
+  for (size_t e = 0; e < p->n_out * ch; e++)
+    p->win_ok[e] = p->y_sp[e] > 0 && holders[e] == 1;
   memset(p->dx_ok, 1, p->n_in * ch);
   for (size_t k = 0; k < n_pairs; k++)
     for (size_t c = 0; c < ch; c++)
@@ -373,10 +417,12 @@ static void check_maxpool(clsp_context *ctx, const scene *s, const char *tag) {
   clsp_rulebook *rb = NULL;
   scene_input(ctx, s, x, ch, &in);
   clsp_conv_geometry g = {{3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {1, 1, 1}};
-  assert_int_equal(clsp_rulebook_build(ctx, CLSP_CONV_REGULAR, &g, in, &rb), CLSP_SUCCESS);
+  assert_int_equal(clsp_rulebook_build(ctx, CLSP_CONV_REGULAR, &g, in, &rb),
+                   CLSP_SUCCESS);
   assert_int_equal(clsp_pool_forward(ctx, rb, CLSP_POOL_MAX, in, &y), CLSP_SUCCESS);
   assert_int_equal(clsp_tensor_create_on_output(ctx, rb, ch, dy, &dy_t), CLSP_SUCCESS);
-  assert_int_equal(clsp_pool_backward(ctx, rb, CLSP_POOL_MAX, in, dy_t, &dx), CLSP_SUCCESS);
+  assert_int_equal(clsp_pool_backward(ctx, rb, CLSP_POOL_MAX, in, dy_t, &dx),
+                   CLSP_SUCCESS);
   pool_data p = {x, y_sp, NULL, NULL, NULL, s->n, s->n_out, ch, NULL, NULL};
   p.start = malloc(28 * 4);
   p.pin = malloc(s->n_out * 27 * 4);
@@ -390,9 +436,10 @@ static void check_maxpool(clsp_context *ctx, const scene *s, const char *tag) {
   size_t ny = count_set(p.win_ok, s->n_out * ch), nx = count_set(p.dx_ok, s->n * ch);
   double ey = rel_err(yf, y_sp, s->n_out * ch, p.win_ok);
   double ex = rel_err(dxf, dx_sp, s->n * ch, p.dx_ok);
-  printf("%s SparseMaxPool3d vs spconv 2.3.8 where the definitions agree: Y %.3g on %zu of "
-         "%zu, dX %.3g on %zu of %zu entries (tol %.0e, %s)\n", tag, ey, ny, s->n_out * ch,
-         ex, nx, s->n * ch, TOL, harness_device_label());
+  printf(
+    "%s SparseMaxPool3d vs spconv 2.3.8 where the definitions agree: Y %.3g on %zu of "
+    "%zu, dX %.3g on %zu of %zu entries (tol %.0e, %s)\n",
+    tag, ey, ny, s->n_out * ch, ex, nx, s->n * ch, TOL, harness_device_label());
   /* Enough entries compared that the check means something. */
   if (!(ey < TOL && ex < TOL) || ny * 10 < s->n_out * ch || nx * 10 < s->n * ch)
     fail_msg("%s max pool: Y %.3g on %zu, dX %.3g on %zu entries", tag, ey, ny, ex, nx);

@@ -20,15 +20,17 @@ static float *train(const shapes_config *cfg) {
   assert_non_null(loss);
   clsp_status st = shapes_train(ctx, cfg, loss);
   if (st != CLSP_SUCCESS)
-    fail_msg("shapes_train: %s: %s", clsp_status_string(st), clsp_context_last_error(ctx));
+    fail_msg("shapes_train: %s: %s", clsp_status_string(st),
+             clsp_context_last_error(ctx));
   return loss;
 }
 
 static void test_loss_falls_and_repeats(void **state) {
   (void)state;
   if (strstr(harness_device_label(), "Oclgrind"))
-    HARNESS_SKIP("a training step takes minutes on the simulator; the backward and pool "
-                 "suites run its kernels there");
+    HARNESS_SKIP(
+      "a training step takes minutes on the simulator; the backward and pool "
+      "suites run its kernels there");
   shapes_config cfg = {harness_seed(), harness_small() ? 4 : STEPS, 0.5f,
                        CLSP_CONV_DETERMINISTIC};
   float *a = train(&cfg), *b = train(&cfg);
@@ -37,8 +39,8 @@ static void test_loss_falls_and_repeats(void **state) {
          a[0] / a[last], cfg.steps, (unsigned long long)cfg.seed, harness_device_label());
   for (int s = 0; s < cfg.steps; s++)
     if (memcmp(&a[s], &b[s], sizeof *a))
-      fail_msg("step %d: loss %a then %a: not bit-identical (seed %llu, %s)", s, a[s], b[s],
-               (unsigned long long)cfg.seed, harness_device_label());
+      fail_msg("step %d: loss %a then %a: not bit-identical (seed %llu, %s)", s, a[s],
+               b[s], (unsigned long long)cfg.seed, harness_device_label());
   if (!harness_small() && !(a[last] * 10.0f <= a[0]))
     fail_msg("loss fell only from %g to %g in %d steps (seed %llu, %s)", a[0], a[last],
              cfg.steps, (unsigned long long)cfg.seed, harness_device_label());

@@ -80,9 +80,7 @@ static void expect_match(clsp_tensor *t, const ref_voxels *ref, int zpad, uint64
   expect_match_on(harness_ctx(), t, ref, zpad, seed);
 }
 
-static size_t cloud_size(void) {
-  return harness_small() ? 3000 : 60000;
-}
+static size_t cloud_size(void) { return harness_small() ? 3000 : 60000; }
 
 static void run_recipe(clsp_voxel_recipe recipe, uint64_t seed) {
   size_t n = cloud_size();
@@ -125,8 +123,10 @@ static void test_explicit_grids(void **state) {
   float *p = random_cloud(seed, n);
   const float size[3] = {0.2f, 0.15f, 0.25f};
   const float range[6] = {10.0f, -20.0f, -2.0f, 50.0f, 20.0f, 1.5f};
-  clsp_voxelize_options o = {CLSP_VOXEL_RANGE, {0.2f, 0.15f, 0.25f},
-                             {10.0f, -20.0f, -2.0f, 50.0f, 20.0f, 1.5f}, 2};
+  clsp_voxelize_options o = {CLSP_VOXEL_RANGE,
+                             {0.2f, 0.15f, 0.25f},
+                             {10.0f, -20.0f, -2.0f, 50.0f, 20.0f, 1.5f},
+                             2};
   for (int mode = 0; mode < 2; mode++) {
     ref_voxels ref;
     assert_int_equal(ref_voxelize(p, n, size, mode ? NULL : range, !mode, 2, &ref), 0);
@@ -193,10 +193,12 @@ static void test_errors(void **state) {
   clsp_voxelize_options o;
   clsp_voxelize_defaults(CLSP_VOXEL_SECOND, &o);
   clsp_tensor *t = NULL;
-  assert_int_equal(clsp_voxelize(NULL, &o, pts, 2, &t, NULL), CLSP_ERROR_INVALID_ARGUMENT);
+  assert_int_equal(clsp_voxelize(NULL, &o, pts, 2, &t, NULL),
+                   CLSP_ERROR_INVALID_ARGUMENT);
   expect_error(NULL, pts, 2, CLSP_ERROR_INVALID_ARGUMENT, "options");
   expect_error(&o, NULL, 2, CLSP_ERROR_INVALID_ARGUMENT, "points");
-  assert_int_equal(clsp_voxelize(ctx, &o, pts, 2, NULL, NULL), CLSP_ERROR_INVALID_ARGUMENT);
+  assert_int_equal(clsp_voxelize(ctx, &o, pts, 2, NULL, NULL),
+                   CLSP_ERROR_INVALID_ARGUMENT);
   clsp_voxelize_options bad = o;
   bad.recipe = (clsp_voxel_recipe)42;
   expect_error(&bad, pts, 2, CLSP_ERROR_INVALID_ARGUMENT, "recipe = 42");
@@ -333,7 +335,7 @@ static void check_wide(clsp_context **ctx, const float *p, size_t n,
                                 o->batch, &ref),
                    0);
   HARNESS_CHECK(ref.shape[0] + range == want[0] && ref.shape[1] == want[1] &&
-                    ref.shape[2] == want[2],
+                  ref.shape[2] == want[2],
                 seed);
   /* The case is what it claims: beyond 32-bit keys. */
   double cells = (double)(want[0] - range) * want[1] * want[2];
@@ -373,8 +375,8 @@ static void test_wide_round(void **state) {
   size_t n = cloud_size();
   clsp_voxelize_options o;
   clsp_voxelize_defaults(CLSP_VOXEL_MINKUNET, &o);
-  const float far[] = {1e5f, 0, 0, 0.1f, -1e5f, 1, 1, 0.2f, 3, 1e5f, 0, 0.3f,
-                       2, -1e5f, 1, 0.4f, 4, 5, 1e3f, 0.5f, 5, 4, -1e3f, 0.6f};
+  const float far[] = {1e5f, 0,     0, 0.1f, -1e5f, 1, 1,    0.2f, 3, 1e5f, 0,     0.3f,
+                       2,    -1e5f, 1, 0.4f, 4,     5, 1e3f, 0.5f, 5, 4,    -1e3f, 0.6f};
   float *p = with_points(seed, n, far, 6);
   check_wide(ctx, p, n + 6, &o, (const int32_t[]){4000001, 4000001, 40001}, seed);
   free(p);
@@ -393,10 +395,13 @@ static void test_wide_range(void **state) {
   clsp_context **ctx = *state;
   uint64_t seed = harness_seed() + 7;
   size_t n = cloud_size();
-  clsp_voxelize_options o = {CLSP_VOXEL_RANGE, {0.02f, 0.02f, 0.02f},
-                             {-100.0f, -100.0f, -100.0f, 100.0f, 100.0f, 100.0f}, 0};
-  const float edge[] = {-99.99f, -99.99f, -99.99f, 0.1f, 99.99f, 99.99f, 99.99f, 0.2f,
-                        1e5f, 0, 0, 0.3f, 0, -1e5f, 0, 0.4f, 0, 0, 100.0f, 0.5f};
+  clsp_voxelize_options o = {CLSP_VOXEL_RANGE,
+                             {0.02f, 0.02f, 0.02f},
+                             {-100.0f, -100.0f, -100.0f, 100.0f, 100.0f, 100.0f},
+                             0};
+  const float edge[] = {-99.99f, -99.99f, -99.99f, 0.1f, 99.99f, 99.99f, 99.99f,
+                        0.2f,    1e5f,    0,       0,    0.3f,   0,      -1e5f,
+                        0,       0.4f,    0,       0,    100.0f, 0.5f};
   float *p = with_points(seed, n, edge, 5);
   check_wide(ctx, p, n + 5, &o, (const int32_t[]){10001, 10000, 10000}, seed);
   free(p);
@@ -451,7 +456,8 @@ static void run_kitti(const char *frame, size_t want_second, size_t want_mink) {
   const size_t want[2] = {want_second, want_mink};
   for (int i = 0; i < 2; i++) {
     ref_voxels ref;
-    int rc = i == 0 ? ref_voxelize_second(p, n, 0, &ref) : ref_voxelize_minkunet(p, n, 0, &ref);
+    int rc =
+      i == 0 ? ref_voxelize_second(p, n, 0, &ref) : ref_voxelize_minkunet(p, n, 0, &ref);
     assert_int_equal(rc, 0);
     assert_int_equal(ref.n, want[i]);
     clsp_voxelize_options o;

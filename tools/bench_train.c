@@ -68,8 +68,8 @@ static clsp_status backward_once(clsp_context *ctx, const layer_objs *o, uint32_
                                  double *ms) {
   clsp_tensor *dx = NULL;
   double t0 = now_ms();
-  clsp_status st = clsp_conv_backward(ctx, o->rb, o->in, o->w, o->d_out, flags, &dx, o->dw,
-                                      o->db, NULL);
+  clsp_status st =
+    clsp_conv_backward(ctx, o->rb, o->in, o->w, o->d_out, flags, &dx, o->dw, o->db, NULL);
   if (st == CLSP_SUCCESS) st = clsp_context_finish(ctx);
   *ms = now_ms() - t0;
   clsp_tensor_destroy(dx);
@@ -84,7 +84,8 @@ static int time_mode(clsp_context *ctx, const layer_objs *o, uint32_t flags, int
     clsp_status st = forward_once(ctx, o, flags, r >= 0 ? &f[r] : &ms);
     if (st == CLSP_SUCCESS) st = backward_once(ctx, o, flags, r >= 0 ? &b[r] : &ms);
     if (st != CLSP_SUCCESS) {
-      fprintf(stderr, "failed: %s: %s\n", clsp_status_string(st), clsp_context_last_error(ctx));
+      fprintf(stderr, "failed: %s: %s\n", clsp_status_string(st),
+              clsp_context_last_error(ctx));
       rc = 1;
     }
   }
@@ -108,14 +109,17 @@ static int setup(clsp_context *ctx, const ref_voxels *v, const train_layer *L,
   clsp_rulebook_info info;
   o->dw = malloc(kvol * L->cin * L->cout * sizeof *o->dw);
   o->db = malloc(L->cout * sizeof *o->db);
-  int rc = !x || !w || !o->dw || !o->db || clsp_tensor_create(ctx, &d, v->coords, x, &o->in) ||
+  int rc = !x || !w || !o->dw || !o->db ||
+           clsp_tensor_create(ctx, &d, v->coords, x, &o->in) ||
            clsp_rulebook_build(ctx, L->kind, &L->g, o->in, &o->rb) ||
            clsp_weights_create(ctx, kvol, L->cin, L->cout, w, NULL, &o->w) ||
            clsp_rulebook_describe(o->rb, &info);
-  if (!rc) rc = !(dy = noise(info.n_out * L->cout, 3)) ||
-                clsp_tensor_create_on_output(ctx, o->rb, L->cout, dy, &o->d_out);
   if (!rc)
-    printf("%s: %zu -> %zu sites, %zu pairs\n", L->name, info.n_in, info.n_out, info.n_pairs);
+    rc = !(dy = noise(info.n_out * L->cout, 3)) ||
+         clsp_tensor_create_on_output(ctx, o->rb, L->cout, dy, &o->d_out);
+  if (!rc)
+    printf("%s: %zu -> %zu sites, %zu pairs\n", L->name, info.n_in, info.n_out,
+           info.n_pairs);
   free(x);
   free(w);
   free(dy);
@@ -137,11 +141,13 @@ static int bench_layer(clsp_context *ctx, const ref_voxels *v, const train_layer
   int rc = setup(ctx, v, L, &o);
   if (rc) fprintf(stderr, "setup failed: %s\n", clsp_context_last_error(ctx));
   double fa = 0, ba = 0, fd = 0, bd = 0;
-  if (!rc) rc = time_mode(ctx, &o, CLSP_CONV_ATOMIC, reps, &fa, &ba) ||
-                time_mode(ctx, &o, CLSP_CONV_DETERMINISTIC, reps, &fd, &bd);
   if (!rc)
-    printf("  deterministic / atomic: forward %.2f, backward %.2f, forward+backward %.2f\n",
-           fd / fa, bd / ba, (fd + bd) / (fa + ba));
+    rc = time_mode(ctx, &o, CLSP_CONV_ATOMIC, reps, &fa, &ba) ||
+         time_mode(ctx, &o, CLSP_CONV_DETERMINISTIC, reps, &fd, &bd);
+  if (!rc)
+    printf(
+      "  deterministic / atomic: forward %.2f, backward %.2f, forward+backward %.2f\n",
+      fd / fa, bd / ba, (fd + bd) / (fa + ba));
   teardown(&o);
   return rc;
 }
@@ -150,9 +156,12 @@ int main(int argc, char **argv) {
   const char *path = NULL, *device = NULL;
   int reps = 7;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
-    else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
-    else path = argv[i];
+    if (!strcmp(argv[i], "--device") && i + 1 < argc)
+      device = argv[++i];
+    else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+      reps = atoi(argv[++i]);
+    else
+      path = argv[i];
   }
   if (!path || reps < 1) {
     fprintf(stderr, "usage: clsp-bench-train SCAN.bin [--device SPEC] [--reps N]\n");
@@ -175,13 +184,21 @@ int main(int argc, char **argv) {
     ref_voxels_free(&v);
     return 1;
   }
-  printf("device: %s; %zu points -> %zu voxels (SECOND), median of %d runs (wall, after "
-         "a warm-up)\n", clsp_context_caps(ctx)->device_name, n, v.n, reps);
+  printf(
+    "device: %s; %zu points -> %zu voxels (SECOND), median of %d runs (wall, after "
+    "a warm-up)\n",
+    clsp_context_caps(ctx)->device_name, n, v.n, reps);
   const train_layer layers[] = {
-    {"SubM k3 64->64", CLSP_CONV_SUBMANIFOLD, {{3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}},
-     64, 64},
-    {"regular k3 s2 p1 32->64", CLSP_CONV_REGULAR,
-     {{3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {1, 1, 1}}, 32, 64},
+    {"SubM k3 64->64",
+     CLSP_CONV_SUBMANIFOLD,
+     {{3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}},
+     64,
+     64},
+    {"regular k3 s2 p1 32->64",
+     CLSP_CONV_REGULAR,
+     {{3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {1, 1, 1}},
+     32,
+     64},
   };
   int rc = 0;
   for (size_t i = 0; i < sizeof layers / sizeof layers[0] && !rc; i++)

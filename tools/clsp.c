@@ -32,8 +32,9 @@ void clsp_tool_log_notes(void *user, clsp_log_level level, const char *message) 
 void clsp_tool_context_fail(const char *tool, const char *device, clsp_status st) {
   const char *spec = device ? device : getenv("CLSP_DEVICE");
   if (st == CLSP_ERROR_NO_DEVICE)
-    fprintf(stderr, "%s: no OpenCL device matches %s'%s'; 'clsp info' lists the devices\n",
-            tool, device ? "--device " : "CLSP_DEVICE=", spec ? spec : "(default rule)");
+    fprintf(stderr,
+            "%s: no OpenCL device matches %s'%s'; 'clsp info' lists the devices\n", tool,
+            device ? "--device " : "CLSP_DEVICE=", spec ? spec : "(default rule)");
   else
     fprintf(stderr, "%s: no OpenCL context: %s (%d)\n", tool, clsp_status_string(st), st);
 }
@@ -58,8 +59,9 @@ static void usage(FILE *f) {
           CLSP_VERSION_STRING);
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
     fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
-  fprintf(f, "\n'clsp COMMAND --help' describes a command's options.\n"
-             "CLSP_DEVICE=P:D or a name substring picks the device.\n");
+  fprintf(f,
+          "\n'clsp COMMAND --help' describes a command's options.\n"
+          "CLSP_DEVICE=P:D or a name substring picks the device.\n");
 }
 
 int main(int argc, char **argv) {

@@ -32,8 +32,8 @@ int clsp_tool_parse_floats(const char *s, float *out, int n);
 
 /* One Chrome trace complete ("X") event, preceded by a comma unless *first
  * (then cleared); times given in ms, written in microseconds. */
-void clsp_tool_trace_event(FILE *f, int *first, const char *name, const char *cat, int tid,
-                           double ts_ms, double dur_ms);
+void clsp_tool_trace_event(FILE *f, int *first, const char *name, const char *cat,
+                           int tid, double ts_ms, double dur_ms);
 
 /* Writes s as a JSON string literal (quoted, escaped) to f. */
 void clsp_tool_json_string(FILE *f, const char *s);

@@ -58,11 +58,16 @@ static int parse_value(bench_opts *o, const char *a, const char *v) {
     if (strcmp(v, "second") && strcmp(v, "minkunet"))
       return bad_value(a, v, "second or minkunet");
     o->net = v;
-  } else if (!strcmp(a, "--layer")) o->layer = v;
-  else if (!strcmp(a, "--input")) o->input = v;
-  else if (!strcmp(a, "--json")) o->json = v;
-  else if (!strcmp(a, "--trace")) o->trace = v;
-  else if (!strcmp(a, "--device")) o->device = v;
+  } else if (!strcmp(a, "--layer"))
+    o->layer = v;
+  else if (!strcmp(a, "--input"))
+    o->input = v;
+  else if (!strcmp(a, "--json"))
+    o->json = v;
+  else if (!strcmp(a, "--trace"))
+    o->trace = v;
+  else if (!strcmp(a, "--device"))
+    o->device = v;
   else if (!strcmp(a, "--seed")) {
     o->seed = strtoull(v, &end, 0);
     if (end == v || *end) return bad_value(a, v, "an unsigned integer");
@@ -74,14 +79,16 @@ static int parse_value(bench_opts *o, const char *a, const char *v) {
   } else if (!strcmp(a, "--fields")) {
     long f = strtol(v, &end, 10);
     if (end == v || *end || f < 3 || f > VOX_FIELDS_MAX)
-      return bad_value(a, v, "an integer in 3..64 (float32 values per point, x y z first)");
+      return bad_value(a, v,
+                       "an integer in 3..64 (float32 values per point, x y z first)");
     o->fields = (int)f;
     o->has_fields = 1;
   } else if (!strcmp(a, "--voxel-size")) {
     if (clsp_tool_parse_floats(v, o->voxel_size, 3)) return bad_value(a, v, "X,Y,Z");
     o->has_size = 1;
   } else if (!strcmp(a, "--range")) {
-    if (clsp_tool_parse_floats(v, o->range, 6)) return bad_value(a, v, "X0,Y0,Z0,X1,Y1,Z1");
+    if (clsp_tool_parse_floats(v, o->range, 6))
+      return bad_value(a, v, "X0,Y0,Z0,X1,Y1,Z1");
     o->has_range = 1;
   } else {
     fprintf(stderr, "clsp bench: unknown option '%s' (see --help)\n", a);
@@ -185,7 +192,8 @@ static clsp_voxelize_options vox_options(const bench_opts *o) {
 }
 
 /* The single-layer input: the voxels' features tiled to c_in channels. */
-static clsp_status widen(clsp_context *ctx, clsp_tensor *vox, int c_in, clsp_tensor **out) {
+static clsp_status widen(clsp_context *ctx, clsp_tensor *vox, int c_in,
+                         clsp_tensor **out) {
   clsp_tensor_desc d;
   clsp_tensor_describe(vox, &d);
   size_t n = d.n_sites, ch = d.channels;
@@ -195,7 +203,8 @@ static clsp_status widen(clsp_context *ctx, clsp_tensor *vox, int c_in, clsp_ten
                                   : CLSP_ERROR_OUT_OF_HOST_MEMORY;
   if (st == CLSP_SUCCESS) {
     for (size_t i = 0; i < n; i++)
-      for (int k = 0; k < c_in; k++) f[i * (size_t)c_in + k] = fv[i * ch + (size_t)k % ch];
+      for (int k = 0; k < c_in; k++)
+        f[i * (size_t)c_in + k] = fv[i * ch + (size_t)k % ch];
     d.channels = (size_t)c_in;
     d.flags = CLSP_TENSOR_TRUSTED_UNIQUE;
     st = clsp_tensor_create(ctx, &d, c, f, out);
@@ -212,8 +221,8 @@ static clsp_status one_pass(bench_state *b, int r) {
   clsp_voxelize_options vo = vox_options(&b->o);
   clsp_tensor *vox = NULL, *in = NULL, *out = NULL;
   run->start_ms = clsp_tool_now_ms();
-  clsp_status st = vox_fields_run(b->ctx, &vo, b->points, b->n_points, b->o.fields, &vox,
-                                  &run->vox);
+  clsp_status st =
+    vox_fields_run(b->ctx, &vo, b->points, b->n_points, b->o.fields, &vox, &run->vox);
   run->vox_end_ms = clsp_tool_now_ms();
   if (st == CLSP_SUCCESS && b->c_in != b->o.fields) st = widen(b->ctx, vox, b->c_in, &in);
   if (st == CLSP_SUCCESS)
@@ -221,8 +230,8 @@ static clsp_status one_pass(bench_state *b, int r) {
   if (st == CLSP_SUCCESS) st = clsp_context_finish(b->ctx);
   run->end_ms = clsp_tool_now_ms();
   if (st != CLSP_SUCCESS)
-    fprintf(stderr, "clsp bench: run %d: %s (%d): %s\n", r, clsp_status_string(st), (int)st,
-            clsp_context_last_error(b->ctx));
+    fprintf(stderr, "clsp bench: run %d: %s (%d): %s\n", r, clsp_status_string(st),
+            (int)st, clsp_context_last_error(b->ctx));
   clsp_tensor_destroy(out);
   clsp_tensor_destroy(in);
   clsp_tensor_destroy(vox);
@@ -234,7 +243,8 @@ static int build_net(bench_state *b) {
   int rc;
   b->c_in = b->o.fields;
   if (b->o.layer) {
-    rc = net_build_layer(&b->net, b->ctx, b->o.seed, b->o.layer, &b->c_in, err, sizeof err);
+    rc =
+      net_build_layer(&b->net, b->ctx, b->o.seed, b->o.layer, &b->c_in, err, sizeof err);
     snprintf(b->net_name, sizeof b->net_name, "layer %s", b->o.layer);
   } else if (!strcmp(b->o.net, "minkunet")) {
     rc = net_build_minkunet(&b->net, b->ctx, b->o.seed, b->c_in, err, sizeof err);
@@ -255,8 +265,10 @@ static int run_all(bench_state *b) {
   for (int r = -1; r < b->o.repeat && !rc; r++) { /* run -1: warm-up, not kept */
     bench_run *run = &b->runs[r < 0 ? BENCH_MAX_RUNS : r];
     progress_pass_start(&p, r);
-    if (one_pass(b, r < 0 ? BENCH_MAX_RUNS : r) != CLSP_SUCCESS) rc = 1;
-    else progress_pass_done(&p, r, run->end_ms - run->start_ms);
+    if (one_pass(b, r < 0 ? BENCH_MAX_RUNS : r) != CLSP_SUCCESS)
+      rc = 1;
+    else
+      progress_pass_done(&p, r, run->end_ms - run->start_ms);
   }
   progress_end(&p);
   return rc;
@@ -270,8 +282,9 @@ int clsp_cmd_bench(int argc, char **argv) {
     free(b);
     return 0; /* --help */
   }
-  if (!rc) rc = load_points(&b->o, &b->points, &b->n_points, b->input_label,
-                            sizeof b->input_label);
+  if (!rc)
+    rc =
+      load_points(&b->o, &b->points, &b->n_points, b->input_label, sizeof b->input_label);
   clsp_context_options co = {.log = clsp_tool_log_notes};
   co.flags = CLSP_CONTEXT_PROFILING;
   co.device = b->o.device;

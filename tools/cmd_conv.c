@@ -23,13 +23,15 @@ static int narrow(const char *path, clsp_npy_array *a) {
   if (clsp_npy_narrow(a, &bad) != 0) {
     /* clsp_npy_narrow leaves the offending element as it was read */
     if (from == CLSP_NPY_I64)
-      fprintf(stderr, "clsp conv: %s: row %zu, column %zu: int64 value %lld does not fit "
-                      "int32\n", path, bad / cols, bad % cols,
-              (long long)((const int64_t *)a->data)[bad]);
+      fprintf(stderr,
+              "clsp conv: %s: row %zu, column %zu: int64 value %lld does not fit "
+              "int32\n",
+              path, bad / cols, bad % cols, (long long)((const int64_t *)a->data)[bad]);
     else
-      fprintf(stderr, "clsp conv: %s: row %zu, column %zu: float64 value %g does not fit "
-                      "float32\n", path, bad / cols, bad % cols,
-              ((const double *)a->data)[bad]);
+      fprintf(stderr,
+              "clsp conv: %s: row %zu, column %zu: float64 value %g does not fit "
+              "float32\n",
+              path, bad / cols, bad % cols, ((const double *)a->data)[bad]);
     return 0;
   }
   if (from == CLSP_NPY_F64)
@@ -38,8 +40,10 @@ static int narrow(const char *path, clsp_npy_array *a) {
 }
 
 static const char *dtype_name(clsp_npy_dtype t) {
-  return t == CLSP_NPY_F32 ? "float32" : t == CLSP_NPY_I32 ? "int32"
-         : t == CLSP_NPY_F64 ? "float64" : "int64";
+  return t == CLSP_NPY_F32   ? "float32"
+         : t == CLSP_NPY_I32 ? "int32"
+         : t == CLSP_NPY_F64 ? "float64"
+                             : "int64";
 }
 
 static int read_npy(const char *path, clsp_npy_dtype dtype, clsp_npy_array *a) {
@@ -49,8 +53,8 @@ static int read_npy(const char *path, clsp_npy_dtype dtype, clsp_npy_array *a) {
              (dtype == CLSP_NPY_F32 && a->dtype == CLSP_NPY_F64);
   if (wide && !narrow(path, a)) return 0;
   if (a->dtype != dtype) {
-    fprintf(stderr, "clsp conv: %s: dtype is %s, expected %s\n", path, dtype_name(a->dtype),
-            dtype_name(dtype));
+    fprintf(stderr, "clsp conv: %s: dtype is %s, expected %s\n", path,
+            dtype_name(a->dtype), dtype_name(dtype));
     return 0;
   }
   return 1;
@@ -64,8 +68,9 @@ static size_t kernel_volume(const conv_args *a) {
 
 static int check_coords_array(const char *path, const clsp_npy_array *c, int ndim) {
   if (c->rank == 2 && c->shape[1] == (size_t)(1 + ndim)) return 1;
-  fprintf(stderr, "clsp conv: %s: coordinates must be N x %d int32 (batch + %d axes), "
-                  "got rank %d with %zu columns\n",
+  fprintf(stderr,
+          "clsp conv: %s: coordinates must be N x %d int32 (batch + %d axes), "
+          "got rank %d with %zu columns\n",
           path, 1 + ndim, ndim, c->rank, c->rank == 2 ? c->shape[1] : (size_t)0);
   return 0;
 }
@@ -106,7 +111,8 @@ static int fit_layout(const conv_args *a, clsp_weight_layout fam, const clsp_npy
   return 1;
 }
 
-static int fits_inputs(const conv_args *a, const conv_inputs *in, clsp_weight_layout fam) {
+static int fits_inputs(const conv_args *a, const conv_inputs *in,
+                       clsp_weight_layout fam) {
   weight_fit f;
   return fit_layout(a, fam, &in->weights, &f) && f.taps == in->kvol &&
          f.cin == in->feats.shape[1];
@@ -114,9 +120,12 @@ static int fits_inputs(const conv_args *a, const conv_inputs *in, clsp_weight_la
 
 /* After a weight-shape error: names the layout the weights do fit, if any. */
 static int weight_layout_hint(const conv_args *a, const conv_inputs *in) {
-  static const struct { clsp_weight_layout fam; const char *name; } fams[] = {
-    {CLSP_LAYOUT_NATIVE, "native"}, {CLSP_LAYOUT_TORCH_CONV, "torch"},
-    {CLSP_LAYOUT_SPCONV, "spconv"}};
+  static const struct {
+    clsp_weight_layout fam;
+    const char *name;
+  } fams[] = {{CLSP_LAYOUT_NATIVE, "native"},
+              {CLSP_LAYOUT_TORCH_CONV, "torch"},
+              {CLSP_LAYOUT_SPCONV, "spconv"}};
   for (size_t i = 0; i < 3; i++)
     if (fams[i].fam != a->layout_family && fits_inputs(a, in, fams[i].fam))
       fprintf(stderr, "clsp conv: hint: %s fits --weight-layout %s\n", a->weights,
@@ -129,8 +138,9 @@ static int weight_dims(const conv_args *a, conv_inputs *in, clsp_weight_layout *
   const clsp_npy_array *w = &in->weights;
   weight_fit f;
   if (!fit_layout(a, a->layout_family, w, &f)) {
-    fprintf(stderr, "clsp conv: %s: weights of rank %d do not fit a %dD kernel in this "
-                    "layout (expected rank %d%s)\n",
+    fprintf(stderr,
+            "clsp conv: %s: weights of rank %d do not fit a %dD kernel in this "
+            "layout (expected rank %d%s)\n",
             a->weights, w->rank, a->ndim, 2 + a->ndim,
             a->layout_family == CLSP_LAYOUT_NATIVE ? " or 3" : "");
     return weight_layout_hint(a, in);
@@ -249,8 +259,10 @@ static int build_input(clsp_context *ctx, const conv_args *a, const conv_inputs 
   if (st == CLSP_SUCCESS) return 1;
   conv_lib_fail(ctx, "input tensor", st);
   if (st == CLSP_ERROR_DUPLICATE_COORDS)
-    fprintf(stderr, "clsp conv: hint: --merge-duplicates sum|first merges rows of %s with "
-                    "equal coordinates into one site\n", a->coords);
+    fprintf(stderr,
+            "clsp conv: hint: --merge-duplicates sum|first merges rows of %s with "
+            "equal coordinates into one site\n",
+            a->coords);
   return 0;
 }
 
@@ -259,8 +271,10 @@ static int run_once(clsp_context *ctx, const conv_args *a, const conv_inputs *in
   double t0 = clsp_tool_now_ms();
   if (!build_input(ctx, a, in, r)) return 0;
   clsp_status st = CLSP_SUCCESS;
-  if (a->kind == CLSP_CONV_INVERSE) st = clsp_rulebook_inverse(ctx, r->regular, &r->rb);
-  else st = clsp_rulebook_build(ctx, a->kind, &a->g, r->in, &r->rb);
+  if (a->kind == CLSP_CONV_INVERSE)
+    st = clsp_rulebook_inverse(ctx, r->regular, &r->rb);
+  else
+    st = clsp_rulebook_build(ctx, a->kind, &a->g, r->in, &r->rb);
   if (st != CLSP_SUCCESS) return conv_lib_fail(ctx, "rulebook", st);
   uint32_t flags = a->deterministic ? CLSP_CONV_DETERMINISTIC : 0;
   st = clsp_conv_forward(ctx, r->rb, r->in, w, flags, &r->out, &r->stats);
@@ -306,8 +320,8 @@ static int run_all(clsp_context *ctx, const conv_args *a, const conv_inputs *in)
 
 int clsp_cmd_conv(int argc, char **argv) {
   for (int i = 1; i < argc; i++)
-    if (!strcmp(argv[i], "--help")) return conv_parse_args(2, (char *[]){"conv", "--help"},
-                                                           &(conv_args){0}), 0;
+    if (!strcmp(argv[i], "--help"))
+      return conv_parse_args(2, (char *[]){"conv", "--help"}, &(conv_args){0}), 0;
   conv_args a;
   if (!conv_parse_args(argc, argv, &a)) return 2;
   conv_inputs in = {0};

@@ -23,23 +23,26 @@ static void print_device(const clsp_device_info *d, int selected) {
          c->platform_name, c->device_name);
   printf("      type %s, %s, OpenCL C %d.%d, driver %s\n", type_name(c->type),
          c->device_version, c->opencl_c_major, c->opencl_c_minor, c->driver_version);
-  printf("      compute units %u, max work-group %zu, global memory %.1f GiB "
-         "(largest allocation %.1f GiB)\n",
-         c->compute_units, c->max_work_group_size,
-         (double)c->global_mem_bytes / (1 << 30), (double)c->max_alloc_bytes / (1 << 30));
+  printf(
+    "      compute units %u, max work-group %zu, global memory %.1f GiB "
+    "(largest allocation %.1f GiB)\n",
+    c->compute_units, c->max_work_group_size, (double)c->global_mem_bytes / (1 << 30),
+    (double)c->max_alloc_bytes / (1 << 30));
   printf("      local memory %llu KiB (%s)\n",
          (unsigned long long)(c->local_mem_bytes >> 10),
          c->local_mem_dedicated ? "dedicated" : "emulated in global");
-  printf("      64-bit atomics %s, fp16 %s, fp64 %s, float atomic add %s, "
-         "subgroups %s\n",
-         yes(c->int64_atomics), yes(c->fp16), yes(c->fp64), yes(c->float_atomic_add),
-         yes(c->subgroups));
+  printf(
+    "      64-bit atomics %s, fp16 %s, fp64 %s, float atomic add %s, "
+    "subgroups %s\n",
+    yes(c->int64_atomics), yes(c->fp16), yes(c->fp64), yes(c->float_atomic_add),
+    yes(c->subgroups));
 }
 
 static int list_devices(clsp_device_info *devs, size_t *n) {
   clsp_status st = clsp_devices_list(devs, MAX_LISTED, n);
   if (st == CLSP_SUCCESS) return 1;
-  fprintf(stderr, "clsp info: listing devices failed: %s (%d)\n", clsp_status_string(st), st);
+  fprintf(stderr, "clsp info: listing devices failed: %s (%d)\n", clsp_status_string(st),
+          st);
   return 0;
 }
 
@@ -49,8 +52,9 @@ static int no_selection(const char *spec) {
   size_t n = 0;
   fprintf(stderr, "clsp info: CLSP_DEVICE=%s selects no device", spec ? spec : "(unset)");
   if (!list_devices(devs, &n)) return 1;
-  fprintf(stderr, "; %s:\n", n ? "the devices are (P:D or a name substring selects one)"
-                               : "there is no OpenCL device (is an ICD installed?)");
+  fprintf(stderr, "; %s:\n",
+          n ? "the devices are (P:D or a name substring selects one)"
+            : "there is no OpenCL device (is an ICD installed?)");
   for (size_t i = 0; i < n && i < MAX_LISTED; i++)
     fprintf(stderr, "  %u:%u  %s / %s\n", devs[i].platform_index, devs[i].device_index,
             devs[i].caps.platform_name, devs[i].caps.device_name);
@@ -68,10 +72,10 @@ static int print_selection(void) {
 }
 
 static const char usage[] =
-    "usage: clsp info [--select]\n"
-    "  Lists every OpenCL device; '*' marks the one CLSP_DEVICE (or the default\n"
-    "  rule) selects. --select prints only that one. Exit status: 0 ok, 1 no\n"
-    "  device selected, 2 usage error.\n";
+  "usage: clsp info [--select]\n"
+  "  Lists every OpenCL device; '*' marks the one CLSP_DEVICE (or the default\n"
+  "  rule) selects. --select prints only that one. Exit status: 0 ok, 1 no\n"
+  "  device selected, 2 usage error.\n";
 
 int clsp_cmd_info(int argc, char **argv) {
   if (argc == 2 && !strcmp(argv[1], "--select")) return print_selection();
@@ -89,12 +93,13 @@ int clsp_cmd_info(int argc, char **argv) {
   const char *spec = getenv("CLSP_DEVICE");
   clsp_device_info sel;
   int have_sel = clsp_device_select(spec, &sel) == CLSP_SUCCESS;
-  printf("clspconv %s: %zu OpenCL device%s (platforms without devices are "
-         "skipped)\n",
-         CLSP_VERSION_STRING, n, n == 1 ? "" : "s");
+  printf(
+    "clspconv %s: %zu OpenCL device%s (platforms without devices are "
+    "skipped)\n",
+    CLSP_VERSION_STRING, n, n == 1 ? "" : "s");
   for (size_t i = 0; i < n && i < MAX_LISTED; i++)
     print_device(&devs[i], have_sel && sel.platform_index == devs[i].platform_index &&
-                               sel.device_index == devs[i].device_index);
+                             sel.device_index == devs[i].device_index);
   if (have_sel)
     printf("CLSP_DEVICE=%s selects %u:%u (%s)\n", spec ? spec : "(unset: default rule)",
            sel.platform_index, sel.device_index, sel.caps.device_name);

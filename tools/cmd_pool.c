@@ -11,14 +11,14 @@
 #include "io/npy.h"
 
 static const char pool_usage[] =
-    "usage: clsp pool --type max|avg --coords C.npy --feats F.npy --shape D,H,W\n"
-    "                 --batch N --kernel K[,K..] [--stride S[,..]] [--padding P[,..]]\n"
-    "                 --out-coords OC.npy --out-feats OF.npy\n"
-    "                 [--grad-out DY.npy --grad-feats DX.npy] [--device SPEC]\n"
-    "  max: over the window's active inputs; gradient to the arg-max (lowest row on\n"
-    "       ties). avg: mean over the active inputs. DY rows in the order of\n"
-    "       --out-coords, DX rows in the order of --coords. Stride defaults to the\n"
-    "       kernel, padding to 0.\n";
+  "usage: clsp pool --type max|avg --coords C.npy --feats F.npy --shape D,H,W\n"
+  "                 --batch N --kernel K[,K..] [--stride S[,..]] [--padding P[,..]]\n"
+  "                 --out-coords OC.npy --out-feats OF.npy\n"
+  "                 [--grad-out DY.npy --grad-feats DX.npy] [--device SPEC]\n"
+  "  max: over the window's active inputs; gradient to the arg-max (lowest row on\n"
+  "       ties). avg: mean over the active inputs. DY rows in the order of\n"
+  "       --out-coords, DX rows in the order of --coords. Stride defaults to the\n"
+  "       kernel, padding to 0.\n";
 
 typedef struct pool_args {
   clsp_pool_type type;
@@ -65,13 +65,15 @@ static int parse_axes(const char *opt, const char *s, int min, int ndim, int32_t
 }
 
 static int parse_pool_args(int argc, char **argv, pool_args *a) {
-  static const char *const opts[] = {"--type", "--coords", "--feats", "--shape", "--batch",
-                                     "--kernel", "--stride", "--padding", "--out-coords",
+  static const char *const opts[] = {"--type",      "--coords",   "--feats",
+                                     "--shape",     "--batch",    "--kernel",
+                                     "--stride",    "--padding",  "--out-coords",
                                      "--out-feats", "--grad-out", "--grad-feats",
                                      "--device"};
-  const char **dst[] = {&a->type_name, &a->coords, &a->feats, &a->shape, &a->batch,
-                        &a->kernel, &a->stride, &a->padding, &a->out_coords,
-                        &a->out_feats, &a->grad_out, &a->grad_feats, &a->device};
+  const char **dst[] = {&a->type_name,  &a->coords,    &a->feats,    &a->shape,
+                        &a->batch,      &a->kernel,    &a->stride,   &a->padding,
+                        &a->out_coords, &a->out_feats, &a->grad_out, &a->grad_feats,
+                        &a->device};
   for (int i = 1; i < argc; i++) {
     size_t k = 0;
     while (k < sizeof opts / sizeof opts[0] && strcmp(argv[i], opts[k])) k++;
@@ -82,11 +84,11 @@ static int parse_pool_args(int argc, char **argv, pool_args *a) {
     if (i + 1 >= argc) return pool_fail("%s needs a value", argv[i]);
     *dst[k] = argv[++i];
   }
-  const char *need[] = {a->type_name, a->coords, a->feats, a->shape, a->batch, a->kernel,
-                        a->out_coords, a->out_feats};
-  static const char *const need_name[] = {"--type", "--coords", "--feats", "--shape",
-                                          "--batch", "--kernel", "--out-coords",
-                                          "--out-feats"};
+  const char *need[] = {a->type_name, a->coords, a->feats,      a->shape,
+                        a->batch,     a->kernel, a->out_coords, a->out_feats};
+  static const char *const need_name[] = {"--type",       "--coords",   "--feats",
+                                          "--shape",      "--batch",    "--kernel",
+                                          "--out-coords", "--out-feats"};
   for (size_t k = 0; k < sizeof need / sizeof need[0]; k++)
     if (!need[k]) {
       fputs(pool_usage, stderr);
@@ -94,9 +96,12 @@ static int parse_pool_args(int argc, char **argv, pool_args *a) {
     }
   if (!a->grad_out != !a->grad_feats)
     return pool_fail("%s", "--grad-out and --grad-feats go together");
-  if (!strcmp(a->type_name, "max")) a->type = CLSP_POOL_MAX;
-  else if (!strcmp(a->type_name, "avg")) a->type = CLSP_POOL_AVG;
-  else return pool_fail("--type '%s': expected max or avg", a->type_name);
+  if (!strcmp(a->type_name, "max"))
+    a->type = CLSP_POOL_MAX;
+  else if (!strcmp(a->type_name, "avg"))
+    a->type = CLSP_POOL_AVG;
+  else
+    return pool_fail("--type '%s': expected max or avg", a->type_name);
   if ((a->ndim = parse_axes("--shape", a->shape, 1, 0, a->dims)) < 0 ||
       parse_axes("--batch", a->batch, 1, 1, &a->n_batch) < 0)
     return 0;
@@ -106,7 +111,8 @@ static int parse_pool_args(int argc, char **argv, pool_args *a) {
   }
   if (parse_axes("--kernel", a->kernel, 1, a->ndim, a->g.kernel) < 0) return 0;
   memcpy(a->g.stride, a->g.kernel, sizeof a->g.stride);
-  if (a->stride && parse_axes("--stride", a->stride, 1, a->ndim, a->g.stride) < 0) return 0;
+  if (a->stride && parse_axes("--stride", a->stride, 1, a->ndim, a->g.stride) < 0)
+    return 0;
   if (a->padding && parse_axes("--padding", a->padding, 0, a->ndim, a->g.padding) < 0)
     return 0;
   return 1;
@@ -119,8 +125,9 @@ static int read_2d(const char *path, clsp_npy_dtype dtype, size_t rows, size_t c
   if (out->dtype == dtype && out->rank == 2 && (rows == 0 || out->shape[0] == rows) &&
       (cols == 0 || out->shape[1] == cols))
     return 1;
-  fprintf(stderr, "clsp pool: %s: expected %s rank 2 with %zu rows and %zu columns "
-                  "(0: any), got rank %d %zu x %zu\n",
+  fprintf(stderr,
+          "clsp pool: %s: expected %s rank 2 with %zu rows and %zu columns "
+          "(0: any), got rank %d %zu x %zu\n",
           path, dtype == CLSP_NPY_F32 ? "float32" : "int32", rows, cols, out->rank,
           out->shape[0], out->rank > 1 ? out->shape[1] : (size_t)1);
   return 0;
@@ -145,8 +152,8 @@ static int write_tensor(clsp_context *ctx, const clsp_tensor *t, const char *coo
   if (st != CLSP_SUCCESS) ok = lib_fail(ctx, "download", st);
   char err[512];
   size_t cs[2] = {n, w}, fs[2] = {n, d.channels};
-  if (ok && ((coords_path && clsp_npy_write(coords_path, CLSP_NPY_I32, 2, cs, c, err,
-                                            sizeof err)) ||
+  if (ok && ((coords_path &&
+              clsp_npy_write(coords_path, CLSP_NPY_I32, 2, cs, c, err, sizeof err)) ||
              clsp_npy_write(feats_path, CLSP_NPY_F32, 2, fs, f, err, sizeof err)))
     ok = pool_fail("%s", err);
   free(c);
@@ -179,7 +186,8 @@ static int run_pool(clsp_context *ctx, const pool_args *a, pool_state *s) {
   clsp_rulebook_describe(s->rb, &info);
   if (!read_2d(a->grad_out, CLSP_NPY_F32, info.n_out, d.channels, &s->dy)) return 0;
   st = clsp_tensor_create_on_output(ctx, s->rb, d.channels, s->dy.data, &s->d_out);
-  if (st == CLSP_SUCCESS) st = clsp_pool_backward(ctx, s->rb, a->type, s->in, s->d_out, &s->dx);
+  if (st == CLSP_SUCCESS)
+    st = clsp_pool_backward(ctx, s->rb, a->type, s->in, s->d_out, &s->dx);
   if (st != CLSP_SUCCESS) return lib_fail(ctx, "pooling backward", st);
   return write_tensor(ctx, s->dx, NULL, a->grad_feats);
 }
@@ -197,7 +205,8 @@ int clsp_cmd_pool(int argc, char **argv) {
     clsp_context_options o = {.log = clsp_tool_log_notes};
     o.device = a.device;
     clsp_status st = clsp_context_create(&o, &ctx);
-    if (st != CLSP_SUCCESS) ok = pool_fail("no OpenCL context: %s", clsp_status_string(st));
+    if (st != CLSP_SUCCESS)
+      ok = pool_fail("no OpenCL context: %s", clsp_status_string(st));
   }
   if (ok) ok = run_pool(ctx, &a, &s);
   clsp_tensor_desc od = {0};

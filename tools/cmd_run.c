@@ -13,7 +13,8 @@
 #define RUN_MAX_REPEAT 100
 
 typedef struct run_opts {
-  const char *model, *coords, *feats, *out, *sparse_out, *dump, *stats, *trace, *device, *input;
+  const char *model, *coords, *feats, *out, *sparse_out, *dump, *stats, *trace, *device,
+    *input;
   int repeat, fields, has_size, has_range;
   float voxel_size[3], range[6];
 } run_opts;
@@ -53,7 +54,8 @@ static int parse_args(int argc, char **argv, run_opts *o) {
     }
     if (a[0] != '-') {
       if (o->model) {
-        fprintf(stderr, "clsp run: '%s': one model file expected (have '%s')\n", a, o->model);
+        fprintf(stderr, "clsp run: '%s': one model file expected (have '%s')\n", a,
+                o->model);
         return 1;
       }
       o->model = a;
@@ -64,15 +66,24 @@ static int parse_args(int argc, char **argv, run_opts *o) {
       return 1;
     }
     i++;
-    if (!strcmp(a, "--coords")) o->coords = v;
-    else if (!strcmp(a, "--feats")) o->feats = v;
-    else if (!strcmp(a, "--out")) o->out = v;
-    else if (!strcmp(a, "--sparse-out")) o->sparse_out = v;
-    else if (!strcmp(a, "--dump")) o->dump = v;
-    else if (!strcmp(a, "--stats")) o->stats = v;
-    else if (!strcmp(a, "--trace")) o->trace = v;
-    else if (!strcmp(a, "--device")) o->device = v;
-    else if (!strcmp(a, "--input")) o->input = v;
+    if (!strcmp(a, "--coords"))
+      o->coords = v;
+    else if (!strcmp(a, "--feats"))
+      o->feats = v;
+    else if (!strcmp(a, "--out"))
+      o->out = v;
+    else if (!strcmp(a, "--sparse-out"))
+      o->sparse_out = v;
+    else if (!strcmp(a, "--dump"))
+      o->dump = v;
+    else if (!strcmp(a, "--stats"))
+      o->stats = v;
+    else if (!strcmp(a, "--trace"))
+      o->trace = v;
+    else if (!strcmp(a, "--device"))
+      o->device = v;
+    else if (!strcmp(a, "--input"))
+      o->input = v;
     else if (!strcmp(a, "--voxel-size") && !clsp_tool_parse_floats(v, o->voxel_size, 3))
       o->has_size = 1;
     else if (!strcmp(a, "--range") && !clsp_tool_parse_floats(v, o->range, 6))
@@ -98,8 +109,9 @@ static int parse_args(int argc, char **argv, run_opts *o) {
   }
   int voxels = o->coords && o->feats, scan = o->input && o->has_size && o->has_range;
   if (!o->model || voxels == scan || (!o->out && !o->sparse_out)) {
-    fprintf(stderr, "clsp run: MODEL, either --coords and --feats or --input, --voxel-size and "
-                    "--range, and --out (or --sparse-out) are required (--help)\n");
+    fprintf(stderr,
+            "clsp run: MODEL, either --coords and --feats or --input, --voxel-size and "
+            "--range, and --out (or --sparse-out) are required (--help)\n");
     return 1;
   }
   return 0;
@@ -119,14 +131,17 @@ static int read_records(const char *path, int fields, run_input *r) {
   if (f && fseek(f, 0, SEEK_END) == 0) size = ftell(f);
   size_t rec = (size_t)fields * sizeof(float), n = size > 0 ? (size_t)size / rec : 0;
   float *all = size > 0 && (size_t)size % rec == 0 ? malloc((size_t)size) : NULL;
-  int ok = all && fseek(f, 0, SEEK_SET) == 0 && fread(all, 1, (size_t)size, f) == (size_t)size;
+  int ok =
+    all && fseek(f, 0, SEEK_SET) == 0 && fread(all, 1, (size_t)size, f) == (size_t)size;
   if (f) fclose(f);
   r->points = ok ? malloc(n * 4 * sizeof(float) + 16) : NULL;
-  for (size_t i = 0; r->points && i < n; i++) memcpy(r->points + 4 * i, all + i * (size_t)fields, 16);
+  for (size_t i = 0; r->points && i < n; i++)
+    memcpy(r->points + 4 * i, all + i * (size_t)fields, 16);
   free(all);
   r->n_points = n;
   if (!r->points)
-    fprintf(stderr, "clsp run: %s: not a whole number of %d-float records\n", path, fields);
+    fprintf(stderr, "clsp run: %s: not a whole number of %d-float records\n", path,
+            fields);
   return r->points == NULL;
 }
 
@@ -157,8 +172,10 @@ static int read_input(const run_opts *o, const clsp_model_value_info *in, run_in
   }
   if (f->dtype != CLSP_NPY_F32 || f->rank != 2 || f->shape[1] != in->channels ||
       f->shape[0] != c->shape[0]) {
-    fprintf(stderr, "clsp run: %s: float32 %zu x %zu expected (the model's input '%s' has %zu "
-                    "channels)\n", o->feats, c->shape[0], in->channels, in->name, in->channels);
+    fprintf(stderr,
+            "clsp run: %s: float32 %zu x %zu expected (the model's input '%s' has %zu "
+            "channels)\n",
+            o->feats, c->shape[0], in->channels, in->name, in->channels);
     return 1;
   }
   const int32_t *rows = c->data;
@@ -176,26 +193,32 @@ static int write_result(clsp_model *m, const char *name, const char *dense_path,
   clsp_status st = clsp_model_result(m, name, &info);
   if (st != CLSP_SUCCESS) return 1;
   size_t n = 1, shape[CLSP_MODEL_MAX_DIMS];
-  for (int k = 0; info.dense && k < info.n_dims; k++) n *= (shape[k] = (size_t)info.dims[k]);
+  for (int k = 0; info.dense && k < info.n_dims; k++)
+    n *= (shape[k] = (size_t)info.dims[k]);
   if (!info.dense) n = info.n_sites * info.channels;
   float *v = malloc((n ? n : 1) * sizeof *v);
-  int32_t *c = info.dense ? NULL : malloc((info.n_sites ? info.n_sites : 1) *
-                                          (size_t)(1 + info.ndim) * sizeof *c);
+  int32_t *c =
+    info.dense
+      ? NULL
+      : malloc((info.n_sites ? info.n_sites : 1) * (size_t)(1 + info.ndim) * sizeof *c);
   int rc = !v || (!info.dense && !c);
   if (!rc && clsp_model_result_download(m, name, v, c) != CLSP_SUCCESS) rc = 1;
   if (!rc && info.dense) {
     if (!dense_path) fprintf(stderr, "clsp run: '%s' is dense: give --out\n", info.name);
-    rc = !dense_path ||
-         clsp_npy_write_nd(dense_path, CLSP_NPY_F32, info.n_dims, shape, v, err, sizeof err);
+    rc = !dense_path || clsp_npy_write_nd(dense_path, CLSP_NPY_F32, info.n_dims, shape, v,
+                                          err, sizeof err);
   } else if (!rc) {
-    if (!prefix) fprintf(stderr, "clsp run: '%s' is sparse: give --sparse-out\n", info.name);
-    size_t cs[2] = {info.n_sites, (size_t)(1 + info.ndim)}, fs[2] = {info.n_sites, info.channels};
+    if (!prefix)
+      fprintf(stderr, "clsp run: '%s' is sparse: give --sparse-out\n", info.name);
+    size_t cs[2] = {info.n_sites, (size_t)(1 + info.ndim)},
+           fs[2] = {info.n_sites, info.channels};
     snprintf(path, sizeof path, "%s_coords.npy", prefix ? prefix : "");
     rc = !prefix || clsp_npy_write(path, CLSP_NPY_I32, 2, cs, c, err, sizeof err);
     snprintf(path, sizeof path, "%s_feats.npy", prefix ? prefix : "");
     rc = rc || clsp_npy_write(path, CLSP_NPY_F32, 2, fs, v, err, sizeof err);
   }
-  if (rc && (dense_path || prefix)) fprintf(stderr, "clsp run: writing '%s' failed: %s\n", info.name, err);
+  if (rc && (dense_path || prefix))
+    fprintf(stderr, "clsp run: writing '%s' failed: %s\n", info.name, err);
   free(v);
   free(c);
   return rc;
@@ -218,19 +241,20 @@ static int write_stats(const run_opts *o, clsp_context *ctx, clsp_model *m,
   clsp_tool_json_string(f, o->model);
   fprintf(f, ",\n  \"device\": ");
   clsp_tool_json_string(f, clsp_context_caps(ctx)->device_name);
-  fprintf(f, ",\n  \"input_sites\": %zu,\n  \"load_ms\": %.3f,\n  \"repeat\": %d,\n", n_sites,
-          load_ms, o->repeat);
+  fprintf(f, ",\n  \"input_sites\": %zu,\n  \"load_ms\": %.3f,\n  \"repeat\": %d,\n",
+          n_sites, load_ms, o->repeat);
   fprintf(f, "  \"wall_ms\": [");
   for (int r = 0; r < o->repeat; r++) fprintf(f, "%s%.3f", r ? ", " : "", wall[r]);
   double med[RUN_MAX_REPEAT];
   memcpy(med, wall, (size_t)o->repeat * sizeof *wall);
   qsort(med, (size_t)o->repeat, sizeof *med, cmp_double);
-  fprintf(f, "],\n  \"median_wall_ms\": %.3f,\n  \"device_ms\": %.3f,\n", med[o->repeat / 2],
-          s->device_ms);
-  fprintf(f, "  \"peak_device_bytes\": %llu,\n  \"held_device_bytes\": %llu,\n"
-             "  \"rulebooks_built\": %zu,\n  \"layers\": [\n",
-          (unsigned long long)s->peak_device_bytes, (unsigned long long)s->held_device_bytes,
-          s->rulebooks_built);
+  fprintf(f, "],\n  \"median_wall_ms\": %.3f,\n  \"device_ms\": %.3f,\n",
+          med[o->repeat / 2], s->device_ms);
+  fprintf(f,
+          "  \"peak_device_bytes\": %llu,\n  \"held_device_bytes\": %llu,\n"
+          "  \"rulebooks_built\": %zu,\n  \"layers\": [\n",
+          (unsigned long long)s->peak_device_bytes,
+          (unsigned long long)s->held_device_bytes, s->rulebooks_built);
   size_t nodes = 0;
   clsp_model_node_count(m, &nodes);
   for (size_t i = 0; i < nodes; i++) {
@@ -240,9 +264,11 @@ static int write_stats(const run_opts *o, clsp_context *ctx, clsp_model *m,
     clsp_tool_json_string(f, l.name);
     fprintf(f, ", \"op\": ");
     clsp_tool_json_string(f, l.op);
-    fprintf(f, ", \"device_ms\": %.4f, \"rulebook_ms\": %.4f, \"in_sites\": %zu, "
-               "\"out_sites\": %zu, \"pairs\": %zu}%s\n", l.device_ms, l.rulebook_ms,
-            l.in_sites, l.out_sites, l.pairs, i + 1 < nodes ? "," : "");
+    fprintf(f,
+            ", \"device_ms\": %.4f, \"rulebook_ms\": %.4f, \"in_sites\": %zu, "
+            "\"out_sites\": %zu, \"pairs\": %zu}%s\n",
+            l.device_ms, l.rulebook_ms, l.in_sites, l.out_sites, l.pairs,
+            i + 1 < nodes ? "," : "");
   }
   fprintf(f, "  ]\n}\n");
   return fclose(f) != 0;
@@ -254,8 +280,8 @@ static clsp_status run_frame(const run_opts *o, clsp_context *ctx, clsp_model *m
   const char *keep[1] = {o->dump};
   size_t n_keep = o->dump ? 1 : 0;
   if (!o->input)
-    return clsp_model_forward_host(m, in->coords.data, in->feats.data, in->n_sites, in->batch,
-                                   keep, n_keep, s);
+    return clsp_model_forward_host(m, in->coords.data, in->feats.data, in->n_sites,
+                                   in->batch, keep, n_keep, s);
   clsp_voxelize_options v = {0};
   v.recipe = CLSP_VOXEL_RANGE;
   memcpy(v.voxel_size, o->voxel_size, sizeof v.voxel_size);
@@ -290,7 +316,8 @@ static int write_trace(const char *path, clsp_model *m) {
   for (size_t i = 0; i < nodes; i++) {
     clsp_model_node_stats(m, i, &l);
     double h0 = l.host_start_ms - t0;
-    clsp_tool_trace_event(f, &first, l.name, "host", 1, h0, l.host_end_ms - l.host_start_ms);
+    clsp_tool_trace_event(f, &first, l.name, "host", 1, h0,
+                          l.host_end_ms - l.host_start_ms);
     if (dev_t < h0) dev_t = h0;
     for (int st = 0; st < CLSP_STAGE_COUNT; st++) {
       if (l.stage_ms[st] <= 0) continue;
@@ -322,9 +349,10 @@ static int run_frames(const run_opts *o, clsp_context *ctx, clsp_model *m, run_i
   double med[RUN_MAX_REPEAT];
   memcpy(med, wall, (size_t)o->repeat * sizeof *wall);
   qsort(med, (size_t)o->repeat, sizeof *med, cmp_double);
-  printf("%zu voxels, batch %d: median %.1f ms per %s over %d run(s) on %s\n", in->n_sites,
-         (int)in->batch, med[o->repeat / 2], o->input ? "voxelization + forward" : "forward",
-         o->repeat, clsp_context_caps(ctx)->device_name);
+  printf("%zu voxels, batch %d: median %.1f ms per %s over %d run(s) on %s\n",
+         in->n_sites, (int)in->batch, med[o->repeat / 2],
+         o->input ? "voxelization + forward" : "forward", o->repeat,
+         clsp_context_caps(ctx)->device_name);
   return 0;
 }
 

@@ -13,17 +13,20 @@ int clsp_cmd_warmup(int argc, char **argv) {
   clsp_context_options o = {.log = clsp_tool_log_notes};
   int launches = 1;
   static const char usage[] =
-      "usage: clsp warmup [--device SPEC] [--no-cache] [--programs-only]\n"
-      "  Builds (or loads from the binary cache) every kernel program for the\n"
-      "  device, then launches everything once on a small workload (CLBlast's\n"
-      "  GEMMs included) so that drivers that compile at the first launch\n"
-      "  (PoCL) have done so: the first frame of a later run is then not slower\n"
-      "  than the next. --programs-only: build the programs only.\n"
-      "  Exit status: 0 ok, 1 failure, 2 usage error.\n";
+    "usage: clsp warmup [--device SPEC] [--no-cache] [--programs-only]\n"
+    "  Builds (or loads from the binary cache) every kernel program for the\n"
+    "  device, then launches everything once on a small workload (CLBlast's\n"
+    "  GEMMs included) so that drivers that compile at the first launch\n"
+    "  (PoCL) have done so: the first frame of a later run is then not slower\n"
+    "  than the next. --programs-only: build the programs only.\n"
+    "  Exit status: 0 ok, 1 failure, 2 usage error.\n";
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--device") && i + 1 < argc) o.device = argv[++i];
-    else if (!strcmp(argv[i], "--no-cache")) o.flags |= CLSP_CONTEXT_NO_BINARY_CACHE;
-    else if (!strcmp(argv[i], "--programs-only")) launches = 0;
+    if (!strcmp(argv[i], "--device") && i + 1 < argc)
+      o.device = argv[++i];
+    else if (!strcmp(argv[i], "--no-cache"))
+      o.flags |= CLSP_CONTEXT_NO_BINARY_CACHE;
+    else if (!strcmp(argv[i], "--programs-only"))
+      launches = 0;
     else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       fputs(usage, stdout);
       return 0;
@@ -54,11 +57,12 @@ int clsp_cmd_warmup(int argc, char **argv) {
   }
   clsp_cache_stats cs;
   clsp_context_cache_stats(ctx, &cs);
-  printf("device %s\ncontext %.1f ms, programs %.1f ms, launches %.1f ms\n"
-         "binary cache %s: %u hits, %u misses, %u rejected, %u written\n",
-         clsp_context_caps(ctx)->device_name, t1 - t0, t2 - t1, t3 - t2,
-         clsp_context_cache_dir(ctx)[0] ? clsp_context_cache_dir(ctx) : "(disabled)",
-         cs.hits, cs.misses, cs.rejected, cs.writes);
+  printf(
+    "device %s\ncontext %.1f ms, programs %.1f ms, launches %.1f ms\n"
+    "binary cache %s: %u hits, %u misses, %u rejected, %u written\n",
+    clsp_context_caps(ctx)->device_name, t1 - t0, t2 - t1, t3 - t2,
+    clsp_context_cache_dir(ctx)[0] ? clsp_context_cache_dir(ctx) : "(disabled)", cs.hits,
+    cs.misses, cs.rejected, cs.writes);
   clsp_context_destroy(ctx);
   return 0;
 }

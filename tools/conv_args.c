@@ -7,27 +7,28 @@
 #include "cmd_conv.h"
 
 static const char usage[] =
-    "usage: clsp conv --type subm|conv|transposed|inverse --coords C.npy --feats F.npy\n"
-    "                 --weights W.npy [--weight-layout native|torch|spconv] [--bias B.npy]\n"
-    "                 --shape D,H,W --batch N --kernel K[,K..] [--stride S[,..]]\n"
-    "                 [--padding P[,..]] [--dilation D[,..]]\n"
-    "                 [--target-coords T.npy --target-shape D,H,W]\n"
-    "                 --out-coords OC.npy --out-feats OF.npy [--stats S.json]\n"
-    "                 [--device SPEC] [--deterministic] [--repeat R]\n"
-    "                 [--merge-duplicates sum|first]\n"
-    "                 [--grad-out DY.npy [--grad-feats DX.npy] [--grad-weights DW.npy]\n"
-    "                  [--grad-bias DB.npy]]\n"
-    "  coords: int32 N x (1+D) rows (batch, c1..cD); feats: float32 N x Cin\n"
-    "  weights: native [K][Cin][Cout] (or [k..][Cin][Cout]); torch [Cout][Cin][k..]\n"
-    "           (transposed/inverse: [Cin][Cout][k..]); spconv [Cout][k..][Cin]\n"
-    "  inverse: --target-coords/--target-shape are the input sites and shape of the\n"
-    "           regular conv being inverted; --coords are its output sites\n"
-    "  backward: DY float32 rows in the order of --out-coords; DX rows in the order of\n"
-    "           --coords; DW in the element order of --weight-layout, saved as\n"
-    "           [first dim of W, the rest flattened]; DB [Cout]\n"
-    "  --merge-duplicates: rows of --coords with equal coordinates become one\n"
-    "           site (features summed, or the first row's kept); default: refused\n"
-    "  --stats -: the JSON to stdout. Exit status: 0 ok, 1 failure, 2 usage error.\n";
+  "usage: clsp conv --type subm|conv|transposed|inverse --coords C.npy --feats F.npy\n"
+  "                 --weights W.npy [--weight-layout native|torch|spconv] [--bias "
+  "B.npy]\n"
+  "                 --shape D,H,W --batch N --kernel K[,K..] [--stride S[,..]]\n"
+  "                 [--padding P[,..]] [--dilation D[,..]]\n"
+  "                 [--target-coords T.npy --target-shape D,H,W]\n"
+  "                 --out-coords OC.npy --out-feats OF.npy [--stats S.json]\n"
+  "                 [--device SPEC] [--deterministic] [--repeat R]\n"
+  "                 [--merge-duplicates sum|first]\n"
+  "                 [--grad-out DY.npy [--grad-feats DX.npy] [--grad-weights DW.npy]\n"
+  "                  [--grad-bias DB.npy]]\n"
+  "  coords: int32 N x (1+D) rows (batch, c1..cD); feats: float32 N x Cin\n"
+  "  weights: native [K][Cin][Cout] (or [k..][Cin][Cout]); torch [Cout][Cin][k..]\n"
+  "           (transposed/inverse: [Cin][Cout][k..]); spconv [Cout][k..][Cin]\n"
+  "  inverse: --target-coords/--target-shape are the input sites and shape of the\n"
+  "           regular conv being inverted; --coords are its output sites\n"
+  "  backward: DY float32 rows in the order of --out-coords; DX rows in the order of\n"
+  "           --coords; DW in the element order of --weight-layout, saved as\n"
+  "           [first dim of W, the rest flattened]; DB [Cout]\n"
+  "  --merge-duplicates: rows of --coords with equal coordinates become one\n"
+  "           site (features summed, or the first row's kept); default: refused\n"
+  "  --stats -: the JSON to stdout. Exit status: 0 ok, 1 failure, 2 usage error.\n";
 
 /* Parses "a,b,c" into up to `cap` ints >= min; returns the count. */
 static int parse_list(const char *opt, const char *s, int min, int cap, int32_t *out) {
@@ -67,21 +68,28 @@ static int expand(const char *opt, const char *s, int min, int ndim, int32_t *ou
 }
 
 static int parse_type(const char *s, clsp_conv_kind *k) {
-  static const struct { const char *name; clsp_conv_kind kind; } types[] = {
-    {"subm", CLSP_CONV_SUBMANIFOLD}, {"conv", CLSP_CONV_REGULAR},
-    {"transposed", CLSP_CONV_TRANSPOSED}, {"inverse", CLSP_CONV_INVERSE}};
+  static const struct {
+    const char *name;
+    clsp_conv_kind kind;
+  } types[] = {{"subm", CLSP_CONV_SUBMANIFOLD},
+               {"conv", CLSP_CONV_REGULAR},
+               {"transposed", CLSP_CONV_TRANSPOSED},
+               {"inverse", CLSP_CONV_INVERSE}};
   for (size_t i = 0; i < 4; i++)
     if (!strcmp(s, types[i].name)) {
       *k = types[i].kind;
       return 1;
     }
-  fprintf(stderr, "clsp conv: --type '%s': expected subm, conv, transposed or inverse\n", s);
+  fprintf(stderr, "clsp conv: --type '%s': expected subm, conv, transposed or inverse\n",
+          s);
   return 0;
 }
 
 static int parse_merge(const char *s, int *merge) {
-  if (!strcmp(s, "sum")) *merge = CONV_MERGE_SUM;
-  else if (!strcmp(s, "first")) *merge = CONV_MERGE_FIRST;
+  if (!strcmp(s, "sum"))
+    *merge = CONV_MERGE_SUM;
+  else if (!strcmp(s, "first"))
+    *merge = CONV_MERGE_FIRST;
   else {
     fprintf(stderr, "clsp conv: --merge-duplicates '%s': expected sum or first\n", s);
     return 0;
@@ -90,11 +98,15 @@ static int parse_merge(const char *s, int *merge) {
 }
 
 static int parse_layout(const char *s, clsp_weight_layout *l) {
-  if (!strcmp(s, "native")) *l = CLSP_LAYOUT_NATIVE;
-  else if (!strcmp(s, "torch")) *l = CLSP_LAYOUT_TORCH_CONV;
-  else if (!strcmp(s, "spconv")) *l = CLSP_LAYOUT_SPCONV;
+  if (!strcmp(s, "native"))
+    *l = CLSP_LAYOUT_NATIVE;
+  else if (!strcmp(s, "torch"))
+    *l = CLSP_LAYOUT_TORCH_CONV;
+  else if (!strcmp(s, "spconv"))
+    *l = CLSP_LAYOUT_SPCONV;
   else {
-    fprintf(stderr, "clsp conv: --weight-layout '%s': expected native, torch or spconv\n", s);
+    fprintf(stderr, "clsp conv: --weight-layout '%s': expected native, torch or spconv\n",
+            s);
     return 0;
   }
   return 1;
@@ -115,15 +127,18 @@ static int take(int argc, char **argv, int *i, const char **dst) {
 
 static int parse_one(int argc, char **argv, int *i, conv_args *a, raw_geometry *r) {
   const char *o = argv[*i], *v = NULL;
-  static const char *const string_opts[] = {"--coords", "--feats", "--weights", "--bias",
+  static const char *const string_opts[] = {"--coords",        "--feats",
+                                            "--weights",       "--bias",
                                             "--target-coords", "--out-coords",
-                                            "--out-feats", "--stats", "--device",
-                                            "--grad-out", "--grad-feats",
-                                            "--grad-weights", "--grad-bias"};
-  const char **string_dst[] = {&a->coords, &a->feats, &a->weights, &a->bias,
-                               &a->target_coords, &a->out_coords, &a->out_feats,
-                               &a->stats, &a->device, &a->grad_out, &a->grad_feats,
-                               &a->grad_weights, &a->grad_bias};
+                                            "--out-feats",     "--stats",
+                                            "--device",        "--grad-out",
+                                            "--grad-feats",    "--grad-weights",
+                                            "--grad-bias"};
+  const char **string_dst[] = {&a->coords,    &a->feats,         &a->weights,
+                               &a->bias,      &a->target_coords, &a->out_coords,
+                               &a->out_feats, &a->stats,         &a->device,
+                               &a->grad_out,  &a->grad_feats,    &a->grad_weights,
+                               &a->grad_bias};
   for (size_t k = 0; k < sizeof string_opts / sizeof string_opts[0]; k++)
     if (!strcmp(o, string_opts[k])) return take(argc, argv, i, string_dst[k]);
   if (!strcmp(o, "--deterministic")) return a->deterministic = 1;
@@ -188,8 +203,10 @@ static int finish_geometry(conv_args *a, const raw_geometry *r) {
 static int check_grad_args(const conv_args *a) {
   int wanted = a->grad_feats || a->grad_weights || a->grad_bias;
   if (a->grad_feats && a->merge) {
-    fprintf(stderr, "clsp conv: --grad-feats cannot follow the rows of --coords when "
-                    "--merge-duplicates merges them\n%s", usage);
+    fprintf(stderr,
+            "clsp conv: --grad-feats cannot follow the rows of --coords when "
+            "--merge-duplicates merges them\n%s",
+            usage);
     return 0;
   }
   if (wanted == (a->grad_out != NULL)) return 1;
@@ -217,7 +234,8 @@ int conv_parse_args(int argc, char **argv, conv_args *a) {
   if (!require(a->coords, "--coords") || !require(a->feats, "--feats") ||
       !require(a->weights, "--weights") || !require(a->out_coords, "--out-coords") ||
       !require(a->out_feats, "--out-feats") || !require(r.kernel, "--kernel") ||
-      !require(a->ndim ? "" : NULL, "--shape") || !require(a->batch ? "" : NULL, "--batch"))
+      !require(a->ndim ? "" : NULL, "--shape") ||
+      !require(a->batch ? "" : NULL, "--batch"))
     return 0;
   return check_grad_args(a) && finish_geometry(a, &r);
 }

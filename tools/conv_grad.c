@@ -14,20 +14,23 @@ static int grad_fail(const char *what) {
 }
 
 /* DY: float32, n_out x Cout. */
-static int read_grad_out(const conv_args *a, size_t n_out, size_t cout, clsp_npy_array *dy) {
+static int read_grad_out(const conv_args *a, size_t n_out, size_t cout,
+                         clsp_npy_array *dy) {
   char err[512];
   if (clsp_npy_read(a->grad_out, dy, err, sizeof err) != 0) return grad_fail(err);
   if (dy->dtype == CLSP_NPY_F32 && dy->rank == 2 && dy->shape[0] == n_out &&
       dy->shape[1] == cout)
     return 1;
-  fprintf(stderr, "clsp conv: %s: must be float32 %zu x %zu (the forward's output rows, in "
-                  "the order of --out-coords, x Cout), got %s rank %d %zu x %zu\n",
+  fprintf(stderr,
+          "clsp conv: %s: must be float32 %zu x %zu (the forward's output rows, in "
+          "the order of --out-coords, x Cout), got %s rank %d %zu x %zu\n",
           a->grad_out, n_out, cout, dy->dtype == CLSP_NPY_F32 ? "float32" : "int32",
           dy->rank, dy->shape[0], dy->rank > 1 ? dy->shape[1] : (size_t)1);
   return 0;
 }
 
-static int write_npy(const char *path, int rank, size_t rows, size_t cols, const float *v) {
+static int write_npy(const char *path, int rank, size_t rows, size_t cols,
+                     const float *v) {
   char err[512];
   size_t shape[2] = {rows, cols};
   if (clsp_npy_write(path, CLSP_NPY_F32, rank, shape, v, err, sizeof err) == 0) return 1;
@@ -65,12 +68,13 @@ static clsp_weight_layout weights_layout(const conv_args *a) {
   return a->layout_family;
 }
 
-static int write_grad_weights(const conv_args *a, const conv_inputs *in, const float *dw) {
+static int write_grad_weights(const conv_args *a, const conv_inputs *in,
+                              const float *dw) {
   size_t total = in->kvol * in->cin * in->cout, first = in->weights.shape[0];
   float *out = malloc(total * sizeof *out);
   if (!out) return grad_fail("out of memory for dW");
-  clsp_status st = clsp_weights_convert_back(weights_layout(a), in->kvol, in->cin, in->cout,
-                                             dw, out);
+  clsp_status st =
+    clsp_weights_convert_back(weights_layout(a), in->kvol, in->cin, in->cout, dw, out);
   int ok = st == CLSP_SUCCESS || grad_fail("dW layout conversion failed");
   if (ok) ok = write_npy(a->grad_weights, 2, first, total / first, out);
   free(out);
@@ -92,8 +96,9 @@ int conv_write_grads(clsp_context *ctx, const conv_args *a, const conv_inputs *i
   if (ok) st = clsp_tensor_create_on_output(ctx, r->rb, in->cout, dy.data, &d_out);
   if (ok && st != CLSP_SUCCESS) ok = conv_lib_fail(ctx, "--grad-out tensor", st);
   uint32_t flags = a->deterministic ? CLSP_CONV_DETERMINISTIC : 0;
-  if (ok) st = clsp_conv_backward(ctx, r->rb, r->in, w, d_out, flags,
-                                  a->grad_feats ? &dx : NULL, dw, db, NULL);
+  if (ok)
+    st = clsp_conv_backward(ctx, r->rb, r->in, w, d_out, flags,
+                            a->grad_feats ? &dx : NULL, dw, db, NULL);
   if (ok && st != CLSP_SUCCESS) ok = conv_lib_fail(ctx, "backward", st);
   if (ok && a->grad_feats) ok = write_grad_feats(ctx, a, in, dx);
   if (ok && a->grad_weights) ok = write_grad_weights(a, in, dw);

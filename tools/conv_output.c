@@ -13,8 +13,8 @@ static const int32_t *sort_rows;
 static int sort_width;
 
 static int compare_rows(const void *pa, const void *pb) {
-  const int32_t *a = sort_rows + (size_t)*(const uint32_t *)pa * (size_t)sort_width;
-  const int32_t *b = sort_rows + (size_t)*(const uint32_t *)pb * (size_t)sort_width;
+  const int32_t *a = sort_rows + (size_t) * (const uint32_t *)pa * (size_t)sort_width;
+  const int32_t *b = sort_rows + (size_t) * (const uint32_t *)pb * (size_t)sort_width;
   for (int i = 0; i < sort_width; i++)
     if (a[i] != b[i]) return a[i] < b[i] ? -1 : 1;
   /* equal rows stay in input order: the first occurrence leads its group */
@@ -96,15 +96,18 @@ int conv_match_sites(const int32_t *sites, const int32_t *given, size_t n, int w
 static int check_sites(const conv_args *a, const conv_inputs *in,
                        const clsp_rulebook_info *info) {
   if (info->n_out != in->n) {
-    fprintf(stderr, "clsp conv: %s has %zu sites, the regular conv of --target-coords "
-                    "gives %zu output sites\n", a->coords, in->n, info->n_out);
+    fprintf(stderr,
+            "clsp conv: %s has %zu sites, the regular conv of --target-coords "
+            "gives %zu output sites\n",
+            a->coords, in->n, info->n_out);
     return 0;
   }
   for (int d = 0; d < a->ndim; d++)
     if (info->out_shape[d] != a->shape[d]) {
-      fprintf(stderr, "clsp conv: --shape axis %d is %d, the regular conv of "
-                      "--target-shape gives %d\n", d, (int)a->shape[d],
-              (int)info->out_shape[d]);
+      fprintf(stderr,
+              "clsp conv: --shape axis %d is %d, the regular conv of "
+              "--target-shape gives %d\n",
+              d, (int)a->shape[d], (int)info->out_shape[d]);
       return 0;
     }
   return 1;
@@ -137,7 +140,6 @@ int conv_features_on_sites(clsp_context *ctx, const conv_args *a, const conv_inp
   return ok;
 }
 
-
 static double median(const double *v, int n) {
   double *s = malloc((size_t)n * sizeof *s);
   if (!s) return v[n - 1];
@@ -158,7 +160,8 @@ static int write_stats(clsp_context *ctx, const conv_args *a, const conv_run *r,
                        const double *totals) {
   clsp_rulebook_info info;
   clsp_rulebook_describe(r->rb, &info);
-  uint32_t *counts = malloc((info.kernel_volume ? info.kernel_volume : 1) * sizeof *counts);
+  uint32_t *counts =
+    malloc((info.kernel_volume ? info.kernel_volume : 1) * sizeof *counts);
   int to_stdout = !strcmp(a->stats, "-");
   FILE *f = counts ? (to_stdout ? stdout : fopen(a->stats, "w")) : NULL;
   if (!f) {
@@ -168,13 +171,17 @@ static int write_stats(clsp_context *ctx, const conv_args *a, const conv_run *r,
   }
   clsp_rulebook_pair_counts(r->rb, counts);
   double overhead = r->stats.pair_rows
-                        ? (double)r->stats.gemm_rows / (double)r->stats.pair_rows - 1.0 : 0.0;
-  fprintf(f, "{\n  \"device\": \"%s\",\n  \"in_sites\": %zu,\n  \"out_sites\": %zu,\n"
-             "  \"pairs_total\": %zu,\n  \"pairs_per_offset\": [",
+                      ? (double)r->stats.gemm_rows / (double)r->stats.pair_rows - 1.0
+                      : 0.0;
+  fprintf(f,
+          "{\n  \"device\": \"%s\",\n  \"in_sites\": %zu,\n  \"out_sites\": %zu,\n"
+          "  \"pairs_total\": %zu,\n  \"pairs_per_offset\": [",
           clsp_context_caps(ctx)->device_name, info.n_in, info.n_out, info.n_pairs);
   for (size_t k = 0; k < info.kernel_volume; k++)
     fprintf(f, "%s%u", k ? ", " : "", counts[k]);
-  fprintf(f, "],\n  \"gemm_groups\": %zu,\n  \"padding_overhead\": %.6f,\n  \"chunks\": %zu,\n",
+  fprintf(f,
+          "],\n  \"gemm_groups\": %zu,\n  \"padding_overhead\": %.6f,\n  \"chunks\": "
+          "%zu,\n",
           r->stats.gemm_groups, overhead, r->stats.chunks);
   write_stage_ms(f, r);
   fprintf(f, "  \"total_ms\": %.4f,\n  \"repeat\": %d,\n  \"median_total_ms\": %.4f\n}\n",
@@ -195,16 +202,19 @@ int conv_write_outputs(clsp_context *ctx, const conv_args *a, const conv_inputs 
   if (ok && st != CLSP_SUCCESS) ok = conv_lib_fail(ctx, "reading the output", st);
   char err[512];
   size_t cshape[2] = {n, width}, fshape[2] = {n, d.channels};
-  if (ok && (clsp_npy_write(a->out_coords, CLSP_NPY_I32, 2, cshape, coords, err, sizeof err) ||
-             clsp_npy_write(a->out_feats, CLSP_NPY_F32, 2, fshape, feats, err, sizeof err))) {
+  if (ok &&
+      (clsp_npy_write(a->out_coords, CLSP_NPY_I32, 2, cshape, coords, err, sizeof err) ||
+       clsp_npy_write(a->out_feats, CLSP_NPY_F32, 2, fshape, feats, err, sizeof err))) {
     fprintf(stderr, "clsp conv: %s\n", err);
     ok = 0;
   }
   if (ok && a->stats) ok = write_stats(ctx, a, r, totals);
   if (ok)
-    fprintf(stderr, "clsp conv: %zu -> %zu sites, %zu -> %zu channels, %.3f ms (median "
-                    "of %d: %.3f ms)\n",
-            in->n, n, in->cin, d.channels, r->total_ms, a->repeat, median(totals, a->repeat));
+    fprintf(stderr,
+            "clsp conv: %zu -> %zu sites, %zu -> %zu channels, %.3f ms (median "
+            "of %d: %.3f ms)\n",
+            in->n, n, in->cin, d.channels, r->total_ms, a->repeat,
+            median(totals, a->repeat));
   free(coords);
   free(feats);
   return ok;

@@ -68,7 +68,8 @@ static int new_slot(builder *b) {
   return b->n->n_slots++;
 }
 
-static net_layer *add_layer(builder *b, const char *name, net_kind kind, int in, int in2) {
+static net_layer *add_layer(builder *b, const char *name, net_kind kind, int in,
+                            int in2) {
   if (b->failed) return NULL;
   if (b->n->n_layers >= NET_MAX_LAYERS) {
     snprintf(b->err, b->errlen, "network: more than %d layers", NET_MAX_LAYERS);
@@ -229,8 +230,8 @@ int net_build_layer(net *n, clsp_context *ctx, uint64_t seed, const char *spec, 
   int cin = 0, cout = 0, k = 0, s = 1, used = 0;
   int got = sscanf(spec, "%15[a-z]:%d:%d:%d%n", kind, &cin, &cout, &k, &used);
   if (got >= 4 && spec[used] == ':') sscanf(spec + used, ":%d%n", &s, &got);
-  net_kind nk = !strcmp(kind, "subm") ? NET_SUBM
-                : !strcmp(kind, "conv") ? NET_CONV
+  net_kind nk = !strcmp(kind, "subm")         ? NET_SUBM
+                : !strcmp(kind, "conv")       ? NET_CONV
                 : !strcmp(kind, "transposed") ? NET_TRANSPOSED
                                               : NET_ADD;
   if (nk == NET_ADD || cin <= 0 || cout <= 0 || k <= 0 || k > 7 || s <= 0 || s > 4 ||
@@ -262,12 +263,12 @@ void net_free(net *n) {
 
 const char *net_kind_name(net_kind k) {
   switch (k) {
-  case NET_SUBM: return "subm";
-  case NET_CONV: return "conv";
-  case NET_TRANSPOSED: return "transp";
-  case NET_INVERSE: return "inverse";
-  case NET_ADD: return "add";
-  case NET_CONCAT: return "concat";
+    case NET_SUBM: return "subm";
+    case NET_CONV: return "conv";
+    case NET_TRANSPOSED: return "transp";
+    case NET_INVERSE: return "inverse";
+    case NET_ADD: return "add";
+    case NET_CONCAT: return "concat";
   }
   return "?";
 }
@@ -282,8 +283,8 @@ typedef struct value_names {
 static clsp_status add_conv(clsp_model_builder *b, const net_layer *l, value_names *v) {
   clsp_model_conv d;
   memset(&d, 0, sizeof d);
-  d.kind = l->kind == NET_SUBM ? CLSP_CONV_SUBMANIFOLD
-           : l->kind == NET_CONV ? CLSP_CONV_REGULAR
+  d.kind = l->kind == NET_SUBM         ? CLSP_CONV_SUBMANIFOLD
+           : l->kind == NET_CONV       ? CLSP_CONV_REGULAR
            : l->kind == NET_TRANSPOSED ? CLSP_CONV_TRANSPOSED
                                        : CLSP_CONV_INVERSE;
   d.geometry = l->geo;
@@ -323,17 +324,21 @@ static clsp_status build_model(net *n, clsp_context *ctx, const clsp_tensor_desc
   if (!v) return CLSP_ERROR_OUT_OF_HOST_MEMORY;
   snprintf(v->slot[n->input], sizeof v->slot[0], "input");
   clsp_model_builder *b = NULL;
-  clsp_status st = clsp_model_builder_create(ctx, "input", d->ndim, d->shape, d->channels, &b);
+  clsp_status st =
+    clsp_model_builder_create(ctx, "input", d->ndim, d->shape, d->channels, &b);
   for (int i = 0, node = 0; st == CLSP_SUCCESS && i < n->n_layers; i++) {
     net_layer *l = &n->layers[i];
     l->first_node = node;
     l->n_nodes = 1;
-    st = (l->kind == NET_ADD || l->kind == NET_CONCAT) ? add_join(b, l, v) : add_conv(b, l, v);
+    st = (l->kind == NET_ADD || l->kind == NET_CONCAT) ? add_join(b, l, v)
+                                                       : add_conv(b, l, v);
     node += l->n_nodes;
   }
   const char *out[1] = {v->slot[n->output]};
-  if (st == CLSP_SUCCESS) st = clsp_model_builder_finish(b, out, 1, &n->model);
-  else clsp_model_builder_destroy(b);
+  if (st == CLSP_SUCCESS)
+    st = clsp_model_builder_finish(b, out, 1, &n->model);
+  else
+    clsp_model_builder_destroy(b);
   free(v);
   if (st == CLSP_SUCCESS) n->model_input = *d;
   return st;
@@ -350,7 +355,8 @@ static void layer_stats(const net *n, const net_layer *l, net_layer_stats *s) {
   memset(s, 0, sizeof *s);
   for (int k = 0; k < l->n_nodes; k++) {
     clsp_model_layer_stats ms;
-    if (clsp_model_node_stats(n->model, (size_t)(l->first_node + k), &ms) != CLSP_SUCCESS) continue;
+    if (clsp_model_node_stats(n->model, (size_t)(l->first_node + k), &ms) != CLSP_SUCCESS)
+      continue;
     if (k == 0) {
       s->in_sites = ms.in_sites;
       s->out_sites = ms.out_sites;
@@ -377,7 +383,8 @@ clsp_status net_forward(net *n, clsp_context *ctx, const clsp_tensor *input,
   for (int i = 0; st == CLSP_SUCCESS && i < n->n_layers; i++)
     layer_stats(n, &n->layers[i], &stats[i]);
   const clsp_tensor *out = NULL;
-  if (st == CLSP_SUCCESS && output) st = clsp_model_result_device(n->model, NULL, &out, NULL);
+  if (st == CLSP_SUCCESS && output)
+    st = clsp_model_result_device(n->model, NULL, &out, NULL);
   if (st == CLSP_SUCCESS && output) st = clsp_tensor_copy(ctx, out, output);
   if (n->model) clsp_model_release_results(n->model);
   return st;

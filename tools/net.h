@@ -27,22 +27,22 @@ typedef enum net_kind {
 typedef struct net_layer {
   char name[40];
   net_kind kind;
-  int in, in2, out;          /* tensor slots */
-  char rb_key[24];           /* rulebook to build or reuse */
+  int in, in2, out; /* tensor slots */
+  char rb_key[24];  /* rulebook to build or reuse */
   clsp_conv_geometry geo;
   int kvol, c_in, c_out;
-  int relu;                  /* ReLU after the layer */
-  float *weights, *bias;     /* host, native layout (given to the builder) */
-  int first_node, n_nodes;   /* the model nodes that run this layer */
+  int relu;                /* ReLU after the layer */
+  float *weights, *bias;   /* host, native layout (given to the builder) */
+  int first_node, n_nodes; /* the model nodes that run this layer */
 } net_layer;
 
 typedef struct net {
   net_layer layers[NET_MAX_LAYERS];
   int n_layers, n_slots;
-  int input, output;         /* slots */
+  int input, output; /* slots */
   int last_use[NET_MAX_SLOTS];
-  uint64_t rng;              /* splitmix64 state for weights */
-  clsp_model *model;         /* built at the first forward, for its input's
+  uint64_t rng;      /* splitmix64 state for weights */
+  clsp_model *model; /* built at the first forward, for its input's
                                 spatial shape and channels */
   clsp_tensor_desc model_input;
 } net;
@@ -50,25 +50,25 @@ typedef struct net {
 /* Measurements of one layer in one forward pass. */
 typedef struct net_layer_stats {
   size_t in_sites, out_sites, pairs;
-  double gflop;                     /* 2 x pairs x Cin x Cout / 1e9 */
-  double stage_ms[CLSP_STAGE_COUNT];/* CLSP_STAGE_RULEBOOK: build_ms of a
+  double gflop;                      /* 2 x pairs x Cin x Cout / 1e9 */
+  double stage_ms[CLSP_STAGE_COUNT]; /* CLSP_STAGE_RULEBOOK: build_ms of a
                                        rulebook built by this layer;
                                        OTHER includes ReLU/add/concat */
-  double ms;                        /* device time, all stages */
-  double host_start_ms, host_end_ms;/* wall clock around the layer */
-  int fused;                        /* conv: the fused dataflow ran */
+  double ms;                         /* device time, all stages */
+  double host_start_ms, host_end_ms; /* wall clock around the layer */
+  int fused;                         /* conv: the fused dataflow ran */
 } net_layer_stats;
 
 /* Builds a network description and uploads seeded random weights (He
  * uniform, bias small). `in_channels`: channels of the input tensor.
  * Returns 0, or nonzero with a message in err. */
-int net_build_second(net *n, clsp_context *ctx, uint64_t seed, int in_channels,
-                     char *err, size_t errlen);
+int net_build_second(net *n, clsp_context *ctx, uint64_t seed, int in_channels, char *err,
+                     size_t errlen);
 int net_build_minkunet(net *n, clsp_context *ctx, uint64_t seed, int in_channels,
                        char *err, size_t errlen);
 /* spec: subm:CIN:COUT:K, conv:CIN:COUT:K:S, transposed:CIN:COUT:K:S. */
-int net_build_layer(net *n, clsp_context *ctx, uint64_t seed, const char *spec,
-                    int *c_in, char *err, size_t errlen);
+int net_build_layer(net *n, clsp_context *ctx, uint64_t seed, const char *spec, int *c_in,
+                    char *err, size_t errlen);
 void net_free(net *n);
 
 /* Runs one forward pass on `input` (not consumed). `stats` takes

@@ -10,8 +10,8 @@
 
 #define BAR_WIDTH 24
 
-void progress_begin(progress *p, const char *tool, const char *what, int warmup,
-                    int runs, int quiet) {
+void progress_begin(progress *p, const char *tool, const char *what, int warmup, int runs,
+                    int quiet) {
   memset(p, 0, sizeof *p);
   p->tool = tool;
   p->what = what;
@@ -46,28 +46,37 @@ static void draw_bar(const progress *p, const char *state) {
 void progress_pass_start(progress *p, int run) {
   if (p->quiet) return;
   char state[32];
-  if (run < 0) snprintf(state, sizeof state, "warm-up");
-  else snprintf(state, sizeof state, "run %d/%d", run + 1, p->runs);
-  if (p->tty) draw_bar(p, state);
+  if (run < 0)
+    snprintf(state, sizeof state, "warm-up");
+  else
+    snprintf(state, sizeof state, "run %d/%d", run + 1, p->runs);
+  if (p->tty)
+    draw_bar(p, state);
   else if (run < 0)
-    fprintf(stderr, "%s: %s: warm-up pass (the first use of a device compiles its "
-                    "kernels: minutes on a cold cache)\n", p->tool, p->what);
+    fprintf(stderr,
+            "%s: %s: warm-up pass (the first use of a device compiles its "
+            "kernels: minutes on a cold cache)\n",
+            p->tool, p->what);
 }
 
 void progress_pass_done(progress *p, int run, double ms) {
-  if (run < 0) p->warm_done = 1;
-  else if (p->done++ < PROGRESS_KEPT) p->times[p->done - 1] = ms;
+  if (run < 0)
+    p->warm_done = 1;
+  else if (p->done++ < PROGRESS_KEPT)
+    p->times[p->done - 1] = ms;
   if (p->quiet) return;
   if (p->tty) {
     char state[32];
-    if (run < 0) snprintf(state, sizeof state, "warm-up done");
-    else snprintf(state, sizeof state, "run %d/%d", run + 1, p->runs);
+    if (run < 0)
+      snprintf(state, sizeof state, "warm-up done");
+    else
+      snprintf(state, sizeof state, "run %d/%d", run + 1, p->runs);
     draw_bar(p, state);
   } else if (run < 0) {
     fprintf(stderr, "%s: %s: warm-up %.1f ms\n", p->tool, p->what, ms);
   } else {
-    fprintf(stderr, "%s: %s: run %d/%d %.2f ms, median so far %.2f ms\n", p->tool, p->what,
-            run + 1, p->runs, ms, running_median(p));
+    fprintf(stderr, "%s: %s: run %d/%d %.2f ms, median so far %.2f ms\n", p->tool,
+            p->what, run + 1, p->runs, ms, running_median(p));
   }
 }
 

@@ -8,21 +8,21 @@
 #define PROGRESS_KEPT 128 /* timed runs the running median covers */
 
 typedef struct progress {
-  const char *tool;   /* "clsp bench" */
-  const char *what;   /* "second", "subm layer", ... */
-  int runs;           /* timed runs after the warm-up (0: none) */
-  int warmup;         /* 1 when a warm-up pass comes first */
-  int tty;            /* stderr is a terminal: draw a bar */
-  int quiet;          /* print nothing */
-  double t0_ms;       /* start of the command */
+  const char *tool;            /* "clsp bench" */
+  const char *what;            /* "second", "subm layer", ... */
+  int runs;                    /* timed runs after the warm-up (0: none) */
+  int warmup;                  /* 1 when a warm-up pass comes first */
+  int tty;                     /* stderr is a terminal: draw a bar */
+  int quiet;                   /* print nothing */
+  double t0_ms;                /* start of the command */
   double times[PROGRESS_KEPT]; /* the first timed runs, ms */
-  int done;           /* timed runs so far */
-  int warm_done;      /* the warm-up has ended */
+  int done;                    /* timed runs so far */
+  int warm_done;               /* the warm-up has ended */
 } progress;
 
 /* Starts: the terminal check and a first line saying what comes. */
-void progress_begin(progress *p, const char *tool, const char *what, int warmup,
-                    int runs, int quiet);
+void progress_begin(progress *p, const char *tool, const char *what, int warmup, int runs,
+                    int quiet);
 /* A pass begins (run -1: the warm-up): says so, as the first one may
  * compile kernels for minutes. */
 void progress_pass_start(progress *p, int run);

@@ -10,6 +10,7 @@ packages=(
   pocl-opencl-icd mesa-opencl-icd oclgrind
   libclblast-dev libcmocka-dev
   libonnx-dev protobuf-c-compiler libprotobuf-c-dev
+  clang-format git
 )
 
 missing=()

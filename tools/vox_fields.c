@@ -74,8 +74,8 @@ static clsp_status one_pass(clsp_context *ctx, const clsp_voxelize_options *o,
 }
 
 clsp_status vox_fields_run(clsp_context *ctx, const clsp_voxelize_options *o,
-                           const float *points, size_t n, int fields,
-                           clsp_tensor **out, clsp_voxelize_stats *stats) {
+                           const float *points, size_t n, int fields, clsp_tensor **out,
+                           clsp_voxelize_stats *stats) {
   *out = NULL;
   if (fields == 4) return clsp_voxelize(ctx, o, points, n, out, stats);
   if (fields < 3 || fields > VOX_FIELDS_MAX) return CLSP_ERROR_INVALID_ARGUMENT;

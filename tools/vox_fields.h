@@ -18,7 +18,7 @@
  * stats (may be NULL) sums their device times. Returns a clsp_status;
  * *out is NULL on error (the context's last error says why). */
 clsp_status vox_fields_run(clsp_context *ctx, const clsp_voxelize_options *o,
-                           const float *points, size_t n, int fields,
-                           clsp_tensor **out, clsp_voxelize_stats *stats);
+                           const float *points, size_t n, int fields, clsp_tensor **out,
+                           clsp_voxelize_stats *stats);
 
 #endif

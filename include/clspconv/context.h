@@ -17,18 +17,18 @@ typedef struct clsp_device_caps {
   char platform_name[128];
   char platform_version[128];
   char device_name[128];
-  char device_version[128];   /* CL_DEVICE_VERSION, e.g. "OpenCL 1.2 pocl" */
+  char device_version[128]; /* CL_DEVICE_VERSION, e.g. "OpenCL 1.2 pocl" */
   char driver_version[128];
-  cl_device_type type;        /* CL_DEVICE_TYPE_GPU, _CPU, _ACCELERATOR */
+  cl_device_type type;                /* CL_DEVICE_TYPE_GPU, _CPU, _ACCELERATOR */
   int opencl_major, opencl_minor;     /* device OpenCL version */
   int opencl_c_major, opencl_c_minor; /* highest OpenCL C version */
-  int int64_atomics;          /* cl_khr_int64_base_atomics */
-  int fp16;                   /* cl_khr_fp16 */
-  int fp64;                   /* cl_khr_fp64 or a double FP config */
-  int float_atomic_add;       /* cl_ext_float_atomics: global fp32 add */
-  int subgroups;              /* cl_khr_subgroups */
+  int int64_atomics;                  /* cl_khr_int64_base_atomics */
+  int fp16;                           /* cl_khr_fp16 */
+  int fp64;                           /* cl_khr_fp64 or a double FP config */
+  int float_atomic_add;               /* cl_ext_float_atomics: global fp32 add */
+  int subgroups;                      /* cl_khr_subgroups */
   uint64_t local_mem_bytes;
-  int local_mem_dedicated;    /* CL_LOCAL (1) or CL_GLOBAL emulation (0) */
+  int local_mem_dedicated; /* CL_LOCAL (1) or CL_GLOBAL emulation (0) */
   size_t max_work_group_size;
   uint32_t compute_units;
   uint64_t global_mem_bytes;
@@ -37,8 +37,8 @@ typedef struct clsp_device_caps {
 
 /* One device as the OpenCL platforms list it. */
 typedef struct clsp_device_info {
-  unsigned platform_index;    /* position in clGetPlatformIDs */
-  unsigned device_index;      /* position in clGetDeviceIDs(ALL) */
+  unsigned platform_index; /* position in clGetPlatformIDs */
+  unsigned device_index;   /* position in clGetDeviceIDs(ALL) */
   clsp_device_caps caps;
 } clsp_device_info;
 
@@ -62,8 +62,7 @@ CLSP_API clsp_status clsp_devices_list(clsp_device_info *out, size_t capacity,
  * Errors: CLSP_ERROR_INVALID_ARGUMENT (out NULL), CLSP_ERROR_NO_DEVICE
  * (nothing matches, or no device at all).
  */
-CLSP_API clsp_status clsp_device_select(const char *spec,
-                                        clsp_device_info *out);
+CLSP_API clsp_status clsp_device_select(const char *spec, clsp_device_info *out);
 
 /* ---- Contexts ---------------------------------------------------------- */
 
@@ -79,8 +78,7 @@ typedef enum clsp_log_level {
 /* Receives every error message the library records, and notes about
  * fallbacks (cache misses, optional features not used). Called on the
  * thread that made the call; `message` is valid during the call only. */
-typedef void (*clsp_log_fn)(void *user, clsp_log_level level,
-                            const char *message);
+typedef void (*clsp_log_fn)(void *user, clsp_log_level level, const char *message);
 
 enum clsp_context_flag {
   /* Create the queue with CL_QUEUE_PROFILING_ENABLE (own queues only; a
@@ -102,17 +100,17 @@ enum clsp_context_flag {
  * Context options. A zero-initialised struct asks for every default.
  */
 typedef struct clsp_context_options {
-  uint32_t flags;           /* clsp_context_flag bits */
-  const char *device;       /* device spec (see clsp_device_select); NULL:
+  uint32_t flags;         /* clsp_context_flag bits */
+  const char *device;     /* device spec (see clsp_device_select); NULL:
                                $CLSP_DEVICE, else the default device */
-  size_t workspace_bytes;   /* device scratch budget for gather/GEMM;
+  size_t workspace_bytes; /* device scratch budget for gather/GEMM;
                                0: 256 MiB (clamped to a quarter of
                                global memory) */
-  const char *cache_dir;    /* program binary cache folder; NULL:
+  const char *cache_dir;  /* program binary cache folder; NULL:
                                $CLSP_CACHE_DIR, else
                                $XDG_CACHE_HOME/clspconv, else
                                ~/.cache/clspconv */
-  clsp_log_fn log;          /* optional */
+  clsp_log_fn log;        /* optional */
   void *log_user;
 } clsp_context_options;
 
@@ -147,9 +145,8 @@ CLSP_API void clsp_context_destroy(clsp_context *ctx);
 CLSP_API const clsp_device_caps *clsp_context_caps(const clsp_context *ctx);
 
 /* The OpenCL objects the context uses (not retained for the caller). */
-CLSP_API clsp_status clsp_context_cl(const clsp_context *ctx,
-                                     cl_context *context, cl_device_id *device,
-                                     cl_command_queue *queue);
+CLSP_API clsp_status clsp_context_cl(const clsp_context *ctx, cl_context *context,
+                                     cl_device_id *device, cl_command_queue *queue);
 
 /* The detail of the last error recorded on this context ("" if none).
  * Valid until the next call on the context. NULL ctx gives "". */
@@ -160,8 +157,8 @@ CLSP_API clsp_status clsp_context_finish(clsp_context *ctx);
 
 /* Device memory the library holds for this context now and at most since
  * creation (or the last reset), in bytes. */
-CLSP_API clsp_status clsp_context_memory(const clsp_context *ctx,
-                                         uint64_t *current, uint64_t *peak);
+CLSP_API clsp_status clsp_context_memory(const clsp_context *ctx, uint64_t *current,
+                                         uint64_t *peak);
 CLSP_API clsp_status clsp_context_reset_peak(clsp_context *ctx);
 
 /*
@@ -194,10 +191,10 @@ CLSP_API const char *clsp_context_cache_dir(const clsp_context *ctx);
 
 /* Counters of the program binary cache since context creation. */
 typedef struct clsp_cache_stats {
-  uint32_t hits;       /* programs loaded from a cached binary */
-  uint32_t misses;     /* no entry: built from source */
-  uint32_t rejected;   /* entry present but truncated/corrupt/mismatching */
-  uint32_t writes;     /* entries written */
+  uint32_t hits;           /* programs loaded from a cached binary */
+  uint32_t misses;         /* no entry: built from source */
+  uint32_t rejected;       /* entry present but truncated/corrupt/mismatching */
+  uint32_t writes;         /* entries written */
   uint32_t write_failures; /* entries that could not be written */
 } clsp_cache_stats;
 CLSP_API clsp_status clsp_context_cache_stats(const clsp_context *ctx,

@@ -26,19 +26,17 @@ typedef struct clsp_weights clsp_weights;
  * Errors: CLSP_ERROR_INVALID_ARGUMENT (NULL, zero sizes),
  * CLSP_ERROR_TOO_LARGE, CLSP_ERROR_OUT_OF_DEVICE_MEMORY, OpenCL codes.
  */
-CLSP_API clsp_status clsp_weights_create(clsp_context *ctx,
-                                         size_t kernel_volume, size_t c_in,
-                                         size_t c_out, const float *weights,
-                                         const float *bias,
-                                         clsp_weights **out);
+CLSP_API clsp_status clsp_weights_create(clsp_context *ctx, size_t kernel_volume,
+                                         size_t c_in, size_t c_out, const float *weights,
+                                         const float *bias, clsp_weights **out);
 CLSP_API void clsp_weights_destroy(clsp_weights *w);
 
 /* Layouts the converters read. */
 typedef enum clsp_weight_layout {
-  CLSP_LAYOUT_NATIVE = 0,          /* [k...][Cin][Cout] */
-  CLSP_LAYOUT_TORCH_CONV = 1,      /* PyTorch Conv{1,2,3}d: [Cout][Cin][k...] */
-  CLSP_LAYOUT_TORCH_TRANSPOSED = 2,/* PyTorch ConvTranspose: [Cin][Cout][k...] */
-  CLSP_LAYOUT_SPCONV = 3,          /* spconv 2.x: [Cout][k...][Cin] */
+  CLSP_LAYOUT_NATIVE = 0,           /* [k...][Cin][Cout] */
+  CLSP_LAYOUT_TORCH_CONV = 1,       /* PyTorch Conv{1,2,3}d: [Cout][Cin][k...] */
+  CLSP_LAYOUT_TORCH_TRANSPOSED = 2, /* PyTorch ConvTranspose: [Cin][Cout][k...] */
+  CLSP_LAYOUT_SPCONV = 3,           /* spconv 2.x: [Cout][k...][Cin] */
 } clsp_weight_layout;
 
 /*
@@ -49,9 +47,8 @@ typedef enum clsp_weight_layout {
  * Errors: CLSP_ERROR_INVALID_ARGUMENT (NULL, zero or too large sizes,
  * unknown layout, overlapping buffers).
  */
-CLSP_API clsp_status clsp_weights_convert(clsp_weight_layout layout,
-                                          size_t kernel_volume, size_t c_in,
-                                          size_t c_out, const float *src,
+CLSP_API clsp_status clsp_weights_convert(clsp_weight_layout layout, size_t kernel_volume,
+                                          size_t c_in, size_t c_out, const float *src,
                                           float *dst);
 
 /* Stages of a convolution, for timings. */
@@ -60,7 +57,7 @@ typedef enum clsp_stage {
   CLSP_STAGE_GATHER = 1,
   CLSP_STAGE_GEMM = 2,
   CLSP_STAGE_SCATTER = 3,
-  CLSP_STAGE_OTHER = 4,   /* bias, zero fill, copies */
+  CLSP_STAGE_OTHER = 4, /* bias, zero fill, copies */
   CLSP_STAGE_COUNT = 5,
 } clsp_stage;
 
@@ -153,11 +150,9 @@ typedef struct clsp_conv_stats {
  * (channels vs weights, kernel volume vs rulebook, tensor vs rulebook),
  * CLSP_ERROR_OUT_OF_DEVICE_MEMORY, OpenCL and CLBlast codes.
  */
-CLSP_API clsp_status clsp_conv_forward(clsp_context *ctx,
-                                       const clsp_rulebook *rb,
-                                       const clsp_tensor *in,
-                                       const clsp_weights *w, uint32_t flags,
-                                       clsp_tensor **out,
+CLSP_API clsp_status clsp_conv_forward(clsp_context *ctx, const clsp_rulebook *rb,
+                                       const clsp_tensor *in, const clsp_weights *w,
+                                       uint32_t flags, clsp_tensor **out,
                                        clsp_conv_stats *stats);
 
 #ifdef __cplusplus

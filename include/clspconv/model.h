@@ -44,8 +44,8 @@ typedef enum clsp_activation {
 
 /* A tensor of the graph, as declared or as computed by the last forward. */
 typedef struct clsp_model_value_info {
-  const char *name;   /* lives as long as the model */
-  int dense;          /* 1: dense float32 row-major; 0: sparse */
+  const char *name; /* lives as long as the model */
+  int dense;        /* 1: dense float32 row-major; 0: sparse */
   /* sparse: spatial axes, extents and channels; n_sites after a forward
    * (0 for declared values) */
   int ndim;
@@ -96,8 +96,8 @@ CLSP_API clsp_status clsp_model_load_file(clsp_context *ctx, const char *path,
  * CLSP_ERROR_OUT_OF_DEVICE_MEMORY, OpenCL codes. `*out` is NULL on error
  * and nothing is left allocated.
  */
-CLSP_API clsp_status clsp_model_load_memory(clsp_context *ctx,
-                                            const void *data, size_t size,
+CLSP_API clsp_status clsp_model_load_memory(clsp_context *ctx, const void *data,
+                                            size_t size,
                                             const clsp_model_options *options,
                                             clsp_model **out);
 
@@ -106,12 +106,10 @@ CLSP_API void clsp_model_destroy(clsp_model *m);
 
 /* The sparse input as declared (n_sites 0). Errors:
  * CLSP_ERROR_INVALID_ARGUMENT (NULL). */
-CLSP_API clsp_status clsp_model_input(const clsp_model *m,
-                                      clsp_model_value_info *info);
+CLSP_API clsp_status clsp_model_input(const clsp_model *m, clsp_model_value_info *info);
 
 /* Number of declared outputs. Errors: CLSP_ERROR_INVALID_ARGUMENT. */
-CLSP_API clsp_status clsp_model_output_count(const clsp_model *m,
-                                             size_t *count);
+CLSP_API clsp_status clsp_model_output_count(const clsp_model *m, size_t *count);
 
 /* Output `index` as declared. Errors: CLSP_ERROR_INVALID_ARGUMENT (NULL,
  * index out of range). */
@@ -120,8 +118,7 @@ CLSP_API clsp_status clsp_model_output(const clsp_model *m, size_t index,
 
 /* Number of nodes (layers), in execution order; clsp_model_node_stats
  * gives each one's name and type. Errors: CLSP_ERROR_INVALID_ARGUMENT. */
-CLSP_API clsp_status clsp_model_node_count(const clsp_model *m,
-                                           size_t *count);
+CLSP_API clsp_status clsp_model_node_count(const clsp_model *m, size_t *count);
 
 /* What one forward measured. Device times need a context with
  * CLSP_CONTEXT_PROFILING (else 0). */
@@ -136,10 +133,10 @@ typedef struct clsp_model_stats {
 
 /* One node of the last forward that was given stats. */
 typedef struct clsp_model_layer_stats {
-  const char *name;     /* node name */
-  const char *op;       /* node type as in the file */
-  double device_ms;     /* the node's device time, rulebook build included */
-  double rulebook_ms;   /* rulebook built by this node (0 when reused) */
+  const char *name;                  /* node name */
+  const char *op;                    /* node type as in the file */
+  double device_ms;                  /* the node's device time, rulebook build included */
+  double rulebook_ms;                /* rulebook built by this node (0 when reused) */
   size_t in_sites, out_sites, pairs; /* sparse nodes; pairs: convs */
   double stage_ms[CLSP_STAGE_COUNT]; /* device_ms by stage: a conv's
                                         rulebook, gather, GEMM, scatter;
@@ -147,7 +144,7 @@ typedef struct clsp_model_layer_stats {
                                         CLSP_STAGE_OTHER */
   double host_start_ms, host_end_ms; /* wall clock around the node (the
                                         clock of clsp's tools: monotonic) */
-  int fused;            /* convs: 1 when the fused dataflow ran
+  int fused;                         /* convs: 1 when the fused dataflow ran
                            (clsp_conv_stats.fused) */
 } clsp_model_layer_stats;
 
@@ -175,13 +172,10 @@ CLSP_API clsp_status clsp_model_forward(clsp_model *m, const clsp_tensor *input,
  * tensor is made (and validated: CLSP_ERROR_OUT_OF_RANGE,
  * CLSP_ERROR_DUPLICATE_COORDS) and released by the call.
  */
-CLSP_API clsp_status clsp_model_forward_host(clsp_model *m,
-                                             const int32_t *coords,
-                                             const float *feats,
-                                             size_t n_sites, int32_t batch_size,
-                                             const char *const *keep,
-                                             size_t n_keep,
-                                             clsp_model_stats *stats);
+CLSP_API clsp_status clsp_model_forward_host(clsp_model *m, const int32_t *coords,
+                                             const float *feats, size_t n_sites,
+                                             int32_t batch_size, const char *const *keep,
+                                             size_t n_keep, clsp_model_stats *stats);
 
 /* Node `index`'s name and type (strings live as long as the model) and
  * its figures from the last forward given stats (zeros otherwise).
@@ -204,17 +198,14 @@ CLSP_API clsp_status clsp_model_result(const clsp_model *m, const char *name,
  * coordinates to `coords` (either may be NULL). Blocks.
  * Errors: CLSP_ERROR_INVALID_ARGUMENT (no such result), OpenCL codes.
  */
-CLSP_API clsp_status clsp_model_result_download(clsp_model *m,
-                                                const char *name,
+CLSP_API clsp_status clsp_model_result_download(clsp_model *m, const char *name,
                                                 float *values, int32_t *coords);
 
 /* The device objects of a result (owned by the model, valid until the next
  * forward): `tensor` for sparse results, `buffer` for dense ones (the
  * other is set to NULL). Either pointer may be NULL. */
-CLSP_API clsp_status clsp_model_result_device(const clsp_model *m,
-                                              const char *name,
-                                              const clsp_tensor **tensor,
-                                              cl_mem *buffer);
+CLSP_API clsp_status clsp_model_result_device(const clsp_model *m, const char *name,
+                                              const clsp_tensor **tensor, cl_mem *buffer);
 
 /* Releases the results of the last forward now. */
 CLSP_API clsp_status clsp_model_release_results(clsp_model *m);
@@ -229,11 +220,9 @@ typedef struct clsp_model_builder clsp_model_builder;
  * Errors: CLSP_ERROR_INVALID_ARGUMENT (NULL, ndim outside 1..4, an extent
  * or channels < 1), CLSP_ERROR_OUT_OF_HOST_MEMORY.
  */
-CLSP_API clsp_status clsp_model_builder_create(clsp_context *ctx,
-                                               const char *input_name, int ndim,
-                                               const int32_t *spatial_shape,
-                                               size_t channels,
-                                               clsp_model_builder **out);
+CLSP_API clsp_status clsp_model_builder_create(clsp_context *ctx, const char *input_name,
+                                               int ndim, const int32_t *spatial_shape,
+                                               size_t channels, clsp_model_builder **out);
 
 /* Releases a builder that was not finished. NULL is a no-op. */
 CLSP_API void clsp_model_builder_destroy(clsp_model_builder *b);
@@ -244,11 +233,11 @@ typedef struct clsp_model_conv {
                                   rulebook key `rulebook` names */
   clsp_conv_geometry geometry; /* submanifold padding is ignored */
   size_t c_in, c_out;
-  const char *rulebook;        /* key shared by submanifold layers on the
+  const char *rulebook; /* key shared by submanifold layers on the
                                   same sites, or named by an inverse; NULL
                                   or "": own rulebook */
   clsp_activation activation;
-  float alpha;                 /* LEAKY_RELU slope */
+  float alpha; /* LEAKY_RELU slope */
 } clsp_model_conv;
 
 /*
@@ -266,56 +255,46 @@ typedef struct clsp_model_conv {
  * geometry or kind invalid for the input's shape, c_in not the input's
  * channels, a rulebook key reused by a layer of another kind, kernel or
  * site set. */
-CLSP_API clsp_status clsp_model_builder_conv(clsp_model_builder *b,
-                                             const char *name,
-                                             const char *input,
-                                             const char *output,
+CLSP_API clsp_status clsp_model_builder_conv(clsp_model_builder *b, const char *name,
+                                             const char *input, const char *output,
                                              const clsp_model_conv *conv,
                                              clsp_weight_layout layout,
-                                             const float *weights,
-                                             const float *bias);
+                                             const float *weights, const float *bias);
 
 /* output = a + b (the same sites and channels). */
-CLSP_API clsp_status clsp_model_builder_add(clsp_model_builder *b,
-                                            const char *name, const char *a,
-                                            const char *bb, const char *output);
+CLSP_API clsp_status clsp_model_builder_add(clsp_model_builder *b, const char *name,
+                                            const char *a, const char *bb,
+                                            const char *output);
 
 /* output = activation(input) (sparse). */
 CLSP_API clsp_status clsp_model_builder_activation(clsp_model_builder *b,
-                                                   const char *name,
-                                                   const char *input,
+                                                   const char *name, const char *input,
                                                    const char *output,
                                                    clsp_activation activation,
                                                    float alpha);
 
 /* output = [a, b] channels (the same sites). */
-CLSP_API clsp_status clsp_model_builder_concat(clsp_model_builder *b,
-                                               const char *name, const char *a,
-                                               const char *bb,
+CLSP_API clsp_status clsp_model_builder_concat(clsp_model_builder *b, const char *name,
+                                               const char *a, const char *bb,
                                                const char *output);
 
 /* output = the dense [B, C, spatial axes in `format` order] of a sparse
  * input. */
 CLSP_API clsp_status clsp_model_builder_scatter_dense(clsp_model_builder *b,
-                                                      const char *name,
-                                                      const char *input,
+                                                      const char *name, const char *input,
                                                       const char *output,
                                                       clsp_dense_format format);
 
 /* output = the dense input viewed as n_dims extents `dims` (row-major);
  * dims[0] is the batch axis and must be the input's (or -1/0); one other
  * entry may be -1 (inferred). */
-CLSP_API clsp_status clsp_model_builder_reshape(clsp_model_builder *b,
-                                                const char *name,
-                                                const char *input,
-                                                const char *output, int n_dims,
-                                                const int64_t *dims);
+CLSP_API clsp_status clsp_model_builder_reshape(clsp_model_builder *b, const char *name,
+                                                const char *input, const char *output,
+                                                int n_dims, const int64_t *dims);
 
 /* output = the dense input with axes permuted (numpy.transpose). */
-CLSP_API clsp_status clsp_model_builder_transpose(clsp_model_builder *b,
-                                                  const char *name,
-                                                  const char *input,
-                                                  const char *output,
+CLSP_API clsp_status clsp_model_builder_transpose(clsp_model_builder *b, const char *name,
+                                                  const char *input, const char *output,
                                                   int n_dims, const int *perm);
 
 /*
@@ -326,8 +305,7 @@ CLSP_API clsp_status clsp_model_builder_transpose(clsp_model_builder *b,
  */
 CLSP_API clsp_status clsp_model_builder_finish(clsp_model_builder *b,
                                                const char *const *outputs,
-                                               size_t n_outputs,
-                                               clsp_model **out);
+                                               size_t n_outputs, clsp_model **out);
 
 #ifdef __cplusplus
 }

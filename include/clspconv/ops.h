@@ -25,15 +25,13 @@ extern "C" {
  */
 
 /* t = max(t, 0), in place. */
-CLSP_API clsp_status clsp_relu(clsp_context *ctx, clsp_tensor *t,
-                               double *device_ms);
+CLSP_API clsp_status clsp_relu(clsp_context *ctx, clsp_tensor *t, double *device_ms);
 
 /* a += b (then max(a, 0) with `relu` != 0), in place on a: the residual
  * add. Errors also: CLSP_ERROR_MISMATCH (not the same sites, different
  * channels). */
-CLSP_API clsp_status clsp_add(clsp_context *ctx, clsp_tensor *a,
-                              const clsp_tensor *b, int relu,
-                              double *device_ms);
+CLSP_API clsp_status clsp_add(clsp_context *ctx, clsp_tensor *a, const clsp_tensor *b,
+                              int relu, double *device_ms);
 
 /* A new tensor on the sites of a and b with a's channels followed by b's
  * (channel concatenation, as torch.cat(dim=1)). Errors also:
@@ -52,12 +50,11 @@ CLSP_API clsp_status clsp_scale_shift(clsp_context *ctx, clsp_tensor *t,
                                       double *device_ms);
 
 /* t = 1 / (1 + exp(-t)), in place. */
-CLSP_API clsp_status clsp_sigmoid(clsp_context *ctx, clsp_tensor *t,
-                                  double *device_ms);
+CLSP_API clsp_status clsp_sigmoid(clsp_context *ctx, clsp_tensor *t, double *device_ms);
 
 /* t = t < 0 ? alpha * t : t, in place (PyTorch LeakyReLU). */
-CLSP_API clsp_status clsp_leaky_relu(clsp_context *ctx, clsp_tensor *t,
-                                     float alpha, double *device_ms);
+CLSP_API clsp_status clsp_leaky_relu(clsp_context *ctx, clsp_tensor *t, float alpha,
+                                     double *device_ms);
 
 /* A new tensor with t's sites (same site identity, so it can join t's
  * rulebooks and adds) and a copy of its features. Errors also:
@@ -98,9 +95,8 @@ CLSP_API clsp_status clsp_scatter_dense(clsp_context *ctx, const clsp_tensor *t,
  * not a permutation, out == in), CLSP_ERROR_TOO_LARGE (2^32 elements or
  * more), CLSP_ERROR_MISMATCH (a buffer too small).
  */
-CLSP_API clsp_status clsp_dense_permute(clsp_context *ctx, cl_mem in,
-                                        int ndims, const int64_t *dims,
-                                        const int *perm, cl_mem out,
+CLSP_API clsp_status clsp_dense_permute(clsp_context *ctx, cl_mem in, int ndims,
+                                        const int64_t *dims, const int *perm, cl_mem out,
                                         double *device_ms);
 
 #ifdef __cplusplus

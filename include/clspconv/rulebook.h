@@ -47,11 +47,9 @@ typedef struct clsp_rulebook clsp_rulebook;
  * clsp_rulebook_inverse), CLSP_ERROR_TOO_LARGE (output shape beyond the
  * key width), CLSP_ERROR_OUT_OF_DEVICE_MEMORY, OpenCL codes.
  */
-CLSP_API clsp_status clsp_rulebook_build(clsp_context *ctx,
-                                         clsp_conv_kind kind,
+CLSP_API clsp_status clsp_rulebook_build(clsp_context *ctx, clsp_conv_kind kind,
                                          const clsp_conv_geometry *geometry,
-                                         const clsp_tensor *in,
-                                         clsp_rulebook **out);
+                                         const clsp_tensor *in, clsp_rulebook **out);
 
 /*
  * The rulebook of the inverse of a REGULAR conv: outputs are that conv's
@@ -76,8 +74,7 @@ CLSP_API clsp_status clsp_rulebook_inverse(clsp_context *ctx,
  */
 CLSP_API clsp_status clsp_conv_output_shape(clsp_conv_kind kind, int ndim,
                                             const clsp_conv_geometry *geometry,
-                                            const int32_t *in_shape,
-                                            int32_t *out_shape);
+                                            const int32_t *in_shape, int32_t *out_shape);
 
 typedef struct clsp_rulebook_info {
   clsp_conv_kind kind;
@@ -98,8 +95,7 @@ CLSP_API clsp_status clsp_rulebook_describe(const clsp_rulebook *rb,
                                             clsp_rulebook_info *out);
 
 /* Pair counts per tap: writes kernel_volume values. */
-CLSP_API clsp_status clsp_rulebook_pair_counts(const clsp_rulebook *rb,
-                                               uint32_t *counts);
+CLSP_API clsp_status clsp_rulebook_pair_counts(const clsp_rulebook *rb, uint32_t *counts);
 
 /*
  * Downloads the pairs: for tap t, pairs [start[t], start[t+1]) of
@@ -107,8 +103,7 @@ CLSP_API clsp_status clsp_rulebook_pair_counts(const clsp_rulebook *rb,
  * n_pairs each; any pointer may be NULL. Within a tap pairs are ordered by
  * output row.
  */
-CLSP_API clsp_status clsp_rulebook_download(clsp_context *ctx,
-                                            const clsp_rulebook *rb,
+CLSP_API clsp_status clsp_rulebook_download(clsp_context *ctx, const clsp_rulebook *rb,
                                             uint32_t *start, uint32_t *in_rows,
                                             uint32_t *out_rows);
 
@@ -127,8 +122,7 @@ CLSP_API clsp_status clsp_rulebook_download_out_coords(clsp_context *ctx,
  */
 CLSP_API clsp_status clsp_tensor_create_on_output(clsp_context *ctx,
                                                   const clsp_rulebook *rb,
-                                                  size_t channels,
-                                                  const float *feats,
+                                                  size_t channels, const float *feats,
                                                   clsp_tensor **out);
 
 /* Releases the rulebook. NULL is a no-op. */

@@ -34,23 +34,23 @@ extern "C" {
  */
 typedef enum clsp_status {
   CLSP_SUCCESS = 0,
-  CLSP_ERROR_INVALID_ARGUMENT = -4001,  /* a NULL, a size, a range, ... */
-  CLSP_ERROR_UNSUPPORTED = -4002,       /* the device cannot do this */
+  CLSP_ERROR_INVALID_ARGUMENT = -4001, /* a NULL, a size, a range, ... */
+  CLSP_ERROR_UNSUPPORTED = -4002,      /* the device cannot do this */
   CLSP_ERROR_OUT_OF_HOST_MEMORY = -4003,
   CLSP_ERROR_OUT_OF_DEVICE_MEMORY = -4004, /* allocation failed on the device */
-  CLSP_ERROR_BUILD_FAILED = -4005,      /* kernel program did not compile */
-  CLSP_ERROR_NO_DEVICE = -4006,         /* no OpenCL device matches */
-  CLSP_ERROR_DUPLICATE_COORDS = -4007,  /* two input sites share coordinates */
-  CLSP_ERROR_OUT_OF_RANGE = -4008,      /* coordinate or batch index outside
+  CLSP_ERROR_BUILD_FAILED = -4005,         /* kernel program did not compile */
+  CLSP_ERROR_NO_DEVICE = -4006,            /* no OpenCL device matches */
+  CLSP_ERROR_DUPLICATE_COORDS = -4007,     /* two input sites share coordinates */
+  CLSP_ERROR_OUT_OF_RANGE = -4008,         /* coordinate or batch index outside
                                            the shape / batch size */
-  CLSP_ERROR_TOO_LARGE = -4009,         /* exceeds the key width or the
+  CLSP_ERROR_TOO_LARGE = -4009,            /* exceeds the key width or the
                                            index arithmetic */
-  CLSP_ERROR_MISMATCH = -4010,          /* handles that do not belong
+  CLSP_ERROR_MISMATCH = -4010,             /* handles that do not belong
                                            together (rulebook vs tensor,
                                            weights vs channels, contexts) */
-  CLSP_ERROR_KERNEL_SOURCE = -4011,     /* kernel source could not be read
+  CLSP_ERROR_KERNEL_SOURCE = -4011,        /* kernel source could not be read
                                            (development override folder) */
-  CLSP_ERROR_INTERNAL = -4012,          /* a bug in clspconv: please report */
+  CLSP_ERROR_INTERNAL = -4012,             /* a bug in clspconv: please report */
 } clsp_status;
 
 /*

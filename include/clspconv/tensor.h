@@ -51,10 +51,8 @@ typedef struct clsp_tensor_desc {
  * (n_sites * channels or the packed key beyond the supported width),
  * CLSP_ERROR_OUT_OF_DEVICE_MEMORY, OpenCL codes. `*out` is NULL on error.
  */
-CLSP_API clsp_status clsp_tensor_create(clsp_context *ctx,
-                                        const clsp_tensor_desc *desc,
-                                        const int32_t *coords,
-                                        const float *feats,
+CLSP_API clsp_status clsp_tensor_create(clsp_context *ctx, const clsp_tensor_desc *desc,
+                                        const int32_t *coords, const float *feats,
                                         clsp_tensor **out);
 
 /*
@@ -65,21 +63,17 @@ CLSP_API clsp_status clsp_tensor_create(clsp_context *ctx,
  * CLSP_ERROR_INVALID_ARGUMENT with CLSP_TENSOR_MERGE_DUPLICATES).
  * Errors also: CLSP_ERROR_MISMATCH (buffer too small, other context).
  */
-CLSP_API clsp_status clsp_tensor_wrap(clsp_context *ctx,
-                                      const clsp_tensor_desc *desc,
-                                      cl_mem coords, cl_mem feats,
-                                      clsp_tensor **out);
+CLSP_API clsp_status clsp_tensor_wrap(clsp_context *ctx, const clsp_tensor_desc *desc,
+                                      cl_mem coords, cl_mem feats, clsp_tensor **out);
 
 /* Describes the tensor (n_sites after any merge). */
-CLSP_API clsp_status clsp_tensor_describe(const clsp_tensor *t,
-                                          clsp_tensor_desc *out);
+CLSP_API clsp_status clsp_tensor_describe(const clsp_tensor *t, clsp_tensor_desc *out);
 
 /*
  * Copies coordinates and/or features back to the host (either pointer may
  * be NULL). Blocks until the data is there.
  */
-CLSP_API clsp_status clsp_tensor_download(clsp_context *ctx,
-                                          const clsp_tensor *t,
+CLSP_API clsp_status clsp_tensor_download(clsp_context *ctx, const clsp_tensor *t,
                                           int32_t *coords, float *feats);
 
 /* The device buffers (not retained for the caller). */

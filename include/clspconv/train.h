@@ -68,14 +68,11 @@ extern "C" {
  * and CLBlast codes. On error *d_in is NULL and the host arrays may hold
  * partial results.
  */
-CLSP_API clsp_status clsp_conv_backward(clsp_context *ctx,
-                                        const clsp_rulebook *rb,
-                                        const clsp_tensor *in,
-                                        const clsp_weights *w,
-                                        const clsp_tensor *d_out,
-                                        uint32_t flags, clsp_tensor **d_in,
-                                        float *d_weights, float *d_bias,
-                                        clsp_conv_stats *stats);
+CLSP_API clsp_status clsp_conv_backward(clsp_context *ctx, const clsp_rulebook *rb,
+                                        const clsp_tensor *in, const clsp_weights *w,
+                                        const clsp_tensor *d_out, uint32_t flags,
+                                        clsp_tensor **d_in, float *d_weights,
+                                        float *d_bias, clsp_conv_stats *stats);
 
 /*
  * The inverse of clsp_weights_convert: native [tap][c_in][c_out] `src` to
@@ -83,9 +80,9 @@ CLSP_API clsp_status clsp_conv_backward(clsp_context *ctx,
  * Host only, no context. Errors as clsp_weights_convert.
  */
 CLSP_API clsp_status clsp_weights_convert_back(clsp_weight_layout layout,
-                                               size_t kernel_volume,
-                                               size_t c_in, size_t c_out,
-                                               const float *src, float *dst);
+                                               size_t kernel_volume, size_t c_in,
+                                               size_t c_out, const float *src,
+                                               float *dst);
 
 typedef enum clsp_pool_type {
   CLSP_POOL_MAX = 0,
@@ -121,17 +118,12 @@ typedef enum clsp_pool_type {
  * not on rb's output sites or with other channels),
  * CLSP_ERROR_OUT_OF_DEVICE_MEMORY, OpenCL codes.
  */
-CLSP_API clsp_status clsp_pool_forward(clsp_context *ctx,
-                                       const clsp_rulebook *rb,
-                                       clsp_pool_type type,
-                                       const clsp_tensor *in,
+CLSP_API clsp_status clsp_pool_forward(clsp_context *ctx, const clsp_rulebook *rb,
+                                       clsp_pool_type type, const clsp_tensor *in,
                                        clsp_tensor **out);
-CLSP_API clsp_status clsp_pool_backward(clsp_context *ctx,
-                                        const clsp_rulebook *rb,
-                                        clsp_pool_type type,
-                                        const clsp_tensor *in,
-                                        const clsp_tensor *d_out,
-                                        clsp_tensor **d_in);
+CLSP_API clsp_status clsp_pool_backward(clsp_context *ctx, const clsp_rulebook *rb,
+                                        clsp_pool_type type, const clsp_tensor *in,
+                                        const clsp_tensor *d_out, clsp_tensor **d_in);
 
 /*
  * Global pooling per batch item: out[b][c] (host, batch_size x channels
@@ -145,14 +137,10 @@ CLSP_API clsp_status clsp_pool_backward(clsp_context *ctx,
  * CLSP_ERROR_MISMATCH (another context), CLSP_ERROR_OUT_OF_DEVICE_MEMORY,
  * OpenCL codes.
  */
-CLSP_API clsp_status clsp_global_pool_forward(clsp_context *ctx,
-                                              clsp_pool_type type,
-                                              const clsp_tensor *in,
-                                              float *out);
-CLSP_API clsp_status clsp_global_pool_backward(clsp_context *ctx,
-                                               clsp_pool_type type,
-                                               const clsp_tensor *in,
-                                               const float *d_out,
+CLSP_API clsp_status clsp_global_pool_forward(clsp_context *ctx, clsp_pool_type type,
+                                              const clsp_tensor *in, float *out);
+CLSP_API clsp_status clsp_global_pool_backward(clsp_context *ctx, clsp_pool_type type,
+                                               const clsp_tensor *in, const float *d_out,
                                                clsp_tensor **d_in);
 
 #ifdef __cplusplus

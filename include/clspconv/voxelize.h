@@ -51,9 +51,9 @@ typedef enum clsp_voxel_recipe {
 
 typedef struct clsp_voxelize_options {
   clsp_voxel_recipe recipe;
-  float voxel_size[3];  /* x, y, z in metres (RANGE, ROUND), > 0 */
-  float range[6];       /* x0, y0, z0, x1, y1, z1 (RANGE): min < max */
-  int32_t batch;        /* batch index written into every site, >= 0;
+  float voxel_size[3]; /* x, y, z in metres (RANGE, ROUND), > 0 */
+  float range[6];      /* x0, y0, z0, x1, y1, z1 (RANGE): min < max */
+  int32_t batch;       /* batch index written into every site, >= 0;
                            the tensor's batch_size is batch + 1 */
 } clsp_voxelize_options;
 
@@ -73,13 +73,13 @@ typedef enum clsp_voxel_stage {
 } clsp_voxel_stage;
 
 typedef struct clsp_voxelize_stats {
-  size_t n_points;  /* points given */
-  size_t n_kept;    /* points inside the range (round: all) */
-  size_t n_voxels;  /* sites produced */
+  size_t n_points;                         /* points given */
+  size_t n_kept;                           /* points inside the range (round: all) */
+  size_t n_voxels;                         /* sites produced */
   double stage_ms[CLSP_VOXEL_STAGE_COUNT]; /* device time (profiling
                                               queue), else 0 */
-  double device_ms; /* sum of the stages */
-  double wall_ms;   /* host wall time of the call */
+  double device_ms;                        /* sum of the stages */
+  double wall_ms;                          /* host wall time of the call */
 } clsp_voxelize_stats;
 
 /*
@@ -95,16 +95,14 @@ typedef struct clsp_voxelize_stats {
  */
 CLSP_API clsp_status clsp_voxelize(clsp_context *ctx,
                                    const clsp_voxelize_options *options,
-                                   const float *points, size_t n,
-                                   clsp_tensor **out,
+                                   const float *points, size_t n, clsp_tensor **out,
                                    clsp_voxelize_stats *stats);
 
 /* The same for points already on the device: `points` holds at least
  * n x 4 floats on the context's cl_context (read only). */
 CLSP_API clsp_status clsp_voxelize_buffer(clsp_context *ctx,
                                           const clsp_voxelize_options *options,
-                                          cl_mem points, size_t n,
-                                          clsp_tensor **out,
+                                          cl_mem points, size_t n, clsp_tensor **out,
                                           clsp_voxelize_stats *stats);
 
 #ifdef __cplusplus

@@ -86,7 +86,8 @@ clsp_status clsp__gemm(clsp_context *ctx, size_t rows, size_t cin, size_t cout,
 clsp_status clsp__blas_warmup(clsp_context *ctx) {
   const size_t n = WARM_LARGE, bytes = 2 * n * n * sizeof(float);
   cl_mem a = NULL, b = NULL, c = NULL;
-  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, bytes, NULL, "warm-up A", &a);
+  clsp_status st =
+    clsp__buffer_create(ctx, CL_MEM_READ_WRITE, bytes, NULL, "warm-up A", &a);
   if (st == CLSP_SUCCESS)
     st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, bytes, NULL, "warm-up B", &b);
   if (st == CLSP_SUCCESS)

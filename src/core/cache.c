@@ -62,9 +62,12 @@ static void default_dir(char *buf, size_t cap) {
   const char *xdg = getenv("XDG_CACHE_HOME");
   const char *home = getenv("HOME");
   buf[0] = 0;
-  if (env && env[0]) snprintf(buf, cap, "%s", env);
-  else if (xdg && xdg[0]) snprintf(buf, cap, "%s/clspconv", xdg);
-  else if (home && home[0]) snprintf(buf, cap, "%s/.cache/clspconv", home);
+  if (env && env[0])
+    snprintf(buf, cap, "%s", env);
+  else if (xdg && xdg[0])
+    snprintf(buf, cap, "%s/clspconv", xdg);
+  else if (home && home[0])
+    snprintf(buf, cap, "%s/.cache/clspconv", home);
 }
 
 void clsp__cache_init(clsp_context *ctx, const char *dir_option) {
@@ -83,8 +86,8 @@ void clsp__cache_init(clsp_context *ctx, const char *dir_option) {
 }
 
 static void entry_path(const clsp_context *ctx, cache_key k, char *buf, size_t cap) {
-  snprintf(buf, cap, "%s/%016llx%016llx.bin", ctx->cache_dir,
-           (unsigned long long)k.a, (unsigned long long)k.b);
+  snprintf(buf, cap, "%s/%016llx%016llx.bin", ctx->cache_dir, (unsigned long long)k.a,
+           (unsigned long long)k.b);
 }
 
 /* Reads a whole entry, checking everything but the binary itself. */
@@ -116,8 +119,8 @@ static int program_from_binary(clsp_context *ctx, const unsigned char *bin, size
                                cl_program *out) {
   cl_int err = CL_SUCCESS, bin_status = CL_SUCCESS;
   const unsigned char *bins[] = {bin};
-  cl_program p = clCreateProgramWithBinary(ctx->cl, 1, &ctx->device, &len, bins,
-                                           &bin_status, &err);
+  cl_program p =
+    clCreateProgramWithBinary(ctx->cl, 1, &ctx->device, &len, bins, &bin_status, &err);
   if (err != CL_SUCCESS || bin_status != CL_SUCCESS) {
     if (p) clReleaseProgram(p);
     return 0;
@@ -144,7 +147,8 @@ int clsp__cache_load(clsp_context *ctx, const char *material, size_t key_len,
   unsigned char *bin = read_entry(path, k, &len);
   int ok = bin && program_from_binary(ctx, bin, len, out);
   free(bin);
-  if (ok) ctx->cache_stats.hits++;
+  if (ok)
+    ctx->cache_stats.hits++;
   else {
     ctx->cache_stats.rejected++;
     clsp__log(ctx, CLSP_LOG_INFO, "binary cache entry %s rejected; rebuilding", path);
@@ -159,8 +163,8 @@ static unsigned char *program_binary(cl_program p, size_t *len) {
     return NULL;
   unsigned char *bin = malloc(n);
   unsigned char *bins[] = {bin};
-  if (bin && clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) !=
-                 CL_SUCCESS) {
+  if (bin &&
+      clGetProgramInfo(p, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) != CL_SUCCESS) {
     free(bin);
     return NULL;
   }
@@ -199,6 +203,8 @@ void clsp__cache_store(clsp_context *ctx, const char *material, size_t key_len,
   int ok = write_file(tmp, h, bin, len) && rename(tmp, path) == 0;
   if (!ok) unlink(tmp);
   free(bin);
-  if (ok) ctx->cache_stats.writes++;
-  else ctx->cache_stats.write_failures++;
+  if (ok)
+    ctx->cache_stats.writes++;
+  else
+    ctx->cache_stats.write_failures++;
 }

@@ -46,7 +46,7 @@ static clsp_status create_owned_objects(clsp_context *ctx) {
   ctx->cl = clCreateContext(props, 1, &ctx->device, NULL, NULL, &err);
   if (err != CL_SUCCESS) return clsp__cl_fail(ctx, err, "clCreateContext");
   cl_command_queue_properties qp =
-      (ctx->flags & CLSP_CONTEXT_PROFILING) ? CL_QUEUE_PROFILING_ENABLE : 0;
+    (ctx->flags & CLSP_CONTEXT_PROFILING) ? CL_QUEUE_PROFILING_ENABLE : 0;
   /* clCreateCommandQueue is the 1.2 entry point; deprecated (not removed)
    * in 2.0, so it works on every device we target. */
 #if defined(__GNUC__)
@@ -67,8 +67,7 @@ static clsp_status abandon(clsp_context *ctx, clsp_status st) {
   return st;
 }
 
-clsp_status clsp_context_create(const clsp_context_options *options,
-                                clsp_context **out) {
+clsp_status clsp_context_create(const clsp_context_options *options, clsp_context **out) {
   if (!out) return CLSP_ERROR_INVALID_ARGUMENT;
   *out = NULL;
   clsp_context *ctx = context_alloc(options);
@@ -88,25 +87,27 @@ clsp_status clsp_context_create(const clsp_context_options *options,
 static clsp_status check_wrapped(clsp_context *ctx) {
   cl_context qctx = NULL;
   cl_device_id qdev = NULL;
-  CLSP_CL_CHECK(ctx, clGetCommandQueueInfo(ctx->queue, CL_QUEUE_CONTEXT, sizeof qctx,
-                                           &qctx, NULL),
+  CLSP_CL_CHECK(ctx,
+                clGetCommandQueueInfo(ctx->queue, CL_QUEUE_CONTEXT, sizeof qctx, &qctx,
+                                      NULL),
                 "clGetCommandQueueInfo(queue)");
-  CLSP_CL_CHECK(ctx, clGetCommandQueueInfo(ctx->queue, CL_QUEUE_DEVICE, sizeof qdev,
-                                           &qdev, NULL),
+  CLSP_CL_CHECK(ctx,
+                clGetCommandQueueInfo(ctx->queue, CL_QUEUE_DEVICE, sizeof qdev, &qdev,
+                                      NULL),
                 "clGetCommandQueueInfo(queue)");
   if (qctx != ctx->cl || qdev != ctx->device)
     return clsp__fail(ctx, CLSP_ERROR_MISMATCH,
                       "queue: belongs to another context or device than the "
                       "one passed");
-  CLSP_CL_CHECK(ctx, clGetDeviceInfo(ctx->device, CL_DEVICE_PLATFORM,
-                                     sizeof ctx->platform, &ctx->platform, NULL),
+  CLSP_CL_CHECK(ctx,
+                clGetDeviceInfo(ctx->device, CL_DEVICE_PLATFORM, sizeof ctx->platform,
+                                &ctx->platform, NULL),
                 "clGetDeviceInfo(device)");
   return CLSP_SUCCESS;
 }
 
 clsp_status clsp_context_wrap(cl_context context, cl_device_id device,
-                              cl_command_queue queue,
-                              const clsp_context_options *options,
+                              cl_command_queue queue, const clsp_context_options *options,
                               clsp_context **out) {
   if (!out) return CLSP_ERROR_INVALID_ARGUMENT;
   *out = NULL;

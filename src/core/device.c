@@ -53,8 +53,8 @@ static void get_string(cl_device_id d, cl_device_info what, char *buf, size_t ca
   buf[cap - 1] = 0;
 }
 
-static void get_platform_string(cl_platform_id p, cl_platform_info what,
-                                char *buf, size_t cap) {
+static void get_platform_string(cl_platform_id p, cl_platform_info what, char *buf,
+                                size_t cap) {
   buf[0] = 0;
   if (clGetPlatformInfo(p, what, cap, buf, NULL) != CL_SUCCESS) buf[0] = 0;
   buf[cap - 1] = 0;
@@ -81,8 +81,8 @@ static int has_extension(const char *list, const char *ext) {
 static int probe_float_atomic_add(cl_device_id d, const char *exts) {
   if (!has_extension(exts, "cl_ext_float_atomics")) return 0;
   cl_bitfield caps = 0;
-  if (clGetDeviceInfo(d, CL_DEVICE_SINGLE_FP_ATOMIC_CAPABILITIES_EXT, sizeof caps,
-                      &caps, NULL) != CL_SUCCESS)
+  if (clGetDeviceInfo(d, CL_DEVICE_SINGLE_FP_ATOMIC_CAPABILITIES_EXT, sizeof caps, &caps,
+                      NULL) != CL_SUCCESS)
     return 0;
   return (caps & CL_DEVICE_GLOBAL_FP_ATOMIC_ADD_EXT) != 0;
 }
@@ -97,7 +97,8 @@ static void probe_limits(cl_device_id d, clsp_device_caps *c) {
     c->local_mem_bytes = u;
   if (clGetDeviceInfo(d, CL_DEVICE_LOCAL_MEM_TYPE, sizeof lt, &lt, NULL) == CL_SUCCESS)
     c->local_mem_dedicated = lt == CL_LOCAL;
-  if (clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof sz, &sz, NULL) == CL_SUCCESS)
+  if (clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof sz, &sz, NULL) ==
+      CL_SUCCESS)
     c->max_work_group_size = sz;
   if (clGetDeviceInfo(d, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof ui, &ui, NULL) == CL_SUCCESS)
     c->compute_units = ui;
@@ -105,7 +106,8 @@ static void probe_limits(cl_device_id d, clsp_device_caps *c) {
     c->global_mem_bytes = u;
   if (clGetDeviceInfo(d, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof u, &u, NULL) == CL_SUCCESS)
     c->max_alloc_bytes = u;
-  if (clGetDeviceInfo(d, CL_DEVICE_DOUBLE_FP_CONFIG, sizeof fp, &fp, NULL) == CL_SUCCESS &&
+  if (clGetDeviceInfo(d, CL_DEVICE_DOUBLE_FP_CONFIG, sizeof fp, &fp, NULL) ==
+        CL_SUCCESS &&
       fp != 0)
     c->fp64 = 1;
 }
@@ -175,8 +177,7 @@ static cl_device_type type_of(cl_device_id d) {
 }
 
 static long pick_default(const device_entry *devs, size_t n) {
-  static const cl_device_type order[] = {CL_DEVICE_TYPE_GPU,
-                                         CL_DEVICE_TYPE_ACCELERATOR,
+  static const cl_device_type order[] = {CL_DEVICE_TYPE_GPU, CL_DEVICE_TYPE_ACCELERATOR,
                                          CL_DEVICE_TYPE_CPU};
   for (size_t o = 0; o < 3; o++)
     for (size_t i = 0; i < n; i++)
@@ -213,8 +214,8 @@ static long pick(const device_entry *devs, size_t n, const char *spec) {
   return pick_name(devs, n, spec);
 }
 
-clsp_status clsp__select(clsp_context *ctx, const char *spec,
-                         cl_platform_id *platform, cl_device_id *device) {
+clsp_status clsp__select(clsp_context *ctx, const char *spec, cl_platform_id *platform,
+                         cl_device_id *device) {
   device_entry devs[MAX_DEVICES];
   size_t n = 0;
   cl_int err = enumerate(devs, MAX_DEVICES, &n);

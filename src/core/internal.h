@@ -47,12 +47,12 @@ typedef struct clsp_tuning {
                                 pass (CLSP_VOX_BOUNDS_CHUNK) */
   /* The fused conv dataflow (src/pipeline/conv_fused.c,
    * docs/performance.md). */
-  int fused;              /* 1: fused is the default dataflow (CPU devices);
+  int fused;             /* 1: fused is the default dataflow (CPU devices);
                              0: gather -> GEMM -> scatter */
-  unsigned fused_vec;     /* widest accumulator vector: 16, 8, 4 or 1 */
-  unsigned fused_blocks;  /* vector accumulators per work-item (1..4, vec 16
+  unsigned fused_vec;    /* widest accumulator vector: 16, 8, 4 or 1 */
+  unsigned fused_blocks; /* vector accumulators per work-item (1..4, vec 16
                              only): one output row x vec*blocks columns */
-  unsigned fused_ksplit;  /* 3- and 4-block tiles: 2 = a second accumulator
+  unsigned fused_ksplit; /* 3- and 4-block tiles: 2 = a second accumulator
                              set for odd input channels, 1 = one set;
                              narrower tiles always split */
 } clsp_tuning;
@@ -62,20 +62,20 @@ struct clsp_context {
   cl_device_id device;
   cl_context cl;
   cl_command_queue queue;
-  int profiling;               /* queue has profiling enabled */
+  int profiling; /* queue has profiling enabled */
   clsp_device_caps caps;
   uint32_t flags;
   size_t workspace_bytes;
-  char cache_dir[1024];        /* "" when the cache is disabled */
+  char cache_dir[1024]; /* "" when the cache is disabled */
   clsp_cache_stats cache_stats;
   clsp_log_fn log;
   void *log_user;
   uint64_t mem_current, mem_peak;
   clsp_tuning tuning;
-  cl_program programs[CLSP_MAX_PROGRAMS]; /* by program id; NULL: not built */
+  cl_program programs[CLSP_MAX_PROGRAMS];     /* by program id; NULL: not built */
   clsp_kernel_slot kernels[CLSP_MAX_KERNELS]; /* by kernel id */
-  int registered;              /* counted in clsp__blas_context_opened */
-  int compile_noted;           /* the first-compile notice was logged */
+  int registered;                             /* counted in clsp__blas_context_opened */
+  int compile_noted;                          /* the first-compile notice was logged */
   char message[CLSP_MESSAGE_MAX];
 };
 
@@ -84,9 +84,9 @@ struct clsp_context {
 /* Records a formatted message on ctx (may be NULL), logs it, returns st. */
 clsp_status clsp__fail(clsp_context *ctx, clsp_status st, const char *fmt, ...)
 #if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
+  __attribute__((format(printf, 3, 4)))
 #endif
-    ;
+  ;
 /* For an OpenCL error `err` from call `what`: maps
  * CL_MEM_OBJECT_ALLOCATION_FAILURE to CLSP_ERROR_OUT_OF_DEVICE_MEMORY and
  * CL_OUT_OF_HOST_MEMORY to CLSP_ERROR_OUT_OF_HOST_MEMORY, keeps any other
@@ -94,31 +94,29 @@ clsp_status clsp__fail(clsp_context *ctx, clsp_status st, const char *fmt, ...)
 clsp_status clsp__cl_fail(clsp_context *ctx, cl_int err, const char *what);
 void clsp__log(clsp_context *ctx, clsp_log_level level, const char *fmt, ...)
 #if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
+  __attribute__((format(printf, 3, 4)))
 #endif
-    ;
+  ;
 
 /* Shorthand: on a CL error, record it and return from the function. */
-#define CLSP_CL_CHECK(ctx, call, what)                                  \
-  do {                                                                  \
-    cl_int clsp_err_ = (call);                                          \
-    if (clsp_err_ != CL_SUCCESS) return clsp__cl_fail((ctx), clsp_err_, (what)); \
+#define CLSP_CL_CHECK(ctx, call, what)                                                   \
+  do {                                                                                   \
+    cl_int clsp_err_ = (call);                                                           \
+    if (clsp_err_ != CL_SUCCESS) return clsp__cl_fail((ctx), clsp_err_, (what));         \
   } while (0)
 
 /* ---- devices (src/core/device.c) ---- */
-clsp_status clsp__probe_caps(cl_platform_id p, cl_device_id d,
-                             clsp_device_caps *caps);
+clsp_status clsp__probe_caps(cl_platform_id p, cl_device_id d, clsp_device_caps *caps);
 /* Resolves spec to OpenCL handles. */
-clsp_status clsp__select(clsp_context *ctx, const char *spec,
-                         cl_platform_id *platform, cl_device_id *device);
+clsp_status clsp__select(clsp_context *ctx, const char *spec, cl_platform_id *platform,
+                         cl_device_id *device);
 
 /* ---- device memory (src/core/memory.c) ---- */
 /* clCreateBuffer with accounting; size 0 allocates 1 byte so that a handle
  * always exists. Allocation failure gives CLSP_ERROR_OUT_OF_DEVICE_MEMORY
  * naming `what` and the size. */
-clsp_status clsp__buffer_create(clsp_context *ctx, cl_mem_flags flags,
-                                size_t bytes, void *host, const char *what,
-                                cl_mem *out);
+clsp_status clsp__buffer_create(clsp_context *ctx, cl_mem_flags flags, size_t bytes,
+                                void *host, const char *what, cl_mem *out);
 /* Releases and un-accounts a buffer made by clsp__buffer_create. NULL ok. */
 void clsp__buffer_release(clsp_context *ctx, cl_mem *mem);
 
@@ -144,19 +142,18 @@ extern const size_t clsp_kernel_source_count;
 void clsp__cache_init(clsp_context *ctx, const char *dir_option);
 /* Tries to build `program` from a cached binary for `key_material`;
  * returns 1 and a built program on success, 0 otherwise (silently). */
-int clsp__cache_load(clsp_context *ctx, const char *key_material,
-                     size_t key_len, cl_program *out);
-void clsp__cache_store(clsp_context *ctx, const char *key_material,
-                       size_t key_len, cl_program program);
+int clsp__cache_load(clsp_context *ctx, const char *key_material, size_t key_len,
+                     cl_program *out);
+void clsp__cache_store(clsp_context *ctx, const char *key_material, size_t key_len,
+                       cl_program program);
 
 /* ---- BLAS (src/core/blas.c) ---- */
 /* C[b] = A[b] * B[b] (+ beta C) for b < batch, row-major, A rows x cin,
  * B cin x cout, fixed strides between members; one CLBlast call
  * (CLBlastSgemm for batch 1, else CLBlastSgemmStridedBatched). */
 clsp_status clsp__gemm(clsp_context *ctx, size_t rows, size_t cin, size_t cout,
-                       size_t batch, cl_mem a, size_t a_off, cl_mem b,
-                       size_t b_off, float beta, cl_mem c, size_t c_off,
-                       cl_event *ev);
+                       size_t batch, cl_mem a, size_t a_off, cl_mem b, size_t b_off,
+                       float beta, cl_mem c, size_t c_off, cl_event *ev);
 /* Compiles CLBlast's kernels for every GEMM routine and path the library
  * uses (a few throw-away GEMMs), so that a later first frame does not. */
 clsp_status clsp__blas_warmup(clsp_context *ctx);

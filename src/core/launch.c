@@ -136,13 +136,12 @@ static int event_times(cl_event ev, cl_ulong *start, cl_ulong *end) {
   return ev &&
          clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof *start, start,
                                  NULL) == CL_SUCCESS &&
-         clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof *end, end,
-                                 NULL) == CL_SUCCESS;
+         clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof *end, end, NULL) ==
+           CL_SUCCESS;
 }
 
-clsp_status clsp__events_finish(clsp_context *ctx, const clsp_events *e,
-                                double *stage_ms, int n_stages, double *sum_ms,
-                                double *span_ms) {
+clsp_status clsp__events_finish(clsp_context *ctx, const clsp_events *e, double *stage_ms,
+                                int n_stages, double *sum_ms, double *span_ms) {
   if (sum_ms) *sum_ms = 0.0;
   if (span_ms) *span_ms = 0.0;
   if (!e || e->n == 0) return CLSP_SUCCESS;

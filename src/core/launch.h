@@ -28,9 +28,9 @@ typedef struct clsp_program_def {
 
 /* One kernel function of a program. */
 typedef struct clsp_kernel_def {
-  int id;                          /* cache slot, 0 <= id < CLSP_MAX_KERNELS */
+  int id; /* cache slot, 0 <= id < CLSP_MAX_KERNELS */
   const clsp_program_def *program;
-  const char *name;                /* the kernel function's name */
+  const char *name; /* the kernel function's name */
 } clsp_kernel_def;
 
 /* The cl/ files every program starts with. */
@@ -46,9 +46,9 @@ typedef struct clsp_kernel_def {
  * to a multiple of the group size. A range with a zero extent launches
  * nothing (and sets no arguments). */
 typedef struct clsp_range {
-  cl_uint dims;      /* 1 or 2 */
-  size_t global[2];  /* items per dimension (dims 1: global[1] unused) */
-  size_t local;      /* 1D group size: CLSP_LOCAL_TUNED, 0 = the driver's
+  cl_uint dims;     /* 1 or 2 */
+  size_t global[2]; /* items per dimension (dims 1: global[1] unused) */
+  size_t local;     /* 1D group size: CLSP_LOCAL_TUNED, 0 = the driver's
                         choice, or an exact size; 2D: always the driver's */
 } clsp_range;
 
@@ -57,9 +57,7 @@ static inline clsp_range clsp_items(size_t n) {
   return (clsp_range){1, {n, 1}, CLSP_LOCAL_TUNED};
 }
 /* n items in groups the driver chooses. */
-static inline clsp_range clsp_items_any(size_t n) {
-  return (clsp_range){1, {n, 1}, 0};
-}
+static inline clsp_range clsp_items_any(size_t n) { return (clsp_range){1, {n, 1}, 0}; }
 /* n items in groups of exactly `local` (kernels that use local memory). */
 static inline clsp_range clsp_items_in_groups(size_t n, size_t local) {
   return (clsp_range){1, {n, 1}, local};
@@ -77,8 +75,10 @@ typedef struct clsp_arg {
   size_t size;
   const void *value;
 } clsp_arg;
-#define CLSP_A(x) {sizeof(x), &(x)}
-#define CLSP_LOCAL_BYTES(n) {(n), NULL}
+#define CLSP_A(x)                                                                        \
+  { sizeof(x), &(x) }
+#define CLSP_LOCAL_BYTES(n)                                                              \
+  { (n), NULL }
 
 /* ---- profiling events ---- */
 
@@ -93,7 +93,7 @@ typedef struct clsp_events {
   uint8_t *since_prev; /* the command's time runs from the previous end
                           (CLBlast returns only its last kernel's event) */
   size_t n, cap;
-  int tag;             /* stage of the next launches */
+  int tag; /* stage of the next launches */
 } clsp_events;
 
 /* The event slot of the next command, tagged `stage`; NULL when e is NULL
@@ -105,9 +105,8 @@ cl_event *clsp__event_slot(clsp_events *e, int stage, int since_prev);
  * into *sum_ms and the span from the first start to the last end into
  * *span_ms (either may be NULL). All zero without a profiling queue.
  * e may be NULL. Errors: the clFinish error. */
-clsp_status clsp__events_finish(clsp_context *ctx, const clsp_events *e,
-                                double *stage_ms, int n_stages, double *sum_ms,
-                                double *span_ms);
+clsp_status clsp__events_finish(clsp_context *ctx, const clsp_events *e, double *stage_ms,
+                                int n_stages, double *sum_ms, double *span_ms);
 /* Releases the events and the lists; e stays usable (empty). NULL ok. */
 void clsp__events_release(clsp_events *e);
 
@@ -119,12 +118,12 @@ void clsp__events_release(clsp_events *e);
  * Errors: build failures, CL errors naming the kernel (and argument). */
 clsp_status clsp__launch(clsp_context *ctx, const clsp_kernel_def *k, clsp_range r,
                          clsp_events *events, const clsp_arg *args, int n);
-#define CLSP_ARGS_(...) (const clsp_arg[]){__VA_ARGS__}
-#define CLSP_NARGS_(...) \
-  (int)(sizeof(CLSP_ARGS_(__VA_ARGS__)) / sizeof(clsp_arg))
+#define CLSP_ARGS_(...)                                                                  \
+  (const clsp_arg[]) { __VA_ARGS__ }
+#define CLSP_NARGS_(...) (int)(sizeof(CLSP_ARGS_(__VA_ARGS__)) / sizeof(clsp_arg))
 /* clsp__launch with the arguments as a list: CLSP_A(x), ... */
-#define CLSP_LAUNCH(ctx, kdef, range, events, ...)                     \
-  clsp__launch(ctx, kdef, range, events, CLSP_ARGS_(__VA_ARGS__), \
+#define CLSP_LAUNCH(ctx, kdef, range, events, ...)                                       \
+  clsp__launch(ctx, kdef, range, events, CLSP_ARGS_(__VA_ARGS__),                        \
                CLSP_NARGS_(__VA_ARGS__))
 
 /* The kernel's largest work-group size on this device (cached). */

@@ -19,9 +19,10 @@ clsp_status clsp__buffer_create(clsp_context *ctx, cl_mem_flags flags, size_t by
   if (err != CL_SUCCESS) {
     clsp__cl_fail(ctx, err, what);
     return clsp__fail(ctx,
-                      err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_RESOURCES
-                          ? CLSP_ERROR_OUT_OF_DEVICE_MEMORY
-                          : (clsp_status)err,
+                      err == CL_MEM_OBJECT_ALLOCATION_FAILURE ||
+                          err == CL_OUT_OF_RESOURCES
+                        ? CLSP_ERROR_OUT_OF_DEVICE_MEMORY
+                        : (clsp_status)err,
                       "%s: allocating %zu bytes on the device failed: %s (%d)", what,
                       alloc, clsp_status_string(err), (int)err);
   }

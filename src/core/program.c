@@ -56,8 +56,7 @@ static clsp_status append_from_dir(clsp_context *ctx, text *t, const char *dir,
   return CLSP_SUCCESS;
 }
 
-static clsp_status append_source(clsp_context *ctx, text *t, const char *name,
-                                 size_t n) {
+static clsp_status append_source(clsp_context *ctx, text *t, const char *name, size_t n) {
   const char *dir = getenv("CLSP_KERNEL_DIR");
   char line[320];
   snprintf(line, sizeof line, "\n#line 1 \"%.*s\"\n", (int)n, name);
@@ -120,8 +119,8 @@ static int key_material(const clsp_context *ctx, const text *src, const char *op
   char head[3072];
   snprintf(head, sizeof head,
            "clspconv %s\noptions %s\ndevice %s\ndriver %s\nplatform %s\n",
-           CLSP_VERSION_STRING, options, ctx->caps.device_name,
-           ctx->caps.driver_version, ctx->caps.platform_version);
+           CLSP_VERSION_STRING, options, ctx->caps.device_name, ctx->caps.driver_version,
+           ctx->caps.platform_version);
   return text_append(key, head, strlen(head)) && text_append(key, src->data, src->len);
 }
 

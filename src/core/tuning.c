@@ -60,7 +60,7 @@ void clsp__tuning_resolve(clsp_context *ctx) {
   t->int64_atomics = c->int64_atomics;
   t->hash64 = c->int64_atomics && !(ctx->flags & CLSP_CONTEXT_FORCE_HASH32);
   t->float_atomic_add =
-      c->float_atomic_add && !(ctx->flags & CLSP_CONTEXT_NO_FLOAT_ATOMICS);
+    c->float_atomic_add && !(ctx->flags & CLSP_CONTEXT_NO_FLOAT_ATOMICS);
   t->exact_divide = exact_divide(ctx->device);
   /* On CPU devices PoCL turns a row kernel's channel loop into vector
    * copies (~8x faster there); GPUs coalesce the element shape. */

@@ -13,8 +13,9 @@ static const mvalue *in_value(const mgraph *g, int node, int k) {
 static clsp_status want_kind(mgraph *g, int node, int k, int want_dense) {
   const mvalue *v = in_value(g, node, k);
   if (v->dense == want_dense) return CLSP_SUCCESS;
-  return mgraph_fail(g, node, CLSP_ERROR_INVALID_ARGUMENT, "input '%s' is %s, a %s tensor is needed",
-                     v->name, v->dense ? "dense" : "sparse", want_dense ? "dense" : "sparse");
+  return mgraph_fail(g, node, CLSP_ERROR_INVALID_ARGUMENT,
+                     "input '%s' is %s, a %s tensor is needed", v->name,
+                     v->dense ? "dense" : "sparse", want_dense ? "dense" : "sparse");
 }
 
 /* Finishes a node: defines its output or removes it again on error. */
@@ -32,7 +33,8 @@ static int find_rulebook(const mgraph *g, const char *key) {
 }
 
 static clsp_status new_rulebook(mgraph *g, int node, const char *key, clsp_conv_kind kind,
-                                const clsp_conv_geometry *geo, const mvalue *in, int *slot) {
+                                const clsp_conv_geometry *geo, const mvalue *in,
+                                int *slot) {
   mrulebook *arr = realloc(g->rbs, (g->n_rbs + 1) * sizeof *arr);
   if (!arr) return clsp__fail(g->ctx, CLSP_ERROR_OUT_OF_HOST_MEMORY, "rulebooks");
   g->rbs = arr;
@@ -52,7 +54,8 @@ static clsp_status new_rulebook(mgraph *g, int node, const char *key, clsp_conv_
   return CLSP_SUCCESS;
 }
 
-static int same_kernel(const clsp_conv_geometry *a, const clsp_conv_geometry *b, int ndim) {
+static int same_kernel(const clsp_conv_geometry *a, const clsp_conv_geometry *b,
+                       int ndim) {
   for (int k = 0; k < ndim; k++)
     if (a->kernel[k] != b->kernel[k] || a->dilation[k] != b->dilation[k]) return 0;
   return 1;
@@ -69,14 +72,17 @@ static clsp_status attach_rulebook(mgraph *g, int node, const clsp_model_conv *c
   if (c->kind == CLSP_CONV_INVERSE) {
     if (r < 0 || g->rbs[r].kind != CLSP_CONV_REGULAR)
       return mgraph_fail(g, node, CLSP_ERROR_INVALID_ARGUMENT,
-                         "attribute 'rulebook' = '%s': an inverse conv needs the key of an "
-                         "earlier regular (strided) conv", key ? key : "");
+                         "attribute 'rulebook' = '%s': an inverse conv needs the key of "
+                         "an "
+                         "earlier regular (strided) conv",
+                         key ? key : "");
     const mrulebook *p = &g->rbs[r];
     if (p->out_set != in->site_set || !same_kernel(&p->geometry, &c->geometry, nd))
       return mgraph_fail(g, node, CLSP_ERROR_INVALID_ARGUMENT,
-                         "rulebook '%s' of node '%s' does not fit: the input must be on its "
-                         "output sites with the same kernel and dilation", key,
-                         g->nodes[p->builder].name);
+                         "rulebook '%s' of node '%s' does not fit: the input must be on "
+                         "its "
+                         "output sites with the same kernel and dilation",
+                         key, g->nodes[p->builder].name);
     int slot;
     const clsp_conv_geometry geo = p->geometry; /* new_rulebook moves g->rbs */
     clsp_status st = new_rulebook(g, node, NULL, CLSP_CONV_INVERSE, &geo, in, &slot);
@@ -93,9 +99,11 @@ static clsp_status attach_rulebook(mgraph *g, int node, const clsp_model_conv *c
     if (c->kind != CLSP_CONV_SUBMANIFOLD || p->kind != CLSP_CONV_SUBMANIFOLD ||
         p->in_set != in->site_set || !same_kernel(&p->geometry, &c->geometry, nd))
       return mgraph_fail(g, node, CLSP_ERROR_INVALID_ARGUMENT,
-                         "attribute 'rulebook' = '%s' is already node '%s''s rulebook; only "
+                         "attribute 'rulebook' = '%s' is already node '%s''s rulebook; "
+                         "only "
                          "submanifold convs on the same sites with the same kernel and "
-                         "dilation may share one", key, g->nodes[p->builder].name);
+                         "dilation may share one",
+                         key, g->nodes[p->builder].name);
     n->rb = r;
   } else {
     clsp_status st = new_rulebook(g, node, key, c->kind, &c->geometry, in, &n->rb);
@@ -105,23 +113,25 @@ static clsp_status attach_rulebook(mgraph *g, int node, const clsp_model_conv *c
   return CLSP_SUCCESS;
 }
 
-static clsp_status conv_shape(mgraph *g, int node, const clsp_model_conv *c, const mvalue *in,
-                              mvalue *out, size_t *kvol) {
+static clsp_status conv_shape(mgraph *g, int node, const clsp_model_conv *c,
+                              const mvalue *in, mvalue *out, size_t *kvol) {
   *kvol = 1;
-  for (int a = 0; a < in->ndim; a++) *kvol *= (size_t)(c->geometry.kernel[a] > 0 ? c->geometry.kernel[a] : 0);
+  for (int a = 0; a < in->ndim; a++)
+    *kvol *= (size_t)(c->geometry.kernel[a] > 0 ? c->geometry.kernel[a] : 0);
   if (c->kind == CLSP_CONV_INVERSE) return CLSP_SUCCESS; /* shape from the regular conv */
   if (c->kind != CLSP_CONV_SUBMANIFOLD && c->kind != CLSP_CONV_REGULAR &&
       c->kind != CLSP_CONV_TRANSPOSED)
-    return mgraph_fail(g, node, CLSP_ERROR_INVALID_ARGUMENT, "conv kind %d unknown", (int)c->kind);
+    return mgraph_fail(g, node, CLSP_ERROR_INVALID_ARGUMENT, "conv kind %d unknown",
+                       (int)c->kind);
   const clsp_conv_geometry *q = &c->geometry;
   if (clsp_conv_output_shape(c->kind, in->ndim, q, in->shape, out->shape) != CLSP_SUCCESS)
     return mgraph_fail(g, node, CLSP_ERROR_INVALID_ARGUMENT,
                        "geometry kernel (%d,%d,%d) stride (%d,%d,%d) padding (%d,%d,%d) "
                        "dilation (%d,%d,%d) is invalid for a %s conv on spatial shape "
                        "(%d,%d,%d) (first three axes shown)",
-                       q->kernel[0], q->kernel[1], q->kernel[2], q->stride[0], q->stride[1],
-                       q->stride[2], q->padding[0], q->padding[1], q->padding[2],
-                       q->dilation[0], q->dilation[1], q->dilation[2],
+                       q->kernel[0], q->kernel[1], q->kernel[2], q->stride[0],
+                       q->stride[1], q->stride[2], q->padding[0], q->padding[1],
+                       q->padding[2], q->dilation[0], q->dilation[1], q->dilation[2],
                        c->kind == CLSP_CONV_SUBMANIFOLD ? "submanifold"
                        : c->kind == CLSP_CONV_REGULAR   ? "regular"
                                                         : "transposed",
@@ -129,8 +139,9 @@ static clsp_status conv_shape(mgraph *g, int node, const clsp_model_conv *c, con
   return CLSP_SUCCESS;
 }
 
-static clsp_status copy_weights(mgraph *g, int node, size_t kvol, clsp_weight_layout layout,
-                                const float *weights, const float *bias) {
+static clsp_status copy_weights(mgraph *g, int node, size_t kvol,
+                                clsp_weight_layout layout, const float *weights,
+                                const float *bias) {
   mnode *n = &g->nodes[node];
   size_t cin = n->conv.c_in, cout = n->conv.c_out, count = kvol * cin * cout;
   if (!weights) return mgraph_fail(g, node, CLSP_ERROR_INVALID_ARGUMENT, "weights: NULL");
@@ -148,12 +159,14 @@ static clsp_status copy_weights(mgraph *g, int node, size_t kvol, clsp_weight_la
 
 static clsp_status check_activation(mgraph *g, int node, clsp_activation a) {
   if (a >= CLSP_ACTIVATION_NONE && a <= CLSP_ACTIVATION_LEAKY_RELU) return CLSP_SUCCESS;
-  return mgraph_fail(g, node, CLSP_ERROR_INVALID_ARGUMENT, "activation %d unknown", (int)a);
+  return mgraph_fail(g, node, CLSP_ERROR_INVALID_ARGUMENT, "activation %d unknown",
+                     (int)a);
 }
 
-clsp_status mbuild_conv(mgraph *g, const char *name, const char *op_type, const char *input,
-                        const char *output, const clsp_model_conv *c,
-                        clsp_weight_layout layout, const float *weights, const float *bias) {
+clsp_status mbuild_conv(mgraph *g, const char *name, const char *op_type,
+                        const char *input, const char *output, const clsp_model_conv *c,
+                        clsp_weight_layout layout, const float *weights,
+                        const float *bias) {
   int node;
   if (!c) return clsp__fail(g->ctx, CLSP_ERROR_INVALID_ARGUMENT, "conv: NULL");
   clsp_status st = mgraph_add_node(g, name, op_type, MOP_CONV, &input, 1, &node);
@@ -169,8 +182,8 @@ clsp_status mbuild_conv(mgraph *g, const char *name, const char *op_type, const 
     memset(n->conv.geometry.padding, 0, sizeof n->conv.geometry.padding);
   if (st == CLSP_SUCCESS && c->c_in != in->channels)
     st = mgraph_fail(g, node, CLSP_ERROR_INVALID_ARGUMENT,
-                     "in_channels = %zu but input '%s' has %zu channels", c->c_in, in->name,
-                     in->channels);
+                     "in_channels = %zu but input '%s' has %zu channels", c->c_in,
+                     in->name, in->channels);
   if (st == CLSP_SUCCESS && c->c_out < 1)
     st = mgraph_fail(g, node, CLSP_ERROR_INVALID_ARGUMENT, "out_channels = 0");
   if (st == CLSP_SUCCESS) st = check_activation(g, node, c->activation);
@@ -202,11 +215,12 @@ clsp_status mbuild_binary(mgraph *g, const char *name, const char *op_type, mop 
   if (st == CLSP_SUCCESS && va->site_set != vb->site_set)
     st = mgraph_fail(g, node, CLSP_ERROR_INVALID_ARGUMENT,
                      "inputs '%s' and '%s' are on different site sets (an elementwise op "
-                     "needs identical sites: same rulebook lineage)", va->name, vb->name);
+                     "needs identical sites: same rulebook lineage)",
+                     va->name, vb->name);
   if (st == CLSP_SUCCESS && op == MOP_ADD && va->channels != vb->channels)
     st = mgraph_fail(g, node, CLSP_ERROR_INVALID_ARGUMENT,
-                     "inputs '%s' (%zu channels) and '%s' (%zu) differ in channels", va->name,
-                     va->channels, vb->name, vb->channels);
+                     "inputs '%s' (%zu channels) and '%s' (%zu) differ in channels",
+                     va->name, va->channels, vb->name, vb->channels);
   mvalue out = *va;
   if (op == MOP_CONCAT) out.channels = va->channels + vb->channels;
   return settle(g, node, st, output, &out);
@@ -226,15 +240,17 @@ clsp_status mbuild_activation(mgraph *g, const char *name, const char *op_type,
   return settle(g, node, st, output, &out);
 }
 
-clsp_status mbuild_scatter(mgraph *g, const char *name, const char *op_type, const char *input,
-                           const char *output, clsp_dense_format format) {
+clsp_status mbuild_scatter(mgraph *g, const char *name, const char *op_type,
+                           const char *input, const char *output,
+                           clsp_dense_format format) {
   int node;
   clsp_status st = mgraph_add_node(g, name, op_type, MOP_SCATTER, &input, 1, &node);
   if (st != CLSP_SUCCESS) return st;
   st = want_kind(g, node, 0, 0);
   if (st == CLSP_SUCCESS && format != CLSP_DENSE_AXES_IN_ORDER &&
       format != CLSP_DENSE_AXES_REVERSED)
-    st = mgraph_fail(g, node, CLSP_ERROR_INVALID_ARGUMENT, "format %d unknown", (int)format);
+    st =
+      mgraph_fail(g, node, CLSP_ERROR_INVALID_ARGUMENT, "format %d unknown", (int)format);
   g->nodes[node].format = format;
   const mvalue *in = in_value(g, node, 0);
   mvalue out;
@@ -244,7 +260,8 @@ clsp_status mbuild_scatter(mgraph *g, const char *name, const char *op_type, con
   out.dims[0] = 1;
   out.dims[1] = (int64_t)in->channels;
   for (int j = 0; j < in->ndim; j++)
-    out.dims[2 + j] = in->shape[format == CLSP_DENSE_AXES_REVERSED ? in->ndim - 1 - j : j];
+    out.dims[2 + j] =
+      in->shape[format == CLSP_DENSE_AXES_REVERSED ? in->ndim - 1 - j : j];
   return settle(g, node, st, output, &out);
 }
 
@@ -263,7 +280,8 @@ static clsp_status resolve_dims(mgraph *g, int node, const mvalue *in, int n_dim
                        CLSP_MODEL_MAX_DIMS);
   if (dims[0] != -1 && dims[0] != 0 && dims[0] != in->dims[0])
     return mgraph_fail(g, node, CLSP_ERROR_INVALID_ARGUMENT,
-                       "attribute 'dims'[0] = %lld: the batch axis must stay (%lld, 0 or -1)",
+                       "attribute 'dims'[0] = %lld: the batch axis must stay (%lld, 0 or "
+                       "-1)",
                        (long long)dims[0], (long long)in->dims[0]);
   int infer = -1;
   out->n_dims = n_dims;
@@ -287,14 +305,16 @@ static clsp_status resolve_dims(mgraph *g, int node, const mvalue *in, int n_dim
   return CLSP_SUCCESS;
 }
 
-clsp_status mbuild_reshape(mgraph *g, const char *name, const char *op_type, const char *input,
-                           const char *output, int n_dims, const int64_t *dims) {
+clsp_status mbuild_reshape(mgraph *g, const char *name, const char *op_type,
+                           const char *input, const char *output, int n_dims,
+                           const int64_t *dims) {
   int node;
   clsp_status st = mgraph_add_node(g, name, op_type, MOP_RESHAPE, &input, 1, &node);
   if (st != CLSP_SUCCESS) return st;
   st = want_kind(g, node, 0, 1);
   mvalue out = *in_value(g, node, 0);
-  if (st == CLSP_SUCCESS) st = resolve_dims(g, node, in_value(g, node, 0), n_dims, dims, &out);
+  if (st == CLSP_SUCCESS)
+    st = resolve_dims(g, node, in_value(g, node, 0), n_dims, dims, &out);
   if (st == CLSP_SUCCESS) {
     g->nodes[node].n_dims = out.n_dims;
     memcpy(g->nodes[node].dims, out.dims, sizeof out.dims);
@@ -314,7 +334,8 @@ clsp_status mbuild_transpose(mgraph *g, const char *name, const char *op_type,
   int seen[CLSP_MODEL_MAX_DIMS] = {0};
   if (st == CLSP_SUCCESS && (!perm || n_dims != in->n_dims))
     st = mgraph_fail(g, node, CLSP_ERROR_INVALID_ARGUMENT,
-                     "attribute 'perm': %d values for a tensor of %d axes", n_dims, in->n_dims);
+                     "attribute 'perm': %d values for a tensor of %d axes", n_dims,
+                     in->n_dims);
   for (int k = 0; st == CLSP_SUCCESS && k < n_dims; k++) {
     if (perm[k] < 0 || perm[k] >= n_dims || seen[perm[k]]++)
       st = mgraph_fail(g, node, CLSP_ERROR_INVALID_ARGUMENT,
@@ -335,7 +356,8 @@ static clsp_status upload(mgraph *g) {
     mnode *n = &g->nodes[i];
     if (n->op != MOP_CONV) continue;
     size_t kvol = 1;
-    for (int a = 0; a < g->values[n->in[0]].ndim; a++) kvol *= (size_t)n->conv.geometry.kernel[a];
+    for (int a = 0; a < g->values[n->in[0]].ndim; a++)
+      kvol *= (size_t)n->conv.geometry.kernel[a];
     clsp_status st = clsp_weights_create(g->ctx, kvol, n->conv.c_in, n->conv.c_out,
                                          n->weights, n->bias, &n->w);
     if (st != CLSP_SUCCESS)
@@ -348,7 +370,8 @@ static clsp_status upload(mgraph *g) {
   return CLSP_SUCCESS;
 }
 
-static clsp_status model_new(mgraph *g, size_t n_outputs, uint32_t flags, clsp_model **out) {
+static clsp_status model_new(mgraph *g, size_t n_outputs, uint32_t flags,
+                             clsp_model **out) {
   clsp_model *m = calloc(1, sizeof *m);
   size_t nv = g->n_values, nr = g->n_rbs ? g->n_rbs : 1;
   if (m) {
@@ -393,7 +416,8 @@ clsp_status mbuild_finish(mgraph *g, const char *const *outputs, size_t n_output
     return st;
   }
   mgraph_plan(g);
-  for (size_t i = 0; i < n_outputs; i++) m->outputs[m->n_outputs++] = mgraph_resolve(g, outputs[i]);
+  for (size_t i = 0; i < n_outputs; i++)
+    m->outputs[m->n_outputs++] = mgraph_resolve(g, outputs[i]);
   m->g = *g;
   memset(g, 0, sizeof *g);
   *out = m;
@@ -426,8 +450,9 @@ void clsp_model_builder_destroy(clsp_model_builder *b) {
   free(b);
 }
 
-clsp_status clsp_model_builder_conv(clsp_model_builder *b, const char *name, const char *input,
-                                    const char *output, const clsp_model_conv *conv,
+clsp_status clsp_model_builder_conv(clsp_model_builder *b, const char *name,
+                                    const char *input, const char *output,
+                                    const clsp_model_conv *conv,
                                     clsp_weight_layout layout, const float *weights,
                                     const float *bias) {
   if (!b) return CLSP_ERROR_INVALID_ARGUMENT;
@@ -447,8 +472,8 @@ clsp_status clsp_model_builder_activation(clsp_model_builder *b, const char *nam
   return mbuild_activation(&b->g, name, "activation", input, output, activation, alpha);
 }
 
-clsp_status clsp_model_builder_concat(clsp_model_builder *b, const char *name, const char *a,
-                                      const char *bb, const char *output) {
+clsp_status clsp_model_builder_concat(clsp_model_builder *b, const char *name,
+                                      const char *a, const char *bb, const char *output) {
   if (!b) return CLSP_ERROR_INVALID_ARGUMENT;
   return mbuild_binary(&b->g, name, "concat", MOP_CONCAT, a, bb, output);
 }
@@ -468,8 +493,8 @@ clsp_status clsp_model_builder_reshape(clsp_model_builder *b, const char *name,
 }
 
 clsp_status clsp_model_builder_transpose(clsp_model_builder *b, const char *name,
-                                         const char *input, const char *output, int n_dims,
-                                         const int *perm) {
+                                         const char *input, const char *output,
+                                         int n_dims, const int *perm) {
   if (!b) return CLSP_ERROR_INVALID_ARGUMENT;
   return mbuild_transpose(&b->g, name, "transpose", input, output, n_dims, perm);
 }
@@ -478,8 +503,10 @@ clsp_status clsp_model_builder_finish(clsp_model_builder *b, const char *const *
                                       size_t n_outputs, clsp_model **out) {
   if (!b) return CLSP_ERROR_INVALID_ARGUMENT;
   clsp_status st = CLSP_SUCCESS;
-  if (!out) st = clsp__fail(b->g.ctx, CLSP_ERROR_INVALID_ARGUMENT, "out: NULL");
-  else *out = NULL;
+  if (!out)
+    st = clsp__fail(b->g.ctx, CLSP_ERROR_INVALID_ARGUMENT, "out: NULL");
+  else
+    *out = NULL;
   if (st == CLSP_SUCCESS) st = mbuild_finish(&b->g, outputs, n_outputs, 0, out);
   clsp_model_builder_destroy(b);
   return st;

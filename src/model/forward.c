@@ -10,7 +10,7 @@
 typedef struct frame {
   clsp_model *m;
   clsp_context *ctx;
-  int timed;          /* per-node device times (waits per node) */
+  int timed; /* per-node device times (waits per node) */
   size_t rulebooks_built;
 } frame;
 
@@ -46,9 +46,12 @@ static clsp_status activate(frame *f, clsp_tensor *t, clsp_activation act, float
   double one = 0.0;
   clsp_status st = CLSP_SUCCESS;
   double *p = f->timed ? &one : NULL;
-  if (act == CLSP_ACTIVATION_RELU) st = clsp_relu(f->ctx, t, p);
-  else if (act == CLSP_ACTIVATION_SIGMOID) st = clsp_sigmoid(f->ctx, t, p);
-  else if (act == CLSP_ACTIVATION_LEAKY_RELU) st = clsp_leaky_relu(f->ctx, t, alpha, p);
+  if (act == CLSP_ACTIVATION_RELU)
+    st = clsp_relu(f->ctx, t, p);
+  else if (act == CLSP_ACTIVATION_SIGMOID)
+    st = clsp_sigmoid(f->ctx, t, p);
+  else if (act == CLSP_ACTIVATION_LEAKY_RELU)
+    st = clsp_leaky_relu(f->ctx, t, alpha, p);
   *ms += one;
   return st;
 }
@@ -92,8 +95,10 @@ static clsp_status run_conv(frame *f, int node) {
     memcpy(n->stats.stage_ms, cs.stage_ms, sizeof cs.stage_ms);
     n->stats.stage_ms[CLSP_STAGE_RULEBOOK] = n->stats.rulebook_ms;
   }
-  st = activate(f, out->t, n->conv.activation, n->conv.alpha, &n->stats.stage_ms[CLSP_STAGE_OTHER]);
-  n->stats.device_ms += f->timed ? n->stats.stage_ms[CLSP_STAGE_OTHER] - cs.stage_ms[CLSP_STAGE_OTHER] : 0.0;
+  st = activate(f, out->t, n->conv.activation, n->conv.alpha,
+                &n->stats.stage_ms[CLSP_STAGE_OTHER]);
+  n->stats.device_ms +=
+    f->timed ? n->stats.stage_ms[CLSP_STAGE_OTHER] - cs.stage_ms[CLSP_STAGE_OTHER] : 0.0;
   return st == CLSP_SUCCESS ? st : fail_node(f, node, st, "activation");
 }
 
@@ -138,8 +143,9 @@ static clsp_status run_act(frame *f, int node) {
 
 static clsp_status run_concat(frame *f, int node) {
   mnode *n = &f->m->g.nodes[node];
-  clsp_status st = clsp_concat(f->ctx, f->m->slots[n->in[0]].t, f->m->slots[n->in[1]].t,
-                               &f->m->slots[n->out].t, f->timed ? &n->stats.device_ms : NULL);
+  clsp_status st =
+    clsp_concat(f->ctx, f->m->slots[n->in[0]].t, f->m->slots[n->in[1]].t,
+                &f->m->slots[n->out].t, f->timed ? &n->stats.device_ms : NULL);
   return st == CLSP_SUCCESS ? st : fail_node(f, node, st, "concat");
 }
 
@@ -161,7 +167,8 @@ static clsp_status run_scatter(frame *f, int node) {
   if (st != CLSP_SUCCESS) return fail_node(f, node, st, "dense size");
   memcpy(out->dims, v->dims, sizeof out->dims);
   out->dims[0] = d.batch_size;
-  st = clsp__buffer_create(f->ctx, CL_MEM_READ_WRITE, bytes, NULL, "dense output", &out->dense);
+  st = clsp__buffer_create(f->ctx, CL_MEM_READ_WRITE, bytes, NULL, "dense output",
+                           &out->dense);
   if (st == CLSP_SUCCESS)
     st = clsp_scatter_dense(f->ctx, in, n->format, out->dense,
                             f->timed ? &n->stats.device_ms : NULL);
@@ -180,11 +187,11 @@ static clsp_status run_reshape(frame *f, int node) {
     return CLSP_SUCCESS;
   }
   size_t bytes = dense_bytes(in, in_dims);
-  clsp_status st = clsp__buffer_create(f->ctx, CL_MEM_READ_WRITE, bytes, NULL, "reshape output",
-                                       &out->dense);
+  clsp_status st = clsp__buffer_create(f->ctx, CL_MEM_READ_WRITE, bytes, NULL,
+                                       "reshape output", &out->dense);
   if (st == CLSP_SUCCESS) {
-    cl_int err = clEnqueueCopyBuffer(f->ctx->queue, in->dense, out->dense, 0, 0, bytes, 0, NULL,
-                                     NULL);
+    cl_int err = clEnqueueCopyBuffer(f->ctx->queue, in->dense, out->dense, 0, 0, bytes, 0,
+                                     NULL, NULL);
     if (err != CL_SUCCESS) st = clsp__cl_fail(f->ctx, err, "clEnqueueCopyBuffer");
   }
   return st == CLSP_SUCCESS ? st : fail_node(f, node, st, "reshape copy");
@@ -194,8 +201,9 @@ static clsp_status run_transpose(frame *f, int node) {
   mnode *n = &f->m->g.nodes[node];
   mslot *in = &f->m->slots[n->in[0]], *out = &f->m->slots[n->out];
   for (int k = 0; k < n->n_dims; k++) out->dims[k] = in->dims[n->perm[k]];
-  clsp_status st = clsp__buffer_create(f->ctx, CL_MEM_READ_WRITE, dense_bytes(in, n->n_dims),
-                                       NULL, "transpose output", &out->dense);
+  clsp_status st =
+    clsp__buffer_create(f->ctx, CL_MEM_READ_WRITE, dense_bytes(in, n->n_dims), NULL,
+                        "transpose output", &out->dense);
   if (st == CLSP_SUCCESS)
     st = clsp_dense_permute(f->ctx, in->dense, n->n_dims, in->dims, n->perm, out->dense,
                             f->timed ? &n->stats.device_ms : NULL);
@@ -222,8 +230,10 @@ static void count_sites(frame *f, int node) {
   clsp_tensor_desc d;
   const clsp_tensor *in = f->m->slots[n->in[0]].t, *out = f->m->slots[n->out].t;
   if (in && clsp_tensor_describe(in, &d) == CLSP_SUCCESS) n->stats.in_sites = d.n_sites;
-  if (out && clsp_tensor_describe(out, &d) == CLSP_SUCCESS) n->stats.out_sites = d.n_sites;
-  if (!in && out) n->stats.in_sites = n->stats.out_sites; /* consumed in place: same sites */
+  if (out && clsp_tensor_describe(out, &d) == CLSP_SUCCESS)
+    n->stats.out_sites = d.n_sites;
+  if (!in && out)
+    n->stats.in_sites = n->stats.out_sites; /* consumed in place: same sites */
 }
 
 /* Releases the values and rulebooks whose last reader was `node`, and
@@ -238,7 +248,8 @@ static void release_after(frame *f, int node) {
       slot_clear(f->ctx, &m->slots[v]);
   }
   const mvalue *out = &m->g.values[n->out]; /* read by nobody, not held */
-  if (out->last_use < 0 && !out->pinned && !m->kept[n->out]) slot_clear(f->ctx, &m->slots[n->out]);
+  if (out->last_use < 0 && !out->pinned && !m->kept[n->out])
+    slot_clear(f->ctx, &m->slots[n->out]);
   for (size_t r = m->g.n_rbs; r-- > 0;)
     if (m->g.rbs[r].last_use == node) {
       clsp_rulebook_destroy(m->rbh[r]);
@@ -250,15 +261,18 @@ static clsp_status check_input(clsp_model *m, const clsp_tensor *input) {
   const mvalue *v = &m->g.values[0];
   clsp_tensor_desc d;
   clsp_status st = clsp_tensor_describe(input, &d);
-  if (st != CLSP_SUCCESS) return clsp__fail(m->g.ctx, st, "input: cannot describe the tensor");
+  if (st != CLSP_SUCCESS)
+    return clsp__fail(m->g.ctx, st, "input: cannot describe the tensor");
   int same = d.ndim == v->ndim && d.channels == v->channels;
   for (int a = 0; same && a < d.ndim; a++) same = d.shape[a] == v->shape[a];
   if (!same)
     return clsp__fail(m->g.ctx, CLSP_ERROR_MISMATCH,
-                      "input: %d axes (%d,%d,%d,...) x %zu channels, the model's input '%s' "
-                      "has %d axes (%d,%d,%d,...) x %zu channels", d.ndim, (int)d.shape[0],
-                      (int)d.shape[1], (int)d.shape[2], d.channels, v->name, v->ndim,
-                      (int)v->shape[0], (int)v->shape[1], (int)v->shape[2], v->channels);
+                      "input: %d axes (%d,%d,%d,...) x %zu channels, the model's input "
+                      "'%s' "
+                      "has %d axes (%d,%d,%d,...) x %zu channels",
+                      d.ndim, (int)d.shape[0], (int)d.shape[1], (int)d.shape[2],
+                      d.channels, v->name, v->ndim, (int)v->shape[0], (int)v->shape[1],
+                      (int)v->shape[2], v->channels);
   return CLSP_SUCCESS;
 }
 
@@ -280,8 +294,10 @@ static clsp_status run_all(frame *f, const clsp_tensor *input) {
   /* The caller's input is read, never written or freed; kept, it is
    * copied so the result outlives the caller's tensor. */
   clsp_status st = CLSP_SUCCESS;
-  if (m->kept[0] || m->g.values[0].pinned) st = clsp_tensor_copy(f->ctx, input, &m->slots[0].t);
-  else m->slots[0].t = (clsp_tensor *)input;
+  if (m->kept[0] || m->g.values[0].pinned)
+    st = clsp_tensor_copy(f->ctx, input, &m->slots[0].t);
+  else
+    m->slots[0].t = (clsp_tensor *)input;
   for (size_t i = 0; st == CLSP_SUCCESS && i < m->g.n_nodes; i++) {
     memset(&m->g.nodes[i].stats, 0, sizeof m->g.nodes[i].stats);
     m->g.nodes[i].stats.name = m->g.nodes[i].name;
@@ -299,8 +315,9 @@ static clsp_status run_all(frame *f, const clsp_tensor *input) {
   return st;
 }
 
-clsp_status clsp_model_forward(clsp_model *m, const clsp_tensor *input, const char *const *keep,
-                               size_t n_keep, clsp_model_stats *stats) {
+clsp_status clsp_model_forward(clsp_model *m, const clsp_tensor *input,
+                               const char *const *keep, size_t n_keep,
+                               clsp_model_stats *stats) {
   if (!m) return CLSP_ERROR_INVALID_ARGUMENT;
   clsp_context *ctx = m->g.ctx;
   if (!input) return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "input: NULL");
@@ -320,15 +337,17 @@ clsp_status clsp_model_forward(clsp_model *m, const clsp_tensor *input, const ch
   if (stats) {
     memset(stats, 0, sizeof *stats);
     stats->wall_ms = clsp__now_ms() - t0;
-    for (size_t i = 0; i < m->g.n_nodes; i++) stats->device_ms += m->g.nodes[i].stats.device_ms;
+    for (size_t i = 0; i < m->g.n_nodes; i++)
+      stats->device_ms += m->g.nodes[i].stats.device_ms;
     clsp_context_memory(ctx, &stats->held_device_bytes, &stats->peak_device_bytes);
     stats->rulebooks_built = f.rulebooks_built;
   }
   return CLSP_SUCCESS;
 }
 
-clsp_status clsp_model_forward_host(clsp_model *m, const int32_t *coords, const float *feats,
-                                    size_t n_sites, int32_t batch_size, const char *const *keep,
+clsp_status clsp_model_forward_host(clsp_model *m, const int32_t *coords,
+                                    const float *feats, size_t n_sites,
+                                    int32_t batch_size, const char *const *keep,
                                     size_t n_keep, clsp_model_stats *stats) {
   if (!m) return CLSP_ERROR_INVALID_ARGUMENT;
   const mvalue *v = &m->g.values[0];

@@ -68,7 +68,8 @@ clsp_status mgraph_fail(const mgraph *g, int node, clsp_status st, const char *f
   return clsp__fail(g->ctx, st, "node '%s' (%s): %s", n->name, n->op_type, detail);
 }
 
-static clsp_status add_value(mgraph *g, const char *name, const mvalue *proto, int *index) {
+static clsp_status add_value(mgraph *g, const char *name, const mvalue *proto,
+                             int *index) {
   if (!grow((void **)&g->values, &g->cap_values, g->n_values, sizeof(mvalue)))
     return clsp__fail(g->ctx, CLSP_ERROR_OUT_OF_HOST_MEMORY, "model values");
   mvalue v = *proto;
@@ -83,13 +84,15 @@ static clsp_status add_value(mgraph *g, const char *name, const mvalue *proto, i
 
 clsp_status mgraph_add_input(mgraph *g, const char *name, int ndim, const int32_t *shape,
                              size_t channels) {
-  if (!name || !*name) return clsp__fail(g->ctx, CLSP_ERROR_INVALID_ARGUMENT, "input_name: empty");
+  if (!name || !*name)
+    return clsp__fail(g->ctx, CLSP_ERROR_INVALID_ARGUMENT, "input_name: empty");
   if (!shape || ndim < 1 || ndim > CLSP_MAX_DIMS)
     return clsp__fail(g->ctx, CLSP_ERROR_INVALID_ARGUMENT,
                       "input '%s': ndim = %d outside 1..%d (or shape NULL)", name, ndim,
                       CLSP_MAX_DIMS);
   if (channels < 1)
-    return clsp__fail(g->ctx, CLSP_ERROR_INVALID_ARGUMENT, "input '%s': channels = 0", name);
+    return clsp__fail(g->ctx, CLSP_ERROR_INVALID_ARGUMENT, "input '%s': channels = 0",
+                      name);
   mvalue v;
   memset(&v, 0, sizeof v);
   v.producer = -1;
@@ -141,12 +144,14 @@ clsp_status mgraph_add_node(mgraph *g, const char *name, const char *op_type, mo
   return CLSP_SUCCESS;
 }
 
-clsp_status mgraph_set_output(mgraph *g, int node, const char *output, const mvalue *proto) {
+clsp_status mgraph_set_output(mgraph *g, int node, const char *output,
+                              const mvalue *proto) {
   if (!output || !*output)
     return mgraph_fail(g, node, CLSP_ERROR_INVALID_ARGUMENT, "output name empty or NULL");
   if (mgraph_find(g, output) >= 0)
     return mgraph_fail(g, node, CLSP_ERROR_INVALID_ARGUMENT,
-                       "output '%s' is already defined (tensors are assigned once)", output);
+                       "output '%s' is already defined (tensors are assigned once)",
+                       output);
   mvalue v = *proto;
   v.producer = node;
   int idx;

@@ -8,18 +8,21 @@
 #include "onnx_import.h"
 
 /* Reads a whole file; the message names the path and the system error. */
-static clsp_status read_file(clsp_context *ctx, const char *path, void **data, size_t *size) {
+static clsp_status read_file(clsp_context *ctx, const char *path, void **data,
+                             size_t *size) {
   *data = NULL;
   FILE *fp = fopen(path, "rb");
   if (!fp)
-    return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "path '%s': %s", path, strerror(errno));
+    return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "path '%s': %s", path,
+                      strerror(errno));
   clsp_status st = CLSP_SUCCESS;
   long len = -1;
   if (fseek(fp, 0, SEEK_END) == 0) len = ftell(fp);
   if (len < 0 || fseek(fp, 0, SEEK_SET) != 0)
     st = clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "path '%s': cannot seek", path);
   if (st == CLSP_SUCCESS && !(*data = malloc(len ? (size_t)len : 1)))
-    st = clsp__fail(ctx, CLSP_ERROR_OUT_OF_HOST_MEMORY, "path '%s': %ld bytes", path, len);
+    st =
+      clsp__fail(ctx, CLSP_ERROR_OUT_OF_HOST_MEMORY, "path '%s': %ld bytes", path, len);
   if (st == CLSP_SUCCESS && fread(*data, 1, (size_t)len, fp) != (size_t)len)
     st = clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "path '%s': short read", path);
   fclose(fp);
@@ -90,11 +93,12 @@ clsp_status clsp_model_output_count(const clsp_model *m, size_t *count) {
   return CLSP_SUCCESS;
 }
 
-clsp_status clsp_model_output(const clsp_model *m, size_t index, clsp_model_value_info *info) {
+clsp_status clsp_model_output(const clsp_model *m, size_t index,
+                              clsp_model_value_info *info) {
   if (!m || !info) return CLSP_ERROR_INVALID_ARGUMENT;
   if (index >= m->n_outputs)
-    return clsp__fail(m->g.ctx, CLSP_ERROR_INVALID_ARGUMENT, "index = %zu: the model has %zu outputs",
-                      index, m->n_outputs);
+    return clsp__fail(m->g.ctx, CLSP_ERROR_INVALID_ARGUMENT,
+                      "index = %zu: the model has %zu outputs", index, m->n_outputs);
   describe(m, m->outputs[index], info);
   return CLSP_SUCCESS;
 }
@@ -105,11 +109,12 @@ clsp_status clsp_model_node_count(const clsp_model *m, size_t *count) {
   return CLSP_SUCCESS;
 }
 
-clsp_status clsp_model_node_stats(const clsp_model *m, size_t index, clsp_model_layer_stats *out) {
+clsp_status clsp_model_node_stats(const clsp_model *m, size_t index,
+                                  clsp_model_layer_stats *out) {
   if (!m || !out) return CLSP_ERROR_INVALID_ARGUMENT;
   if (index >= m->g.n_nodes)
-    return clsp__fail(m->g.ctx, CLSP_ERROR_INVALID_ARGUMENT, "index = %zu: the model has %zu nodes",
-                      index, m->g.n_nodes);
+    return clsp__fail(m->g.ctx, CLSP_ERROR_INVALID_ARGUMENT,
+                      "index = %zu: the model has %zu nodes", index, m->g.n_nodes);
   *out = m->g.nodes[index].stats;
   out->name = m->g.nodes[index].name;
   out->op = m->g.nodes[index].op_type;
@@ -121,14 +126,15 @@ clsp_status clsp_model_node_stats(const clsp_model *m, size_t index, clsp_model_
 static int result_value(const clsp_model *m, const char *name) {
   int v = name ? mgraph_resolve(&m->g, name) : m->outputs[0];
   if (v >= 0 && (m->slots[v].t || m->slots[v].dense)) return v;
-  clsp__fail(m->g.ctx, CLSP_ERROR_INVALID_ARGUMENT,
-             "result '%s': %s", name ? name : "(first output)",
+  clsp__fail(m->g.ctx, CLSP_ERROR_INVALID_ARGUMENT, "result '%s': %s",
+             name ? name : "(first output)",
              v < 0 ? "no tensor or node of that name"
                    : "not held (run a forward, and name intermediate tensors in `keep`)");
   return -1;
 }
 
-clsp_status clsp_model_result(const clsp_model *m, const char *name, clsp_model_value_info *info) {
+clsp_status clsp_model_result(const clsp_model *m, const char *name,
+                              clsp_model_value_info *info) {
   if (!m || !info) return CLSP_ERROR_INVALID_ARGUMENT;
   int v = result_value(m, name);
   if (v < 0) return CLSP_ERROR_INVALID_ARGUMENT;
@@ -156,8 +162,8 @@ clsp_status clsp_model_result_download(clsp_model *m, const char *name, float *v
   size_t bytes = sizeof(float);
   for (int k = 0; k < m->g.values[v].n_dims; k++) bytes *= (size_t)s->dims[k];
   CLSP_CL_CHECK(m->g.ctx,
-                clEnqueueReadBuffer(m->g.ctx->queue, s->dense, CL_TRUE, 0, bytes, values, 0,
-                                    NULL, NULL),
+                clEnqueueReadBuffer(m->g.ctx->queue, s->dense, CL_TRUE, 0, bytes, values,
+                                    0, NULL, NULL),
                 "reading a dense result");
   return CLSP_SUCCESS;
 }

@@ -9,7 +9,8 @@
 
 const Onnx__AttributeProto *monnx_attr(const Onnx__NodeProto *n, const char *name) {
   for (size_t i = 0; i < n->n_attribute; i++)
-    if (n->attribute[i]->name && strcmp(n->attribute[i]->name, name) == 0) return n->attribute[i];
+    if (n->attribute[i]->name && strcmp(n->attribute[i]->name, name) == 0)
+      return n->attribute[i];
   return NULL;
 }
 
@@ -19,8 +20,7 @@ clsp_status monnx_check_attrs(const monnx_ctx *c, const Onnx__NodeProto *n,
     const char *a = n->attribute[i]->name ? n->attribute[i]->name : "";
     size_t k = 0;
     while (k < n_known && strcmp(known[k], a) != 0) k++;
-    if (k == n_known)
-      return monnx_fail(c, n, "attribute '%s' is not supported", a);
+    if (k == n_known) return monnx_fail(c, n, "attribute '%s' is not supported", a);
   }
   return CLSP_SUCCESS;
 }
@@ -29,9 +29,11 @@ clsp_status monnx_int(const monnx_ctx *c, const Onnx__NodeProto *n, const char *
                       int required, int64_t dflt, int64_t *out) {
   const Onnx__AttributeProto *a = monnx_attr(n, name);
   *out = dflt;
-  if (!a) return required ? monnx_fail(c, n, "attribute '%s' is missing", name) : CLSP_SUCCESS;
+  if (!a)
+    return required ? monnx_fail(c, n, "attribute '%s' is missing", name) : CLSP_SUCCESS;
   if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT)
-    return monnx_fail(c, n, "attribute '%s' must be an INT (type %d)", name, (int)a->type);
+    return monnx_fail(c, n, "attribute '%s' must be an INT (type %d)", name,
+                      (int)a->type);
   *out = a->i;
   return CLSP_SUCCESS;
 }
@@ -40,12 +42,13 @@ clsp_status monnx_ints(const monnx_ctx *c, const Onnx__NodeProto *n, const char 
                        int required, int64_t *out, int cap, int *count) {
   const Onnx__AttributeProto *a = monnx_attr(n, name);
   *count = -1;
-  if (!a) return required ? monnx_fail(c, n, "attribute '%s' is missing", name) : CLSP_SUCCESS;
+  if (!a)
+    return required ? monnx_fail(c, n, "attribute '%s' is missing", name) : CLSP_SUCCESS;
   if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS)
     return monnx_fail(c, n, "attribute '%s' must be INTS (type %d)", name, (int)a->type);
   if (a->n_ints > (size_t)cap)
-    return monnx_fail(c, n, "attribute '%s': %zu values, at most %d supported", name, a->n_ints,
-                      cap);
+    return monnx_fail(c, n, "attribute '%s': %zu values, at most %d supported", name,
+                      a->n_ints, cap);
   for (size_t i = 0; i < a->n_ints; i++) out[i] = a->ints[i];
   *count = (int)a->n_ints;
   return CLSP_SUCCESS;
@@ -57,10 +60,12 @@ clsp_status monnx_string(const monnx_ctx *c, const Onnx__NodeProto *n, const cha
   snprintf(out, cap, "%s", dflt);
   if (!a) return CLSP_SUCCESS;
   if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING || a->s.len >= cap)
-    return monnx_fail(c, n, "attribute '%s' must be a STRING shorter than %zu bytes", name, cap);
+    return monnx_fail(c, n, "attribute '%s' must be a STRING shorter than %zu bytes",
+                      name, cap);
   memcpy(out, a->s.data, a->s.len);
   out[a->s.len] = '\0';
-  if (strlen(out) != a->s.len) return monnx_fail(c, n, "attribute '%s' holds a NUL byte", name);
+  if (strlen(out) != a->s.len)
+    return monnx_fail(c, n, "attribute '%s' holds a NUL byte", name);
   return CLSP_SUCCESS;
 }
 
@@ -70,7 +75,8 @@ clsp_status monnx_float(const monnx_ctx *c, const Onnx__NodeProto *n, const char
   *out = dflt;
   if (!a) return CLSP_SUCCESS;
   if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT)
-    return monnx_fail(c, n, "attribute '%s' must be a FLOAT (type %d)", name, (int)a->type);
+    return monnx_fail(c, n, "attribute '%s' must be a FLOAT (type %d)", name,
+                      (int)a->type);
   *out = a->f;
   return CLSP_SUCCESS;
 }
@@ -87,9 +93,12 @@ const Onnx__TensorProto *monnx_initializer(const monnx_ctx *c, const char *name)
 static float half_to_float(uint16_t h) {
   int e = (h >> 10) & 0x1f, m = h & 0x3ff;
   float v;
-  if (e == 0) v = ldexpf((float)m, -24);
-  else if (e == 31) v = m ? NAN : INFINITY;
-  else v = ldexpf((float)(m | 0x400), e - 25);
+  if (e == 0)
+    v = ldexpf((float)m, -24);
+  else if (e == 31)
+    v = m ? NAN : INFINITY;
+  else
+    v = ldexpf((float)(m | 0x400), e - 25);
   return (h & 0x8000) ? -v : v;
 }
 
@@ -98,30 +107,37 @@ static float half_to_float(uint16_t h) {
 static clsp_status check_count(const monnx_ctx *c, const Onnx__NodeProto *n,
                                const Onnx__TensorProto *t, size_t have, size_t count) {
   if (have == count) return CLSP_SUCCESS;
-  return monnx_fail(c, n, "initializer '%s': %zu values stored, %zu expected from its dims",
+  return monnx_fail(c, n,
+                    "initializer '%s': %zu values stored, %zu expected from its dims",
                     t->name, have, count);
 }
 
 clsp_status monnx_tensor_floats(const monnx_ctx *c, const Onnx__NodeProto *n,
                                 const Onnx__TensorProto *t, size_t count, float **out) {
   *out = NULL;
-  if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
+  if (t->has_data_location &&
+      t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
     return monnx_fail(c, n, "initializer '%s': external data is not supported", t->name);
   int half = t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16;
   if (!half && t->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
-    return monnx_fail(c, n, "initializer '%s': data_type %d, FLOAT16 (10) or FLOAT (1) needed",
+    return monnx_fail(c, n,
+                      "initializer '%s': data_type %d, FLOAT16 (10) or FLOAT (1) needed",
                       t->name, (int)t->data_type);
   size_t esize = half ? 2 : 4;
   size_t stored = t->has_raw_data ? t->raw_data.len / esize
                   : half          ? t->n_int32_data
                                   : t->n_float_data;
   if (t->has_raw_data && t->raw_data.len % esize)
-    return monnx_fail(c, n, "initializer '%s': raw_data of %zu bytes is not a whole number of "
-                      "values", t->name, t->raw_data.len);
+    return monnx_fail(c, n,
+                      "initializer '%s': raw_data of %zu bytes is not a whole number of "
+                      "values",
+                      t->name, t->raw_data.len);
   clsp_status st = check_count(c, n, t, stored, count);
   if (st != CLSP_SUCCESS) return st;
   float *v = malloc((count ? count : 1) * sizeof *v);
-  if (!v) return clsp__fail(c->g->ctx, CLSP_ERROR_OUT_OF_HOST_MEMORY, "initializer '%s'", t->name);
+  if (!v)
+    return clsp__fail(c->g->ctx, CLSP_ERROR_OUT_OF_HOST_MEMORY, "initializer '%s'",
+                      t->name);
   for (size_t i = 0; i < count; i++) {
     if (t->has_raw_data && half) {
       uint16_t h;
@@ -138,16 +154,20 @@ clsp_status monnx_tensor_floats(const monnx_ctx *c, const Onnx__NodeProto *n,
 }
 
 clsp_status monnx_tensor_int64s(const monnx_ctx *c, const Onnx__NodeProto *n,
-                                const Onnx__TensorProto *t, int64_t *out, int cap, int *count) {
+                                const Onnx__TensorProto *t, int64_t *out, int cap,
+                                int *count) {
   if (t->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__INT64)
     return monnx_fail(c, n, "initializer '%s': data_type %d, INT64 (7) needed", t->name,
                       (int)t->data_type);
   size_t k = t->has_raw_data ? t->raw_data.len / 8 : t->n_int64_data;
   if (k > (size_t)cap)
-    return monnx_fail(c, n, "initializer '%s': %zu values, at most %d supported", t->name, k, cap);
+    return monnx_fail(c, n, "initializer '%s': %zu values, at most %d supported", t->name,
+                      k, cap);
   for (size_t i = 0; i < k; i++) {
-    if (t->has_raw_data) memcpy(&out[i], t->raw_data.data + 8 * i, 8);
-    else out[i] = t->int64_data[i];
+    if (t->has_raw_data)
+      memcpy(&out[i], t->raw_data.data + 8 * i, 8);
+    else
+      out[i] = t->int64_data[i];
   }
   *count = (int)k;
   return CLSP_SUCCESS;

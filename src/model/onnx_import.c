@@ -8,15 +8,16 @@
 #include <string.h>
 #include "onnx_import.h"
 
-clsp_status monnx_fail(const monnx_ctx *c, const Onnx__NodeProto *n, const char *fmt, ...) {
+clsp_status monnx_fail(const monnx_ctx *c, const Onnx__NodeProto *n, const char *fmt,
+                       ...) {
   char detail[640];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(detail, sizeof detail, fmt, ap);
   va_end(ap);
   return clsp__fail(c->g->ctx, CLSP_ERROR_INVALID_ARGUMENT, "node '%s' (%s): %s",
-                    n->name && *n->name ? n->name : "(unnamed)", n->op_type ? n->op_type : "?",
-                    detail);
+                    n->name && *n->name ? n->name : "(unnamed)",
+                    n->op_type ? n->op_type : "?", detail);
 }
 
 static int is_graph_value(const monnx_ctx *c, const char *s) {
@@ -81,14 +82,19 @@ static clsp_status check_order(const monnx_ctx *c) {
       int p = producer(g, s);
       if (p >= 0 && (size_t)p < i) continue;
       if (p < 0)
-        return monnx_fail(c, n, "input %zu '%s' is never defined (no node output, graph input "
-                          "or initializer has that name)", k, s);
+        return monnx_fail(c, n,
+                          "input %zu '%s' is never defined (no node output, graph input "
+                          "or initializer has that name)",
+                          k, s);
       int cyc = on_cycle(c);
       if (cyc >= 0)
-        return monnx_fail(c, g->node[cyc], "the graph has a cycle through this node (an input "
+        return monnx_fail(c, g->node[cyc],
+                          "the graph has a cycle through this node (an input "
                           "depends on its own output)");
-      return monnx_fail(c, n, "input %zu '%s' is used before node '%s' defines it (nodes must "
-                        "be in topological order)", k, s, g->node[p]->name);
+      return monnx_fail(c, n,
+                        "input %zu '%s' is used before node '%s' defines it (nodes must "
+                        "be in topological order)",
+                        k, s, g->node[p]->name);
     }
   }
   return CLSP_SUCCESS;
@@ -109,7 +115,8 @@ static clsp_status find_input(monnx_ctx *c, const Onnx__ValueInfoProto **vi) {
     *vi = g->input[i];
   }
   if (!found)
-    return clsp__fail(c->g->ctx, CLSP_ERROR_INVALID_ARGUMENT, "graph has no (non-initializer) input");
+    return clsp__fail(c->g->ctx, CLSP_ERROR_INVALID_ARGUMENT,
+                      "graph has no (non-initializer) input");
   c->input_name = (*vi)->name;
   return CLSP_SUCCESS;
 }
@@ -131,27 +138,34 @@ static clsp_status add_input(monnx_ctx *c, const Onnx__ValueInfoProto *vi) {
     if (st) return st;
     int32_t s[CLSP_MAX_DIMS];
     if (count < 1 || count > CLSP_MAX_DIMS)
-      return monnx_fail(c, n, "attribute 'input_spatial_shape': %d values, 1..%d supported",
+      return monnx_fail(c, n,
+                        "attribute 'input_spatial_shape': %d values, 1..%d supported",
                         count, CLSP_MAX_DIMS);
     for (int a = 0; a < count; a++) {
       if (shape[a] < 1 || shape[a] > INT32_MAX)
-        return monnx_fail(c, n, "attribute 'input_spatial_shape'[%d] = %lld is out of range", a,
+        return monnx_fail(c, n,
+                          "attribute 'input_spatial_shape'[%d] = %lld is out of range", a,
                           (long long)shape[a]);
       s[a] = (int32_t)shape[a];
     }
     const Onnx__TypeProto *t = vi->type;
-    if (t && t->tensor_type && t->tensor_type->shape && t->tensor_type->shape->n_dim == 2) {
+    if (t && t->tensor_type && t->tensor_type->shape &&
+        t->tensor_type->shape->n_dim == 2) {
       const Onnx__TensorShapeProto__Dimension *d = t->tensor_type->shape->dim[1];
       if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE &&
           d->dim_value != cin)
-        return monnx_fail(c, n, "attribute 'in_channels' = %lld but graph input '%s' declares "
-                          "%lld channels", (long long)cin, vi->name, (long long)d->dim_value);
+        return monnx_fail(c, n,
+                          "attribute 'in_channels' = %lld but graph input '%s' declares "
+                          "%lld channels",
+                          (long long)cin, vi->name, (long long)d->dim_value);
     }
     return mgraph_add_input(c->g, c->input_name, count, s, cin > 0 ? (size_t)cin : 0);
   }
   return clsp__fail(c->g->ctx, CLSP_ERROR_INVALID_ARGUMENT,
-                    "graph input '%s' feeds no SparseConvolution (its spatial shape is taken "
-                    "from that node's input_spatial_shape)", c->input_name);
+                    "graph input '%s' feeds no SparseConvolution (its spatial shape is "
+                    "taken "
+                    "from that node's input_spatial_shape)",
+                    c->input_name);
 }
 
 static clsp_status need_inputs(const monnx_ctx *c, const Onnx__NodeProto *n, size_t k) {
@@ -159,20 +173,25 @@ static clsp_status need_inputs(const monnx_ctx *c, const Onnx__NodeProto *n, siz
   return monnx_fail(c, n, "%zu inputs, %zu expected", n->n_input, k);
 }
 
-static clsp_status import_concat(const monnx_ctx *c, const Onnx__NodeProto *n, const char *name) {
+static clsp_status import_concat(const monnx_ctx *c, const Onnx__NodeProto *n,
+                                 const char *name) {
   static const char *const known[] = {"axis"};
   int64_t axis;
   clsp_status st = monnx_check_attrs(c, n, known, 1);
   if (!st) st = monnx_int(c, n, "axis", 0, 1, &axis);
   if (!st && axis != 1 && axis != -1)
-    st = monnx_fail(c, n, "attribute 'axis' = %lld: only the channel axis (1 or -1) of sparse "
-                    "features is supported", (long long)axis);
+    st = monnx_fail(c, n,
+                    "attribute 'axis' = %lld: only the channel axis (1 or -1) of sparse "
+                    "features is supported",
+                    (long long)axis);
   if (!st) st = need_inputs(c, n, 2);
-  return st ? st : mbuild_binary(c->g, name, n->op_type, MOP_CONCAT, n->input[0], n->input[1],
-                                 n->output[0]);
+  return st ? st
+            : mbuild_binary(c->g, name, n->op_type, MOP_CONCAT, n->input[0], n->input[1],
+                            n->output[0]);
 }
 
-static clsp_status import_scatter(const monnx_ctx *c, const Onnx__NodeProto *n, const char *name) {
+static clsp_status import_scatter(const monnx_ctx *c, const Onnx__NodeProto *n,
+                                  const char *name) {
   static const char *const known[] = {"format", "input_spatial_shape", "output_shape"};
   char fmt[16];
   int64_t ish[8], osh[8];
@@ -188,35 +207,42 @@ static clsp_status import_scatter(const monnx_ctx *c, const Onnx__NodeProto *n, 
   int v = mgraph_find(c->g, n->input[0]);
   for (int a = 0; v >= 0 && a < nish; a++)
     if (nish != c->g->values[v].ndim || ish[a] != c->g->values[v].shape[a])
-      return monnx_fail(c, n, "attribute 'input_spatial_shape'[%d] = %lld does not match input "
-                        "'%s'", a, (long long)ish[a], n->input[0]);
+      return monnx_fail(c, n,
+                        "attribute 'input_spatial_shape'[%d] = %lld does not match input "
+                        "'%s'",
+                        a, (long long)ish[a], n->input[0]);
   st = mbuild_scatter(c->g, name, n->op_type, n->input[0], n->output[0],
-                      strcmp(fmt, "xyz") ? CLSP_DENSE_AXES_IN_ORDER : CLSP_DENSE_AXES_REVERSED);
+                      strcmp(fmt, "xyz") ? CLSP_DENSE_AXES_IN_ORDER
+                                         : CLSP_DENSE_AXES_REVERSED);
   if (st) return st;
   const mvalue *out = &c->g->values[c->g->n_values - 1];
   for (int k = 1; k < nosh; k++)
     if (nosh != out->n_dims || osh[k] != out->dims[k]) {
       mgraph_pop_node(c->g);
-      return monnx_fail(c, n, "attribute 'output_shape'[%d] = %lld, the input gives %lld", k,
-                        (long long)osh[k], (long long)(k < out->n_dims ? out->dims[k] : 0));
+      return monnx_fail(c, n, "attribute 'output_shape'[%d] = %lld, the input gives %lld",
+                        k, (long long)osh[k],
+                        (long long)(k < out->n_dims ? out->dims[k] : 0));
     }
   return CLSP_SUCCESS;
 }
 
-static clsp_status import_reshape(const monnx_ctx *c, const Onnx__NodeProto *n, const char *name) {
+static clsp_status import_reshape(const monnx_ctx *c, const Onnx__NodeProto *n,
+                                  const char *name) {
   static const char *const known[] = {"dims", "allowzero"};
   int64_t dims[CLSP_MODEL_MAX_DIMS];
   int nd = -1;
   clsp_status st = monnx_check_attrs(c, n, known, 2);
   if (!st) st = monnx_ints(c, n, "dims", 0, dims, CLSP_MODEL_MAX_DIMS, &nd);
   if (!st && nd < 0) { /* standard ONNX: shape as a constant second input */
-    const Onnx__TensorProto *t = n->n_input == 2 ? monnx_initializer(c, n->input[1]) : NULL;
+    const Onnx__TensorProto *t =
+      n->n_input == 2 ? monnx_initializer(c, n->input[1]) : NULL;
     if (!t) return monnx_fail(c, n, "no attribute 'dims' and no constant shape input");
     st = monnx_tensor_int64s(c, n, t, dims, CLSP_MODEL_MAX_DIMS, &nd);
   } else if (!st) {
     st = need_inputs(c, n, 1);
   }
-  return st ? st : mbuild_reshape(c->g, name, n->op_type, n->input[0], n->output[0], nd, dims);
+  return st ? st
+            : mbuild_reshape(c->g, name, n->op_type, n->input[0], n->output[0], nd, dims);
 }
 
 static clsp_status import_transpose(const monnx_ctx *c, const Onnx__NodeProto *n,
@@ -237,21 +263,27 @@ static clsp_status import_activation(const monnx_ctx *c, const Onnx__NodeProto *
                                      const char *name, clsp_activation act) {
   static const char *const known[] = {"alpha"};
   float alpha;
-  clsp_status st = monnx_check_attrs(c, n, known, act == CLSP_ACTIVATION_LEAKY_RELU ? 1 : 0);
+  clsp_status st =
+    monnx_check_attrs(c, n, known, act == CLSP_ACTIVATION_LEAKY_RELU ? 1 : 0);
   if (!st) st = monnx_float(c, n, "alpha", 0.01f, &alpha);
   if (!st) st = need_inputs(c, n, 1);
-  return st ? st : mbuild_activation(c->g, name, n->op_type, n->input[0], n->output[0], act, alpha);
+  return st ? st
+            : mbuild_activation(c->g, name, n->op_type, n->input[0], n->output[0], act,
+                                alpha);
 }
 
-static clsp_status import_node(const monnx_ctx *c, const Onnx__NodeProto *n, size_t index) {
+static clsp_status import_node(const monnx_ctx *c, const Onnx__NodeProto *n,
+                               size_t index) {
   char fallback[32];
   snprintf(fallback, sizeof fallback, "#%zu", index);
   const char *name = n->name && *n->name ? n->name : fallback;
   const char *op = n->op_type;
   if (!strcmp(op, "SparseConvolution")) return monnx_conv(c, n, name);
   if (!strcmp(op, "Relu")) return import_activation(c, n, name, CLSP_ACTIVATION_RELU);
-  if (!strcmp(op, "Sigmoid")) return import_activation(c, n, name, CLSP_ACTIVATION_SIGMOID);
-  if (!strcmp(op, "LeakyRelu")) return import_activation(c, n, name, CLSP_ACTIVATION_LEAKY_RELU);
+  if (!strcmp(op, "Sigmoid"))
+    return import_activation(c, n, name, CLSP_ACTIVATION_SIGMOID);
+  if (!strcmp(op, "LeakyRelu"))
+    return import_activation(c, n, name, CLSP_ACTIVATION_LEAKY_RELU);
   if (!strcmp(op, "Concat")) return import_concat(c, n, name);
   if (!strcmp(op, "ScatterDense")) return import_scatter(c, n, name);
   if (!strcmp(op, "Reshape")) return import_reshape(c, n, name);
@@ -259,10 +291,14 @@ static clsp_status import_node(const monnx_ctx *c, const Onnx__NodeProto *n, siz
   if (!strcmp(op, "Add")) {
     clsp_status st = monnx_check_attrs(c, n, NULL, 0);
     if (!st) st = need_inputs(c, n, 2);
-    return st ? st : mbuild_binary(c->g, name, op, MOP_ADD, n->input[0], n->input[1], n->output[0]);
+    return st ? st
+              : mbuild_binary(c->g, name, op, MOP_ADD, n->input[0], n->input[1],
+                              n->output[0]);
   }
-  return monnx_fail(c, n, "node type '%s' is not supported (SparseConvolution, Add, Relu, "
-                    "Sigmoid, LeakyRelu, Concat, ScatterDense, Reshape, Transpose are)", op);
+  return monnx_fail(c, n,
+                    "node type '%s' is not supported (SparseConvolution, Add, Relu, "
+                    "Sigmoid, LeakyRelu, Concat, ScatterDense, Reshape, Transpose are)",
+                    op);
 }
 
 static clsp_status import_graph(monnx_ctx *c, uint32_t flags, clsp_model **out) {
@@ -270,7 +306,8 @@ static clsp_status import_graph(monnx_ctx *c, uint32_t flags, clsp_model **out) 
   clsp_status st = find_input(c, &vi);
   if (!st) st = check_order(c);
   if (!st) st = add_input(c, vi);
-  for (size_t i = 0; !st && i < c->graph->n_node; i++) st = import_node(c, c->graph->node[i], i);
+  for (size_t i = 0; !st && i < c->graph->n_node; i++)
+    st = import_node(c, c->graph->node[i], i);
   const Onnx__GraphProto *g = c->graph;
   const char **outs = calloc(g->n_output ? g->n_output : 1, sizeof *outs);
   if (!st && !outs) st = clsp__fail(c->g->ctx, CLSP_ERROR_OUT_OF_HOST_MEMORY, "outputs");
@@ -290,10 +327,12 @@ clsp_status monnx_import(clsp_context *ctx, const void *data, size_t size, uint3
   if (!m)
     return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT,
                       "model: %zu bytes are not an ONNX ModelProto (truncated, or not a "
-                      "protobuf of that type)", size);
+                      "protobuf of that type)",
+                      size);
   clsp_status st = CLSP_SUCCESS;
   if (!m->graph || m->graph->n_node == 0)
-    st = clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "model: the ONNX file has no graph nodes "
+    st = clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT,
+                    "model: the ONNX file has no graph nodes "
                     "(not an ONNX model, or an empty one)");
   mgraph g;
   memset(&g, 0, sizeof g);

@@ -16,9 +16,9 @@ typedef struct monnx_ctx {
 /* Records "node 'NAME' (TYPE): detail" (INVALID_ARGUMENT). */
 clsp_status monnx_fail(const monnx_ctx *c, const Onnx__NodeProto *n, const char *fmt, ...)
 #if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
+  __attribute__((format(printf, 3, 4)))
 #endif
-    ;
+  ;
 
 /* ---- onnx_data.c: attributes and initializers ---- */
 const Onnx__AttributeProto *monnx_attr(const Onnx__NodeProto *n, const char *name);
@@ -39,7 +39,8 @@ const Onnx__TensorProto *monnx_initializer(const monnx_ctx *c, const char *name)
 clsp_status monnx_tensor_floats(const monnx_ctx *c, const Onnx__NodeProto *n,
                                 const Onnx__TensorProto *t, size_t count, float **out);
 clsp_status monnx_tensor_int64s(const monnx_ctx *c, const Onnx__NodeProto *n,
-                                const Onnx__TensorProto *t, int64_t *out, int cap, int *count);
+                                const Onnx__TensorProto *t, int64_t *out, int cap,
+                                int *count);
 /* ---- onnx_conv.c ---- */
 clsp_status monnx_conv(const monnx_ctx *c, const Onnx__NodeProto *n, const char *name);
 

@@ -35,19 +35,19 @@ typedef struct conv_run {
   const clsp_tensor *in;
   const clsp_weights *w;
   int deterministic;
-  int fused;                  /* fused dataflow (conv_fused.c) instead */
-  long centre;                /* submanifold centre tap, else -1 */
-  uint32_t *order;            /* taps by descending count */
+  int fused;       /* fused dataflow (conv_fused.c) instead */
+  long centre;     /* submanifold centre tap, else -1 */
+  uint32_t *order; /* taps by descending count */
   size_t n_taps;
   clsp__group *groups;
   size_t n_groups;
   clsp__chunk *chunks;
   size_t n_chunks, cap_chunks;
-  uint32_t *plan;             /* (first pair, valid rows) per member */
+  uint32_t *plan; /* (first pair, valid rows) per member */
   size_t n_plan, cap_plan;
-  size_t max_rows;            /* block rows of the largest chunk */
+  size_t max_rows; /* block rows of the largest chunk */
   cl_mem plan_buf, ws_a, ws_c, sorted_w, out_coords, out_feats;
-  clsp_events events;          /* profiling events, when `timed` */
+  clsp_events events; /* profiling events, when `timed` */
   int timed;
   clsp_conv_stats stats;
 } conv_run;
@@ -62,10 +62,14 @@ clsp_status clsp__conv_check_args(clsp_context *ctx, const clsp_rulebook *rb,
                                   const clsp_tensor *in, const clsp_weights *w) {
   if (!rb || !in || !w)
     return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "%s: NULL",
-                      !rb ? "rb" : !in ? "in" : "w");
+                      !rb   ? "rb"
+                      : !in ? "in"
+                            : "w");
   if (rb->ctx != ctx || in->ctx != ctx || w->ctx != ctx)
     return clsp__fail(ctx, CLSP_ERROR_MISMATCH, "%s: created on another context",
-                      rb->ctx != ctx ? "rb" : in->ctx != ctx ? "in" : "w");
+                      rb->ctx != ctx   ? "rb"
+                      : in->ctx != ctx ? "in"
+                                       : "w");
   if (in->sites_id != rb->in_sites_id || in->desc.n_sites != rb->info.n_in)
     return clsp__fail(ctx, CLSP_ERROR_MISMATCH,
                       "in: tensor (%zu sites, site set %llu) is not on the sites the "
@@ -87,8 +91,7 @@ clsp_status clsp__conv_check_args(clsp_context *ctx, const clsp_rulebook *rb,
  * one pair per site, pairs ordered by output row (so pair r = (r, r)). */
 static long centre_tap(const clsp_rulebook *rb) {
   const clsp_rulebook_info *i = &rb->info;
-  if (i->kind != CLSP_CONV_SUBMANIFOLD || i->n_out == 0 || i->n_in != i->n_out)
-    return -1;
+  if (i->kind != CLSP_CONV_SUBMANIFOLD || i->n_out == 0 || i->n_in != i->n_out) return -1;
   for (int a = 0; a < i->ndim; a++)
     if (i->geometry.kernel[a] % 2 == 0) return -1;
   size_t c = i->kernel_volume / 2;
@@ -167,7 +170,8 @@ static clsp_status row_budget(conv_run *r, size_t *rows) {
   if (budget == 0)
     return clsp__fail(r->ctx, CLSP_ERROR_TOO_LARGE,
                       "workspace_bytes = %zu cannot hold one row of c_in + c_out = %zu "
-                      "floats", r->ctx->workspace_bytes, cin + cout);
+                      "floats",
+                      r->ctx->workspace_bytes, cin + cout);
   *rows = budget;
   return CLSP_SUCCESS;
 }
@@ -178,9 +182,9 @@ static clsp_status plan_chunks(conv_run *r) {
   r->groups = malloc(kvol * sizeof *r->groups);
   if (!r->order || !r->groups)
     return clsp__fail(r->ctx, CLSP_ERROR_OUT_OF_HOST_MEMORY, "conv plan");
-  clsp_status st = clsp__group_taps(r->ctx, r->rb->start, kvol, r->centre,
-                                    CLSP_GROUP_BOUND, r->order, &r->n_taps, r->groups,
-                                    &r->n_groups);
+  clsp_status st =
+    clsp__group_taps(r->ctx, r->rb->start, kvol, r->centre, CLSP_GROUP_BOUND, r->order,
+                     &r->n_taps, r->groups, &r->n_groups);
   if (st == CLSP_SUCCESS && r->n_taps > 0) st = row_budget(r, &budget);
   for (size_t g = 0; st == CLSP_SUCCESS && g < r->n_groups; g++) {
     const clsp__group *gr = &r->groups[g];
@@ -219,8 +223,9 @@ static cl_event *event_slot(conv_run *r, clsp_stage stage, int since_prev) {
 static clsp_status alloc_buffers(conv_run *r) {
   clsp_context *ctx = r->ctx;
   size_t n_out = r->rb->info.n_out, cols = 1 + (size_t)r->rb->info.ndim;
-  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, n_out * cols * sizeof(int32_t),
-                                       NULL, "conv output coords", &r->out_coords);
+  clsp_status st =
+    clsp__buffer_create(ctx, CL_MEM_READ_WRITE, n_out * cols * sizeof(int32_t), NULL,
+                        "conv output coords", &r->out_coords);
   if (st == CLSP_SUCCESS)
     st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, n_out * r->w->c_out * sizeof(float),
                              NULL, "conv output feats", &r->out_feats);
@@ -229,11 +234,13 @@ static clsp_status alloc_buffers(conv_run *r) {
                              r->n_plan * CLSP_PLAN_WORDS * sizeof(uint32_t), r->plan,
                              "conv plan", &r->plan_buf);
   if (st == CLSP_SUCCESS && r->n_chunks > 0)
-    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, r->max_rows * r->w->c_in * sizeof(float),
-                             NULL, "conv workspace (gathered rows)", &r->ws_a);
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE,
+                             r->max_rows * r->w->c_in * sizeof(float), NULL,
+                             "conv workspace (gathered rows)", &r->ws_a);
   if (st == CLSP_SUCCESS && r->n_chunks > 0)
-    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, r->max_rows * r->w->c_out * sizeof(float),
-                             NULL, "conv workspace (GEMM results)", &r->ws_c);
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE,
+                             r->max_rows * r->w->c_out * sizeof(float), NULL,
+                             "conv workspace (GEMM results)", &r->ws_c);
   return st;
 }
 
@@ -241,10 +248,11 @@ static clsp_status alloc_buffers(conv_run *r) {
 static clsp_status poison(conv_run *r) {
   const uint32_t nan = 0x7fc00000u;
   size_t out_words = r->rb->info.n_out * r->w->c_out;
-  clsp_status st = clsp__fill_u32(r->ctx, r->out_feats, nan, 0, (uint32_t)out_words, NULL);
+  clsp_status st =
+    clsp__fill_u32(r->ctx, r->out_feats, nan, 0, (uint32_t)out_words, NULL);
   if (st == CLSP_SUCCESS && r->ws_a)
-    st = clsp__fill_u32(r->ctx, r->ws_a, nan, 0, (uint32_t)(r->max_rows * r->w->c_in),
-                        NULL);
+    st =
+      clsp__fill_u32(r->ctx, r->ws_a, nan, 0, (uint32_t)(r->max_rows * r->w->c_in), NULL);
   if (st == CLSP_SUCCESS && r->ws_c)
     st = clsp__fill_u32(r->ctx, r->ws_c, nan, 0, (uint32_t)(r->max_rows * r->w->c_out),
                         NULL);
@@ -347,8 +355,8 @@ static clsp_status make_output(conv_run *r, clsp_tensor **out) {
   d.n_sites = i->n_out;
   d.channels = r->w->c_out;
   d.flags = CLSP_TENSOR_TRUSTED_UNIQUE;
-  clsp_status st = clsp__tensor_adopt(r->ctx, &d, r->out_coords, r->out_feats,
-                                      r->rb->out_sites_id, out);
+  clsp_status st =
+    clsp__tensor_adopt(r->ctx, &d, r->out_coords, r->out_feats, r->rb->out_sites_id, out);
   r->out_coords = r->out_feats = NULL; /* adopted, or released on failure */
   return st;
 }
@@ -402,8 +410,7 @@ static clsp_status run_fused(conv_run *r) {
 
 clsp_status clsp_conv_forward(clsp_context *ctx, const clsp_rulebook *rb,
                               const clsp_tensor *in, const clsp_weights *w,
-                              uint32_t flags, clsp_tensor **out,
-                              clsp_conv_stats *stats) {
+                              uint32_t flags, clsp_tensor **out, clsp_conv_stats *stats) {
   if (!ctx) return CLSP_ERROR_INVALID_ARGUMENT;
   if (!out) return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "out: NULL");
   *out = NULL;

@@ -100,7 +100,8 @@ static clsp_status backward_data(clsp_context *ctx, const clsp_rulebook *rb,
   clsp_weights wt;
   clsp_status st = transposed_weights(ctx, w, &wt);
   clsp_rulebook view = swapped_view(rb, in);
-  if (st == CLSP_SUCCESS) st = clsp_conv_forward(ctx, &view, d_out, &wt, flags, d_in, stats);
+  if (st == CLSP_SUCCESS)
+    st = clsp_conv_forward(ctx, &view, d_out, &wt, flags, d_in, stats);
   /* Pending commands keep these alive. */
   clsp__buffer_release(ctx, &wt.weights);
   clsp__buffer_release(ctx, &view.fused_offsets);
@@ -126,7 +127,8 @@ static clsp_status piece_rows(clsp_context *ctx, const clsp_weights *w, size_t *
   if (budget == 0)
     return clsp__fail(ctx, CLSP_ERROR_TOO_LARGE,
                       "workspace_bytes = %zu cannot hold one row of c_in + c_out = %zu "
-                      "floats", ctx->workspace_bytes, w->c_in + w->c_out);
+                      "floats",
+                      ctx->workspace_bytes, w->c_in + w->c_out);
   *rows = budget;
   return CLSP_SUCCESS;
 }
@@ -164,14 +166,16 @@ static clsp_status dw_alloc(clsp_context *ctx, const clsp_weights *w, const dw_p
                                        "weight gradient", &b->dw);
   if (st == CLSP_SUCCESS && p->n > 0)
     st = clsp__buffer_create(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
-                             p->n * 2 * sizeof(uint32_t), p->plan,
-                             "weight gradient plan", &b->plan);
+                             p->n * 2 * sizeof(uint32_t), p->plan, "weight gradient plan",
+                             &b->plan);
   if (st == CLSP_SUCCESS && p->n > 0)
-    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, p->max_rows * w->c_in * sizeof(float),
-                             NULL, "weight gradient workspace (X rows, transposed)", &b->xs);
+    st =
+      clsp__buffer_create(ctx, CL_MEM_READ_WRITE, p->max_rows * w->c_in * sizeof(float),
+                          NULL, "weight gradient workspace (X rows, transposed)", &b->xs);
   if (st == CLSP_SUCCESS && p->n > 0)
-    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, p->max_rows * w->c_out * sizeof(float),
-                             NULL, "weight gradient workspace (dY rows)", &b->dys);
+    st =
+      clsp__buffer_create(ctx, CL_MEM_READ_WRITE, p->max_rows * w->c_out * sizeof(float),
+                          NULL, "weight gradient workspace (dY rows)", &b->dys);
   return st;
 }
 
@@ -191,18 +195,18 @@ static clsp_status dw_piece(clsp_context *ctx, const clsp_rulebook *rb,
                             const dw_bufs *b, span *s) {
   uint32_t begin = p->plan[2 * k], rows = p->plan[2 * k + 1], cin = (uint32_t)w->c_in;
   clsp__chunk ch = {(uint32_t)k, 1, rows, 0};
-  clsp_status st = CLSP_RUN(ctx, CLSP_K_BW_GATHER_TRANSPOSED,
-                            clsp_items((size_t)rows * cin), span_events(s),
-                            CLSP_A(in->feats), CLSP_A(cin), CLSP_A(rb->pair_in),
-                            CLSP_A(begin), CLSP_A(rows), CLSP_A(b->xs));
+  clsp_status st =
+    CLSP_RUN(ctx, CLSP_K_BW_GATHER_TRANSPOSED, clsp_items((size_t)rows * cin),
+             span_events(s), CLSP_A(in->feats), CLSP_A(cin), CLSP_A(rb->pair_in),
+             CLSP_A(begin), CLSP_A(rows), CLSP_A(b->xs));
   if (st == CLSP_SUCCESS)
     st = clsp__gather(ctx, d_out, rb->pair_out, b->plan, &ch, b->dys, span_events(s));
   float beta = (k > 0 && p->tap[k - 1] == p->tap[k]) ? 1.0f : 0.0f;
   size_t off = (size_t)p->tap[k] * w->c_in * w->c_out;
   /* C (c_in x c_out) = A (c_in x rows) B (rows x c_out). */
   if (st == CLSP_SUCCESS)
-    st = clsp__gemm(ctx, w->c_in, rows, w->c_out, 1, b->xs, 0, b->dys, 0, beta, b->dw, off,
-                    span_ev(s, 1));
+    st = clsp__gemm(ctx, w->c_in, rows, w->c_out, 1, b->xs, 0, b->dys, 0, beta, b->dw,
+                    off, span_ev(s, 1));
   return st;
 }
 
@@ -216,12 +220,13 @@ static clsp_status backward_weights(clsp_context *ctx, const clsp_rulebook *rb,
   if (st == CLSP_SUCCESS) st = plan_pieces(ctx, rb, budget, &p);
   if (st == CLSP_SUCCESS) st = dw_alloc(ctx, w, &p, &b);
   /* Taps without pairs keep these zeros; the others overwrite them. */
-  if (st == CLSP_SUCCESS) st = clsp__fill_u32(ctx, b.dw, 0u, 0, (uint32_t)(bytes / 4), span_events(s));
+  if (st == CLSP_SUCCESS)
+    st = clsp__fill_u32(ctx, b.dw, 0u, 0, (uint32_t)(bytes / 4), span_events(s));
   for (size_t k = 0; st == CLSP_SUCCESS && k < p.n; k++)
     st = dw_piece(ctx, rb, in, w, d_out, &p, k, &b, s);
   if (st == CLSP_SUCCESS) {
-    cl_int err = clEnqueueReadBuffer(ctx->queue, b.dw, CL_TRUE, 0, bytes, d_weights, 0,
-                                     NULL, NULL);
+    cl_int err =
+      clEnqueueReadBuffer(ctx->queue, b.dw, CL_TRUE, 0, bytes, d_weights, 0, NULL, NULL);
     if (err != CL_SUCCESS) st = clsp__cl_fail(ctx, err, "reading the weight gradient");
   }
   dw_release(ctx, &b);
@@ -241,21 +246,19 @@ static clsp_status backward_bias(clsp_context *ctx, const clsp_tensor *d_out,
     return CLSP_SUCCESS;
   }
   cl_mem partial = NULL, sums = NULL;
-  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE,
-                                       (size_t)n_blocks * cols * sizeof(float), NULL,
-                                       "bias gradient partial sums", &partial);
+  clsp_status st =
+    clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_blocks * cols * sizeof(float),
+                        NULL, "bias gradient partial sums", &partial);
   if (st == CLSP_SUCCESS)
     st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, cols * sizeof(float), NULL,
                              "bias gradient", &sums);
   if (st == CLSP_SUCCESS)
     st = CLSP_RUN(ctx, CLSP_K_BW_COLUMN_PARTIALS, clsp_items((size_t)n_blocks * cols),
-                  span_events(s),
-                  CLSP_A(d_out->feats), CLSP_A(rows), CLSP_A(cols), CLSP_A(block),
-                  CLSP_A(n_blocks), CLSP_A(partial));
+                  span_events(s), CLSP_A(d_out->feats), CLSP_A(rows), CLSP_A(cols),
+                  CLSP_A(block), CLSP_A(n_blocks), CLSP_A(partial));
   if (st == CLSP_SUCCESS)
     st = CLSP_RUN(ctx, CLSP_K_BW_COLUMN_TOTAL, clsp_items(cols), span_events(s),
-                  CLSP_A(partial), CLSP_A(cols),
-                  CLSP_A(n_blocks), CLSP_A(sums));
+                  CLSP_A(partial), CLSP_A(cols), CLSP_A(n_blocks), CLSP_A(sums));
   if (st == CLSP_SUCCESS) {
     cl_int err = clEnqueueReadBuffer(ctx->queue, sums, CL_TRUE, 0, cols * sizeof(float),
                                      d_bias, 0, NULL, NULL);

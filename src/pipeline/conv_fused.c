@@ -13,7 +13,8 @@ static clsp__dataflow forced_dataflow;
 void clsp__conv_debug_dataflow(clsp__dataflow d) { forced_dataflow = d; }
 
 int clsp__fused_chosen(const clsp_context *ctx, uint32_t flags) {
-  if (forced_dataflow != CLSP_DATAFLOW_AUTO) return forced_dataflow == CLSP_DATAFLOW_FUSED;
+  if (forced_dataflow != CLSP_DATAFLOW_AUTO)
+    return forced_dataflow == CLSP_DATAFLOW_FUSED;
   if (flags & CLSP_CONV_FUSED) return 1;
   if (flags & (CLSP_CONV_GATHER_GEMM | CLSP_CONV_ATOMIC)) return 0;
   const char *env = getenv("CLSP_CONV_DATAFLOW");
@@ -36,11 +37,12 @@ static void list_release(clsp_context *ctx, pair_list *pl) {
 
 /* Row counts, then their exclusive scan (the extra last entry becomes the
  * total). */
-static clsp_status list_offsets(clsp_context *ctx, const clsp_rulebook *rb, uint32_t n_out,
-                                uint32_t n_pairs, pair_list *pl, clsp_events *l) {
-  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE,
-                                       ((size_t)n_out + 1) * sizeof(cl_uint), NULL,
-                                       "fused conv row offsets", &pl->offsets);
+static clsp_status list_offsets(clsp_context *ctx, const clsp_rulebook *rb,
+                                uint32_t n_out, uint32_t n_pairs, pair_list *pl,
+                                clsp_events *l) {
+  clsp_status st =
+    clsp__buffer_create(ctx, CL_MEM_READ_WRITE, ((size_t)n_out + 1) * sizeof(cl_uint),
+                        NULL, "fused conv row offsets", &pl->offsets);
   if (st == CLSP_SUCCESS) st = clsp__fill_u32(ctx, pl->offsets, 0, 0, n_out + 1, l);
   if (st == CLSP_SUCCESS)
     st = CLSP_RUN(ctx, CLSP_K_FUSED_COUNT, clsp_items(n_pairs), l, CLSP_A(rb->pair_out),
@@ -50,20 +52,21 @@ static clsp_status list_offsets(clsp_context *ctx, const clsp_rulebook *rb, uint
 }
 
 /* Entries in any order (atomic cursors), then each row sorted by tap. */
-static clsp_status list_entries(clsp_context *ctx, const clsp_rulebook *rb, uint32_t n_out,
-                                uint32_t n_pairs, pair_list *pl, clsp_events *l) {
+static clsp_status list_entries(clsp_context *ctx, const clsp_rulebook *rb,
+                                uint32_t n_out, uint32_t n_pairs, pair_list *pl,
+                                clsp_events *l) {
   cl_uint kvol = (cl_uint)rb->info.kernel_volume;
   cl_mem start = NULL, cursor = NULL;
   clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE,
-                                       (n_pairs ? n_pairs : 1) * 2 * sizeof(cl_uint), NULL,
-                                       "fused conv pair list", &pl->entries);
+                                       (n_pairs ? n_pairs : 1) * 2 * sizeof(cl_uint),
+                                       NULL, "fused conv pair list", &pl->entries);
   if (st == CLSP_SUCCESS)
     st = clsp__buffer_create(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
                              ((size_t)kvol + 1) * sizeof(cl_uint), rb->start,
                              "fused conv tap starts", &start);
   if (st == CLSP_SUCCESS)
-    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_out * sizeof(cl_uint), NULL,
-                             "fused conv row cursors", &cursor);
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_out * sizeof(cl_uint),
+                             NULL, "fused conv row cursors", &cursor);
   if (st == CLSP_SUCCESS) st = clsp__fill_u32(ctx, cursor, 0, 0, n_out, l);
   if (st == CLSP_SUCCESS)
     st = CLSP_RUN(ctx, CLSP_K_FUSED_FILL, clsp_items(n_pairs), l, CLSP_A(rb->pair_in),
@@ -100,12 +103,13 @@ clsp_status clsp__fused_list_from_map(clsp_context *ctx, clsp_rulebook *rb, cl_m
   size_t n_pairs = rb->info.n_pairs;
   if (n_out == 0) return CLSP_SUCCESS;
   pair_list pl = {0};
-  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE,
-                                       ((size_t)n_out + 1) * sizeof(cl_uint), NULL,
-                                       "fused conv row offsets", &pl.offsets);
+  clsp_status st =
+    clsp__buffer_create(ctx, CL_MEM_READ_WRITE, ((size_t)n_out + 1) * sizeof(cl_uint),
+                        NULL, "fused conv row offsets", &pl.offsets);
   if (st == CLSP_SUCCESS)
-    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (n_pairs ? n_pairs : 1) * 2 * sizeof(cl_uint),
-                             NULL, "fused conv pair list", &pl.entries);
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE,
+                             (n_pairs ? n_pairs : 1) * 2 * sizeof(cl_uint), NULL,
+                             "fused conv pair list", &pl.entries);
   /* The extra last entry is 0, so after the scan it holds the total. */
   if (st == CLSP_SUCCESS) st = clsp__fill_u32(ctx, pl.offsets, 0, n_out, 1, l);
   if (st == CLSP_SUCCESS)
@@ -163,20 +167,22 @@ static int plan_segments(const clsp_tuning *t, cl_uint cout, col_segment *s) {
 static clsp_kernel_id segment_kernel(const col_segment *s) {
   static const clsp_kernel_id wide[4] = {CLSP_K_CONV_FUSED_16X1, CLSP_K_CONV_FUSED_16X2,
                                          CLSP_K_CONV_FUSED_16X3, CLSP_K_CONV_FUSED_16X4};
-  static const clsp_kernel_id wide_k2[4] = {CLSP_K_CONV_FUSED_16X1, CLSP_K_CONV_FUSED_16X2,
+  static const clsp_kernel_id wide_k2[4] = {CLSP_K_CONV_FUSED_16X1,
+                                            CLSP_K_CONV_FUSED_16X2,
                                             CLSP_K_CONV_FUSED_16X3K2,
                                             CLSP_K_CONV_FUSED_16X4K2};
   switch (s->vec) {
-  case 16: return (s->ksplit == 2 ? wide_k2 : wide)[s->blocks - 1];
-  case 8: return CLSP_K_CONV_FUSED_8X1;
-  case 4: return CLSP_K_CONV_FUSED_4X1;
-  default: return CLSP_K_CONV_FUSED_1X1;
+    case 16: return (s->ksplit == 2 ? wide_k2 : wide)[s->blocks - 1];
+    case 8: return CLSP_K_CONV_FUSED_8X1;
+    case 4: return CLSP_K_CONV_FUSED_4X1;
+    default: return CLSP_K_CONV_FUSED_1X1;
   }
 }
 
 static clsp_status run_segment(clsp_context *ctx, const clsp_tensor *in,
-                               const clsp_weights *w, const clsp_rulebook *rb, cl_uint n_out,
-                               const col_segment *s, cl_mem out, clsp_events *l) {
+                               const clsp_weights *w, const clsp_rulebook *rb,
+                               cl_uint n_out, const col_segment *s, cl_mem out,
+                               clsp_events *l) {
   cl_uint cin = (cl_uint)w->c_in, cout = (cl_uint)w->c_out;
   cl_uint has_bias = w->bias != NULL;
   cl_mem bias = has_bias ? w->bias : w->weights; /* not read without bias */
@@ -188,8 +194,8 @@ static clsp_status run_segment(clsp_context *ctx, const clsp_tensor *in,
 }
 
 clsp_status clsp__conv_fused(clsp_context *ctx, const clsp_rulebook *rb,
-                             const clsp_tensor *in, const clsp_weights *w,
-                             cl_mem out, clsp_events *l) {
+                             const clsp_tensor *in, const clsp_weights *w, cl_mem out,
+                             clsp_events *l) {
   cl_uint n_out = (cl_uint)rb->info.n_out;
   if (n_out == 0) return CLSP_SUCCESS;
   col_segment seg[8];

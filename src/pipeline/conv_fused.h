@@ -47,7 +47,7 @@ clsp_status clsp__fused_list_from_map(clsp_context *ctx, clsp_rulebook *rb, cl_m
  * in ctx->tuning's tile. Events into `l` (may be NULL). Errors: OpenCL
  * codes. */
 clsp_status clsp__conv_fused(clsp_context *ctx, const clsp_rulebook *rb,
-                             const clsp_tensor *in, const clsp_weights *w,
-                             cl_mem out, clsp_events *l);
+                             const clsp_tensor *in, const clsp_weights *w, cl_mem out,
+                             clsp_events *l);
 
 #endif

@@ -42,25 +42,23 @@ clsp_status clsp__group_taps(clsp_context *ctx, const uint32_t *start, size_t kv
 /* The GEMM itself: clsp__gemm (src/core/blas.c). */
 
 /* ---- gather.c ---- */
-clsp_status clsp__gather(clsp_context *ctx, const clsp_tensor *in,
-                         cl_mem pair_in, cl_mem plan, const clsp__chunk *ch,
-                         cl_mem block, clsp_events *ev);
+clsp_status clsp__gather(clsp_context *ctx, const clsp_tensor *in, cl_mem pair_in,
+                         cl_mem plan, const clsp__chunk *ch, cl_mem block,
+                         clsp_events *ev);
 
 /* ---- scatter.c ---- */
 /* Adds all valid rows of the chunk into out with float atomics. */
 clsp_status clsp__scatter_atomic(clsp_context *ctx, cl_mem block, size_t cout,
-                                 cl_mem pair_out, cl_mem plan,
-                                 const clsp__chunk *ch, cl_mem out,
-                                 clsp_events *ev);
+                                 cl_mem pair_out, cl_mem plan, const clsp__chunk *ch,
+                                 cl_mem out, clsp_events *ev);
 /* Adds one member (block rows from block_row, pairs [begin, begin+valid))
  * without atomics. */
 clsp_status clsp__scatter_add(clsp_context *ctx, cl_mem block, size_t cout,
-                              uint32_t block_row, cl_mem pair_out,
-                              uint32_t begin, uint32_t valid, cl_mem out,
-                              clsp_events *ev);
+                              uint32_t block_row, cl_mem pair_out, uint32_t begin,
+                              uint32_t valid, cl_mem out, clsp_events *ev);
 /* out[n_rows][cout] = bias (or zeros when bias is NULL). */
-clsp_status clsp__init_output(clsp_context *ctx, cl_mem out, cl_mem bias,
-                              size_t n_rows, size_t cout, clsp_events *ev);
+clsp_status clsp__init_output(clsp_context *ctx, cl_mem out, cl_mem bias, size_t n_rows,
+                              size_t cout, clsp_events *ev);
 
 /* ---- conv.c ---- */
 /* The forward's argument checks (NULL, contexts, `in` on the rulebook's

@@ -82,13 +82,15 @@ clsp_status clsp_dense_bytes(const clsp_tensor *t, size_t *bytes) {
   size_t n = sizeof(float);
   int ok = clsp__mul_size(n, (size_t)t->desc.batch_size, &n) &&
            clsp__mul_size(n, t->desc.channels, &n);
-  for (int a = 0; ok && a < t->desc.ndim; a++) ok = clsp__mul_size(n, (size_t)t->desc.shape[a], &n);
+  for (int a = 0; ok && a < t->desc.ndim; a++)
+    ok = clsp__mul_size(n, (size_t)t->desc.shape[a], &n);
   if (!ok) return CLSP_ERROR_TOO_LARGE;
   *bytes = n;
   return CLSP_SUCCESS;
 }
 
-static clsp_status buffer_holds(clsp_context *ctx, cl_mem m, size_t bytes, const char *name) {
+static clsp_status buffer_holds(clsp_context *ctx, cl_mem m, size_t bytes,
+                                const char *name) {
   if (!m) return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "%s: NULL", name);
   size_t size = 0;
   CLSP_CL_CHECK(ctx, clGetMemObjectInfo(m, CL_MEM_SIZE, sizeof size, &size, NULL),
@@ -100,11 +102,13 @@ static clsp_status buffer_holds(clsp_context *ctx, cl_mem m, size_t bytes, const
 }
 
 clsp_status clsp_scatter_dense(clsp_context *ctx, const clsp_tensor *t,
-                               clsp_dense_format format, cl_mem dense, double *device_ms) {
+                               clsp_dense_format format, cl_mem dense,
+                               double *device_ms) {
   clsp_status st = check_tensor(ctx, t);
   if (st != CLSP_SUCCESS) return st;
   if (format != CLSP_DENSE_AXES_IN_ORDER && format != CLSP_DENSE_AXES_REVERSED)
-    return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "format = %d: unknown", (int)format);
+    return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "format = %d: unknown",
+                      (int)format);
   size_t bytes = 0;
   if (clsp_dense_bytes(t, &bytes) != CLSP_SUCCESS)
     return clsp__fail(ctx, CLSP_ERROR_TOO_LARGE, "t: dense size beyond size_t");
@@ -143,7 +147,8 @@ static clsp_status check_permute(clsp_context *ctx, int ndims, const int64_t *di
   for (int k = 0; k < ndims; k++) {
     if (perm[k] < 0 || perm[k] >= ndims || seen[perm[k]]++)
       return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT,
-                        "perm[%d] = %d: not a permutation of 0..%d", k, perm[k], ndims - 1);
+                        "perm[%d] = %d: not a permutation of 0..%d", k, perm[k],
+                        ndims - 1);
     if (dims[k] < 1)
       return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "dims[%d] = %lld: must be >= 1",
                         k, (long long)dims[k]);
@@ -153,8 +158,9 @@ static clsp_status check_permute(clsp_context *ctx, int ndims, const int64_t *di
   return CLSP_SUCCESS;
 }
 
-clsp_status clsp_dense_permute(clsp_context *ctx, cl_mem in, int ndims, const int64_t *dims,
-                               const int *perm, cl_mem out, double *device_ms) {
+clsp_status clsp_dense_permute(clsp_context *ctx, cl_mem in, int ndims,
+                               const int64_t *dims, const int *perm, cl_mem out,
+                               double *device_ms) {
   if (!ctx) return CLSP_ERROR_INVALID_ARGUMENT;
   size_t elems = 0;
   clsp_status st = check_permute(ctx, ndims, dims, perm, &elems);

@@ -40,8 +40,7 @@ clsp_status clsp__group_taps(clsp_context *ctx, const uint32_t *start, size_t kv
   size_t g = 0;
   for (size_t i = 0; i < n; i++) {
     order[i] = taps[i].tap;
-    int opens = g == 0 ||
-                1.0 - (double)taps[i].count / (double)groups[g - 1].max > bound;
+    int opens = g == 0 || 1.0 - (double)taps[i].count / (double)groups[g - 1].max > bound;
     if (opens) groups[g++] = (clsp__group){(uint32_t)i, 0, taps[i].count};
     groups[g - 1].count++;
   }

@@ -61,7 +61,8 @@ clsp_status clsp__keys_from_coords(clsp_context *ctx, const clsp_keyspec *ks,
                   CLSP_A(n), CLSP_A(ndim), CLSP_A(shape), CLSP_A(batch), CLSP_A(bits),
                   CLSP_A(*keys), CLSP_A(bad));
   if (st == CLSP_SUCCESS && n) {
-    cl_int err = clEnqueueReadBuffer(ctx->queue, bad, CL_TRUE, 0, 4, bad_row, 0, NULL, NULL);
+    cl_int err =
+      clEnqueueReadBuffer(ctx->queue, bad, CL_TRUE, 0, 4, bad_row, 0, NULL, NULL);
     if (err != CL_SUCCESS) st = clsp__cl_fail(ctx, err, "reading the bad-row flag");
   }
   clsp__buffer_release(ctx, &bad);
@@ -121,7 +122,8 @@ clsp_status clsp__hash_firsts(clsp_context *ctx, const clsp_hash *h, cl_mem sel,
   cl_mem dup = NULL;
   uint32_t n = h->n, mask;
   *dup_row = CLSP_NONE_U32;
-  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, 4, NULL, "duplicate flag", &dup);
+  clsp_status st =
+    clsp__buffer_create(ctx, CL_MEM_READ_WRITE, 4, NULL, "duplicate flag", &dup);
   if (st == CLSP_SUCCESS) st = clsp__fill_u32(ctx, dup, CLSP_NONE_U32, 0, 1, l);
   clsp_arg a[7];
   clsp__hash_args(h, a, &mask);
@@ -131,7 +133,8 @@ clsp_status clsp__hash_firsts(clsp_context *ctx, const clsp_hash *h, cl_mem sel,
   if (st == CLSP_SUCCESS)
     st = CLSP_RUN_ARRAY(ctx, CLSP_K_HASH_FIRSTS, clsp_items(n), l, a, 7);
   if (st == CLSP_SUCCESS && n) {
-    cl_int err = clEnqueueReadBuffer(ctx->queue, dup, CL_TRUE, 0, 4, dup_row, 0, NULL, NULL);
+    cl_int err =
+      clEnqueueReadBuffer(ctx->queue, dup, CL_TRUE, 0, 4, dup_row, 0, NULL, NULL);
     if (err != CL_SUCCESS) st = clsp__cl_fail(ctx, err, "reading the duplicate flag");
   }
   clsp__buffer_release(ctx, &dup);
@@ -143,8 +146,8 @@ clsp_status clsp__hash_firsts_by_slot(clsp_context *ctx, const clsp_hash *h, cl_
   uint32_t cap = h->capacity;
   clsp_status st = clsp__fill_u32(ctx, sel, CLSP_NONE_U32, 0, h->n, l);
   if (st == CLSP_SUCCESS && h->n)
-    st = CLSP_RUN(ctx, CLSP_K_HASH_FIRSTS_BY_SLOT, clsp_items(cap), l, CLSP_A(h->slot_vals),
-                  CLSP_A(cap), CLSP_A(sel));
+    st = CLSP_RUN(ctx, CLSP_K_HASH_FIRSTS_BY_SLOT, clsp_items(cap), l,
+                  CLSP_A(h->slot_vals), CLSP_A(cap), CLSP_A(sel));
   return st;
 }
 
@@ -152,7 +155,8 @@ clsp_status clsp__hash_probe_stats(clsp_context *ctx, const clsp_hash *h, double
                                    uint32_t *max) {
   cl_mem stats = NULL;
   uint32_t n = h->n, mask, host[2] = {0, 0};
-  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, 8, NULL, "probe stats", &stats);
+  clsp_status st =
+    clsp__buffer_create(ctx, CL_MEM_READ_WRITE, 8, NULL, "probe stats", &stats);
   if (st == CLSP_SUCCESS) st = clsp__fill_u32(ctx, stats, 0, 0, 2, NULL);
   clsp_arg a[6];
   clsp__hash_args(h, a, &mask);
@@ -161,7 +165,8 @@ clsp_status clsp__hash_probe_stats(clsp_context *ctx, const clsp_hash *h, double
   if (st == CLSP_SUCCESS)
     st = CLSP_RUN_ARRAY(ctx, CLSP_K_HASH_PROBE_STATS, clsp_items(n), NULL, a, 6);
   if (st == CLSP_SUCCESS) {
-    cl_int err = clEnqueueReadBuffer(ctx->queue, stats, CL_TRUE, 0, 8, host, 0, NULL, NULL);
+    cl_int err =
+      clEnqueueReadBuffer(ctx->queue, stats, CL_TRUE, 0, 8, host, 0, NULL, NULL);
     if (err != CL_SUCCESS) st = clsp__cl_fail(ctx, err, "reading probe stats");
   }
   clsp__buffer_release(ctx, &stats);

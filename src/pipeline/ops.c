@@ -5,17 +5,20 @@
 #include "pipeline.h"
 #include "clspconv/ops.h"
 
-static clsp_status check_tensor(clsp_context *ctx, const clsp_tensor *t, const char *name) {
+static clsp_status check_tensor(clsp_context *ctx, const clsp_tensor *t,
+                                const char *name) {
   if (!t) return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "%s: NULL", name);
   if (t->ctx != ctx)
     return clsp__fail(ctx, CLSP_ERROR_MISMATCH, "%s: tensor of another context", name);
   return CLSP_SUCCESS;
 }
 
-static clsp_status same_sites(clsp_context *ctx, const clsp_tensor *a, const clsp_tensor *b) {
+static clsp_status same_sites(clsp_context *ctx, const clsp_tensor *a,
+                              const clsp_tensor *b) {
   if (a->sites_id != b->sites_id || a->desc.n_sites != b->desc.n_sites)
     return clsp__fail(ctx, CLSP_ERROR_MISMATCH,
-                      "b: not on the sites of a (site ids %llu vs %llu, %zu vs %zu sites)",
+                      "b: not on the sites of a (site ids %llu vs %llu, %zu vs %zu "
+                      "sites)",
                       (unsigned long long)a->sites_id, (unsigned long long)b->sites_id,
                       a->desc.n_sites, b->desc.n_sites);
   return CLSP_SUCCESS;
@@ -27,8 +30,8 @@ static clsp_status run(clsp_context *ctx, clsp_kernel_id k, size_t n,
                        const clsp_arg *args, int n_args, double *device_ms) {
   if (device_ms) *device_ms = 0.0;
   clsp_events ev = {0};
-  clsp_status st = CLSP_RUN_ARRAY(ctx, k, clsp_items_any(n), device_ms ? &ev : NULL,
-                                  args, n_args);
+  clsp_status st =
+    CLSP_RUN_ARRAY(ctx, k, clsp_items_any(n), device_ms ? &ev : NULL, args, n_args);
   if (st == CLSP_SUCCESS && device_ms)
     st = clsp__events_finish(ctx, &ev, NULL, 0, device_ms, NULL);
   clsp__events_release(&ev);
@@ -68,10 +71,11 @@ clsp_status clsp_add(clsp_context *ctx, clsp_tensor *a, const clsp_tensor *b, in
 /* A copy of a's coordinates for the concatenated tensor. */
 static clsp_status copy_coords(clsp_context *ctx, const clsp_tensor *a, cl_mem *out) {
   size_t bytes = a->desc.n_sites * (size_t)(1 + a->desc.ndim) * sizeof(int32_t);
-  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, bytes, NULL,
-                                       "concat coords", out);
+  clsp_status st =
+    clsp__buffer_create(ctx, CL_MEM_READ_WRITE, bytes, NULL, "concat coords", out);
   if (st != CLSP_SUCCESS || bytes == 0) return st;
-  cl_int err = clEnqueueCopyBuffer(ctx->queue, a->coords, *out, 0, 0, bytes, 0, NULL, NULL);
+  cl_int err =
+    clEnqueueCopyBuffer(ctx->queue, a->coords, *out, 0, 0, bytes, 0, NULL, NULL);
   if (err != CL_SUCCESS) {
     clsp__buffer_release(ctx, out);
     return clsp__cl_fail(ctx, err, "copying concat coords");
@@ -95,12 +99,13 @@ clsp_status clsp_concat(clsp_context *ctx, const clsp_tensor *a, const clsp_tens
   cl_mem c = NULL, f = NULL;
   if (st == CLSP_SUCCESS) st = copy_coords(ctx, a, &c);
   if (st == CLSP_SUCCESS)
-    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, d.n_sites * d.channels * sizeof(float),
-                             NULL, "concat feats", &f);
+    st =
+      clsp__buffer_create(ctx, CL_MEM_READ_WRITE, d.n_sites * d.channels * sizeof(float),
+                          NULL, "concat feats", &f);
   uint32_t rows = (uint32_t)d.n_sites, ca = (uint32_t)a->desc.channels;
   uint32_t cb = (uint32_t)b->desc.channels;
   const clsp_arg args[] = {CLSP_A(a->feats), CLSP_A(b->feats), CLSP_A(rows),
-                          CLSP_A(ca),       CLSP_A(cb),       CLSP_A(f)};
+                           CLSP_A(ca),       CLSP_A(cb),       CLSP_A(f)};
   if (st == CLSP_SUCCESS)
     st = run(ctx, CLSP_K_EW_CONCAT, d.n_sites * d.channels, args, 6, device_ms);
   if (st != CLSP_SUCCESS) {

@@ -38,14 +38,14 @@ static void cache_put(cl_device_id dev, double gflops) {
 }
 
 /* Wall ms of one launch of `iters` iterations over `items` work-items. */
-static clsp_status time_once(clsp_context *ctx, clsp_kernel_id k, cl_mem out, size_t items,
-                             cl_uint iters, double *ms) {
+static clsp_status time_once(clsp_context *ctx, clsp_kernel_id k, cl_mem out,
+                             size_t items, cl_uint iters, double *ms) {
   cl_float s = 0.999f;
   cl_uint n = (cl_uint)items;
   CLSP_CL_CHECK(ctx, clFinish(ctx->queue), "clFinish(peak)");
   double t0 = clsp__now_ms();
-  clsp_status st = CLSP_RUN(ctx, k, clsp_items(items), NULL, CLSP_A(out),
-                            CLSP_A(n), CLSP_A(iters), CLSP_A(s));
+  clsp_status st = CLSP_RUN(ctx, k, clsp_items(items), NULL, CLSP_A(out), CLSP_A(n),
+                            CLSP_A(iters), CLSP_A(s));
   if (st != CLSP_SUCCESS) return st;
   CLSP_CL_CHECK(ctx, clFinish(ctx->queue), "clFinish(peak)");
   *ms = clsp__now_ms() - t0;

@@ -9,9 +9,9 @@
 struct clsp_tensor {
   clsp_context *ctx;
   clsp_tensor_desc desc;
-  cl_mem coords;     /* n_sites x (1 + ndim) int32 */
-  cl_mem feats;      /* n_sites x channels float */
-  int wrapped;       /* buffers are the caller's (retained, not accounted) */
+  cl_mem coords; /* n_sites x (1 + ndim) int32 */
+  cl_mem feats;  /* n_sites x channels float */
+  int wrapped;   /* buffers are the caller's (retained, not accounted) */
   /* Identity of the site set: tensors with equal ids have the same sites
    * in the same order (a conv output carries its rulebook's out id). */
   uint64_t sites_id;
@@ -70,28 +70,27 @@ clsp_status clsp__scan_exclusive(clsp_context *ctx, cl_mem data, uint32_t n,
                                  clsp_events *l);
 /* Compaction of a selection array (CLSP_NONE_U32 = not selected). */
 typedef struct clsp_compaction {
-  cl_mem offsets;      /* n_chunks + 1: exclusive scan of chunk counts */
+  cl_mem offsets; /* n_chunks + 1: exclusive scan of chunk counts */
   uint32_t n, n_chunks;
-  uint32_t total;      /* selected elements (read back to the host) */
+  uint32_t total; /* selected elements (read back to the host) */
 } clsp_compaction;
 clsp_status clsp__compact_count(clsp_context *ctx, cl_mem sel, uint32_t n,
                                 clsp_compaction *c, clsp_events *l);
 /* out_val[j] = j-th selected value; out_idx[j] = its index % modulus
  * (modulus 0: out_idx unused, may be NULL). */
-clsp_status clsp__compact_emit(clsp_context *ctx, cl_mem sel,
-                               const clsp_compaction *c, cl_mem out_val,
-                               cl_mem out_idx, uint32_t modulus, clsp_events *l);
+clsp_status clsp__compact_emit(clsp_context *ctx, cl_mem sel, const clsp_compaction *c,
+                               cl_mem out_val, cl_mem out_idx, uint32_t modulus,
+                               clsp_events *l);
 /* positions[q] = selected elements before index q * stride, q < n_q. */
 clsp_status clsp__compact_positions(clsp_context *ctx, cl_mem sel,
                                     const clsp_compaction *c, uint32_t stride,
-                                    uint32_t n_q, cl_mem positions,
-                                    clsp_events *l);
+                                    uint32_t n_q, cl_mem positions, clsp_events *l);
 void clsp__compact_release(clsp_context *ctx, clsp_compaction *c);
 /* Stable LSD radix sort of n ulong keys by their low `bits` bits, with
  * optional uint values (*vals may be NULL). The handles may be swapped for
  * the sorted buffers (the old ones are released). */
-clsp_status clsp__radix_sort(clsp_context *ctx, cl_mem *keys, cl_mem *vals,
-                             uint32_t n, uint32_t bits, clsp_events *l);
+clsp_status clsp__radix_sort(clsp_context *ctx, cl_mem *keys, cl_mem *vals, uint32_t n,
+                             uint32_t bits, clsp_events *l);
 
 /* ---- packed keys and the device hash (src/pipeline/hash.c) ---- */
 /* Key layout: batch slowest, then the axes in order, each axis a in
@@ -121,8 +120,8 @@ typedef struct clsp_hash {
   int hash64;
 } clsp_hash;
 /* Builds the hash of n row keys (CLSP_KEY_EMPTY rows are skipped). */
-clsp_status clsp__hash_build(clsp_context *ctx, cl_mem keys, uint32_t n,
-                             clsp_hash *h, clsp_events *l);
+clsp_status clsp__hash_build(clsp_context *ctx, cl_mem keys, uint32_t n, clsp_hash *h,
+                             clsp_events *l);
 /* The same when at most max_keys of the n rows are not CLSP_KEY_EMPTY (the
  * capacity follows that bound: it must hold, or the table could fill). */
 clsp_status clsp__hash_build_bounded(clsp_context *ctx, cl_mem keys, uint32_t n,
@@ -139,8 +138,8 @@ clsp_status clsp__hash_firsts(clsp_context *ctx, const clsp_hash *h, cl_mem sel,
 clsp_status clsp__hash_firsts_by_slot(clsp_context *ctx, const clsp_hash *h, cl_mem sel,
                                       clsp_events *l);
 /* Mean and max probe length of a successful lookup of every key. */
-clsp_status clsp__hash_probe_stats(clsp_context *ctx, const clsp_hash *h,
-                                   double *mean, uint32_t *max);
+clsp_status clsp__hash_probe_stats(clsp_context *ctx, const clsp_hash *h, double *mean,
+                                   uint32_t *max);
 void clsp__hash_release(clsp_context *ctx, clsp_hash *h);
 
 #endif

@@ -21,7 +21,8 @@ static clsp_status check_type(clsp_context *ctx, clsp_pool_type type) {
   return CLSP_SUCCESS;
 }
 
-static clsp_status check_tensor(clsp_context *ctx, const clsp_tensor *t, const char *name) {
+static clsp_status check_tensor(clsp_context *ctx, const clsp_tensor *t,
+                                const char *name) {
   if (!t) return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "%s: NULL", name);
   if (t->ctx != ctx)
     return clsp__fail(ctx, CLSP_ERROR_MISMATCH, "%s: created on another context", name);
@@ -39,13 +40,15 @@ static clsp_status check_pool(clsp_context *ctx, const clsp_rulebook *rb,
   if (in->sites_id != rb->in_sites_id || in->desc.n_sites != rb->info.n_in)
     return clsp__fail(ctx, CLSP_ERROR_MISMATCH,
                       "in: tensor (%zu sites) is not on the sites the rulebook was built "
-                      "for (%zu sites)", in->desc.n_sites, rb->info.n_in);
-  size_t kvol = rb->info.kernel_volume, widest = rb->info.n_in > rb->info.n_out
-                                                     ? rb->info.n_in : rb->info.n_out;
+                      "for (%zu sites)",
+                      in->desc.n_sites, rb->info.n_in);
+  size_t kvol = rb->info.kernel_volume,
+         widest = rb->info.n_in > rb->info.n_out ? rb->info.n_in : rb->info.n_out;
   if (widest > 0 && kvol > UINT32_MAX / widest)
     return clsp__fail(ctx, CLSP_ERROR_TOO_LARGE,
                       "rb: kernel_volume x sites = %zu x %zu exceeds the 32-bit index "
-                      "range of the pooling tables", kvol, widest);
+                      "range of the pooling tables",
+                      kvol, widest);
   return CLSP_SUCCESS;
 }
 
@@ -56,7 +59,8 @@ static clsp_status check_grad(clsp_context *ctx, const clsp_tensor *d_out, uint6
   if (d_out->sites_id != sites || d_out->desc.n_sites != n_sites)
     return clsp__fail(ctx, CLSP_ERROR_MISMATCH,
                       "d_out: tensor (%zu sites) is not on the pooling's output sites "
-                      "(%zu sites)", d_out->desc.n_sites, n_sites);
+                      "(%zu sites)",
+                      d_out->desc.n_sites, n_sites);
   if (d_out->desc.channels != channels)
     return clsp__fail(ctx, CLSP_ERROR_MISMATCH, "d_out: %zu channels, the input has %zu",
                       d_out->desc.channels, channels);
@@ -69,7 +73,8 @@ static void tables_release(clsp_context *ctx, pool_tables *t) {
   clsp__buffer_release(ctx, &t->by_in);
 }
 
-static clsp_status build_tables(clsp_context *ctx, const clsp_rulebook *rb, pool_tables *t) {
+static clsp_status build_tables(clsp_context *ctx, const clsp_rulebook *rb,
+                                pool_tables *t) {
   uint32_t kvol = (uint32_t)rb->info.kernel_volume, n_pairs = rb->start[kvol];
   uint32_t n_in = (uint32_t)rb->info.n_in, n_out = (uint32_t)rb->info.n_out;
   clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
@@ -81,20 +86,22 @@ static clsp_status build_tables(clsp_context *ctx, const clsp_rulebook *rb, pool
   if (st == CLSP_SUCCESS)
     st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)kvol * n_in * 4, NULL,
                              "pool table by input", &t->by_in);
-  if (st == CLSP_SUCCESS) st = clsp__fill_u32(ctx, t->by_out, CLSP_NONE_U32, 0, kvol * n_out, NULL);
-  if (st == CLSP_SUCCESS) st = clsp__fill_u32(ctx, t->by_in, CLSP_NONE_U32, 0, kvol * n_in, NULL);
   if (st == CLSP_SUCCESS)
-    st = CLSP_RUN(ctx, CLSP_K_POOL_TABLES, clsp_items(n_pairs), NULL,
-                  CLSP_A(rb->pair_in), CLSP_A(rb->pair_out), CLSP_A(t->start), CLSP_A(kvol),
-                  CLSP_A(n_pairs), CLSP_A(n_in), CLSP_A(n_out), CLSP_A(t->by_out),
-                  CLSP_A(t->by_in));
+    st = clsp__fill_u32(ctx, t->by_out, CLSP_NONE_U32, 0, kvol * n_out, NULL);
+  if (st == CLSP_SUCCESS)
+    st = clsp__fill_u32(ctx, t->by_in, CLSP_NONE_U32, 0, kvol * n_in, NULL);
+  if (st == CLSP_SUCCESS)
+    st = CLSP_RUN(ctx, CLSP_K_POOL_TABLES, clsp_items(n_pairs), NULL, CLSP_A(rb->pair_in),
+                  CLSP_A(rb->pair_out), CLSP_A(t->start), CLSP_A(kvol), CLSP_A(n_pairs),
+                  CLSP_A(n_in), CLSP_A(n_out), CLSP_A(t->by_out), CLSP_A(t->by_in));
   if (st != CLSP_SUCCESS) tables_release(ctx, t);
   return st;
 }
 
 /* A new tensor (desc, a copy of `coords`, `feats` adopted) on site set `sites`. */
-static clsp_status adopt_copy(clsp_context *ctx, const clsp_tensor_desc *desc, cl_mem coords,
-                              cl_mem *feats, uint64_t sites, clsp_tensor **out) {
+static clsp_status adopt_copy(clsp_context *ctx, const clsp_tensor_desc *desc,
+                              cl_mem coords, cl_mem *feats, uint64_t sites,
+                              clsp_tensor **out) {
   size_t bytes = desc->n_sites * (1 + (size_t)desc->ndim) * sizeof(int32_t);
   cl_mem c = NULL;
   clsp_status st = clsp__coords_copy(ctx, coords, bytes, &c);
@@ -115,9 +122,9 @@ static clsp_status window_forward(clsp_context *ctx, const clsp_rulebook *rb,
   uint32_t ch = (uint32_t)in->desc.channels;
   size_t n = (size_t)n_out * ch;
   if (type == CLSP_POOL_MAX)
-    return CLSP_RUN(ctx, CLSP_K_POOL_MAX_FORWARD, clsp_items(n), NULL,
-                    CLSP_A(in->feats), CLSP_A(ch), CLSP_A(t->by_out), CLSP_A(kvol),
-                    CLSP_A(n_out), CLSP_A(y), CLSP_A(arg));
+    return CLSP_RUN(ctx, CLSP_K_POOL_MAX_FORWARD, clsp_items(n), NULL, CLSP_A(in->feats),
+                    CLSP_A(ch), CLSP_A(t->by_out), CLSP_A(kvol), CLSP_A(n_out), CLSP_A(y),
+                    CLSP_A(arg));
   return CLSP_RUN(ctx, CLSP_K_POOL_AVG_FORWARD, clsp_items(n), NULL, CLSP_A(in->feats),
                   CLSP_A(ch), CLSP_A(t->by_out), CLSP_A(kvol), CLSP_A(n_out), CLSP_A(y));
 }
@@ -158,8 +165,8 @@ static clsp_status window_backward(clsp_context *ctx, const clsp_rulebook *rb,
   int32_t is_max = type == CLSP_POOL_MAX;
   cl_mem y = NULL, arg = NULL, count = NULL;
   size_t n = (size_t)n_out * ch;
-  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, n * 4, NULL, "pool output",
-                                       &y);
+  clsp_status st =
+    clsp__buffer_create(ctx, CL_MEM_READ_WRITE, n * 4, NULL, "pool output", &y);
   if (st == CLSP_SUCCESS)
     st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, n * 4, NULL, "pool arg-max", &arg);
   if (st == CLSP_SUCCESS)
@@ -222,8 +229,8 @@ static clsp_status gpool_forward(clsp_context *ctx, clsp_pool_type type,
   uint32_t ch = (uint32_t)in->desc.channels, batch = (uint32_t)in->desc.batch_size;
   int32_t is_max = type == CLSP_POOL_MAX;
   size_t bytes = (size_t)batch * ch * 4;
-  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, bytes, NULL,
-                                       "global pool output", &g->y);
+  clsp_status st =
+    clsp__buffer_create(ctx, CL_MEM_READ_WRITE, bytes, NULL, "global pool output", &g->y);
   if (st == CLSP_SUCCESS)
     st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, bytes, NULL, "global pool arg-max",
                              &g->arg);
@@ -232,8 +239,8 @@ static clsp_status gpool_forward(clsp_context *ctx, clsp_pool_type type,
                              &g->count);
   if (st == CLSP_SUCCESS)
     st = CLSP_RUN(ctx, CLSP_K_GPOOL_FORWARD, clsp_items((size_t)batch * ch), NULL,
-                  CLSP_A(in->feats), CLSP_A(in->coords), CLSP_A(cols), CLSP_A(n), CLSP_A(ch),
-                  CLSP_A(batch), CLSP_A(is_max), CLSP_A(g->y), CLSP_A(g->arg),
+                  CLSP_A(in->feats), CLSP_A(in->coords), CLSP_A(cols), CLSP_A(n),
+                  CLSP_A(ch), CLSP_A(batch), CLSP_A(is_max), CLSP_A(g->y), CLSP_A(g->arg),
                   CLSP_A(g->count));
   return st;
 }
@@ -256,7 +263,8 @@ clsp_status clsp_global_pool_forward(clsp_context *ctx, clsp_pool_type type,
   st = gpool_forward(ctx, type, in, &g);
   size_t bytes = (size_t)in->desc.batch_size * in->desc.channels * sizeof(float);
   if (st == CLSP_SUCCESS) {
-    cl_int err = clEnqueueReadBuffer(ctx->queue, g.y, CL_TRUE, 0, bytes, out, 0, NULL, NULL);
+    cl_int err =
+      clEnqueueReadBuffer(ctx->queue, g.y, CL_TRUE, 0, bytes, out, 0, NULL, NULL);
     if (err != CL_SUCCESS) st = clsp__cl_fail(ctx, err, "reading the global pool");
   }
   gpool_release(ctx, &g);

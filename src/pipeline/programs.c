@@ -10,9 +10,9 @@ _Static_assert(CLSP_PROGRAM_COUNT <= CLSP_MAX_PROGRAMS, "raise CLSP_MAX_PROGRAMS
 _Static_assert(CLSP_KERNEL_COUNT <= CLSP_MAX_KERNELS, "raise CLSP_MAX_KERNELS");
 /* Kernels test the conv kind through shared_defs.h. */
 _Static_assert(CLSP_KIND_SUBMANIFOLD == CLSP_CONV_SUBMANIFOLD &&
-                   CLSP_KIND_REGULAR == CLSP_CONV_REGULAR &&
-                   CLSP_KIND_TRANSPOSED == CLSP_CONV_TRANSPOSED &&
-                   CLSP_KIND_INVERSE == CLSP_CONV_INVERSE,
+                 CLSP_KIND_REGULAR == CLSP_CONV_REGULAR &&
+                 CLSP_KIND_TRANSPOSED == CLSP_CONV_TRANSPOSED &&
+                 CLSP_KIND_INVERSE == CLSP_CONV_INVERSE,
                "shared_defs.h conv kinds differ from clsp_conv_kind");
 
 /* scatter.cl: atomic_float and atomic_fetch_add_explicit are OpenCL C
@@ -49,7 +49,7 @@ const clsp_program_def clsp__programs[CLSP_PROGRAM_COUNT] = {
   PROGRAM(POOL, "pool.cl", NULL),
 };
 
-#define KERNEL_ROW_(id, program, name) \
+#define KERNEL_ROW_(id, program, name)                                                   \
   [CLSP_K_##id] = {CLSP_K_##id, &clsp__programs[CLSP_P_##program], #name},
 const clsp_kernel_def clsp__kernels[CLSP_KERNEL_COUNT] = {CLSP_KERNEL_LIST(KERNEL_ROW_)};
 

@@ -27,92 +27,92 @@ typedef enum clsp_program_id {
 } clsp_program_id;
 
 /* Kernels: X(ID, PROGRAM, function name). */
-#define CLSP_KERNEL_LIST(X)                                  \
-  X(FILL_U32, UTIL, clsp_fill_u32)                           \
-  X(IOTA_U32, UTIL, clsp_iota_u32)                           \
-  X(KEYS_FROM_COORDS, HASH, clsp_keys_from_coords)           \
-  X(HASH_INSERT, HASH, clsp_hash_insert)                     \
-  X(HASH_FIRSTS, HASH, clsp_hash_firsts)                     \
-  X(HASH_FIRSTS_BY_SLOT, HASH, clsp_hash_firsts_by_slot)     \
-  X(HASH_PROBE_STATS, HASH, clsp_hash_probe_stats)           \
-  X(RB_CANDIDATES, HASH, clsp_rb_candidates)                 \
-  X(RB_CANDIDATES_ROWS, HASH, clsp_rb_candidates_rows)       \
-  X(RB_GATHER_KEYS, HASH, clsp_rb_gather_keys)               \
-  X(RB_UNPACK, HASH, clsp_rb_unpack)                         \
-  X(RB_MAP, HASH, clsp_rb_map)                               \
-  X(RB_MAP_ROWS, HASH, clsp_rb_map_rows)                     \
-  X(RB_MAP_SCATTER, HASH, clsp_rb_map_scatter)               \
-  X(RB_RANK, HASH, clsp_rb_rank)                             \
-  X(RB_MERGE, HASH, clsp_rb_merge)                           \
-  X(FILL_RANGE_U32, SCAN, clsp_fill_range_u32)               \
-  X(SCAN_REDUCE, SCAN, clsp_scan_reduce)                     \
-  X(SCAN_APPLY, SCAN, clsp_scan_apply)                       \
-  X(COMPACT_COUNT, SCAN, clsp_compact_count)                 \
-  X(COMPACT_EMIT, SCAN, clsp_compact_emit)                   \
-  X(COMPACT_POSITIONS, SCAN, clsp_compact_positions)         \
-  X(RADIX_HIST, SORT, clsp_radix_hist)                       \
-  X(RADIX_SCATTER, SORT, clsp_radix_scatter)                 \
-  X(GATHER_ROWS, GATHER, clsp_gather_rows)                   \
-  X(GATHER_ROWS_CPU, GATHER, clsp_gather_rows_cpu)           \
-  X(SCATTER_ATOMIC, SCATTER, clsp_scatter_atomic)            \
-  X(SCATTER_ATOMIC_CPU, SCATTER, clsp_scatter_atomic_cpu)    \
-  X(SCATTER_ADD, SCATTER, clsp_scatter_add)                  \
-  X(SCATTER_ADD_CPU, SCATTER, clsp_scatter_add_cpu)          \
-  X(FILL_BIAS, SCATTER, clsp_fill_bias)                      \
-  X(EW_RELU, ELEMENTWISE, clsp_ew_relu)                      \
-  X(EW_ADD, ELEMENTWISE, clsp_ew_add)                        \
-  X(EW_CONCAT, ELEMENTWISE, clsp_ew_concat)                  \
-  X(EW_SCALE_SHIFT, ELEMENTWISE, clsp_ew_scale_shift)        \
-  X(DENSE_SCATTER, DENSE, clsp_dense_scatter)                \
-  X(DENSE_PERMUTE, DENSE, clsp_dense_permute)                \
-  X(EW_SIGMOID, DENSE, clsp_ew_sigmoid)                      \
-  X(EW_LEAKY_RELU, DENSE, clsp_ew_leaky_relu)                \
-  X(VOX_KEYS_RANGE, VOXELIZE, clsp_vox_keys_range)           \
-  X(VOX_KEYS_RANGE64, VOXELIZE, clsp_vox_keys_range64)       \
-  X(VOX_ROUND_BOUNDS, VOXELIZE, clsp_vox_round_bounds)       \
-  X(VOX_KEYS_ROUND, VOXELIZE, clsp_vox_keys_round)           \
-  X(VOX_KEYS_ROUND_FAR, VOXELIZE, clsp_vox_keys_round_far)   \
-  X(VOX_KEYS_ROUND64, VOXELIZE, clsp_vox_keys_round64)       \
-  X(VOX_KEYS_ROUND64_FAR, VOXELIZE, clsp_vox_keys_round64_far) \
-  X(VOX_HASH_INSERT, VOXELIZE, clsp_vox_hash_insert)         \
-  X(VOX_HASH_INSERT64, VOXELIZE, clsp_vox_hash_insert64)     \
-  X(VOX_SORT_INIT, VOXELIZE, clsp_vox_sort_init)             \
-  X(VOX_RUN_HEADS, VOXELIZE, clsp_vox_run_heads)             \
-  X(VOX_RUN_SLOTS, VOXELIZE, clsp_vox_run_slots)             \
-  X(VOX_HEADS, VOXELIZE, clsp_vox_heads)                     \
-  X(VOX_SCAN_BLOCK, VOXELIZE, clsp_vox_scan_block)           \
-  X(VOX_SCAN_ADD, VOXELIZE, clsp_vox_scan_add)               \
-  X(VOX_EMIT, VOXELIZE, clsp_vox_emit)                       \
-  X(VOX_EMIT64, VOXELIZE, clsp_vox_emit64)                   \
-  X(VOX_COUNT, VOXELIZE, clsp_vox_count)                     \
-  X(VOX_BUCKET, VOXELIZE, clsp_vox_bucket)                   \
-  X(VOX_MEAN, VOXELIZE, clsp_vox_mean)                       \
-  X(FUSED_COUNT, CONV_FUSED, clsp_fused_count)               \
-  X(FUSED_FILL, CONV_FUSED, clsp_fused_fill)                 \
-  X(FUSED_SORT_ROWS, CONV_FUSED, clsp_fused_sort_rows)       \
-  X(FUSED_COUNT_MAP, CONV_FUSED, clsp_fused_count_map)       \
-  X(FUSED_FILL_MAP, CONV_FUSED, clsp_fused_fill_map)         \
-  X(CONV_FUSED_16X4, CONV_FUSED, clsp_conv_fused_16x4)       \
-  X(CONV_FUSED_16X4K2, CONV_FUSED, clsp_conv_fused_16x4k2)   \
-  X(CONV_FUSED_16X3, CONV_FUSED, clsp_conv_fused_16x3)       \
-  X(CONV_FUSED_16X3K2, CONV_FUSED, clsp_conv_fused_16x3k2)   \
-  X(CONV_FUSED_16X2, CONV_FUSED, clsp_conv_fused_16x2)       \
-  X(CONV_FUSED_16X1, CONV_FUSED, clsp_conv_fused_16x1)       \
-  X(CONV_FUSED_8X1, CONV_FUSED, clsp_conv_fused_8x1)         \
-  X(CONV_FUSED_4X1, CONV_FUSED, clsp_conv_fused_4x1)         \
-  X(CONV_FUSED_1X1, CONV_FUSED, clsp_conv_fused_1x1)         \
-  X(FMA_PEAK_8, PEAK, clsp_fma_peak_8)                       \
-  X(FMA_PEAK_16, PEAK, clsp_fma_peak_16)                     \
-  X(BW_TRANSPOSE_WEIGHTS, BACKWARD, clsp_bw_transpose_weights) \
-  X(BW_COLUMN_PARTIALS, BACKWARD, clsp_bw_column_partials)   \
-  X(BW_COLUMN_TOTAL, BACKWARD, clsp_bw_column_total)         \
-  X(BW_GATHER_TRANSPOSED, BACKWARD, clsp_bw_gather_transposed) \
-  X(POOL_TABLES, POOL, clsp_pool_tables)                     \
-  X(POOL_MAX_FORWARD, POOL, clsp_pool_max_forward)           \
-  X(POOL_COUNTS, POOL, clsp_pool_counts)                     \
-  X(POOL_AVG_FORWARD, POOL, clsp_pool_avg_forward)           \
-  X(POOL_BACKWARD, POOL, clsp_pool_backward)                 \
-  X(GPOOL_FORWARD, POOL, clsp_gpool_forward)                 \
+#define CLSP_KERNEL_LIST(X)                                                              \
+  X(FILL_U32, UTIL, clsp_fill_u32)                                                       \
+  X(IOTA_U32, UTIL, clsp_iota_u32)                                                       \
+  X(KEYS_FROM_COORDS, HASH, clsp_keys_from_coords)                                       \
+  X(HASH_INSERT, HASH, clsp_hash_insert)                                                 \
+  X(HASH_FIRSTS, HASH, clsp_hash_firsts)                                                 \
+  X(HASH_FIRSTS_BY_SLOT, HASH, clsp_hash_firsts_by_slot)                                 \
+  X(HASH_PROBE_STATS, HASH, clsp_hash_probe_stats)                                       \
+  X(RB_CANDIDATES, HASH, clsp_rb_candidates)                                             \
+  X(RB_CANDIDATES_ROWS, HASH, clsp_rb_candidates_rows)                                   \
+  X(RB_GATHER_KEYS, HASH, clsp_rb_gather_keys)                                           \
+  X(RB_UNPACK, HASH, clsp_rb_unpack)                                                     \
+  X(RB_MAP, HASH, clsp_rb_map)                                                           \
+  X(RB_MAP_ROWS, HASH, clsp_rb_map_rows)                                                 \
+  X(RB_MAP_SCATTER, HASH, clsp_rb_map_scatter)                                           \
+  X(RB_RANK, HASH, clsp_rb_rank)                                                         \
+  X(RB_MERGE, HASH, clsp_rb_merge)                                                       \
+  X(FILL_RANGE_U32, SCAN, clsp_fill_range_u32)                                           \
+  X(SCAN_REDUCE, SCAN, clsp_scan_reduce)                                                 \
+  X(SCAN_APPLY, SCAN, clsp_scan_apply)                                                   \
+  X(COMPACT_COUNT, SCAN, clsp_compact_count)                                             \
+  X(COMPACT_EMIT, SCAN, clsp_compact_emit)                                               \
+  X(COMPACT_POSITIONS, SCAN, clsp_compact_positions)                                     \
+  X(RADIX_HIST, SORT, clsp_radix_hist)                                                   \
+  X(RADIX_SCATTER, SORT, clsp_radix_scatter)                                             \
+  X(GATHER_ROWS, GATHER, clsp_gather_rows)                                               \
+  X(GATHER_ROWS_CPU, GATHER, clsp_gather_rows_cpu)                                       \
+  X(SCATTER_ATOMIC, SCATTER, clsp_scatter_atomic)                                        \
+  X(SCATTER_ATOMIC_CPU, SCATTER, clsp_scatter_atomic_cpu)                                \
+  X(SCATTER_ADD, SCATTER, clsp_scatter_add)                                              \
+  X(SCATTER_ADD_CPU, SCATTER, clsp_scatter_add_cpu)                                      \
+  X(FILL_BIAS, SCATTER, clsp_fill_bias)                                                  \
+  X(EW_RELU, ELEMENTWISE, clsp_ew_relu)                                                  \
+  X(EW_ADD, ELEMENTWISE, clsp_ew_add)                                                    \
+  X(EW_CONCAT, ELEMENTWISE, clsp_ew_concat)                                              \
+  X(EW_SCALE_SHIFT, ELEMENTWISE, clsp_ew_scale_shift)                                    \
+  X(DENSE_SCATTER, DENSE, clsp_dense_scatter)                                            \
+  X(DENSE_PERMUTE, DENSE, clsp_dense_permute)                                            \
+  X(EW_SIGMOID, DENSE, clsp_ew_sigmoid)                                                  \
+  X(EW_LEAKY_RELU, DENSE, clsp_ew_leaky_relu)                                            \
+  X(VOX_KEYS_RANGE, VOXELIZE, clsp_vox_keys_range)                                       \
+  X(VOX_KEYS_RANGE64, VOXELIZE, clsp_vox_keys_range64)                                   \
+  X(VOX_ROUND_BOUNDS, VOXELIZE, clsp_vox_round_bounds)                                   \
+  X(VOX_KEYS_ROUND, VOXELIZE, clsp_vox_keys_round)                                       \
+  X(VOX_KEYS_ROUND_FAR, VOXELIZE, clsp_vox_keys_round_far)                               \
+  X(VOX_KEYS_ROUND64, VOXELIZE, clsp_vox_keys_round64)                                   \
+  X(VOX_KEYS_ROUND64_FAR, VOXELIZE, clsp_vox_keys_round64_far)                           \
+  X(VOX_HASH_INSERT, VOXELIZE, clsp_vox_hash_insert)                                     \
+  X(VOX_HASH_INSERT64, VOXELIZE, clsp_vox_hash_insert64)                                 \
+  X(VOX_SORT_INIT, VOXELIZE, clsp_vox_sort_init)                                         \
+  X(VOX_RUN_HEADS, VOXELIZE, clsp_vox_run_heads)                                         \
+  X(VOX_RUN_SLOTS, VOXELIZE, clsp_vox_run_slots)                                         \
+  X(VOX_HEADS, VOXELIZE, clsp_vox_heads)                                                 \
+  X(VOX_SCAN_BLOCK, VOXELIZE, clsp_vox_scan_block)                                       \
+  X(VOX_SCAN_ADD, VOXELIZE, clsp_vox_scan_add)                                           \
+  X(VOX_EMIT, VOXELIZE, clsp_vox_emit)                                                   \
+  X(VOX_EMIT64, VOXELIZE, clsp_vox_emit64)                                               \
+  X(VOX_COUNT, VOXELIZE, clsp_vox_count)                                                 \
+  X(VOX_BUCKET, VOXELIZE, clsp_vox_bucket)                                               \
+  X(VOX_MEAN, VOXELIZE, clsp_vox_mean)                                                   \
+  X(FUSED_COUNT, CONV_FUSED, clsp_fused_count)                                           \
+  X(FUSED_FILL, CONV_FUSED, clsp_fused_fill)                                             \
+  X(FUSED_SORT_ROWS, CONV_FUSED, clsp_fused_sort_rows)                                   \
+  X(FUSED_COUNT_MAP, CONV_FUSED, clsp_fused_count_map)                                   \
+  X(FUSED_FILL_MAP, CONV_FUSED, clsp_fused_fill_map)                                     \
+  X(CONV_FUSED_16X4, CONV_FUSED, clsp_conv_fused_16x4)                                   \
+  X(CONV_FUSED_16X4K2, CONV_FUSED, clsp_conv_fused_16x4k2)                               \
+  X(CONV_FUSED_16X3, CONV_FUSED, clsp_conv_fused_16x3)                                   \
+  X(CONV_FUSED_16X3K2, CONV_FUSED, clsp_conv_fused_16x3k2)                               \
+  X(CONV_FUSED_16X2, CONV_FUSED, clsp_conv_fused_16x2)                                   \
+  X(CONV_FUSED_16X1, CONV_FUSED, clsp_conv_fused_16x1)                                   \
+  X(CONV_FUSED_8X1, CONV_FUSED, clsp_conv_fused_8x1)                                     \
+  X(CONV_FUSED_4X1, CONV_FUSED, clsp_conv_fused_4x1)                                     \
+  X(CONV_FUSED_1X1, CONV_FUSED, clsp_conv_fused_1x1)                                     \
+  X(FMA_PEAK_8, PEAK, clsp_fma_peak_8)                                                   \
+  X(FMA_PEAK_16, PEAK, clsp_fma_peak_16)                                                 \
+  X(BW_TRANSPOSE_WEIGHTS, BACKWARD, clsp_bw_transpose_weights)                           \
+  X(BW_COLUMN_PARTIALS, BACKWARD, clsp_bw_column_partials)                               \
+  X(BW_COLUMN_TOTAL, BACKWARD, clsp_bw_column_total)                                     \
+  X(BW_GATHER_TRANSPOSED, BACKWARD, clsp_bw_gather_transposed)                           \
+  X(POOL_TABLES, POOL, clsp_pool_tables)                                                 \
+  X(POOL_MAX_FORWARD, POOL, clsp_pool_max_forward)                                       \
+  X(POOL_COUNTS, POOL, clsp_pool_counts)                                                 \
+  X(POOL_AVG_FORWARD, POOL, clsp_pool_avg_forward)                                       \
+  X(POOL_BACKWARD, POOL, clsp_pool_backward)                                             \
+  X(GPOOL_FORWARD, POOL, clsp_gpool_forward)                                             \
   X(GPOOL_BACKWARD, POOL, clsp_gpool_backward)
 
 #define CLSP_KERNEL_ENUM_(id, program, name) CLSP_K_##id,
@@ -129,10 +129,10 @@ extern const clsp_kernel_def clsp__kernels[CLSP_KERNEL_COUNT];
  * or NULL), with the arguments in kernel order:
  *   CLSP_RUN(ctx, CLSP_K_SCAN_APPLY, clsp_items(nc), l,
  *            CLSP_A(data), CLSP_A(n), CLSP_A(chunk), CLSP_A(sums), CLSP_A(nc)); */
-#define CLSP_RUN(ctx, id, range, events, ...) \
+#define CLSP_RUN(ctx, id, range, events, ...)                                            \
   CLSP_LAUNCH(ctx, &clsp__kernels[id], range, events, __VA_ARGS__)
 /* The same with an argument array (clsp_arg args[n]). */
-#define CLSP_RUN_ARRAY(ctx, id, range, events, args, n) \
+#define CLSP_RUN_ARRAY(ctx, id, range, events, args, n)                                  \
   clsp__launch(ctx, &clsp__kernels[id], range, events, args, n)
 
 #endif

@@ -51,16 +51,20 @@ static clsp_status check_geometry(clsp_context *ctx, clsp_conv_kind kind,
     int32_t k = g->kernel[a], s = g->stride[a], p = g->padding[a], d = g->dilation[a];
     if (k < 1 || s < 1 || d < 1)
       return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT,
-                        "geometry axis %d: kernel %d, stride %d, dilation %d must be >= 1",
+                        "geometry axis %d: kernel %d, stride %d, dilation %d must be >= "
+                        "1",
                         a, (int)k, (int)s, (int)d);
     if (p < 0 || (int64_t)p >= (int64_t)d * (k - 1) + 1)
       return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT,
-                        "geometry axis %d: padding %d must be in [0, dilation*(kernel-1)+1 "
-                        "= %lld)", a, (int)p, (long long)d * (k - 1) + 1);
+                        "geometry axis %d: padding %d must be in [0, "
+                        "dilation*(kernel-1)+1 "
+                        "= %lld)",
+                        a, (int)p, (long long)d * (k - 1) + 1);
     if (kind == CLSP_CONV_SUBMANIFOLD && (k % 2 == 0 || s != 1))
       return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT,
                         "geometry axis %d: submanifold needs an odd kernel and stride 1 "
-                        "(kernel %d, stride %d)", a, (int)k, (int)s);
+                        "(kernel %d, stride %d)",
+                        a, (int)k, (int)s);
     *kvol *= (size_t)k;
     if (*kvol > MAX_KERNEL_VOLUME)
       return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT,
@@ -71,16 +75,18 @@ static clsp_status check_geometry(clsp_context *ctx, clsp_conv_kind kind,
 }
 
 static clsp_status out_shape_of(clsp_context *ctx, clsp_conv_kind kind,
-                             const clsp_conv_geometry *g, const clsp_tensor_desc *d,
-                             int32_t *out) {
+                                const clsp_conv_geometry *g, const clsp_tensor_desc *d,
+                                int32_t *out) {
   for (int a = 0; a < d->ndim; a++) {
     int64_t n = d->shape[a], s = g->stride[a], p = g->padding[a];
     int64_t ext = (int64_t)g->dilation[a] * (g->kernel[a] - 1), o = n;
     if (kind == CLSP_CONV_REGULAR) {
       if (n + 2 * p - ext - 1 < 0)
         return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT,
-                          "geometry axis %d: dilated kernel extent %lld exceeds the padded "
-                          "input %lld", a, (long long)ext + 1, (long long)(n + 2 * p));
+                          "geometry axis %d: dilated kernel extent %lld exceeds the "
+                          "padded "
+                          "input %lld",
+                          a, (long long)ext + 1, (long long)(n + 2 * p));
       o = (n + 2 * p - ext - 1) / s + 1;
     } else if (kind == CLSP_CONV_TRANSPOSED) {
       o = (n - 1) * s - 2 * p + ext + 1;
@@ -173,8 +179,8 @@ static clsp_status unique_candidates(build *b, cl_mem cand, uint32_t n_cand,
                              "output keys", keys);
   if (st == CLSP_SUCCESS) {
     *n_out = c.total;
-    st = CLSP_RUN(ctx, CLSP_K_RB_GATHER_KEYS, clsp_items(c.total), b->ev,
-                  CLSP_A(cand), CLSP_A(first), CLSP_A(c.total), CLSP_A(*keys));
+    st = CLSP_RUN(ctx, CLSP_K_RB_GATHER_KEYS, clsp_items(c.total), b->ev, CLSP_A(cand),
+                  CLSP_A(first), CLSP_A(c.total), CLSP_A(*keys));
   }
   clsp__compact_release(ctx, &c);
   clsp__buffer_release(ctx, &sel);
@@ -191,8 +197,8 @@ static clsp_status sites_by_taps(clsp_context *ctx, const char *what, size_t sit
   uint64_t n = (uint64_t)sites * taps;
   if (n >= UINT32_MAX / 2)
     return clsp__fail(ctx, CLSP_ERROR_TOO_LARGE,
-                      "%s: %zu sites x %zu taps = %llu exceed 32-bit indices", what, sites,
-                      taps, (unsigned long long)n);
+                      "%s: %zu sites x %zu taps = %llu exceed 32-bit indices", what,
+                      sites, taps, (unsigned long long)n);
   *out = (uint32_t)n;
   return CLSP_SUCCESS;
 }
@@ -240,7 +246,8 @@ static clsp_status output_sites(build *b) {
   clsp_context *ctx = b->ctx;
   clsp_rulebook *rb = b->rb;
   uint32_t n_in = (uint32_t)rb->info.n_in, n_cand = 0, n_out = 0;
-  clsp_status st0 = sites_by_taps(ctx, "in", rb->info.n_in, rb->info.kernel_volume, &n_cand);
+  clsp_status st0 =
+    sites_by_taps(ctx, "in", rb->info.n_in, rb->info.kernel_volume, &n_cand);
   if (st0 != CLSP_SUCCESS) return st0;
   geom_args g = geom_of(rb);
   cl_int4 os = i4(rb->info.out_shape);
@@ -250,10 +257,14 @@ static clsp_status output_sites(build *b) {
                                        "candidate keys", &cand);
   if (st == CLSP_SUCCESS) st = candidates(b, &g, os, ob, cand);
   uint32_t max_valid = n_in * valid_taps_bound(rb); /* <= n_cand */
-  if (st == CLSP_SUCCESS) st = unique_candidates(b, cand, n_cand, max_valid, &keys, &n_out);
-  if (b->scatter_map) b->cand = cand; /* for the map; released with the build */
-  else clsp__buffer_release(ctx, &cand);
-  if (st == CLSP_SUCCESS) st = clsp__radix_sort(ctx, &keys, NULL, n_out, b->out_ks.total_bits, b->ev);
+  if (st == CLSP_SUCCESS)
+    st = unique_candidates(b, cand, n_cand, max_valid, &keys, &n_out);
+  if (b->scatter_map)
+    b->cand = cand; /* for the map; released with the build */
+  else
+    clsp__buffer_release(ctx, &cand);
+  if (st == CLSP_SUCCESS)
+    st = clsp__radix_sort(ctx, &keys, NULL, n_out, b->out_ks.total_bits, b->ev);
   size_t row_bytes = (size_t)(1 + rb->info.ndim) * 4;
   if (st == CLSP_SUCCESS)
     st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_out * row_bytes, NULL,
@@ -266,7 +277,8 @@ static clsp_status output_sites(build *b) {
   }
   if (b->scatter_map) { /* output row of a key, for the scatter-style map */
     b->out_keys = keys;
-    return st == CLSP_SUCCESS ? clsp__hash_build(ctx, keys, n_out, &b->out_hash, b->ev) : st;
+    return st == CLSP_SUCCESS ? clsp__hash_build(ctx, keys, n_out, &b->out_hash, b->ev)
+                              : st;
   }
   clsp__buffer_release(ctx, &keys);
   return st;
@@ -282,8 +294,8 @@ static clsp_status compact_pairs(build *b, cl_mem sel, uint32_t n_mat) {
   cl_mem starts = NULL;
   clsp_status st = clsp__compact_count(ctx, sel, n_mat, &c, b->ev);
   if (st == CLSP_SUCCESS)
-    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)c.total * 4, NULL,
-                             "pair_in", &rb->pair_in);
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)c.total * 4, NULL, "pair_in",
+                             &rb->pair_in);
   if (st == CLSP_SUCCESS)
     st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)c.total * 4, NULL,
                              "pair_out", &rb->pair_out);
@@ -319,9 +331,17 @@ static clsp_status map_gather(build *b, cl_mem sel, uint32_t n_mat) {
    * submanifold maps looked up up to the centre tap and mirrored. */
   int rows = clsp__row_kernels(ctx);
   cl_uint mirror = rows && rb->info.kind == CLSP_CONV_SUBMANIFOLD;
-  clsp_arg a[17] = {CLSP_A(rb->out_coords), CLSP_A(n_out), CLSP_A(g.ndim), CLSP_A(g.kind),
-                    CLSP_A(g.kvol), CLSP_A(g.k), CLSP_A(g.s), CLSP_A(g.p), CLSP_A(g.d),
-                    CLSP_A(is), CLSP_A(ib)};
+  clsp_arg a[17] = {CLSP_A(rb->out_coords),
+                    CLSP_A(n_out),
+                    CLSP_A(g.ndim),
+                    CLSP_A(g.kind),
+                    CLSP_A(g.kvol),
+                    CLSP_A(g.k),
+                    CLSP_A(g.s),
+                    CLSP_A(g.p),
+                    CLSP_A(g.d),
+                    CLSP_A(is),
+                    CLSP_A(ib)};
   clsp__hash_args(&b->in_hash, a + 11, &mask);
   a[15] = (clsp_arg)CLSP_A(sel);
   a[16] = (clsp_arg)CLSP_A(mirror);
@@ -356,14 +376,16 @@ static clsp_status kernel_map(build *b) {
   clsp_context *ctx = b->ctx;
   clsp_rulebook *rb = b->rb;
   uint32_t n_mat = 0;
-  clsp_status st0 = sites_by_taps(ctx, "rulebook output", rb->info.n_out,
-                                  rb->info.kernel_volume, &n_mat);
+  clsp_status st0 =
+    sites_by_taps(ctx, "rulebook output", rb->info.n_out, rb->info.kernel_volume, &n_mat);
   if (st0 != CLSP_SUCCESS) return st0;
   cl_mem sel = NULL;
   clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_mat * 4, NULL,
                                        "map matrix", &sel);
-  if (st == CLSP_SUCCESS && b->scatter_map) st = map_scatter(b, sel, n_mat);
-  else if (st == CLSP_SUCCESS) st = map_gather(b, sel, n_mat);
+  if (st == CLSP_SUCCESS && b->scatter_map)
+    st = map_scatter(b, sel, n_mat);
+  else if (st == CLSP_SUCCESS)
+    st = map_gather(b, sel, n_mat);
   if (st == CLSP_SUCCESS) st = compact_pairs(b, sel, n_mat);
   /* Where convs run fused by default, their pair list comes from the map
    * now rather than from the pairs in every first conv (conv_fused.c). */
@@ -375,8 +397,8 @@ static clsp_status kernel_map(build *b) {
 
 static clsp_status input_hash(build *b) {
   uint32_t n = (uint32_t)b->in->desc.n_sites, bad;
-  clsp_status st = clsp__keys_from_coords(b->ctx, &b->in_ks, b->in->coords, n, &b->in_keys,
-                                          &bad, b->ev);
+  clsp_status st =
+    clsp__keys_from_coords(b->ctx, &b->in_ks, b->in->coords, n, &b->in_keys, &bad, b->ev);
   if (st == CLSP_SUCCESS && bad != CLSP_NONE_U32)
     return clsp__fail(b->ctx, CLSP_ERROR_OUT_OF_RANGE,
                       "in: coords row %u lies outside the tensor's shape or batch", bad);
@@ -464,8 +486,10 @@ clsp_status clsp_rulebook_build(clsp_context *ctx, clsp_conv_kind kind,
   if (kind != CLSP_CONV_SUBMANIFOLD && kind != CLSP_CONV_REGULAR &&
       kind != CLSP_CONV_TRANSPOSED)
     return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT,
-                      "kind = %d: build takes SUBMANIFOLD, REGULAR or TRANSPOSED (INVERSE: "
-                      "use clsp_rulebook_inverse)", (int)kind);
+                      "kind = %d: build takes SUBMANIFOLD, REGULAR or TRANSPOSED "
+                      "(INVERSE: "
+                      "use clsp_rulebook_inverse)",
+                      (int)kind);
   size_t kvol;
   int32_t oshape[CLSP_MAX_DIMS];
   clsp_status st = check_geometry(ctx, kind, geometry, in->desc.ndim, &kvol);
@@ -475,7 +499,8 @@ clsp_status clsp_rulebook_build(clsp_context *ctx, clsp_conv_kind kind,
     st = clsp__keyspec(ctx, in->desc.ndim, in->desc.shape, in->desc.batch_size, "in",
                        &b.in_ks);
   if (st == CLSP_SUCCESS)
-    st = clsp__keyspec(ctx, in->desc.ndim, oshape, in->desc.batch_size, "output", &b.out_ks);
+    st =
+      clsp__keyspec(ctx, in->desc.ndim, oshape, in->desc.batch_size, "output", &b.out_ks);
   if (st == CLSP_SUCCESS) st = rb_new(ctx, kind, geometry, in, kvol, &b.rb);
   if (st != CLSP_SUCCESS) return st;
   memcpy(b.rb->info.out_shape, oshape, sizeof oshape);
@@ -510,7 +535,8 @@ clsp_status clsp_rulebook_inverse(clsp_context *ctx, const clsp_rulebook *regula
     return clsp__fail(ctx, CLSP_ERROR_MISMATCH, "regular: rulebook of another context");
   if (regular->info.kind != CLSP_CONV_REGULAR || !regular->in_coords)
     return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT,
-                      "regular: kind %d is not CLSP_CONV_REGULAR", (int)regular->info.kind);
+                      "regular: kind %d is not CLSP_CONV_REGULAR",
+                      (int)regular->info.kind);
   size_t kvol = regular->info.kernel_volume;
   clsp_rulebook *rb = calloc(1, sizeof *rb);
   uint32_t *start = calloc(kvol + 1, sizeof *start);
@@ -559,7 +585,8 @@ clsp_status clsp_rulebook_pair_counts(const clsp_rulebook *rb, uint32_t *counts)
 }
 
 clsp_status clsp_rulebook_download(clsp_context *ctx, const clsp_rulebook *rb,
-                                   uint32_t *start, uint32_t *in_rows, uint32_t *out_rows) {
+                                   uint32_t *start, uint32_t *in_rows,
+                                   uint32_t *out_rows) {
   if (!ctx) return CLSP_ERROR_INVALID_ARGUMENT;
   if (!rb) return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "rb: NULL");
   if (rb->ctx != ctx)
@@ -567,12 +594,14 @@ clsp_status clsp_rulebook_download(clsp_context *ctx, const clsp_rulebook *rb,
   size_t bytes = rb->info.n_pairs * sizeof(uint32_t);
   if (start) memcpy(start, rb->start, (rb->info.kernel_volume + 1) * sizeof *start);
   if (in_rows && bytes)
-    CLSP_CL_CHECK(ctx, clEnqueueReadBuffer(ctx->queue, rb->pair_in, CL_TRUE, 0, bytes,
-                                           in_rows, 0, NULL, NULL),
+    CLSP_CL_CHECK(ctx,
+                  clEnqueueReadBuffer(ctx->queue, rb->pair_in, CL_TRUE, 0, bytes, in_rows,
+                                      0, NULL, NULL),
                   "reading pair_in");
   if (out_rows && bytes)
-    CLSP_CL_CHECK(ctx, clEnqueueReadBuffer(ctx->queue, rb->pair_out, CL_TRUE, 0, bytes,
-                                           out_rows, 0, NULL, NULL),
+    CLSP_CL_CHECK(ctx,
+                  clEnqueueReadBuffer(ctx->queue, rb->pair_out, CL_TRUE, 0, bytes,
+                                      out_rows, 0, NULL, NULL),
                   "reading pair_out");
   return CLSP_SUCCESS;
 }
@@ -586,8 +615,9 @@ clsp_status clsp_rulebook_download_out_coords(clsp_context *ctx, const clsp_rule
     return clsp__fail(ctx, CLSP_ERROR_MISMATCH, "rb: rulebook of another context");
   size_t bytes = rb->info.n_out * (size_t)(1 + rb->info.ndim) * sizeof(int32_t);
   if (bytes)
-    CLSP_CL_CHECK(ctx, clEnqueueReadBuffer(ctx->queue, rb->out_coords, CL_TRUE, 0, bytes,
-                                           coords, 0, NULL, NULL),
+    CLSP_CL_CHECK(ctx,
+                  clEnqueueReadBuffer(ctx->queue, rb->out_coords, CL_TRUE, 0, bytes,
+                                      coords, 0, NULL, NULL),
                   "reading out coords");
   return CLSP_SUCCESS;
 }

@@ -7,8 +7,8 @@
 
 clsp_status clsp__fill_u32(clsp_context *ctx, cl_mem m, uint32_t value, uint32_t first,
                            uint32_t n, clsp_events *l) {
-  return CLSP_RUN(ctx, CLSP_K_FILL_RANGE_U32, clsp_items(n), l, CLSP_A(m),
-                  CLSP_A(value), CLSP_A(first), CLSP_A(n));
+  return CLSP_RUN(ctx, CLSP_K_FILL_RANGE_U32, clsp_items(n), l, CLSP_A(m), CLSP_A(value),
+                  CLSP_A(first), CLSP_A(n));
 }
 
 static uint32_t chunks_of(uint32_t n, uint32_t chunk) {
@@ -20,19 +20,19 @@ clsp_status clsp__scan_exclusive(clsp_context *ctx, cl_mem data, uint32_t n,
   if (n == 0) return CLSP_SUCCESS;
   uint32_t chunk = ctx->tuning.scan_chunk, nc = chunks_of(n, chunk);
   cl_mem sums = NULL;
-  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)nc * 4,
-                                       NULL, "scan chunk sums", &sums);
+  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)nc * 4, NULL,
+                                       "scan chunk sums", &sums);
   if (st != CLSP_SUCCESS) return st;
   if (nc == 1) {
     st = clsp__fill_u32(ctx, sums, 0, 0, 1, l);
   } else {
-    st = CLSP_RUN(ctx, CLSP_K_SCAN_REDUCE, clsp_items(nc), l, CLSP_A(data),
-                  CLSP_A(n), CLSP_A(chunk), CLSP_A(sums), CLSP_A(nc));
+    st = CLSP_RUN(ctx, CLSP_K_SCAN_REDUCE, clsp_items(nc), l, CLSP_A(data), CLSP_A(n),
+                  CLSP_A(chunk), CLSP_A(sums), CLSP_A(nc));
     if (st == CLSP_SUCCESS) st = clsp__scan_exclusive(ctx, sums, nc, l);
   }
   if (st == CLSP_SUCCESS)
-    st = CLSP_RUN(ctx, CLSP_K_SCAN_APPLY, clsp_items(nc), l, CLSP_A(data),
-                  CLSP_A(n), CLSP_A(chunk), CLSP_A(sums), CLSP_A(nc));
+    st = CLSP_RUN(ctx, CLSP_K_SCAN_APPLY, clsp_items(nc), l, CLSP_A(data), CLSP_A(n),
+                  CLSP_A(chunk), CLSP_A(sums), CLSP_A(nc));
   clsp__buffer_release(ctx, &sums);
   return st;
 }
@@ -47,17 +47,15 @@ clsp_status clsp__compact_count(clsp_context *ctx, cl_mem sel, uint32_t n,
   clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)m * 4, NULL,
                                        "compaction offsets", &c->offsets);
   /* The extra last entry is 0, so after the scan it holds the total. */
+  if (st == CLSP_SUCCESS) st = clsp__fill_u32(ctx, c->offsets, 0, c->n_chunks, 1, l);
   if (st == CLSP_SUCCESS)
-    st = clsp__fill_u32(ctx, c->offsets, 0, c->n_chunks, 1, l);
-  if (st == CLSP_SUCCESS)
-    st = CLSP_RUN(ctx, CLSP_K_COMPACT_COUNT, clsp_items(c->n_chunks), l,
-                  CLSP_A(sel), CLSP_A(n), CLSP_A(chunk), CLSP_A(c->offsets),
-                  CLSP_A(c->n_chunks));
+    st = CLSP_RUN(ctx, CLSP_K_COMPACT_COUNT, clsp_items(c->n_chunks), l, CLSP_A(sel),
+                  CLSP_A(n), CLSP_A(chunk), CLSP_A(c->offsets), CLSP_A(c->n_chunks));
   if (st == CLSP_SUCCESS) st = clsp__scan_exclusive(ctx, c->offsets, m, l);
   if (st == CLSP_SUCCESS) {
-    cl_int err = clEnqueueReadBuffer(ctx->queue, c->offsets, CL_TRUE,
-                                     (size_t)c->n_chunks * 4, 4, &c->total, 0, NULL,
-                                     NULL);
+    cl_int err =
+      clEnqueueReadBuffer(ctx->queue, c->offsets, CL_TRUE, (size_t)c->n_chunks * 4, 4,
+                          &c->total, 0, NULL, NULL);
     if (err != CL_SUCCESS) st = clsp__cl_fail(ctx, err, "reading the compaction total");
   }
   if (st != CLSP_SUCCESS) clsp__compact_release(ctx, c);
@@ -69,9 +67,9 @@ clsp_status clsp__compact_emit(clsp_context *ctx, cl_mem sel, const clsp_compact
                                clsp_events *l) {
   uint32_t chunk = ctx->tuning.scan_chunk;
   cl_mem idx = out_idx ? out_idx : out_val;
-  return CLSP_RUN(ctx, CLSP_K_COMPACT_EMIT, clsp_items(c->n_chunks), l,
-                  CLSP_A(sel), CLSP_A(c->n), CLSP_A(chunk), CLSP_A(c->offsets),
-                  CLSP_A(c->n_chunks), CLSP_A(out_val), CLSP_A(idx), CLSP_A(modulus));
+  return CLSP_RUN(ctx, CLSP_K_COMPACT_EMIT, clsp_items(c->n_chunks), l, CLSP_A(sel),
+                  CLSP_A(c->n), CLSP_A(chunk), CLSP_A(c->offsets), CLSP_A(c->n_chunks),
+                  CLSP_A(out_val), CLSP_A(idx), CLSP_A(modulus));
 }
 
 clsp_status clsp__compact_positions(clsp_context *ctx, cl_mem sel,
@@ -94,14 +92,14 @@ static clsp_status radix_pass(clsp_context *ctx, cl_mem keys, cl_mem vals, cl_me
   uint32_t block = ctx->tuning.radix_block, nb = chunks_of(n, block);
   uint32_t has_vals = vals != NULL;
   cl_mem v = vals ? vals : keys, v2 = vals2 ? vals2 : keys2;
-  clsp_status st = CLSP_RUN(ctx, CLSP_K_RADIX_HIST, clsp_items(nb), l, CLSP_A(keys),
-                            CLSP_A(n), CLSP_A(block), CLSP_A(shift), CLSP_A(hist),
-                            CLSP_A(nb));
+  clsp_status st =
+    CLSP_RUN(ctx, CLSP_K_RADIX_HIST, clsp_items(nb), l, CLSP_A(keys), CLSP_A(n),
+             CLSP_A(block), CLSP_A(shift), CLSP_A(hist), CLSP_A(nb));
   if (st == CLSP_SUCCESS) st = clsp__scan_exclusive(ctx, hist, nb * 16u, l);
   if (st == CLSP_SUCCESS)
-    st = CLSP_RUN(ctx, CLSP_K_RADIX_SCATTER, clsp_items(nb), l, CLSP_A(keys),
-                  CLSP_A(v), CLSP_A(n), CLSP_A(block), CLSP_A(shift), CLSP_A(hist),
-                  CLSP_A(nb), CLSP_A(keys2), CLSP_A(v2), CLSP_A(has_vals));
+    st = CLSP_RUN(ctx, CLSP_K_RADIX_SCATTER, clsp_items(nb), l, CLSP_A(keys), CLSP_A(v),
+                  CLSP_A(n), CLSP_A(block), CLSP_A(shift), CLSP_A(hist), CLSP_A(nb),
+                  CLSP_A(keys2), CLSP_A(v2), CLSP_A(has_vals));
   return st;
 }
 
@@ -119,8 +117,8 @@ clsp_status clsp__radix_sort(clsp_context *ctx, cl_mem *keys, cl_mem *vals, uint
     return clsp__fail(ctx, CLSP_ERROR_TOO_LARGE, "sort: %u keys exceed the histogram", n);
   cl_mem k2 = NULL, v2 = NULL, hist = NULL;
   int with_vals = vals && *vals;
-  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n * 8, NULL,
-                                       "sort keys", &k2);
+  clsp_status st =
+    clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n * 8, NULL, "sort keys", &k2);
   if (st == CLSP_SUCCESS && with_vals)
     st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n * 4, NULL, "sort values",
                              &v2);

@@ -13,8 +13,8 @@ uint64_t clsp__new_sites_id(void) {
 
 clsp_status clsp__tensor_desc_check(clsp_context *ctx, const clsp_tensor_desc *d) {
   if (d->ndim < 1 || d->ndim > CLSP_MAX_DIMS)
-    return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT,
-                      "desc->ndim = %d: must be 1..%d", d->ndim, CLSP_MAX_DIMS);
+    return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "desc->ndim = %d: must be 1..%d",
+                      d->ndim, CLSP_MAX_DIMS);
   for (int a = 0; a < d->ndim; a++)
     if (d->shape[a] <= 0)
       return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT,
@@ -86,9 +86,9 @@ static clsp_status upload(clsp_context *ctx, const clsp_tensor_desc *d,
                           cl_mem *f) {
   /* N = 0 is valid: no host pointer to copy from (1-byte buffers). */
   int copy = d->n_sites > 0;
-  clsp_status st = clsp__buffer_create(
-      ctx, CL_MEM_READ_WRITE | (copy ? CL_MEM_COPY_HOST_PTR : 0), coord_bytes(d),
-      copy ? (void *)coords : NULL, "tensor coords", c);
+  clsp_status st =
+    clsp__buffer_create(ctx, CL_MEM_READ_WRITE | (copy ? CL_MEM_COPY_HOST_PTR : 0),
+                        coord_bytes(d), copy ? (void *)coords : NULL, "tensor coords", c);
   if (st != CLSP_SUCCESS) return st;
   cl_mem_flags ff = CL_MEM_READ_WRITE | (feats && copy ? CL_MEM_COPY_HOST_PTR : 0);
   st = clsp__buffer_create(ctx, ff, feat_bytes(d), (void *)feats, "tensor feats", f);
@@ -119,8 +119,8 @@ static clsp_status report_row(clsp_context *ctx, const clsp_tensor *t, uint32_t 
     free(all);
     return clsp__fail(ctx, code, "coords row %u: %s", row,
                       code == CLSP_ERROR_DUPLICATE_COORDS
-                          ? "repeats an earlier row's coordinates"
-                          : "outside the shape or batch size");
+                        ? "repeats an earlier row's coordinates"
+                        : "outside the shape or batch size");
   }
   char text[160];
   format_row(all + row * w, t->desc.ndim, text, sizeof text);
@@ -143,37 +143,42 @@ static clsp_status report_row(clsp_context *ctx, const clsp_tensor *t, uint32_t 
 /* Sums the features of duplicate sites (device): the first rows of every
  * key are compacted in order, rows are sorted stably by key, and each run
  * of equal keys is summed in row order into its first row's new place. */
-static clsp_status merge_duplicates(clsp_context *ctx, clsp_tensor *t, const clsp_keyspec *ks,
-                                    cl_mem *keys, cl_mem sel) {
+static clsp_status merge_duplicates(clsp_context *ctx, clsp_tensor *t,
+                                    const clsp_keyspec *ks, cl_mem *keys, cl_mem sel) {
   uint32_t n = (uint32_t)t->desc.n_sites, zero = 0, ch = (uint32_t)t->desc.channels;
   cl_int ndim = t->desc.ndim;
   clsp_compaction c = {0};
   cl_mem first = NULL, rank = NULL, rows = NULL, nc = NULL, nf = NULL;
   clsp_status st = clsp__compact_count(ctx, sel, n, &c, NULL);
   if (st == CLSP_SUCCESS)
-    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)c.total * 4, NULL, "merge firsts", &first);
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)c.total * 4, NULL,
+                             "merge firsts", &first);
   if (st == CLSP_SUCCESS) st = clsp__compact_emit(ctx, sel, &c, first, NULL, 0, NULL);
   if (st == CLSP_SUCCESS)
-    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n * 4, NULL, "merge ranks", &rank);
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n * 4, NULL, "merge ranks",
+                             &rank);
   if (st == CLSP_SUCCESS)
     st = CLSP_RUN(ctx, CLSP_K_RB_RANK, clsp_items(c.total), NULL, CLSP_A(first),
                   CLSP_A(c.total), CLSP_A(rank));
   if (st == CLSP_SUCCESS)
-    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n * 4, NULL, "merge rows", &rows);
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n * 4, NULL, "merge rows",
+                             &rows);
   if (st == CLSP_SUCCESS)
-    st = CLSP_RUN(ctx, CLSP_K_IOTA_U32, clsp_items(n), NULL, CLSP_A(rows),
-                  CLSP_A(zero), CLSP_A(n));
-  if (st == CLSP_SUCCESS) st = clsp__radix_sort(ctx, keys, &rows, n, ks->total_bits, NULL);
+    st = CLSP_RUN(ctx, CLSP_K_IOTA_U32, clsp_items(n), NULL, CLSP_A(rows), CLSP_A(zero),
+                  CLSP_A(n));
   if (st == CLSP_SUCCESS)
-    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)c.total * (size_t)(1 + ndim) * 4,
-                             NULL, "tensor coords", &nc);
+    st = clsp__radix_sort(ctx, keys, &rows, n, ks->total_bits, NULL);
+  if (st == CLSP_SUCCESS)
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE,
+                             (size_t)c.total * (size_t)(1 + ndim) * 4, NULL,
+                             "tensor coords", &nc);
   if (st == CLSP_SUCCESS)
     st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)c.total * ch * 4, NULL,
                              "tensor feats", &nf);
   if (st == CLSP_SUCCESS)
     st = CLSP_RUN(ctx, CLSP_K_RB_MERGE, clsp_items(n), NULL, CLSP_A(*keys), CLSP_A(rows),
-                  CLSP_A(n), CLSP_A(rank), CLSP_A(t->coords), CLSP_A(t->feats), CLSP_A(ch),
-                  CLSP_A(ndim), CLSP_A(nc), CLSP_A(nf));
+                  CLSP_A(n), CLSP_A(rank), CLSP_A(t->coords), CLSP_A(t->feats),
+                  CLSP_A(ch), CLSP_A(ndim), CLSP_A(nc), CLSP_A(nf));
   if (st == CLSP_SUCCESS) {
     clsp__buffer_release(ctx, &t->coords);
     clsp__buffer_release(ctx, &t->feats);
@@ -199,8 +204,8 @@ static clsp_status device_validate(clsp_context *ctx, clsp_tensor *t) {
   clsp_keyspec ks;
   clsp_hash h = {0};
   cl_mem keys = NULL, sel = NULL;
-  clsp_status st = clsp__keyspec(ctx, t->desc.ndim, t->desc.shape, t->desc.batch_size,
-                                 "desc", &ks);
+  clsp_status st =
+    clsp__keyspec(ctx, t->desc.ndim, t->desc.shape, t->desc.batch_size, "desc", &ks);
   if (st != CLSP_SUCCESS || n == 0) return st;
   st = clsp__keys_from_coords(ctx, &ks, t->coords, n, &keys, &bad, NULL);
   if (st == CLSP_SUCCESS && bad != CLSP_NONE_U32)
@@ -210,7 +215,8 @@ static clsp_status device_validate(clsp_context *ctx, clsp_tensor *t) {
   if (st == CLSP_SUCCESS && check_dups) {
     st = clsp__hash_build(ctx, keys, n, &h, NULL);
     if (st == CLSP_SUCCESS)
-      st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n * 4, NULL, "first rows", &sel);
+      st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n * 4, NULL, "first rows",
+                               &sel);
     if (st == CLSP_SUCCESS) st = clsp__hash_firsts(ctx, &h, sel, &dup, NULL);
     clsp__hash_release(ctx, &h);
   }
@@ -240,7 +246,8 @@ clsp_status clsp_tensor_create(clsp_context *ctx, const clsp_tensor_desc *desc,
   if (desc->n_sites > 0) st = check_coords(ctx, desc, coords);
   cl_mem c = NULL, f = NULL;
   if (st == CLSP_SUCCESS) st = upload(ctx, desc, coords, feats, &c, &f);
-  if (st == CLSP_SUCCESS) st = clsp__tensor_adopt(ctx, desc, c, f, clsp__new_sites_id(), out);
+  if (st == CLSP_SUCCESS)
+    st = clsp__tensor_adopt(ctx, desc, c, f, clsp__new_sites_id(), out);
   if (st == CLSP_SUCCESS) st = device_validate(ctx, *out);
   if (st != CLSP_SUCCESS && *out) {
     clsp_tensor_destroy(*out);
@@ -281,8 +288,10 @@ clsp_status clsp_tensor_wrap(clsp_context *ctx, const clsp_tensor_desc *desc,
                       "desc->flags: CLSP_TENSOR_MERGE_DUPLICATES is not offered for "
                       "wrapped buffers");
   clsp_status st = clsp__tensor_desc_check(ctx, desc);
-  if (st == CLSP_SUCCESS) st = check_wrapped_buffer(ctx, coords, coord_bytes(desc), "coords");
-  if (st == CLSP_SUCCESS) st = check_wrapped_buffer(ctx, feats, feat_bytes(desc), "feats");
+  if (st == CLSP_SUCCESS)
+    st = check_wrapped_buffer(ctx, coords, coord_bytes(desc), "coords");
+  if (st == CLSP_SUCCESS)
+    st = check_wrapped_buffer(ctx, feats, feat_bytes(desc), "feats");
   if (st != CLSP_SUCCESS) return st;
   clsp_tensor *t = calloc(1, sizeof *t);
   if (!t) return clsp__fail(ctx, CLSP_ERROR_OUT_OF_HOST_MEMORY, "tensor");
@@ -299,8 +308,8 @@ clsp_status clsp_tensor_wrap(clsp_context *ctx, const clsp_tensor_desc *desc,
 }
 
 clsp_status clsp__coords_copy(clsp_context *ctx, cl_mem src, size_t bytes, cl_mem *dst) {
-  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, bytes, NULL,
-                                       "tensor coords", dst);
+  clsp_status st =
+    clsp__buffer_create(ctx, CL_MEM_READ_WRITE, bytes, NULL, "tensor coords", dst);
   if (st != CLSP_SUCCESS || bytes == 0) return st;
   cl_int err = clEnqueueCopyBuffer(ctx->queue, src, *dst, 0, 0, bytes, 0, NULL, NULL);
   if (err != CL_SUCCESS) {
@@ -328,11 +337,13 @@ clsp_status clsp_tensor_create_on_output(clsp_context *ctx, const clsp_rulebook 
   d.flags = CLSP_TENSOR_TRUSTED_UNIQUE;
   clsp_status st = clsp__tensor_desc_check(ctx, &d);
   cl_mem c = NULL, f = NULL;
-  if (st == CLSP_SUCCESS) st = clsp__coords_copy(ctx, rb->out_coords, coord_bytes(&d), &c);
+  if (st == CLSP_SUCCESS)
+    st = clsp__coords_copy(ctx, rb->out_coords, coord_bytes(&d), &c);
   if (st != CLSP_SUCCESS) return st;
   cl_mem_flags ff = CL_MEM_READ_WRITE | (feats ? CL_MEM_COPY_HOST_PTR : 0);
   st = clsp__buffer_create(ctx, ff, feat_bytes(&d), (void *)feats, "tensor feats", &f);
-  if (st == CLSP_SUCCESS && !feats) st = clsp__fill_u32(ctx, f, 0, 0, (uint32_t)(feat_bytes(&d) / 4), NULL);
+  if (st == CLSP_SUCCESS && !feats)
+    st = clsp__fill_u32(ctx, f, 0, 0, (uint32_t)(feat_bytes(&d) / 4), NULL);
   if (st != CLSP_SUCCESS) {
     clsp__buffer_release(ctx, &c);
     clsp__buffer_release(ctx, &f);
@@ -347,8 +358,8 @@ clsp_status clsp_tensor_describe(const clsp_tensor *t, clsp_tensor_desc *out) {
   return CLSP_SUCCESS;
 }
 
-clsp_status clsp_tensor_download(clsp_context *ctx, const clsp_tensor *t,
-                                 int32_t *coords, float *feats) {
+clsp_status clsp_tensor_download(clsp_context *ctx, const clsp_tensor *t, int32_t *coords,
+                                 float *feats) {
   if (!ctx) return CLSP_ERROR_INVALID_ARGUMENT;
   if (!t) return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "t: NULL");
   if (t->ctx != ctx)

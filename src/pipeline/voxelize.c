@@ -10,22 +10,21 @@
 #include "pipeline.h"
 #include "clspconv/voxelize.h"
 
-
 /* One voxelization in flight: its buffers and its profiling events. */
 typedef struct vox_run {
   clsp_context *ctx;
-  cl_mem pts;          /* the points (caller's or uploaded) */
-  uint32_t n;          /* points */
+  cl_mem pts; /* the points (caller's or uploaded) */
+  uint32_t n; /* points */
   cl_mem keys, slot_of, head, rank, tkeys, tfirst, slot_voxel;
   cl_mem counts, offsets, bucket, coords, feats;
   cl_mem sorted_points; /* sort path: the point of each sorted key */
-  int wide;            /* 64-bit keys: the grid has 2^32 - 1 cells or more */
-  uint32_t sort_bits;  /* sort path: key bits sorted (2^bits > cells) */
-  uint32_t mask;       /* hash table slots - 1 */
-  uint32_t m;          /* voxels */
-  int32_t shape[3];    /* output shape, in coordinate order */
-  uint32_t d1, d2;     /* key decode: extents of coordinate axes 1 and 2 */
-  clsp_events events;  /* tagged by clsp_voxel_stage, when `timed` */
+  int wide;             /* 64-bit keys: the grid has 2^32 - 1 cells or more */
+  uint32_t sort_bits;   /* sort path: key bits sorted (2^bits > cells) */
+  uint32_t mask;        /* hash table slots - 1 */
+  uint32_t m;           /* voxels */
+  int32_t shape[3];     /* output shape, in coordinate order */
+  uint32_t d1, d2;      /* key decode: extents of coordinate axes 1 and 2 */
+  clsp_events events;   /* tagged by clsp_voxel_stage, when `timed` */
   int timed;
 } vox_run;
 
@@ -85,7 +84,7 @@ static clsp_status launch(vox_run *r, clsp_kernel_id k, clsp_voxel_stage stage,
   return CLSP_RUN_ARRAY(r->ctx, k, range, ev, args, n);
 }
 /* launch() with the arguments as a list: CLSP_A(x), ... */
-#define VOX_LAUNCH(r, k, stage, range, ...) \
+#define VOX_LAUNCH(r, k, stage, range, ...)                                              \
   launch(r, k, stage, range, CLSP_ARGS_(__VA_ARGS__), CLSP_NARGS_(__VA_ARGS__))
 
 static clsp_status buf(vox_run *r, size_t count, const char *what, cl_mem *out) {
@@ -102,7 +101,7 @@ static clsp_status buf64(vox_run *r, size_t count, const char *what, cl_mem *out
 static clsp_status scan_wg(vox_run *r, size_t *wg) {
   size_t kmax = 1;
   clsp_status st =
-      clsp__kernel_max_group(r->ctx, &clsp__kernels[CLSP_K_VOX_SCAN_BLOCK], &kmax);
+    clsp__kernel_max_group(r->ctx, &clsp__kernels[CLSP_K_VOX_SCAN_BLOCK], &kmax);
   if (st != CLSP_SUCCESS) return st;
   size_t w = r->ctx->tuning.vox_scan_group;
   while (w > 1 && w > kmax) w /= 2;
@@ -124,8 +123,9 @@ static clsp_status scan(vox_run *r, cl_mem in, cl_mem out, uint32_t len) {
                     CLSP_A(len), CLSP_LOCAL_BYTES(wg * sizeof(uint32_t)));
   if (st == CLSP_SUCCESS && groups > 1) st = scan(r, sums, sums, groups);
   if (st == CLSP_SUCCESS && groups > 1)
-    st = VOX_LAUNCH(r, CLSP_K_VOX_SCAN_ADD, CLSP_VOXEL_STAGE_COMPACT,
-                    clsp_items_in_groups(len, wg), CLSP_A(out), CLSP_A(sums), CLSP_A(len));
+    st =
+      VOX_LAUNCH(r, CLSP_K_VOX_SCAN_ADD, CLSP_VOXEL_STAGE_COMPACT,
+                 clsp_items_in_groups(len, wg), CLSP_A(out), CLSP_A(sums), CLSP_A(len));
   clsp__buffer_release(r->ctx, &sums);
   return st;
 }
@@ -164,7 +164,8 @@ static clsp_status key_grid(vox_run *r, const uint32_t d[3], int32_t batch,
 static clsp_status keys_range(vox_run *r, const clsp_voxelize_options *o) {
   int32_t g[3];
   for (int a = 0; a < 3; a++) {
-    double cells = floor(((double)o->range[3 + a] - o->range[a]) / o->voxel_size[a] + 0.5);
+    double cells =
+      floor(((double)o->range[3 + a] - o->range[a]) / o->voxel_size[a] + 0.5);
     if (!(cells >= 1.0 && cells < (double)INT32_MAX - 1))
       return clsp__fail(r->ctx, CLSP_ERROR_TOO_LARGE,
                         "options: axis %d holds %g voxels, outside [1, 2^31 - 1)", a,
@@ -190,14 +191,14 @@ static clsp_status round_bounds(vox_run *r, const clsp_voxelize_options *o,
   const int32_t init[7] = {INT32_MAX, INT32_MAX, INT32_MAX, INT32_MIN,
                            INT32_MIN, INT32_MIN, 0};
   cl_mem bounds = NULL;
-  clsp_status st = clsp__buffer_create(r->ctx, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR,
-                                       sizeof init, (void *)init, "voxelize bounds",
-                                       &bounds);
+  clsp_status st =
+    clsp__buffer_create(r->ctx, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, sizeof init,
+                        (void *)init, "voxelize bounds", &bounds);
   if (st != CLSP_SUCCESS) return st;
   uint32_t chunk = r->ctx->tuning.vox_bounds_chunk; /* CLSP_VOX_BOUNDS_CHUNK */
   st = VOX_LAUNCH(r, CLSP_K_VOX_ROUND_BOUNDS, CLSP_VOXEL_STAGE_KEYS,
-                  clsp_items_any((r->n + chunk - 1) / chunk), CLSP_A(r->pts), CLSP_A(r->n),
-                  CLSP_A(o->voxel_size[0]), CLSP_A(o->voxel_size[1]),
+                  clsp_items_any((r->n + chunk - 1) / chunk), CLSP_A(r->pts),
+                  CLSP_A(r->n), CLSP_A(o->voxel_size[0]), CLSP_A(o->voxel_size[1]),
                   CLSP_A(o->voxel_size[2]), CLSP_A(bounds));
   if (st == CLSP_SUCCESS) {
     cl_int err = clEnqueueReadBuffer(r->ctx->queue, bounds, CL_TRUE, 0, sizeof init, b, 0,
@@ -259,9 +260,10 @@ static clsp_status keys_round(vox_run *r, const clsp_voxelize_options *o) {
                          (uint32_t)r->shape[2]};
   if (st == CLSP_SUCCESS) st = key_grid(r, d, o->batch, "points: their voxel grid");
   if (st != CLSP_SUCCESS || r->n == 0) return st;
-  static const clsp_kernel_id kernel[2][2] = {
-      {CLSP_K_VOX_KEYS_ROUND, CLSP_K_VOX_KEYS_ROUND_FAR},
-      {CLSP_K_VOX_KEYS_ROUND64, CLSP_K_VOX_KEYS_ROUND64_FAR}};
+  static const clsp_kernel_id kernel[2][2] = {{CLSP_K_VOX_KEYS_ROUND,
+                                               CLSP_K_VOX_KEYS_ROUND_FAR},
+                                              {CLSP_K_VOX_KEYS_ROUND64,
+                                               CLSP_K_VOX_KEYS_ROUND64_FAR}};
   return VOX_LAUNCH(r, kernel[r->wide][far], CLSP_VOXEL_STAGE_KEYS, clsp_items_any(r->n),
                     CLSP_A(r->pts), CLSP_A(r->n), CLSP_A(o->voxel_size[0]),
                     CLSP_A(o->voxel_size[1]), CLSP_A(o->voxel_size[2]), CLSP_A(lo[0]),
@@ -280,8 +282,11 @@ static clsp_status hash_insert(vox_run *r) {
                                        "voxelize hash keys", &r->tkeys);
   if (st == CLSP_SUCCESS) st = buf(r, cap, "voxelize hash first", &r->tfirst);
   if (st == CLSP_SUCCESS) st = buf(r, cap, "voxelize slot voxel", &r->slot_voxel);
-  if (st == CLSP_SUCCESS) st = clsp__fill_u32(r->ctx, r->tkeys, CLSP_NONE_U32, 0, (uint32_t)(cap * key_bytes / 4), NULL);
-  if (st == CLSP_SUCCESS) st = clsp__fill_u32(r->ctx, r->tfirst, CLSP_NONE_U32, 0, cap, NULL);
+  if (st == CLSP_SUCCESS)
+    st = clsp__fill_u32(r->ctx, r->tkeys, CLSP_NONE_U32, 0,
+                        (uint32_t)(cap * key_bytes / 4), NULL);
+  if (st == CLSP_SUCCESS)
+    st = clsp__fill_u32(r->ctx, r->tfirst, CLSP_NONE_U32, 0, cap, NULL);
   if (st != CLSP_SUCCESS) return st;
   return VOX_LAUNCH(r, r->wide ? CLSP_K_VOX_HASH_INSERT64 : CLSP_K_VOX_HASH_INSERT,
                     CLSP_VOXEL_STAGE_HASH, clsp_items_any(r->n), CLSP_A(r->keys),
@@ -299,8 +304,9 @@ static clsp_status sort_runs(vox_run *r) {
   if (st == CLSP_SUCCESS) st = buf(r, r->n, "voxelize run first", &r->tfirst);
   if (st == CLSP_SUCCESS) st = buf(r, r->n, "voxelize slot voxel", &r->slot_voxel);
   if (st != CLSP_SUCCESS) return st;
-  st = VOX_LAUNCH(r, CLSP_K_VOX_SORT_INIT, CLSP_VOXEL_STAGE_HASH, clsp_items_any(r->n),
-                  CLSP_A(r->keys), CLSP_A(r->n), CLSP_A(r->tkeys), CLSP_A(r->sorted_points));
+  st =
+    VOX_LAUNCH(r, CLSP_K_VOX_SORT_INIT, CLSP_VOXEL_STAGE_HASH, clsp_items_any(r->n),
+               CLSP_A(r->keys), CLSP_A(r->n), CLSP_A(r->tkeys), CLSP_A(r->sorted_points));
   if (st == CLSP_SUCCESS) {
     /* The sort's launches are recorded under the hash stage too. */
     clsp_events *ev = r->timed ? &r->events : NULL;
@@ -340,16 +346,16 @@ static clsp_status emit_and_bucket(vox_run *r, int32_t batch) {
   if (st == CLSP_SUCCESS) st = buf(r, r->n, "voxelize buckets", &r->bucket);
   if (st == CLSP_SUCCESS) st = clsp__fill_u32(r->ctx, r->counts, 0, 0, r->m + 1, NULL);
   if (st != CLSP_SUCCESS) return st;
-  st = VOX_LAUNCH(r, r->wide ? CLSP_K_VOX_EMIT64 : CLSP_K_VOX_EMIT,
-                  CLSP_VOXEL_STAGE_COMPACT, clsp_items_any(r->n), CLSP_A(r->keys),
-                  CLSP_A(r->slot_of), CLSP_A(r->head), CLSP_A(r->rank), CLSP_A(r->n),
-                  CLSP_A(r->d1), CLSP_A(r->d2), CLSP_A(batch), CLSP_A(r->slot_voxel),
-                  CLSP_A(r->coords));
+  st =
+    VOX_LAUNCH(r, r->wide ? CLSP_K_VOX_EMIT64 : CLSP_K_VOX_EMIT, CLSP_VOXEL_STAGE_COMPACT,
+               clsp_items_any(r->n), CLSP_A(r->keys), CLSP_A(r->slot_of), CLSP_A(r->head),
+               CLSP_A(r->rank), CLSP_A(r->n), CLSP_A(r->d1), CLSP_A(r->d2), CLSP_A(batch),
+               CLSP_A(r->slot_voxel), CLSP_A(r->coords));
   /* head is no longer needed: it now holds each point's voxel row. */
   if (st == CLSP_SUCCESS)
     st = VOX_LAUNCH(r, CLSP_K_VOX_COUNT, CLSP_VOXEL_STAGE_COMPACT, clsp_items_any(r->n),
-                    CLSP_A(r->slot_of), CLSP_A(r->slot_voxel), CLSP_A(r->n), CLSP_A(r->head),
-                    CLSP_A(r->counts));
+                    CLSP_A(r->slot_of), CLSP_A(r->slot_voxel), CLSP_A(r->n),
+                    CLSP_A(r->head), CLSP_A(r->counts));
   if (st == CLSP_SUCCESS) st = scan(r, r->counts, r->offsets, r->m + 1);
   if (st == CLSP_SUCCESS) st = clsp__fill_u32(r->ctx, r->counts, 0, 0, r->m + 1, NULL);
   if (st == CLSP_SUCCESS)
@@ -370,9 +376,9 @@ static clsp_status means(vox_run *r) {
 }
 
 static void run_release(vox_run *r, int owns_pts) {
-  cl_mem *all[] = {&r->keys, &r->slot_of, &r->head, &r->rank, &r->tkeys,
-                   &r->tfirst, &r->slot_voxel, &r->counts, &r->offsets, &r->bucket,
-                   &r->coords, &r->feats, &r->sorted_points};
+  cl_mem *all[] = {&r->keys,   &r->slot_of,    &r->head,         &r->rank,    &r->tkeys,
+                   &r->tfirst, &r->slot_voxel, &r->counts,       &r->offsets, &r->bucket,
+                   &r->coords, &r->feats,      &r->sorted_points};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
     clsp__buffer_release(r->ctx, all[i]);
   if (owns_pts) clsp__buffer_release(r->ctx, &r->pts);
@@ -414,8 +420,9 @@ static clsp_status voxelize_run(vox_run *r, const clsp_voxelize_options *o,
   return clsp__tensor_adopt(r->ctx, &d, c, f, clsp__new_sites_id(), out);
 }
 
-static clsp_status voxelize_common(clsp_context *ctx, const clsp_voxelize_options *options,
-                                   cl_mem pts, int owns_pts, size_t n, clsp_tensor **out,
+static clsp_status voxelize_common(clsp_context *ctx,
+                                   const clsp_voxelize_options *options, cl_mem pts,
+                                   int owns_pts, size_t n, clsp_tensor **out,
                                    clsp_voxelize_stats *stats) {
   double t0 = clsp__now_ms();
   clsp_voxelize_options o;
@@ -456,8 +463,8 @@ clsp_status clsp_voxelize(clsp_context *ctx, const clsp_voxelize_options *option
   if (!points && n > 0)
     return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "points: NULL with n = %zu", n);
   cl_mem pts = NULL;
-  st = clsp__buffer_create(ctx, CL_MEM_READ_ONLY | (n ? CL_MEM_COPY_HOST_PTR : 0),
-                           n * 16, (void *)points, "voxelize points", &pts);
+  st = clsp__buffer_create(ctx, CL_MEM_READ_ONLY | (n ? CL_MEM_COPY_HOST_PTR : 0), n * 16,
+                           (void *)points, "voxelize points", &pts);
   if (st != CLSP_SUCCESS) return st;
   return voxelize_common(ctx, options, pts, 1, n, out, stats);
 }
@@ -471,7 +478,8 @@ clsp_status clsp_voxelize_buffer(clsp_context *ctx, const clsp_voxelize_options 
   size_t size = 0;
   cl_context owner = NULL;
   if (clGetMemObjectInfo(points, CL_MEM_SIZE, sizeof size, &size, NULL) != CL_SUCCESS ||
-      clGetMemObjectInfo(points, CL_MEM_CONTEXT, sizeof owner, &owner, NULL) != CL_SUCCESS)
+      clGetMemObjectInfo(points, CL_MEM_CONTEXT, sizeof owner, &owner, NULL) !=
+        CL_SUCCESS)
     return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "points: not a valid cl_mem");
   if (owner != ctx->cl)
     return clsp__fail(ctx, CLSP_ERROR_MISMATCH,

@@ -60,17 +60,23 @@ static clsp_status warm_weights(clsp_context *ctx, warm_set *s, int which, size_
   return clsp_weights_create(ctx, volume, cin, cout, s->host, s->host, &s->w[which]);
 }
 
-/* conv forward in every scatter mode the device may run: the default, the
- * deterministic order and atomics. */
+/* conv forward in every dataflow and scatter mode the device may run:
+ * gather-GEMM-scatter in fixed order and with atomics, fused, then the
+ * device's default (kept as the result). */
 static clsp_status warm_conv(clsp_context *ctx, warm_set *s, const clsp_rulebook *rb,
-                             const clsp_tensor *x, const clsp_weights *w, clsp_tensor **y) {
-  static const uint32_t modes[] = {CLSP_CONV_DETERMINISTIC, CLSP_CONV_ATOMIC, 0};
+                             const clsp_tensor *x, const clsp_weights *w,
+                             clsp_tensor **y) {
+  static const uint32_t modes[] = {CLSP_CONV_GATHER_GEMM | CLSP_CONV_DETERMINISTIC,
+                                   CLSP_CONV_ATOMIC, CLSP_CONV_FUSED, 0};
+  const int n = (int)(sizeof modes / sizeof modes[0]);
   clsp_status st = CLSP_SUCCESS;
-  for (int m = 0; m < 3 && st == CLSP_SUCCESS; m++) {
+  for (int m = 0; m < n && st == CLSP_SUCCESS; m++) {
     clsp_tensor *out = NULL;
     st = clsp_conv_forward(ctx, rb, x, w, modes[m], &out, NULL);
-    if (m < 2) clsp_tensor_destroy(out);
-    else *y = out;
+    if (m < n - 1)
+      clsp_tensor_destroy(out);
+    else
+      *y = out;
   }
   return st;
 }
@@ -96,7 +102,8 @@ static clsp_status warm_pools(clsp_context *ctx, warm_set *s, const clsp_ruleboo
     st = clsp_pool_forward(ctx, rb, (clsp_pool_type)type, x, y);
     if (st == CLSP_SUCCESS)
       st = clsp_pool_backward(ctx, rb, (clsp_pool_type)type, x, *y, new_tensor(s));
-    if (st == CLSP_SUCCESS) st = clsp_global_pool_forward(ctx, (clsp_pool_type)type, x, g);
+    if (st == CLSP_SUCCESS)
+      st = clsp_global_pool_forward(ctx, (clsp_pool_type)type, x, g);
     if (st == CLSP_SUCCESS)
       st = clsp_global_pool_backward(ctx, (clsp_pool_type)type, x, g, new_tensor(s));
   }
@@ -109,7 +116,8 @@ static clsp_status warm_convs(clsp_context *ctx, warm_set *s, const clsp_tensor 
   const clsp_conv_geometry sub = {{3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}};
   const clsp_conv_geometry down = {{3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {1, 1, 1}};
   clsp_tensor *y = NULL, *z = NULL, *u = NULL, *v = NULL;
-  clsp_status st = clsp_rulebook_build(ctx, CLSP_CONV_SUBMANIFOLD, &sub, x, new_rulebook(s));
+  clsp_status st =
+    clsp_rulebook_build(ctx, CLSP_CONV_SUBMANIFOLD, &sub, x, new_rulebook(s));
   if (st == CLSP_SUCCESS) st = warm_weights(ctx, s, 0, 27, WARM_C_IN, WARM_C_OUT);
   if (st == CLSP_SUCCESS) st = warm_conv(ctx, s, s->rb[0], x, s->w[0], new_tensor(s));
   if (st == CLSP_SUCCESS) y = s->t[s->n_t - 1];
@@ -117,7 +125,8 @@ static clsp_status warm_convs(clsp_context *ctx, warm_set *s, const clsp_tensor 
   if (st == CLSP_SUCCESS) st = clsp_relu(ctx, y, NULL);
   if (st == CLSP_SUCCESS) st = clsp_tensor_copy(ctx, y, new_tensor(s));
   if (st == CLSP_SUCCESS) st = clsp_add(ctx, y, s->t[s->n_t - 1], 1, NULL);
-  if (st == CLSP_SUCCESS) st = clsp_rulebook_build(ctx, CLSP_CONV_REGULAR, &down, x, new_rulebook(s));
+  if (st == CLSP_SUCCESS)
+    st = clsp_rulebook_build(ctx, CLSP_CONV_REGULAR, &down, x, new_rulebook(s));
   if (st == CLSP_SUCCESS) st = warm_conv(ctx, s, s->rb[1], x, s->w[0], new_tensor(s));
   if (st == CLSP_SUCCESS) z = s->t[s->n_t - 1];
   if (st == CLSP_SUCCESS) st = warm_backward(ctx, s, s->rb[1], x, s->w[0], z, 27);
@@ -150,7 +159,8 @@ clsp_status clsp_context_warmup_launches(clsp_context *ctx) {
   clsp_voxelize_defaults(CLSP_VOXEL_MINKUNET, &o);
   st = clsp_voxelize(ctx, &o, pts, WARM_POINTS, new_tensor(&s), NULL);
   clsp_voxelize_defaults(CLSP_VOXEL_SECOND, &o);
-  if (st == CLSP_SUCCESS) st = clsp_voxelize(ctx, &o, pts, WARM_POINTS, new_tensor(&s), NULL);
+  if (st == CLSP_SUCCESS)
+    st = clsp_voxelize(ctx, &o, pts, WARM_POINTS, new_tensor(&s), NULL);
   if (st == CLSP_SUCCESS) st = warm_convs(ctx, &s, s.t[1]);
   if (st == CLSP_SUCCESS) st = clsp_context_finish(ctx);
   warm_release(&s);

@@ -5,19 +5,21 @@
 #include "conv_stages.h"
 #include "clspconv/train.h"
 
-static clsp_status check_sizes(clsp_context *ctx, size_t kvol, size_t cin,
-                               size_t cout, size_t *elems) {
+static clsp_status check_sizes(clsp_context *ctx, size_t kvol, size_t cin, size_t cout,
+                               size_t *elems) {
   if (kvol == 0 || cin == 0 || cout == 0)
     return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT,
                       "kernel_volume = %zu, c_in = %zu, c_out = %zu: all must be "
-                      "positive", kvol, cin, cout);
+                      "positive",
+                      kvol, cin, cout);
   size_t per_tap;
   /* Kernels index weights with 32-bit arithmetic. */
   if (!clsp__mul_size(cin, cout, &per_tap) || !clsp__mul_size(per_tap, kvol, elems) ||
       *elems > UINT32_MAX)
     return clsp__fail(ctx, CLSP_ERROR_TOO_LARGE,
                       "weights: kernel_volume x c_in x c_out = %zu x %zu x %zu exceeds "
-                      "the 32-bit index range", kvol, cin, cout);
+                      "the 32-bit index range",
+                      kvol, cin, cout);
   return CLSP_SUCCESS;
 }
 
@@ -35,8 +37,8 @@ clsp_status clsp_weights_create(clsp_context *ctx, size_t kernel_volume, size_t 
   if (!w) return clsp__fail(ctx, CLSP_ERROR_OUT_OF_HOST_MEMORY, "weights handle");
   *w = (clsp_weights){ctx, kernel_volume, c_in, c_out, NULL, NULL};
   const cl_mem_flags flags = CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR;
-  st = clsp__buffer_create(ctx, flags, elems * sizeof(float), (void *)weights,
-                           "weights", &w->weights);
+  st = clsp__buffer_create(ctx, flags, elems * sizeof(float), (void *)weights, "weights",
+                           &w->weights);
   if (st == CLSP_SUCCESS && bias)
     st = clsp__buffer_create(ctx, flags, c_out * sizeof(float), (void *)bias, "bias",
                              &w->bias);
@@ -81,8 +83,10 @@ static clsp_status convert(clsp_weight_layout layout, size_t kernel_volume, size
       for (size_t o = 0; o < c_out; o++) {
         size_t native = (t * c_in + i) * c_out + o;
         size_t other = source_index(layout, kernel_volume, c_in, c_out, t, i, o);
-        if (to_native) dst[native] = src[other];
-        else dst[other] = src[native];
+        if (to_native)
+          dst[native] = src[other];
+        else
+          dst[other] = src[native];
       }
   return CLSP_SUCCESS;
 }

@@ -18,8 +18,10 @@
 static int64_t expected_extent(clsp_conv_kind kind, const clsp_conv_geometry *g, int a,
                                int64_t n) {
   int64_t ext = (int64_t)g->dilation[a] * (g->kernel[a] - 1);
-  if (kind == CLSP_CONV_REGULAR) return (n + 2 * (int64_t)g->padding[a] - ext - 1) / g->stride[a] + 1;
-  if (kind == CLSP_CONV_TRANSPOSED) return (n - 1) * g->stride[a] - 2 * (int64_t)g->padding[a] + ext + 1;
+  if (kind == CLSP_CONV_REGULAR)
+    return (n + 2 * (int64_t)g->padding[a] - ext - 1) / g->stride[a] + 1;
+  if (kind == CLSP_CONV_TRANSPOSED)
+    return (n - 1) * g->stride[a] - 2 * (int64_t)g->padding[a] + ext + 1;
   return n;
 }
 
@@ -42,7 +44,8 @@ static void fuzz_command_line(const uint8_t *data, size_t size) {
   text[size] = 0;
   char *argv[MAX_TOKENS + 1] = {"conv"};
   int argc = 1;
-  for (char *tok = strtok(text, " \n"); tok && argc < MAX_TOKENS; tok = strtok(NULL, " \n"))
+  for (char *tok = strtok(text, " \n"); tok && argc < MAX_TOKENS;
+       tok = strtok(NULL, " \n"))
     argv[argc++] = tok;
   argv[argc] = NULL;
   conv_args a;
@@ -65,7 +68,9 @@ static void fuzz_raw_geometry(const uint8_t *data, size_t size) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size == 0) return 0;
-  if (data[0] & 1) fuzz_command_line(data + 1, size - 1);
-  else fuzz_raw_geometry(data + 1, size - 1);
+  if (data[0] & 1)
+    fuzz_command_line(data + 1, size - 1);
+  else
+    fuzz_raw_geometry(data + 1, size - 1);
   return 0;
 }

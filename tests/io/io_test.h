@@ -9,16 +9,15 @@
 #include <stdint.h>
 
 /* Fails the current test with a formatted message (file name, seed...). */
-#define CHECK(cond, ...)                                                      \
-    do {                                                                      \
-        if (!(cond)) {                                                        \
-            print_error("CHECK failed: %s\n  ", #cond);                      \
-            print_error(__VA_ARGS__);                                         \
-            print_error("\n");                                                \
-            fail();                                                           \
-        }                                                                     \
-    } while (0)
-
+#define CHECK(cond, ...)                                                                 \
+  do {                                                                                   \
+    if (!(cond)) {                                                                       \
+      print_error("CHECK failed: %s\n  ", #cond);                                        \
+      print_error(__VA_ARGS__);                                                          \
+      print_error("\n");                                                                 \
+      fail();                                                                            \
+    }                                                                                    \
+  } while (0)
 
 /* cmocka group set-up/teardown: the temporary folder. */
 int group_setup(void **state);
@@ -32,8 +31,8 @@ unsigned char *read_all(const char *path, size_t *n);
 
 /* Little-endian byte builder for binary fixtures. */
 typedef struct {
-    unsigned char b[8192];
-    size_t n;
+  unsigned char b[8192];
+  size_t n;
 } bytes;
 
 void put(bytes *o, const void *p, size_t n);
@@ -43,11 +42,10 @@ void put_f64(bytes *o, double d);
 void put_str(bytes *o, const char *s);
 
 /* Asserts a failed call whose message names the file and the problem. */
-void expect_error(int rc, const char *err, const char *path,
-                  const char *needle);
+void expect_error(int rc, const char *err, const char *path, const char *needle);
 /* Asserts point i (4 floats) of pts. */
-void expect_point(const float *pts, size_t i, float x, float y, float z,
-                  float in, const char *path);
+void expect_point(const float *pts, size_t i, float x, float y, float z, float in,
+                  const char *path);
 /* clsp_cloud_read() that must succeed with expect_n points. */
 float *read_cloud_ok(const char *path, size_t expect_n);
 /* clsp_cloud_read() that must fail with needle in the message. */

@@ -27,10 +27,9 @@
 /* out: n_out x cout doubles, row r for out_coords row r.  Input coords must
  * be unique, within [0, batch) x [0, in_shape).  Returns 0 ok, -1 on invalid
  * arguments or allocation failure. */
-int ref_conv_dense(int kind, const ref_geom *g, const int32_t *in_shape,
-                   int32_t batch, size_t n_in, const int32_t *in_coords,
-                   const float *in_feats, size_t cin, size_t n_out,
-                   const int32_t *out_coords, size_t cout,
+int ref_conv_dense(int kind, const ref_geom *g, const int32_t *in_shape, int32_t batch,
+                   size_t n_in, const int32_t *in_coords, const float *in_feats,
+                   size_t cin, size_t n_out, const int32_t *out_coords, size_t cout,
                    const float *weights, const float *bias, double *out);
 
 /* Gradients of ref_conv_dense for the loss L = sum(out * d_out) (d_out:
@@ -39,11 +38,10 @@ int ref_conv_dense(int kind, const ref_geom *g, const int32_t *in_shape,
  * optional (NULL). Dense definition: d_in[i] += W[t] d_out[o] and
  * d_weights[t] += x[i] d_out[o]^T for every (i, o, t) the forward formula
  * connects; d_bias = sum of d_out rows. Returns 0 ok, -1 as above. */
-int ref_conv_backward(int kind, const ref_geom *g, const int32_t *in_shape,
-                      int32_t batch, size_t n_in, const int32_t *in_coords,
-                      const float *in_feats, size_t cin, size_t n_out,
-                      const int32_t *out_coords, const float *d_out,
-                      size_t cout, const float *weights, double *d_in,
+int ref_conv_backward(int kind, const ref_geom *g, const int32_t *in_shape, int32_t batch,
+                      size_t n_in, const int32_t *in_coords, const float *in_feats,
+                      size_t cin, size_t n_out, const int32_t *out_coords,
+                      const float *d_out, size_t cout, const float *weights, double *d_in,
                       double *d_weights, double *d_bias);
 
 /* The input rows a conv's output site reads, by the dense formula: an
@@ -51,9 +49,8 @@ int ref_conv_backward(int kind, const ref_geom *g, const int32_t *in_shape,
  * (kvol values). The index returns NULL on invalid arguments or duplicate
  * coordinates. Used by the pooling reference. */
 typedef struct ref_site_index ref_site_index;
-ref_site_index *ref_site_index_new(int kind, const ref_geom *g,
-                                   const int32_t *in_shape, int32_t batch,
-                                   size_t n_in, const int32_t *in_coords);
+ref_site_index *ref_site_index_new(int kind, const ref_geom *g, const int32_t *in_shape,
+                                   int32_t batch, size_t n_in, const int32_t *in_coords);
 void ref_site_index_free(ref_site_index *ix);
 void ref_window_rows(int kind, const ref_geom *g, const int32_t *in_shape,
                      const ref_site_index *ix, const int32_t *o, long *rows);
@@ -64,13 +61,13 @@ double ref_rel_error(const float *out, const double *ref, size_t n);
 /* Layout converters to native [K][Cin][Cout] (K = product of kernel dims,
  * kernel dims row-major first axis slowest, as PyTorch/spconv store them). */
 /* torch ConvNd weight [Cout][Cin][k...] */
-void ref_weights_from_torch(const float *src, size_t kvol, size_t cin,
-                            size_t cout, float *dst);
+void ref_weights_from_torch(const float *src, size_t kvol, size_t cin, size_t cout,
+                            float *dst);
 /* torch ConvTransposeNd weight [Cin][Cout][k...] */
-void ref_weights_from_torch_transposed(const float *src, size_t kvol,
-                                       size_t cin, size_t cout, float *dst);
+void ref_weights_from_torch_transposed(const float *src, size_t kvol, size_t cin,
+                                       size_t cout, float *dst);
 /* spconv 2.x weight [Cout][k...][Cin] */
-void ref_weights_from_spconv(const float *src, size_t kvol, size_t cin,
-                             size_t cout, float *dst);
+void ref_weights_from_spconv(const float *src, size_t kvol, size_t cin, size_t cout,
+                             float *dst);
 
 #endif

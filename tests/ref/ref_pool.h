@@ -24,15 +24,13 @@ enum { REF_POOL_MAX = 0, REF_POOL_AVG = 1 };
  * given, n_out x ch). Returns 0 ok, -1 on invalid arguments or allocation
  * failure. */
 int ref_pool(int type, int kind, const ref_geom *g, const int32_t *in_shape,
-             int32_t batch, size_t n_in, const int32_t *in_coords,
-             const float *x, size_t ch, size_t n_out,
-             const int32_t *out_coords, const float *dy, double *y,
-             double *dx);
+             int32_t batch, size_t n_in, const int32_t *in_coords, const float *x,
+             size_t ch, size_t n_out, const int32_t *out_coords, const float *dy,
+             double *y, double *dx);
 
 /* y: batch x ch (may be NULL); dx: n x ch (may be NULL, else dy given,
  * batch x ch). Returns 0 ok, -1 on invalid arguments. */
-int ref_global_pool(int type, int ndim, int32_t batch, size_t n,
-                    const int32_t *coords, const float *x, size_t ch,
-                    const float *dy, double *y, double *dx);
+int ref_global_pool(int type, int ndim, int32_t batch, size_t n, const int32_t *coords,
+                    const float *x, size_t ch, const float *dy, double *y, double *dx);
 
 #endif

@@ -12,32 +12,26 @@ typedef struct site_key {
   uint32_t row;
 } site_key;
 
-static int cmp_coords(const site_key *a, const site_key *b)
-{
+static int cmp_coords(const site_key *a, const site_key *b) {
   for (int j = 0; j < 1 + REF_MAX_DIM; ++j)
-    if (a->c[j] != b->c[j])
-      return a->c[j] < b->c[j] ? -1 : 1;
+    if (a->c[j] != b->c[j]) return a->c[j] < b->c[j] ? -1 : 1;
   return 0;
 }
 
-static int cmp_site(const void *pa, const void *pb)
-{
+static int cmp_site(const void *pa, const void *pb) {
   const site_key *a = pa, *b = pb;
   int r = cmp_coords(a, b);
-  if (r)
-    return r;
+  if (r) return r;
   return (a->row > b->row) - (a->row < b->row);
 }
 
 /* Index of the site with coordinates of *key in sorted keys, or -1. */
-static long find_site(const site_key *keys, size_t n, const site_key *key)
-{
+static long find_site(const site_key *keys, size_t n, const site_key *key) {
   size_t lo = 0, hi = n;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
     int r = cmp_coords(&keys[mid], key);
-    if (r == 0)
-      return (long)mid;
+    if (r == 0) return (long)mid;
     if (r < 0)
       lo = mid + 1;
     else
@@ -46,27 +40,21 @@ static long find_site(const site_key *keys, size_t n, const site_key *key)
   return -1;
 }
 
-static int geom_valid(const ref_geom *g)
-{
-  if (!g || g->ndim < 1 || g->ndim > REF_MAX_DIM)
-    return 0;
+static int geom_valid(const ref_geom *g) {
+  if (!g || g->ndim < 1 || g->ndim > REF_MAX_DIM) return 0;
   for (int a = 0; a < g->ndim; ++a)
-    if (g->kernel[a] < 1 || g->stride[a] < 1 || g->padding[a] < 0 ||
-        g->dilation[a] < 1)
+    if (g->kernel[a] < 1 || g->stride[a] < 1 || g->padding[a] < 0 || g->dilation[a] < 1)
       return 0;
   return 1;
 }
 
-size_t ref_kernel_volume(const ref_geom *g)
-{
+size_t ref_kernel_volume(const ref_geom *g) {
   size_t k = 1;
-  for (int a = 0; a < g->ndim; ++a)
-    k *= (size_t)g->kernel[a];
+  for (int a = 0; a < g->ndim; ++a) k *= (size_t)g->kernel[a];
   return k;
 }
 
-void ref_tap_offsets(const ref_geom *g, size_t t, int32_t *ta)
-{
+void ref_tap_offsets(const ref_geom *g, size_t t, int32_t *ta) {
   for (int a = g->ndim - 1; a >= 0; --a) {
     ta[a] = (int32_t)(t % (size_t)g->kernel[a]);
     t /= (size_t)g->kernel[a];
@@ -74,19 +62,15 @@ void ref_tap_offsets(const ref_geom *g, size_t t, int32_t *ta)
 }
 
 int ref_out_shape(int kind, const ref_geom *g, const int32_t *in_shape,
-                  int32_t *out_shape)
-{
-  if (!geom_valid(g) || !in_shape || !out_shape)
-    return -1;
+                  int32_t *out_shape) {
+  if (!geom_valid(g) || !in_shape || !out_shape) return -1;
   for (int a = 0; a < g->ndim; ++a) {
     int64_t n = in_shape[a], k = g->kernel[a], s = g->stride[a];
     int64_t p = g->padding[a], ext = (int64_t)g->dilation[a] * (k - 1);
     int64_t o;
-    if (n <= 0)
-      return -1;
+    if (n <= 0) return -1;
     if (kind == REF_SUBM) {
-      if (s != 1)
-        return -1;
+      if (s != 1) return -1;
       o = n;
     } else if (kind == REF_REGULAR) {
       int64_t num = n + 2 * p - ext - 1;
@@ -98,8 +82,7 @@ int ref_out_shape(int kind, const ref_geom *g, const int32_t *in_shape,
     } else {
       return -1;
     }
-    if (o <= 0 || o > INT32_MAX)
-      return -1;
+    if (o <= 0 || o > INT32_MAX) return -1;
     out_shape[a] = (int32_t)o;
   }
   return 0;
@@ -108,8 +91,7 @@ int ref_out_shape(int kind, const ref_geom *g, const int32_t *in_shape,
 /* Coordinate of the input feeding output o at tap offsets ta.  Returns 0
  * when no integer input exists (transposed, non-divisible). */
 static int input_of_output(int kind, const ref_geom *g, const int32_t *o,
-                           const int32_t *ta, int64_t *in)
-{
+                           const int32_t *ta, int64_t *in) {
   for (int a = 0; a < g->ndim; ++a) {
     int64_t s = g->stride[a], p = g->padding[a], d = g->dilation[a];
     int64_t k = g->kernel[a];
@@ -119,8 +101,7 @@ static int input_of_output(int kind, const ref_geom *g, const int32_t *o,
       in[a] = (int64_t)o[a] * s - p + ta[a] * d;
     } else {
       int64_t num = o[a] + p - ta[a] * d;
-      if (num < 0 || num % s != 0)
-        return 0;
+      if (num < 0 || num % s != 0) return 0;
       in[a] = num / s;
     }
   }
@@ -130,42 +111,33 @@ static int input_of_output(int kind, const ref_geom *g, const int32_t *o,
 /* Coordinate of the output fed by input i at tap offsets ta, for kinds 1, 2.
  * Returns 0 when it is non-integer or outside [0, out_shape). */
 static int output_of_input(int kind, const ref_geom *g, const int32_t *i,
-                           const int32_t *ta, const int32_t *out_shape,
-                           int64_t *o)
-{
+                           const int32_t *ta, const int32_t *out_shape, int64_t *o) {
   for (int a = 0; a < g->ndim; ++a) {
     int64_t s = g->stride[a], p = g->padding[a], d = g->dilation[a];
     if (kind == REF_REGULAR) {
       int64_t num = i[a] + p - ta[a] * d;
-      if (num < 0 || num % s != 0)
-        return 0;
+      if (num < 0 || num % s != 0) return 0;
       o[a] = num / s;
     } else {
       o[a] = (int64_t)i[a] * s - p + ta[a] * d;
     }
-    if (o[a] < 0 || o[a] >= out_shape[a])
-      return 0;
+    if (o[a] < 0 || o[a] >= out_shape[a]) return 0;
   }
   return 1;
 }
 
-static void key_set(site_key *k, int ndim, int32_t b, const int64_t *c,
-                    uint32_t row)
-{
+static void key_set(site_key *k, int ndim, int32_t b, const int64_t *c, uint32_t row) {
   memset(k, 0, sizeof *k);
   k->c[0] = b;
-  for (int a = 0; a < ndim; ++a)
-    k->c[1 + a] = (int32_t)c[a];
+  for (int a = 0; a < ndim; ++a) k->c[1 + a] = (int32_t)c[a];
   k->row = row;
 }
 
 /* Sorted keys of the input sites; -1 on out-of-range or duplicate sites. */
-static int sorted_inputs(int ndim, const int32_t *shape, int32_t batch,
-                         size_t n, const int32_t *coords, site_key **keys_out)
-{
+static int sorted_inputs(int ndim, const int32_t *shape, int32_t batch, size_t n,
+                         const int32_t *coords, site_key **keys_out) {
   site_key *keys = malloc((n ? n : 1) * sizeof *keys);
-  if (!keys)
-    return -1;
+  if (!keys) return -1;
   for (size_t r = 0; r < n; ++r) {
     const int32_t *row = coords + r * (size_t)(1 + ndim);
     int64_t c[REF_MAX_DIM];
@@ -191,14 +163,12 @@ static int sorted_inputs(int ndim, const int32_t *shape, int32_t batch,
 }
 
 /* Kinds 1, 2: every (input, tap) image, sorted and deduplicated. */
-static int collect_outputs(int kind, const ref_geom *g, size_t kvol,
-                           size_t n, const int32_t *coords, ref_rulebook *rb)
-{
+static int collect_outputs(int kind, const ref_geom *g, size_t kvol, size_t n,
+                           const int32_t *coords, ref_rulebook *rb) {
   int nd = g->ndim;
   size_t cap = n * kvol, m = 0;
   site_key *cand = malloc((cap ? cap : 1) * sizeof *cand);
-  if (!cand)
-    return -1;
+  if (!cand) return -1;
   for (size_t r = 0; r < n; ++r) {
     const int32_t *row = coords + r * (size_t)(1 + nd);
     for (size_t t = 0; t < kvol; ++t) {
@@ -212,8 +182,7 @@ static int collect_outputs(int kind, const ref_geom *g, size_t kvol,
   qsort(cand, m, sizeof *cand, cmp_site);
   size_t u = 0;
   for (size_t j = 0; j < m; ++j)
-    if (u == 0 || cmp_coords(&cand[u - 1], &cand[j]) != 0)
-      cand[u++] = cand[j];
+    if (u == 0 || cmp_coords(&cand[u - 1], &cand[j]) != 0) cand[u++] = cand[j];
   rb->n_out = u;
   rb->out_coords = malloc((u ? u : 1) * (size_t)(1 + nd) * sizeof(int32_t));
   if (!rb->out_coords) {
@@ -229,9 +198,8 @@ static int collect_outputs(int kind, const ref_geom *g, size_t kvol,
 
 /* For each tap (outer) and output row (inner, ascending) look up the unique
  * input; the loop order yields the required pair order directly. */
-static int collect_pairs(int kind, const ref_geom *g, const site_key *keys,
-                         size_t n, ref_rulebook *rb)
-{
+static int collect_pairs(int kind, const ref_geom *g, const site_key *keys, size_t n,
+                         ref_rulebook *rb) {
   int nd = g->ndim;
   size_t cap = rb->n_out * rb->kvol, m = 0;
   if (rb->n_out > UINT32_MAX) /* rows are stored as uint32 */
@@ -239,8 +207,7 @@ static int collect_pairs(int kind, const ref_geom *g, const site_key *keys,
   rb->start = malloc((rb->kvol + 1) * sizeof *rb->start);
   rb->in_rows = malloc((cap ? cap : 1) * sizeof *rb->in_rows);
   rb->out_rows = malloc((cap ? cap : 1) * sizeof *rb->out_rows);
-  if (!rb->start || !rb->in_rows || !rb->out_rows)
-    return -1;
+  if (!rb->start || !rb->in_rows || !rb->out_rows) return -1;
   for (size_t t = 0; t < rb->kvol; ++t) {
     int32_t ta[REF_MAX_DIM];
     ref_tap_offsets(g, t, ta);
@@ -249,12 +216,10 @@ static int collect_pairs(int kind, const ref_geom *g, const site_key *keys,
       const int32_t *o = rb->out_coords + r * (size_t)(1 + nd);
       int64_t in[REF_MAX_DIM];
       site_key key;
-      if (!input_of_output(kind, g, o + 1, ta, in))
-        continue;
+      if (!input_of_output(kind, g, o + 1, ta, in)) continue;
       key_set(&key, nd, o[0], in, 0);
       long hit = find_site(keys, n, &key);
-      if (hit < 0)
-        continue;
+      if (hit < 0) continue;
       rb->in_rows[m] = keys[hit].row;
       rb->out_rows[m] = (uint32_t)r;
       ++m;
@@ -266,23 +231,19 @@ static int collect_pairs(int kind, const ref_geom *g, const site_key *keys,
 
 int ref_rulebook_build(int kind, const ref_geom *g, const int32_t *in_shape,
                        int32_t batch, size_t n, const int32_t *coords,
-                       ref_rulebook *out)
-{
+                       ref_rulebook *out) {
   site_key *keys = NULL;
-  if (!out)
-    return -1;
+  if (!out) return -1;
   memset(out, 0, sizeof *out);
-  if (kind < REF_SUBM || kind > REF_TRANSPOSED || batch < 1 ||
-      (n && !coords) || n > UINT32_MAX)
+  if (kind < REF_SUBM || kind > REF_TRANSPOSED || batch < 1 || (n && !coords) ||
+      n > UINT32_MAX)
     return -1;
-  if (ref_out_shape(kind, g, in_shape, out->out_shape) != 0)
-    return -1;
+  if (ref_out_shape(kind, g, in_shape, out->out_shape) != 0) return -1;
   out->kind = kind;
   out->ndim = g->ndim;
   memcpy(out->in_shape, in_shape, (size_t)g->ndim * sizeof(int32_t));
   out->kvol = ref_kernel_volume(g);
-  if (sorted_inputs(g->ndim, in_shape, batch, n, coords, &keys) != 0)
-    return -1;
+  if (sorted_inputs(g->ndim, in_shape, batch, n, coords, &keys) != 0) return -1;
   int rc = 0;
   if (kind == REF_SUBM) {
     size_t bytes = n * (size_t)(1 + g->ndim) * sizeof(int32_t);
@@ -295,11 +256,9 @@ int ref_rulebook_build(int kind, const ref_geom *g, const int32_t *in_shape,
   } else {
     rc = collect_outputs(kind, g, out->kvol, n, coords, out);
   }
-  if (rc == 0)
-    rc = collect_pairs(kind, g, keys, n, out);
+  if (rc == 0) rc = collect_pairs(kind, g, keys, n, out);
   free(keys);
-  if (rc != 0)
-    ref_rulebook_free(out);
+  if (rc != 0) ref_rulebook_free(out);
   return rc;
 }
 
@@ -307,19 +266,15 @@ typedef struct pair_rows {
   uint32_t out_row, in_row;
 } pair_rows;
 
-static int cmp_pair(const void *pa, const void *pb)
-{
+static int cmp_pair(const void *pa, const void *pb) {
   const pair_rows *a = pa, *b = pb;
-  if (a->out_row != b->out_row)
-    return a->out_row < b->out_row ? -1 : 1;
+  if (a->out_row != b->out_row) return a->out_row < b->out_row ? -1 : 1;
   return (a->in_row > b->in_row) - (a->in_row < b->in_row);
 }
 
 int ref_rulebook_inverse(const ref_rulebook *regular, size_t n_in_of_regular,
-                         const int32_t *regular_in_coords, ref_rulebook *out)
-{
-  if (!out)
-    return -1;
+                         const int32_t *regular_in_coords, ref_rulebook *out) {
+  if (!out) return -1;
   memset(out, 0, sizeof *out);
   if (!regular || regular->kind != REF_REGULAR ||
       (n_in_of_regular && !regular_in_coords) || n_in_of_regular > UINT32_MAX)
@@ -338,8 +293,7 @@ int ref_rulebook_inverse(const ref_rulebook *regular, size_t n_in_of_regular,
   out->in_rows = malloc((np ? np : 1) * sizeof *out->in_rows);
   out->out_rows = malloc((np ? np : 1) * sizeof *out->out_rows);
   pair_rows *tmp = malloc((np ? np : 1) * sizeof *tmp);
-  if (!out->out_coords || !out->start || !out->in_rows || !out->out_rows ||
-      !tmp) {
+  if (!out->out_coords || !out->start || !out->in_rows || !out->out_rows || !tmp) {
     free(tmp);
     ref_rulebook_free(out);
     return -1;
@@ -357,8 +311,7 @@ int ref_rulebook_inverse(const ref_rulebook *regular, size_t n_in_of_regular,
   /* Swapping changes the sort key, so re-sort each tap's segment. */
   for (size_t t = 0; t < rg->kvol; ++t) {
     out->start[t] = rg->start[t];
-    qsort(tmp + rg->start[t], rg->start[t + 1] - rg->start[t], sizeof *tmp,
-          cmp_pair);
+    qsort(tmp + rg->start[t], rg->start[t + 1] - rg->start[t], sizeof *tmp, cmp_pair);
   }
   out->start[rg->kvol] = np;
   for (size_t j = 0; j < np; ++j) {
@@ -369,10 +322,8 @@ int ref_rulebook_inverse(const ref_rulebook *regular, size_t n_in_of_regular,
   return 0;
 }
 
-void ref_rulebook_free(ref_rulebook *rb)
-{
-  if (!rb)
-    return;
+void ref_rulebook_free(ref_rulebook *rb) {
+  if (!rb) return;
   free(rb->out_coords);
   free(rb->start);
   free(rb->in_rows);

@@ -29,12 +29,12 @@ typedef struct ref_geom {
 
 typedef struct ref_rulebook {
   int kind, ndim;
-  int32_t in_shape[4];   /* spatial shape of the conv's input */
-  int32_t out_shape[4];  /* spatial shape of the conv's output */
+  int32_t in_shape[4];  /* spatial shape of the conv's input */
+  int32_t out_shape[4]; /* spatial shape of the conv's output */
   size_t n_out;
-  int32_t *out_coords;   /* n_out x (1 + ndim) */
+  int32_t *out_coords; /* n_out x (1 + ndim) */
   size_t kvol;
-  size_t *start;         /* kvol + 1 prefix offsets into in_rows/out_rows */
+  size_t *start;                /* kvol + 1 prefix offsets into in_rows/out_rows */
   uint32_t *in_rows, *out_rows; /* start[kvol] pairs, grouped by tap */
 } ref_rulebook;
 
@@ -54,8 +54,7 @@ int ref_out_shape(int kind, const ref_geom *g, const int32_t *in_shape,
  * batch in [0, batch) and every coordinate in [0, in_shape).  Returns 0 ok,
  * -1 on invalid arguments/input or allocation failure (out is then zeroed). */
 int ref_rulebook_build(int kind, const ref_geom *g, const int32_t *in_shape,
-                       int32_t batch, size_t n, const int32_t *coords,
-                       ref_rulebook *out);
+                       int32_t batch, size_t n, const int32_t *coords, ref_rulebook *out);
 
 /* Inverse (kind 3) of a regular rulebook: outputs = the regular conv's input
  * sites (n_in_of_regular rows, original order), inputs = its output sites,

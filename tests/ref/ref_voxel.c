@@ -8,29 +8,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-int ref_load_kitti_bin(const char *path, float **points, size_t *n)
-{
+int ref_load_kitti_bin(const char *path, float **points, size_t *n) {
   FILE *f = fopen(path, "rb");
   size_t cap = 0, len = 0;
   unsigned char *buf = NULL;
   if (!f || !points || !n) {
-    if (f)
-      fclose(f);
+    if (f) fclose(f);
     return -1;
   }
   for (;;) { /* read in chunks: no reliance on ftell */
     if (len == cap) {
       size_t ncap = cap ? cap * 2 : (size_t)1 << 20;
       unsigned char *nb = realloc(buf, ncap);
-      if (!nb)
-        break;
+      if (!nb) break;
       buf = nb;
       cap = ncap;
     }
     size_t got = fread(buf + len, 1, cap - len, f);
     len += got;
-    if (got == 0)
-      break;
+    if (got == 0) break;
   }
   int bad = ferror(f) || !feof(f) || len % (4 * sizeof(float)) != 0;
   fclose(f);
@@ -51,12 +47,10 @@ typedef struct tagged {
   size_t idx;
 } tagged;
 
-static int cmp_tagged(const void *pa, const void *pb)
-{
+static int cmp_tagged(const void *pa, const void *pb) {
   const tagged *a = pa, *b = pb;
   for (int j = 0; j < 3; ++j)
-    if (a->v[j] != b->v[j])
-      return a->v[j] < b->v[j] ? -1 : 1;
+    if (a->v[j] != b->v[j]) return a->v[j] < b->v[j] ? -1 : 1;
   return (a->idx > b->idx) - (a->idx < b->idx);
 }
 
@@ -65,16 +59,14 @@ typedef struct group {
   size_t first, begin, end;
 } group;
 
-static int cmp_group(const void *pa, const void *pb)
-{
+static int cmp_group(const void *pa, const void *pb) {
   const group *a = pa, *b = pb;
   return (a->first > b->first) - (a->first < b->first);
 }
 
 /* Range mode: floorf((p - min) / size) in float32; 0 if outside the grid. */
-static int voxel_in_range(const float *pt, const float *size,
-                          const float *range, const int32_t *grid, int64_t *v)
-{
+static int voxel_in_range(const float *pt, const float *size, const float *range,
+                          const int32_t *grid, int64_t *v) {
   for (int a = 0; a < 3; ++a) {
     float q = (pt[a] - range[a]) / size[a];
     float f = floorf(q);
@@ -87,15 +79,13 @@ static int voxel_in_range(const float *pt, const float *size,
 
 /* Tag points with voxel indices; returns the number kept, or -1. */
 static long tag_points(const float *points, size_t n, const float *size,
-                       const float *range, tagged *tags, int32_t *shape)
-{
+                       const float *range, tagged *tags, int32_t *shape) {
   size_t m = 0;
   if (range) {
     for (int a = 0; a < 3; ++a) {
       double cells = ((double)range[3 + a] - range[a]) / (double)size[a];
       double r = floor(cells + 0.5);
-      if (!(r >= 1.0 && r < 1e9))
-        return -1;
+      if (!(r >= 1.0 && r < 1e9)) return -1;
       shape[a] = (int32_t)r;
     }
     for (size_t j = 0; j < n; ++j)
@@ -110,16 +100,13 @@ static long tag_points(const float *points, size_t n, const float *size,
       if (!(fabsf(r) < 4611686018427387904.0f)) /* 2^62, NaN, inf */
         return -1;
       tags[j].v[a] = (int64_t)r;
-      if (j == 0 || tags[j].v[a] < lo[a])
-        lo[a] = tags[j].v[a];
-      if (j == 0 || tags[j].v[a] > hi[a])
-        hi[a] = tags[j].v[a];
+      if (j == 0 || tags[j].v[a] < lo[a]) lo[a] = tags[j].v[a];
+      if (j == 0 || tags[j].v[a] > hi[a]) hi[a] = tags[j].v[a];
     }
     tags[j].idx = j;
   }
   for (size_t j = 0; j < n; ++j)
-    for (int a = 0; a < 3; ++a)
-      tags[j].v[a] -= lo[a];
+    for (int a = 0; a < 3; ++a) tags[j].v[a] -= lo[a];
   for (int a = 0; a < 3; ++a) {
     if (hi[a] - lo[a] >= INT32_MAX) /* coordinates are int32 */
       return -1;
@@ -129,40 +116,31 @@ static long tag_points(const float *points, size_t n, const float *size,
 }
 
 /* Write voxel g (mean of its points) into row r of out. */
-static void emit_voxel(const float *points, const tagged *tags,
-                       const group *g, int zyx, int32_t batch,
-                       ref_voxels *out, size_t r)
-{
+static void emit_voxel(const float *points, const tagged *tags, const group *g, int zyx,
+                       int32_t batch, ref_voxels *out, size_t r) {
   double sum[4] = {0, 0, 0, 0};
   const int64_t *v = tags[g->begin].v;
   for (size_t j = g->begin; j < g->end; ++j)
-    for (int c = 0; c < 4; ++c)
-      sum[c] += points[4 * tags[j].idx + c];
+    for (int c = 0; c < 4; ++c) sum[c] += points[4 * tags[j].idx + c];
   int32_t *co = out->coords + 4 * r;
   co[0] = batch;
-  for (int a = 0; a < 3; ++a)
-    co[1 + a] = (int32_t)(zyx ? v[2 - a] : v[a]);
+  for (int a = 0; a < 3; ++a) co[1 + a] = (int32_t)(zyx ? v[2 - a] : v[a]);
   for (int c = 0; c < 4; ++c)
     out->feats[4 * r + c] = (float)(sum[c] / (double)(g->end - g->begin));
 }
 
 int ref_voxelize(const float *points, size_t n, const float voxel_size[3],
-                 const float *range, int zyx, int32_t batch, ref_voxels *out)
-{
+                 const float *range, int zyx, int32_t batch, ref_voxels *out) {
   int32_t shape[3];
-  if (!out)
-    return -1;
+  if (!out) return -1;
   memset(out, 0, sizeof *out);
-  if ((n && !points) || !voxel_size || batch < 0)
-    return -1;
+  if ((n && !points) || !voxel_size || batch < 0) return -1;
   for (int a = 0; a < 3; ++a)
-    if (!(voxel_size[a] > 0.0f))
-      return -1;
+    if (!(voxel_size[a] > 0.0f)) return -1;
   tagged *tags = malloc((n ? n : 1) * sizeof *tags);
   group *groups = malloc((n ? n : 1) * sizeof *groups);
-  long kept = (tags && groups)
-                  ? tag_points(points, n, voxel_size, range, tags, shape)
-                  : -1;
+  long kept =
+    (tags && groups) ? tag_points(points, n, voxel_size, range, tags, shape) : -1;
   size_t ng = 0;
   if (kept >= 0) {
     qsort(tags, (size_t)kept, sizeof *tags, cmp_tagged);
@@ -183,8 +161,7 @@ int ref_voxelize(const float *points, size_t n, const float voxel_size[3],
     out->n = ng;
     for (size_t r = 0; r < ng; ++r)
       emit_voxel(points, tags, &groups[r], zyx, batch, out, r);
-    for (int a = 0; a < 3; ++a)
-      out->shape[a] = zyx ? shape[2 - a] : shape[a];
+    for (int a = 0; a < 3; ++a) out->shape[a] = zyx ? shape[2 - a] : shape[a];
   } else {
     ref_voxels_free(out);
   }
@@ -193,28 +170,21 @@ int ref_voxelize(const float *points, size_t n, const float voxel_size[3],
   return rc;
 }
 
-int ref_voxelize_second(const float *points, size_t n, int32_t batch,
-                        ref_voxels *out)
-{
+int ref_voxelize_second(const float *points, size_t n, int32_t batch, ref_voxels *out) {
   static const float size[3] = {0.05f, 0.05f, 0.1f};
   static const float range[6] = {0.0f, -40.0f, -3.0f, 70.4f, 40.0f, 1.0f};
   int rc = ref_voxelize(points, n, size, range, 1, batch, out);
-  if (rc == 0)
-    out->shape[0] += 1; /* SECOND pads z by one: sparse_shape (41, ...) */
+  if (rc == 0) out->shape[0] += 1; /* SECOND pads z by one: sparse_shape (41, ...) */
   return rc;
 }
 
-int ref_voxelize_minkunet(const float *points, size_t n, int32_t batch,
-                          ref_voxels *out)
-{
+int ref_voxelize_minkunet(const float *points, size_t n, int32_t batch, ref_voxels *out) {
   static const float size[3] = {0.05f, 0.05f, 0.05f};
   return ref_voxelize(points, n, size, NULL, 0, batch, out);
 }
 
-void ref_voxels_free(ref_voxels *v)
-{
-  if (!v)
-    return;
+void ref_voxels_free(ref_voxels *v) {
+  if (!v) return;
   free(v->coords);
   free(v->feats);
   memset(v, 0, sizeof *v);

@@ -8,10 +8,10 @@
 #include <stdint.h>
 
 typedef struct ref_voxels {
-  size_t n;          /* number of unique voxels */
-  int32_t *coords;   /* n x 4: (batch, v0, v1, v2), axis order per recipe */
-  float *feats;      /* n x 4: mean (x, y, z, intensity) of the voxel's points */
-  int32_t shape[3];  /* spatial shape, same axis order as coords */
+  size_t n;         /* number of unique voxels */
+  int32_t *coords;  /* n x 4: (batch, v0, v1, v2), axis order per recipe */
+  float *feats;     /* n x 4: mean (x, y, z, intensity) of the voxel's points */
+  int32_t shape[3]; /* spatial shape, same axis order as coords */
 } ref_voxels;
 
 /* Read a KITTI velodyne .bin file.  *points is malloc'd (n x 4 floats).
@@ -35,13 +35,11 @@ int ref_voxelize(const float *points, size_t n, const float voxel_size[3],
 /* SECOND: size (0.05, 0.05, 0.1), x [0, 70.4), y [-40, 40), z [-3, 1),
  * coords (batch, z, y, x), shape (41, 1600, 1408) -- z grid + 1 as SECOND's
  * sparse_shape does. */
-int ref_voxelize_second(const float *points, size_t n, int32_t batch,
-                        ref_voxels *out);
+int ref_voxelize_second(const float *points, size_t n, int32_t batch, ref_voxels *out);
 
 /* MinkUNet / TorchSparse: rintf(p / 0.05f), shifted to a zero minimum,
  * coords (batch, x, y, z), shape = max + 1. */
-int ref_voxelize_minkunet(const float *points, size_t n, int32_t batch,
-                          ref_voxels *out);
+int ref_voxelize_minkunet(const float *points, size_t n, int32_t batch, ref_voxels *out);
 
 void ref_voxels_free(ref_voxels *v);
 

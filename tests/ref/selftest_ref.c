@@ -18,9 +18,7 @@
 
 static int n_pass, n_fail;
 
-static void check(int ok, const char *fmt, const char *what, long got,
-                  long want)
-{
+static void check(int ok, const char *fmt, const char *what, long got, long want) {
   if (ok)
     ++n_pass;
   else
@@ -30,16 +28,14 @@ static void check(int ok, const char *fmt, const char *what, long got,
   printf("\n");
 }
 
-static void check_eq(const char *what, long got, long want)
-{
+static void check_eq(const char *what, long got, long want) {
   check(got == want, "%s = %ld (want %ld)", what, got, want);
 }
 
 /* ---------------------------------------------------------------- KITTI */
 
-static void kitti_voxels(const char *dir, const char *name, long n_second,
-                         long n_mink, ref_voxels *second)
-{
+static void kitti_voxels(const char *dir, const char *name, long n_second, long n_mink,
+                         ref_voxels *second) {
   char path[1024], what[128];
   float *pts = NULL;
   size_t n = 0;
@@ -48,35 +44,29 @@ static void kitti_voxels(const char *dir, const char *name, long n_second,
   snprintf(what, sizeof what, "%s load", name);
   check_eq(what, ref_load_kitti_bin(path, &pts, &n), 0);
   snprintf(what, sizeof what, "%s SECOND voxels", name);
-  check_eq(what, ref_voxelize_second(pts, n, 0, second) ? -1 : (long)second->n,
-           n_second);
+  check_eq(what, ref_voxelize_second(pts, n, 0, second) ? -1 : (long)second->n, n_second);
   snprintf(what, sizeof what, "%s MinkUNet voxels", name);
-  check_eq(what, ref_voxelize_minkunet(pts, n, 0, &mk) ? -1 : (long)mk.n,
-           n_mink);
+  check_eq(what, ref_voxelize_minkunet(pts, n, 0, &mk) ? -1 : (long)mk.n, n_mink);
   ref_voxels_free(&mk);
   free(pts);
 }
 
-static ref_geom geom3(int k0, int k1, int k2, int s0, int s1, int s2, int p0,
-                      int p1, int p2)
-{
-  ref_geom g = {3, {k0, k1, k2, 1}, {s0, s1, s2, 1}, {p0, p1, p2, 0},
-                {1, 1, 1, 1}};
+static ref_geom geom3(int k0, int k1, int k2, int s0, int s1, int s2, int p0, int p1,
+                      int p2) {
+  ref_geom g = {3, {k0, k1, k2, 1}, {s0, s1, s2, 1}, {p0, p1, p2, 0}, {1, 1, 1, 1}};
   return g;
 }
 
 /* The SECOND middle-encoder chain: SubM at each level, then a downsample. */
-static void kitti_chain(const char *name, const ref_voxels *vx,
-                        const long *sites, const long *subm,
-                        const long *conv)
-{
-  static const int32_t shapes[5][3] = {
-      {41, 1600, 1408}, {21, 800, 704}, {11, 400, 352}, {5, 200, 176},
-      {2, 200, 176}};
-  ref_geom down[4] = {geom3(3, 3, 3, 2, 2, 2, 1, 1, 1),
-                      geom3(3, 3, 3, 2, 2, 2, 1, 1, 1),
-                      geom3(3, 3, 3, 2, 2, 2, 0, 1, 1),
-                      geom3(3, 1, 1, 2, 1, 1, 0, 0, 0)};
+static void kitti_chain(const char *name, const ref_voxels *vx, const long *sites,
+                        const long *subm, const long *conv) {
+  static const int32_t shapes[5][3] = {{41, 1600, 1408},
+                                       {21, 800, 704},
+                                       {11, 400, 352},
+                                       {5, 200, 176},
+                                       {2, 200, 176}};
+  ref_geom down[4] = {geom3(3, 3, 3, 2, 2, 2, 1, 1, 1), geom3(3, 3, 3, 2, 2, 2, 1, 1, 1),
+                      geom3(3, 3, 3, 2, 2, 2, 0, 1, 1), geom3(3, 1, 1, 2, 1, 1, 0, 0, 0)};
   ref_geom sub = geom3(3, 3, 3, 1, 1, 1, 1, 1, 1);
   char what[128];
   size_t n = vx->n;
@@ -90,20 +80,17 @@ static void kitti_chain(const char *name, const ref_voxels *vx,
     check_eq(what, (long)n, sites[lvl]);
     if (lvl < 4) {
       snprintf(what, sizeof what, "%s L%d SubM k3 pairs", name, lvl);
-      int rc = ref_rulebook_build(REF_SUBM, &sub, shapes[lvl], 1, n, coords,
-                                  &rb);
+      int rc = ref_rulebook_build(REF_SUBM, &sub, shapes[lvl], 1, n, coords, &rb);
       check_eq(what, rc ? -1 : (long)rb.start[rb.kvol], subm[lvl]);
       ref_rulebook_free(&rb);
     }
-    if (lvl == 4)
-      break;
-    int rc = ref_rulebook_build(REF_REGULAR, &down[lvl], shapes[lvl], 1, n,
-                                coords, &rb);
+    if (lvl == 4) break;
+    int rc = ref_rulebook_build(REF_REGULAR, &down[lvl], shapes[lvl], 1, n, coords, &rb);
     snprintf(what, sizeof what, "%s L%d->L%d conv pairs", name, lvl, lvl + 1);
     check_eq(what, rc ? -1 : (long)rb.start[rb.kvol], conv[lvl]);
     snprintf(what, sizeof what, "%s L%d out shape matches", name, lvl + 1);
-    check_eq(what, rc ? 0 : memcmp(rb.out_shape, shapes[lvl + 1],
-                                   sizeof shapes[0]) == 0, 1);
+    check_eq(what, rc ? 0 : memcmp(rb.out_shape, shapes[lvl + 1], sizeof shapes[0]) == 0,
+             1);
     free(coords);
     coords = rb.out_coords; /* take ownership of the next level's sites */
     n = rb.n_out;
@@ -129,25 +116,21 @@ static int rnd_int(int lo, int hi) { return lo + (int)(rnd() % (uint32_t)(hi - l
 
 static float rnd_float(void) { return (float)rnd() / 4294967296.0f * 2.0f - 1.0f; }
 
-static size_t grid_cells(int nd, const int32_t *shape)
-{
+static size_t grid_cells(int nd, const int32_t *shape) {
   size_t c = 1;
-  for (int a = 0; a < nd; ++a)
-    c *= (size_t)shape[a];
+  for (int a = 0; a < nd; ++a) c *= (size_t)shape[a];
   return c;
 }
 
 /* Unique random sites: each grid cell of each batch kept with prob. ~dens%,
  * then shuffled so the input order is not sorted. */
 static size_t random_sites(int nd, const int32_t *shape, int batch, int dens,
-                           int32_t **coords_out)
-{
+                           int32_t **coords_out) {
   size_t cells = grid_cells(nd, shape), n = 0;
   int32_t *c = malloc(cells * (size_t)batch * (size_t)(1 + nd) * sizeof *c);
   for (int b = 0; b < batch; ++b)
     for (size_t cell = 0; cell < cells; ++cell) {
-      if (rnd_int(0, 99) >= dens)
-        continue;
+      if (rnd_int(0, 99) >= dens) continue;
       int32_t *row = c + n * (size_t)(1 + nd);
       size_t rem = cell;
       row[0] = b;
@@ -171,8 +154,7 @@ static size_t random_sites(int nd, const int32_t *shape, int batch, int dens,
 
 /* Random geometry valid for kind (kind 3 uses a regular geometry). */
 static int random_geom(int kind, int nd, const int32_t *shape, ref_geom *g,
-                       int32_t *out_shape)
-{
+                       int32_t *out_shape) {
   for (int tries = 0; tries < 1000; ++tries) {
     memset(g, 0, sizeof *g);
     g->ndim = nd;
@@ -183,25 +165,22 @@ static int random_geom(int kind, int nd, const int32_t *shape, ref_geom *g,
       g->padding[a] = rnd_int(0, g->kernel[a] - 1);
     }
     int k = kind == REF_INVERSE ? REF_REGULAR : kind;
-    if (ref_out_shape(k, g, shape, out_shape) == 0)
-      return 0;
+    if (ref_out_shape(k, g, shape, out_shape) == 0) return 0;
   }
   return -1;
 }
 
 /* Does input coordinate i connect to output coordinate o at tap offsets ta?
  * The defining relation of each kind, checked literally per axis. */
-static int relation(int kind, const ref_geom *g, const int32_t *i,
-                    const int32_t *o, const int32_t *ta)
-{
+static int relation(int kind, const ref_geom *g, const int32_t *i, const int32_t *o,
+                    const int32_t *ta) {
   for (int a = 0; a < g->ndim; ++a) {
     int s = g->stride[a], p = g->padding[a], d = g->dilation[a];
     int c = (g->kernel[a] - 1) / 2;
     int ok = kind == REF_SUBM      ? i[a] == o[a] + (ta[a] - c) * d
              : kind == REF_REGULAR ? i[a] == o[a] * s - p + ta[a] * d
                                    : o[a] == i[a] * s - p + ta[a] * d;
-    if (!ok)
-      return 0;
+    if (!ok) return 0;
   }
   return 1;
 }
@@ -209,9 +188,8 @@ static int relation(int kind, const ref_geom *g, const int32_t *i,
 /* Brute force: enumerate every candidate output (grid cells in lexicographic
  * order, or the inputs for SubM) against every input and tap. */
 static int brute_force_matches(int kind, const ref_geom *g, int batch,
-                               const int32_t *out_shape, size_t n,
-                               const int32_t *coords, const ref_rulebook *rb)
-{
+                               const int32_t *out_shape, size_t n, const int32_t *coords,
+                               const ref_rulebook *rb) {
   int nd = g->ndim, nd1 = 1 + nd;
   size_t kvol = ref_kernel_volume(g);
   size_t cells = kind == REF_SUBM ? n : grid_cells(nd, out_shape) * (size_t)batch;
@@ -235,37 +213,31 @@ static int brute_force_matches(int kind, const ref_geom *g, int batch,
       ref_tap_offsets(g, t, ta);
       for (size_t r = 0; r < n; ++r) {
         const int32_t *i = coords + r * (size_t)nd1;
-        if (i[0] != o[0] || !relation(kind, g, i + 1, o + 1, ta))
-          continue;
+        if (i[0] != o[0] || !relation(kind, g, i + 1, o + 1, ta)) continue;
         active = 1;
         size_t j = rb->start[t] + fill[t]++;
-        ok = ok && j < rb->start[t + 1] && rb->in_rows[j] == r &&
-             rb->out_rows[j] == n_out;
+        ok =
+          ok && j < rb->start[t + 1] && rb->in_rows[j] == r && rb->out_rows[j] == n_out;
       }
     }
     if (active) {
       ok = ok && n_out < rb->n_out &&
-           memcmp(rb->out_coords + n_out * (size_t)nd1, o,
-                  (size_t)nd1 * sizeof *o) == 0;
+           memcmp(rb->out_coords + n_out * (size_t)nd1, o, (size_t)nd1 * sizeof *o) == 0;
       ++n_out;
     }
   }
   ok = ok && n_out == rb->n_out;
-  for (size_t t = 0; t < kvol && ok; ++t)
-    ok = fill[t] == rb->start[t + 1] - rb->start[t];
+  for (size_t t = 0; t < kvol && ok; ++t) ok = fill[t] == rb->start[t + 1] - rb->start[t];
   free(fill);
   return ok;
 }
 
-static void random_shape(int nd, int32_t *shape)
-{
+static void random_shape(int nd, int32_t *shape) {
   int hi = nd == 4 ? 5 : nd == 3 ? 7 : nd == 2 ? 12 : 30;
-  for (int a = 0; a < nd; ++a)
-    shape[a] = rnd_int(1, hi);
+  for (int a = 0; a < nd; ++a) shape[a] = rnd_int(1, hi);
 }
 
-static void test_brute_force(int trials)
-{
+static void test_brute_force(int trials) {
   int fails = 0;
   for (int tr = 0; tr < trials; ++tr) {
     int kind = tr % 3, nd = 1 + (tr / 3) % 4, batch = rnd_int(1, 2);
@@ -283,16 +255,13 @@ static void test_brute_force(int trials)
     }
     free(coords);
   }
-  check_eq("rulebook == brute-force enumeration (kinds 0-2, 1D-4D), failures",
-           fails, 0);
+  check_eq("rulebook == brute-force enumeration (kinds 0-2, 1D-4D), failures", fails, 0);
 }
 
 /* Position of coordinate row c among rows, or -1 (linear scan). */
-static long find_row(const int32_t *rows, size_t n, int nd1, const int32_t *c)
-{
+static long find_row(const int32_t *rows, size_t n, int nd1, const int32_t *c) {
   for (size_t r = 0; r < n; ++r)
-    if (memcmp(rows + r * (size_t)nd1, c, (size_t)nd1 * sizeof *c) == 0)
-      return (long)r;
+    if (memcmp(rows + r * (size_t)nd1, c, (size_t)nd1 * sizeof *c) == 0) return (long)r;
   return -1;
 }
 
@@ -300,20 +269,16 @@ typedef struct triple {
   uint32_t t, o, i;
 } triple;
 
-static int cmp_triple(const void *pa, const void *pb)
-{
+static int cmp_triple(const void *pa, const void *pb) {
   const triple *a = pa, *b = pb;
-  if (a->t != b->t)
-    return a->t < b->t ? -1 : 1;
-  if (a->o != b->o)
-    return a->o < b->o ? -1 : 1;
+  if (a->t != b->t) return a->t < b->t ? -1 : 1;
+  if (a->o != b->o) return a->o < b->o ? -1 : 1;
   return (a->i > b->i) - (a->i < b->i);
 }
 
 /* (a) SubM == regular (stride 1, centred padding) restricted to outputs at
  * input sites, with output rows mapped to input order. */
-static void test_subm_vs_regular(int trials)
-{
+static void test_subm_vs_regular(int trials) {
   int fails = 0;
   for (int tr = 0; tr < trials; ++tr) {
     int nd = 1 + tr % 4, batch = rnd_int(1, 2), nd1 = 1 + nd;
@@ -324,8 +289,7 @@ static void test_subm_vs_regular(int trials)
     size_t n = random_sites(nd, shape, batch, rnd_int(5, 60), &coords);
     random_geom(REF_SUBM, nd, shape, &g, out_shape);
     ref_geom gr = g;
-    for (int a = 0; a < nd; ++a)
-      gr.padding[a] = g.dilation[a] * (g.kernel[a] - 1) / 2;
+    for (int a = 0; a < nd; ++a) gr.padding[a] = g.dilation[a] * (g.kernel[a] - 1) / 2;
     int ok = ref_rulebook_build(REF_SUBM, &g, shape, batch, n, coords, &sub) == 0 &&
              ref_rulebook_build(REF_REGULAR, &gr, shape, batch, n, coords, &reg) == 0;
     size_t np = ok ? reg.start[reg.kvol] : 0, m = 0;
@@ -333,44 +297,37 @@ static void test_subm_vs_regular(int trials)
     for (size_t t = 0; ok && t < reg.kvol; ++t)
       for (size_t j = reg.start[t]; j < reg.start[t + 1]; ++j) {
         long o = find_row(coords, n, nd1, reg.out_coords + reg.out_rows[j] * (size_t)nd1);
-        if (o >= 0)
-          want[m++] = (triple){(uint32_t)t, (uint32_t)o, reg.in_rows[j]};
+        if (o >= 0) want[m++] = (triple){(uint32_t)t, (uint32_t)o, reg.in_rows[j]};
       }
     qsort(want, m, sizeof *want, cmp_triple);
     ok = ok && sub.start[sub.kvol] == m && sub.n_out == n;
     for (size_t t = 0; ok && t < sub.kvol; ++t)
       for (size_t j = sub.start[t]; ok && j < sub.start[t + 1]; ++j)
-        ok = want[j].t == t && want[j].o == sub.out_rows[j] &&
-             want[j].i == sub.in_rows[j];
+        ok =
+          want[j].t == t && want[j].o == sub.out_rows[j] && want[j].i == sub.in_rows[j];
     fails += !ok;
     free(want);
     ref_rulebook_free(&sub);
     ref_rulebook_free(&reg);
     free(coords);
   }
-  check_eq("(a) SubM == regular(s=1, p=d(k-1)/2) at input sites, failures",
-           fails, 0);
+  check_eq("(a) SubM == regular(s=1, p=d(k-1)/2) at input sites, failures", fails, 0);
 }
 
 /* Sum over the rulebook's pairs, in double. */
-static void conv_by_pairs(const ref_rulebook *rb, const float *x, size_t cin,
-                          size_t cout, const float *w, const float *bias,
-                          double *out)
-{
+static void conv_by_pairs(const ref_rulebook *rb, const float *x, size_t cin, size_t cout,
+                          const float *w, const float *bias, double *out) {
   for (size_t r = 0; r < rb->n_out; ++r)
-    for (size_t co = 0; co < cout; ++co)
-      out[r * cout + co] = bias[co];
+    for (size_t co = 0; co < cout; ++co) out[r * cout + co] = bias[co];
   for (size_t t = 0; t < rb->kvol; ++t)
     for (size_t j = rb->start[t]; j < rb->start[t + 1]; ++j)
       for (size_t ci = 0; ci < cin; ++ci)
         for (size_t co = 0; co < cout; ++co)
           out[rb->out_rows[j] * cout + co] +=
-              (double)w[(t * cin + ci) * cout + co] *
-              (double)x[rb->in_rows[j] * cin + ci];
+            (double)w[(t * cin + ci) * cout + co] * (double)x[rb->in_rows[j] * cin + ci];
 }
 
-static double rel_err_d(const double *a, const double *b, size_t n)
-{
+static double rel_err_d(const double *a, const double *b, size_t n) {
   double num = 0, den = 0;
   for (size_t j = 0; j < n; ++j) {
     num += (a[j] - b[j]) * (a[j] - b[j]);
@@ -379,19 +336,16 @@ static double rel_err_d(const double *a, const double *b, size_t n)
   return den == 0 ? (num == 0 ? 0 : INFINITY) : sqrt(num / den);
 }
 
-static float *random_floats(size_t n)
-{
+static float *random_floats(size_t n) {
   float *f = malloc((n ? n : 1) * sizeof *f);
-  for (size_t j = 0; j < n; ++j)
-    f[j] = rnd_float();
+  for (size_t j = 0; j < n; ++j) f[j] = rnd_float();
   return f;
 }
 
 static size_t sum_outputs, sum_pairs; /* shows the trials are not empty */
 
 /* One (b) trial; returns worst relative error (inf on setup failure). */
-static double dense_vs_pairs_trial(int kind, int nd)
-{
+static double dense_vs_pairs_trial(int kind, int nd) {
   int batch = rnd_int(1, 2);
   size_t cin = (size_t)rnd_int(1, 5), cout = (size_t)rnd_int(1, 5);
   int32_t shape[4], out_shape[4], *coords;
@@ -421,8 +375,8 @@ static double dense_vs_pairs_trial(int kind, int nd)
     double *a = malloc((rb.n_out ? rb.n_out : 1) * cout * sizeof *a);
     double *b = malloc((rb.n_out ? rb.n_out : 1) * cout * sizeof *b);
     conv_by_pairs(&rb, x, cin, cout, w, bias, a);
-    if (ref_conv_dense(kind, &g, in_s, batch, n_in, in_c, x, cin, rb.n_out,
-                       rb.out_coords, cout, w, bias, b) == 0)
+    if (ref_conv_dense(kind, &g, in_s, batch, n_in, in_c, x, cin, rb.n_out, rb.out_coords,
+                       cout, w, bias, b) == 0)
       err = rel_err_d(b, a, rb.n_out * cout);
     sum_outputs += rb.n_out;
     sum_pairs += rb.start[rb.kvol];
@@ -434,8 +388,7 @@ static double dense_vs_pairs_trial(int kind, int nd)
   return err;
 }
 
-static void test_dense_vs_pairs(int trials)
-{
+static void test_dense_vs_pairs(int trials) {
   static const char *names[4] = {"subm", "regular", "transposed", "inverse"};
   for (int kind = 0; kind < 4; ++kind)
     for (int nd = 1; nd <= 4; ++nd) {
@@ -443,8 +396,7 @@ static void test_dense_vs_pairs(int trials)
       sum_outputs = sum_pairs = 0;
       for (int tr = 0; tr < trials; ++tr) {
         double e = dense_vs_pairs_trial(kind, nd);
-        if (!(e <= worst))
-          worst = e; /* NaN/inf propagate as failures */
+        if (!(e <= worst)) worst = e; /* NaN/inf propagate as failures */
       }
       char what[96];
       snprintf(what, sizeof what, "(b) dense == pairs, %s %dD", names[kind], nd);
@@ -457,20 +409,18 @@ static void test_dense_vs_pairs(int trials)
 
 /* KITTI-scale (b): SubM, the first downsample and its inverse on real
  * voxels with their mean features (Cin 4, Cout 16). */
-static void kitti_dense(const char *name, const ref_voxels *vx)
-{
+static void kitti_dense(const char *name, const ref_voxels *vx) {
   static const char *names[4] = {"subm", "regular", "", "inverse"};
   static const int kinds[3] = {REF_SUBM, REF_REGULAR, REF_INVERSE};
-  ref_geom g[3] = {geom3(3, 3, 3, 1, 1, 1, 1, 1, 1),
-                   geom3(3, 3, 3, 2, 2, 2, 1, 1, 1),
+  ref_geom g[3] = {geom3(3, 3, 3, 1, 1, 1, 1, 1, 1), geom3(3, 3, 3, 2, 2, 2, 1, 1, 1),
                    geom3(3, 3, 3, 2, 2, 2, 1, 1, 1)};
   size_t cin = 4, cout = 16;
   for (int v = 0; v < 3; ++v) {
     int kind = kinds[v];
     ref_rulebook reg, rb;
     float *w = random_floats(27 * cin * cout), *bias = random_floats(cout);
-    int rc = ref_rulebook_build(kind == REF_INVERSE ? REF_REGULAR : kind,
-                                &g[v], vx->shape, 1, vx->n, vx->coords, &reg);
+    int rc = ref_rulebook_build(kind == REF_INVERSE ? REF_REGULAR : kind, &g[v],
+                                vx->shape, 1, vx->n, vx->coords, &reg);
     if (rc == 0 && kind == REF_INVERSE)
       rc = ref_rulebook_inverse(&reg, vx->n, vx->coords, &rb);
     else if (rc == 0)
@@ -484,12 +434,10 @@ static void kitti_dense(const char *name, const ref_voxels *vx)
       double *b = malloc(rb.n_out * cout * sizeof *b);
       conv_by_pairs(&rb, x, cin, cout, w, bias, a);
       if (ref_conv_dense(kind, &g[v], inv ? reg.out_shape : vx->shape, 1,
-                         inv ? reg.n_out : vx->n,
-                         inv ? reg.out_coords : vx->coords, x, cin, rb.n_out,
-                         rb.out_coords, cout, w, bias, b) == 0)
+                         inv ? reg.n_out : vx->n, inv ? reg.out_coords : vx->coords, x,
+                         cin, rb.n_out, rb.out_coords, cout, w, bias, b) == 0)
         err = rel_err_d(b, a, rb.n_out * cout);
-      if (inv)
-        free(x);
+      if (inv) free(x);
       free(a), free(b);
     }
     char what[96];
@@ -506,8 +454,7 @@ static void kitti_dense(const char *name, const ref_voxels *vx)
 
 /* (c) derive torch/spconv layouts from a native tensor by explicit index
  * formulas, then convert back with the library converters. */
-static void test_weight_converters(void)
-{
+static void test_weight_converters(void) {
   size_t k[3] = {3, 2, 5}, kvol = 30, cin = 4, cout = 7;
   size_t sz = kvol * cin * cout;
   float *nat = random_floats(sz), *src = malloc(sz * sizeof *src);
@@ -538,25 +485,21 @@ static void test_weight_converters(void)
     char what[64];
     snprintf(what, sizeof what, "(c) %s -> native round trip, mismatches", names[v]);
     long bad = 0;
-    for (size_t j = 0; j < sz; ++j)
-      bad += back[j] != nat[j];
+    for (size_t j = 0; j < sz; ++j) bad += back[j] != nat[j];
     check_eq(what, bad, 0);
   }
   free(nat), free(src), free(back);
 }
 
-static void test_rel_error(void)
-{
+static void test_rel_error(void) {
   float f[2] = {1.0f, 2.0f}, z[2] = {0, 0};
   double r[2] = {1.0, 2.0}, rz[2] = {0, 0};
   int ok = ref_rel_error(f, r, 2) == 0.0 && ref_rel_error(z, rz, 2) == 0.0 &&
-           isinf(ref_rel_error(f, rz, 2)) &&
-           fabs(ref_rel_error(z, r, 2) - 1.0) < 1e-15;
+           isinf(ref_rel_error(f, rz, 2)) && fabs(ref_rel_error(z, r, 2) - 1.0) < 1e-15;
   check_eq("ref_rel_error edge cases ok", ok, 1);
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
   const char *dir = argc > 1 ? argv[1] : getenv("CLSP_KITTI_DIR");
   if (!dir || !dir[0]) dir = CLSP_KITTI_DEFAULT_DIR;
   int have_kitti = access(dir, R_OK) == 0;
@@ -574,12 +517,9 @@ int main(int argc, char **argv)
   } else {
     printf("SKIP kitti: %s absent (set CLSP_KITTI_DIR); real-data checks not run\n", dir);
   }
-  if (v0.n)
-    kitti_chain("000000", &v0, s0, m0, c0);
-  if (v8.n)
-    kitti_chain("000008", &v8, s8, m8, c8);
-  if (v0.n)
-    kitti_dense("000000", &v0);
+  if (v0.n) kitti_chain("000000", &v0, s0, m0, c0);
+  if (v8.n) kitti_chain("000008", &v8, s8, m8, c8);
+  if (v0.n) kitti_dense("000000", &v0);
   ref_voxels_free(&v0);
   ref_voxels_free(&v8);
 
