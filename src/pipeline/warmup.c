@@ -81,6 +81,29 @@ static clsp_status warm_conv(clsp_context *ctx, warm_set *s, const clsp_rulebook
   return st;
 }
 
+/* Fused convs of every output width class: the fused dataflow launches
+ * one kernel per column slice (float16 tiles of 1 to 4 blocks, float8,
+ * float4, scalar), chosen by c_out. */
+static clsp_status warm_fused_widths(clsp_context *ctx, const clsp_rulebook *rb,
+                                     const clsp_tensor *x) {
+  static const size_t widths[] = {1, 4, 8, 16, 32, 48, 64, 125};
+  clsp_status st = CLSP_SUCCESS;
+  for (size_t i = 0; i < sizeof widths / sizeof widths[0] && st == CLSP_SUCCESS; i++) {
+    clsp_weights *w = NULL;
+    clsp_tensor *y = NULL;
+    size_t n = 27 * WARM_C_IN * widths[i];
+    float *v = calloc(n, sizeof *v);
+    if (!v) return clsp__fail(ctx, CLSP_ERROR_OUT_OF_HOST_MEMORY, "warm-up weights");
+    st = clsp_weights_create(ctx, 27, WARM_C_IN, widths[i], v, v, &w);
+    if (st == CLSP_SUCCESS)
+      st = clsp_conv_forward(ctx, rb, x, w, CLSP_CONV_FUSED, &y, NULL);
+    clsp_tensor_destroy(y);
+    clsp_weights_destroy(w);
+    free(v);
+  }
+  return st;
+}
+
 /* Backward of one conv (dX, dW, db) with y itself as the gradient. */
 static clsp_status warm_backward(clsp_context *ctx, warm_set *s, const clsp_rulebook *rb,
                                  const clsp_tensor *x, const clsp_weights *w,
@@ -121,6 +144,7 @@ static clsp_status warm_convs(clsp_context *ctx, warm_set *s, const clsp_tensor 
   if (st == CLSP_SUCCESS) st = warm_weights(ctx, s, 0, 27, WARM_C_IN, WARM_C_OUT);
   if (st == CLSP_SUCCESS) st = warm_conv(ctx, s, s->rb[0], x, s->w[0], new_tensor(s));
   if (st == CLSP_SUCCESS) y = s->t[s->n_t - 1];
+  if (st == CLSP_SUCCESS) st = warm_fused_widths(ctx, s->rb[0], x);
   if (st == CLSP_SUCCESS) st = warm_backward(ctx, s, s->rb[0], x, s->w[0], y, 27);
   if (st == CLSP_SUCCESS) st = clsp_relu(ctx, y, NULL);
   if (st == CLSP_SUCCESS) st = clsp_tensor_copy(ctx, y, new_tensor(s));
