@@ -112,6 +112,7 @@ static int check_layer_spec(const char *spec) {
     fprintf(stderr, "clsp bench: %s\n", err);
     rc = 2;
   }
+  if (tmp) net_free(tmp); /* the layer's host weights */
   free(tmp);
   return rc;
 }
