@@ -171,7 +171,7 @@ if ! skip asan; then
         [ "$dev" = pthread ] && run_checked "$name" 600 "$path"
       else
         POCL_DEVICES=$dev CLSP_DEVICE=$dev CLSP_TEST_DEVICES=$dev \
-          run_checked "$name@pocl-$dev" 600 "$path"
+          run_checked "$name@pocl-$dev" 900 "$path"
       fi
     done <build-asan/tests/suites.list
   done
