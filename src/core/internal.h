@@ -40,6 +40,11 @@ typedef struct clsp_tuning {
                                 for each new group size at its first launch
                                 and picks the size from the global size, so
                                 each new frame size compiled again */
+  size_t small_grid_limit;   /* >0 (PoCL): launches whose every grid
+                                dimension is under this many items run a
+                                separately compiled ("smallgrid") build of
+                                the kernel, so warm-up launches on both
+                                sides of it; 0: no such split */
   uint32_t scan_chunk;       /* elements per work-item in scans/compactions */
   uint32_t radix_block;      /* keys per radix-sort block */
   size_t vox_scan_group;     /* voxelize block-scan group (capped per kernel) */

@@ -1,19 +1,24 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* clsp_context_warmup_launches: CLBlast's GEMM paths, then a few hundred
- * points run
- * through every operation (voxelize, the four conv kinds in every scatter
- * mode, backward passes, pooling, element-wise ops). Building a program is
- * not all a driver compiles: PoCL specialises each kernel for its
- * work-group size at the first launch, and CLBlast picks kernels by
- * shape, so only launching them settles a later first frame. Launch
- * shapes do not depend on problem size on such devices (tuning record:
- * fixed_groups), so a small workload compiles what a large one uses. */
+/* clsp_context_warmup_launches: CLBlast's GEMM paths, then a point cloud
+ * run through every operation (voxelize, the four conv kinds in every
+ * scatter mode, backward passes, pooling, element-wise ops). Building a
+ * program is not all a driver compiles: PoCL specialises each kernel for
+ * its work-group size at the first launch, and CLBlast picks kernels by
+ * shape, so only launching them settles a later first frame. Group sizes
+ * do not depend on problem size on such devices (tuning record:
+ * fixed_groups); PoCL's one other specialisation is the grid width (under
+ * or over tuning.small_grid_limit items per dimension), so there the cloud
+ * runs twice: a few hundred points, then one of more sites than the limit.
+ */
 #include <stdlib.h>
 #include <string.h>
 #include "pipeline.h"
 #include "clspconv/clspconv.h"
 
-#define WARM_POINTS 512
+#define WARM_POINTS_SMALL 512
+/* Over the limit in sites after SECOND's voxelization: the points lie in a
+ * 40 x 40 x 2.5 m box of 16 M voxels, so nearly every point is a site. */
+#define WARM_POINTS_LARGE 98304
 #define WARM_C_IN 4
 #define WARM_C_OUT 8
 
@@ -23,7 +28,7 @@ typedef struct warm_set {
   int n_t;
   clsp_rulebook *rb[4];
   int n_rb;
-  clsp_weights *w[2];
+  clsp_weights *w[3];
   float *host;
 } warm_set;
 
@@ -34,21 +39,22 @@ static clsp_rulebook **new_rulebook(warm_set *s) { return &s->rb[s->n_rb++]; }
 static void warm_release(warm_set *s) {
   for (int i = 0; i < s->n_t; i++) clsp_tensor_destroy(s->t[i]);
   for (int i = 0; i < s->n_rb; i++) clsp_rulebook_destroy(s->rb[i]);
-  for (int i = 0; i < 2; i++) clsp_weights_destroy(s->w[i]);
+  for (int i = 0; i < 3; i++) clsp_weights_destroy(s->w[i]);
   free(s->host);
 }
 
-/* A street-like cloud in SECOND's range, seeded and fixed. */
-static void warm_points(float *p) {
+/* A seeded, fixed cloud in SECOND's range: n points in a box of `side`
+ * metres (x, y) by side / 16 (z). */
+static void warm_points(float *p, int n, float side) {
   uint32_t x = 12345u;
-  for (int i = 0; i < WARM_POINTS; i++) {
+  for (int i = 0; i < n; i++) {
     for (int a = 0; a < 4; a++) {
       x = x * 1664525u + 1013904223u;
       p[4 * i + a] = (float)(x >> 8) / 16777216.0f;
     }
-    p[4 * i + 0] = 2.0f + 3.0f * p[4 * i + 0];
-    p[4 * i + 1] = -1.5f + 3.0f * p[4 * i + 1];
-    p[4 * i + 2] = -1.0f + 1.0f * p[4 * i + 2];
+    p[4 * i + 0] = 2.0f + side * p[4 * i + 0];
+    p[4 * i + 1] = -0.5f * side + side * p[4 * i + 1];
+    p[4 * i + 2] = -2.0f + side / 16.0f * p[4 * i + 2];
   }
 }
 
@@ -134,8 +140,10 @@ static clsp_status warm_pools(clsp_context *ctx, warm_set *s, const clsp_ruleboo
 }
 
 /* SubM, regular, inverse and transposed convs with their backward passes,
- * pooling on the regular map, ReLU and a residual add. */
-static clsp_status warm_convs(clsp_context *ctx, warm_set *s, const clsp_tensor *x) {
+ * pooling on the regular map, ReLU and a residual add. `up` is the
+ * transposed conv's geometry. */
+static clsp_status warm_convs(clsp_context *ctx, warm_set *s, const clsp_tensor *x,
+                              const clsp_conv_geometry *up) {
   const clsp_conv_geometry sub = {{3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}};
   const clsp_conv_geometry down = {{3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {1, 1, 1}};
   clsp_tensor *y = NULL, *z = NULL, *u = NULL, *v = NULL;
@@ -161,11 +169,32 @@ static clsp_status warm_convs(clsp_context *ctx, warm_set *s, const clsp_tensor 
   if (st == CLSP_SUCCESS) st = warm_conv(ctx, s, s->rb[2], z, s->w[1], new_tensor(s));
   if (st == CLSP_SUCCESS) u = s->t[s->n_t - 1];
   if (st == CLSP_SUCCESS)
-    st = clsp_rulebook_build(ctx, CLSP_CONV_TRANSPOSED, &down, z, new_rulebook(s));
-  if (st == CLSP_SUCCESS) st = warm_conv(ctx, s, s->rb[3], z, s->w[1], new_tensor(s));
+    st = clsp_rulebook_build(ctx, CLSP_CONV_TRANSPOSED, up, z, new_rulebook(s));
+  const size_t up_volume = (size_t)up->kernel[0] * up->kernel[1] * up->kernel[2];
+  if (st == CLSP_SUCCESS) st = warm_weights(ctx, s, 2, up_volume, WARM_C_OUT, WARM_C_IN);
+  if (st == CLSP_SUCCESS) st = warm_conv(ctx, s, s->rb[3], z, s->w[2], new_tensor(s));
   if (st == CLSP_SUCCESS) v = s->t[s->n_t - 1];
   (void)u;
   (void)v;
+  return st;
+}
+
+/* The whole workload on a cloud of n points. */
+static clsp_status warm_workload(clsp_context *ctx, int n, float side,
+                                 const clsp_conv_geometry *up) {
+  warm_set s = {0};
+  s.host = malloc(27 * WARM_C_IN * WARM_C_OUT * sizeof(float) + (size_t)n * 16);
+  if (!s.host) return clsp__fail(ctx, CLSP_ERROR_OUT_OF_HOST_MEMORY, "warm-up workload");
+  float *pts = s.host + 27 * WARM_C_IN * WARM_C_OUT;
+  warm_points(pts, n, side);
+  clsp_voxelize_options o;
+  clsp_voxelize_defaults(CLSP_VOXEL_MINKUNET, &o);
+  clsp_status st = clsp_voxelize(ctx, &o, pts, (size_t)n, new_tensor(&s), NULL);
+  clsp_voxelize_defaults(CLSP_VOXEL_SECOND, &o);
+  if (st == CLSP_SUCCESS) st = clsp_voxelize(ctx, &o, pts, (size_t)n, new_tensor(&s), NULL);
+  if (st == CLSP_SUCCESS) st = warm_convs(ctx, &s, s.t[1], up);
+  if (st == CLSP_SUCCESS) st = clsp_context_finish(ctx);
+  warm_release(&s);
   return st;
 }
 
@@ -173,20 +202,13 @@ clsp_status clsp_context_warmup_launches(clsp_context *ctx) {
   if (!ctx) return CLSP_ERROR_INVALID_ARGUMENT;
   clsp_status st = clsp_context_warmup(ctx);
   if (st == CLSP_SUCCESS) st = clsp__blas_warmup(ctx);
-  if (st != CLSP_SUCCESS) return st;
-  warm_set s = {0};
-  s.host = malloc(27 * WARM_C_IN * WARM_C_OUT * sizeof(float) + WARM_POINTS * 16);
-  if (!s.host) return clsp__fail(ctx, CLSP_ERROR_OUT_OF_HOST_MEMORY, "warm-up workload");
-  float *pts = s.host + 27 * WARM_C_IN * WARM_C_OUT;
-  warm_points(pts);
-  clsp_voxelize_options o;
-  clsp_voxelize_defaults(CLSP_VOXEL_MINKUNET, &o);
-  st = clsp_voxelize(ctx, &o, pts, WARM_POINTS, new_tensor(&s), NULL);
-  clsp_voxelize_defaults(CLSP_VOXEL_SECOND, &o);
-  if (st == CLSP_SUCCESS)
-    st = clsp_voxelize(ctx, &o, pts, WARM_POINTS, new_tensor(&s), NULL);
-  if (st == CLSP_SUCCESS) st = warm_convs(ctx, &s, s.t[1]);
-  if (st == CLSP_SUCCESS) st = clsp_context_finish(ctx);
-  warm_release(&s);
+  /* The large cloud's transposed conv is 1x1x1: its map is the input's
+   * sites, where a 3x3x3 stride-2 map of ~100 k scattered sites would hold
+   * 2.6 M (seconds of start-up); the kernels and grid widths are the same. */
+  static const clsp_conv_geometry up_small = {{3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {1, 1, 1}};
+  static const clsp_conv_geometry up_large = {{1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}};
+  if (st == CLSP_SUCCESS) st = warm_workload(ctx, WARM_POINTS_SMALL, 3.0f, &up_small);
+  if (st == CLSP_SUCCESS && ctx->tuning.small_grid_limit > 0)
+    st = warm_workload(ctx, WARM_POINTS_LARGE, 40.0f, &up_large);
   return st;
 }
