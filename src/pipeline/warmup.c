@@ -24,7 +24,7 @@
 
 /* Objects of the workload, destroyed together. */
 typedef struct warm_set {
-  clsp_tensor *t[24]; /* 15 used */
+  clsp_tensor *t[24]; /* 17 used */
   int n_t;
   clsp_rulebook *rb[4];
   int n_rb;
@@ -179,6 +179,43 @@ static clsp_status warm_convs(clsp_context *ctx, warm_set *s, const clsp_tensor 
   return st;
 }
 
+/* Tensors made from host coordinates (the validation's hash and duplicate
+ * merge) and turned dense and permuted (a model's ScatterDense and
+ * Transpose): n distinct sites on a 32 x 64 x 64 grid, plus one duplicate
+ * to merge. */
+#define WARM_GRID_CELLS (32 * 64 * 64)
+static clsp_status warm_tensor_ops(clsp_context *ctx, warm_set *s, int n) {
+  int32_t *c = calloc(4 * ((size_t)n + 1), sizeof *c);
+  if (!c) return clsp__fail(ctx, CLSP_ERROR_OUT_OF_HOST_MEMORY, "warm-up coordinates");
+  for (int i = 0; i <= n; i++) { /* an odd stride visits every cell once */
+    uint32_t cell = (uint32_t)(i % n) * 7919u % WARM_GRID_CELLS;
+    c[4 * i + 1] = (int32_t)(cell / (64 * 64));
+    c[4 * i + 2] = (int32_t)(cell / 64 % 64);
+    c[4 * i + 3] = (int32_t)(cell % 64);
+  }
+  clsp_tensor_desc d = {3, {32, 64, 64}, 1, (size_t)n, 1, 0};
+  clsp_status st = clsp_tensor_create(ctx, &d, c, NULL, new_tensor(s));
+  d.n_sites = (size_t)n + 1;
+  d.flags = CLSP_TENSOR_MERGE_DUPLICATES;
+  if (st == CLSP_SUCCESS) st = clsp_tensor_create(ctx, &d, c, NULL, new_tensor(s));
+  free(c);
+  cl_mem dense = NULL, permuted = NULL;
+  const size_t bytes = WARM_GRID_CELLS * sizeof(float);
+  if (st == CLSP_SUCCESS)
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, bytes, NULL, "warm-up dense", &dense);
+  if (st == CLSP_SUCCESS)
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, bytes, NULL, "warm-up dense", &permuted);
+  if (st == CLSP_SUCCESS)
+    st = clsp_scatter_dense(ctx, s->t[s->n_t - 1], CLSP_DENSE_AXES_IN_ORDER, dense, NULL);
+  static const int64_t dims[5] = {1, 1, 32, 64, 64};
+  static const int perm[5] = {0, 1, 4, 3, 2};
+  if (st == CLSP_SUCCESS) st = clsp_dense_permute(ctx, dense, 5, dims, perm, permuted, NULL);
+  if (st == CLSP_SUCCESS) st = clsp_context_finish(ctx);
+  clsp__buffer_release(ctx, &dense);
+  clsp__buffer_release(ctx, &permuted);
+  return st;
+}
+
 /* The whole workload on a cloud of n points. */
 static clsp_status warm_workload(clsp_context *ctx, int n, float side,
                                  const clsp_conv_geometry *up) {
@@ -193,6 +230,7 @@ static clsp_status warm_workload(clsp_context *ctx, int n, float side,
   clsp_voxelize_defaults(CLSP_VOXEL_SECOND, &o);
   if (st == CLSP_SUCCESS) st = clsp_voxelize(ctx, &o, pts, (size_t)n, new_tensor(&s), NULL);
   if (st == CLSP_SUCCESS) st = warm_convs(ctx, &s, s.t[1], up);
+  if (st == CLSP_SUCCESS) st = warm_tensor_ops(ctx, &s, n);
   if (st == CLSP_SUCCESS) st = clsp_context_finish(ctx);
   warm_release(&s);
   return st;
