@@ -15,8 +15,9 @@ int clsp_cmd_warmup(int argc, char **argv) {
   static const char usage[] =
     "usage: clsp warmup [--device SPEC] [--no-cache] [--programs-only]\n"
     "  Builds (or loads from the binary cache) every kernel program for the\n"
-    "  device, then launches everything once on a small workload (CLBlast's\n"
-    "  GEMMs included) so that drivers that compile at the first launch\n"
+    "  device, then launches everything once on a point-cloud workload\n"
+    "  (CLBlast's GEMMs included; on PoCL also on ~98 k points, whose wide\n"
+    "  grids PoCL compiles apart) so that drivers that compile at the first launch\n"
     "  (PoCL) have done so: the first frame of a later run is then not slower\n"
     "  than the next. --programs-only: build the programs only.\n"
     "  Exit status: 0 ok, 1 failure, 2 usage error.\n";

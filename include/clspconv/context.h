@@ -174,13 +174,16 @@ CLSP_API clsp_status clsp_context_warmup(clsp_context *ctx);
 /*
  * clsp_context_warmup, then launches everything once: CLBlast's GEMM
  * routines on both of its paths (direct and indirect kernels; CLBlast
- * compiles them inside the first call of the process) and a small
- * workload (512 points: voxelization, the four conv kinds in every
- * scatter mode, backward passes, pooling, element-wise ops), so that
- * drivers which compile at the first launch (PoCL specialises every
- * kernel for its work-group size) have done so. Drivers such as PoCL
- * cache those binaries on disk, so the first frame of a later process is
- * fast too. Takes seconds (warm caches) to minutes (first use on PoCL);
+ * compiles them inside the first call of the process) and a workload
+ * (512 points: voxelization, the four conv kinds in every scatter mode,
+ * backward passes, pooling, tensors from host coordinates, scatter-dense,
+ * element-wise ops), so that drivers which compile at the first launch
+ * have done so. PoCL specialises every kernel for its work-group size and
+ * for grids under or over 65535 items per dimension; on PoCL the workload
+ * runs again on 98,304 points to reach the wide builds. Drivers such as
+ * PoCL cache those binaries on disk, so the first frame of a later process
+ * is fast too. Takes about a second (warm caches, PoCL on 2 cores) to
+ * minutes (first use on PoCL);
  * very slow on simulators. Errors: those of clsp_context_warmup and of the
  * operations it runs.
  */
