@@ -127,6 +127,9 @@ static int conv_check(ck_env *e, clsp_conv_kind kind, const clsp_conv_geometry *
       bad = ck_conv_mode_check(e, &modes[m], MODES[m].name, ref, n_out) || bad;
     }
     if (!bad) bad = ck_time_modes(e, MODES, modes, CK_CONV_MODES, gflop);
+    for (int m = 0; m < CK_CONV_MODES && !bad; m++)
+      if (MODES[m].flags & CLSP_CONV_FUSED)
+        bad = ck_time_openblas(e, &modes[m], w, bias, ref, gflop);
     if (!bad && e->tiles) bad = ck_conv_tiles(e, kind, g, w, bias, ref, n_out, gflop);
   }
   clsp_weights_destroy(c.w);

@@ -84,6 +84,14 @@ int ck_conv_tiles(ck_env *e, clsp_conv_kind kind, const clsp_conv_geometry *g,
                   const float *w, const float *bias, const double *ref, size_t n_out,
                   double gflop);
 
+/* With --bench: the layer through OpenBLAS on the host (per-tap gather,
+ * cblas_sgemm, scatter-add), checked against ref and timed interleaved
+ * with `fused` (the fused dataflow's case); prints both, the GEMM-only
+ * time and their fractions of the FMA peak (check_blas.c; says it was
+ * skipped when built without OpenBLAS). */
+int ck_time_openblas(ck_env *e, const ck_conv_case *fused, const float *w,
+                     const float *bias, const double *ref, double gflop);
+
 /* The checks (check_sites.c, check_conv.c, check_fused.c). */
 int ck_voxelize_second(ck_env *e);
 int ck_voxelize_minkunet(ck_env *e);

@@ -8,7 +8,7 @@ packages=(
   build-essential pkg-config meson ninja-build
   ocl-icd-opencl-dev opencl-headers clinfo
   pocl-opencl-icd mesa-opencl-icd oclgrind
-  libclblast-dev libcmocka-dev
+  libclblast-dev libcmocka-dev libopenblas-dev
   libonnx-dev protobuf-c-compiler libprotobuf-c-dev
   clang-format git
 )
