@@ -117,9 +117,8 @@ int ck_time_openblas(ck_env *e, const ck_conv_case *fused, const float *w,
   }
   if (!bad) {
     double err = ref_rel_error(b.y, ref, b.n_out * b.cout);
-    printf(
-      "    OpenBLAS %s (%d threads), ||out-ref||/||ref|| = %.2e; %d interleaved runs:\n",
-      openblas_get_config(), openblas_get_num_threads(), err, e->reps);
+    printf("    %s (%d threads), ||out-ref||/||ref|| = %.2e; %d interleaved runs:\n",
+           openblas_get_config(), openblas_get_num_threads(), err, e->reps);
     bad = !(err < 1e-5);
     double fused_ms = ck_median(t, e->reps), blas_ms = ck_median(t + e->reps, e->reps);
     double gemm_ms = ck_median(t + 2 * e->reps, e->reps);
