@@ -69,7 +69,8 @@ void clsp__tuning_resolve(clsp_context *ctx) {
   t->fixed_groups = (c->type & CL_DEVICE_TYPE_CPU) != 0;
   /* PoCL's devices specialise each kernel build for grids narrower than
    * USHRT_MAX items per dimension (grid_width_specialization_limit). */
-  t->small_grid_limit = strstr(c->platform_name, "Portable Computing Language") ? 65535 : 0;
+  t->small_grid_limit =
+    strstr(c->platform_name, "Portable Computing Language") ? 65535 : 0;
   t->scan_chunk = SCAN_CHUNK;
   t->radix_block = RADIX_BLOCK;
   t->vox_scan_group = VOX_SCAN_GROUP;

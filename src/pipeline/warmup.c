@@ -202,14 +202,17 @@ static clsp_status warm_tensor_ops(clsp_context *ctx, warm_set *s, int n) {
   cl_mem dense = NULL, permuted = NULL;
   const size_t bytes = WARM_GRID_CELLS * sizeof(float);
   if (st == CLSP_SUCCESS)
-    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, bytes, NULL, "warm-up dense", &dense);
+    st =
+      clsp__buffer_create(ctx, CL_MEM_READ_WRITE, bytes, NULL, "warm-up dense", &dense);
   if (st == CLSP_SUCCESS)
-    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, bytes, NULL, "warm-up dense", &permuted);
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, bytes, NULL, "warm-up dense",
+                             &permuted);
   if (st == CLSP_SUCCESS)
     st = clsp_scatter_dense(ctx, s->t[s->n_t - 1], CLSP_DENSE_AXES_IN_ORDER, dense, NULL);
   static const int64_t dims[5] = {1, 1, 32, 64, 64};
   static const int perm[5] = {0, 1, 4, 3, 2};
-  if (st == CLSP_SUCCESS) st = clsp_dense_permute(ctx, dense, 5, dims, perm, permuted, NULL);
+  if (st == CLSP_SUCCESS)
+    st = clsp_dense_permute(ctx, dense, 5, dims, perm, permuted, NULL);
   if (st == CLSP_SUCCESS) st = clsp_context_finish(ctx);
   clsp__buffer_release(ctx, &dense);
   clsp__buffer_release(ctx, &permuted);
@@ -228,7 +231,8 @@ static clsp_status warm_workload(clsp_context *ctx, int n, float side,
   clsp_voxelize_defaults(CLSP_VOXEL_MINKUNET, &o);
   clsp_status st = clsp_voxelize(ctx, &o, pts, (size_t)n, new_tensor(&s), NULL);
   clsp_voxelize_defaults(CLSP_VOXEL_SECOND, &o);
-  if (st == CLSP_SUCCESS) st = clsp_voxelize(ctx, &o, pts, (size_t)n, new_tensor(&s), NULL);
+  if (st == CLSP_SUCCESS)
+    st = clsp_voxelize(ctx, &o, pts, (size_t)n, new_tensor(&s), NULL);
   if (st == CLSP_SUCCESS) st = warm_convs(ctx, &s, s.t[1], up);
   if (st == CLSP_SUCCESS) st = warm_tensor_ops(ctx, &s, n);
   if (st == CLSP_SUCCESS) st = clsp_context_finish(ctx);
