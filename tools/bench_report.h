@@ -54,6 +54,13 @@ int bench_load_points(const bench_opts *o, float **pts, size_t *n, char *label,
 int bench_start_up(bench_state *b);
 /* The network of o.net / o.layer with seeded weights; 0, or 1. */
 int bench_build_net(bench_state *b);
+/* bench_load_points, a context (profiling, plus context_flags) on
+ * o.device with the tool's log, bench_start_up and bench_build_net: what
+ * both commands do before measuring. Returns 0, or 1 after printing why
+ * (then bench_free). */
+int bench_setup(bench_state *b, uint32_t context_flags);
+/* Frees the network, the context, the points and b itself. */
+void bench_free(bench_state *b);
 /* One forward pass: voxelize, (widen), network; fills b->runs[r]. */
 clsp_status bench_one_pass(bench_state *b, int r);
 

@@ -300,24 +300,32 @@ int clsp_cmd_bench(int argc, char **argv) {
     free(b);
     return 0; /* --help */
   }
-  if (!rc)
-    rc = bench_load_points(&b->o, &b->points, &b->n_points, b->input_label,
-                           sizeof b->input_label);
+  if (!rc) rc = bench_setup(b, 0);
+  if (!rc) rc = run_all(b);
+  if (!rc) rc = bench_report(b);
+  bench_free(b);
+  return rc;
+}
+
+int bench_setup(bench_state *b, uint32_t context_flags) {
+  int rc = bench_load_points(&b->o, &b->points, &b->n_points, b->input_label,
+                             sizeof b->input_label);
   clsp_context_options co = {.log = clsp_tool_log_notes};
-  co.flags = CLSP_CONTEXT_PROFILING;
+  co.flags = CLSP_CONTEXT_PROFILING | context_flags;
   co.device = b->o.device;
   clsp_status st = rc ? CLSP_SUCCESS : clsp_context_create(&co, &b->ctx);
   if (st != CLSP_SUCCESS) {
-    clsp_tool_context_fail("clsp bench", b->o.device, st);
+    clsp_tool_context_fail(b->tool, b->o.device, st);
     rc = 1;
   }
   if (!rc) rc = bench_start_up(b);
   if (!rc) rc = bench_build_net(b);
-  if (!rc) rc = run_all(b);
-  if (!rc) rc = bench_report(b);
+  return rc;
+}
+
+void bench_free(bench_state *b) {
   if (b->ctx) net_free(&b->net);
   clsp_context_destroy(b->ctx);
   free(b->points);
   free(b);
-  return rc;
 }

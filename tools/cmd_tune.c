@@ -153,6 +153,17 @@ static int row(tuner *t, const char *what, const clsp_tuning_params *p, double *
   return 0;
 }
 
+/* Measures p as one row; keeps it as t->best when it is the fastest. */
+static int candidate(tuner *t, const char *stage, const clsp_tuning_params *p) {
+  double ms;
+  if (row(t, stage, p, &ms, NULL)) return 1;
+  if (ms < t->best_ms) {
+    t->best_ms = ms;
+    t->best = *p;
+  }
+  return 0;
+}
+
 static void all_dataflows(clsp_tuning_params *p, int fused) {
   p->fused_default = fused;
   memset(p->dataflow, CLSP_TUNED_DEFAULT, sizeof p->dataflow);
@@ -170,12 +181,7 @@ static int tune_tiles(tuner *t) {
     p.fused_vec = tiles[i][0];
     p.fused_blocks = tiles[i][1];
     p.fused_ksplit = tiles[i][2];
-    double ms;
-    if (row(t, "tile", &p, &ms, NULL)) return 1;
-    if (ms < t->best_ms) {
-      t->best_ms = ms;
-      t->best = p;
-    }
+    if (candidate(t, "tile", &p)) return 1;
   }
   return 0;
 }
@@ -220,12 +226,7 @@ static int tune_local(tuner *t, uint32_t max_group) {
     if (sizes[i] > max_group) continue;
     clsp_tuning_params p = base;
     p.local_size = sizes[i];
-    double ms;
-    if (row(t, "local", &p, &ms, NULL)) return 1;
-    if (ms < t->best_ms) {
-      t->best_ms = ms;
-      t->best = p;
-    }
+    if (candidate(t, "local", &p)) return 1;
   }
   return 0;
 }
@@ -309,24 +310,9 @@ int clsp_cmd_tune(int argc, char **argv) {
     free(b);
     return 0; /* --help */
   }
-  if (!rc)
-    rc = bench_load_points(&b->o, &b->points, &b->n_points, b->input_label,
-                           sizeof b->input_label);
   /* Measured from the capability defaults, whatever a stored file says. */
-  clsp_context_options co = {.log = clsp_tool_log_notes};
-  co.flags = CLSP_CONTEXT_PROFILING | CLSP_CONTEXT_NO_TUNING_FILE;
-  co.device = b->o.device;
-  clsp_status st = rc ? CLSP_SUCCESS : clsp_context_create(&co, &b->ctx);
-  if (st != CLSP_SUCCESS) {
-    clsp_tool_context_fail("clsp tune", b->o.device, st);
-    rc = 1;
-  }
-  if (!rc) rc = bench_start_up(b);
-  if (!rc) rc = bench_build_net(b);
+  if (!rc) rc = bench_setup(b, CLSP_CONTEXT_NO_TUNING_FILE);
   if (!rc) rc = tune_all(b, t.dry_run);
-  if (b->ctx) net_free(&b->net);
-  clsp_context_destroy(b->ctx);
-  free(b->points);
-  free(b);
+  bench_free(b);
   return rc;
 }
