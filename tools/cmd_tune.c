@@ -22,9 +22,11 @@ static void usage(FILE *f) {
           "the fused tiles (vec x blocks, k2: split accumulators), then per\n"
           "layer-shape class (Cin, Cout buckets <=16, <=32, <=64, more) the\n"
           "dataflow, fused or gather -> GEMM -> scatter, then the work-group size\n"
-          "of element-wise kernels. Each candidate: one warm-up pass, then the\n"
-          "median of R passes (default 5). Prints the table and writes the\n"
-          "winning record to the device's tuning file in the program cache folder\n"
+          "of element-wise kernels, then the default against the winner once\n"
+          "more. The candidates of a stage (the default first) run pass by pass\n"
+          "in turn, a warm-up pass each, then R rounds (default 5); each row is\n"
+          "a median. Prints the table and writes the winner (the default if it\n"
+          "was not faster) to the device's tuning file in the program cache folder\n"
           "(--dry-run: writes nothing), which later contexts on this device,\n"
           "driver and library version load. Delete the file to return to the\n"
           "defaults. Exit status: 0 ok, 1 failure, 2 usage error.\n");
@@ -78,45 +80,62 @@ static int parse_args(int argc, char **argv, bench_opts *o, tune_opts *t) {
   return 0;
 }
 
-/* Per-class device time of one configuration (medians over the runs). */
-typedef struct class_ms {
-  double ms[N_BUCKETS][N_BUCKETS];
-  int layers[N_BUCKETS][N_BUCKETS];
-} class_ms;
+#define MAX_CANDIDATES 12
+
+/* One configuration of a stage and what its passes measured. */
+typedef struct candidate {
+  clsp_tuning_params p;
+  double wall[BENCH_MAX_RUNS];                      /* ms per pass */
+  double cls[BENCH_MAX_RUNS][N_BUCKETS][N_BUCKETS]; /* conv device ms per
+                                                        layer class, per pass */
+  double median;                                    /* of wall */
+} candidate;
+
+typedef struct tuner {
+  bench_state *b;
+  clsp_tuning_params def, best;
+  int layers[N_BUCKETS][N_BUCKETS]; /* conv layers of the network per class */
+  candidate c[MAX_CANDIDATES];
+} tuner;
 
 static int is_conv(net_kind k) {
   return k == NET_SUBM || k == NET_CONV || k == NET_TRANSPOSED || k == NET_INVERSE;
 }
 
-static void per_class(const bench_state *b, class_ms *c) {
-  memset(c, 0, sizeof *c);
-  double v[BENCH_MAX_RUNS];
-  for (int l = 0; l < b->net.n_layers; l++) {
-    const net_layer *L = &b->net.layers[l];
-    if (!is_conv(L->kind)) continue;
-    for (int r = 0; r < b->o.repeat; r++) v[r] = b->runs[r].layers[l].ms;
-    int i = clsp_tuning_bucket((size_t)L->c_in), o = clsp_tuning_bucket((size_t)L->c_out);
-    c->ms[i][o] += clsp_tool_median(v, b->o.repeat);
-    c->layers[i][o]++;
-  }
-}
-
-/* Sets p, runs a warm-up and R passes; *median: wall ms per pass. */
-static int measure(bench_state *b, const clsp_tuning_params *p, double *median,
-                   class_ms *classes) {
-  clsp_status st = clsp_context_set_tuning(b->ctx, p);
-  if (st != CLSP_SUCCESS) {
+/* One pass under c->p into pass r's slots (r < 0: warm-up, not kept). */
+static int one_pass(tuner *t, candidate *c, int r) {
+  bench_state *b = t->b;
+  if (clsp_context_set_tuning(b->ctx, &c->p) != CLSP_SUCCESS ||
+      bench_one_pass(b, 0) != CLSP_SUCCESS) {
     fprintf(stderr, "clsp tune: %s\n", clsp_context_last_error(b->ctx));
     return 1;
   }
-  double v[BENCH_MAX_RUNS];
-  for (int r = -1; r < b->o.repeat; r++) {
-    int slot = r < 0 ? BENCH_MAX_RUNS : r;
-    if (bench_one_pass(b, slot) != CLSP_SUCCESS) return 1;
-    if (r >= 0) v[r] = b->runs[r].end_ms - b->runs[r].start_ms;
+  if (r < 0) return 0;
+  c->wall[r] = b->runs[0].end_ms - b->runs[0].start_ms;
+  memset(c->cls[r], 0, sizeof c->cls[r]);
+  memset(t->layers, 0, sizeof t->layers);
+  for (int l = 0; l < b->net.n_layers; l++) {
+    const net_layer *L = &b->net.layers[l];
+    if (!is_conv(L->kind)) continue;
+    int i = clsp_tuning_bucket((size_t)L->c_in), o = clsp_tuning_bucket((size_t)L->c_out);
+    c->cls[r][i][o] += b->runs[0].layers[l].ms;
+    t->layers[i][o]++;
   }
-  *median = clsp_tool_median(v, b->o.repeat);
-  if (classes) per_class(b, classes);
+  return 0;
+}
+
+/* The stage's n candidates pass by pass in turn, so that all of them see
+ * the same load: a warm-up pass each, then R rounds. */
+static int measure(tuner *t, int n) {
+  int repeat = t->b->o.repeat;
+  for (int r = -1; r < repeat; r++)
+    for (int i = 0; i < n; i++)
+      if (one_pass(t, &t->c[i], r)) return 1;
+  for (int i = 0; i < n; i++) {
+    double v[BENCH_MAX_RUNS];
+    memcpy(v, t->c[i].wall, sizeof v);
+    t->c[i].median = clsp_tool_median(v, repeat);
+  }
   return 0;
 }
 
@@ -137,31 +156,21 @@ static void describe(const clsp_tuning_params *p, char *buf, size_t cap) {
            p->local_size);
 }
 
-typedef struct tuner {
-  bench_state *b;
-  clsp_tuning_params def, best;
-  double def_ms, best_ms;
-} tuner;
-
-static int row(tuner *t, const char *what, const clsp_tuning_params *p, double *ms,
-               class_ms *classes) {
-  char d[64];
-  if (measure(t->b, p, ms, classes)) return 1;
-  describe(p, d, sizeof d);
-  printf("%-10s %-28s %10.1f %9.2f\n", what, d, *ms, *ms / t->def_ms);
-  fflush(stdout);
-  return 0;
-}
-
-/* Measures p as one row; keeps it as t->best when it is the fastest. */
-static int candidate(tuner *t, const char *stage, const clsp_tuning_params *p) {
-  double ms;
-  if (row(t, stage, p, &ms, NULL)) return 1;
-  if (ms < t->best_ms) {
-    t->best_ms = ms;
-    t->best = *p;
+/* Measures the stage (c[0] is the default), prints a row per candidate
+ * and returns the index of the fastest (-1 on failure). */
+static int stage(tuner *t, const char *name, int n) {
+  if (measure(t, n)) return -1;
+  int best = 0;
+  for (int i = 0; i < n; i++) {
+    char d[64];
+    describe(&t->c[i].p, d, sizeof d);
+    printf("%-9s %-28s %10.1f %9.2f\n", i ? name : "default", d, t->c[i].median,
+           t->c[i].median / t->c[0].median);
+    if (t->c[i].median < t->c[best].median) best = i;
   }
-  return 0;
+  printf("\n");
+  fflush(stdout);
+  return best;
 }
 
 static void all_dataflows(clsp_tuning_params *p, int fused) {
@@ -169,20 +178,24 @@ static void all_dataflows(clsp_tuning_params *p, int fused) {
   memset(p->dataflow, CLSP_TUNED_DEFAULT, sizeof p->dataflow);
 }
 
-/* The tiles, fused everywhere: best stays the fastest. */
+/* The tiles, fused everywhere. */
 static int tune_tiles(tuner *t) {
   static const uint32_t tiles[][3] = {{16, 4, 1}, {16, 4, 2}, {16, 3, 1},
                                       {16, 3, 2}, {16, 2, 1}, {16, 1, 1},
                                       {8, 1, 1},  {4, 1, 1},  {1, 1, 1}};
-  t->best_ms = 1e300;
-  for (size_t i = 0; i < sizeof tiles / sizeof tiles[0]; i++) {
-    clsp_tuning_params p = t->def;
-    all_dataflows(&p, 1);
-    p.fused_vec = tiles[i][0];
-    p.fused_blocks = tiles[i][1];
-    p.fused_ksplit = tiles[i][2];
-    if (candidate(t, "tile", &p)) return 1;
+  int n = 1;
+  t->c[0].p = t->def;
+  for (size_t i = 0; i < sizeof tiles / sizeof tiles[0]; i++, n++) {
+    clsp_tuning_params *p = &t->c[n].p;
+    *p = t->def;
+    all_dataflows(p, 1);
+    p->fused_vec = tiles[i][0];
+    p->fused_blocks = tiles[i][1];
+    p->fused_ksplit = tiles[i][2];
   }
+  int best = stage(t, "tile", n);
+  if (best < 0) return 1;
+  t->best = t->c[best].p;
   return 0;
 }
 
@@ -191,26 +204,35 @@ static const char *bucket_label(int i) {
   return names[i];
 }
 
-/* Fused (best tile) against gather -> GEMM -> scatter for every class. */
+/* Median over the passes of candidate c's class (i, o). */
+static double class_median(const tuner *t, const candidate *c, int i, int o) {
+  double v[BENCH_MAX_RUNS];
+  for (int r = 0; r < t->b->o.repeat; r++) v[r] = c->cls[r][i][o];
+  return clsp_tool_median(v, t->b->o.repeat);
+}
+
+/* Fused (best tile) against gather -> GEMM -> scatter, per class. */
 static int tune_dataflow(tuner *t) {
-  class_ms fused, gemm;
-  clsp_tuning_params p = t->best;
-  double ms;
-  if (row(t, "dataflow", &p, &ms, &fused)) return 1;
-  all_dataflows(&p, 0);
-  if (row(t, "dataflow", &p, &ms, &gemm)) return 1;
-  printf("\n%-6s %-6s %6s %12s %12s  %s\n", "Cin", "Cout", "layers", "fused ms",
-         "gemm ms", "choice");
+  t->c[0].p = t->def;
+  t->c[1].p = t->best;
+  all_dataflows(&t->c[1].p, 1);
+  t->c[2].p = t->c[1].p;
+  all_dataflows(&t->c[2].p, 0);
+  if (stage(t, "dataflow", 3) < 0) return 1;
+  printf("%-6s %-6s %6s %12s %12s  %s\n", "Cin", "Cout", "layers", "fused ms", "gemm ms",
+         "choice");
   int n_fused = 0, n_gemm = 0;
   for (int i = 0; i < N_BUCKETS; i++)
     for (int o = 0; o < N_BUCKETS; o++) {
-      if (!fused.layers[i][o]) continue;
-      int f = fused.ms[i][o] <= gemm.ms[i][o];
+      if (!t->layers[i][o]) continue;
+      double f_ms = class_median(t, &t->c[1], i, o),
+             g_ms = class_median(t, &t->c[2], i, o);
+      int f = f_ms <= g_ms;
       t->best.dataflow[i][o] = f ? CLSP_TUNED_FUSED : CLSP_TUNED_GEMM;
       n_fused += f;
       n_gemm += !f;
       printf("%-6s %-6s %6d %12.1f %12.1f  %s\n", bucket_label(i), bucket_label(o),
-             fused.layers[i][o], fused.ms[i][o], gemm.ms[i][o], f ? "fused" : "gemm");
+             t->layers[i][o], f_ms, g_ms, f ? "fused" : "gemm");
     }
   /* Classes the workload lacks follow the majority of those it has. */
   t->best.fused_default = n_fused >= n_gemm;
@@ -218,86 +240,65 @@ static int tune_dataflow(tuner *t) {
   return 0;
 }
 
-static int tune_local(tuner *t, uint32_t max_group) {
+static int tune_local(tuner *t, size_t max_group) {
   static const uint32_t sizes[] = {16, 32, 64, 128, 256};
-  t->best_ms = 1e300;
-  clsp_tuning_params base = t->best;
-  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-    if (sizes[i] > max_group) continue;
-    clsp_tuning_params p = base;
-    p.local_size = sizes[i];
-    if (candidate(t, "local", &p)) return 1;
-  }
+  int n = 1;
+  t->c[0].p = t->def;
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+    if (sizes[i] <= max_group) {
+      t->c[n].p = t->best;
+      t->c[n++].p.local_size = sizes[i];
+    }
+  int best = stage(t, "local", n);
+  if (best < 0) return 1;
+  if (best > 0) t->best = t->c[best].p;
   return 0;
 }
 
-/* One pass under p; *ms its wall time. */
-static int pass_with(bench_state *b, const clsp_tuning_params *p, int slot, double *ms) {
-  if (clsp_context_set_tuning(b->ctx, p) != CLSP_SUCCESS ||
-      bench_one_pass(b, slot) != CLSP_SUCCESS) {
-    fprintf(stderr, "clsp tune: %s\n", clsp_context_last_error(b->ctx));
-    return 1;
-  }
-  *ms = b->runs[slot].end_ms - b->runs[slot].start_ms;
-  return 0;
-}
-
-/* The default and the winner, pass by pass in turn (so that both see the
- * same load): the winner is kept only if its median is lower. */
+/* The default and the winner once more: the winner is kept only if its
+ * median is lower. */
 static int confirm(tuner *t) {
-  double vd[BENCH_MAX_RUNS], vb[BENCH_MAX_RUNS], skip;
-  bench_state *b = t->b;
-  if (pass_with(b, &t->def, BENCH_MAX_RUNS, &skip) ||
-      pass_with(b, &t->best, BENCH_MAX_RUNS, &skip))
-    return 1;
-  for (int r = 0; r < b->o.repeat; r++)
-    if (pass_with(b, &t->def, r, &vd[r]) || pass_with(b, &t->best, r, &vb[r])) return 1;
-  double md = clsp_tool_median(vd, b->o.repeat), mb = clsp_tool_median(vb, b->o.repeat);
-  char d[64];
-  describe(&t->best, d, sizeof d);
-  printf(
-    "\nconfirm (interleaved): default %.1f ms, %s %.1f ms: %.2fx the default's "
-    "time\n",
-    md, d, mb, mb / md);
-  if (mb >= md) {
-    printf("the default stays: the winner was not faster interleaved\n");
+  t->c[0].p = t->def;
+  t->c[1].p = t->best;
+  int best = stage(t, "confirm", 2);
+  if (best < 0) return 1;
+  if (best == 0) {
+    printf("the default stays: the winner was not faster in the confirming run\n");
     t->best = t->def;
   }
   return 0;
 }
 
 static int tune_all(bench_state *b, int dry_run) {
-  tuner t = {.b = b};
+  tuner *t = calloc(1, sizeof *t);
+  if (!t) return 1;
+  t->b = b;
   const clsp_device_caps *caps = clsp_context_caps(b->ctx);
-  clsp_context_tuning(b->ctx, &t.def);
-  t.def_ms = 1;
-  printf("clsp tune: %s (%s); %s, %s; median of %d passes after 1 warm-up\n\n",
-         caps->device_name, caps->platform_name, b->net_name, b->input_label,
-         b->o.repeat);
-  printf("%-10s %-28s %10s %9s\n", "stage", "candidate", "median ms", "x default");
-  if (measure(b, &t.def, &t.def_ms, NULL)) return 1;
+  clsp_context_tuning(b->ctx, &t->def);
+  printf(
+    "clsp tune: %s (%s); %s, %s; per candidate the median of %d passes after 1 "
+    "warm-up, candidates of a stage in turn\n\n",
+    caps->device_name, caps->platform_name, b->net_name, b->input_label, b->o.repeat);
+  printf("%-9s %-28s %10s %9s\n", "stage", "candidate", "median ms", "x default");
+  int rc = tune_tiles(t) || tune_dataflow(t) ||
+           tune_local(t, caps->max_work_group_size) || confirm(t);
   char d[64];
-  describe(&t.def, d, sizeof d);
-  printf("%-10s %-28s %10.1f %9.2f\n", "default", d, t.def_ms, 1.0);
-  size_t max_group = caps->max_work_group_size;
-  if (tune_tiles(&t) || tune_dataflow(&t) ||
-      tune_local(&t, max_group > 256 ? 256u : (uint32_t)max_group))
-    return 1;
-  if (confirm(&t)) return 1;
-  describe(&t.best, d, sizeof d);
-  printf("chosen: %s\n", d);
-  if (dry_run) {
+  describe(&t->best, d, sizeof d);
+  if (!rc) printf("chosen: %s\n", d);
+  clsp_status st = CLSP_SUCCESS;
+  if (!rc && dry_run)
     printf("dry run: nothing written (%s)\n", clsp_context_tuning_path(b->ctx));
-    return 0;
+  else if (!rc) {
+    st = clsp_context_set_tuning(b->ctx, &t->best);
+    if (st == CLSP_SUCCESS) st = clsp_tuning_save(b->ctx);
+    if (st == CLSP_SUCCESS) printf("written: %s\n", clsp_context_tuning_path(b->ctx));
   }
-  clsp_status st = clsp_context_set_tuning(b->ctx, &t.best);
-  if (st == CLSP_SUCCESS) st = clsp_tuning_save(b->ctx);
   if (st != CLSP_SUCCESS) {
     fprintf(stderr, "clsp tune: %s\n", clsp_context_last_error(b->ctx));
-    return 1;
+    rc = 1;
   }
-  printf("written: %s\n", clsp_context_tuning_path(b->ctx));
-  return 0;
+  free(t);
+  return rc;
 }
 
 int clsp_cmd_tune(int argc, char **argv) {
