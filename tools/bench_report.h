@@ -42,6 +42,8 @@ typedef struct bench_state {
   bench_run runs[BENCH_MAX_RUNS + 1]; /* the last one: warm-up */
 } bench_state;
 
+/* SECOND on the built-in scene (seed 1, 4 fields), 5 runs. */
+void bench_opts_defaults(bench_opts *o);
 /* The points of --input, else the built-in scene for --seed; label names
  * them. Returns 0, or 1 after printing why. */
 int bench_load_points(const bench_opts *o, float **pts, size_t *n, char *label,

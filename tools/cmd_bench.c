@@ -133,13 +133,17 @@ static int check_opts(const bench_opts *o) {
   return 0;
 }
 
-/* Returns 0 to run, 2 on a usage error, -1 after --help. */
-static int parse_args(int argc, char **argv, bench_opts *o) {
+void bench_opts_defaults(bench_opts *o) {
   memset(o, 0, sizeof *o);
   o->net = "second";
   o->repeat = 5;
   o->seed = 1;
   o->fields = 4;
+}
+
+/* Returns 0 to run, 2 on a usage error, -1 after --help. */
+static int parse_args(int argc, char **argv, bench_opts *o) {
+  bench_opts_defaults(o);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {

@@ -37,11 +37,7 @@ typedef struct tune_opts {
 } tune_opts;
 
 static int parse_args(int argc, char **argv, bench_opts *o, tune_opts *t) {
-  memset(o, 0, sizeof *o);
-  o->net = "second";
-  o->repeat = 5;
-  o->seed = 1;
-  o->fields = 4;
+  bench_opts_defaults(o);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     char *end;
