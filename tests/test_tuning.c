@@ -314,6 +314,9 @@ static void test_invalid_overrides(void **state) {
   assert_int_equal(clsp_context_set_tuning(NULL, &before), CLSP_ERROR_INVALID_ARGUMENT);
   assert_int_equal(clsp_context_tuning(ctx, NULL), CLSP_ERROR_INVALID_ARGUMENT);
   assert_int_equal(clsp_tuning_save(NULL), CLSP_ERROR_INVALID_ARGUMENT);
+  assert_string_equal(clsp_context_tuning_path(NULL), "");
+  assert_string_equal(clsp_context_tuning_note(NULL), "");
+  assert_int_equal(clsp_context_tuning_loaded(NULL), 0);
   /* No cache folder: nowhere to save. */
   clsp_context *nc = context_in(NULL, CLSP_CONTEXT_NO_BINARY_CACHE, NULL);
   assert_string_equal(clsp_context_tuning_path(nc), "");
