@@ -217,17 +217,21 @@ static void test_exit_codes(void **state) {
   EXPECT_USAGE("bench --layer subm:4:16:2", "--layer 'subm:4:16:2'");
   EXPECT_USAGE("bench --json - --trace -", "cannot both write to stdout");
   EXPECT_USAGE("bench --fields 5", "--fields 5 applies to .bin scans");
+  EXPECT_USAGE("tune --bogus x", "--bogus");
+  EXPECT_USAGE("tune --repeat 0", "--repeat '0'", "1..100");
+  EXPECT_USAGE("tune --net resnet", "--net 'resnet'");
   expect_exit(1, "CLSP_DEVICE=nosuchdevice", "info --select", "CLSP_DEVICE=nosuchdevice",
               "selects no device", (const char *)NULL);
   EXPECT_FAILURE("warmup --device nosuchdevice", "--device 'nosuchdevice'", "clsp info");
   EXPECT_FAILURE("bench --device nosuchdevice --repeat 1", "--device 'nosuchdevice'");
+  EXPECT_FAILURE("tune --device nosuchdevice --repeat 1", "--device 'nosuchdevice'");
   char a[4096];
   snprintf(a, sizeof a, "--weights '%s'", path("missing.npy"));
   EXPECT_FAILURE(conv_args("--weights", a), "missing.npy", "cannot open");
   snprintf(a, sizeof a, "bench --input '%s'", path("missing.bin"));
   EXPECT_FAILURE(a, "missing.bin", "cannot open");
-  static const char *const helps[] = {"--help", "info --help", "warmup --help",
-                                      "conv --help", "bench --help"};
+  static const char *const helps[] = {"--help",      "info --help",  "warmup --help",
+                                      "conv --help", "bench --help", "tune --help"};
   for (size_t i = 0; i < sizeof helps / sizeof helps[0]; i++)
     expect_exit(0, "", helps[i], "usage: clsp", (const char *)NULL);
 }

@@ -53,7 +53,7 @@ trap 'rm -rf "$work"' EXIT
 failed=0
 
 # ---------------------------------------------------------------- fuzzing
-fuzz_targets=(fuzz_npy fuzz_pcd fuzz_ply fuzz_kitti fuzz_conv_args)
+fuzz_targets=(fuzz_npy fuzz_pcd fuzz_ply fuzz_kitti fuzz_conv_args fuzz_tuning)
 
 run_fuzz_target() { # target -> writes $work/<target>.log and .rc
   local t=$1 corpus="$work/corpus-$1" art="$root/build-fuzz/artifacts/$1-"

@@ -51,6 +51,7 @@ static const command commands[] = {
   {"conv", clsp_cmd_conv, "run one sparse convolution layer from .npy files"},
   {"pool", clsp_cmd_pool, "sparse max/avg pooling (and its backward) from .npy files"},
   {"bench", clsp_cmd_bench, "voxelize a point cloud and time a network per layer"},
+  {"tune", clsp_cmd_tune, "measure tile and dataflow candidates, store the best"},
   {"run", clsp_cmd_run, "run a trained network from its SCN ONNX file"},
 };
 

@@ -12,6 +12,7 @@ int clsp_cmd_bench(int argc, char **argv);
 int clsp_cmd_conv(int argc, char **argv);
 int clsp_cmd_run(int argc, char **argv);
 int clsp_cmd_pool(int argc, char **argv);
+int clsp_cmd_tune(int argc, char **argv);
 
 /* Prints why a context could not be created (for NO_DEVICE: the spec from
  * --device, else CLSP_DEVICE, and where to see the devices). */

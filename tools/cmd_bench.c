@@ -133,13 +133,17 @@ static int check_opts(const bench_opts *o) {
   return 0;
 }
 
-/* Returns 0 to run, 2 on a usage error, -1 after --help. */
-static int parse_args(int argc, char **argv, bench_opts *o) {
+void bench_opts_defaults(bench_opts *o) {
   memset(o, 0, sizeof *o);
   o->net = "second";
   o->repeat = 5;
   o->seed = 1;
   o->fields = 4;
+}
+
+/* Returns 0 to run, 2 on a usage error, -1 after --help. */
+static int parse_args(int argc, char **argv, bench_opts *o) {
+  bench_opts_defaults(o);
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -161,8 +165,8 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
   return check_opts(o);
 }
 
-static int load_points(const bench_opts *o, float **pts, size_t *n, char *label,
-                       size_t cap) {
+int bench_load_points(const bench_opts *o, float **pts, size_t *n, char *label,
+                      size_t cap) {
   char err[512] = "";
   int rc;
   if (o->input && clsp_cloud_is_bin(o->input)) {
@@ -219,8 +223,7 @@ static clsp_status widen(clsp_context *ctx, clsp_tensor *vox, int c_in,
   return st;
 }
 
-/* One forward pass: voxelize, (widen), network. Fills run `r`. */
-static clsp_status one_pass(bench_state *b, int r) {
+clsp_status bench_one_pass(bench_state *b, int r) {
   bench_run *run = &b->runs[r];
   clsp_voxelize_options vo = vox_options(&b->o);
   clsp_tensor *vox = NULL, *in = NULL, *out = NULL;
@@ -234,7 +237,7 @@ static clsp_status one_pass(bench_state *b, int r) {
   if (st == CLSP_SUCCESS) st = clsp_context_finish(b->ctx);
   run->end_ms = clsp_tool_now_ms();
   if (st != CLSP_SUCCESS)
-    fprintf(stderr, "clsp bench: run %d: %s (%d): %s\n", r, clsp_status_string(st),
+    fprintf(stderr, "%s: run %d: %s (%d): %s\n", b->tool, r, clsp_status_string(st),
             (int)st, clsp_context_last_error(b->ctx));
   clsp_tensor_destroy(out);
   clsp_tensor_destroy(in);
@@ -242,7 +245,7 @@ static clsp_status one_pass(bench_state *b, int r) {
   return st;
 }
 
-static int build_net(bench_state *b) {
+int bench_build_net(bench_state *b) {
   char err[512] = "";
   int rc;
   b->c_in = b->o.fields;
@@ -257,7 +260,7 @@ static int build_net(bench_state *b) {
     rc = net_build_second(&b->net, b->ctx, b->o.seed, b->c_in, err, sizeof err);
     snprintf(b->net_name, sizeof b->net_name, "second");
   }
-  if (rc) fprintf(stderr, "clsp bench: %s\n", err);
+  if (rc) fprintf(stderr, "%s: %s\n", b->tool, err);
   return rc ? 1 : 0;
 }
 
@@ -269,7 +272,7 @@ static int run_all(bench_state *b) {
   for (int r = -1; r < b->o.repeat && !rc; r++) { /* run -1: warm-up, not kept */
     bench_run *run = &b->runs[r < 0 ? BENCH_MAX_RUNS : r];
     progress_pass_start(&p, r);
-    if (one_pass(b, r < 0 ? BENCH_MAX_RUNS : r) != CLSP_SUCCESS)
+    if (bench_one_pass(b, r < 0 ? BENCH_MAX_RUNS : r) != CLSP_SUCCESS)
       rc = 1;
     else
       progress_pass_done(&p, r, run->end_ms - run->start_ms);
@@ -278,51 +281,55 @@ static int run_all(bench_state *b) {
   return rc;
 }
 
-/* What a robot does once at start-up: build every kernel program (from
- * the binary cache after `clsp warmup`) and launch everything once, so
- * that drivers compiling at the first launch do it now, not in the first
- * frame. Seconds on a machine whose caches `clsp warmup` filled. */
-static int start_up(bench_state *b) {
+int bench_start_up(bench_state *b) {
   double t0 = clsp_tool_now_ms();
   clsp_status st = clsp_context_warmup_launches(b->ctx);
   if (st != CLSP_SUCCESS) {
-    fprintf(stderr, "clsp bench: start-up: %s: %s\n", clsp_status_string(st),
+    fprintf(stderr, "%s: start-up: %s: %s\n", b->tool, clsp_status_string(st),
             clsp_context_last_error(b->ctx));
     return 1;
   }
   if (!b->o.quiet)
-    fprintf(stderr,
-            "clsp bench: start-up (every kernel built and launched once) %.1f ms\n",
-            clsp_tool_now_ms() - t0);
+    fprintf(stderr, "%s: start-up (every kernel built and launched once) %.1f ms\n",
+            b->tool, clsp_tool_now_ms() - t0);
   return 0;
 }
 
 int clsp_cmd_bench(int argc, char **argv) {
   bench_state *b = calloc(1, sizeof *b);
   if (!b) return 1;
+  b->tool = "clsp bench";
   int rc = parse_args(argc, argv, &b->o);
   if (rc < 0) {
     free(b);
     return 0; /* --help */
   }
-  if (!rc)
-    rc =
-      load_points(&b->o, &b->points, &b->n_points, b->input_label, sizeof b->input_label);
+  if (!rc) rc = bench_setup(b, 0);
+  if (!rc) rc = run_all(b);
+  if (!rc) rc = bench_report(b);
+  bench_free(b);
+  return rc;
+}
+
+int bench_setup(bench_state *b, uint32_t context_flags) {
+  int rc = bench_load_points(&b->o, &b->points, &b->n_points, b->input_label,
+                             sizeof b->input_label);
   clsp_context_options co = {.log = clsp_tool_log_notes};
-  co.flags = CLSP_CONTEXT_PROFILING;
+  co.flags = CLSP_CONTEXT_PROFILING | context_flags;
   co.device = b->o.device;
   clsp_status st = rc ? CLSP_SUCCESS : clsp_context_create(&co, &b->ctx);
   if (st != CLSP_SUCCESS) {
-    clsp_tool_context_fail("clsp bench", b->o.device, st);
+    clsp_tool_context_fail(b->tool, b->o.device, st);
     rc = 1;
   }
-  if (!rc) rc = start_up(b);
-  if (!rc) rc = build_net(b);
-  if (!rc) rc = run_all(b);
-  if (!rc) rc = bench_report(b);
+  if (!rc) rc = bench_start_up(b);
+  if (!rc) rc = bench_build_net(b);
+  return rc;
+}
+
+void bench_free(bench_state *b) {
   if (b->ctx) net_free(&b->net);
   clsp_context_destroy(b->ctx);
   free(b->points);
   free(b);
-  return rc;
 }

@@ -44,5 +44,6 @@
 #include "clspconv/perf.h"
 #include "clspconv/model.h"
 #include "clspconv/train.h"
+#include "clspconv/tuning.h"
 
 #endif

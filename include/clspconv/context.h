@@ -94,6 +94,10 @@ enum clsp_context_flag {
   CLSP_CONTEXT_NO_FLOAT_ATOMICS = 1u << 3,
   /* Neither read nor write the on-disk program binary cache. */
   CLSP_CONTEXT_NO_BINARY_CACHE = 1u << 4,
+  /* Ignore the stored tuning file (clspconv/tuning.h): the defaults from
+   * the device's capabilities are in effect (clsp tune measures from
+   * them). */
+  CLSP_CONTEXT_NO_TUNING_FILE = 1u << 5,
 };
 
 /*

@@ -71,8 +71,10 @@ enum clsp_conv_flag {
   /* Scatter with float atomics even where the ordered scatter is the
    * default (CPU devices without native float atomic add). */
   CLSP_CONV_ATOMIC = 1u << 1,
-  /* Dataflow of this call (docs/performance.md), overriding the device's
-   * default and the environment variable CLSP_CONV_DATAFLOW=fused|gemm.
+  /* Dataflow of this call (docs/performance.md), overriding the context's
+   * tuning record (the device's default, or per layer-shape class a stored
+   * `clsp tune` choice: clspconv/tuning.h) and the environment variable
+   * CLSP_CONV_DATAFLOW=fused|gemm.
    * FUSED: one kernel per output-channel slice accumulates each output
    * row over its (tap, input row) list in registers and writes it once
    * (no workspace, no atomics, deterministic). GATHER_GEMM: gather ->
@@ -130,7 +132,9 @@ typedef struct clsp_conv_stats {
  * copy of the weights in group order.
  * Dataflows: gather -> GEMM -> scatter as above, or fused (see
  * CLSP_CONV_FUSED; the default on CPU devices, where it measured several
- * times faster, docs/performance.md); stats->fused says which ran. The
+ * times faster, docs/performance.md; the context's tuning record may
+ * choose per layer-shape class, clspconv/tuning.h); stats->fused says
+ * which ran. The
  * fused dataflow needs no workspace, only the output-major pair list
  * (n_out + 1 + 2 x pairs 32-bit words), built on the device by the first
  * fused call on a rulebook and kept with the rulebook (freed by

@@ -51,6 +51,8 @@ typedef enum clsp_status {
   CLSP_ERROR_KERNEL_SOURCE = -4011,        /* kernel source could not be read
                                            (development override folder) */
   CLSP_ERROR_INTERNAL = -4012,             /* a bug in clspconv: please report */
+  CLSP_ERROR_IO = -4013,                   /* a file could not be read or
+                                           written (the message names it) */
 } clsp_status;
 
 /*

@@ -34,8 +34,8 @@ static clsp_status context_finish_setup(clsp_context *ctx,
   if (clGetCommandQueueInfo(ctx->queue, CL_QUEUE_PROPERTIES, sizeof props, &props,
                             NULL) == CL_SUCCESS)
     ctx->profiling = (props & CL_QUEUE_PROFILING_ENABLE) != 0;
-  clsp__tuning_resolve(ctx);
   clsp__cache_init(ctx, o ? o->cache_dir : NULL);
+  clsp__tuning_resolve(ctx); /* reads the tuning file in the cache folder */
   return CLSP_SUCCESS;
 }
 

@@ -52,8 +52,11 @@ typedef struct clsp_tuning {
                                 pass (CLSP_VOX_BOUNDS_CHUNK) */
   /* The fused conv dataflow (src/pipeline/conv_fused.c,
    * docs/performance.md). */
-  int fused;             /* 1: fused is the default dataflow (CPU devices);
+  int fused; /* 1: fused is the default dataflow (CPU devices);
                              0: gather -> GEMM -> scatter */
+  uint8_t dataflow[CLSP_TUNING_BUCKETS][CLSP_TUNING_BUCKETS]; /* per layer
+                             class [Cin bucket][Cout bucket]: a
+                             clsp_tuned_dataflow (DEFAULT: `fused`) */
   unsigned fused_vec;    /* widest accumulator vector: 16, 8, 4 or 1 */
   unsigned fused_blocks; /* vector accumulators per work-item (1..4, vec 16
                              only): one output row x vec*blocks columns */
@@ -71,7 +74,10 @@ struct clsp_context {
   clsp_device_caps caps;
   uint32_t flags;
   size_t workspace_bytes;
-  char cache_dir[1024]; /* "" when the cache is disabled */
+  char cache_dir[1024];   /* "" when the cache is disabled */
+  char tuning_path[1100]; /* the device's tuning file ("": cache disabled) */
+  char tuning_note[1400]; /* why the tuning file was ignored ("" if not) */
+  int tuning_loaded;      /* the tuning file was read at creation */
   clsp_cache_stats cache_stats;
   clsp_log_fn log;
   void *log_user;
@@ -126,8 +132,19 @@ clsp_status clsp__buffer_create(clsp_context *ctx, cl_mem_flags flags, size_t by
 void clsp__buffer_release(clsp_context *ctx, cl_mem *mem);
 
 /* ---- tuning (src/core/tuning.c) ---- */
-/* Fills ctx->tuning from ctx->caps, ctx->flags and the device. */
+/* Fills ctx->tuning from ctx->caps, ctx->flags and the device, then the
+ * fields of the stored tuning file (clsp__tuning_load; after
+ * clsp__cache_init), then $CLSP_FUSED_TILE. */
 void clsp__tuning_resolve(clsp_context *ctx);
+/* Reads the device's tuning file into ctx->tuning unless
+ * CLSP_CONTEXT_NO_TUNING_FILE; an unusable file is ignored, its reason
+ * kept in ctx->tuning_note and logged (src/core/tuning_file.c). */
+void clsp__tuning_load(clsp_context *ctx);
+/* 1 when a conv of c_in -> c_out channels runs fused by the record. */
+int clsp__tuning_fused_for(const clsp_tuning *t, size_t c_in, size_t c_out);
+/* 1 when any layer class runs fused (rulebooks then build the fused pair
+ * list with their map). */
+int clsp__tuning_any_fused(const clsp_tuning *t);
 /* The -D defines every program gets: "-DNAME=value ..." (kernels read
  * each of them; see cl/common.clh). */
 void clsp__tuning_defines(const clsp_tuning *t, char *buf, size_t cap);

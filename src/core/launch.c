@@ -52,6 +52,12 @@ clsp_status clsp__kernel_max_group(clsp_context *ctx, const clsp_kernel_def *k,
   return st;
 }
 
+void clsp__kernels_retune(clsp_context *ctx) {
+  for (int i = 0; i < CLSP_MAX_KERNELS; i++)
+    if (ctx->kernels[i].kernel)
+      ctx->kernels[i].tuned_local = tuned_local(ctx, ctx->kernels[i].max_group);
+}
+
 void clsp__programs_release(clsp_context *ctx) {
   for (int i = 0; i < CLSP_MAX_KERNELS; i++)
     if (ctx->kernels[i].kernel) clReleaseKernel(ctx->kernels[i].kernel);

@@ -136,6 +136,10 @@ clsp_status clsp__kernel_max_group(clsp_context *ctx, const clsp_kernel_def *k,
 clsp_status clsp__program_get(clsp_context *ctx, const clsp_program_def *p,
                               cl_program *out);
 
+/* After the tuning record changed (clsp_context_set_tuning): each created
+ * kernel's tuned group size follows the new local_size. */
+void clsp__kernels_retune(clsp_context *ctx);
+
 /* Releases every cached kernel and program of the context. */
 void clsp__programs_release(clsp_context *ctx);
 

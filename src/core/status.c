@@ -25,6 +25,7 @@ static const status_name library_names[] = {
   {CLSP_ERROR_MISMATCH, "objects do not belong together"},
   {CLSP_ERROR_KERNEL_SOURCE, "kernel source unavailable"},
   {CLSP_ERROR_INTERNAL, "internal error"},
+  {CLSP_ERROR_IO, "file input/output failed"},
 };
 
 #define CL_NAME(c)                                                                       \

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The per-context tuning record (internal.h: clsp_tuning): where every
- * device-specific choice is made, once, from the device's capabilities.
- * Later tile choices go here too. */
+ * device-specific choice is made, once, from the device's capabilities,
+ * then overridden by the stored tuning file of `clsp tune`
+ * (tuning_file.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +27,9 @@ static int exact_divide(cl_device_id dev) {
   return (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0;
 }
 
-/* CLSP_FUSED_TILE=VxB[k2] (e.g. 16x4k2, 8x1) overrides the fused tile,
- * for tuning experiments: vec V (16, 8, 4, 1), B blocks (vec 16 only).
- * Anything else is ignored. */
+/* CLSP_FUSED_TILE=VxB[k2] (e.g. 16x4k2, 8x1) overrides the fused tile
+ * (the tuning file's too), for experiments: vec V (16, 8, 4, 1), B blocks
+ * (vec 16 only). Anything else is ignored. */
 static void fused_tile_from_env(clsp_tuning *t) {
   const char *env = getenv("CLSP_FUSED_TILE");
   unsigned v = 0, b = 0;
@@ -51,7 +52,7 @@ static void fused_defaults(const clsp_device_caps *c, clsp_tuning *t) {
   t->fused_vec = 16;
   t->fused_blocks = 4;
   t->fused_ksplit = 1;
-  fused_tile_from_env(t);
+  memset(t->dataflow, CLSP_TUNED_DEFAULT, sizeof t->dataflow);
 }
 
 void clsp__tuning_resolve(clsp_context *ctx) {
@@ -78,6 +79,21 @@ void clsp__tuning_resolve(clsp_context *ctx) {
     t->vox_scan_group /= 2;
   t->vox_bounds_chunk = VOX_BOUNDS_CHUNK;
   fused_defaults(c, t);
+  clsp__tuning_load(ctx);
+  fused_tile_from_env(t);
+}
+
+int clsp__tuning_fused_for(const clsp_tuning *t, size_t c_in, size_t c_out) {
+  unsigned d = t->dataflow[clsp_tuning_bucket(c_in)][clsp_tuning_bucket(c_out)];
+  return d == CLSP_TUNED_DEFAULT ? t->fused : d == CLSP_TUNED_FUSED;
+}
+
+int clsp__tuning_any_fused(const clsp_tuning *t) {
+  for (int i = 0; i < CLSP_TUNING_BUCKETS; i++)
+    for (int o = 0; o < CLSP_TUNING_BUCKETS; o++)
+      if (clsp__tuning_fused_for(t, i == 0 ? 1 : 16u << i, o == 0 ? 1 : 16u << o))
+        return 1;
+  return 0;
 }
 
 void clsp__tuning_defines(const clsp_tuning *t, char *buf, size_t cap) {

@@ -423,7 +423,7 @@ clsp_status clsp_conv_forward(clsp_context *ctx, const clsp_rulebook *rb,
   r.w = w;
   r.deterministic = ordered_scatter(ctx, flags);
   r.centre = centre_tap(rb);
-  r.fused = clsp__fused_chosen(ctx, flags);
+  r.fused = clsp__fused_chosen(ctx, flags, w->c_in, w->c_out);
   st = output_desc_check(&r);
   if (st == CLSP_SUCCESS && !r.fused) st = plan_chunks(&r);
   r.timed = stats != NULL && ctx->profiling;

@@ -12,7 +12,8 @@ static clsp__dataflow forced_dataflow;
 
 void clsp__conv_debug_dataflow(clsp__dataflow d) { forced_dataflow = d; }
 
-int clsp__fused_chosen(const clsp_context *ctx, uint32_t flags) {
+int clsp__fused_chosen(const clsp_context *ctx, uint32_t flags, size_t c_in,
+                       size_t c_out) {
   if (forced_dataflow != CLSP_DATAFLOW_AUTO)
     return forced_dataflow == CLSP_DATAFLOW_FUSED;
   if (flags & CLSP_CONV_FUSED) return 1;
@@ -20,7 +21,7 @@ int clsp__fused_chosen(const clsp_context *ctx, uint32_t flags) {
   const char *env = getenv("CLSP_CONV_DATAFLOW");
   if (env && strcmp(env, "fused") == 0) return 1;
   if (env && strcmp(env, "gemm") == 0) return 0;
-  return ctx->tuning.fused;
+  return clsp__tuning_fused_for(&ctx->tuning, c_in, c_out);
 }
 
 /* ---- the output-major pair list ---- */

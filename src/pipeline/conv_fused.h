@@ -17,11 +17,13 @@ typedef enum clsp__dataflow {
 } clsp__dataflow;
 void clsp__conv_debug_dataflow(clsp__dataflow d);
 
-/* 1 when this call runs the fused dataflow. In order: the test hook;
- * the call's flags (CLSP_CONV_FUSED, CLSP_CONV_GATHER_GEMM; CLSP_CONV_ATOMIC
- * means gather -> GEMM -> atomic scatter); the environment variable
- * CLSP_CONV_DATAFLOW=fused|gemm; the device default (ctx->tuning.fused). */
-int clsp__fused_chosen(const clsp_context *ctx, uint32_t flags);
+/* 1 when this call (c_in -> c_out channels) runs the fused dataflow. In
+ * order: the test hook; the call's flags (CLSP_CONV_FUSED,
+ * CLSP_CONV_GATHER_GEMM; CLSP_CONV_ATOMIC means gather -> GEMM -> atomic
+ * scatter); the environment variable CLSP_CONV_DATAFLOW=fused|gemm; the
+ * tuning record's choice for the layer class (clsp__tuning_fused_for). */
+int clsp__fused_chosen(const clsp_context *ctx, uint32_t flags, size_t c_in,
+                       size_t c_out);
 
 /* Makes sure rb has its output-major pair list (rb->fused_offsets,
  * fused_entries): built on the device from the rulebook's pairs by the

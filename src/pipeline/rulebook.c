@@ -389,7 +389,7 @@ static clsp_status kernel_map(build *b) {
   if (st == CLSP_SUCCESS) st = compact_pairs(b, sel, n_mat);
   /* Where convs run fused by default, their pair list comes from the map
    * now rather than from the pairs in every first conv (conv_fused.c). */
-  if (st == CLSP_SUCCESS && ctx->tuning.fused)
+  if (st == CLSP_SUCCESS && clsp__tuning_any_fused(&ctx->tuning))
     st = clsp__fused_list_from_map(ctx, rb, sel, b->ev);
   clsp__buffer_release(ctx, &sel);
   return st;
