@@ -13,51 +13,40 @@
 #include "harness.h"
 #include "ref_voxel.h"
 
-/* Random clustered cloud: points near n/4 centres so that voxels hold
- * several points; the box overhangs the SECOND range on every side. */
-static float *random_cloud(uint64_t seed, size_t n) {
+/* n points near `centres` random centres in the box lo + [0, ext) (x, y,
+ * z), each within `spread` of its centre, centres drawn at random so that
+ * the points of a voxel interleave with others' in index order;
+ * intensity in [0.5, 1). */
+static float *cloud_around(uint64_t seed, size_t n, size_t centres, const float lo[3],
+                           const float ext[3], float spread) {
   harness_rng r = {seed};
   float *p = malloc((n ? n : 1) * 16);
-  assert_non_null(p);
-  size_t centres = n / 4 + 1;
   float *c = malloc(centres * 3 * sizeof *c);
+  assert_non_null(p);
   assert_non_null(c);
-  for (size_t i = 0; i < centres; i++) {
-    c[3 * i + 0] = 35.0f + 40.0f * harness_unit(&r);
-    c[3 * i + 1] = 45.0f * harness_unit(&r);
-    c[3 * i + 2] = -1.0f + 3.0f * harness_unit(&r);
-  }
+  for (size_t i = 0; i < 3 * centres; i++)
+    c[i] = lo[i % 3] + ext[i % 3] * harness_unit(&r);
   for (size_t i = 0; i < n; i++) {
     const float *cc = c + 3 * harness_below(&r, (uint32_t)centres);
-    for (int a = 0; a < 3; a++) p[4 * i + a] = cc[a] + 0.08f * harness_unit(&r);
+    for (int a = 0; a < 3; a++) p[4 * i + a] = cc[a] + spread * harness_unit(&r);
     p[4 * i + 3] = 0.5f + 0.5f * harness_unit(&r);
   }
   free(c);
   return p;
 }
 
-/* Crowded cloud: points near n/64 centres, 4 cm around each, in random
- * order, so that voxels hold tens of points whose indices interleave with
- * other voxels'. Inside the SECOND range. */
+/* Random clustered cloud: points near n/4 centres so that voxels hold
+ * several points; the box overhangs the SECOND range on every side. */
+static float *random_cloud(uint64_t seed, size_t n) {
+  const float lo[3] = {35.0f, 0.0f, -1.0f}, ext[3] = {40.0f, 45.0f, 3.0f};
+  return cloud_around(seed, n, n / 4 + 1, lo, ext, 0.08f);
+}
+
+/* Crowded cloud: points near n/64 centres, 4 cm around each, so that
+ * voxels hold tens of points. Inside the SECOND range. */
 static float *crowded_cloud(uint64_t seed, size_t n) {
-  harness_rng r = {seed};
-  float *p = malloc((n ? n : 1) * 16);
-  assert_non_null(p);
-  size_t centres = n / 64 + 1;
-  float *c = malloc(centres * 3 * sizeof *c);
-  assert_non_null(c);
-  for (size_t i = 0; i < centres; i++) {
-    c[3 * i + 0] = 5.0f + 60.0f * harness_unit(&r);
-    c[3 * i + 1] = -35.0f + 70.0f * harness_unit(&r);
-    c[3 * i + 2] = -2.5f + 3.0f * harness_unit(&r);
-  }
-  for (size_t i = 0; i < n; i++) {
-    const float *cc = c + 3 * harness_below(&r, (uint32_t)centres);
-    for (int a = 0; a < 3; a++) p[4 * i + a] = cc[a] + 0.04f * harness_unit(&r);
-    p[4 * i + 3] = harness_unit(&r);
-  }
-  free(c);
-  return p;
+  const float lo[3] = {5.0f, -35.0f, -2.5f}, ext[3] = {60.0f, 70.0f, 3.0f};
+  return cloud_around(seed, n, n / 64 + 1, lo, ext, 0.04f);
 }
 
 static int cmp_coords(const void *a, const void *b) {
