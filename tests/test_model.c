@@ -401,7 +401,8 @@ static void test_bundle_scan(void **state) {
 
 /* The model rounding `raw` on entry gives the output of the pre-rounded
  * `t` with CLSP_MODEL_INPUT_FLOAT32 (to 1e-6), while `raw` unrounded is
- * farther: the rounding on entry is what the test sees. */
+ * farther: the rounding on entry is what the test sees; frame after frame
+ * without device memory growth. */
 static void scan_crop_forwards(const bundle *b, const clsp_tensor *raw,
                                const clsp_tensor *t) {
   clsp_model *m[2] = {load_model_flags(b->onnx, 0),
@@ -415,6 +416,14 @@ static void scan_crop_forwards(const bundle *b, const clsp_tensor *raw,
     out[k] = dense_result(m[k > 0], &count[k], &info);
     assert_int_equal(count[k], count[0]);
   }
+  /* A second frame through the rounded copy holds no more device memory
+   * (the copy is freed after its last reader). */
+  uint64_t held[2], peak;
+  assert_int_equal(clsp_model_forward(m[0], raw, NULL, 0, NULL), CLSP_SUCCESS);
+  clsp_context_memory(harness_ctx(), &held[0], &peak);
+  assert_int_equal(clsp_model_forward(m[0], raw, NULL, 0, NULL), CLSP_SUCCESS);
+  clsp_context_memory(harness_ctx(), &held[1], &peak);
+  assert_true(held[1] == held[0]);
   double same = model_rel_l2(out[0], out[1], count[0]),
          other = model_rel_l2(out[2], out[1], count[0]);
   print_message(
