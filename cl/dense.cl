@@ -47,6 +47,18 @@ kernel void clsp_dense_permute(global const float *in, global float *out,
   out[i] = in[src];
 }
 
+/* x = x rounded to the nearest float16 (ties to even; beyond 65504 to
+ * +-inf), kept as float32: the conversion of a declared-FLOAT16 model
+ * input. vstore_half_rte / vload_half are core OpenCL 1.2 (no
+ * cl_khr_fp16 needed); the half goes through a private ushort. */
+kernel void clsp_ew_round_half(global float *x, uint n) {
+  uint i = get_global_id(0);
+  if (i >= n) return;
+  ushort h = 0;
+  vstore_half_rte(x[i], 0, (private half *)&h);
+  x[i] = vload_half(0, (private const half *)&h);
+}
+
 kernel void clsp_ew_sigmoid(global float *x, uint n) {
   uint i = get_global_id(0);
   if (i < n) x[i] = 1.0f / (1.0f + exp(-x[i]));

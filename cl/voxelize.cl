@@ -320,27 +320,65 @@ inline void vox_add(float *s, float *c, float x) {
   *s = t;
 }
 
-/* Mean of each voxel's points. With `sorted`, the bucket is first sorted
- * by point index (insertion sort, own bucket only) so that the summation
- * order and thus the bits are the same on every run. */
+/* Restores the min-heap order of h[0, len) below position j (the
+ * children of j are heaps): point indices, smallest at h[0]. */
+inline void vox_sift(global uint *h, uint len, uint j) {
+  uint x = h[j];
+  for (;;) {
+    uint c = 2u * j + 1u;
+    if (c >= len) break;
+    if (c + 1u < len && h[c + 1u] < h[c]) c++;
+    if (h[c] >= x) break;
+    h[j] = h[c];
+    j = c;
+  }
+  h[j] = x;
+}
+
+/* Sums (s, c) over the `k` smallest point indices of the voxel's bucket
+ * h[0, len), len > k, in ascending order: the bucket becomes a min-heap
+ * (O(len)) and k minima are popped (O(k log len)); no atomics, so the
+ * same points and the same bits on every device. */
+inline void vox_sum_first(global uint *h, uint len, uint k,
+                          global const float *pts, float *s, float *c) {
+  for (uint j = len / 2u; j-- > 0u;) vox_sift(h, len, j);
+  for (uint t = 0; t < k; t++) {
+    uint p = h[0];
+    for (int a = 0; a < 4; a++) vox_add(&s[a], &c[a], pts[4 * p + a]);
+    h[0] = h[--len];
+    vox_sift(h, len, 0u);
+  }
+}
+
+/* Mean of each voxel's points, or (max_points > 0) of its first
+ * max_points by point index (OpenPCDet's MAX_POINTS_PER_VOXEL). With
+ * `sorted`, the bucket is first sorted by point index (insertion sort,
+ * own bucket only) so that the summation order and thus the bits are the
+ * same on every run; the selection sums in index order anyway. */
 kernel void clsp_vox_mean(global uint *bucket, global const uint *offset,
                           global const float *pts, uint m, int sorted,
-                          global float *feats) {
+                          uint max_points, global float *feats) {
   uint v = get_global_id(0);
   if (v >= m) return;
   uint b = offset[v], e = offset[v + 1];
-  if (sorted) {
-    for (uint j = b + 1; j < e; j++) {
-      uint x = bucket[j], k = j;
-      for (; k > b && bucket[k - 1] > x; k--) bucket[k] = bucket[k - 1];
-      bucket[k] = x;
+  float s[4] = {0.0f, 0.0f, 0.0f, 0.0f}, c[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  uint cnt = e - b;
+  if (max_points > 0u && cnt > max_points) {
+    vox_sum_first(bucket + b, cnt, max_points, pts, s, c);
+    cnt = max_points;
+  } else {
+    if (sorted) {
+      for (uint j = b + 1; j < e; j++) {
+        uint x = bucket[j], k = j;
+        for (; k > b && bucket[k - 1] > x; k--) bucket[k] = bucket[k - 1];
+        bucket[k] = x;
+      }
+    }
+    for (uint j = b; j < e; j++) {
+      uint p = bucket[j];
+      for (int a = 0; a < 4; a++) vox_add(&s[a], &c[a], pts[4 * p + a]);
     }
   }
-  float s[4] = {0.0f, 0.0f, 0.0f, 0.0f}, c[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-  for (uint j = b; j < e; j++) {
-    uint p = bucket[j];
-    for (int a = 0; a < 4; a++) vox_add(&s[a], &c[a], pts[4 * p + a]);
-  }
-  float cnt = (float)(e - b);
-  for (int a = 0; a < 4; a++) feats[4 * v + a] = (s[a] + c[a]) / cnt;
+  float fc = (float)cnt;
+  for (int a = 0; a < 4; a++) feats[4 * v + a] = (s[a] + c[a]) / fc;
 }

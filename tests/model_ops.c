@@ -173,3 +173,54 @@ void test_activation_ops(void **state) {
   clsp_tensor_destroy(l);
   clsp_tensor_destroy(t);
 }
+
+/* clsp_round_half against model_round_f16 (host, rintf on the float16
+ * grid) on seeded values around every binade of float16, exact ties,
+ * subnormals, values rounding to 65504 and to inf, and zeros' signs:
+ * equal bit for bit; features poisoned before the download. */
+void test_round_half(void **state) {
+  (void)state;
+  uint64_t seed = harness_seed() + 1203;
+  size_t n = 211, count = n * CH;
+  int32_t *c;
+  float *f;
+  clsp_tensor *t = random_tensor(seed, n, &c, &f);
+  harness_rng r = {seed};
+  const float special[] =
+    {0.0f,     -0.0f,    65504.0f, 65519.0f, 65520.0f,        -65520.0f,       1e6f,
+     5.96e-8f, 2.98e-8f, 2.99e-8f, 1e-9f,    1.0f + 0x1p-11f, 1.0f + 0x3p-11f, -1.5e-5f,
+     6.1e-5f,  2049.0f,  2051.0f};
+  size_t ns = sizeof special / sizeof special[0];
+  for (size_t i = 0; i < count; i++) {
+    if (i < ns) {
+      f[i] = special[i];
+      continue;
+    }
+    float m = 1.0f + harness_unit(&r); /* [1, 2), binade 2^-26 .. 2^17 */
+    int e = (int)harness_below(&r, 44) - 26;
+    f[i] = ldexpf(harness_below(&r, 2) ? -m : m, e);
+  }
+  clsp_tensor_destroy(t);
+  clsp_tensor_desc d = {3, {D0, D1, D2}, NB, n, CH, CLSP_TENSOR_TRUSTED_UNIQUE};
+  assert_int_equal(clsp_tensor_create(harness_ctx(), &d, c, f, &t), CLSP_SUCCESS);
+  double ms = -1.0;
+  assert_int_equal(clsp_round_half(harness_ctx(), t, &ms), CLSP_SUCCESS);
+  assert_true(ms >= 0.0);
+  float *got = malloc(count * 4);
+  assert_non_null(got);
+  for (size_t i = 0; i < count; i++) got[i] = NAN;
+  assert_int_equal(clsp_tensor_download(harness_ctx(), t, NULL, got), CLSP_SUCCESS);
+  for (size_t i = 0; i < count; i++) {
+    float want = model_round_f16(f[i]);
+    if (memcmp(&got[i], &want, 4) != 0)
+      fail_msg("value %zu: %.9g rounds to %.9g on the device, %.9g expected (seed %llu)",
+               i, (double)f[i], (double)got[i], (double)want, (unsigned long long)seed);
+  }
+  assert_int_equal(clsp_round_half(NULL, t, NULL), CLSP_ERROR_INVALID_ARGUMENT);
+  assert_int_equal(clsp_round_half(harness_ctx(), NULL, NULL),
+                   CLSP_ERROR_INVALID_ARGUMENT);
+  free(got);
+  free(c);
+  free(f);
+  clsp_tensor_destroy(t);
+}

@@ -99,5 +99,6 @@ float model_round_f16(float x) {
   frexpf(x, &e);                       /* |x| in [2^(e-1), 2^e) */
   int q = e - 11 < -24 ? -24 : e - 11; /* 11 significant bits, subnormals */
   float step = ldexpf(1.0f, q);
-  return rintf(x / step) * step; /* rintf: nearest, ties to even */
+  float r = rintf(x / step) * step; /* rintf: nearest, ties to even */
+  return fabsf(r) >= 65536.0f ? copysignf(INFINITY, x) : r; /* beyond 65504 */
 }

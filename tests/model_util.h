@@ -40,5 +40,6 @@ void test_malformed_models(void **state);
 void test_malformed_graphs(void **state);
 void test_dense_ops(void **state);
 void test_activation_ops(void **state);
+void test_round_half(void **state);
 
 #endif

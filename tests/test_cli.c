@@ -188,6 +188,16 @@ static void test_run_bad_inputs(void **state) {
   snprintf(a, sizeof a, "run '%s' --coords '%s' --feats '%s' --out '%s' --repeat 0",
            path("junk.onnx"), path("coords.npy"), path("feats.npy"), path("out.npy"));
   EXPECT_USAGE(a, "--repeat");
+  snprintf(a, sizeof a,
+           "run '%s' --input '%s' --voxel-size 1,1,1 --range 0,0,0,1,1,1 --out '%s' "
+           "--max-points -1",
+           path("junk.onnx"), path("r.bin"), path("out.npy"));
+  EXPECT_USAGE(a, "--max-points '-1'");
+  snprintf(a, sizeof a,
+           "run '%s' --input '%s' --voxel-size 1,1,1 --range 0,0,0,1,1,1 --out '%s' "
+           "--max-points 5x",
+           path("junk.onnx"), path("r.bin"), path("out.npy"));
+  EXPECT_USAGE(a, "--max-points '5x'");
   char model[1024];
   snprintf(model, sizeof model, "%s/second-scn/second.scn.onnx", CLSP_MODELS_DEFAULT_DIR);
   FILE *f = fopen(model, "rb");

@@ -3,8 +3,9 @@
  * same sites in the same order (first occurrence), same shape, means to
  * 1e-6 relative; random clouds, presets and explicit grids, device-buffer
  * input, errors, determinism, grids beyond 32-bit keys (far outliers;
- * 64-bit hash and sort paths agree bit for bit), and the KITTI voxel
- * counts. */
+ * 64-bit hash and sort paths agree bit for bit), the first K points of
+ * each voxel (max_points_per_voxel) on crowded clouds, and the KITTI
+ * voxel counts. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,27 +13,40 @@
 #include "harness.h"
 #include "ref_voxel.h"
 
-/* Random clustered cloud: points near n/4 centres so that voxels hold
- * several points; the box overhangs the SECOND range on every side. */
-static float *random_cloud(uint64_t seed, size_t n) {
+/* n points near `centres` random centres in the box lo + [0, ext) (x, y,
+ * z), each within `spread` of its centre, centres drawn at random so that
+ * the points of a voxel interleave with others' in index order;
+ * intensity in [0.5, 1). */
+static float *cloud_around(uint64_t seed, size_t n, size_t centres, const float lo[3],
+                           const float ext[3], float spread) {
   harness_rng r = {seed};
   float *p = malloc((n ? n : 1) * 16);
-  assert_non_null(p);
-  size_t centres = n / 4 + 1;
   float *c = malloc(centres * 3 * sizeof *c);
+  assert_non_null(p);
   assert_non_null(c);
-  for (size_t i = 0; i < centres; i++) {
-    c[3 * i + 0] = 35.0f + 40.0f * harness_unit(&r);
-    c[3 * i + 1] = 45.0f * harness_unit(&r);
-    c[3 * i + 2] = -1.0f + 3.0f * harness_unit(&r);
-  }
+  for (size_t i = 0; i < 3 * centres; i++)
+    c[i] = lo[i % 3] + ext[i % 3] * harness_unit(&r);
   for (size_t i = 0; i < n; i++) {
     const float *cc = c + 3 * harness_below(&r, (uint32_t)centres);
-    for (int a = 0; a < 3; a++) p[4 * i + a] = cc[a] + 0.08f * harness_unit(&r);
+    for (int a = 0; a < 3; a++) p[4 * i + a] = cc[a] + spread * harness_unit(&r);
     p[4 * i + 3] = 0.5f + 0.5f * harness_unit(&r);
   }
   free(c);
   return p;
+}
+
+/* Random clustered cloud: points near n/4 centres so that voxels hold
+ * several points; the box overhangs the SECOND range on every side. */
+static float *random_cloud(uint64_t seed, size_t n) {
+  const float lo[3] = {35.0f, 0.0f, -1.0f}, ext[3] = {40.0f, 45.0f, 3.0f};
+  return cloud_around(seed, n, n / 4 + 1, lo, ext, 0.08f);
+}
+
+/* Crowded cloud: points near n/64 centres, 4 cm around each, so that
+ * voxels hold tens of points. Inside the SECOND range. */
+static float *crowded_cloud(uint64_t seed, size_t n) {
+  const float lo[3] = {5.0f, -35.0f, -2.5f}, ext[3] = {60.0f, 70.0f, 3.0f};
+  return cloud_around(seed, n, n / 64 + 1, lo, ext, 0.04f);
 }
 
 static int cmp_coords(const void *a, const void *b) {
@@ -55,6 +69,8 @@ static void expect_match_on(clsp_context *ctx, clsp_tensor *t, const ref_voxels 
   float *f = malloc((n ? n : 1) * 16);
   assert_non_null(c);
   assert_non_null(f);
+  memset(c, 0xA5, (n ? n : 1) * 16); /* poison: every byte is overwritten */
+  for (size_t i = 0; i < 4 * n; i++) f[i] = NAN;
   assert_int_equal(clsp_tensor_download(ctx, t, c, f), CLSP_SUCCESS);
   /* Documented order: first occurrence, as the reference lists them. */
   HARNESS_CHECK(n == 0 || memcmp(c, ref->coords, n * 16) == 0, seed);
@@ -104,6 +120,47 @@ static void run_recipe(clsp_voxel_recipe recipe, uint64_t seed) {
   free(p);
 }
 
+/* max_points_per_voxel = K against the reference on a crowded cloud,
+ * range and round mode, K in {1, 5, 40, n} (n: no voxel has more, the
+ * mean of all). The case is what it claims: K of 1 and 5 change some
+ * means (voxels hold tens of points). */
+static void test_first_points(void **state) {
+  (void)state;
+  uint64_t seed = harness_seed() + 9;
+  size_t n = cloud_size();
+  float *p = crowded_cloud(seed, n);
+  const float size[3] = {0.05f, 0.05f, 0.1f};
+  const float range[6] = {0.0f, -40.0f, -3.0f, 70.4f, 40.0f, 1.0f};
+  const int32_t ks[4] = {1, 5, 40, (int32_t)n};
+  clsp_voxelize_options o = {CLSP_VOXEL_RANGE,
+                             {0.05f, 0.05f, 0.1f},
+                             {0.0f, -40.0f, -3.0f, 70.4f, 40.0f, 1.0f},
+                             1,
+                             0};
+  for (int mode = 0; mode < 2; mode++) {
+    ref_voxels all;
+    assert_int_equal(ref_voxelize(p, n, size, mode ? NULL : range, !mode, 1, &all), 0);
+    o.recipe = mode ? CLSP_VOXEL_ROUND : CLSP_VOXEL_RANGE;
+    for (int k = 0; k < 4; k++) {
+      ref_voxels ref;
+      assert_int_equal(ref_voxelize_first(p, n, size, mode ? NULL : range, !mode, 1,
+                                          (size_t)ks[k], &ref),
+                       0);
+      size_t changed = 0;
+      for (size_t i = 0; i < 4 * ref.n; i++) changed += ref.feats[i] != all.feats[i];
+      HARNESS_CHECK((size_t)ks[k] == n ? changed == 0 : (ks[k] > 5 || changed > 0), seed);
+      o.max_points_per_voxel = ks[k];
+      clsp_tensor *t = NULL;
+      assert_int_equal(clsp_voxelize(harness_ctx(), &o, p, n, &t, NULL), CLSP_SUCCESS);
+      expect_match(t, &ref, mode ? 0 : 1, seed);
+      clsp_tensor_destroy(t);
+      ref_voxels_free(&ref);
+    }
+    ref_voxels_free(&all);
+  }
+  free(p);
+}
+
 static void test_second_random(void **state) {
   (void)state;
   run_recipe(CLSP_VOXEL_SECOND, harness_seed() + 1);
@@ -126,7 +183,8 @@ static void test_explicit_grids(void **state) {
   clsp_voxelize_options o = {CLSP_VOXEL_RANGE,
                              {0.2f, 0.15f, 0.25f},
                              {10.0f, -20.0f, -2.0f, 50.0f, 20.0f, 1.5f},
-                             2};
+                             2,
+                             0};
   for (int mode = 0; mode < 2; mode++) {
     ref_voxels ref;
     assert_int_equal(ref_voxelize(p, n, size, mode ? NULL : range, !mode, 2, &ref), 0);
@@ -211,6 +269,15 @@ static void test_errors(void **state) {
   bad.range[5] = bad.range[2];
   expect_error(&bad, pts, 2, CLSP_ERROR_INVALID_ARGUMENT, "axis 2");
   bad = o;
+  bad.max_points_per_voxel = -1;
+  expect_error(&bad, pts, 2, CLSP_ERROR_INVALID_ARGUMENT, "max_points_per_voxel = -1");
+  bad.max_points_per_voxel = (1 << 30) + 1;
+  expect_error(&bad, pts, 2, CLSP_ERROR_INVALID_ARGUMENT,
+               "max_points_per_voxel = 1073741825");
+  bad.recipe = CLSP_VOXEL_ROUND;
+  expect_error(&bad, pts, 2, CLSP_ERROR_INVALID_ARGUMENT,
+               "max_points_per_voxel = 1073741825");
+  bad = o;
   bad.batch = -1;
   expect_error(&bad, pts, 2, CLSP_ERROR_INVALID_ARGUMENT, "batch = -1");
   bad = o;
@@ -263,12 +330,35 @@ static void test_empty(void **state) {
   clsp_tensor_destroy(t);
 }
 
-/* With CLSP_CONTEXT_DETERMINISTIC, two runs give the same bits. */
+/* With CLSP_CONTEXT_DETERMINISTIC, two voxelizations of p give the same
+ * bits (features poisoned before each download). */
+static void expect_same_bits(clsp_context *ctx, const clsp_voxelize_options *o,
+                             const float *p, size_t n, uint64_t seed) {
+  float *f[2] = {NULL, NULL};
+  size_t m = 0;
+  for (int run = 0; run < 2; run++) {
+    clsp_tensor *t = NULL;
+    assert_int_equal(clsp_voxelize(ctx, o, p, n, &t, NULL), CLSP_SUCCESS);
+    clsp_tensor_desc d;
+    clsp_tensor_describe(t, &d);
+    m = d.n_sites;
+    f[run] = malloc(m * 16 + 16);
+    assert_non_null(f[run]);
+    for (size_t i = 0; i < 4 * m; i++) f[run][i] = NAN;
+    assert_int_equal(clsp_tensor_download(ctx, t, NULL, f[run]), CLSP_SUCCESS);
+    clsp_tensor_destroy(t);
+  }
+  HARNESS_CHECK(memcmp(f[0], f[1], m * 16) == 0, seed);
+  free(f[0]);
+  free(f[1]);
+}
+
+/* MinkUNet's recipe on the clustered cloud, and SECOND's (the first 5
+ * points of each voxel: the selection path) on the crowded one. */
 static void test_deterministic(void **state) {
   (void)state;
   uint64_t seed = harness_seed() + 5;
   size_t n = cloud_size();
-  float *p = random_cloud(seed, n);
   clsp_context_options co = {0};
   co.flags = CLSP_CONTEXT_DETERMINISTIC;
   co.device = harness_device_spec();
@@ -276,23 +366,15 @@ static void test_deterministic(void **state) {
   assert_int_equal(clsp_context_create(&co, &ctx), CLSP_SUCCESS);
   clsp_voxelize_options o;
   clsp_voxelize_defaults(CLSP_VOXEL_MINKUNET, &o);
-  float *f[2] = {NULL, NULL};
-  size_t m = 0;
-  for (int run = 0; run < 2; run++) {
-    clsp_tensor *t = NULL;
-    assert_int_equal(clsp_voxelize(ctx, &o, p, n, &t, NULL), CLSP_SUCCESS);
-    clsp_tensor_desc d;
-    clsp_tensor_describe(t, &d);
-    m = d.n_sites;
-    f[run] = malloc(m * 16 + 16);
-    assert_int_equal(clsp_tensor_download(ctx, t, NULL, f[run]), CLSP_SUCCESS);
-    clsp_tensor_destroy(t);
-  }
-  HARNESS_CHECK(memcmp(f[0], f[1], m * 16) == 0, seed);
-  free(f[0]);
-  free(f[1]);
-  clsp_context_destroy(ctx);
+  float *p = random_cloud(seed, n);
+  expect_same_bits(ctx, &o, p, n, seed);
   free(p);
+  clsp_voxelize_defaults(CLSP_VOXEL_SECOND, &o);
+  assert_int_equal(o.max_points_per_voxel, 5);
+  p = crowded_cloud(seed + 1, n);
+  expect_same_bits(ctx, &o, p, n, seed + 1);
+  free(p);
+  clsp_context_destroy(ctx);
 }
 
 /* ---- grids of 2^32 - 1 cells or more: 64-bit voxel keys ---- */
@@ -398,6 +480,7 @@ static void test_wide_range(void **state) {
   clsp_voxelize_options o = {CLSP_VOXEL_RANGE,
                              {0.02f, 0.02f, 0.02f},
                              {-100.0f, -100.0f, -100.0f, 100.0f, 100.0f, 100.0f},
+                             0,
                              0};
   const float edge[] = {-99.99f, -99.99f, -99.99f, 0.1f, 99.99f, 99.99f, 99.99f,
                         0.2f,    1e5f,    0,       0,    0.3f,   0,      -1e5f,
@@ -484,6 +567,7 @@ static void test_kitti_000008(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_second_random),
+    cmocka_unit_test(test_first_points),
     cmocka_unit_test(test_minkunet_random),
     cmocka_unit_test(test_explicit_grids),
     cmocka_unit_test(test_buffer_input),

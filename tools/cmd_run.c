@@ -15,7 +15,7 @@
 typedef struct run_opts {
   const char *model, *coords, *feats, *out, *sparse_out, *dump, *stats, *trace, *device,
     *input;
-  int repeat, fields, has_size, has_range;
+  int repeat, fields, has_size, has_range, max_points;
   float voxel_size[3], range[6];
 } run_opts;
 
@@ -25,7 +25,8 @@ static void usage(FILE *f) {
           "                [--sparse-out PREFIX] [--dump NAME] [--repeat R]\n"
           "                [--stats S.json] [--trace T.json] [--device SPEC]\n"
           "       clsp run MODEL.onnx --input SCAN --voxel-size X,Y,Z\n"
-          "                --range X0,Y0,Z0,X1,Y1,Z1 [--fields N] --out OUT.npy [...]\n\n"
+          "                --range X0,Y0,Z0,X1,Y1,Z1 [--max-points K] [--fields N]\n"
+          "                --out OUT.npy [...]\n\n"
           "Runs the SCN ONNX model on N voxels: C.npy int32 N x (1 + ndim) rows\n"
           "(batch, z, y, x), F.npy float32 N x channels. Writes the first output:\n"
           "dense to OUT.npy (float32, the declared shape with the input's batch),\n"
@@ -38,9 +39,13 @@ static void usage(FILE *f) {
           "Chrome trace (chrome://tracing, Perfetto) of the last forward.\n"
           "--input voxelizes a scan (.bin, .pcd, .ply) on the device first: mean\n"
           "(x, y, z, intensity) of each voxel's points, coordinates (batch, z, y, x),\n"
-          "v = floor((p - min) / size) kept inside the range (OpenPCDet's recipe, all\n"
-          "points of a voxel); --fields N: floats per .bin record (default 4, the\n"
-          "first four are used).\n");
+          "v = floor((p - min) / size) kept inside the range (OpenPCDet's recipe);\n"
+          "--max-points K: only the first K points of a voxel in file order count\n"
+          "(OpenPCDet's MAX_POINTS_PER_VOXEL: 5 in its KITTI SECOND config, 10 for\n"
+          "nuScenes; default 0, every point); --fields N: floats per .bin record\n"
+          "(default 4, the first four are used).\n"
+          "Where the model declares a FLOAT16 input (NVIDIA's exporter does), the\n"
+          "features are rounded to float16 on entry, as libspconv's half input is.\n");
 }
 
 static int parse_args(int argc, char **argv, run_opts *o) {
@@ -94,6 +99,15 @@ static int parse_args(int argc, char **argv, run_opts *o) {
         fprintf(stderr, "clsp run: --fields '%s': expected 4..64\n", v);
         return 1;
       }
+    } else if (!strcmp(a, "--max-points")) {
+      char *end;
+      long k = strtol(v, &end, 10);
+      if (*end || end == v || k < 0 || k > (1L << 30)) {
+        fprintf(stderr, "clsp run: --max-points '%s': expected 0..%ld (0: every point)\n",
+                v, 1L << 30);
+        return 1;
+      }
+      o->max_points = (int)k;
     } else if (!strcmp(a, "--repeat")) {
       char *end;
       long r = strtol(v, &end, 10);
@@ -286,6 +300,7 @@ static clsp_status run_frame(const run_opts *o, clsp_context *ctx, clsp_model *m
   v.recipe = CLSP_VOXEL_RANGE;
   memcpy(v.voxel_size, o->voxel_size, sizeof v.voxel_size);
   memcpy(v.range, o->range, sizeof v.range);
+  v.max_points_per_voxel = o->max_points;
   clsp_tensor *t = NULL;
   clsp_status st = clsp_voxelize(ctx, &v, in->points, in->n_points, &t, NULL);
   clsp_tensor_desc d;

@@ -56,11 +56,20 @@ typedef struct clsp_model_value_info {
    * declared values, the input's batch size after a forward) */
   int n_dims;
   int64_t dims[CLSP_MODEL_MAX_DIMS];
+  /* the sparse input: 1 when the file declares it FLOAT16 (NVIDIA's
+   * exporter does); its features are then rounded to float16 on entry
+   * (clsp_round_half) unless the model was loaded with
+   * CLSP_MODEL_INPUT_FLOAT32. 0 otherwise and for built models. */
+  int float16;
 } clsp_model_value_info;
 
 enum clsp_model_flag {
   /* Pass CLSP_CONV_DETERMINISTIC to every convolution. */
   CLSP_MODEL_DETERMINISTIC = 1u << 0,
+  /* Keep the input's float32 features where the file declares a FLOAT16
+   * input (by default they are rounded to float16 on entry, as the
+   * half input of libspconv, for which these files are made, holds). */
+  CLSP_MODEL_INPUT_FLOAT32 = 1u << 1,
 };
 
 /* Load options; a zero-initialised struct (or NULL) asks for defaults. */
@@ -150,7 +159,9 @@ typedef struct clsp_model_layer_stats {
 
 /*
  * Runs the model on `input` (not modified; its spatial shape and channels
- * must be the model input's, any batch size). Results of the previous
+ * must be the model input's, any batch size; an input declared FLOAT16
+ * runs on a copy rounded to float16, see clsp_model_value_info.float16).
+ * Results of the previous
  * forward are released first. The declared outputs, and the tensors named
  * in `keep` (n_keep names of tensors or of the nodes producing them; may
  * be NULL), stay available through clsp_model_result* until the next

@@ -56,6 +56,13 @@ CLSP_API clsp_status clsp_sigmoid(clsp_context *ctx, clsp_tensor *t, double *dev
 CLSP_API clsp_status clsp_leaky_relu(clsp_context *ctx, clsp_tensor *t, float alpha,
                                      double *device_ms);
 
+/* t = t rounded to the nearest float16 value (ties to even; magnitudes
+ * from 65520 up become +-inf; subnormals kept), in place, stored as
+ * float32: what a float16 input holds (clsp_model rounds a declared
+ * FLOAT16 input so). On the device (vstore_half_rte, core OpenCL 1.2). */
+CLSP_API clsp_status clsp_round_half(clsp_context *ctx, clsp_tensor *t,
+                                     double *device_ms);
+
 /* A new tensor with t's sites (same site identity, so it can join t's
  * rulebooks and adds) and a copy of its features. Errors also:
  * CLSP_ERROR_OUT_OF_DEVICE_MEMORY. `*out` is NULL on error. */

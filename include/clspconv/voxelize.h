@@ -13,7 +13,9 @@ extern "C" {
 /*
  * Point-to-voxel on the device: points (x, y, z, intensity) -> one site per
  * occupied voxel whose 4 features are the mean of its points' 4 values
- * (spconv's point-to-voxel with mean features).
+ * (spconv's point-to-voxel with mean features), or of its first K points
+ * in input order (max_points_per_voxel = K: OpenPCDet's
+ * MAX_POINTS_PER_VOXEL followed by MeanVFE).
  *
  * Two quantisations:
  *  - range (SECOND, OpenPCDet): per axis v = floor((p - min) / size),
@@ -43,7 +45,9 @@ extern "C" {
 typedef enum clsp_voxel_recipe {
   CLSP_VOXEL_SECOND = 0,   /* range mode, size (0.05, 0.05, 0.1) m over x
                               [0, 70.4), y [-40, 40), z [-3, 1):
-                              shape (41, 1600, 1408) */
+                              shape (41, 1600, 1408); defaults give
+                              max_points_per_voxel 5 (OpenPCDet's KITTI
+                              SECOND) */
   CLSP_VOXEL_MINKUNET = 1, /* round mode, size 0.05 m on every axis */
   CLSP_VOXEL_RANGE = 2,    /* range mode with voxel_size and range below */
   CLSP_VOXEL_ROUND = 3,    /* round mode with voxel_size below */
@@ -51,14 +55,24 @@ typedef enum clsp_voxel_recipe {
 
 typedef struct clsp_voxelize_options {
   clsp_voxel_recipe recipe;
-  float voxel_size[3]; /* x, y, z in metres (RANGE, ROUND), > 0 */
-  float range[6];      /* x0, y0, z0, x1, y1, z1 (RANGE): min < max */
-  int32_t batch;       /* batch index written into every site, >= 0;
+  float voxel_size[3];          /* x, y, z in metres (RANGE, ROUND), > 0 */
+  float range[6];               /* x0, y0, z0, x1, y1, z1 (RANGE): min < max */
+  int32_t batch;                /* batch index written into every site, >= 0;
                            the tensor's batch_size is batch + 1 */
+  int32_t max_points_per_voxel; /* 0: every point of a voxel contributes
+                           to its mean. K > 0: only its first K points in
+                           input (file) order do, the others are ignored
+                           (OpenPCDet's MAX_POINTS_PER_VOXEL); the sites
+                           do not change. At most 2^30. The same points
+                           count on every device and run (selected by
+                           index on the device, no atomics). */
 } clsp_voxelize_options;
 
 /* Fills `o` with the preset of `recipe` (sizes and range of SECOND or
- * MinkUNet; zeros for RANGE and ROUND), batch 0. */
+ * MinkUNet; zeros for RANGE and ROUND), batch 0, max_points_per_voxel 5
+ * for SECOND (OpenPCDet's KITTI recipe), else 0. The SECOND and MINKUNET
+ * recipes take sizes and range from the preset whatever `options` holds;
+ * batch and max_points_per_voxel always come from `options`. */
 CLSP_API clsp_status clsp_voxelize_defaults(clsp_voxel_recipe recipe,
                                             clsp_voxelize_options *o);
 
@@ -68,7 +82,8 @@ typedef enum clsp_voxel_stage {
   CLSP_VOXEL_STAGE_HASH = 1,    /* hash insert (or key sort), first
                                    occurrence */
   CLSP_VOXEL_STAGE_COMPACT = 2, /* prefix sums, site coordinates, buckets */
-  CLSP_VOXEL_STAGE_MEAN = 3,    /* per-voxel feature means */
+  CLSP_VOXEL_STAGE_MEAN = 3,    /* per-voxel feature means (first K
+                                   points selected there) */
   CLSP_VOXEL_STAGE_COUNT = 4,
 } clsp_voxel_stage;
 
@@ -87,7 +102,8 @@ typedef struct clsp_voxelize_stats {
  * `*out` (4 channels, ndim 3, unique sites). `stats` may be NULL; when
  * given, the call waits for the device to report the stage timings.
  * Errors: CLSP_ERROR_INVALID_ARGUMENT (NULL, sizes <= 0, empty range,
- * batch < 0 or 2^31 - 1; round mode: a non-finite point),
+ * batch < 0 or 2^31 - 1, max_points_per_voxel < 0 or > 2^30; round
+ * mode: a non-finite point),
  * CLSP_ERROR_TOO_LARGE (more than 2^30 points; an axis of 2^31 - 1 voxels
  * or more, or one where p / size overflows float, named with its extent;
  * a shape beyond the 63-bit coordinate key, named with the shape),

@@ -12,6 +12,8 @@ typedef struct frame {
   clsp_context *ctx;
   int timed; /* per-node device times (waits per node) */
   size_t rulebooks_built;
+  int round_input; /* the input is a float16-rounded copy, freed after its
+                      last reader unless held */
 } frame;
 
 static void slot_clear(clsp_context *ctx, mslot *s) {
@@ -244,7 +246,8 @@ static void release_after(frame *f, int node) {
   for (int k = 0; k < n->n_in; k++) {
     int v = n->in[k];
     const mvalue *val = &m->g.values[v];
-    if (val->last_use == node && !val->pinned && !m->kept[v] && val->producer >= 0)
+    if (val->last_use == node && !val->pinned && !m->kept[v] &&
+        (val->producer >= 0 || f->round_input))
       slot_clear(f->ctx, &m->slots[v]);
   }
   const mvalue *out = &m->g.values[n->out]; /* read by nobody, not held */
@@ -289,15 +292,25 @@ static clsp_status mark_kept(clsp_model *m, const char *const *keep, size_t n_ke
   return CLSP_SUCCESS;
 }
 
+/* The input's slot: the caller's tensor, read and never written or
+ * freed; a copy when it is held (so it outlives the caller's tensor) or
+ * declared FLOAT16 (rounded on the device, as libspconv's half input). */
+static clsp_status place_input(frame *f, const clsp_tensor *input) {
+  clsp_model *m = f->m;
+  if (!f->round_input && !m->kept[0] && !m->g.values[0].pinned) {
+    m->slots[0].t = (clsp_tensor *)input;
+    return CLSP_SUCCESS;
+  }
+  clsp_status st = clsp_tensor_copy(f->ctx, input, &m->slots[0].t);
+  if (st == CLSP_SUCCESS && f->round_input)
+    st = clsp_round_half(f->ctx, m->slots[0].t, NULL);
+  return st; /* the failing call recorded its message */
+}
+
 static clsp_status run_all(frame *f, const clsp_tensor *input) {
   clsp_model *m = f->m;
-  /* The caller's input is read, never written or freed; kept, it is
-   * copied so the result outlives the caller's tensor. */
-  clsp_status st = CLSP_SUCCESS;
-  if (m->kept[0] || m->g.values[0].pinned)
-    st = clsp_tensor_copy(f->ctx, input, &m->slots[0].t);
-  else
-    m->slots[0].t = (clsp_tensor *)input;
+  f->round_input = m->g.values[0].half && !(m->flags & CLSP_MODEL_INPUT_FLOAT32);
+  clsp_status st = place_input(f, input);
   for (size_t i = 0; st == CLSP_SUCCESS && i < m->g.n_nodes; i++) {
     memset(&m->g.nodes[i].stats, 0, sizeof m->g.nodes[i].stats);
     m->g.nodes[i].stats.name = m->g.nodes[i].name;
@@ -311,7 +324,7 @@ static clsp_status run_all(frame *f, const clsp_tensor *input) {
     count_sites(f, (int)i);
     release_after(f, (int)i);
   }
-  if (!(m->kept[0] || m->g.values[0].pinned)) m->slots[0].t = NULL;
+  if (!(f->round_input || m->kept[0] || m->g.values[0].pinned)) m->slots[0].t = NULL;
   return st;
 }
 
@@ -325,7 +338,7 @@ clsp_status clsp_model_forward(clsp_model *m, const clsp_tensor *input,
   clsp_status st = check_input(m, input);
   if (st == CLSP_SUCCESS) st = mark_kept(m, keep, n_keep);
   if (st != CLSP_SUCCESS) return st;
-  frame f = {m, ctx, stats != NULL, 0};
+  frame f = {m, ctx, stats != NULL, 0, 0};
   double t0 = clsp__now_ms();
   if (stats) clsp_context_reset_peak(ctx);
   st = run_all(&f, input);

@@ -79,6 +79,7 @@ static void describe(const clsp_model *m, int v, clsp_model_value_info *info) {
   info->channels = val->channels;
   info->n_dims = val->n_dims;
   memcpy(info->dims, val->dims, sizeof info->dims);
+  info->float16 = val->half;
 }
 
 clsp_status clsp_model_input(const clsp_model *m, clsp_model_value_info *info) {

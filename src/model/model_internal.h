@@ -33,6 +33,7 @@ typedef struct mvalue {
   int64_t dims[CLSP_MODEL_MAX_DIMS];
   int last_use; /* index of the last node reading it; -1: none */
   int pinned;   /* an output: never consumed in place, never freed early */
+  int half;     /* the input, declared FLOAT16 in the file */
 } mvalue;
 
 /* A rulebook of a forward: built by one node, used by every node naming

@@ -159,7 +159,13 @@ static clsp_status add_input(monnx_ctx *c, const Onnx__ValueInfoProto *vi) {
                           "%lld channels",
                           (long long)cin, vi->name, (long long)d->dim_value);
     }
-    return mgraph_add_input(c->g, c->input_name, count, s, cin > 0 ? (size_t)cin : 0);
+    clsp_status st2 =
+      mgraph_add_input(c->g, c->input_name, count, s, cin > 0 ? (size_t)cin : 0);
+    /* libspconv's input is half: its features hold float16 values. */
+    if (st2 == CLSP_SUCCESS && t && t->tensor_type)
+      c->g->values[0].half =
+        t->tensor_type->elem_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16;
+    return st2;
   }
   return clsp__fail(c->g->ctx, CLSP_ERROR_INVALID_ARGUMENT,
                     "graph input '%s' feeds no SparseConvolution (its spatial shape is "

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Dense scatter, dense permutation, sigmoid / leaky ReLU and tensor copies
+/* Dense scatter, dense permutation, sigmoid / leaky ReLU, float16
+ * rounding and tensor copies
  * (see ops.h): the operations model graphs need beyond ops.c. */
 #include <string.h>
 #include "pipeline.h"
@@ -23,14 +24,20 @@ static clsp_status finish(clsp_context *ctx, clsp_status st, clsp_events *l,
   return st;
 }
 
-clsp_status clsp_sigmoid(clsp_context *ctx, clsp_tensor *t, double *device_ms) {
+/* A one-argument elementwise kernel over t's features, in place. */
+static clsp_status unary(clsp_context *ctx, clsp_tensor *t, clsp_kernel_id k,
+                         double *device_ms) {
   clsp_status st = check_tensor(ctx, t);
   if (st != CLSP_SUCCESS) return st;
   uint32_t n = (uint32_t)(t->desc.n_sites * t->desc.channels);
   clsp_events ev = {0};
   clsp_events *l = device_ms ? &ev : NULL;
-  st = CLSP_RUN(ctx, CLSP_K_EW_SIGMOID, clsp_items(n), l, CLSP_A(t->feats), CLSP_A(n));
+  st = CLSP_RUN(ctx, k, clsp_items(n), l, CLSP_A(t->feats), CLSP_A(n));
   return finish(ctx, st, l, device_ms);
+}
+
+clsp_status clsp_sigmoid(clsp_context *ctx, clsp_tensor *t, double *device_ms) {
+  return unary(ctx, t, CLSP_K_EW_SIGMOID, device_ms);
 }
 
 clsp_status clsp_leaky_relu(clsp_context *ctx, clsp_tensor *t, float alpha,
@@ -43,6 +50,10 @@ clsp_status clsp_leaky_relu(clsp_context *ctx, clsp_tensor *t, float alpha,
   st = CLSP_RUN(ctx, CLSP_K_EW_LEAKY_RELU, clsp_items(n), l, CLSP_A(t->feats), CLSP_A(n),
                 CLSP_A(alpha));
   return finish(ctx, st, l, device_ms);
+}
+
+clsp_status clsp_round_half(clsp_context *ctx, clsp_tensor *t, double *device_ms) {
+  return unary(ctx, t, CLSP_K_EW_ROUND_HALF, device_ms);
 }
 
 /* A new accounted buffer with a copy of `bytes` of `src`. */

@@ -67,6 +67,7 @@ typedef enum clsp_program_id {
   X(DENSE_PERMUTE, DENSE, clsp_dense_permute)                                            \
   X(EW_SIGMOID, DENSE, clsp_ew_sigmoid)                                                  \
   X(EW_LEAKY_RELU, DENSE, clsp_ew_leaky_relu)                                            \
+  X(EW_ROUND_HALF, DENSE, clsp_ew_round_half)                                            \
   X(VOX_KEYS_RANGE, VOXELIZE, clsp_vox_keys_range)                                       \
   X(VOX_KEYS_RANGE64, VOXELIZE, clsp_vox_keys_range64)                                   \
   X(VOX_ROUND_BOUNDS, VOXELIZE, clsp_vox_round_bounds)                                   \

@@ -37,6 +37,7 @@ clsp_status clsp_voxelize_defaults(clsp_voxel_recipe recipe, clsp_voxelize_optio
     const float range[6] = {0.0f, -40.0f, -3.0f, 70.4f, 40.0f, 1.0f};
     memcpy(o->voxel_size, size, sizeof size);
     memcpy(o->range, range, sizeof range);
+    o->max_points_per_voxel = 5; /* OpenPCDet's MAX_POINTS_PER_VOXEL (KITTI) */
   } else if (recipe == CLSP_VOXEL_MINKUNET) {
     o->voxel_size[0] = o->voxel_size[1] = o->voxel_size[2] = 0.05f;
   } else if (recipe != CLSP_VOXEL_RANGE && recipe != CLSP_VOXEL_ROUND) {
@@ -54,6 +55,7 @@ static clsp_status check_options(clsp_context *ctx, const clsp_voxelize_options 
   if (in->recipe == CLSP_VOXEL_SECOND || in->recipe == CLSP_VOXEL_MINKUNET) {
     clsp_voxelize_defaults(in->recipe, o);
     o->batch = in->batch;
+    o->max_points_per_voxel = in->max_points_per_voxel;
   } else if (in->recipe == CLSP_VOXEL_RANGE || in->recipe == CLSP_VOXEL_ROUND) {
     *o = *in;
   } else {
@@ -63,6 +65,11 @@ static clsp_status check_options(clsp_context *ctx, const clsp_voxelize_options 
   if (o->batch < 0 || o->batch == INT32_MAX)
     return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT,
                       "options->batch = %d: must be in [0, 2^31 - 1)", (int)o->batch);
+  if (o->max_points_per_voxel < 0 || o->max_points_per_voxel > (1 << 30))
+    return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT,
+                      "options->max_points_per_voxel = %d: must be in [0, 2^30] (0: "
+                      "every point)",
+                      (int)o->max_points_per_voxel);
   for (int a = 0; a < 3; a++) {
     if (!(o->voxel_size[a] > 0.0f) || !isfinite(o->voxel_size[a]))
       return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT,
@@ -365,14 +372,16 @@ static clsp_status emit_and_bucket(vox_run *r, int32_t batch) {
   return st;
 }
 
-static clsp_status means(vox_run *r) {
+/* Means of each voxel's points, or of its first max_points (> 0) by
+ * point index: the kernel selects them in its own bucket. */
+static clsp_status means(vox_run *r, uint32_t max_points) {
   clsp_status st = clsp__buffer_create(r->ctx, CL_MEM_READ_WRITE, r->m * 16ull, NULL,
                                        "voxel feats", &r->feats);
   if (st != CLSP_SUCCESS) return st;
   int32_t sorted = (r->ctx->flags & CLSP_CONTEXT_DETERMINISTIC) ? 1 : 0;
   return VOX_LAUNCH(r, CLSP_K_VOX_MEAN, CLSP_VOXEL_STAGE_MEAN, clsp_items_any(r->m),
                     CLSP_A(r->bucket), CLSP_A(r->offsets), CLSP_A(r->pts), CLSP_A(r->m),
-                    CLSP_A(sorted), CLSP_A(r->feats));
+                    CLSP_A(sorted), CLSP_A(max_points), CLSP_A(r->feats));
 }
 
 static void run_release(vox_run *r, int owns_pts) {
@@ -404,7 +413,7 @@ static clsp_status voxelize_run(vox_run *r, const clsp_voxelize_options *o,
   if (st == CLSP_SUCCESS) st = range_mode(o) ? keys_range(r, o) : keys_round(r, o);
   if (st == CLSP_SUCCESS) st = hash_and_rank(r);
   if (st == CLSP_SUCCESS) st = emit_and_bucket(r, o->batch);
-  if (st == CLSP_SUCCESS) st = means(r);
+  if (st == CLSP_SUCCESS) st = means(r, (uint32_t)o->max_points_per_voxel);
   if (st == CLSP_SUCCESS && stats) st = kept_and_times(r, stats);
   if (st != CLSP_SUCCESS) return st;
   clsp_tensor_desc d = {0};

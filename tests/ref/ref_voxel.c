@@ -115,22 +115,31 @@ static long tag_points(const float *points, size_t n, const float *size,
   return (long)n;
 }
 
-/* Write voxel g (mean of its points) into row r of out. */
+/* Write voxel g (mean of its first max_points points, all if 0) into row
+ * r of out. A group's tags are sorted by point index. */
 static void emit_voxel(const float *points, const tagged *tags, const group *g, int zyx,
-                       int32_t batch, ref_voxels *out, size_t r) {
+                       int32_t batch, size_t max_points, ref_voxels *out, size_t r) {
   double sum[4] = {0, 0, 0, 0};
   const int64_t *v = tags[g->begin].v;
-  for (size_t j = g->begin; j < g->end; ++j)
+  size_t end = g->end;
+  if (max_points && end - g->begin > max_points) end = g->begin + max_points;
+  for (size_t j = g->begin; j < end; ++j)
     for (int c = 0; c < 4; ++c) sum[c] += points[4 * tags[j].idx + c];
   int32_t *co = out->coords + 4 * r;
   co[0] = batch;
   for (int a = 0; a < 3; ++a) co[1 + a] = (int32_t)(zyx ? v[2 - a] : v[a]);
   for (int c = 0; c < 4; ++c)
-    out->feats[4 * r + c] = (float)(sum[c] / (double)(g->end - g->begin));
+    out->feats[4 * r + c] = (float)(sum[c] / (double)(end - g->begin));
 }
 
 int ref_voxelize(const float *points, size_t n, const float voxel_size[3],
                  const float *range, int zyx, int32_t batch, ref_voxels *out) {
+  return ref_voxelize_first(points, n, voxel_size, range, zyx, batch, 0, out);
+}
+
+int ref_voxelize_first(const float *points, size_t n, const float voxel_size[3],
+                       const float *range, int zyx, int32_t batch, size_t max_points,
+                       ref_voxels *out) {
   int32_t shape[3];
   if (!out) return -1;
   memset(out, 0, sizeof *out);
@@ -160,7 +169,7 @@ int ref_voxelize(const float *points, size_t n, const float voxel_size[3],
   if (rc == 0) {
     out->n = ng;
     for (size_t r = 0; r < ng; ++r)
-      emit_voxel(points, tags, &groups[r], zyx, batch, out, r);
+      emit_voxel(points, tags, &groups[r], zyx, batch, max_points, out, r);
     for (int a = 0; a < 3; ++a) out->shape[a] = zyx ? shape[2 - a] : shape[a];
   } else {
     ref_voxels_free(out);
@@ -173,7 +182,8 @@ int ref_voxelize(const float *points, size_t n, const float voxel_size[3],
 int ref_voxelize_second(const float *points, size_t n, int32_t batch, ref_voxels *out) {
   static const float size[3] = {0.05f, 0.05f, 0.1f};
   static const float range[6] = {0.0f, -40.0f, -3.0f, 70.4f, 40.0f, 1.0f};
-  int rc = ref_voxelize(points, n, size, range, 1, batch, out);
+  int rc =
+    ref_voxelize_first(points, n, size, range, 1, batch, REF_SECOND_MAX_POINTS, out);
   if (rc == 0) out->shape[0] += 1; /* SECOND pads z by one: sparse_shape (41, ...) */
   return rc;
 }

@@ -32,9 +32,20 @@ int ref_load_kitti_bin(const char *path, float **points, size_t *n);
 int ref_voxelize(const float *points, size_t n, const float voxel_size[3],
                  const float *range, int zyx, int32_t batch, ref_voxels *out);
 
+/* ref_voxelize whose features are the mean of each voxel's first
+ * `max_points` points by point index (0: all of them; OpenPCDet's
+ * MAX_POINTS_PER_VOXEL then MeanVFE), summed in double. */
+int ref_voxelize_first(const float *points, size_t n, const float voxel_size[3],
+                       const float *range, int zyx, int32_t batch, size_t max_points,
+                       ref_voxels *out);
+
+/* OpenPCDet's KITTI SECOND: MAX_POINTS_PER_VOXEL 5. */
+#define REF_SECOND_MAX_POINTS 5
+
 /* SECOND: size (0.05, 0.05, 0.1), x [0, 70.4), y [-40, 40), z [-3, 1),
  * coords (batch, z, y, x), shape (41, 1600, 1408) -- z grid + 1 as SECOND's
- * sparse_shape does. */
+ * sparse_shape does; means of each voxel's first REF_SECOND_MAX_POINTS
+ * points. */
 int ref_voxelize_second(const float *points, size_t n, int32_t batch, ref_voxels *out);
 
 /* MinkUNet / TorchSparse: rintf(p / 0.05f), shifted to a zero minimum,
