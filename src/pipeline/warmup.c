@@ -24,7 +24,7 @@
 
 /* Objects of the workload, destroyed together. */
 typedef struct warm_set {
-  clsp_tensor *t[24]; /* 17 used */
+  clsp_tensor *t[24]; /* 18 used */
   int n_t;
   clsp_rulebook *rb[4];
   int n_rb;
@@ -184,6 +184,19 @@ static clsp_status warm_convs(clsp_context *ctx, warm_set *s, const clsp_tensor 
  * Transpose): n distinct sites on a 32 x 64 x 64 grid, plus one duplicate
  * to merge. */
 #define WARM_GRID_CELLS (32 * 64 * 64)
+
+/* The element-wise ops a model may run besides ReLU and Add: float16
+ * rounding of a declared-FLOAT16 input, the other activations, a folded
+ * batch norm and a channel concat. */
+static clsp_status warm_elementwise(clsp_context *ctx, warm_set *s, clsp_tensor *t) {
+  const float one = 1.0f, zero = 0.0f;
+  clsp_status st = clsp_round_half(ctx, t, NULL);
+  if (st == CLSP_SUCCESS) st = clsp_sigmoid(ctx, t, NULL);
+  if (st == CLSP_SUCCESS) st = clsp_leaky_relu(ctx, t, 0.1f, NULL);
+  if (st == CLSP_SUCCESS) st = clsp_scale_shift(ctx, t, &one, &zero, NULL);
+  if (st == CLSP_SUCCESS) st = clsp_concat(ctx, t, t, new_tensor(s), NULL);
+  return st;
+}
 static clsp_status warm_tensor_ops(clsp_context *ctx, warm_set *s, int n) {
   int32_t *c = calloc(4 * ((size_t)n + 1), sizeof *c);
   if (!c) return clsp__fail(ctx, CLSP_ERROR_OUT_OF_HOST_MEMORY, "warm-up coordinates");
@@ -199,6 +212,8 @@ static clsp_status warm_tensor_ops(clsp_context *ctx, warm_set *s, int n) {
   d.flags = CLSP_TENSOR_MERGE_DUPLICATES;
   if (st == CLSP_SUCCESS) st = clsp_tensor_create(ctx, &d, c, NULL, new_tensor(s));
   free(c);
+  clsp_tensor *merged = st == CLSP_SUCCESS ? s->t[s->n_t - 1] : NULL;
+  if (st == CLSP_SUCCESS) st = warm_elementwise(ctx, s, merged);
   cl_mem dense = NULL, permuted = NULL;
   const size_t bytes = WARM_GRID_CELLS * sizeof(float);
   if (st == CLSP_SUCCESS)
@@ -208,7 +223,7 @@ static clsp_status warm_tensor_ops(clsp_context *ctx, warm_set *s, int n) {
     st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, bytes, NULL, "warm-up dense",
                              &permuted);
   if (st == CLSP_SUCCESS)
-    st = clsp_scatter_dense(ctx, s->t[s->n_t - 1], CLSP_DENSE_AXES_IN_ORDER, dense, NULL);
+    st = clsp_scatter_dense(ctx, merged, CLSP_DENSE_AXES_IN_ORDER, dense, NULL);
   static const int64_t dims[5] = {1, 1, 32, 64, 64};
   static const int perm[5] = {0, 1, 4, 3, 2};
   if (st == CLSP_SUCCESS)
