@@ -8,7 +8,8 @@
 #     static library;
 #  3. a file other than src/core/launch.c calls clSetKernelArg or
 #     clEnqueueNDRangeKernel;
-#  4. a file in tools/ includes a library-internal header.
+#  4. a file in tools/ includes a library-internal header or a test
+#     reference (tests/ref): the CLI is a client of the public API.
 # Usage: check_layers.sh SOURCE_ROOT LIBCLSPCONV.a
 set -eu
 root=$1
@@ -40,13 +41,14 @@ if [ -n "$calls" ]; then
   echo "FAIL: kernel launches outside src/core/launch.c: $calls"; fail=1
 fi
 
-for h in $(cd "$root/src" && ls core/*.h pipeline/*.h | xargs -n1 basename); do
+for h in $(cd "$root/src" && ls core/*.h pipeline/*.h model/*.h | xargs -n1 basename) \
+         $(cd "$root/tests/ref" && ls *.h); do
   if grep -ln "#include \"$h\"" "$root"/tools/*.c "$root"/tools/*.h 2>/dev/null |
      grep -v "embed_kernels.c"; then
-    echo "FAIL: tools/ includes library-internal header $h"; fail=1
+    echo "FAIL: tools/ includes library-internal or test header $h"; fail=1
   fi
 done
 
 [ $fail -eq 0 ] && echo "layers ok: core includes and calls nothing of pipeline;" \
-  "only launch.c launches; tools/ includes no internal header"
+  "only launch.c launches; tools/ includes no internal or test header"
 exit $fail

@@ -35,7 +35,7 @@ $check --bench --reps 9 --input "$kitti/000000.bin" --channels 32,64 conv_regula
   | tee -a "$out/conv.txt"
 
 echo "== training: forward + backward of the same layers (KITTI 000000)"
-build/tools/clsp-bench-train "$kitti/000000.bin" --reps 9 | tee "$out/train.txt"
+build/tests/clsp-bench-train "$kitti/000000.bin" --reps 9 | tee "$out/train.txt"
 
 for net in second minkunet; do
   echo "== $net on KITTI 000000"
