@@ -109,6 +109,35 @@ kernel void clsp_fused_fill_map(global const uint *sel, uint n_out, uint kvol,
     if (NB > 3) A3 = fma(xv, LOAD_##V(3, WK), A3);                           \
   }
 
+/* The epilogue on one accumulator: + the residual row's columns, then the
+ * activation (the same expressions as the separate passes, elementwise.cl
+ * and dense.cl, so ReLU and leaky ReLU give the same bits; sigmoid's exp
+ * may differ in the last bit between vector and scalar builds). */
+#define CLSP_ACTIVATE(T, A, ACT, ALPHA)                                        \
+  if (ACT == CLSP_ACT_RELU)                                                  \
+    A = fmax(A, 0.0f);                                                       \
+  else if (ACT == CLSP_ACT_LEAKY_RELU)                                       \
+    A = select(A, A * (ALPHA), A < (T)(0.0f));                               \
+  else if (ACT == CLSP_ACT_SIGMOID)                                          \
+    A = 1.0f / (1.0f + exp(-A));
+
+#define CLSP_FUSED_EPILOGUE(V, NB, T, RR, HAS_RES, ACT, ALPHA, A0, A1, A2, A3)  \
+  {                                                                          \
+    global const float *rr = (RR);                                           \
+    if (HAS_RES) {                                                           \
+      A0 += LOAD_##V(0, rr);                                                 \
+      if (NB > 1) A1 += LOAD_##V(1, rr);                                     \
+      if (NB > 2) A2 += LOAD_##V(2, rr);                                     \
+      if (NB > 3) A3 += LOAD_##V(3, rr);                                     \
+    }                                                                        \
+    if (ACT != CLSP_ACT_NONE) {                                              \
+      CLSP_ACTIVATE(T, A0, ACT, ALPHA)                                       \
+      if (NB > 1) { CLSP_ACTIVATE(T, A1, ACT, ALPHA) }                       \
+      if (NB > 2) { CLSP_ACTIVATE(T, A2, ACT, ALPHA) }                       \
+      if (NB > 3) { CLSP_ACTIVATE(T, A3, ACT, ALPHA) }                       \
+    }                                                                        \
+  }
+
 /* y[row][c0 .. c0 + NB*V) for the work-item's (row, block): blocks of
  * NB*V columns start at col0, n_blocks of them per row. NB <= 4; the
  * accumulators past NB are dead code the compiler removes. KS = 2 keeps a
@@ -122,6 +151,7 @@ kernel void clsp_fused_fill_map(global const uint *sel, uint n_out, uint kvol,
       global const float *x, uint cin, global const float *w, uint cout,     \
       global const float *bias, uint has_bias, global const uint *offsets,   \
       global const uint2 *entries, uint n_out, uint col0, uint n_blocks,     \
+      global const float *res, uint has_res, uint act, float alpha,          \
       global float *y) {                                                     \
     size_t gid = get_global_id(0);                                           \
     if (gid >= (size_t)n_out * n_blocks) return;                             \
@@ -156,7 +186,10 @@ kernel void clsp_fused_fill_map(global const uint *sel, uint n_out, uint kvol,
       if (NB > 2) a2 += LOAD_##V(2, b);                                      \
       if (NB > 3) a3 += LOAD_##V(3, b);                                      \
     }                                                                        \
-    global float *yr = y + (size_t)row * cout + c0;                          \
+    size_t y0 = (size_t)row * cout + c0;                                     \
+    CLSP_FUSED_EPILOGUE(V, NB, T, res + y0, has_res, act, alpha, a0, a1, a2, \
+                        a3)                                                  \
+    global float *yr = y + y0;                                               \
     STORE_##V(a0, 0, yr);                                                    \
     if (NB > 1) STORE_##V(a1, 1, yr);                                        \
     if (NB > 2) STORE_##V(a2, 2, yr);                                        \

@@ -18,6 +18,14 @@
 #define CLSP_KIND_TRANSPOSED 2
 #define CLSP_KIND_INVERSE 3
 
+/* Convolution epilogue activations, as kernels see them; equal to
+ * clsp_activation (conv.h), checked on the host by static assertions in
+ * src/pipeline/programs.c. */
+#define CLSP_ACT_NONE 0
+#define CLSP_ACT_RELU 1
+#define CLSP_ACT_SIGMOID 2
+#define CLSP_ACT_LEAKY_RELU 3
+
 /* Chunk plan of a conv (src/pipeline/conv.c, read by gather.cl and
  * scatter.cl): CLSP_PLAN_WORDS uints per member, the member's first pair
  * index at CLSP_PLAN_BEGIN and its number of valid rows at CLSP_PLAN_VALID. */

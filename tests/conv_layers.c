@@ -206,10 +206,17 @@ void layer_free(layer *L) {
 /* Runs the layer; returns n_out x cout floats (caller frees). */
 float *layer_run(layer *L, clsp_context *ctx, uint32_t flags, clsp_conv_stats *stats,
                  int32_t **coords_out) {
+  return layer_run_epilogue(L, ctx, flags, NULL, stats, coords_out);
+}
+
+float *layer_run_epilogue(layer *L, clsp_context *ctx, uint32_t flags,
+                          const clsp_conv_epilogue *ep, clsp_conv_stats *stats,
+                          int32_t **coords_out) {
   clsp_tensor *out = NULL;
-  clsp_status st = clsp_conv_forward(ctx, L->dev_rb, L->in, L->dw, flags, &out, stats);
+  clsp_status st =
+    clsp_conv_forward_epilogue(ctx, L->dev_rb, L->in, L->dw, flags, ep, &out, stats);
   if (st != CLSP_SUCCESS)
-    fail_msg("clsp_conv_forward: %s: %s", clsp_status_string(st),
+    fail_msg("clsp_conv_forward_epilogue: %s: %s", clsp_status_string(st),
              clsp_context_last_error(ctx));
   clsp_tensor_desc d;
   assert_int_equal(clsp_tensor_describe(out, &d), CLSP_SUCCESS);

@@ -63,6 +63,10 @@ void layer_free(layer *L);
 /* Runs the conv; returns its output features (and coords when asked). */
 float *layer_run(layer *L, clsp_context *ctx, uint32_t flags, clsp_conv_stats *stats,
                  int32_t **coords_out);
+/* The same with an epilogue (NULL: none). */
+float *layer_run_epilogue(layer *L, clsp_context *ctx, uint32_t flags,
+                          const clsp_conv_epilogue *ep, clsp_conv_stats *stats,
+                          int32_t **coords_out);
 /* The reference output at out_coords. */
 double *layer_reference(const layer *L, const int32_t *out_coords);
 size_t count_nan(const float *f, size_t n);

@@ -84,6 +84,26 @@ enum clsp_conv_flag {
   CLSP_CONV_GATHER_GEMM = 1u << 3,
 };
 
+/* Activation of a convolution's epilogue (clsp_conv_epilogue) and of a
+ * model's nodes (model.h). */
+typedef enum clsp_activation {
+  CLSP_ACTIVATION_NONE = 0,
+  CLSP_ACTIVATION_RELU = 1,       /* max(x, 0) */
+  CLSP_ACTIVATION_SIGMOID = 2,    /* 1 / (1 + exp(-x)) */
+  CLSP_ACTIVATION_LEAKY_RELU = 3, /* x < 0 ? alpha x : x */
+} clsp_activation;
+
+/* What clsp_conv_forward_epilogue does to each output element after the
+ * bias: out = activation(conv + bias + residual). A zeroed struct is the
+ * plain convolution. */
+typedef struct clsp_conv_epilogue {
+  const clsp_tensor *residual; /* NULL, or c_out channels on the conv's
+                                  output sites (the same site set: for a
+                                  submanifold conv, its input's sites) */
+  clsp_activation activation;
+  float alpha; /* LEAKY_RELU slope */
+} clsp_conv_epilogue;
+
 /* What a convolution call did: filled when passed to clsp_conv_forward.
  * Taps are grouped by pair count (1 - min/max <= 0.25 within a group) and
  * each group runs as batched GEMMs padded to its largest member, so
@@ -158,6 +178,26 @@ CLSP_API clsp_status clsp_conv_forward(clsp_context *ctx, const clsp_rulebook *r
                                        const clsp_tensor *in, const clsp_weights *w,
                                        uint32_t flags, clsp_tensor **out,
                                        clsp_conv_stats *stats);
+
+/*
+ * clsp_conv_forward, then the epilogue `ep` (may be NULL: none) on every
+ * output element: out = activation(conv + bias + residual), the residual
+ * added before the activation (a ResNet block's "add, then ReLU"). The
+ * fused dataflow applies it in the convolution kernels' epilogue, before
+ * each output is written, so it costs no pass over memory; gather -> GEMM
+ * -> scatter runs it as elementwise passes after the scatter (counted as
+ * CLSP_STAGE_OTHER). Both give the results of clsp_conv_forward followed
+ * by clsp_add and the activation's own call (ops.h): bit for bit for
+ * ReLU and leaky ReLU, within float rounding of exp for sigmoid.
+ * `ep->residual` is only read.
+ * Errors: those of clsp_conv_forward; CLSP_ERROR_MISMATCH (the residual
+ * not on the output sites, other channels or another context),
+ * CLSP_ERROR_INVALID_ARGUMENT (an activation outside clsp_activation).
+ */
+CLSP_API clsp_status clsp_conv_forward_epilogue(
+  clsp_context *ctx, const clsp_rulebook *rb, const clsp_tensor *in,
+  const clsp_weights *w, uint32_t flags, const clsp_conv_epilogue *ep, clsp_tensor **out,
+  clsp_conv_stats *stats);
 
 #ifdef __cplusplus
 }

@@ -32,14 +32,6 @@ extern "C" {
  */
 typedef struct clsp_model clsp_model;
 
-/* Activation fused into a convolution (applied after the bias). */
-typedef enum clsp_activation {
-  CLSP_ACTIVATION_NONE = 0,
-  CLSP_ACTIVATION_RELU = 1,
-  CLSP_ACTIVATION_SIGMOID = 2,
-  CLSP_ACTIVATION_LEAKY_RELU = 3, /* slope `alpha` below zero */
-} clsp_activation;
-
 #define CLSP_MODEL_MAX_DIMS 8
 
 /* A tensor of the graph, as declared or as computed by the last forward. */

@@ -85,8 +85,10 @@ static clsp_status run_conv(frame *f, int node) {
   uint32_t flags = (f->m->flags & CLSP_MODEL_DETERMINISTIC) ? CLSP_CONV_DETERMINISTIC : 0;
   clsp_conv_stats cs;
   mslot *out = &f->m->slots[n->out];
-  st = clsp_conv_forward(f->ctx, f->m->rbh[n->rb], f->m->slots[n->in[0]].t, n->w, flags,
-                         &out->t, f->timed ? &cs : NULL);
+  /* The activation runs in the conv's epilogue: no pass of its own. */
+  clsp_conv_epilogue ep = {NULL, n->conv.activation, n->conv.alpha};
+  st = clsp_conv_forward_epilogue(f->ctx, f->m->rbh[n->rb], f->m->slots[n->in[0]].t, n->w,
+                                  flags, &ep, &out->t, f->timed ? &cs : NULL);
   if (st != CLSP_SUCCESS) return fail_node(f, node, st, "convolution");
   clsp_rulebook_info info;
   clsp_rulebook_describe(f->m->rbh[n->rb], &info);
@@ -97,11 +99,7 @@ static clsp_status run_conv(frame *f, int node) {
     memcpy(n->stats.stage_ms, cs.stage_ms, sizeof cs.stage_ms);
     n->stats.stage_ms[CLSP_STAGE_RULEBOOK] = n->stats.rulebook_ms;
   }
-  st = activate(f, out->t, n->conv.activation, n->conv.alpha,
-                &n->stats.stage_ms[CLSP_STAGE_OTHER]);
-  n->stats.device_ms +=
-    f->timed ? n->stats.stage_ms[CLSP_STAGE_OTHER] - cs.stage_ms[CLSP_STAGE_OTHER] : 0.0;
-  return st == CLSP_SUCCESS ? st : fail_node(f, node, st, "activation");
+  return CLSP_SUCCESS;
 }
 
 /* The tensor of value v for writing in place: moved out of its slot when

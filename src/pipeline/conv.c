@@ -34,6 +34,7 @@ typedef struct conv_run {
   const clsp_rulebook *rb;
   const clsp_tensor *in;
   const clsp_weights *w;
+  const clsp_conv_epilogue *ep; /* NULL: none */
   int deterministic;
   int fused;       /* fused dataflow (conv_fused.c) instead */
   long centre;     /* submanifold centre tap, else -1 */
@@ -396,6 +397,56 @@ static int ordered_scatter(const clsp_context *ctx, uint32_t flags) {
   return (ctx->caps.type & CL_DEVICE_TYPE_CPU) && !ctx->tuning.float_atomic_add;
 }
 
+/* ---- the epilogue ---- */
+
+static clsp_status epilogue_check(clsp_context *ctx, const clsp_rulebook *rb,
+                                  const clsp_weights *w, const clsp_conv_epilogue *ep) {
+  if (!ep) return CLSP_SUCCESS;
+  if ((unsigned)ep->activation > CLSP_ACTIVATION_LEAKY_RELU)
+    return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT,
+                      "epilogue->activation: %d is not a clsp_activation",
+                      (int)ep->activation);
+  const clsp_tensor *res = ep->residual;
+  if (!res) return CLSP_SUCCESS;
+  if (res->ctx != ctx)
+    return clsp__fail(ctx, CLSP_ERROR_MISMATCH,
+                      "epilogue->residual: tensor of another context");
+  if (res->sites_id != rb->out_sites_id || res->desc.n_sites != rb->info.n_out)
+    return clsp__fail(ctx, CLSP_ERROR_MISMATCH,
+                      "epilogue->residual: not on the conv's output sites (%zu sites, "
+                      "site id %llu; the output has %zu, site id %llu)",
+                      res->desc.n_sites, (unsigned long long)res->sites_id,
+                      rb->info.n_out, (unsigned long long)rb->out_sites_id);
+  if (res->desc.channels != w->c_out)
+    return clsp__fail(ctx, CLSP_ERROR_MISMATCH,
+                      "epilogue->residual: %zu channels, the conv writes %zu",
+                      res->desc.channels, w->c_out);
+  return CLSP_SUCCESS;
+}
+
+/* The epilogue as elementwise passes over the scattered output (gather ->
+ * GEMM -> scatter), with the kernels of clsp_add and the activations. */
+static clsp_status epilogue_passes(conv_run *r) {
+  const clsp_conv_epilogue *ep = r->ep;
+  cl_uint n = (cl_uint)(r->rb->info.n_out * r->w->c_out);
+  if (!ep || n == 0) return CLSP_SUCCESS;
+  clsp_status st = CLSP_SUCCESS;
+  int act = ep->activation;
+  clsp_events *ev = events_for(r, CLSP_STAGE_OTHER);
+  if (ep->residual) {
+    cl_int relu = act == CLSP_ACTIVATION_RELU;
+    st = CLSP_RUN(r->ctx, CLSP_K_EW_ADD, clsp_items_any(n), ev, CLSP_A(r->out_feats),
+                  CLSP_A(ep->residual->feats), CLSP_A(n), CLSP_A(relu));
+    if (relu) return st;
+  }
+  if (st != CLSP_SUCCESS || act == CLSP_ACTIVATION_NONE) return st;
+  if (act == CLSP_ACTIVATION_LEAKY_RELU)
+    return CLSP_RUN(r->ctx, CLSP_K_EW_LEAKY_RELU, clsp_items_any(n), ev,
+                    CLSP_A(r->out_feats), CLSP_A(n), CLSP_A(ep->alpha));
+  clsp_kernel_id k = act == CLSP_ACTIVATION_RELU ? CLSP_K_EW_RELU : CLSP_K_EW_SIGMOID;
+  return CLSP_RUN(r->ctx, k, clsp_items_any(n), ev, CLSP_A(r->out_feats), CLSP_A(n));
+}
+
 /* The fused dataflow in place of init_output and run_chunks: the pair
  * list (once per rulebook) counts as OTHER, the conv kernels as GEMM. */
 static clsp_status run_fused(conv_run *r) {
@@ -404,23 +455,32 @@ static clsp_status run_fused(conv_run *r) {
   r->stats.pair_rows = r->stats.gemm_rows = r->rb->start[r->rb->info.kernel_volume];
   clsp_status st = clsp__fused_list(r->ctx, r->rb, events_for(r, CLSP_STAGE_OTHER));
   if (st != CLSP_SUCCESS) return st;
-  return clsp__conv_fused(r->ctx, r->rb, r->in, r->w, r->out_feats,
+  return clsp__conv_fused(r->ctx, r->rb, r->in, r->w, r->ep, r->out_feats,
                           events_for(r, CLSP_STAGE_GEMM));
 }
 
 clsp_status clsp_conv_forward(clsp_context *ctx, const clsp_rulebook *rb,
                               const clsp_tensor *in, const clsp_weights *w,
                               uint32_t flags, clsp_tensor **out, clsp_conv_stats *stats) {
+  return clsp_conv_forward_epilogue(ctx, rb, in, w, flags, NULL, out, stats);
+}
+
+clsp_status clsp_conv_forward_epilogue(clsp_context *ctx, const clsp_rulebook *rb,
+                                       const clsp_tensor *in, const clsp_weights *w,
+                                       uint32_t flags, const clsp_conv_epilogue *ep,
+                                       clsp_tensor **out, clsp_conv_stats *stats) {
   if (!ctx) return CLSP_ERROR_INVALID_ARGUMENT;
   if (!out) return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "out: NULL");
   *out = NULL;
   clsp_status st = clsp__conv_check_args(ctx, rb, in, w);
+  if (st == CLSP_SUCCESS) st = epilogue_check(ctx, rb, w, ep);
   if (st != CLSP_SUCCESS) return st;
   conv_run r = {0};
   r.ctx = ctx;
   r.rb = rb;
   r.in = in;
   r.w = w;
+  r.ep = ep;
   r.deterministic = ordered_scatter(ctx, flags);
   r.centre = centre_tap(rb);
   r.fused = clsp__fused_chosen(ctx, flags, w->c_in, w->c_out);
@@ -433,6 +493,7 @@ clsp_status clsp_conv_forward(clsp_context *ctx, const clsp_rulebook *rb,
   if (st == CLSP_SUCCESS && r.fused) st = run_fused(&r);
   if (st == CLSP_SUCCESS && !r.fused && rb->info.n_out > 0) st = init_output(&r);
   if (st == CLSP_SUCCESS && !r.fused) st = run_chunks(&r);
+  if (st == CLSP_SUCCESS && !r.fused) st = epilogue_passes(&r);
   if (st == CLSP_SUCCESS && r.timed)
     st = clsp__events_finish(ctx, &r.events, r.stats.stage_ms, CLSP_STAGE_COUNT, NULL,
                              &r.stats.total_ms);

@@ -180,10 +180,30 @@ static clsp_kernel_id segment_kernel(const col_segment *s) {
   }
 }
 
+/* The kernels' epilogue arguments (a residual buffer is always bound:
+ * the weights stand in, never read, where there is none). */
+typedef struct fused_epilogue {
+  cl_mem res;
+  cl_uint has_res, act;
+  cl_float alpha;
+} fused_epilogue;
+
+static fused_epilogue epilogue_args(const clsp_weights *w, const clsp_conv_epilogue *ep) {
+  fused_epilogue e = {w->weights, 0, CLSP_ACT_NONE, 0.0f};
+  if (!ep) return e;
+  if (ep->residual) {
+    e.res = ep->residual->feats;
+    e.has_res = 1;
+  }
+  e.act = (cl_uint)ep->activation;
+  e.alpha = ep->alpha;
+  return e;
+}
+
 static clsp_status run_segment(clsp_context *ctx, const clsp_tensor *in,
                                const clsp_weights *w, const clsp_rulebook *rb,
-                               cl_uint n_out, const col_segment *s, cl_mem out,
-                               clsp_events *l) {
+                               cl_uint n_out, const col_segment *s,
+                               const fused_epilogue *e, cl_mem out, clsp_events *l) {
   cl_uint cin = (cl_uint)w->c_in, cout = (cl_uint)w->c_out;
   cl_uint has_bias = w->bias != NULL;
   cl_mem bias = has_bias ? w->bias : w->weights; /* not read without bias */
@@ -191,18 +211,20 @@ static clsp_status run_segment(clsp_context *ctx, const clsp_tensor *in,
                   CLSP_A(in->feats), CLSP_A(cin), CLSP_A(w->weights), CLSP_A(cout),
                   CLSP_A(bias), CLSP_A(has_bias), CLSP_A(rb->fused_offsets),
                   CLSP_A(rb->fused_entries), CLSP_A(n_out), CLSP_A(s->col0),
-                  CLSP_A(s->n_blocks), CLSP_A(out));
+                  CLSP_A(s->n_blocks), CLSP_A(e->res), CLSP_A(e->has_res), CLSP_A(e->act),
+                  CLSP_A(e->alpha), CLSP_A(out));
 }
 
 clsp_status clsp__conv_fused(clsp_context *ctx, const clsp_rulebook *rb,
-                             const clsp_tensor *in, const clsp_weights *w, cl_mem out,
-                             clsp_events *l) {
+                             const clsp_tensor *in, const clsp_weights *w,
+                             const clsp_conv_epilogue *ep, cl_mem out, clsp_events *l) {
   cl_uint n_out = (cl_uint)rb->info.n_out;
   if (n_out == 0) return CLSP_SUCCESS;
   col_segment seg[8];
   int n_seg = plan_segments(&ctx->tuning, (cl_uint)w->c_out, seg);
+  fused_epilogue e = epilogue_args(w, ep);
   clsp_status st = CLSP_SUCCESS;
   for (int i = 0; st == CLSP_SUCCESS && i < n_seg; i++)
-    st = run_segment(ctx, in, w, rb, n_out, &seg[i], out, l);
+    st = run_segment(ctx, in, w, rb, n_out, &seg[i], &e, out, l);
   return st;
 }

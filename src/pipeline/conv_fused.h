@@ -46,10 +46,11 @@ clsp_status clsp__fused_list_from_map(clsp_context *ctx, clsp_rulebook *rb, cl_m
 
 /* out (n_out x c_out, every element written) = the convolution of `in`
  * over rb's pair list (clsp__fused_list first) with `w`, bias included,
- * in ctx->tuning's tile. Events into `l` (may be NULL). Errors: OpenCL
+ * then the epilogue `ep` (NULL: none; checked by the caller), in
+ * ctx->tuning's tile. Events into `l` (may be NULL). Errors: OpenCL
  * codes. */
 clsp_status clsp__conv_fused(clsp_context *ctx, const clsp_rulebook *rb,
-                             const clsp_tensor *in, const clsp_weights *w, cl_mem out,
-                             clsp_events *l);
+                             const clsp_tensor *in, const clsp_weights *w,
+                             const clsp_conv_epilogue *ep, cl_mem out, clsp_events *l);
 
 #endif

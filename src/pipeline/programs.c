@@ -14,6 +14,12 @@ _Static_assert(CLSP_KIND_SUBMANIFOLD == CLSP_CONV_SUBMANIFOLD &&
                  CLSP_KIND_TRANSPOSED == CLSP_CONV_TRANSPOSED &&
                  CLSP_KIND_INVERSE == CLSP_CONV_INVERSE,
                "shared_defs.h conv kinds differ from clsp_conv_kind");
+/* The fused conv kernels' epilogue tests the activation the same way. */
+_Static_assert(CLSP_ACT_NONE == CLSP_ACTIVATION_NONE &&
+                 CLSP_ACT_RELU == CLSP_ACTIVATION_RELU &&
+                 CLSP_ACT_SIGMOID == CLSP_ACTIVATION_SIGMOID &&
+                 CLSP_ACT_LEAKY_RELU == CLSP_ACTIVATION_LEAKY_RELU,
+               "shared_defs.h activations differ from clsp_activation");
 
 /* scatter.cl: atomic_float and atomic_fetch_add_explicit are OpenCL C
  * 2.0+; without native float atomics the 1.2 compare-and-swap loop is
