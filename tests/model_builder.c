@@ -298,6 +298,52 @@ void test_builder_network(void **state) {
   case_free(&c);
 }
 
+/* The residual Add and the ReLU after it run in conv c1's epilogue
+ * unless an intermediate is held: the same bits either way, and the node
+ * stats say which ran where. */
+static const char *epilogue_of(clsp_model *m, size_t node) {
+  clsp_model_layer_stats ls;
+  OK(clsp_model_node_stats(m, node, &ls));
+  return ls.epilogue_of;
+}
+
+void test_builder_epilogue(void **state) {
+  (void)state;
+  uint64_t seed = harness_seed() + 1103;
+  net_case c;
+  case_make(&c, seed);
+  clsp_model *m = build(&c);
+  /* nodes: c0 c1 add0 relu0 ...; keep: what it holds; fused: add0, relu0 */
+  static const struct {
+    const char *keep;
+    int add_fused, relu_fused;
+  } runs[3] = {{NULL, 1, 1}, {"x2", 1, 0}, {"x1", 0, 0}};
+  float *first = NULL;
+  for (int i = 0; i < 3; i++) {
+    clsp_model_stats st;
+    forward_case(m, &c, runs[i].keep, &st);
+    const char *a = epilogue_of(m, 2), *r = epilogue_of(m, 3);
+    if ((a != NULL) != runs[i].add_fused || (r != NULL) != runs[i].relu_fused ||
+        (a && strcmp(a, "c1")) || (r && strcmp(r, "c1")) || epilogue_of(m, 1))
+      fail_msg("keep %s: add0 in %s, relu0 in %s (seed %llu)",
+               runs[i].keep ? runs[i].keep : "nothing", a ? a : "its own pass",
+               r ? r : "its own pass", (unsigned long long)seed);
+    size_t count;
+    float *bev = bev_of(m, &count);
+    if (!first)
+      first = bev;
+    else {
+      if (memcmp(bev, first, count * sizeof *bev))
+        fail_msg("keep %s: output differs from the fused run's bits (seed %llu)",
+                 runs[i].keep, (unsigned long long)seed);
+      free(bev);
+    }
+  }
+  free(first);
+  clsp_model_destroy(m);
+  case_free(&c);
+}
+
 /* Frame after frame: the same device memory after every forward, no
  * program built after the first, the same result. */
 void test_builder_frames(void **state) {

@@ -35,6 +35,7 @@ float model_round_f16(float x);
  * model_ops.c). */
 void test_builder_network(void **state);
 void test_builder_frames(void **state);
+void test_builder_epilogue(void **state);
 void test_builder_errors(void **state);
 void test_malformed_models(void **state);
 void test_malformed_graphs(void **state);

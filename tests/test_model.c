@@ -514,13 +514,13 @@ static void test_bundle_scan_crop(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_dense_ops),          cmocka_unit_test(test_activation_ops),
-    cmocka_unit_test(test_round_half),         cmocka_unit_test(test_builder_network),
-    cmocka_unit_test(test_builder_frames),     cmocka_unit_test(test_builder_errors),
-    cmocka_unit_test(test_malformed_models),   cmocka_unit_test(test_malformed_graphs),
-    cmocka_unit_test(test_bundle_crop),        cmocka_unit_test(test_bundle_second),
-    cmocka_unit_test(test_bundle_centerpoint), cmocka_unit_test(test_bundle_scan),
-    cmocka_unit_test(test_bundle_scan_crop),
+    cmocka_unit_test(test_dense_ops),        cmocka_unit_test(test_activation_ops),
+    cmocka_unit_test(test_round_half),       cmocka_unit_test(test_builder_network),
+    cmocka_unit_test(test_builder_frames),   cmocka_unit_test(test_builder_errors),
+    cmocka_unit_test(test_builder_epilogue), cmocka_unit_test(test_malformed_models),
+    cmocka_unit_test(test_malformed_graphs), cmocka_unit_test(test_bundle_crop),
+    cmocka_unit_test(test_bundle_second),    cmocka_unit_test(test_bundle_centerpoint),
+    cmocka_unit_test(test_bundle_scan),      cmocka_unit_test(test_bundle_scan_crop),
   };
   return HARNESS_RUN("model", tests, 1);
 }

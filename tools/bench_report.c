@@ -98,9 +98,10 @@ static void print_table(FILE *f, const bench_state *b, const summary *s) {
       fprintf(f, " %8.2f", median(b, layer_stage, l, st));
     double gfs = ms > 0 ? ls->gflop / (ms * 1e-3) : 0.0;
     fprintf(f, " %8.1f %6.1f %s\n", gfs, percent(gfs, s->fma_peak),
-            nl->kind == NET_ADD || nl->kind == NET_CONCAT ? "-"
-            : ls->fused                                   ? "fused"
-                                                          : "gemm");
+            ls->in_epilogue                                 ? "epilogue"
+            : nl->kind == NET_ADD || nl->kind == NET_CONCAT ? "-"
+            : ls->fused                                     ? "fused"
+                                                            : "gemm");
   }
   fprintf(f, "\nvoxelize stages (ms): keys %.2f, hash %.2f, compact %.2f, mean %.2f\n",
           median(b, vox_stage, 0, 0), median(b, vox_stage, 0, 1),

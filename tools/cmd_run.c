@@ -280,9 +280,13 @@ static int write_stats(const run_opts *o, clsp_context *ctx, clsp_model *m,
     clsp_tool_json_string(f, l.op);
     fprintf(f,
             ", \"device_ms\": %.4f, \"rulebook_ms\": %.4f, \"in_sites\": %zu, "
-            "\"out_sites\": %zu, \"pairs\": %zu}%s\n",
-            l.device_ms, l.rulebook_ms, l.in_sites, l.out_sites, l.pairs,
-            i + 1 < nodes ? "," : "");
+            "\"out_sites\": %zu, \"pairs\": %zu, \"epilogue_of\": ",
+            l.device_ms, l.rulebook_ms, l.in_sites, l.out_sites, l.pairs);
+    if (l.epilogue_of)
+      clsp_tool_json_string(f, l.epilogue_of);
+    else
+      fprintf(f, "null");
+    fprintf(f, "}%s\n", i + 1 < nodes ? "," : "");
   }
   fprintf(f, "  ]\n}\n");
   return fclose(f) != 0;

@@ -363,6 +363,7 @@ static void layer_stats(const net *n, const net_layer *l, net_layer_stats *s) {
       s->pairs = ms.pairs;
       s->host_start_ms = ms.host_start_ms;
       s->fused = ms.fused;
+      s->in_epilogue = ms.epilogue_of != NULL;
     }
     s->host_end_ms = ms.host_end_ms;
     for (int st = 0; st < CLSP_STAGE_COUNT; st++) s->stage_ms[st] += ms.stage_ms[st];

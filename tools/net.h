@@ -57,6 +57,8 @@ typedef struct net_layer_stats {
   double ms;                         /* device time, all stages */
   double host_start_ms, host_end_ms; /* wall clock around the layer */
   int fused;                         /* conv: the fused dataflow ran */
+  int in_epilogue;                   /* add: run in the previous conv's
+                                        epilogue (its time is the conv's) */
 } net_layer_stats;
 
 /* Builds a network description and uploads seeded random weights (He

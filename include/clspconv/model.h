@@ -147,6 +147,11 @@ typedef struct clsp_model_layer_stats {
                                         clock of clsp's tools: monotonic) */
   int fused;                         /* convs: 1 when the fused dataflow ran
                            (clsp_conv_stats.fused) */
+  const char *epilogue_of;           /* an Add, or the activation after it,
+                                        that the preceding conv ran in its
+                                        epilogue (clsp_conv_forward_epilogue):
+                                        that conv's name, and this node's
+                                        times are in its figures; else NULL */
 } clsp_model_layer_stats;
 
 /*
@@ -160,6 +165,11 @@ typedef struct clsp_model_layer_stats {
  * forward or clsp_model_release_results. `stats` may be NULL; when given,
  * the forward waits for every node to time it (slower) and per-node
  * figures are kept for clsp_model_node_stats.
+ * A convolution applies its activation, and a residual Add that reads
+ * its output (with the activation after that Add), in its epilogue
+ * (clsp_conv_forward_epilogue: no pass over memory of their own) unless
+ * an intermediate is an output or held through `keep`; the results are
+ * the same bit for bit as the separate nodes' (sigmoid: within rounding).
  * Errors: CLSP_ERROR_INVALID_ARGUMENT (NULL, a `keep` name that is no
  * tensor or node), CLSP_ERROR_MISMATCH (input shape or channels, tensor of
  * another context), the errors of the operations run (the message names

@@ -14,6 +14,7 @@ typedef struct frame {
   size_t rulebooks_built;
   int round_input; /* the input is a float16-rounded copy, freed after its
                       last reader unless held */
+  int taken;       /* nodes after the current conv that its epilogue ran */
 } frame;
 
 static void slot_clear(clsp_context *ctx, mslot *s) {
@@ -78,15 +79,61 @@ static clsp_status rulebook_for(frame *f, int node) {
   return CLSP_SUCCESS;
 }
 
+/* Value v is read by `reader` only and is neither an output nor held. */
+static int passing_value(const frame *f, int v, int reader) {
+  const mvalue *val = &f->m->g.values[v];
+  return val->last_use == reader && !val->pinned && !f->m->kept[v];
+}
+
+/* The nodes after conv `node` that its epilogue can run (0, 1 or 2): an
+ * Add of the conv's output (read by nothing else) and a tensor already
+ * computed on the same sites (*res), then an activation reading only the
+ * sum. A conv with an activation of its own keeps it and takes nothing
+ * (its activation comes before any add). */
+static int epilogue_nodes(const frame *f, int node, int *res) {
+  const mgraph *g = &f->m->g;
+  const mnode *c = &g->nodes[node];
+  if (c->conv.activation != CLSP_ACTIVATION_NONE || (size_t)node + 1 >= g->n_nodes)
+    return 0;
+  const mnode *a = &g->nodes[node + 1];
+  if (a->op != MOP_ADD || !passing_value(f, c->out, node + 1)) return 0;
+  int other = a->in[0] == c->out ? a->in[1] : a->in[0];
+  if (other == c->out || g->values[other].site_set != g->values[c->out].site_set)
+    return 0;
+  *res = other;
+  if ((size_t)node + 2 >= g->n_nodes) return 1;
+  const mnode *r = &g->nodes[node + 2];
+  return r->op == MOP_ACT && r->in[0] == a->out && passing_value(f, a->out, node + 2) ? 2
+                                                                                      : 1;
+}
+
+/* The conv's epilogue: its own activation, or the Add and activation of
+ * the nodes it takes (f->taken); *out_value: where the result goes. */
+static clsp_conv_epilogue epilogue_for(frame *f, int node, int *out_value) {
+  const mnode *n = &f->m->g.nodes[node];
+  clsp_conv_epilogue ep = {NULL, n->conv.activation, n->conv.alpha};
+  int res = -1;
+  f->taken = epilogue_nodes(f, node, &res);
+  *out_value = n[f->taken].out;
+  if (f->taken >= 1) ep.residual = f->m->slots[res].t;
+  if (f->taken == 2) {
+    ep.activation = n[2].act;
+    ep.alpha = n[2].alpha;
+  }
+  return ep;
+}
+
 static clsp_status run_conv(frame *f, int node) {
   mnode *n = &f->m->g.nodes[node];
   clsp_status st = rulebook_for(f, node);
   if (st != CLSP_SUCCESS) return st;
   uint32_t flags = (f->m->flags & CLSP_MODEL_DETERMINISTIC) ? CLSP_CONV_DETERMINISTIC : 0;
   clsp_conv_stats cs;
-  mslot *out = &f->m->slots[n->out];
-  /* The activation runs in the conv's epilogue: no pass of its own. */
-  clsp_conv_epilogue ep = {NULL, n->conv.activation, n->conv.alpha};
+  /* Activation, and a following residual add, run in the conv's
+   * epilogue: no pass of their own. */
+  int out_value;
+  clsp_conv_epilogue ep = epilogue_for(f, node, &out_value);
+  mslot *out = &f->m->slots[out_value];
   st = clsp_conv_forward_epilogue(f->ctx, f->m->rbh[n->rb], f->m->slots[n->in[0]].t, n->w,
                                   flags, &ep, &out->t, f->timed ? &cs : NULL);
   if (st != CLSP_SUCCESS) return fail_node(f, node, st, "convolution");
@@ -224,11 +271,12 @@ static clsp_status run_node(frame *f, int node) {
                      (int)f->m->g.nodes[node].op);
 }
 
-/* Sites of a node's first input and output, for the stats. */
-static void count_sites(frame *f, int node) {
+/* Sites of a node's first input and output (held in value `out_value`),
+ * for the stats. */
+static void count_sites(frame *f, int node, int out_value) {
   mnode *n = &f->m->g.nodes[node];
   clsp_tensor_desc d;
-  const clsp_tensor *in = f->m->slots[n->in[0]].t, *out = f->m->slots[n->out].t;
+  const clsp_tensor *in = f->m->slots[n->in[0]].t, *out = f->m->slots[out_value].t;
   if (in && clsp_tensor_describe(in, &d) == CLSP_SUCCESS) n->stats.in_sites = d.n_sites;
   if (out && clsp_tensor_describe(out, &d) == CLSP_SUCCESS)
     n->stats.out_sites = d.n_sites;
@@ -305,22 +353,42 @@ static clsp_status place_input(frame *f, const clsp_tensor *input) {
   return st; /* the failing call recorded its message */
 }
 
+static void stats_begin(mnode *n) {
+  memset(&n->stats, 0, sizeof n->stats);
+  n->stats.name = n->name;
+  n->stats.op = n->op_type;
+  n->stats.host_start_ms = clsp__now_ms();
+}
+
+/* The stats of node i + k (k = 1 .. f->taken), which conv i's epilogue
+ * ran, and the release of what they were the last to read. */
+static void after_taken(frame *f, int i) {
+  mnode *c = &f->m->g.nodes[i];
+  int result = c[f->taken].out;
+  count_sites(f, i, result);
+  for (int k = 1; k <= f->taken; k++) {
+    stats_begin(&c[k]);
+    c[k].stats.host_start_ms = c[k].stats.host_end_ms = c->stats.host_end_ms;
+    c[k].stats.in_sites = c[k].stats.out_sites = c->stats.out_sites;
+    c[k].stats.epilogue_of = c->name;
+  }
+  for (int k = 0; k <= f->taken; k++) release_after(f, i + k);
+}
+
 static clsp_status run_all(frame *f, const clsp_tensor *input) {
   clsp_model *m = f->m;
   f->round_input = m->g.values[0].half && !(m->flags & CLSP_MODEL_INPUT_FLOAT32);
   clsp_status st = place_input(f, input);
   for (size_t i = 0; st == CLSP_SUCCESS && i < m->g.n_nodes; i++) {
-    memset(&m->g.nodes[i].stats, 0, sizeof m->g.nodes[i].stats);
-    m->g.nodes[i].stats.name = m->g.nodes[i].name;
-    m->g.nodes[i].stats.op = m->g.nodes[i].op_type;
-    m->g.nodes[i].stats.host_start_ms = clsp__now_ms();
-    st = run_node(f, (int)i);
     mnode *n = &m->g.nodes[i];
+    stats_begin(n);
+    f->taken = 0;
+    st = run_node(f, (int)i);
     n->stats.host_end_ms = clsp__now_ms();
     if (n->op != MOP_CONV) n->stats.stage_ms[CLSP_STAGE_OTHER] = n->stats.device_ms;
     if (st != CLSP_SUCCESS) break;
-    count_sites(f, (int)i);
-    release_after(f, (int)i);
+    after_taken(f, (int)i);
+    i += (size_t)f->taken;
   }
   if (!(f->round_input || m->kept[0] || m->g.values[0].pinned)) m->slots[0].t = NULL;
   return st;
@@ -336,7 +404,7 @@ clsp_status clsp_model_forward(clsp_model *m, const clsp_tensor *input,
   clsp_status st = check_input(m, input);
   if (st == CLSP_SUCCESS) st = mark_kept(m, keep, n_keep);
   if (st != CLSP_SUCCESS) return st;
-  frame f = {m, ctx, stats != NULL, 0, 0};
+  frame f = {m, ctx, stats != NULL, 0, 0, 0};
   double t0 = clsp__now_ms();
   if (stats) clsp_context_reset_peak(ctx);
   st = run_all(&f, input);
