@@ -50,3 +50,52 @@ kernel void clsp_bw_gather_transposed(global const float *feats, uint cols,
   uint r = e / cols, c = e - r * cols;
   block[c * rows + r] = feats[pair[begin + r] * cols + c];
 }
+
+/* The weight gradient in one pass, weight-stationary: a work-item owns
+ * dW[t][i0 .. i0 + RI)[c0 .. c0 + V) of one tap t and accumulates
+ *   dW[t][i][c] = sum over t's pairs p, in rulebook order, of
+ *                 x[pair_in[p]][i] * dy[pair_out[p]][c]
+ * in RI vector registers with fma(), then writes them once: no workspace,
+ * no atomics, bit-identical run to run. Rows i0 = row0 + RI * block
+ * (n_rblocks per tap), columns c0 = col0 + V * block (n_cblocks). Range:
+ * kvol * n_rblocks * n_cblocks. */
+#define CLSP_DW_KERNEL(NAME, V, RI, T)                                         \
+  kernel void NAME(global const float *x, uint cin, global const float *dy,  \
+                   uint cout, global const uint *pair_in,                    \
+                   global const uint *pair_out, global const uint *start,    \
+                   uint kvol, uint row0, uint n_rblocks, uint col0,          \
+                   uint n_cblocks, global float *dw) {                       \
+    size_t gid = get_global_id(0);                                           \
+    uint per_tap = n_rblocks * n_cblocks;                                    \
+    if (gid >= (size_t)kvol * per_tap) return;                               \
+    uint t = (uint)(gid / per_tap);                                          \
+    uint rem = (uint)(gid - (size_t)t * per_tap);                            \
+    uint rblock = rem / n_cblocks;                                           \
+    uint i0 = row0 + rblock * RI, c0 = col0 + (rem - rblock * n_cblocks) * V; \
+    T a0 = (T)(0.0f), a1 = a0, a2 = a0, a3 = a0;                             \
+    uint end = start[t + 1];                                                 \
+    for (uint p = start[t]; p < end; p++) {                                  \
+      global const float *xr = x + (size_t)pair_in[p] * cin + i0;            \
+      T d = LOAD_##V(0, dy + (size_t)pair_out[p] * cout + c0);               \
+      a0 = fma((T)(xr[0]), d, a0);                                           \
+      if (RI > 1) a1 = fma((T)(xr[1]), d, a1);                               \
+      if (RI > 2) a2 = fma((T)(xr[2]), d, a2);                               \
+      if (RI > 3) a3 = fma((T)(xr[3]), d, a3);                               \
+    }                                                                        \
+    global float *o = dw + ((size_t)t * cin + i0) * cout + c0;               \
+    STORE_##V(a0, 0, o);                                                     \
+    if (RI > 1) STORE_##V(a1, 0, o + cout);                                  \
+    if (RI > 2) STORE_##V(a2, 0, o + 2 * cout);                              \
+    if (RI > 3) STORE_##V(a3, 0, o + 3 * cout);                              \
+  }
+
+/* Four input channels per work-item, and one for the c_in % 4 rest; the
+ * columns in float16, float8, float4 and scalar slices. */
+CLSP_DW_KERNEL(clsp_bw_dw_16x4, 16, 4, float16)
+CLSP_DW_KERNEL(clsp_bw_dw_8x4, 8, 4, float8)
+CLSP_DW_KERNEL(clsp_bw_dw_4x4, 4, 4, float4)
+CLSP_DW_KERNEL(clsp_bw_dw_1x4, 1, 4, float)
+CLSP_DW_KERNEL(clsp_bw_dw_16x1, 16, 1, float16)
+CLSP_DW_KERNEL(clsp_bw_dw_8x1, 8, 1, float8)
+CLSP_DW_KERNEL(clsp_bw_dw_4x1, 4, 1, float4)
+CLSP_DW_KERNEL(clsp_bw_dw_1x1, 1, 1, float)

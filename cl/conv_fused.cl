@@ -88,15 +88,6 @@ kernel void clsp_fused_fill_map(global const uint *sel, uint n_out, uint kvol,
   }
 }
 
-/* Vector loads and stores by width; width 1 is a plain float. */
-#define LOAD_16(i, p) vload16(i, p)
-#define LOAD_8(i, p) vload8(i, p)
-#define LOAD_4(i, p) vload4(i, p)
-#define LOAD_1(i, p) ((p)[i])
-#define STORE_16(v, i, p) vstore16(v, i, p)
-#define STORE_8(v, i, p) vstore8(v, i, p)
-#define STORE_4(v, i, p) vstore4(v, i, p)
-#define STORE_1(v, i, p) ((p)[i] = (v))
 
 /* Accumulate x[k] * w[k][c0 ..] for k in [k0, k1) into the first NB of
  * accumulators A0..A3, stepping wk by STEP rows per k. */

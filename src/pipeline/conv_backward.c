@@ -9,15 +9,21 @@
  *     input and W_t^T as the weights, so the gather -> grouped batched
  *     GEMM -> scatter stages, their chunking, the submanifold centre-tap
  *     GEMM and the atomic/ordered scatter policy are the forward's own.
- * dW: per tap, the pairs' X rows are gathered transposed (c_in x rows)
- *     and their dY rows with the forward's gather (rows x c_out), and
- *     dW_t = X_g^T dY_g is one plain GEMM (the forward's clsp__gemm); taps
- *     larger than the workspace run in row ranges accumulated with
- *     beta = 1 in a fixed order. No atomics: bit-identical run to run.
+ * dW: with the fused dataflow (chosen as for the forward:
+ *     clsp__fused_chosen), the clsp_bw_dw_* kernels (cl/backward.cl): a
+ *     work-item per (tap, 4 input channels, vector of output channels)
+ *     accumulates over the tap's pairs in registers and writes its part
+ *     of dW_t once. With gather -> GEMM: per tap, the pairs' X rows are
+ *     gathered transposed (c_in x rows) and their dY rows with the
+ *     forward's gather (rows x c_out), and dW_t = X_g^T dY_g is one plain
+ *     GEMM (the forward's clsp__gemm); taps larger than the workspace run
+ *     in row ranges accumulated with beta = 1 in a fixed order. Either
+ *     way no atomics: bit-identical run to run.
  * db: column sums of dY in two fixed-order passes (blocks of rows, then
  *     the blocks), bit-identical run to run. */
 #include <stdlib.h>
 #include <string.h>
+#include "conv_fused.h"
 #include "conv_stages.h"
 #include "programs.h"
 #include "clspconv/train.h"
@@ -186,6 +192,13 @@ static void dw_release(clsp_context *ctx, dw_bufs *b) {
   clsp__buffer_release(ctx, &b->dw);
 }
 
+static clsp_status read_dw(clsp_context *ctx, cl_mem dw, size_t bytes, float *d_weights) {
+  cl_int err =
+    clEnqueueReadBuffer(ctx->queue, dw, CL_TRUE, 0, bytes, d_weights, 0, NULL, NULL);
+  return err == CL_SUCCESS ? CLSP_SUCCESS
+                           : clsp__cl_fail(ctx, err, "reading the weight gradient");
+}
+
 /* Gathers one piece's X rows (transposed) and dY rows and accumulates
  * X_g^T dY_g into dW_t: the first piece of a tap overwrites (beta 0), later
  * ones add. */
@@ -210,9 +223,10 @@ static clsp_status dw_piece(clsp_context *ctx, const clsp_rulebook *rb,
   return st;
 }
 
-static clsp_status backward_weights(clsp_context *ctx, const clsp_rulebook *rb,
-                                    const clsp_tensor *in, const clsp_weights *w,
-                                    const clsp_tensor *d_out, float *d_weights, span *s) {
+static clsp_status backward_weights_gemm(clsp_context *ctx, const clsp_rulebook *rb,
+                                         const clsp_tensor *in, const clsp_weights *w,
+                                         const clsp_tensor *d_out, float *d_weights,
+                                         span *s) {
   size_t budget = 0, bytes = w->kernel_volume * w->c_in * w->c_out * sizeof(float);
   dw_plan p = {0};
   dw_bufs b = {0};
@@ -224,15 +238,80 @@ static clsp_status backward_weights(clsp_context *ctx, const clsp_rulebook *rb,
     st = clsp__fill_u32(ctx, b.dw, 0u, 0, (uint32_t)(bytes / 4), span_events(s));
   for (size_t k = 0; st == CLSP_SUCCESS && k < p.n; k++)
     st = dw_piece(ctx, rb, in, w, d_out, &p, k, &b, s);
-  if (st == CLSP_SUCCESS) {
-    cl_int err =
-      clEnqueueReadBuffer(ctx->queue, b.dw, CL_TRUE, 0, bytes, d_weights, 0, NULL, NULL);
-    if (err != CL_SUCCESS) st = clsp__cl_fail(ctx, err, "reading the weight gradient");
-  }
+  if (st == CLSP_SUCCESS) st = read_dw(ctx, b.dw, bytes, d_weights);
   dw_release(ctx, &b);
   free(p.plan);
   free(p.tap);
   return st;
+}
+
+/* ---- dW, fused: one pass of the clsp_bw_dw_* kernels ---- */
+
+/* Launches of one row slice (RI = 4 or 1 input channels per work-item)
+ * over the column slices: float16 blocks, then float8, float4 and scalar
+ * remainders (at most one of each narrower width). */
+static clsp_status dw_fused_rows(clsp_context *ctx, const clsp_rulebook *rb,
+                                 const clsp_tensor *in, const clsp_weights *w,
+                                 const clsp_tensor *d_out, cl_mem start, cl_uint row0,
+                                 cl_uint n_rblocks, int ri4, cl_mem dw, span *s) {
+  static const clsp_kernel_id k4[4] = {CLSP_K_BW_DW_16X4, CLSP_K_BW_DW_8X4,
+                                       CLSP_K_BW_DW_4X4, CLSP_K_BW_DW_1X4};
+  static const clsp_kernel_id k1[4] = {CLSP_K_BW_DW_16X1, CLSP_K_BW_DW_8X1,
+                                       CLSP_K_BW_DW_4X1, CLSP_K_BW_DW_1X1};
+  static const cl_uint width[4] = {16, 8, 4, 1};
+  cl_uint cin = (cl_uint)w->c_in, cout = (cl_uint)w->c_out;
+  cl_uint kvol = (cl_uint)rb->info.kernel_volume, col0 = 0;
+  clsp_status st = CLSP_SUCCESS;
+  for (int v = 0; st == CLSP_SUCCESS && v < 4 && n_rblocks > 0; v++) {
+    cl_uint n_cblocks = (cout - col0) / width[v];
+    if (n_cblocks == 0) continue;
+    st =
+      CLSP_RUN(ctx, (ri4 ? k4 : k1)[v], clsp_items((size_t)kvol * n_rblocks * n_cblocks),
+               span_events(s), CLSP_A(in->feats), CLSP_A(cin), CLSP_A(d_out->feats),
+               CLSP_A(cout), CLSP_A(rb->pair_in), CLSP_A(rb->pair_out), CLSP_A(start),
+               CLSP_A(kvol), CLSP_A(row0), CLSP_A(n_rblocks), CLSP_A(col0),
+               CLSP_A(n_cblocks), CLSP_A(dw));
+    col0 += n_cblocks * width[v];
+  }
+  return st;
+}
+
+/* Every element of dw written: taps without pairs get zeros. */
+static clsp_status dw_fused(clsp_context *ctx, const clsp_rulebook *rb,
+                            const clsp_tensor *in, const clsp_weights *w,
+                            const clsp_tensor *d_out, cl_mem dw, span *s) {
+  cl_mem start = NULL;
+  size_t kvol = rb->info.kernel_volume;
+  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+                                       (kvol + 1) * sizeof(cl_uint), rb->start,
+                                       "weight gradient tap starts", &start);
+  cl_uint cin = (cl_uint)w->c_in, quads = cin / 4;
+  if (st == CLSP_SUCCESS)
+    st = dw_fused_rows(ctx, rb, in, w, d_out, start, 0, quads, 1, dw, s);
+  if (st == CLSP_SUCCESS)
+    st =
+      dw_fused_rows(ctx, rb, in, w, d_out, start, 4 * quads, cin - 4 * quads, 0, dw, s);
+  clsp__buffer_release(ctx, &start); /* pending commands keep it alive */
+  return st;
+}
+
+/* ---- dW, either dataflow ---- */
+
+static clsp_status backward_weights(clsp_context *ctx, const clsp_rulebook *rb,
+                                    const clsp_tensor *in, const clsp_weights *w,
+                                    const clsp_tensor *d_out, uint32_t flags,
+                                    float *d_weights, span *s) {
+  if (clsp__fused_chosen(ctx, flags, w->c_in, w->c_out)) {
+    size_t bytes = w->kernel_volume * w->c_in * w->c_out * sizeof(float);
+    cl_mem dw = NULL;
+    clsp_status st =
+      clsp__buffer_create(ctx, CL_MEM_READ_WRITE, bytes, NULL, "weight gradient", &dw);
+    if (st == CLSP_SUCCESS) st = dw_fused(ctx, rb, in, w, d_out, dw, s);
+    if (st == CLSP_SUCCESS) st = read_dw(ctx, dw, bytes, d_weights);
+    clsp__buffer_release(ctx, &dw);
+    return st;
+  }
+  return backward_weights_gemm(ctx, rb, in, w, d_out, d_weights, s);
 }
 
 /* ---- db ---- */
@@ -293,7 +372,7 @@ clsp_status clsp_conv_backward(clsp_context *ctx, const clsp_rulebook *rb,
   if (d_in) st = backward_data(ctx, rb, in, w, d_out, flags, d_in, stats ? &local : NULL);
   span s = {.timed = stats != NULL && ctx->profiling};
   if (st == CLSP_SUCCESS && d_weights)
-    st = backward_weights(ctx, rb, in, w, d_out, d_weights, &s);
+    st = backward_weights(ctx, rb, in, w, d_out, flags, d_weights, &s);
   if (st == CLSP_SUCCESS && d_bias) st = backward_bias(ctx, d_out, d_bias, &s);
   span_finish(ctx, &s, &local);
   if (st != CLSP_SUCCESS && d_in) {

@@ -48,10 +48,10 @@ const clsp_program_def clsp__programs[CLSP_PROGRAM_COUNT] = {
   PROGRAM(SCATTER, "scatter.cl", scatter_options),
   PROGRAM(ELEMENTWISE, "elementwise.cl", NULL),
   PROGRAM(VOXELIZE, "voxelize.cl", voxelize_options),
-  PROGRAM(CONV_FUSED, "conv_fused.cl", NULL),
+  PROGRAM(CONV_FUSED, "vec.clh,conv_fused.cl", NULL),
   PROGRAM(PEAK, "peak.cl", NULL),
   PROGRAM(DENSE, "dense.cl", NULL),
-  PROGRAM(BACKWARD, "backward.cl", NULL),
+  PROGRAM(BACKWARD, "vec.clh,backward.cl", NULL),
   PROGRAM(POOL, "pool.cl", NULL),
 };
 

@@ -108,6 +108,14 @@ typedef enum clsp_program_id {
   X(BW_COLUMN_PARTIALS, BACKWARD, clsp_bw_column_partials)                               \
   X(BW_COLUMN_TOTAL, BACKWARD, clsp_bw_column_total)                                     \
   X(BW_GATHER_TRANSPOSED, BACKWARD, clsp_bw_gather_transposed)                           \
+  X(BW_DW_16X4, BACKWARD, clsp_bw_dw_16x4)                                               \
+  X(BW_DW_16X1, BACKWARD, clsp_bw_dw_16x1)                                               \
+  X(BW_DW_8X4, BACKWARD, clsp_bw_dw_8x4)                                                 \
+  X(BW_DW_8X1, BACKWARD, clsp_bw_dw_8x1)                                                 \
+  X(BW_DW_4X4, BACKWARD, clsp_bw_dw_4x4)                                                 \
+  X(BW_DW_4X1, BACKWARD, clsp_bw_dw_4x1)                                                 \
+  X(BW_DW_1X4, BACKWARD, clsp_bw_dw_1x4)                                                 \
+  X(BW_DW_1X1, BACKWARD, clsp_bw_dw_1x1)                                                 \
   X(POOL_TABLES, POOL, clsp_pool_tables)                                                 \
   X(POOL_MAX_FORWARD, POOL, clsp_pool_max_forward)                                       \
   X(POOL_COUNTS, POOL, clsp_pool_counts)                                                 \
