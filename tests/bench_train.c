@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* clsp-bench-train: forward and backward time of the two layers of
  * BENCHMARKS.md (SubM k3 64->64, regular k3 s2 p1 32->64) on a voxelized
- * KITTI scan (SECOND recipe), atomic and deterministic scatter.
- * Each mode: one warm-up, then `reps` runs of forward (call + finish) and
- * backward (dX, dW and db; the call reads dW and db back, so it waits);
+ * KITTI scan (SECOND recipe): the fused dataflow (deterministic by
+ * construction) and gather -> GEMM -> scatter with the ordered and the
+ * atomic scatter, in one run. Each mode: one warm-up, then `reps` runs
+ * of forward (call + finish) and backward (dX, dW and db; the call reads
+ * dW and db back, so it waits);
  * medians of wall time, and the backward/forward ratio. The rulebook is
  * built once and reused, as in training.
  * Usage: clsp-bench-train SCAN.bin [--device SPEC] [--reps N] */
@@ -76,8 +78,20 @@ static clsp_status backward_once(clsp_context *ctx, const layer_objs *o, uint32_
   return st;
 }
 
-static int time_mode(clsp_context *ctx, const layer_objs *o, uint32_t flags, int reps,
+/* The dataflows and scatter modes compared, in one run. */
+typedef struct mode {
+  const char *name;
+  uint32_t flags;
+} mode;
+static const mode MODES[3] = {
+  {"fused", CLSP_CONV_FUSED}, /* deterministic by construction */
+  {"gemm ordered", CLSP_CONV_GATHER_GEMM | CLSP_CONV_DETERMINISTIC},
+  {"gemm atomic", CLSP_CONV_GATHER_GEMM | CLSP_CONV_ATOMIC},
+};
+
+static int time_mode(clsp_context *ctx, const layer_objs *o, const mode *m, int reps,
                      double *fwd_med, double *bwd_med) {
+  uint32_t flags = m->flags;
   double *f = calloc((size_t)reps, sizeof *f), *b = calloc((size_t)reps, sizeof *b), ms;
   int rc = !f || !b;
   for (int r = -1; r < reps && !rc; r++) {
@@ -93,8 +107,7 @@ static int time_mode(clsp_context *ctx, const layer_objs *o, uint32_t flags, int
     *fwd_med = median(f, reps);
     *bwd_med = median(b, reps);
     printf("  %-13s forward %8.2f ms  backward %8.2f ms  backward/forward %.2f\n",
-           (flags & CLSP_CONV_DETERMINISTIC) ? "deterministic" : "atomic", *fwd_med,
-           *bwd_med, *bwd_med / *fwd_med);
+           m->name, *fwd_med, *bwd_med, *bwd_med / *fwd_med);
   }
   free(f);
   free(b);
@@ -140,14 +153,17 @@ static int bench_layer(clsp_context *ctx, const ref_voxels *v, const train_layer
   layer_objs o = {0};
   int rc = setup(ctx, v, L, &o);
   if (rc) fprintf(stderr, "setup failed: %s\n", clsp_context_last_error(ctx));
-  double fa = 0, ba = 0, fd = 0, bd = 0;
-  if (!rc)
-    rc = time_mode(ctx, &o, CLSP_CONV_ATOMIC, reps, &fa, &ba) ||
-         time_mode(ctx, &o, CLSP_CONV_DETERMINISTIC, reps, &fd, &bd);
+  double f[3] = {0}, b[3] = {0};
+  for (int m = 0; m < 3 && !rc; m++)
+    rc = time_mode(ctx, &o, &MODES[m], reps, &f[m], &b[m]);
+  /* Determinism's cost within one dataflow, and the dataflows' ratio. */
   if (!rc)
     printf(
-      "  deterministic / atomic: forward %.2f, backward %.2f, forward+backward %.2f\n",
-      fd / fa, bd / ba, (fd + bd) / (fa + ba));
+      "  gemm ordered / gemm atomic: forward %.2f, backward %.2f, forward+backward "
+      "%.2f\n  fused / gemm atomic: forward %.2f, backward %.2f, forward+backward "
+      "%.2f\n",
+      f[1] / f[2], b[1] / b[2], (f[1] + b[1]) / (f[2] + b[2]), f[0] / f[2], b[0] / b[2],
+      (f[0] + b[0]) / (f[2] + b[2]));
   teardown(&o);
   return rc;
 }

@@ -79,10 +79,10 @@ static clsp_status transposed_weights(clsp_context *ctx, const clsp_weights *w,
 }
 
 /* The rulebook read backwards: inputs are rb's output sites, outputs are
- * the sites of `in`. Shares every buffer with rb but the fused dataflow's
- * output-major pair list (by rb's output rows, not the view's: a fused
- * conv on the view builds its own, which backward_data releases); never
- * destroyed. */
+ * the sites of `in`. Shares every buffer with rb; its fused dataflow's
+ * output-major pair list is rb's backward one (bw_fused_*, by rb's input
+ * rows), which a fused conv on the view builds when rb has none yet and
+ * backward_data then hands to rb. Never destroyed. */
 static clsp_rulebook swapped_view(const clsp_rulebook *rb, const clsp_tensor *in) {
   clsp_rulebook v = *rb;
   v.info.n_in = rb->info.n_out;
@@ -95,8 +95,20 @@ static clsp_rulebook swapped_view(const clsp_rulebook *rb, const clsp_tensor *in
   v.pair_in = rb->pair_out;
   v.pair_out = rb->pair_in;
   v.in_coords = NULL;
-  v.fused_offsets = v.fused_entries = NULL;
+  v.fused_offsets = rb->bw_fused_offsets;
+  v.fused_entries = rb->bw_fused_entries;
+  v.bw_fused_offsets = v.bw_fused_entries = NULL;
   return v;
+}
+
+/* A pair list the view built is kept with rb for the next backward (rb
+ * is const to callers but, as for the forward's list in conv_fused.c,
+ * this cache does not change what it describes). */
+static void keep_view_list(const clsp_rulebook *rb, const clsp_rulebook *view) {
+  clsp_rulebook *cache = (clsp_rulebook *)rb;
+  /* clsp__fused_list sets both or neither, and none on failure. */
+  cache->bw_fused_offsets = view->fused_offsets;
+  cache->bw_fused_entries = view->fused_entries;
 }
 
 static clsp_status backward_data(clsp_context *ctx, const clsp_rulebook *rb,
@@ -108,10 +120,9 @@ static clsp_status backward_data(clsp_context *ctx, const clsp_rulebook *rb,
   clsp_rulebook view = swapped_view(rb, in);
   if (st == CLSP_SUCCESS)
     st = clsp_conv_forward(ctx, &view, d_out, &wt, flags, d_in, stats);
-  /* Pending commands keep these alive. */
+  /* Pending commands keep it alive. */
   clsp__buffer_release(ctx, &wt.weights);
-  clsp__buffer_release(ctx, &view.fused_offsets);
-  clsp__buffer_release(ctx, &view.fused_entries);
+  keep_view_list(rb, &view);
   return st;
 }
 

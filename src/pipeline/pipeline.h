@@ -40,6 +40,10 @@ struct clsp_rulebook {
    * Owned (clsp__buffer_release); NULL until then; not shared with an
    * inverse. */
   cl_mem fused_offsets, fused_entries;
+  /* The same list for the rulebook read backwards (by input rows), built
+   * by the first fused dX of clsp_conv_backward and kept for the next
+   * training steps; owned, NULL until then, not shared with an inverse. */
+  cl_mem bw_fused_offsets, bw_fused_entries;
 };
 
 /* A fresh process-wide site-set identity. */

@@ -564,6 +564,7 @@ clsp_status clsp_rulebook_inverse(clsp_context *ctx, const clsp_rulebook *regula
   rb->owns_out_coords = rb->owns_pairs = 0;
   /* The fused pair list is output-major: the regular's does not fit. */
   rb->fused_offsets = rb->fused_entries = NULL;
+  rb->bw_fused_offsets = rb->bw_fused_entries = NULL;
   clRetainMemObject(rb->pair_in);
   clRetainMemObject(rb->pair_out);
   clRetainMemObject(rb->out_coords);
@@ -640,6 +641,8 @@ void clsp_rulebook_destroy(clsp_rulebook *rb) {
   release_shared(rb->ctx, &rb->in_coords, 0);
   clsp__buffer_release(rb->ctx, &rb->fused_offsets);
   clsp__buffer_release(rb->ctx, &rb->fused_entries);
+  clsp__buffer_release(rb->ctx, &rb->bw_fused_offsets);
+  clsp__buffer_release(rb->ctx, &rb->bw_fused_entries);
   free(rb->start);
   free(rb);
 }
