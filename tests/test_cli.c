@@ -209,6 +209,22 @@ static void test_run_bad_inputs(void **state) {
   snprintf(a, sizeof a, "run '%s' --coords '%s' --feats '%s' --out '%s'", model,
            path("feats.npy"), path("feats.npy"), path("out.npy"));
   EXPECT_FAILURE(a, "int32");
+  /* --fields: a ragged .bin names its size; a field count the model's
+   * input does not take names the --fields that does. */
+  float rec[5 * 3] = {1, 2, 3, 4, 5, 1, 2, 3, 4, 5, 1, 2, 3, 4, 5};
+  write_bytes("ragged5.bin", (const char *)rec, sizeof rec - 4);
+  snprintf(a, sizeof a,
+           "run '%s' --input '%s' --fields 4 --voxel-size 1,1,1 --range 0,0,0,9,9,9 "
+           "--out "
+           "'%s'",
+           model, path("ragged5.bin"), path("out.npy"));
+  EXPECT_FAILURE(a, "ragged5.bin", "56 bytes", "not a multiple of 16");
+  snprintf(a, sizeof a,
+           "run '%s' --input '%s' --fields 5 --voxel-size 1,1,1 --range 0,0,0,9,9,9 "
+           "--out "
+           "'%s'",
+           model, path("ragged5.bin"), path("out.npy"));
+  EXPECT_FAILURE(a, "has 4 channels", "--fields 4");
 }
 
 /* Every subcommand: a usage error exits 2 (stderr only), a runtime error
@@ -228,6 +244,18 @@ static void test_exit_codes(void **state) {
   EXPECT_USAGE("bench --json - --trace -", "cannot both write to stdout");
   EXPECT_USAGE("bench --fields 5", "--fields 5 applies to .bin scans");
   EXPECT_USAGE("tune --bogus x", "--bogus");
+  EXPECT_USAGE("tune --fields 65", "--fields '65'", "3..64");
+  EXPECT_USAGE("tune --fields 5", "--fields 5 applies to .bin scans");
+  EXPECT_USAGE(
+    "run m.onnx --input s.bin --voxel-size 1,1,1 --range 0,0,0,1,1,1 --out o.npy "
+    "--fields x",
+    "--fields 'x'", "3..64");
+  EXPECT_USAGE(
+    "run m.onnx --input s.pcd --voxel-size 1,1,1 --range 0,0,0,1,1,1 --out o.npy "
+    "--fields 5",
+    "--fields 5 applies to .bin scans");
+  EXPECT_USAGE("run m.onnx --coords c.npy --feats f.npy --out o.npy --stats - --trace -",
+               "cannot both write to stdout");
   EXPECT_USAGE("tune --repeat 0", "--repeat '0'", "1..100");
   EXPECT_USAGE("tune --net resnet", "--net 'resnet'");
   expect_exit(1, "CLSP_DEVICE=nosuchdevice", "info --select", "CLSP_DEVICE=nosuchdevice",
@@ -276,6 +304,40 @@ static void test_bench_ragged_fields(void **state) {
 
 /* --json -, --trace - and --stats - write their document to stdout and
  * nothing else (the table goes to stderr). */
+/* clsp run --stats - / --trace - on the shared SECOND bundle: the
+ * document alone on stdout, the summary on stderr, no file named "-". */
+static void run_documents_on_stdout(void) {
+  char model[1024], a[4096], log[65536], out[65536];
+  snprintf(model, sizeof model, "%s/second-scn", CLSP_MODELS_DEFAULT_DIR);
+  FILE *f = fopen(model, "rb");
+  if (!f) return; /* needs ../shared */
+  fclose(f);
+  static const char *const docs[] = {"--stats -", "--trace -"};
+  for (int k = 0; k < 2; k++) {
+    snprintf(a, sizeof a,
+             "run '%s/second.scn.onnx' --coords '%s/input_coords.npy' --feats "
+             "'%s/input_feats.npy' --out '%s' %s",
+             model, model, model, path("bev.npy"), docs[k]);
+    int rc = run_clsp(a, log, sizeof log);
+    if (rc != 0) fail_msg("clsp %s: exit %d\n%s", a, rc, log);
+    read_text("out.txt", out, sizeof out);
+    size_t n = strlen(out);
+    if (n < 2 || out[0] != '{' || out[n - 2] != '}' ||
+        !strstr(out, k ? "\"traceEvents\"" : "\"layers\"") ||
+        strstr(out, "voxels, batch"))
+      fail_msg("clsp %s: stdout is not just the document:\n%.400s", a, out);
+    read_text("err.txt", log, sizeof log);
+    if (!strstr(log, "voxels, batch"))
+      fail_msg("clsp %s: the summary is not on stderr:\n%s", a, log);
+    f = fopen("-", "rb");
+    if (f) {
+      fclose(f);
+      remove("-");
+      fail_msg("clsp %s: wrote a file named '-'", a);
+    }
+  }
+}
+
 static void test_documents_on_stdout(void **state) {
   (void)state;
   float pts[400 * 4];
@@ -309,6 +371,7 @@ static void test_documents_on_stdout(void **state) {
   read_text("out.txt", out, sizeof out);
   if (out[0] != '{' || !strstr(out, "\"pairs_total\": "))
     fail_msg("clsp conv --stats -: stdout is not the JSON:\n%s", out);
+  run_documents_on_stdout();
 }
 
 /* numpy's default dtypes: int64 coordinates that fit int32 and float64

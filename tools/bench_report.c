@@ -117,6 +117,15 @@ static void print_table(FILE *f, const bench_state *b, const summary *s) {
           s->gflop, gfs, percent(gfs, s->fma_peak), (double)s->peak / (1024.0 * 1024.0));
 }
 
+FILE *clsp_tool_open_out(const char *path) {
+  if (!strcmp(path, "-")) return stdout;
+  FILE *f = fopen(path, "w");
+  if (!f) perror(path);
+  return f;
+}
+
+int clsp_tool_close_out(FILE *f) { return f == stdout ? fflush(f) != 0 : fclose(f) != 0; }
+
 void clsp_tool_json_string(FILE *f, const char *s) {
   fputc('"', f);
   for (; *s; s++) {
@@ -150,19 +159,9 @@ static void json_layer(FILE *f, const bench_state *b, const summary *s, int l) {
   fprintf(f, "}}%s\n", l + 1 < b->net.n_layers ? "," : "");
 }
 
-/* "-" is stdout. */
-static FILE *open_out(const char *path) {
-  return strcmp(path, "-") ? fopen(path, "w") : stdout;
-}
-
-static int close_out(FILE *f) { return f == stdout ? fflush(f) != 0 : fclose(f) != 0; }
-
 static int write_json(const bench_state *b, const summary *s, const char *path) {
-  FILE *f = open_out(path);
-  if (!f) {
-    perror(path);
-    return 1;
-  }
+  FILE *f = clsp_tool_open_out(path);
+  if (!f) return 1;
   const clsp_device_caps *caps = clsp_context_caps(b->ctx);
   fprintf(f, "{\n  \"net\": ");
   clsp_tool_json_string(f, b->net_name);
@@ -189,7 +188,7 @@ static int write_json(const bench_state *b, const summary *s, const char *path) 
           "%.5f\n}\n",
           s->gflop, s->wall_ms, s->device_ms, s->host_ms, (unsigned long long)s->peak,
           s->fma_peak, gfs, percent(gfs, s->fma_peak) / 100.0);
-  return close_out(f);
+  return clsp_tool_close_out(f);
 }
 
 void clsp_tool_trace_event(FILE *f, int *first, const char *name, const char *cat,
@@ -224,11 +223,8 @@ static void trace_layer(FILE *f, int *first, const bench_state *b, const bench_r
 }
 
 static int write_trace(const bench_state *b, const char *path) {
-  FILE *f = open_out(path);
-  if (!f) {
-    perror(path);
-    return 1;
-  }
+  FILE *f = clsp_tool_open_out(path);
+  if (!f) return 1;
   const bench_run *r = &b->runs[b->o.repeat - 1]; /* the last timed run */
   fprintf(f,
           "{\"displayTimeUnit\": \"ms\", \"traceEvents\": [\n"
@@ -249,7 +245,7 @@ static int write_trace(const bench_state *b, const char *path) {
   }
   for (int l = 0; l < b->net.n_layers; l++) trace_layer(f, &first, b, r, l, &dev_t);
   fprintf(f, "\n]}\n");
-  return close_out(f);
+  return clsp_tool_close_out(f);
 }
 
 int bench_report(const bench_state *b) {

@@ -15,8 +15,8 @@
 typedef struct bench_opts {
   const char *net, *layer, *input, *json, *trace, *device;
   int repeat;
-  int fields, has_fields; /* float32 values per point of a .bin scan */
-  int quiet;              /* no progress on stderr */
+  int fields; /* float32 values per point of a .bin scan */
+  int quiet;  /* no progress on stderr */
   uint64_t seed;
   float voxel_size[3], range[6];
   int has_size, has_range;
@@ -44,10 +44,11 @@ typedef struct bench_state {
 
 /* SECOND on the built-in scene (seed 1, 4 fields), 5 runs. */
 void bench_opts_defaults(bench_opts *o);
-/* The points of --input, else the built-in scene for --seed; label names
- * them. Returns 0, or 1 after printing why. */
-int bench_load_points(const bench_opts *o, float **pts, size_t *n, char *label,
-                      size_t cap);
+/* The points of --input (o->fields floats per point of a .bin scan),
+ * else the built-in scene for --seed; label names them. Returns 0, or 1
+ * after printing why, starting with `tool`. */
+int bench_load_points(const char *tool, const bench_opts *o, float **pts, size_t *n,
+                      char *label, size_t cap);
 /* What a robot does once at start-up: build every kernel program (from
  * the binary cache after `clsp warmup`) and launch everything once, so
  * that drivers compiling at the first launch do it now, not in the first

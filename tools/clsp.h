@@ -36,6 +36,13 @@ int clsp_tool_parse_floats(const char *s, float *out, int n);
 void clsp_tool_trace_event(FILE *f, int *first, const char *name, const char *cat,
                            int tid, double ts_ms, double dur_ms);
 
+/* A document output named on the command line: "-" is stdout, anything
+ * else a file created for writing; NULL after perror(path). */
+FILE *clsp_tool_open_out(const char *path);
+/* Closes what clsp_tool_open_out opened (stdout is flushed, not closed);
+ * 0, or 1 when writing failed. */
+int clsp_tool_close_out(FILE *f);
+
 /* Writes s as a JSON string literal (quoted, escaped) to f. */
 void clsp_tool_json_string(FILE *f, const char *s);
 

@@ -80,12 +80,7 @@ static int parse_value(bench_opts *o, const char *a, const char *v) {
       return bad_value(a, v, "an integer in 1..100");
     o->repeat = (int)r;
   } else if (!strcmp(a, "--fields")) {
-    long f = strtol(v, &end, 10);
-    if (end == v || *end || f < 3 || f > VOX_FIELDS_MAX)
-      return bad_value(a, v,
-                       "an integer in 3..64 (float32 values per point, x y z first)");
-    o->fields = (int)f;
-    o->has_fields = 1;
+    if (vox_fields_parse("clsp bench", v, &o->fields)) return 2;
   } else if (!strcmp(a, "--voxel-size")) {
     if (clsp_tool_parse_floats(v, o->voxel_size, 3)) return bad_value(a, v, "X,Y,Z");
     o->has_size = 1;
@@ -120,12 +115,7 @@ static int check_layer_spec(const char *spec) {
 /* Combinations the options cannot take; 0 or 2. */
 static int check_opts(const bench_opts *o) {
   if (o->layer && check_layer_spec(o->layer)) return 2;
-  if (o->has_fields && o->fields != 4 && !(o->input && clsp_cloud_is_bin(o->input))) {
-    fprintf(stderr, "clsp bench: --fields %d applies to .bin scans; %s\n", o->fields,
-            o->input ? "PCD and PLY files name their own fields"
-                     : "the built-in scene has 4 (x y z intensity)");
-    return 2;
-  }
+  if (vox_fields_check("clsp bench", o->fields, o->input)) return 2;
   if (o->json && o->trace && !strcmp(o->json, "-") && !strcmp(o->trace, "-")) {
     fprintf(stderr, "clsp bench: --json - and --trace - cannot both write to stdout\n");
     return 2;
@@ -165,8 +155,8 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
   return check_opts(o);
 }
 
-int bench_load_points(const bench_opts *o, float **pts, size_t *n, char *label,
-                      size_t cap) {
+int bench_load_points(const char *tool, const bench_opts *o, float **pts, size_t *n,
+                      char *label, size_t cap) {
   char err[512] = "";
   int rc;
   if (o->input && clsp_cloud_is_bin(o->input)) {
@@ -179,7 +169,7 @@ int bench_load_points(const bench_opts *o, float **pts, size_t *n, char *label,
     rc = clsp_scene_generate(o->seed, pts, n, err, sizeof err);
     snprintf(label, cap, "built-in scene (seed %llu)", (unsigned long long)o->seed);
   }
-  if (rc) fprintf(stderr, "clsp bench: %s\n", err[0] ? err : "cannot read the input");
+  if (rc) fprintf(stderr, "%s: %s\n", tool, err[0] ? err : "cannot read the input");
   return rc ? 1 : 0;
 }
 
@@ -312,7 +302,7 @@ int clsp_cmd_bench(int argc, char **argv) {
 }
 
 int bench_setup(bench_state *b, uint32_t context_flags) {
-  int rc = bench_load_points(&b->o, &b->points, &b->n_points, b->input_label,
+  int rc = bench_load_points(b->tool, &b->o, &b->points, &b->n_points, b->input_label,
                              sizeof b->input_label);
   clsp_context_options co = {.log = clsp_tool_log_notes};
   co.flags = CLSP_CONTEXT_PROFILING | context_flags;

@@ -9,6 +9,7 @@
 #include "clspconv/clspconv.h"
 #include "io/npy.h"
 #include "io/pointcloud.h"
+#include "vox_fields.h"
 
 #define RUN_MAX_REPEAT 100
 
@@ -23,7 +24,7 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: clsp run MODEL.onnx --coords C.npy --feats F.npy --out OUT.npy\n"
           "                [--sparse-out PREFIX] [--dump NAME] [--repeat R]\n"
-          "                [--stats S.json] [--trace T.json] [--device SPEC]\n"
+          "                [--stats S.json|-] [--trace T.json|-] [--device SPEC]\n"
           "       clsp run MODEL.onnx --input SCAN --voxel-size X,Y,Z\n"
           "                --range X0,Y0,Z0,X1,Y1,Z1 [--max-points K] [--fields N]\n"
           "                --out OUT.npy [...]\n\n"
@@ -37,13 +38,15 @@ static void usage(FILE *f) {
           "writes per-layer device time, sites, pairs and peak memory as JSON\n"
           "(timed on a profiling queue, which waits after every layer); --trace a\n"
           "Chrome trace (chrome://tracing, Perfetto) of the last forward.\n"
-          "--input voxelizes a scan (.bin, .pcd, .ply) on the device first: mean\n"
-          "(x, y, z, intensity) of each voxel's points, coordinates (batch, z, y, x),\n"
+          "--input voxelizes a scan (.bin, .pcd, .ply) on the device first: the\n"
+          "mean of each field of a voxel's points (x y z first; MeanVFE), coordinates\n"
+          "(batch, z, y, x),\n"
           "v = floor((p - min) / size) kept inside the range (OpenPCDet's recipe);\n"
           "--max-points K: only the first K points of a voxel in file order count\n"
           "(OpenPCDet's MAX_POINTS_PER_VOXEL: 5 in its KITTI SECOND config, 10 for\n"
-          "nuScenes; default 0, every point); --fields N: floats per .bin record\n"
-          "(default 4, the first four are used).\n"
+          "nuScenes; default 0, every point); --fields N: float32 values per point\n"
+          "of a .bin scan, 3..64, each averaged into a channel (default 4: KITTI's\n"
+          "x y z intensity; 5: nuScenes' x y z intensity time).\n"
           "Where the model declares a FLOAT16 input (NVIDIA's exporter does), the\n"
           "features are rounded to float16 on entry, as libspconv's half input is.\n");
 }
@@ -51,11 +54,12 @@ static void usage(FILE *f) {
 static int parse_args(int argc, char **argv, run_opts *o) {
   memset(o, 0, sizeof *o);
   o->repeat = 1;
+  o->fields = 4;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       usage(stdout);
-      exit(0);
+      return -1;
     }
     if (a[0] != '-') {
       if (o->model) {
@@ -94,11 +98,7 @@ static int parse_args(int argc, char **argv, run_opts *o) {
     else if (!strcmp(a, "--range") && !clsp_tool_parse_floats(v, o->range, 6))
       o->has_range = 1;
     else if (!strcmp(a, "--fields")) {
-      o->fields = atoi(v);
-      if (o->fields < 4 || o->fields > 64) {
-        fprintf(stderr, "clsp run: --fields '%s': expected 4..64\n", v);
-        return 1;
-      }
+      if (vox_fields_parse("clsp run", v, &o->fields)) return 1;
     } else if (!strcmp(a, "--max-points")) {
       char *end;
       long k = strtol(v, &end, 10);
@@ -128,50 +128,42 @@ static int parse_args(int argc, char **argv, run_opts *o) {
             "--range, and --out (or --sparse-out) are required (--help)\n");
     return 1;
   }
-  return 0;
+  if (o->stats && o->trace && !strcmp(o->stats, "-") && !strcmp(o->trace, "-")) {
+    fprintf(stderr, "clsp run: --stats - and --trace - cannot both write to stdout\n");
+    return 1;
+  }
+  return o->input && vox_fields_check("clsp run", o->fields, o->input) ? 1 : 0;
 }
 
 typedef struct run_input {
   clsp_npy_array coords, feats;
   int32_t batch;
-  float *points; /* --input: n_points x 4 */
+  float *points; /* --input: n_points x fields */
   size_t n_points, n_sites;
 } run_input;
 
-/* A .bin scan of `fields` floats per record, the first four kept. */
-static int read_records(const char *path, int fields, run_input *r) {
-  FILE *f = fopen(path, "rb");
-  long size = -1;
-  if (f && fseek(f, 0, SEEK_END) == 0) size = ftell(f);
-  size_t rec = (size_t)fields * sizeof(float), n = size > 0 ? (size_t)size / rec : 0;
-  float *all = size > 0 && (size_t)size % rec == 0 ? malloc((size_t)size) : NULL;
-  int ok =
-    all && fseek(f, 0, SEEK_SET) == 0 && fread(all, 1, (size_t)size, f) == (size_t)size;
-  if (f) fclose(f);
-  r->points = ok ? malloc(n * 4 * sizeof(float) + 16) : NULL;
-  for (size_t i = 0; r->points && i < n; i++)
-    memcpy(r->points + 4 * i, all + i * (size_t)fields, 16);
-  free(all);
-  r->n_points = n;
-  if (!r->points)
-    fprintf(stderr, "clsp run: %s: not a whole number of %d-float records\n", path,
-            fields);
-  return r->points == NULL;
-}
-
+/* --input: a .bin scan of o->fields floats per point, or a PCD / PLY. */
 static int read_scan(const run_opts *o, run_input *r) {
-  size_t len = strlen(o->input);
-  if (o->fields > 4 && len > 4 && !strcmp(o->input + len - 4, ".bin"))
-    return read_records(o->input, o->fields, r);
   char err[512];
-  if (clsp_cloud_read(o->input, &r->points, &r->n_points, err, sizeof err) == 0) return 0;
-  fprintf(stderr, "clsp run: %s\n", err);
-  return 1;
+  int rc = clsp_cloud_is_bin(o->input)
+             ? clsp_cloud_read_bin(o->input, o->fields, &r->points, &r->n_points, err,
+                                   sizeof err)
+             : clsp_cloud_read(o->input, &r->points, &r->n_points, err, sizeof err);
+  if (rc) fprintf(stderr, "clsp run: %s\n", err);
+  return rc != 0;
 }
 
 /* Reads and checks the voxels against the model's declared input. */
 static int read_input(const run_opts *o, const clsp_model_value_info *in, run_input *r) {
   char err[512];
+  if (o->input && in->channels != (size_t)o->fields) {
+    fprintf(stderr,
+            "clsp run: the model's input '%s' has %zu channels and a scan voxelizes to "
+            "one per point field: %d fields read (--fields %zu for a .bin scan of %zu "
+            "float32 values per point)\n",
+            in->name, in->channels, o->fields, in->channels, in->channels);
+    return 1;
+  }
   if (o->input) return read_scan(o, r);
   if (clsp_npy_read(o->coords, &r->coords, err, sizeof err) ||
       clsp_npy_read(o->feats, &r->feats, err, sizeof err)) {
@@ -246,11 +238,8 @@ static int cmp_double(const void *a, const void *b) {
 static int write_stats(const run_opts *o, clsp_context *ctx, clsp_model *m,
                        const clsp_model_stats *s, const double *wall, double load_ms,
                        size_t n_sites) {
-  FILE *f = fopen(o->stats, "w");
-  if (!f) {
-    perror(o->stats);
-    return 1;
-  }
+  FILE *f = clsp_tool_open_out(o->stats);
+  if (!f) return 1;
   fprintf(f, "{\n  \"model\": ");
   clsp_tool_json_string(f, o->model);
   fprintf(f, ",\n  \"device\": ");
@@ -289,7 +278,7 @@ static int write_stats(const run_opts *o, clsp_context *ctx, clsp_model *m,
     fprintf(f, "}%s\n", i + 1 < nodes ? "," : "");
   }
   fprintf(f, "  ]\n}\n");
-  return fclose(f) != 0;
+  return clsp_tool_close_out(f);
 }
 
 /* One frame: voxelize the scan (--input) and run, or run the voxels. */
@@ -306,7 +295,7 @@ static clsp_status run_frame(const run_opts *o, clsp_context *ctx, clsp_model *m
   memcpy(v.range, o->range, sizeof v.range);
   v.max_points_per_voxel = o->max_points;
   clsp_tensor *t = NULL;
-  clsp_status st = clsp_voxelize(ctx, &v, in->points, in->n_points, &t, NULL);
+  clsp_status st = vox_fields_run(ctx, &v, in->points, in->n_points, o->fields, &t, NULL);
   clsp_tensor_desc d;
   if (st == CLSP_SUCCESS && (st = clsp_tensor_describe(t, &d)) == CLSP_SUCCESS) {
     in->n_sites = d.n_sites;
@@ -320,11 +309,8 @@ static clsp_status run_frame(const run_opts *o, clsp_context *ctx, clsp_model *m
 /* Host calls of the last forward on one track, their device stages back
  * to back on another (durations are measured, device start times not). */
 static int write_trace(const char *path, clsp_model *m) {
-  FILE *f = fopen(path, "w");
-  if (!f) {
-    perror(path);
-    return 1;
-  }
+  FILE *f = clsp_tool_open_out(path);
+  if (!f) return 1;
   size_t nodes = 0;
   clsp_model_node_count(m, &nodes);
   clsp_model_layer_stats l;
@@ -348,7 +334,12 @@ static int write_trace(const char *path, clsp_model *m) {
     }
   }
   fprintf(f, "\n]}\n");
-  return fclose(f) != 0;
+  return clsp_tool_close_out(f);
+}
+
+static FILE *summary_stream(const run_opts *o) {
+  int doc = (o->stats && !strcmp(o->stats, "-")) || (o->trace && !strcmp(o->trace, "-"));
+  return doc ? stderr : stdout;
 }
 
 /* Runs the forwards; wall[r] is each one's wall time (waited). */
@@ -368,16 +359,19 @@ static int run_frames(const run_opts *o, clsp_context *ctx, clsp_model *m, run_i
   double med[RUN_MAX_REPEAT];
   memcpy(med, wall, (size_t)o->repeat * sizeof *wall);
   qsort(med, (size_t)o->repeat, sizeof *med, cmp_double);
-  printf("%zu voxels, batch %d: median %.1f ms per %s over %d run(s) on %s\n",
-         in->n_sites, (int)in->batch, med[o->repeat / 2],
-         o->input ? "voxelization + forward" : "forward", o->repeat,
-         clsp_context_caps(ctx)->device_name);
+  /* The summary goes to stderr when a document (--stats - / --trace -)
+   * has stdout. */
+  FILE *sum = summary_stream(o);
+  fprintf(sum, "%zu voxels, batch %d: median %.1f ms per %s over %d run(s) on %s\n",
+          in->n_sites, (int)in->batch, med[o->repeat / 2],
+          o->input ? "voxelization + forward" : "forward", o->repeat,
+          clsp_context_caps(ctx)->device_name);
   if (o->repeat > 1) { /* first-frame latency (BENCHMARKS.md) */
     memcpy(med, wall + 1, (size_t)(o->repeat - 1) * sizeof *wall);
     qsort(med, (size_t)(o->repeat - 1), sizeof *med, cmp_double);
     double rest = med[(o->repeat - 1) / 2];
-    printf("first %s %.1f ms, median of the other %d %.1f ms (%.2fx)\n",
-           o->input ? "frame" : "forward", wall[0], o->repeat - 1, rest, wall[0] / rest);
+    fprintf(sum, "first %s %.1f ms, median of the other %d %.1f ms (%.2fx)\n",
+            o->input ? "frame" : "forward", wall[0], o->repeat - 1, rest, wall[0] / rest);
   }
   return 0;
 }
@@ -427,7 +421,8 @@ static int run_model(const run_opts *o, clsp_context *ctx) {
 
 int clsp_cmd_run(int argc, char **argv) {
   run_opts o;
-  if (parse_args(argc, argv, &o)) return 2;
+  int parsed = parse_args(argc, argv, &o);
+  if (parsed) return parsed < 0 ? 0 : 2; /* --help, or a usage error */
   clsp_context_options co = {.log = clsp_tool_log_notes};
   co.device = o.device;
   if (o.stats || o.trace) co.flags |= CLSP_CONTEXT_PROFILING;

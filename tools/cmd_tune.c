@@ -9,15 +9,18 @@
 #include <string.h>
 #include "bench_report.h"
 #include "clsp.h"
+#include "vox_fields.h"
 
 #define N_BUCKETS CLSP_TUNING_BUCKETS
 
 static void usage(FILE *f) {
   fprintf(f,
           "usage: clsp tune [--device SPEC] [--net second|minkunet | --layer SPEC]\n"
-          "                 [--input FILE] [--repeat R] [--dry-run] [--quiet]\n\n"
+          "                 [--input FILE [--fields N]] [--repeat R] [--dry-run]\n"
+          "                 [--quiet]\n\n"
           "Measures, on the clsp bench workload (default: SECOND on the built-in\n"
-          "scene; --input a KITTI .bin scan), each candidate of the device's\n"
+          "scene; --input a scan, --fields N float32 values per point of a .bin,\n"
+          "as clsp bench), each candidate of the device's\n"
           "tuning record, starting from the defaults of the device's capabilities:\n"
           "the fused tiles (vec x blocks, k2: split accumulators), then per\n"
           "layer-shape class (Cin, Cout buckets <=16, <=32, <=64, more) the\n"
@@ -50,7 +53,7 @@ static int parse_args(int argc, char **argv, bench_opts *o, tune_opts *t) {
       continue;
     }
     if (!v || (strcmp(a, "--device") && strcmp(a, "--net") && strcmp(a, "--layer") &&
-               strcmp(a, "--input") && strcmp(a, "--repeat"))) {
+               strcmp(a, "--input") && strcmp(a, "--repeat") && strcmp(a, "--fields"))) {
       fprintf(stderr, "clsp tune: %s: unknown option or missing value (see --help)\n", a);
       return 2;
     }
@@ -62,6 +65,8 @@ static int parse_args(int argc, char **argv, bench_opts *o, tune_opts *t) {
         return 2;
       }
       o->repeat = (int)r;
+    } else if (!strcmp(a, "--fields")) {
+      if (vox_fields_parse("clsp tune", v, &o->fields)) return 2;
     } else if (!strcmp(a, "--net") && strcmp(v, "second") && strcmp(v, "minkunet")) {
       fprintf(stderr, "clsp tune: --net '%s': expected second or minkunet\n", v);
       return 2;
@@ -73,7 +78,7 @@ static int parse_args(int argc, char **argv, bench_opts *o, tune_opts *t) {
       *dst = v;
     }
   }
-  return 0;
+  return vox_fields_check("clsp tune", o->fields, o->input);
 }
 
 #define MAX_CANDIDATES 12

@@ -5,8 +5,32 @@
  * (quantisation and order depend on x y z only). */
 #include "vox_fields.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "io/pointcloud.h"
+
+int vox_fields_parse(const char *tool, const char *value, int *fields) {
+  char *end;
+  long f = strtol(value, &end, 10);
+  if (end == value || *end || f < 3 || f > VOX_FIELDS_MAX) {
+    fprintf(stderr,
+            "%s: --fields '%s': expected an integer in 3..%d (float32 values per point, "
+            "x y z first)\n",
+            tool, value, VOX_FIELDS_MAX);
+    return 2;
+  }
+  *fields = (int)f;
+  return 0;
+}
+
+int vox_fields_check(const char *tool, int fields, const char *input) {
+  if (fields == 4 || (input && clsp_cloud_is_bin(input))) return 0;
+  fprintf(stderr, "%s: --fields %d applies to .bin scans; %s\n", tool, fields,
+          input ? "PCD and PLY files name their own fields"
+                : "the built-in scene has 4 (x y z intensity)");
+  return 2;
+}
 
 /* Points as (x, y, z, field f) rows; f < 0 gives 0 (xyz-only scans). */
 static void pack_pass(const float *pts, size_t n, int fields, int f, float *out) {

@@ -21,4 +21,12 @@ clsp_status vox_fields_run(clsp_context *ctx, const clsp_voxelize_options *o,
                            const float *points, size_t n, int fields, clsp_tensor **out,
                            clsp_voxelize_stats *stats);
 
+/* --fields VALUE of command `tool` ("clsp run"): *fields = 3..64, or 2
+ * (usage error) after a message naming the value. */
+int vox_fields_parse(const char *tool, const char *value, int *fields);
+
+/* --fields N other than 4 applies to .bin scans only (PCD and PLY name
+ * their fields, the built-in scene has 4): 0, or 2 after a message. */
+int vox_fields_check(const char *tool, int fields, const char *input);
+
 #endif
