@@ -47,19 +47,27 @@ extern "C" {
  * queue; stats then holds the dX pass (gather/GEMM/scatter of dY with the
  * transposed weights, and its plan counters) plus the device time of dW
  * and db in stage_ms and total_ms.
- * Determinism: dW and db are always bit-identical run to run (per-tap
- * GEMMs accumulated in a fixed order, a fixed-order column sum; no
- * atomics). dX uses the forward's scatter policy and flags (conv.h): the
- * ordered scatter, bit-identical run to run, is forced by
- * CLSP_CONV_DETERMINISTIC or the context flag CLSP_CONTEXT_DETERMINISTIC
- * and is the default on CPU devices without native float atomics, where it
- * measured within 20% of the atomic one (backward 0.71-1.18x of the
- * atomic time on PoCL, two loaded runs, BENCHMARKS.md). On GPUs its cost
- * was not measured, and the atomic scatter stays the default;
- * CLSP_CONV_ATOMIC forces atomics.
+ * Dataflow: the forward's choice for this layer shape and flags (conv.h:
+ * CLSP_CONV_FUSED, CLSP_CONV_GATHER_GEMM, the tuning record). Fused: dX
+ * is the fused forward on the rulebook read backwards (its pair list is
+ * built by the first call and kept with the rulebook), dW one pass of
+ * weight-stationary kernels (a work-item per tap, 4 input and up to 16
+ * output channels, summing the tap's pairs in order). Gather -> GEMM ->
+ * scatter: dX as that forward, dW one GEMM of gathered rows per tap.
+ * Determinism: dW and db are always bit-identical run to run (fixed
+ * summation orders, no atomics). dX is too on the fused dataflow (the
+ * default on CPU devices) and with the ordered scatter; the atomic
+ * scatter of gather -> GEMM -> scatter (forced by CLSP_CONV_ATOMIC; the
+ * default on GPUs) may differ in the last bits. CLSP_CONV_DETERMINISTIC or
+ * the context flag CLSP_CONTEXT_DETERMINISTIC rule out atomics. Measured
+ * on PoCL (BENCHMARKS.md), the deterministic default was the fastest:
+ * fused forward + backward 0.08-0.10x of gather -> GEMM -> atomic
+ * scatter, and the ordered scatter 0.64-0.76x of the atomic one. On GPUs
+ * the cost was not measured.
  * Device memory: d_in, the transposed weights (one weights-sized copy),
- * the dX pass's workspace as in the forward, and for dW at most
- * workspace_bytes of gathered rows.
+ * the dX pass's workspace as in the forward (none when fused; the kept
+ * pair list, n_in + 1 + 2 x pairs words, instead), and for dW on gather
+ * -> GEMM at most workspace_bytes of gathered rows.
  * Errors: CLSP_ERROR_INVALID_ARGUMENT (NULL rb, in, w or d_out),
  * CLSP_ERROR_MISMATCH (handles of another context, `in` not on the
  * rulebook's input sites, weights vs rulebook or channels, d_out not on
