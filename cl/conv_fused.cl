@@ -94,10 +94,10 @@ kernel void clsp_fused_fill_map(global const uint *sel, uint n_out, uint kvol,
 #define CLSP_FUSED_STEP(V, NB, T, XK, WK, A0, A1, A2, A3)                     \
   {                                                                          \
     T xv = (T)(XK);                                                          \
-    A0 = fma(xv, LOAD_##V(0, WK), A0);                                       \
-    if (NB > 1) A1 = fma(xv, LOAD_##V(1, WK), A1);                           \
-    if (NB > 2) A2 = fma(xv, LOAD_##V(2, WK), A2);                           \
-    if (NB > 3) A3 = fma(xv, LOAD_##V(3, WK), A3);                           \
+    A0 = fma(xv, SLOAD_##V(0, WK), A0);                                      \
+    if (NB > 1) A1 = fma(xv, SLOAD_##V(1, WK), A1);                          \
+    if (NB > 2) A2 = fma(xv, SLOAD_##V(2, WK), A2);                          \
+    if (NB > 3) A3 = fma(xv, SLOAD_##V(3, WK), A3);                          \
   }
 
 /* The epilogue on one accumulator: + the residual row's columns, then the
@@ -114,12 +114,12 @@ kernel void clsp_fused_fill_map(global const uint *sel, uint n_out, uint kvol,
 
 #define CLSP_FUSED_EPILOGUE(V, NB, T, RR, HAS_RES, ACT, ALPHA, A0, A1, A2, A3)  \
   {                                                                          \
-    global const float *rr = (RR);                                           \
+    global const STORE_T *rr = (RR);                                         \
     if (HAS_RES) {                                                           \
-      A0 += LOAD_##V(0, rr);                                                 \
-      if (NB > 1) A1 += LOAD_##V(1, rr);                                     \
-      if (NB > 2) A2 += LOAD_##V(2, rr);                                     \
-      if (NB > 3) A3 += LOAD_##V(3, rr);                                     \
+      A0 += SLOAD_##V(0, rr);                                                \
+      if (NB > 1) A1 += SLOAD_##V(1, rr);                                    \
+      if (NB > 2) A2 += SLOAD_##V(2, rr);                                    \
+      if (NB > 3) A3 += SLOAD_##V(3, rr);                                    \
     }                                                                        \
     if (ACT != CLSP_ACT_NONE) {                                              \
       CLSP_ACTIVATE(T, A0, ACT, ALPHA)                                       \
@@ -139,11 +139,11 @@ kernel void clsp_fused_fill_map(global const uint *sel, uint n_out, uint kvol,
  * Either way the order of every sum is fixed. */
 #define CLSP_FUSED_KERNEL(NAME, V, NB, T, KS)                                 \
   kernel void NAME(                                                          \
-      global const float *x, uint cin, global const float *w, uint cout,     \
+      global const STORE_T *x, uint cin, global const STORE_T *w, uint cout, \
       global const float *bias, uint has_bias, global const uint *offsets,   \
       global const uint2 *entries, uint n_out, uint col0, uint n_blocks,     \
-      global const float *res, uint has_res, uint act, float alpha,          \
-      global float *y) {                                                     \
+      global const STORE_T *res, uint has_res, uint act, float alpha,        \
+      global STORE_T *y) {                                                   \
     size_t gid = get_global_id(0);                                           \
     if (gid >= (size_t)n_out * n_blocks) return;                             \
     uint row = (uint)(gid / n_blocks);                                       \
@@ -153,16 +153,17 @@ kernel void clsp_fused_fill_map(global const uint *sel, uint n_out, uint kvol,
     uint end = offsets[row + 1];                                             \
     for (uint e = offsets[row]; e < end; e++) {                              \
       uint2 te = entries[e];                                                 \
-      global const float *xi = x + (size_t)te.y * cin;                       \
-      global const float *wk = w + ((size_t)te.x * cin) * cout + c0;         \
+      global const STORE_T *xi = x + (size_t)te.y * cin;                     \
+      global const STORE_T *wk = w + ((size_t)te.x * cin) * cout + c0;       \
       uint k = 0;                                                            \
       if (KS == 2)                                                           \
         for (; k + 1 < cin; k += 2, wk += 2 * cout) {                        \
-          CLSP_FUSED_STEP(V, NB, T, xi[k], wk, a0, a1, a2, a3)               \
-          CLSP_FUSED_STEP(V, NB, T, xi[k + 1], wk + cout, b0, b1, b2, b3)    \
+          CLSP_FUSED_STEP(V, NB, T, SLOAD_1(k, xi), wk, a0, a1, a2, a3)      \
+          CLSP_FUSED_STEP(V, NB, T, SLOAD_1(k + 1, xi), wk + cout, b0, b1, b2, \
+                          b3)                                                \
         }                                                                    \
       for (; k < cin; k++, wk += cout)                                       \
-        CLSP_FUSED_STEP(V, NB, T, xi[k], wk, a0, a1, a2, a3)                 \
+        CLSP_FUSED_STEP(V, NB, T, SLOAD_1(k, xi), wk, a0, a1, a2, a3)        \
     }                                                                        \
     if (KS == 2) {                                                           \
       a0 += b0;                                                              \
@@ -180,11 +181,11 @@ kernel void clsp_fused_fill_map(global const uint *sel, uint n_out, uint kvol,
     size_t y0 = (size_t)row * cout + c0;                                     \
     CLSP_FUSED_EPILOGUE(V, NB, T, res + y0, has_res, act, alpha, a0, a1, a2, \
                         a3)                                                  \
-    global float *yr = y + y0;                                               \
-    STORE_##V(a0, 0, yr);                                                    \
-    if (NB > 1) STORE_##V(a1, 1, yr);                                        \
-    if (NB > 2) STORE_##V(a2, 2, yr);                                        \
-    if (NB > 3) STORE_##V(a3, 3, yr);                                        \
+    global STORE_T *yr = y + y0;                                             \
+    SSTORE_##V(a0, 0, yr);                                                   \
+    if (NB > 1) SSTORE_##V(a1, 1, yr);                                       \
+    if (NB > 2) SSTORE_##V(a2, 2, yr);                                       \
+    if (NB > 3) SSTORE_##V(a3, 3, yr);                                       \
   }
 
 /* Tiles of up to two float16 accumulators per set always split k (at

@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Model graph operations beyond elementwise.cl: sparse-to-dense scatter,
- * dense axis permutation, and the activations SparseConvolution nodes may
- * fuse (sigmoid, leaky ReLU). One work-item per output float. */
+ * dense axis permutation, the activations SparseConvolution nodes may
+ * fuse (sigmoid, leaky ReLU) and float16 conversions. One work-item per
+ * output value. Sparse features are in the program's storage (vec.clh);
+ * dense tensors are float. */
 
 /* dense[b, c, a0, a1, ...] = feats[r, c] for site r = (b, a0, a1, ...):
  * the spatial axes in the tensor's order ("zyx"), or reversed when
  * `reverse` is set ("xyz"). Cells without a site stay as the host filled
  * them (zero). Coordinates were validated when the tensor was made. */
 kernel void clsp_dense_scatter(global const int *coords,
-                               global const float *feats, uint n_sites,
+                               global const STORE_T *feats, uint n_sites,
                                uint channels, int ndim, int reverse,
                                int4 shape, global float *dense) {
   uint i = get_global_id(0);
@@ -21,7 +23,7 @@ kernel void clsp_dense_scatter(global const int *coords,
     int a = reverse ? ndim - 1 - j : j;
     idx = idx * (size_t)sh[a] + (size_t)row[1 + a];
   }
-  dense[idx] = feats[i];
+  dense[idx] = SLOAD_1(i, feats);
 }
 
 /* out = in with its axes permuted: out has dims out_dims[0..ndims) and
@@ -59,14 +61,26 @@ kernel void clsp_ew_round_half(global float *x, uint n) {
   x[i] = vload_half(0, (private const half *)&h);
 }
 
-kernel void clsp_ew_sigmoid(global float *x, uint n) {
+kernel void clsp_ew_sigmoid(global STORE_T *x, uint n) {
   uint i = get_global_id(0);
-  if (i < n) x[i] = 1.0f / (1.0f + exp(-x[i]));
+  if (i < n) SSTORE_1(1.0f / (1.0f + exp(-SLOAD_1(i, x))), i, x);
 }
 
-kernel void clsp_ew_leaky_relu(global float *x, uint n, float alpha) {
+kernel void clsp_ew_leaky_relu(global STORE_T *x, uint n, float alpha) {
   uint i = get_global_id(0);
   if (i >= n) return;
-  float v = x[i];
-  x[i] = v < 0.0f ? v * alpha : v;
+  float v = SLOAD_1(i, x);
+  SSTORE_1(v < 0.0f ? v * alpha : v, i, x);
+}
+
+/* Storage conversions of the half-storage features (tensor.c): y = x
+ * rounded to the nearest float16 (ties to even), and back (exact). */
+kernel void clsp_ew_to_half(global const float *x, global half *y, uint n) {
+  uint i = get_global_id(0);
+  if (i < n) vstore_half_rte(x[i], i, y);
+}
+
+kernel void clsp_ew_to_float(global const half *x, global float *y, uint n) {
+  uint i = get_global_id(0);
+  if (i < n) y[i] = vload_half(i, x);
 }

@@ -1,23 +1,25 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Elementwise feature operations (ReLU, residual add, concatenation,
- * per-channel affine). One work-item per float. */
+ * per-channel affine). One work-item per value. ReLU, add and concat read
+ * and write features in the program's storage (float, or float16 in the
+ * half-storage build: vec.clh); the affine is float only. */
 
-kernel void clsp_ew_relu(global float *x, uint n) {
+kernel void clsp_ew_relu(global STORE_T *x, uint n) {
   uint i = get_global_id(0);
-  if (i < n) x[i] = fmax(x[i], 0.0f);
+  if (i < n) SSTORE_1(fmax(SLOAD_1(i, x), 0.0f), i, x);
 }
 
-kernel void clsp_ew_add(global float *a, global const float *b, uint n,
+kernel void clsp_ew_add(global STORE_T *a, global const STORE_T *b, uint n,
                         int relu) {
   uint i = get_global_id(0);
   if (i >= n) return;
-  float s = a[i] + b[i];
-  a[i] = relu ? fmax(s, 0.0f) : s;
+  float s = SLOAD_1(i, a) + SLOAD_1(i, b);
+  SSTORE_1(relu ? fmax(s, 0.0f) : s, i, a);
 }
 
 /* out row r = [a row r (ca values), b row r (cb values)]. */
-kernel void clsp_ew_concat(global const float *a, global const float *b,
-                           uint rows, uint ca, uint cb, global float *out) {
+kernel void clsp_ew_concat(global const STORE_T *a, global const STORE_T *b,
+                           uint rows, uint ca, uint cb, global STORE_T *out) {
   uint i = get_global_id(0);
   uint w = ca + cb;
   if (i >= rows * w) return;
@@ -25,7 +27,8 @@ kernel void clsp_ew_concat(global const float *a, global const float *b,
    * run the 'freeze' LLVM inserts when it pairs a division and a
    * remainder of the same operands. */
   uint r = i / w, c = i - r * w;
-  out[i] = c < ca ? a[r * ca + c] : b[r * cb + (c - ca)];
+  float v = c < ca ? SLOAD_1(r * ca + c, a) : SLOAD_1(r * cb + (c - ca), b);
+  SSTORE_1(v, i, out);
 }
 
 /* x[r, c] = x[r, c] * scale[c] + shift[c]. */

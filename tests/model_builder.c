@@ -101,9 +101,11 @@ static clsp_model_conv conv_desc(clsp_conv_kind kind, int stride, const layer_w 
                clsp_context_last_error(harness_ctx()));                                  \
   } while (0)
 
-static clsp_model *build(const net_case *c) {
+static clsp_model *build_flags(const net_case *c, uint32_t flags) {
   clsp_model_builder *b = NULL;
   OK(clsp_model_builder_create(harness_ctx(), "voxels", 3, SHAPE, C_IN, &b));
+  clsp_model_options o = {flags};
+  OK(clsp_model_builder_options(b, &o));
   const layer_w *l = c->l;
   clsp_model_conv d =
     conv_desc(CLSP_CONV_SUBMANIFOLD, 1, &l[0], "a", CLSP_ACTIVATION_RELU);
@@ -134,6 +136,8 @@ static clsp_model *build(const net_case *c) {
   OK(clsp_model_builder_finish(b, outs, 2, &m));
   return m;
 }
+
+static clsp_model *build(const net_case *c) { return build_flags(c, 0); }
 
 /* The case's voxels as a tensor, unique by construction and trusted: the
  * device duplicate check (clsp_tensor_create without the flag) draws
@@ -292,6 +296,49 @@ void test_builder_network(void **state) {
   assert_int_equal(info.channels, 8);
   /* Not kept: freed after its last reader. */
   assert_int_equal(clsp_model_result(m, "x1", &info), CLSP_ERROR_INVALID_ARGUMENT);
+  free(bev);
+  clsp_model_destroy(m);
+  ref_free(&r);
+  case_free(&c);
+}
+
+/* CLSP_MODEL_FLOAT16_STORAGE: every op of the network on float16
+ * tensors and weights (float32 arithmetic) against the float64 reference,
+ * within HALF_TOL; the held sparse results come back as float32. */
+#define HALF_TOL 5e-3
+
+void test_builder_float16(void **state) {
+  (void)state;
+  uint64_t seed = harness_seed() + 1104;
+  net_case c;
+  net_ref r;
+  case_make(&c, seed);
+  reference(&c, &r);
+  clsp_model *m32 = build(&c);
+  forward_case(m32, &c, NULL, NULL);
+  size_t count;
+  float *bev32 = bev_of(m32, &count);
+  clsp_model_destroy(m32);
+  clsp_model *m = build_flags(&c, CLSP_MODEL_FLOAT16_STORAGE);
+  forward_case(m, &c, "relu0", NULL);
+  float *bev = bev_of(m, &count);
+  double err = model_rel_l2(bev, r.bev, count), err6 = x6_error(m, &r);
+  double vs32 = model_rel_l2(bev, bev32, count);
+  print_message(
+    "  builder network, float16 storage: rel. L2 bev %.3g, concat %.3g, bev "
+    "vs float32 storage %.3g (tolerance %g, seed %llu)\n",
+    err, err6, vs32, HALF_TOL, (unsigned long long)seed);
+  HARNESS_CHECK(err <= HALF_TOL && err6 <= HALF_TOL, seed);
+  HARNESS_CHECK(vs32 > 1e-5, seed); /* float16 rounding happened */
+  free(bev32);
+  clsp_model_value_info info;
+  OK(clsp_model_result(m, "relu0", &info));
+  float *held = malloc(info.n_sites * info.channels * sizeof *held + 4);
+  assert_non_null(held);
+  OK(clsp_model_result_download(m, "relu0", held, NULL));
+  for (size_t i = 0; i < info.n_sites * info.channels; i++)
+    HARNESS_CHECK(isfinite(held[i]) && held[i] >= 0.0f, seed);
+  free(held);
   free(bev);
   clsp_model_destroy(m);
   ref_free(&r);

@@ -36,6 +36,7 @@ float model_round_f16(float x);
 void test_builder_network(void **state);
 void test_builder_frames(void **state);
 void test_builder_epilogue(void **state);
+void test_builder_float16(void **state);
 void test_builder_errors(void **state);
 void test_malformed_models(void **state);
 void test_malformed_graphs(void **state);

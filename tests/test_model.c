@@ -57,6 +57,13 @@ static clsp_model *load_model(const char *path) {
   return m;
 }
 
+static clsp_model *load_model_flags(const char *path, uint32_t flags) {
+  clsp_model_options o = {flags};
+  clsp_model *m = NULL;
+  assert_int_equal(clsp_model_load_file(harness_ctx(), path, &o, &m), CLSP_SUCCESS);
+  return m;
+}
+
 static void forward(clsp_model *m, const int32_t *coords, const float *feats, size_t n,
                     const char *keep) {
   const char *k[1] = {keep};
@@ -156,6 +163,67 @@ static void run_bundle(const char *name, const char *onnx) {
   free(ref);
   clsp_model_destroy(m);
   bundle_free(&b);
+}
+
+/* CLSP_MODEL_FLOAT16_STORAGE on both bundles: the BEV output against the
+ * float32 storage path and against spconv within HALF_TOL, with less
+ * device memory. */
+#define HALF_TOL 5e-3
+
+static float *bundle_bev(const bundle *b, uint32_t flags, size_t *count,
+                         clsp_model_value_info *info, uint64_t *peak) {
+  clsp_model *m = load_model_flags(b->onnx, flags);
+  clsp_model_stats st;
+  clsp_status s = clsp_model_forward_host(m, b->coords.data, b->feats.data,
+                                          b->coords.shape[0], 1, NULL, 0, &st);
+  if (s != CLSP_SUCCESS)
+    fail_msg("forward: %s: %s", clsp_status_string(s),
+             clsp_context_last_error(harness_ctx()));
+  *peak = st.peak_device_bytes;
+  float *out = dense_result(m, count, info);
+  clsp_model_destroy(m);
+  return out;
+}
+
+static void test_bundles_float16(void **state) {
+  (void)state;
+  if (harness_small())
+    HARNESS_SKIP(
+      "CLSP_TEST_SMALL: whole frames left to full runs (test_builder_float16 "
+      "runs every float16 kernel here)");
+  static const char *const names[2][2] = {{"second-scn", "second.scn.onnx"},
+                                          {"centerpoint-scn", "centerpoint.scn.onnx"}};
+  for (int k = 0; k < 2; k++) {
+    bundle b;
+    if (!bundle_load(&b, names[k][0], names[k][1]))
+      HARNESS_SKIP("%s absent (../shared not mounted)", b.onnx);
+    size_t count, count16;
+    uint64_t peak32, peak16;
+    clsp_model_value_info info;
+    float *out32 = bundle_bev(&b, 0, &count, &info, &peak32);
+    float *out16 = bundle_bev(&b, CLSP_MODEL_FLOAT16_STORAGE, &count16, &info, &peak16);
+    assert_int_equal(count, count16);
+    size_t c = b.out_feats.shape[1];
+    int32_t dhw[3] = {(int32_t)(info.dims[1] / (int64_t)c), (int32_t)info.dims[2],
+                      (int32_t)info.dims[3]};
+    float *ref = model_densify(b.out_coords.data, b.out_feats.data, b.out_coords.shape[0],
+                               c, dhw, 1);
+    assert_non_null(ref);
+    double vs32 = model_rel_l2(out16, out32, count),
+           vs_ref = model_rel_l2(out16, ref, count);
+    print_message(
+      "  %s, float16 storage: rel. L2 vs float32 storage %.3g, vs spconv %.3g "
+      "(tolerance %g); peak device memory %.1f MiB (float32 storage %.1f MiB)\n",
+      names[k][0], vs32, vs_ref, HALF_TOL, (double)peak16 / 1048576.0,
+      (double)peak32 / 1048576.0);
+    assert_true(vs32 <= HALF_TOL && vs_ref <= HALF_TOL);
+    assert_true(vs32 > 1e-6); /* the storage was float16 */
+    assert_true(peak16 < peak32);
+    free(ref);
+    free(out32);
+    free(out16);
+    bundle_free(&b);
+  }
 }
 
 static void test_bundle_second(void **state) {
@@ -338,13 +406,6 @@ static double scan_error(clsp_model *m, const clsp_tensor *t, const bundle *b) {
   return err;
 }
 
-static clsp_model *load_model_flags(const char *path, uint32_t flags) {
-  clsp_model_options o = {flags};
-  clsp_model *m = NULL;
-  assert_int_equal(clsp_model_load_file(harness_ctx(), path, &o, &m), CLSP_SUCCESS);
-  return m;
-}
-
 /* The whole scan: the bundle's sites (same set), its features after
  * rounding, and the output within SCAN_TOL of spconv's. The former path
  * (mean of all points, no rounding) and the two halves of the fix alone
@@ -517,7 +578,8 @@ int main(void) {
     cmocka_unit_test(test_dense_ops),        cmocka_unit_test(test_activation_ops),
     cmocka_unit_test(test_round_half),       cmocka_unit_test(test_builder_network),
     cmocka_unit_test(test_builder_frames),   cmocka_unit_test(test_builder_errors),
-    cmocka_unit_test(test_builder_epilogue), cmocka_unit_test(test_malformed_models),
+    cmocka_unit_test(test_builder_epilogue), cmocka_unit_test(test_builder_float16),
+    cmocka_unit_test(test_bundles_float16),  cmocka_unit_test(test_malformed_models),
     cmocka_unit_test(test_malformed_graphs), cmocka_unit_test(test_bundle_crop),
     cmocka_unit_test(test_bundle_second),    cmocka_unit_test(test_bundle_centerpoint),
     cmocka_unit_test(test_bundle_scan),      cmocka_unit_test(test_bundle_scan_crop),

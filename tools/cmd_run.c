@@ -17,6 +17,7 @@ typedef struct run_opts {
   const char *model, *coords, *feats, *out, *sparse_out, *dump, *stats, *trace, *device,
     *input;
   int repeat, fields, has_size, has_range, max_points;
+  int float16; /* --float16-storage */
   float voxel_size[3], range[6];
 } run_opts;
 
@@ -24,6 +25,7 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: clsp run MODEL.onnx --coords C.npy --feats F.npy --out OUT.npy\n"
           "                [--sparse-out PREFIX] [--dump NAME] [--repeat R]\n"
+          "                [--float16-storage]\n"
           "                [--stats S.json|-] [--trace T.json|-] [--device SPEC]\n"
           "       clsp run MODEL.onnx --input SCAN --voxel-size X,Y,Z\n"
           "                --range X0,Y0,Z0,X1,Y1,Z1 [--max-points K] [--fields N]\n"
@@ -47,6 +49,8 @@ static void usage(FILE *f) {
           "nuScenes; default 0, every point); --fields N: float32 values per point\n"
           "of a .bin scan, 3..64, each averaged into a channel (default 4: KITTI's\n"
           "x y z intensity; 5: nuScenes' x y z intensity time).\n"
+          "--float16-storage keeps weights and sparse tensors as float16 on the\n"
+          "device (float32 arithmetic; CLSP_MODEL_FLOAT16_STORAGE).\n"
           "Where the model declares a FLOAT16 input (NVIDIA's exporter does), the\n"
           "features are rounded to float16 on entry, as libspconv's half input is.\n");
 }
@@ -68,6 +72,10 @@ static int parse_args(int argc, char **argv, run_opts *o) {
         return 1;
       }
       o->model = a;
+      continue;
+    }
+    if (!strcmp(a, "--float16-storage")) {
+      o->float16 = 1;
       continue;
     }
     if (!v) {
@@ -390,7 +398,8 @@ static int write_dump(const run_opts *o, clsp_model *m) {
 static int run_model(const run_opts *o, clsp_context *ctx) {
   double t0 = clsp_tool_now_ms();
   clsp_model *m = NULL;
-  clsp_status st = clsp_model_load_file(ctx, o->model, NULL, &m);
+  clsp_model_options mo = {o->float16 ? CLSP_MODEL_FLOAT16_STORAGE : 0u};
+  clsp_status st = clsp_model_load_file(ctx, o->model, &mo, &m);
   double load_ms = clsp_tool_now_ms() - t0;
   if (st != CLSP_SUCCESS) {
     fprintf(stderr, "clsp run: %s: %s: %s\n", o->model, clsp_status_string(st),

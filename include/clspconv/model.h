@@ -62,6 +62,19 @@ enum clsp_model_flag {
    * input (by default they are rounded to float16 on entry, as the
    * half input of libspconv, for which these files are made, holds). */
   CLSP_MODEL_INPUT_FLOAT32 = 1u << 1,
+  /* Keep the weights and every sparse tensor between nodes as float16 on
+   * the device (half the memory and memory traffic of float32), through
+   * vload_half / vstore_half (core OpenCL 1.2: every device, no
+   * cl_khr_fp16 needed); arithmetic and accumulation stay float32 and the
+   * bias float32. The input is rounded to float16 on entry (so
+   * CLSP_MODEL_INPUT_FLOAT32 has no effect), each node's output when it is
+   * written; dense tensors (ScatterDense and after) are float32, and
+   * outputs and tensors held through `keep` are returned as float32.
+   * Convolutions run the fused dataflow. Measured against the float32 path
+   * on the shared SECOND and CenterPoint bundles (tests/test_model.c):
+   * relative L2 difference of the BEV output within 1e-2 on every matrix
+   * device (docs/models.md has the figures). No backward pass. */
+  CLSP_MODEL_FLOAT16_STORAGE = 1u << 2,
 };
 
 /* Load options; a zero-initialised struct (or NULL) asks for defaults. */
@@ -309,6 +322,12 @@ CLSP_API clsp_status clsp_model_builder_reshape(clsp_model_builder *b, const cha
 CLSP_API clsp_status clsp_model_builder_transpose(clsp_model_builder *b, const char *name,
                                                   const char *input, const char *output,
                                                   int n_dims, const int *perm);
+
+/* Options of the model clsp_model_builder_finish makes (flags:
+ * clsp_model_flag bits; NULL: defaults). Errors: CLSP_ERROR_INVALID_ARGUMENT
+ * (NULL b). */
+CLSP_API clsp_status clsp_model_builder_options(clsp_model_builder *b,
+                                                const clsp_model_options *options);
 
 /*
  * Declares `outputs` (n_outputs tensor names), uploads the weights and

@@ -3,6 +3,7 @@
  * public builder and the ONNX importer), and making the model. */
 #include <stdlib.h>
 #include <string.h>
+#include "conv_stages.h" /* clsp__weights_to_half */
 #include "model_internal.h"
 
 static const mvalue *in_value(const mgraph *g, int node, int k) {
@@ -350,8 +351,9 @@ clsp_status mbuild_transpose(mgraph *g, const char *name, const char *op_type,
   return settle(g, node, st, output, &out);
 }
 
-/* Uploads every conv's weights and drops the host copies. */
-static clsp_status upload(mgraph *g) {
+/* Uploads every conv's weights (as float16 with
+ * CLSP_MODEL_FLOAT16_STORAGE) and drops the host copies. */
+static clsp_status upload(mgraph *g, uint32_t flags) {
   for (size_t i = 0; i < g->n_nodes; i++) {
     mnode *n = &g->nodes[i];
     if (n->op != MOP_CONV) continue;
@@ -360,6 +362,8 @@ static clsp_status upload(mgraph *g) {
       kvol *= (size_t)n->conv.geometry.kernel[a];
     clsp_status st = clsp_weights_create(g->ctx, kvol, n->conv.c_in, n->conv.c_out,
                                          n->weights, n->bias, &n->w);
+    if (st == CLSP_SUCCESS && (flags & CLSP_MODEL_FLOAT16_STORAGE))
+      st = clsp__weights_to_half(g->ctx, n->w);
     if (st != CLSP_SUCCESS)
       return mgraph_fail(g, (int)i, st, "uploading weights: %s",
                          clsp_context_last_error(g->ctx));
@@ -408,7 +412,7 @@ clsp_status mbuild_finish(mgraph *g, const char *const *outputs, size_t n_output
     else
       g->values[v].pinned = 1;
   }
-  if (st == CLSP_SUCCESS) st = upload(g);
+  if (st == CLSP_SUCCESS) st = upload(g, flags);
   clsp_model *m = NULL;
   if (st == CLSP_SUCCESS) st = model_new(g, n_outputs, flags, &m);
   if (st != CLSP_SUCCESS) {
@@ -499,6 +503,13 @@ clsp_status clsp_model_builder_transpose(clsp_model_builder *b, const char *name
   return mbuild_transpose(&b->g, name, "transpose", input, output, n_dims, perm);
 }
 
+clsp_status clsp_model_builder_options(clsp_model_builder *b,
+                                       const clsp_model_options *options) {
+  if (!b) return CLSP_ERROR_INVALID_ARGUMENT;
+  b->flags = options ? options->flags : 0;
+  return CLSP_SUCCESS;
+}
+
 clsp_status clsp_model_builder_finish(clsp_model_builder *b, const char *const *outputs,
                                       size_t n_outputs, clsp_model **out) {
   if (!b) return CLSP_ERROR_INVALID_ARGUMENT;
@@ -507,7 +518,7 @@ clsp_status clsp_model_builder_finish(clsp_model_builder *b, const char *const *
     st = clsp__fail(b->g.ctx, CLSP_ERROR_INVALID_ARGUMENT, "out: NULL");
   else
     *out = NULL;
-  if (st == CLSP_SUCCESS) st = mbuild_finish(&b->g, outputs, n_outputs, 0, out);
+  if (st == CLSP_SUCCESS) st = mbuild_finish(&b->g, outputs, n_outputs, b->flags, out);
   clsp_model_builder_destroy(b);
   return st;
 }

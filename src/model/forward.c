@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "model_internal.h"
+#include "pipeline.h" /* float16 storage: clsp__tensor_storage */
 
 typedef struct frame {
   clsp_model *m;
@@ -343,6 +344,8 @@ static clsp_status mark_kept(clsp_model *m, const char *const *keep, size_t n_ke
  * declared FLOAT16 (rounded on the device, as libspconv's half input). */
 static clsp_status place_input(frame *f, const clsp_tensor *input) {
   clsp_model *m = f->m;
+  if (m->flags & CLSP_MODEL_FLOAT16_STORAGE)
+    return clsp__tensor_storage(f->ctx, input, 1, &m->slots[0].t);
   if (!f->round_input && !m->kept[0] && !m->g.values[0].pinned) {
     m->slots[0].t = (clsp_tensor *)input;
     return CLSP_SUCCESS;
@@ -375,9 +378,27 @@ static void after_taken(frame *f, int i) {
   for (int k = 0; k <= f->taken; k++) release_after(f, i + k);
 }
 
+/* With float16 storage: the held sparse results (outputs, `keep`) become
+ * float32 tensors once no node reads them any more. */
+static clsp_status widen_results(frame *f) {
+  clsp_model *m = f->m;
+  clsp_status st = CLSP_SUCCESS;
+  for (size_t v = 0; st == CLSP_SUCCESS && v < m->g.n_values; v++) {
+    mslot *s = &m->slots[v];
+    if (!s->t || !s->t->half) continue;
+    clsp_tensor *wide = NULL;
+    st = clsp__tensor_storage(f->ctx, s->t, 0, &wide);
+    if (st != CLSP_SUCCESS) break;
+    clsp_tensor_destroy(s->t);
+    s->t = wide;
+  }
+  return st;
+}
+
 static clsp_status run_all(frame *f, const clsp_tensor *input) {
   clsp_model *m = f->m;
-  f->round_input = m->g.values[0].half && !(m->flags & CLSP_MODEL_INPUT_FLOAT32);
+  f->round_input = (m->g.values[0].half && !(m->flags & CLSP_MODEL_INPUT_FLOAT32)) ||
+                   (m->flags & CLSP_MODEL_FLOAT16_STORAGE); /* the slot is a copy */
   clsp_status st = place_input(f, input);
   for (size_t i = 0; st == CLSP_SUCCESS && i < m->g.n_nodes; i++) {
     mnode *n = &m->g.nodes[i];
@@ -391,6 +412,7 @@ static clsp_status run_all(frame *f, const clsp_tensor *input) {
     i += (size_t)f->taken;
   }
   if (!(f->round_input || m->kept[0] || m->g.values[0].pinned)) m->slots[0].t = NULL;
+  if (st == CLSP_SUCCESS) st = widen_results(f);
   return st;
 }
 

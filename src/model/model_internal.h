@@ -92,6 +92,7 @@ typedef struct mslot {
 
 struct clsp_model_builder {
   mgraph g;
+  uint32_t flags; /* clsp_model_builder_options */
 };
 
 struct clsp_model {

@@ -85,6 +85,11 @@ clsp_status clsp__conv_check_args(clsp_context *ctx, const clsp_rulebook *rb,
     return clsp__fail(ctx, CLSP_ERROR_MISMATCH,
                       "w: weights have kernel_volume = %zu but the rulebook has %zu taps",
                       w->kernel_volume, rb->info.kernel_volume);
+  if (w->half != in->half)
+    return clsp__fail(ctx, CLSP_ERROR_MISMATCH,
+                      "w: weights stored as %s, tensor 'in' as %s (float16 storage is a "
+                      "model's, for its own weights and tensors)",
+                      w->half ? "float16" : "float", in->half ? "float16" : "float");
   return CLSP_SUCCESS;
 }
 
@@ -228,8 +233,9 @@ static clsp_status alloc_buffers(conv_run *r) {
     clsp__buffer_create(ctx, CL_MEM_READ_WRITE, n_out * cols * sizeof(int32_t), NULL,
                         "conv output coords", &r->out_coords);
   if (st == CLSP_SUCCESS)
-    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, n_out * r->w->c_out * sizeof(float),
-                             NULL, "conv output feats", &r->out_feats);
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE,
+                             n_out * r->w->c_out * (r->w->half ? 2 : sizeof(float)), NULL,
+                             "conv output feats", &r->out_feats);
   if (st == CLSP_SUCCESS && r->n_chunks > 0)
     st = clsp__buffer_create(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
                              r->n_plan * CLSP_PLAN_WORDS * sizeof(uint32_t), r->plan,
@@ -247,8 +253,9 @@ static clsp_status alloc_buffers(conv_run *r) {
 
 /* Test hook: NaN everywhere the pass must overwrite or must not read. */
 static clsp_status poison(conv_run *r) {
-  const uint32_t nan = 0x7fc00000u;
+  const uint32_t nan = r->w->half ? 0x7e007e00u : 0x7fc00000u; /* 2 float16 NaN */
   size_t out_words = r->rb->info.n_out * r->w->c_out;
+  if (r->w->half) out_words = (out_words + 1) / 2;
   clsp_status st =
     clsp__fill_u32(r->ctx, r->out_feats, nan, 0, (uint32_t)out_words, NULL);
   if (st == CLSP_SUCCESS && r->ws_a)
@@ -359,6 +366,7 @@ static clsp_status make_output(conv_run *r, clsp_tensor **out) {
   clsp_status st =
     clsp__tensor_adopt(r->ctx, &d, r->out_coords, r->out_feats, r->rb->out_sites_id, out);
   r->out_coords = r->out_feats = NULL; /* adopted, or released on failure */
+  if (st == CLSP_SUCCESS) (*out)->half = r->w->half;
   return st;
 }
 
@@ -417,6 +425,10 @@ static clsp_status epilogue_check(clsp_context *ctx, const clsp_rulebook *rb,
                       "site id %llu; the output has %zu, site id %llu)",
                       res->desc.n_sites, (unsigned long long)res->sites_id,
                       rb->info.n_out, (unsigned long long)rb->out_sites_id);
+  if (res->half != w->half)
+    return clsp__fail(ctx, CLSP_ERROR_MISMATCH,
+                      "epilogue->residual: stored as %s, the conv writes %s",
+                      res->half ? "float16" : "float", w->half ? "float16" : "float");
   if (res->desc.channels != w->c_out)
     return clsp__fail(ctx, CLSP_ERROR_MISMATCH,
                       "epilogue->residual: %zu channels, the conv writes %zu",
@@ -483,7 +495,8 @@ clsp_status clsp_conv_forward_epilogue(clsp_context *ctx, const clsp_rulebook *r
   r.ep = ep;
   r.deterministic = ordered_scatter(ctx, flags);
   r.centre = centre_tap(rb);
-  r.fused = clsp__fused_chosen(ctx, flags, w->c_in, w->c_out);
+  /* Float16 storage has the fused kernels only (no CLBlast half GEMM). */
+  r.fused = w->half || clsp__fused_chosen(ctx, flags, w->c_in, w->c_out);
   st = output_desc_check(&r);
   if (st == CLSP_SUCCESS && !r.fused) st = plan_chunks(&r);
   r.timed = stats != NULL && ctx->profiling;

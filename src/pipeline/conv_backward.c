@@ -67,7 +67,7 @@ static clsp_status check_grad(clsp_context *ctx, const clsp_rulebook *rb,
 /* W_t^T for every tap, as a weights handle with c_in and c_out swapped. */
 static clsp_status transposed_weights(clsp_context *ctx, const clsp_weights *w,
                                       clsp_weights *wt) {
-  *wt = (clsp_weights){ctx, w->kernel_volume, w->c_out, w->c_in, NULL, NULL};
+  *wt = (clsp_weights){ctx, w->kernel_volume, w->c_out, w->c_in, NULL, NULL, 0};
   uint32_t cin = (uint32_t)w->c_in, cout = (uint32_t)w->c_out;
   uint32_t n = (uint32_t)(w->kernel_volume * w->c_in * w->c_out); /* checked at create */
   clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n * sizeof(float),
@@ -378,6 +378,10 @@ clsp_status clsp_conv_backward(clsp_context *ctx, const clsp_rulebook *rb,
   if (d_in) *d_in = NULL;
   clsp_status st = clsp__conv_check_args(ctx, rb, in, w);
   if (st == CLSP_SUCCESS) st = check_grad(ctx, rb, w, d_out);
+  if (st == CLSP_SUCCESS && (in->half || d_out->half))
+    st = clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT,
+                    "%s: float16 storage (a model's) has no backward pass",
+                    in->half ? "in" : "d_out");
   if (st != CLSP_SUCCESS) return st;
   clsp_conv_stats local = {0};
   if (d_in) st = backward_data(ctx, rb, in, w, d_out, flags, d_in, stats ? &local : NULL);

@@ -165,6 +165,18 @@ static int plan_segments(const clsp_tuning *t, cl_uint cout, col_segment *s) {
   return n;
 }
 
+/* The half-storage kernels follow the float ones in the same order. */
+_Static_assert(CLSP_K_H_CONV_FUSED_1X1 - CLSP_K_H_CONV_FUSED_16X4 ==
+                   CLSP_K_CONV_FUSED_1X1 - CLSP_K_CONV_FUSED_16X4 &&
+                 CLSP_K_H_CONV_FUSED_16X3K2 - CLSP_K_H_CONV_FUSED_16X4 ==
+                   CLSP_K_CONV_FUSED_16X3K2 - CLSP_K_CONV_FUSED_16X4,
+               "programs.h: H_CONV_FUSED_* rows out of order");
+
+static clsp_kernel_id storage_kernel(clsp_kernel_id k, int half) {
+  return half ? (clsp_kernel_id)(CLSP_K_H_CONV_FUSED_16X4 + (k - CLSP_K_CONV_FUSED_16X4))
+              : k;
+}
+
 static clsp_kernel_id segment_kernel(const col_segment *s) {
   static const clsp_kernel_id wide[4] = {CLSP_K_CONV_FUSED_16X1, CLSP_K_CONV_FUSED_16X2,
                                          CLSP_K_CONV_FUSED_16X3, CLSP_K_CONV_FUSED_16X4};
@@ -207,12 +219,12 @@ static clsp_status run_segment(clsp_context *ctx, const clsp_tensor *in,
   cl_uint cin = (cl_uint)w->c_in, cout = (cl_uint)w->c_out;
   cl_uint has_bias = w->bias != NULL;
   cl_mem bias = has_bias ? w->bias : w->weights; /* not read without bias */
-  return CLSP_RUN(ctx, segment_kernel(s), clsp_items((size_t)n_out * s->n_blocks), l,
-                  CLSP_A(in->feats), CLSP_A(cin), CLSP_A(w->weights), CLSP_A(cout),
-                  CLSP_A(bias), CLSP_A(has_bias), CLSP_A(rb->fused_offsets),
-                  CLSP_A(rb->fused_entries), CLSP_A(n_out), CLSP_A(s->col0),
-                  CLSP_A(s->n_blocks), CLSP_A(e->res), CLSP_A(e->has_res), CLSP_A(e->act),
-                  CLSP_A(e->alpha), CLSP_A(out));
+  return CLSP_RUN(ctx, storage_kernel(segment_kernel(s), w->half),
+                  clsp_items((size_t)n_out * s->n_blocks), l, CLSP_A(in->feats),
+                  CLSP_A(cin), CLSP_A(w->weights), CLSP_A(cout), CLSP_A(bias),
+                  CLSP_A(has_bias), CLSP_A(rb->fused_offsets), CLSP_A(rb->fused_entries),
+                  CLSP_A(n_out), CLSP_A(s->col0), CLSP_A(s->n_blocks), CLSP_A(e->res),
+                  CLSP_A(e->has_res), CLSP_A(e->act), CLSP_A(e->alpha), CLSP_A(out));
 }
 
 clsp_status clsp__conv_fused(clsp_context *ctx, const clsp_rulebook *rb,

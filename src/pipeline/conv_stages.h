@@ -11,7 +11,13 @@ struct clsp_weights {
   size_t kernel_volume, c_in, c_out;
   cl_mem weights; /* kernel_volume x c_in x c_out float */
   cl_mem bias;    /* c_out float, or NULL */
+  int half;       /* weights stored as float16 (bias stays float) */
 };
+
+/* Converts w's weights to float16 storage in place (rounded to nearest,
+ * ties to even); w then only serves tensors with half storage. Errors:
+ * device memory, OpenCL codes (w unchanged then). */
+clsp_status clsp__weights_to_half(clsp_context *ctx, clsp_weights *w);
 
 /* Taps whose pair counts differ by at most this fraction of the group's
  * largest count share one batched GEMM (1 - min/max <= bound). Padding is

@@ -37,6 +37,7 @@ static clsp_status unary(clsp_context *ctx, clsp_tensor *t, clsp_kernel_id k,
 }
 
 clsp_status clsp_sigmoid(clsp_context *ctx, clsp_tensor *t, double *device_ms) {
+  if (t && t->half) return unary(ctx, t, CLSP_K_H_EW_SIGMOID, device_ms);
   return unary(ctx, t, CLSP_K_EW_SIGMOID, device_ms);
 }
 
@@ -47,8 +48,8 @@ clsp_status clsp_leaky_relu(clsp_context *ctx, clsp_tensor *t, float alpha,
   uint32_t n = (uint32_t)(t->desc.n_sites * t->desc.channels);
   clsp_events ev = {0};
   clsp_events *l = device_ms ? &ev : NULL;
-  st = CLSP_RUN(ctx, CLSP_K_EW_LEAKY_RELU, clsp_items(n), l, CLSP_A(t->feats), CLSP_A(n),
-                CLSP_A(alpha));
+  st = CLSP_RUN(ctx, t->half ? CLSP_K_H_EW_LEAKY_RELU : CLSP_K_EW_LEAKY_RELU,
+                clsp_items(n), l, CLSP_A(t->feats), CLSP_A(n), CLSP_A(alpha));
   return finish(ctx, st, l, device_ms);
 }
 
@@ -77,7 +78,7 @@ clsp_status clsp_tensor_copy(clsp_context *ctx, const clsp_tensor *t, clsp_tenso
   st = copy_buffer(ctx, t->coords, d->n_sites * (size_t)(1 + d->ndim) * sizeof(int32_t),
                    "copied coords", &c);
   if (st == CLSP_SUCCESS)
-    st = copy_buffer(ctx, t->feats, d->n_sites * d->channels * sizeof(float),
+    st = copy_buffer(ctx, t->feats, d->n_sites * d->channels * clsp__feat_size(t),
                      "copied feats", &f);
   if (st != CLSP_SUCCESS) {
     clsp__buffer_release(ctx, &c);
@@ -85,7 +86,9 @@ clsp_status clsp_tensor_copy(clsp_context *ctx, const clsp_tensor *t, clsp_tenso
   }
   clsp_tensor_desc nd = *d;
   nd.flags = CLSP_TENSOR_TRUSTED_UNIQUE;
-  return clsp__tensor_adopt(ctx, &nd, c, f, t->sites_id, out);
+  st = clsp__tensor_adopt(ctx, &nd, c, f, t->sites_id, out);
+  if (st == CLSP_SUCCESS) (*out)->half = t->half;
+  return st;
 }
 
 clsp_status clsp_dense_bytes(const clsp_tensor *t, size_t *bytes) {
@@ -141,9 +144,10 @@ clsp_status clsp_scatter_dense(clsp_context *ctx, const clsp_tensor *t,
   cl_int4 shape;
   for (int a = 0; a < 4; a++) shape.s[a] = a < ndim ? t->desc.shape[a] : 1;
   if (st == CLSP_SUCCESS)
-    st = CLSP_RUN(ctx, CLSP_K_DENSE_SCATTER, clsp_items((size_t)n * c), l,
-                  CLSP_A(t->coords), CLSP_A(t->feats), CLSP_A(n), CLSP_A(c), CLSP_A(ndim),
-                  CLSP_A(rev), CLSP_A(shape), CLSP_A(dense));
+    st = CLSP_RUN(ctx, t->half ? CLSP_K_H_DENSE_SCATTER : CLSP_K_DENSE_SCATTER,
+                  clsp_items((size_t)n * c), l, CLSP_A(t->coords), CLSP_A(t->feats),
+                  CLSP_A(n), CLSP_A(c), CLSP_A(ndim), CLSP_A(rev), CLSP_A(shape),
+                  CLSP_A(dense));
   return finish(ctx, st, l, device_ms);
 }
 

@@ -15,6 +15,9 @@ static clsp_status check_tensor(clsp_context *ctx, const clsp_tensor *t,
 
 static clsp_status same_sites(clsp_context *ctx, const clsp_tensor *a,
                               const clsp_tensor *b) {
+  if (a->half != b->half)
+    return clsp__fail(ctx, CLSP_ERROR_MISMATCH, "b: stored as %s, a as %s",
+                      b->half ? "float16" : "float", a->half ? "float16" : "float");
   if (a->sites_id != b->sites_id || a->desc.n_sites != b->desc.n_sites)
     return clsp__fail(ctx, CLSP_ERROR_MISMATCH,
                       "b: not on the sites of a (site ids %llu vs %llu, %zu vs %zu "
@@ -49,7 +52,7 @@ clsp_status clsp_relu(clsp_context *ctx, clsp_tensor *t, double *device_ms) {
   if (st != CLSP_SUCCESS) return st;
   uint32_t n = elems(t);
   const clsp_arg a[] = {CLSP_A(t->feats), CLSP_A(n)};
-  return run(ctx, CLSP_K_EW_RELU, n, a, 2, device_ms);
+  return run(ctx, t->half ? CLSP_K_H_EW_RELU : CLSP_K_EW_RELU, n, a, 2, device_ms);
 }
 
 clsp_status clsp_add(clsp_context *ctx, clsp_tensor *a, const clsp_tensor *b, int relu,
@@ -65,7 +68,7 @@ clsp_status clsp_add(clsp_context *ctx, clsp_tensor *a, const clsp_tensor *b, in
   uint32_t n = elems(a);
   int32_t r = relu ? 1 : 0;
   const clsp_arg args[] = {CLSP_A(a->feats), CLSP_A(b->feats), CLSP_A(n), CLSP_A(r)};
-  return run(ctx, CLSP_K_EW_ADD, n, args, 4, device_ms);
+  return run(ctx, a->half ? CLSP_K_H_EW_ADD : CLSP_K_EW_ADD, n, args, 4, device_ms);
 }
 
 /* A copy of a's coordinates for the concatenated tensor. */
@@ -99,21 +102,24 @@ clsp_status clsp_concat(clsp_context *ctx, const clsp_tensor *a, const clsp_tens
   cl_mem c = NULL, f = NULL;
   if (st == CLSP_SUCCESS) st = copy_coords(ctx, a, &c);
   if (st == CLSP_SUCCESS)
-    st =
-      clsp__buffer_create(ctx, CL_MEM_READ_WRITE, d.n_sites * d.channels * sizeof(float),
-                          NULL, "concat feats", &f);
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE,
+                             d.n_sites * d.channels * clsp__feat_size(a), NULL,
+                             "concat feats", &f);
   uint32_t rows = (uint32_t)d.n_sites, ca = (uint32_t)a->desc.channels;
   uint32_t cb = (uint32_t)b->desc.channels;
   const clsp_arg args[] = {CLSP_A(a->feats), CLSP_A(b->feats), CLSP_A(rows),
                            CLSP_A(ca),       CLSP_A(cb),       CLSP_A(f)};
   if (st == CLSP_SUCCESS)
-    st = run(ctx, CLSP_K_EW_CONCAT, d.n_sites * d.channels, args, 6, device_ms);
+    st = run(ctx, a->half ? CLSP_K_H_EW_CONCAT : CLSP_K_EW_CONCAT, d.n_sites * d.channels,
+             args, 6, device_ms);
   if (st != CLSP_SUCCESS) {
     clsp__buffer_release(ctx, &c);
     clsp__buffer_release(ctx, &f);
     return st;
   }
-  return clsp__tensor_adopt(ctx, &d, c, f, a->sites_id, out);
+  st = clsp__tensor_adopt(ctx, &d, c, f, a->sites_id, out);
+  if (st == CLSP_SUCCESS) (*out)->half = a->half;
+  return st;
 }
 
 /* Uploads `values` (or `fill` when NULL) as a channels-float buffer. */

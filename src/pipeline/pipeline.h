@@ -10,12 +10,19 @@ struct clsp_tensor {
   clsp_context *ctx;
   clsp_tensor_desc desc;
   cl_mem coords; /* n_sites x (1 + ndim) int32 */
-  cl_mem feats;  /* n_sites x channels float */
+  cl_mem feats;  /* n_sites x channels float (float16 when `half`) */
   int wrapped;   /* buffers are the caller's (retained, not accounted) */
   /* Identity of the site set: tensors with equal ids have the same sites
    * in the same order (a conv output carries its rulebook's out id). */
   uint64_t sites_id;
+  /* Features stored as float16 (a model's CLSP_MODEL_FLOAT16_STORAGE;
+   * made by clsp__tensor_storage only, never handed to callers): the ops
+   * use the half-storage kernels, and convolutions need half weights. */
+  int half;
 };
+
+/* Bytes per feature value of t. */
+static inline size_t clsp__feat_size(const clsp_tensor *t) { return t->half ? 2 : 4; }
 
 struct clsp_rulebook {
   clsp_context *ctx;
@@ -54,6 +61,13 @@ uint64_t clsp__new_sites_id(void);
 clsp_status clsp__tensor_adopt(clsp_context *ctx, const clsp_tensor_desc *desc,
                                cl_mem coords, cl_mem feats, uint64_t sites_id,
                                clsp_tensor **out);
+
+/* *out = t's sites (the same site set, coordinates copied) with its
+ * features converted to float16 storage (half = 1: rounded to nearest,
+ * ties to even) or to float (half = 0: exact); a plain copy when t
+ * already has that storage. Errors: device memory, OpenCL codes. */
+clsp_status clsp__tensor_storage(clsp_context *ctx, const clsp_tensor *t, int half,
+                                 clsp_tensor **out);
 
 /* *dst = a new buffer holding the first `bytes` of coordinate buffer src
  * (copied on the queue); released again on failure. */

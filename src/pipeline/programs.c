@@ -38,6 +38,12 @@ static void voxelize_options(const clsp_context *ctx, char *buf, size_t cap) {
            ctx->tuning.exact_divide ? "-cl-fp32-correctly-rounded-divide-sqrt" : "");
 }
 
+/* The float16-storage builds (cl/vec.clh). */
+static void half_storage_options(const clsp_context *ctx, char *buf, size_t cap) {
+  (void)ctx;
+  snprintf(buf, cap, "-DCLSP_HALF_STORAGE=1");
+}
+
 #define PROGRAM(id, sources, options) [CLSP_P_##id] = {CLSP_P_##id, sources, options}
 const clsp_program_def clsp__programs[CLSP_PROGRAM_COUNT] = {
   PROGRAM(UTIL, "util.cl", NULL),
@@ -46,13 +52,16 @@ const clsp_program_def clsp__programs[CLSP_PROGRAM_COUNT] = {
   PROGRAM(SORT, "sort.cl", NULL),
   PROGRAM(GATHER, "gather.cl", NULL),
   PROGRAM(SCATTER, "scatter.cl", scatter_options),
-  PROGRAM(ELEMENTWISE, "elementwise.cl", NULL),
+  PROGRAM(ELEMENTWISE, "vec.clh,elementwise.cl", NULL),
   PROGRAM(VOXELIZE, "voxelize.cl", voxelize_options),
   PROGRAM(CONV_FUSED, "vec.clh,conv_fused.cl", NULL),
   PROGRAM(PEAK, "peak.cl", NULL),
-  PROGRAM(DENSE, "dense.cl", NULL),
+  PROGRAM(DENSE, "vec.clh,dense.cl", NULL),
   PROGRAM(BACKWARD, "vec.clh,backward.cl", NULL),
   PROGRAM(POOL, "pool.cl", NULL),
+  PROGRAM(CONV_FUSED_HALF, "vec.clh,conv_fused.cl", half_storage_options),
+  PROGRAM(ELEMENTWISE_HALF, "vec.clh,elementwise.cl", half_storage_options),
+  PROGRAM(DENSE_HALF, "vec.clh,dense.cl", half_storage_options),
 };
 
 #define KERNEL_ROW_(id, program, name)                                                   \

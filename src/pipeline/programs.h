@@ -23,6 +23,11 @@ typedef enum clsp_program_id {
   CLSP_P_DENSE,
   CLSP_P_BACKWARD, /* conv backward helpers */
   CLSP_P_POOL,
+  /* The same sources with float16 feature and weight storage
+   * (-DCLSP_HALF_STORAGE=1, cl/vec.clh): the models' float16 option. */
+  CLSP_P_CONV_FUSED_HALF,
+  CLSP_P_ELEMENTWISE_HALF,
+  CLSP_P_DENSE_HALF,
   CLSP_PROGRAM_COUNT
 } clsp_program_id;
 
@@ -122,7 +127,24 @@ typedef enum clsp_program_id {
   X(POOL_AVG_FORWARD, POOL, clsp_pool_avg_forward)                                       \
   X(POOL_BACKWARD, POOL, clsp_pool_backward)                                             \
   X(GPOOL_FORWARD, POOL, clsp_gpool_forward)                                             \
-  X(GPOOL_BACKWARD, POOL, clsp_gpool_backward)
+  X(GPOOL_BACKWARD, POOL, clsp_gpool_backward)                                           \
+  X(EW_TO_HALF, DENSE, clsp_ew_to_half)                                                  \
+  X(EW_TO_FLOAT, DENSE, clsp_ew_to_float)                                                \
+  X(H_CONV_FUSED_16X4, CONV_FUSED_HALF, clsp_conv_fused_16x4)                            \
+  X(H_CONV_FUSED_16X4K2, CONV_FUSED_HALF, clsp_conv_fused_16x4k2)                        \
+  X(H_CONV_FUSED_16X3, CONV_FUSED_HALF, clsp_conv_fused_16x3)                            \
+  X(H_CONV_FUSED_16X3K2, CONV_FUSED_HALF, clsp_conv_fused_16x3k2)                        \
+  X(H_CONV_FUSED_16X2, CONV_FUSED_HALF, clsp_conv_fused_16x2)                            \
+  X(H_CONV_FUSED_16X1, CONV_FUSED_HALF, clsp_conv_fused_16x1)                            \
+  X(H_CONV_FUSED_8X1, CONV_FUSED_HALF, clsp_conv_fused_8x1)                              \
+  X(H_CONV_FUSED_4X1, CONV_FUSED_HALF, clsp_conv_fused_4x1)                              \
+  X(H_CONV_FUSED_1X1, CONV_FUSED_HALF, clsp_conv_fused_1x1)                              \
+  X(H_EW_RELU, ELEMENTWISE_HALF, clsp_ew_relu)                                           \
+  X(H_EW_ADD, ELEMENTWISE_HALF, clsp_ew_add)                                             \
+  X(H_EW_CONCAT, ELEMENTWISE_HALF, clsp_ew_concat)                                       \
+  X(H_EW_SIGMOID, DENSE_HALF, clsp_ew_sigmoid)                                           \
+  X(H_EW_LEAKY_RELU, DENSE_HALF, clsp_ew_leaky_relu)                                     \
+  X(H_DENSE_SCATTER, DENSE_HALF, clsp_dense_scatter)
 
 #define CLSP_KERNEL_ENUM_(id, program, name) CLSP_K_##id,
 typedef enum clsp_kernel_id {

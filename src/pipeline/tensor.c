@@ -297,7 +297,7 @@ clsp_status clsp_tensor_wrap(clsp_context *ctx, const clsp_tensor_desc *desc,
   if (!t) return clsp__fail(ctx, CLSP_ERROR_OUT_OF_HOST_MEMORY, "tensor");
   clRetainMemObject(coords);
   clRetainMemObject(feats);
-  *t = (clsp_tensor){ctx, *desc, coords, feats, 1, clsp__new_sites_id()};
+  *t = (clsp_tensor){ctx, *desc, coords, feats, 1, clsp__new_sites_id(), 0};
   st = device_validate(ctx, t);
   if (st != CLSP_SUCCESS) {
     clsp_tensor_destroy(t);

@@ -35,7 +35,7 @@ clsp_status clsp_weights_create(clsp_context *ctx, size_t kernel_volume, size_t 
   if (st != CLSP_SUCCESS) return st;
   clsp_weights *w = calloc(1, sizeof *w);
   if (!w) return clsp__fail(ctx, CLSP_ERROR_OUT_OF_HOST_MEMORY, "weights handle");
-  *w = (clsp_weights){ctx, kernel_volume, c_in, c_out, NULL, NULL};
+  *w = (clsp_weights){ctx, kernel_volume, c_in, c_out, NULL, NULL, 0};
   const cl_mem_flags flags = CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR;
   st = clsp__buffer_create(ctx, flags, elems * sizeof(float), (void *)weights, "weights",
                            &w->weights);
