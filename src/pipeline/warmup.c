@@ -12,7 +12,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "pipeline.h"
+#include "conv_stages.h" /* clsp__weights_to_half */
 #include "clspconv/clspconv.h"
 
 #define WARM_POINTS_SMALL 512
@@ -24,7 +24,7 @@
 
 /* Objects of the workload, destroyed together. */
 typedef struct warm_set {
-  clsp_tensor *t[24]; /* 18 used */
+  clsp_tensor *t[24]; /* 19 used */
   int n_t;
   clsp_rulebook *rb[4];
   int n_rb;
@@ -89,24 +89,51 @@ static clsp_status warm_conv(clsp_context *ctx, warm_set *s, const clsp_rulebook
 
 /* Fused convs of every output width class: the fused dataflow launches
  * one kernel per column slice (float16 tiles of 1 to 4 blocks, float8,
- * float4, scalar), chosen by c_out. */
+ * float4, scalar), chosen by c_out; the float16-storage build of each
+ * (a model's CLSP_MODEL_FLOAT16_STORAGE) too, x half being x in float16. */
 static clsp_status warm_fused_widths(clsp_context *ctx, const clsp_rulebook *rb,
-                                     const clsp_tensor *x) {
+                                     const clsp_tensor *x, const clsp_tensor *x_half) {
   static const size_t widths[] = {1, 4, 8, 16, 32, 48, 64, 125};
+  const clsp_conv_epilogue relu = {NULL, CLSP_ACTIVATION_RELU, 0.0f};
   clsp_status st = CLSP_SUCCESS;
   for (size_t i = 0; i < sizeof widths / sizeof widths[0] && st == CLSP_SUCCESS; i++) {
     clsp_weights *w = NULL;
-    clsp_tensor *y = NULL;
+    clsp_tensor *y = NULL, *yh = NULL;
     size_t n = 27 * WARM_C_IN * widths[i];
     float *v = calloc(n, sizeof *v);
     if (!v) return clsp__fail(ctx, CLSP_ERROR_OUT_OF_HOST_MEMORY, "warm-up weights");
     st = clsp_weights_create(ctx, 27, WARM_C_IN, widths[i], v, v, &w);
     if (st == CLSP_SUCCESS)
       st = clsp_conv_forward(ctx, rb, x, w, CLSP_CONV_FUSED, &y, NULL);
+    if (st == CLSP_SUCCESS) st = clsp__weights_to_half(ctx, w);
+    if (st == CLSP_SUCCESS)
+      st = clsp_conv_forward_epilogue(ctx, rb, x_half, w, 0, &relu, &yh, NULL);
     clsp_tensor_destroy(y);
+    clsp_tensor_destroy(yh);
     clsp_weights_destroy(w);
     free(v);
   }
+  return st;
+}
+
+/* The float16-storage builds of the element-wise and dense kernels a
+ * model runs, on t's sites (a model's CLSP_MODEL_FLOAT16_STORAGE). */
+static clsp_status warm_half_ops(clsp_context *ctx, const clsp_tensor *t, cl_mem dense) {
+  clsp_tensor *h = NULL, *h2 = NULL, *cat = NULL, *wide = NULL;
+  clsp_status st = clsp__tensor_storage(ctx, t, 1, &h);
+  if (st == CLSP_SUCCESS) st = clsp_relu(ctx, h, NULL);
+  if (st == CLSP_SUCCESS) st = clsp_tensor_copy(ctx, h, &h2);
+  if (st == CLSP_SUCCESS) st = clsp_add(ctx, h, h2, 1, NULL);
+  if (st == CLSP_SUCCESS) st = clsp_sigmoid(ctx, h, NULL);
+  if (st == CLSP_SUCCESS) st = clsp_leaky_relu(ctx, h, 0.1f, NULL);
+  if (st == CLSP_SUCCESS) st = clsp_concat(ctx, h, h2, &cat, NULL);
+  if (st == CLSP_SUCCESS)
+    st = clsp_scatter_dense(ctx, h, CLSP_DENSE_AXES_IN_ORDER, dense, NULL);
+  if (st == CLSP_SUCCESS) st = clsp__tensor_storage(ctx, h, 0, &wide);
+  clsp_tensor_destroy(h);
+  clsp_tensor_destroy(h2);
+  clsp_tensor_destroy(cat);
+  clsp_tensor_destroy(wide);
   return st;
 }
 
@@ -152,7 +179,8 @@ static clsp_status warm_convs(clsp_context *ctx, warm_set *s, const clsp_tensor 
   if (st == CLSP_SUCCESS) st = warm_weights(ctx, s, 0, 27, WARM_C_IN, WARM_C_OUT);
   if (st == CLSP_SUCCESS) st = warm_conv(ctx, s, s->rb[0], x, s->w[0], new_tensor(s));
   if (st == CLSP_SUCCESS) y = s->t[s->n_t - 1];
-  if (st == CLSP_SUCCESS) st = warm_fused_widths(ctx, s->rb[0], x);
+  if (st == CLSP_SUCCESS) st = clsp__tensor_storage(ctx, x, 1, new_tensor(s));
+  if (st == CLSP_SUCCESS) st = warm_fused_widths(ctx, s->rb[0], x, s->t[s->n_t - 1]);
   if (st == CLSP_SUCCESS) st = warm_backward(ctx, s, s->rb[0], x, s->w[0], y, 27);
   if (st == CLSP_SUCCESS) st = clsp_relu(ctx, y, NULL);
   if (st == CLSP_SUCCESS) st = clsp_tensor_copy(ctx, y, new_tensor(s));
@@ -224,6 +252,7 @@ static clsp_status warm_tensor_ops(clsp_context *ctx, warm_set *s, int n) {
                              &permuted);
   if (st == CLSP_SUCCESS)
     st = clsp_scatter_dense(ctx, merged, CLSP_DENSE_AXES_IN_ORDER, dense, NULL);
+  if (st == CLSP_SUCCESS) st = warm_half_ops(ctx, merged, dense);
   static const int64_t dims[5] = {1, 1, 32, 64, 64};
   static const int perm[5] = {0, 1, 4, 3, 2};
   if (st == CLSP_SUCCESS)
