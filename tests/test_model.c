@@ -291,6 +291,20 @@ static void test_bundle_crop(void **state) {
   }
   assert_true(nonzero > 0);
   check_conv0(m, &b, rows, ref_rows, m_rows);
+  /* Float16 storage on the crop (the simulators' check of the whole
+   * model in float16; test_bundles_float16 runs the full frames). */
+  clsp_model *m16 = load_model_flags(b.onnx, CLSP_MODEL_FLOAT16_STORAGE);
+  forward(m16, cc, cf, n_in, NULL);
+  size_t count16;
+  float *out16 = dense_result(m16, &count16, &info);
+  assert_int_equal(count16, count);
+  double vs32 = model_rel_l2(out16, out, count);
+  print_message(
+    "  crop, float16 storage: rel. L2 vs float32 storage %.3g (tolerance %g)\n", vs32,
+    HALF_TOL);
+  assert_true(vs32 <= HALF_TOL && vs32 > 1e-6);
+  free(out16);
+  clsp_model_destroy(m16);
   free(out);
   free(rows);
   free(ref_rows);
