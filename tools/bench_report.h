@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "clspconv/clspconv.h"
-#include "net.h"
+#include "bench_nets.h"
 
 #define BENCH_MAX_RUNS 100
 

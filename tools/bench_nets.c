@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Layer-graph runner and the benchmark networks (see net.h). */
-#include "net.h"
+/* The benchmark networks of clsp bench, described layer by layer and built
+ * as a clsp_model with the public builder (see bench_nets.h). */
+#include "bench_nets.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -119,16 +120,10 @@ static void begin(builder *b, net *n, clsp_context *ctx, uint64_t seed, char *er
   n->input = new_slot(b);
 }
 
-/* Marks, per slot, the last layer reading it, so the runner frees
- * intermediate tensors as early as possible. */
+/* The network's output slot; frees the host weights after a failure. */
 static int finish(builder *b, int output) {
   net *n = b->n;
   n->output = output;
-  for (int s = 0; s < NET_MAX_SLOTS; s++) n->last_use[s] = -1;
-  for (int i = 0; i < n->n_layers; i++) {
-    n->last_use[n->layers[i].in] = i;
-    if (n->layers[i].in2 >= 0) n->last_use[n->layers[i].in2] = i;
-  }
   if (b->failed) net_free(n);
   return b->failed;
 }

@@ -4,8 +4,8 @@
  * described layer by layer for the reports and run as a clsp_model made
  * with the library's builder (include/clspconv/model.h). Used by clsp
  * bench. */
-#ifndef CLSP_TOOL_NET_H
-#define CLSP_TOOL_NET_H
+#ifndef CLSP_TOOL_BENCH_NETS_H
+#define CLSP_TOOL_BENCH_NETS_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -40,7 +40,6 @@ typedef struct net {
   net_layer layers[NET_MAX_LAYERS];
   int n_layers, n_slots;
   int input, output; /* slots */
-  int last_use[NET_MAX_SLOTS];
   uint64_t rng;      /* splitmix64 state for weights */
   clsp_model *model; /* built at the first forward, for its input's
                                 spatial shape and channels */
