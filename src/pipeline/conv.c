@@ -407,6 +407,24 @@ static int ordered_scatter(const clsp_context *ctx, uint32_t flags) {
 
 /* ---- the epilogue ---- */
 
+clsp_status clsp__check_on_output(clsp_context *ctx, const clsp_rulebook *rb,
+                                  const clsp_weights *w, const clsp_tensor *t,
+                                  const char *name) {
+  if (t->ctx != ctx)
+    return clsp__fail(ctx, CLSP_ERROR_MISMATCH, "%s: created on another context", name);
+  if (t->sites_id != rb->out_sites_id || t->desc.n_sites != rb->info.n_out)
+    return clsp__fail(ctx, CLSP_ERROR_MISMATCH,
+                      "%s: tensor (%zu sites, site set %llu) is not on the rulebook's "
+                      "output sites (%zu sites, site set %llu)",
+                      name, t->desc.n_sites, (unsigned long long)t->sites_id,
+                      rb->info.n_out, (unsigned long long)rb->out_sites_id);
+  if (t->desc.channels != w->c_out)
+    return clsp__fail(ctx, CLSP_ERROR_MISMATCH,
+                      "%s: %zu channels, the weights have c_out = %zu", name,
+                      t->desc.channels, w->c_out);
+  return CLSP_SUCCESS;
+}
+
 static clsp_status epilogue_check(clsp_context *ctx, const clsp_rulebook *rb,
                                   const clsp_weights *w, const clsp_conv_epilogue *ep) {
   if (!ep) return CLSP_SUCCESS;
@@ -416,24 +434,12 @@ static clsp_status epilogue_check(clsp_context *ctx, const clsp_rulebook *rb,
                       (int)ep->activation);
   const clsp_tensor *res = ep->residual;
   if (!res) return CLSP_SUCCESS;
-  if (res->ctx != ctx)
-    return clsp__fail(ctx, CLSP_ERROR_MISMATCH,
-                      "epilogue->residual: tensor of another context");
-  if (res->sites_id != rb->out_sites_id || res->desc.n_sites != rb->info.n_out)
-    return clsp__fail(ctx, CLSP_ERROR_MISMATCH,
-                      "epilogue->residual: not on the conv's output sites (%zu sites, "
-                      "site id %llu; the output has %zu, site id %llu)",
-                      res->desc.n_sites, (unsigned long long)res->sites_id,
-                      rb->info.n_out, (unsigned long long)rb->out_sites_id);
-  if (res->half != w->half)
-    return clsp__fail(ctx, CLSP_ERROR_MISMATCH,
-                      "epilogue->residual: stored as %s, the conv writes %s",
-                      res->half ? "float16" : "float", w->half ? "float16" : "float");
-  if (res->desc.channels != w->c_out)
-    return clsp__fail(ctx, CLSP_ERROR_MISMATCH,
-                      "epilogue->residual: %zu channels, the conv writes %zu",
-                      res->desc.channels, w->c_out);
-  return CLSP_SUCCESS;
+  clsp_status st = clsp__check_on_output(ctx, rb, w, res, "epilogue->residual");
+  if (st == CLSP_SUCCESS && res->half != w->half)
+    st = clsp__fail(ctx, CLSP_ERROR_MISMATCH,
+                    "epilogue->residual: stored as %s, the conv writes %s",
+                    res->half ? "float16" : "float", w->half ? "float16" : "float");
+  return st;
 }
 
 /* The epilogue as elementwise passes over the scattered output (gather ->

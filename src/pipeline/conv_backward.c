@@ -47,19 +47,7 @@ static cl_event *span_ev(span *s, int since_prev) {
 static clsp_status check_grad(clsp_context *ctx, const clsp_rulebook *rb,
                               const clsp_weights *w, const clsp_tensor *d_out) {
   if (!d_out) return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "d_out: NULL");
-  if (d_out->ctx != ctx)
-    return clsp__fail(ctx, CLSP_ERROR_MISMATCH, "d_out: created on another context");
-  if (d_out->sites_id != rb->out_sites_id || d_out->desc.n_sites != rb->info.n_out)
-    return clsp__fail(ctx, CLSP_ERROR_MISMATCH,
-                      "d_out: tensor (%zu sites, site set %llu) is not on the rulebook's "
-                      "output sites (%zu sites, site set %llu)",
-                      d_out->desc.n_sites, (unsigned long long)d_out->sites_id,
-                      rb->info.n_out, (unsigned long long)rb->out_sites_id);
-  if (d_out->desc.channels != w->c_out)
-    return clsp__fail(ctx, CLSP_ERROR_MISMATCH,
-                      "d_out: %zu channels, the weights have c_out = %zu",
-                      d_out->desc.channels, w->c_out);
-  return CLSP_SUCCESS;
+  return clsp__check_on_output(ctx, rb, w, d_out, "d_out");
 }
 
 /* ---- dX ---- */

@@ -14,6 +14,13 @@ struct clsp_weights {
   int half;       /* weights stored as float16 (bias stays float) */
 };
 
+/* t (argument `name` in messages) lies on rb's output sites with w's
+ * c_out channels, in ctx: CLSP_SUCCESS, else CLSP_ERROR_MISMATCH naming
+ * it (a conv's residual, a backward pass's d_out). */
+clsp_status clsp__check_on_output(clsp_context *ctx, const clsp_rulebook *rb,
+                                  const clsp_weights *w, const clsp_tensor *t,
+                                  const char *name);
+
 /* Converts w's weights to float16 storage in place (rounded to nearest,
  * ties to even); w then only serves tensors with half storage. Errors:
  * device memory, OpenCL codes (w unchanged then). */
