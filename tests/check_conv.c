@@ -13,9 +13,49 @@
 
 #define CONV_TOL 1e-5
 
-int ck_clblast_overrides(ck_env *e, int tuned_direct, int all_direct) {
+#define CK_MAX_PARAMS 24
+
+/* "KERNEL:NAME=V,NAME=V,..." (a clblast_tuner_* result; every parameter
+ * of the kernel, as CLBlast requires) applied with
+ * CLBlastOverrideParameters; 1 when malformed or refused. */
+static int override_from_spec(cl_device_id dev, const char *spec) {
+  char buf[1024], kernel[64];
+  const char *names[CK_MAX_PARAMS];
+  size_t values[CK_MAX_PARAMS], n = 0;
+  const char *colon = strchr(spec, ':');
+  if (!colon || (size_t)(colon - spec) >= sizeof kernel || strlen(colon) >= sizeof buf)
+    return 1;
+  memcpy(kernel, spec, (size_t)(colon - spec));
+  kernel[colon - spec] = 0;
+  strcpy(buf, colon + 1);
+  for (char *save = NULL, *t = strtok_r(buf, ",", &save); t && n < CK_MAX_PARAMS;
+       t = strtok_r(NULL, ",", &save)) {
+    char *eq = strchr(t, '='), *end;
+    if (!eq) return 1;
+    *eq = 0;
+    names[n] = t;
+    values[n] = (size_t)strtoull(eq + 1, &end, 10);
+    if (end == eq + 1 || *end) return 1;
+    n++;
+  }
+  if (n == 0) return 1;
+  CLBlastStatusCode s =
+    CLBlastOverrideParameters(dev, kernel, CLBlastPrecisionSingle, n, names, values);
+  printf("CLBlast: %s overridden (%zu parameters): %s\n", kernel, n,
+         s == CLBlastSuccess ? "ok" : "refused");
+  return s != CLBlastSuccess;
+}
+
+int ck_clblast_overrides(ck_env *e, int tuned_direct, int all_direct, const char *spec) {
   cl_device_id dev;
   if (clsp_context_cl(e->ctx, NULL, &dev, NULL) != CLSP_SUCCESS) return 1;
+  /* Several kernels' sets separated by ';'. */
+  char all[2048];
+  if (spec && strlen(spec) >= sizeof all) return 1;
+  if (spec) strcpy(all, spec);
+  for (char *save = NULL, *one = spec ? strtok_r(all, ";", &save) : NULL; one;
+       one = strtok_r(NULL, ";", &save))
+    if (override_from_spec(dev, one)) return 1;
   /* The best XgemmDirect set clblast_tuner_xgemm_direct found on PoCL
    * pthread (AVX-512 EPYC, m 4096, n k 64): an experiment, not a default. */
   if (tuned_direct) {

@@ -16,6 +16,7 @@
  * Usage: checkkernels [--list] [--bench] [--reps N] [--seed S]
  *          [--device SPEC] [--input SCAN.bin | --points N | --small]
  *          [--channels CIN,COUT] [--clblast-tuned-direct] [--clblast-all-direct]
+ *          [--clblast-params KERNEL:NAME=V,...] (a clblast_tuner_* result)
  *          [--tiles 16x4,16x4k2,...] [NAME...]
  * The conv checks run three modes (gather -> GEMM -> scatter with atomic
  * and with ordered scatter, and the fused dataflow); with --bench they are
@@ -160,6 +161,7 @@ typedef struct options {
   const char *device, *input;
   size_t points;
   int list, tuned_direct, all_direct;
+  const char *clblast_params; /* --clblast-params KERNEL:NAME=V,... */
   const char **names;
   int n_names;
 } options;
@@ -169,6 +171,7 @@ static int usage(void) {
           "usage: checkkernels [--list] [--bench] [--reps N] [--seed S] [--device SPEC]\n"
           "         [--input SCAN.bin | --points N | --small] [--channels CIN,COUT]\n"
           "         [--clblast-tuned-direct] [--clblast-all-direct]\n"
+          "         [--clblast-params KERNEL:NAME=V,...[;KERNEL:...]]\n"
           "         [--tiles 16x4,16x4k2,...] [NAME...]\n");
   return 2;
 }
@@ -194,6 +197,8 @@ static int parse(int argc, char **argv, ck_env *e, options *o) {
       e->seed = strtoull(argv[++i], NULL, 10);
     else if (!strcmp(a, "--device"))
       o->device = e->device = argv[++i];
+    else if (!strcmp(a, "--clblast-params"))
+      o->clblast_params = argv[++i];
     else if (!strcmp(a, "--tiles"))
       e->tiles = argv[++i];
     else if (!strcmp(a, "--input"))
@@ -244,7 +249,8 @@ int main(int argc, char **argv) {
   if (!open_context(&e, &o)) {
     fprintf(stderr, "checkkernels: no OpenCL device\n");
     rc = 77;
-  } else if (ck_clblast_overrides(&e, o.tuned_direct, o.all_direct) != 0) {
+  } else if (ck_clblast_overrides(&e, o.tuned_direct, o.all_direct, o.clblast_params) !=
+             0) {
     fprintf(stderr, "checkkernels: CLBlastOverrideParameters failed\n");
     rc = 1;
   } else if (!load_points(&e, o.input, o.points) || !make_input(&e)) {

@@ -43,7 +43,7 @@ double ck_now_ms(void);
 uint64_t ck_next(uint64_t *state);
 float *ck_random_floats(size_t n, uint64_t seed);
 /* CLBlast parameter overrides for GEMM experiments (check_conv.c). */
-int ck_clblast_overrides(ck_env *e, int tuned_direct, int all_direct);
+int ck_clblast_overrides(ck_env *e, int tuned_direct, int all_direct, const char *spec);
 
 /* Layer geometries of the rulebook and conv checks: SubM k3, regular k3
  * s2 p1, transposed k2 s2 (check_sites.c). */
