@@ -50,9 +50,38 @@ static void note_slow_call(clsp_context *ctx, double t0) {
               ctx->caps.device_name, ms / 1000.0);
 }
 
+/* CLBlast 1.5.3's SgemmStridedBatched returns wrong results on its
+ * indirect path (the one it picks above XGEMM_MIN_INDIRECT_SIZE: ~10^9
+ * multiply-adds on PoCL, 128^3-192^3 on some Intel and ARM GPUs in its
+ * database) when B's offset is not 0; plain Sgemm with an offset is right.
+ * Found 2026-12-03: a KITTI SubM 64->64 layer with the indirect kernel
+ * forced gave rel. error 1.08 (tests/meson.build: checkkernels_indirect).
+ * So B (batch x cin x cout floats) is first copied to a buffer of its own
+ * at offset 0; the in-order queue orders the copy, and the pending GEMM
+ * keeps the buffer alive after its release here. */
+static clsp_status b_at_offset_zero(clsp_context *ctx, size_t batch, size_t cin,
+                                    size_t cout, cl_mem b, size_t b_off, cl_mem *out) {
+  size_t bytes = batch * cin * cout * sizeof(float);
+  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, bytes, NULL,
+                                       "GEMM B operand at offset 0", out);
+  if (st != CLSP_SUCCESS) return st;
+  cl_int err = clEnqueueCopyBuffer(ctx->queue, b, *out, b_off * sizeof(float), 0, bytes,
+                                   0, NULL, NULL);
+  if (err == CL_SUCCESS) return CLSP_SUCCESS;
+  clsp__buffer_release(ctx, out);
+  return clsp__cl_fail(ctx, err, "copying the GEMM B operand");
+}
+
 clsp_status clsp__gemm(clsp_context *ctx, size_t rows, size_t cin, size_t cout,
                        size_t batch, cl_mem a, size_t a_off, cl_mem b, size_t b_off,
                        float beta, cl_mem c, size_t c_off, cl_event *ev) {
+  cl_mem b0 = NULL;
+  if (batch > 1 && b_off != 0) {
+    clsp_status st = b_at_offset_zero(ctx, batch, cin, cout, b, b_off, &b0);
+    if (st != CLSP_SUCCESS) return st;
+    b = b0;
+    b_off = 0;
+  }
   CLBlastStatusCode s;
   atomic_store(&clblast_used, 1);
   double t0 = clsp__now_ms();
@@ -66,6 +95,7 @@ clsp_status clsp__gemm(clsp_context *ctx, size_t rows, size_t cin, size_t cout,
                                    cin, rows * cin, b, b_off, cout, cin * cout, beta, c,
                                    c_off, cout, rows * cout, batch, &ctx->queue, ev);
   note_slow_call(ctx, t0);
+  clsp__buffer_release(ctx, &b0);
   if (s != CLBlastSuccess)
     return clsp__fail(ctx, (clsp_status)s,
                       "CLBlastSgemm%s(m = %zu, n = %zu, k = %zu, batch = %zu): %s (%d)",
