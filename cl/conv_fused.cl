@@ -200,3 +200,158 @@ CLSP_FUSED_KERNEL(clsp_conv_fused_16x1, 16, 1, float16, 2)
 CLSP_FUSED_KERNEL(clsp_conv_fused_8x1, 8, 1, float8, 2)
 CLSP_FUSED_KERNEL(clsp_conv_fused_4x1, 4, 1, float4, 2)
 CLSP_FUSED_KERNEL(clsp_conv_fused_1x1, 1, 1, float, 2)
+
+#if !CLSP_HALF_STORAGE
+/* Row tiles (float storage): one work-item owns `rows` consecutive
+ * output rows x V*NB columns and walks the taps in ascending order; at
+ * tap t it takes every row of the tile whose list's next entry is t and
+ * multiplies those input rows with the tap's weights slice, two rows at a
+ * time. The slice (cin x V*NB floats) is then read from memory once per
+ * tile and tap and reused from L1 by every row of the tile, where the
+ * one-row kernels above stream it once per (row, tap): on CPUs that
+ * weight traffic, not the FMAs, bounds them. Two rows share every weight
+ * load (twice the independent FMA chains of one row) without computing
+ * anything for absent neighbours. The partial sums live in y's rows
+ * (written by this work-item only, and in L1 while the tile runs), each
+ * row's sum in the same order as the one-row kernels (taps ascending,
+ * input channels ascending; bias, residual and activation last), so
+ * both give the same bits. */
+#define CLSP_TILE_PAIR(V, NB, T, XA, XB, WT, YA, YB, CIN, COUT)                \
+  {                                                                          \
+    T a0 = LOAD_##V(0, YA), a1 = a0, a2 = a0, a3 = a0;                       \
+    T b0 = LOAD_##V(0, YB), b1 = b0, b2 = b0, b3 = b0;                       \
+    if (NB > 1) { a1 = LOAD_##V(1, YA); b1 = LOAD_##V(1, YB); }              \
+    if (NB > 2) { a2 = LOAD_##V(2, YA); b2 = LOAD_##V(2, YB); }              \
+    if (NB > 3) { a3 = LOAD_##V(3, YA); b3 = LOAD_##V(3, YB); }              \
+    global const float *wk = (WT);                                           \
+    for (uint k = 0; k < (CIN); k++, wk += (COUT)) {                         \
+      T xa = (T)((XA)[k]), xb = (T)((XB)[k]);                                \
+      T w0 = LOAD_##V(0, wk);                                                \
+      a0 = fma(xa, w0, a0);                                                  \
+      b0 = fma(xb, w0, b0);                                                  \
+      if (NB > 1) {                                                          \
+        T w1 = LOAD_##V(1, wk);                                              \
+        a1 = fma(xa, w1, a1);                                                \
+        b1 = fma(xb, w1, b1);                                                \
+      }                                                                      \
+      if (NB > 2) {                                                          \
+        T w2 = LOAD_##V(2, wk);                                              \
+        a2 = fma(xa, w2, a2);                                                \
+        b2 = fma(xb, w2, b2);                                                \
+      }                                                                      \
+      if (NB > 3) {                                                          \
+        T w3 = LOAD_##V(3, wk);                                              \
+        a3 = fma(xa, w3, a3);                                                \
+        b3 = fma(xb, w3, b3);                                                \
+      }                                                                      \
+    }                                                                        \
+    STORE_##V(a0, 0, YA);                                                    \
+    STORE_##V(b0, 0, YB);                                                    \
+    if (NB > 1) { STORE_##V(a1, 1, YA); STORE_##V(b1, 1, YB); }              \
+    if (NB > 2) { STORE_##V(a2, 2, YA); STORE_##V(b2, 2, YB); }              \
+    if (NB > 3) { STORE_##V(a3, 3, YA); STORE_##V(b3, 3, YB); }              \
+  }
+
+#define CLSP_TILE_ONE(V, NB, T, XA, WT, YA, CIN, COUT)                         \
+  {                                                                          \
+    T a0 = LOAD_##V(0, YA), a1 = a0, a2 = a0, a3 = a0;                       \
+    if (NB > 1) a1 = LOAD_##V(1, YA);                                        \
+    if (NB > 2) a2 = LOAD_##V(2, YA);                                        \
+    if (NB > 3) a3 = LOAD_##V(3, YA);                                        \
+    global const float *wk = (WT);                                           \
+    for (uint k = 0; k < (CIN); k++, wk += (COUT))                           \
+      CLSP_FUSED_STEP(V, NB, T, (XA)[k], wk, a0, a1, a2, a3)                 \
+    STORE_##V(a0, 0, YA);                                                    \
+    if (NB > 1) STORE_##V(a1, 1, YA);                                        \
+    if (NB > 2) STORE_##V(a2, 2, YA);                                        \
+    if (NB > 3) STORE_##V(a3, 3, YA);                                        \
+  }
+
+#define CLSP_FUSED_TILE_KERNEL(NAME, V, NB, T)                                \
+  kernel void NAME(                                                          \
+      global const float *x, uint cin, global const float *w, uint cout,     \
+      global const float *bias, uint has_bias, global const uint *offsets,   \
+      global const uint2 *entries, uint n_out, uint col0, uint n_blocks,     \
+      global const float *res, uint has_res, uint act, float alpha,          \
+      global float *y, uint rows) {                                          \
+    size_t gid = get_global_id(0);                                           \
+    uint n_tiles = (n_out + rows - 1) / rows;                                \
+    if (gid >= (size_t)n_tiles * n_blocks) return;                           \
+    uint tile = (uint)(gid / n_blocks);                                      \
+    uint c0 = col0 + (uint)(gid - (size_t)tile * n_blocks) * (V * NB);       \
+    uint r0 = tile * rows, nr = min(rows, n_out - r0);                       \
+    /* Per row: its next entry e, that entry's tap (CLSP_NONE_U32 once the \
+     * row is done) and input row; t is the smallest pending tap. */         \
+    uint cur[CLSP_FUSED_ROWS_MAX], end[CLSP_FUSED_ROWS_MAX];                 \
+    uint tap[CLSP_FUSED_ROWS_MAX], inr[CLSP_FUSED_ROWS_MAX];                 \
+    uint row_of[CLSP_FUSED_ROWS_MAX], in_of[CLSP_FUSED_ROWS_MAX];            \
+    uint t = CLSP_NONE_U32;                                                  \
+    for (uint r = 0; r < nr; r++) {                                          \
+      uint e = offsets[r0 + r], stop = offsets[r0 + r + 1];                  \
+      uint2 te = e < stop ? entries[e] : (uint2)(CLSP_NONE_U32, 0);          \
+      cur[r] = e;                                                            \
+      end[r] = stop;                                                         \
+      tap[r] = te.x;                                                         \
+      inr[r] = te.y;                                                         \
+      t = min(t, te.x);                                                      \
+      global float *yr = y + (size_t)(r0 + r) * cout + c0;                   \
+      for (uint b = 0; b < NB; b++) STORE_##V((T)(0.0f), b, yr);             \
+    }                                                                        \
+    while (t != CLSP_NONE_U32) {                                             \
+      uint n = 0, next = CLSP_NONE_U32;                                      \
+      for (uint r = 0; r < nr; r++) {                                        \
+        if (tap[r] == t) {                                                   \
+          row_of[n] = r0 + r;                                                \
+          in_of[n++] = inr[r];                                               \
+          uint e = ++cur[r];                                                 \
+          uint2 te = e < end[r] ? entries[e] : (uint2)(CLSP_NONE_U32, 0);    \
+          tap[r] = te.x;                                                     \
+          inr[r] = te.y;                                                     \
+        }                                                                    \
+        next = min(next, tap[r]);                                            \
+      }                                                                      \
+      global const float *wt = w + ((size_t)t * cin) * cout + c0;            \
+      uint q = 0;                                                            \
+      for (; q + 1 < n; q += 2) {                                            \
+        global float *ya = y + (size_t)row_of[q] * cout + c0;                \
+        global float *yb = y + (size_t)row_of[q + 1] * cout + c0;            \
+        CLSP_TILE_PAIR(V, NB, T, x + (size_t)in_of[q] * cin,                 \
+                       x + (size_t)in_of[q + 1] * cin, wt, ya, yb, cin, cout) \
+      }                                                                      \
+      if (q < n) {                                                           \
+        global float *ya = y + (size_t)row_of[q] * cout + c0;                \
+        CLSP_TILE_ONE(V, NB, T, x + (size_t)in_of[q] * cin, wt, ya, cin, cout) \
+      }                                                                      \
+      t = next;                                                              \
+    }                                                                        \
+    for (uint r = 0; r < nr; r++) {                                          \
+      size_t y0 = (size_t)(r0 + r) * cout + c0;                              \
+      global float *yr = y + y0;                                             \
+      T a0 = LOAD_##V(0, yr), a1 = a0, a2 = a0, a3 = a0;                     \
+      if (NB > 1) a1 = LOAD_##V(1, yr);                                      \
+      if (NB > 2) a2 = LOAD_##V(2, yr);                                      \
+      if (NB > 3) a3 = LOAD_##V(3, yr);                                      \
+      if (has_bias) {                                                        \
+        global const float *b = bias + c0;                                   \
+        a0 += LOAD_##V(0, b);                                                \
+        if (NB > 1) a1 += LOAD_##V(1, b);                                    \
+        if (NB > 2) a2 += LOAD_##V(2, b);                                    \
+        if (NB > 3) a3 += LOAD_##V(3, b);                                    \
+      }                                                                      \
+      CLSP_FUSED_EPILOGUE(V, NB, T, res + y0, has_res, act, alpha, a0, a1,   \
+                          a2, a3)                                            \
+      STORE_##V(a0, 0, yr);                                                  \
+      if (NB > 1) STORE_##V(a1, 1, yr);                                      \
+      if (NB > 2) STORE_##V(a2, 2, yr);                                      \
+      if (NB > 3) STORE_##V(a3, 3, yr);                                      \
+    }                                                                        \
+  }
+
+CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows16x4, 16, 4, float16)
+CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows16x3, 16, 3, float16)
+CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows16x2, 16, 2, float16)
+CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows16x1, 16, 1, float16)
+CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows8x1, 8, 1, float8)
+CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows4x1, 4, 1, float4)
+CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows1x1, 1, 1, float)
+#endif

@@ -39,6 +39,10 @@
 #define CLSP_AXIS_MAX 8
 #define CLSP_MAP_BATCH 32
 
+/* The most output rows one work-item of the row-tile fused kernels owns
+ * (cl/conv_fused.cl; the tuning record's fused_rows). */
+#define CLSP_FUSED_ROWS_MAX 64
+
 /* Independent fma() chains per work-item of the FMA peak probe
  * (cl/peak.cl; src/pipeline/peak.c counts its FLOPs). */
 #define CLSP_PEAK_CHAINS 12

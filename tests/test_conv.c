@@ -116,13 +116,17 @@ static void test_channel_counts(void **state) {
 
 typedef struct fused_tile {
   const char *name; /* as CLSP_FUSED_TILE spells it */
-  unsigned vec, blocks, ksplit;
+  unsigned vec, blocks, ksplit, rows;
 } fused_tile;
 
+/* One-row tiles, then row tiles: 3 and 5 rows leave a partial last tile
+ * on every grid, 64 is the limit. */
 static const fused_tile TILES[] = {
-  {"16x4", 16, 4, 1},   {"16x4k2", 16, 4, 2}, {"16x3", 16, 3, 1},
-  {"16x3k2", 16, 3, 2}, {"16x2", 16, 2, 1},   {"16x1", 16, 1, 1},
-  {"8x1", 8, 1, 1},     {"4x1", 4, 1, 1},     {"1x1", 1, 1, 1},
+  {"16x4", 16, 4, 1, 1},     {"16x4k2", 16, 4, 2, 1}, {"16x3", 16, 3, 1, 1},
+  {"16x3k2", 16, 3, 2, 1},   {"16x2", 16, 2, 1, 1},   {"16x1", 16, 1, 1, 1},
+  {"8x1", 8, 1, 1, 1},       {"4x1", 4, 1, 1, 1},     {"1x1", 1, 1, 1, 1},
+  {"16x4r32", 16, 4, 1, 32}, {"16x3r5", 16, 3, 1, 5}, {"16x2r3", 16, 2, 1, 3},
+  {"8x1r64", 8, 1, 1, 64},   {"1x1r7", 1, 1, 1, 7},
 };
 
 /* Every fused tile, set in the context's tuning record, on column counts
@@ -139,11 +143,26 @@ static void test_fused_tiles(void **state) {
     t->fused_vec = TILES[i].vec;
     t->fused_blocks = TILES[i].blocks;
     t->fused_ksplit = TILES[i].ksplit;
+    t->fused_rows = TILES[i].rows;
+    t->fused_rows_min_macs = 0; /* row tiles on every slice */
     t->fused = (int)(i & 1);
     /* Small runs: one column count per tile, in rotation. */
     for (size_t j = 0; j < N_OF(couts); j++) {
       if (harness_small() && j != i % N_OF(couts)) continue;
       conv_case c = {REF_SUBM, 3, {3, 3, 3}, {0}, {0}, {0}, 7, couts[j], (int)(i & 1)};
+      /* Row tiles also on strided maps, whose rows read few taps. */
+      if (TILES[i].rows > 1 && (j & 1)) {
+        conv_case strided = {j == 1 ? REF_REGULAR : REF_TRANSPOSED,
+                             3,
+                             {3, 3, 3},
+                             {2, 2, 2},
+                             {1, 1, 1},
+                             {0},
+                             7,
+                             couts[j],
+                             1};
+        c = strided;
+      }
       int32_t grid[4];
       size_t n;
       grid_for(3, grid, &n);
@@ -159,18 +178,30 @@ static void test_fused_tiles(void **state) {
 static void test_fused_tile_env(void **state) {
   (void)state;
   const clsp_tuning *def = &harness_ctx()->tuning;
-  static const char *const values[] = {"8x1", "16x3k2", "16x9", "banana"};
+  static const char *const values[] = {"8x1",     "16x3k2", "16x9",
+                                       "banana",  "16x2r7", "16x4k2r64",
+                                       "16x4r65", "16x4r",  "16x4x"};
   for (size_t i = 0; i < N_OF(values); i++) {
     setenv("CLSP_FUSED_TILE", values[i], 1);
     clsp_context_options o = {0};
     o.device = harness_device_spec();
     clsp_context *ctx = NULL;
     assert_int_equal(clsp_context_create(&o, &ctx), CLSP_SUCCESS);
-    unsigned want_vec = i == 0 ? 8 : i == 1 ? 16 : def->fused_vec;
-    unsigned want_blocks = i == 0 ? 1 : i == 1 ? 3 : def->fused_blocks;
-    assert_int_equal(ctx->tuning.fused_vec, want_vec);
-    assert_int_equal(ctx->tuning.fused_blocks, want_blocks);
-    if (i == 1) assert_int_equal(ctx->tuning.fused_ksplit, 2);
+    /* The valid ones: 0, 1, 4, 5; the others keep the defaults. */
+    static const unsigned want[][4] = {{8, 1, 1, 1}, {16, 3, 2, 1}, {0},
+                                       {0},          {16, 2, 1, 7}, {16, 4, 2, 64},
+                                       {0},          {0},           {0}};
+    const unsigned *w = want[i];
+    if (w[0] == 0) {
+      assert_int_equal(ctx->tuning.fused_vec, def->fused_vec);
+      assert_int_equal(ctx->tuning.fused_blocks, def->fused_blocks);
+      assert_int_equal(ctx->tuning.fused_rows, def->fused_rows);
+    } else {
+      assert_int_equal(ctx->tuning.fused_vec, w[0]);
+      assert_int_equal(ctx->tuning.fused_blocks, w[1]);
+      assert_int_equal(ctx->tuning.fused_ksplit, w[2]);
+      assert_int_equal(ctx->tuning.fused_rows, w[3]);
+    }
     clsp_context_destroy(ctx);
   }
   unsetenv("CLSP_FUSED_TILE");

@@ -149,8 +149,10 @@ static void describe(const clsp_tuning_params *p, char *buf, size_t cap) {
       gemm += !f;
       fused += f;
     }
-  snprintf(buf, cap, "%2ux%u%s %-6s local %u", p->fused_vec, p->fused_blocks,
-           p->fused_ksplit == 2 && p->fused_blocks > 2 ? "k2" : "  ",
+  char rows[16] = "";
+  if (p->fused_rows > 1) snprintf(rows, sizeof rows, "r%u", p->fused_rows);
+  snprintf(buf, cap, "%2ux%u%s%-3s %-6s local %u", p->fused_vec, p->fused_blocks,
+           p->fused_ksplit == 2 && p->fused_blocks > 2 ? "k2" : "  ", rows,
            !gemm    ? "fused"
            : !fused ? "gemm"
                     : "mixed",
@@ -179,11 +181,13 @@ static void all_dataflows(clsp_tuning_params *p, int fused) {
   memset(p->dataflow, CLSP_TUNED_DEFAULT, sizeof p->dataflow);
 }
 
-/* The tiles, fused everywhere. */
+/* The tiles, fused everywhere: {vec, blocks, ksplit, rows}. Row tiles of
+ * 16 to 64 rows first (the CPU default is 16x4r32), then one-row tiles. */
 static int tune_tiles(tuner *t) {
-  static const uint32_t tiles[][3] = {{16, 4, 1}, {16, 4, 2}, {16, 3, 1},
-                                      {16, 3, 2}, {16, 2, 1}, {16, 1, 1},
-                                      {8, 1, 1},  {4, 1, 1},  {1, 1, 1}};
+  static const uint32_t tiles[][4] = {{16, 4, 1, 16}, {16, 4, 1, 32}, {16, 4, 1, 64},
+                                      {16, 2, 1, 32}, {16, 4, 1, 1},  {16, 4, 2, 1},
+                                      {16, 3, 1, 1},  {16, 2, 1, 1},  {16, 1, 1, 1},
+                                      {8, 1, 1, 1},   {1, 1, 1, 1}};
   int n = 1;
   t->c[0].p = t->def;
   for (size_t i = 0; i < sizeof tiles / sizeof tiles[0]; i++, n++) {
@@ -193,6 +197,7 @@ static int tune_tiles(tuner *t) {
     p->fused_vec = tiles[i][0];
     p->fused_blocks = tiles[i][1];
     p->fused_ksplit = tiles[i][2];
+    p->fused_rows = tiles[i][3];
   }
   int best = stage(t, "tile", n);
   if (best < 0) return 1;

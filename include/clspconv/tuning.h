@@ -22,6 +22,10 @@ extern "C" {
  * clsp_tuning_bucket). */
 #define CLSP_TUNING_BUCKETS 4
 
+/* The most output rows per work-item of the fused row tiles
+ * (clsp_tuning_params.fused_rows). */
+#define CLSP_TUNING_ROWS_MAX 64
+
 /* The dataflow of one layer-shape class. */
 typedef enum clsp_tuned_dataflow {
   CLSP_TUNED_DEFAULT = 0, /* the record's fused_default */
@@ -44,6 +48,11 @@ typedef struct clsp_tuning_params {
                             work-group size (capped per kernel) */
   /* [input bucket][output bucket]: a clsp_tuned_dataflow */
   uint8_t dataflow[CLSP_TUNING_BUCKETS][CLSP_TUNING_BUCKETS];
+  /* Last, so that older initialisers keep their meaning. */
+  uint32_t fused_rows;   /* output rows per work-item, 1..CLSP_TUNING_ROWS_MAX: 1 runs the
+                            one-row kernels; more runs row tiles that read
+                            each tap's weights once per tile (float
+                            storage only; float16 storage runs one row) */
 } clsp_tuning_params;
 
 /* The layer-shape bucket (0..3) of a channel count. Infallible. */

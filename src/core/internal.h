@@ -57,12 +57,18 @@ typedef struct clsp_tuning {
   uint8_t dataflow[CLSP_TUNING_BUCKETS][CLSP_TUNING_BUCKETS]; /* per layer
                              class [Cin bucket][Cout bucket]: a
                              clsp_tuned_dataflow (DEFAULT: `fused`) */
-  unsigned fused_vec;    /* widest accumulator vector: 16, 8, 4 or 1 */
-  unsigned fused_blocks; /* vector accumulators per work-item (1..4, vec 16
+  unsigned fused_vec;           /* widest accumulator vector: 16, 8, 4 or 1 */
+  unsigned fused_blocks;        /* vector accumulators per work-item (1..4, vec 16
                              only): one output row x vec*blocks columns */
-  unsigned fused_ksplit; /* 3- and 4-block tiles: 2 = a second accumulator
+  unsigned fused_ksplit;        /* 3- and 4-block tiles: 2 = a second accumulator
                              set for odd input channels, 1 = one set;
                              narrower tiles always split */
+  unsigned fused_rows;          /* output rows per work-item: 1 = the one-row
+                             kernels, 2..CLSP_FUSED_ROWS_MAX = row tiles
+                             (float storage; cl/conv_fused.cl) */
+  unsigned fused_rows_min_macs; /* row tiles only for slices where
+                             cin x columns >= this (src/pipeline/
+                             conv_fused.c); not in the tuning file */
 } clsp_tuning;
 
 struct clsp_context {

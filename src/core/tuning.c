@@ -27,19 +27,26 @@ static int exact_divide(cl_device_id dev) {
   return (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) != 0;
 }
 
-/* CLSP_FUSED_TILE=VxB[k2] (e.g. 16x4k2, 8x1) overrides the fused tile
- * (the tuning file's too), for experiments: vec V (16, 8, 4, 1), B blocks
- * (vec 16 only). Anything else is ignored. */
+/* CLSP_FUSED_TILE=VxB[k2][rR] (e.g. 16x4k2, 8x1, 16x4r32) overrides the
+ * fused tile (the tuning file's too), for experiments: vec V (16, 8, 4,
+ * 1), B blocks (vec 16 only), R output rows per work-item (1..64; without
+ * it, 1). Anything else is ignored. */
 static void fused_tile_from_env(clsp_tuning *t) {
   const char *env = getenv("CLSP_FUSED_TILE");
-  unsigned v = 0, b = 0;
-  char k[4] = "";
-  if (!env || sscanf(env, "%ux%u%3s", &v, &b, k) < 2) return;
-  if ((v != 16 && v != 8 && v != 4 && v != 1) || b < 1 || b > 4 || (v != 16 && b != 1))
+  unsigned v = 0, b = 0, r = 1;
+  int used = 0;
+  if (!env || sscanf(env, "%ux%u%n", &v, &b, &used) < 2) return;
+  const char *rest = env + used;
+  unsigned ks = strncmp(rest, "k2", 2) == 0 ? 2 : 1;
+  if (ks == 2) rest += 2;
+  if (*rest == 'r' && sscanf(rest, "r%u%n", &r, &used) == 1) rest += used;
+  if ((v != 16 && v != 8 && v != 4 && v != 1) || b < 1 || b > 4 || (v != 16 && b != 1) ||
+      r < 1 || r > CLSP_FUSED_ROWS_MAX || *rest != 0)
     return;
   t->fused_vec = v;
   t->fused_blocks = b;
-  t->fused_ksplit = strcmp(k, "k2") == 0 ? 2 : 1;
+  t->fused_ksplit = ks;
+  t->fused_rows = r;
 }
 
 /* Measured on PoCL (docs/performance.md): 1x64 tiles in four float16
@@ -52,6 +59,15 @@ static void fused_defaults(const clsp_device_caps *c, clsp_tuning *t) {
   t->fused_vec = 16;
   t->fused_blocks = 4;
   t->fused_ksplit = 1;
+  /* Row tiles of 32 (docs/performance.md): the one-row kernels stream each
+   * tap's weights once per row, which bounds them on CPUs; on GPUs, whose
+   * fused default is off, the row tile's private arrays would spill. */
+  t->fused_rows = (c->type & CL_DEVICE_TYPE_CPU) ? 32 : 1;
+  /* Per pair, a work-item of a row tile needs at least 64 x 64 multiply-
+   * adds to pay for selecting its rows tap by tap: on PoCL row tiles of 32
+   * ran KITTI's 64->64 layers 1.35-1.39x faster than one row, its 32->32
+   * and 16->16 ones 1.0-2.5x slower. */
+  t->fused_rows_min_macs = 64 * 64;
   memset(t->dataflow, CLSP_TUNED_DEFAULT, sizeof t->dataflow);
 }
 

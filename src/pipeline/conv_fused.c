@@ -192,6 +192,33 @@ static clsp_kernel_id segment_kernel(const col_segment *s) {
   }
 }
 
+/* The row-tile kernel of a slice (fused_rows > 1, float storage): the
+ * same columns per work-item, ksplit does not apply (two rows at a time
+ * already give two independent chains per accumulator). */
+static clsp_kernel_id row_tile_kernel(const col_segment *s) {
+  static const clsp_kernel_id wide[4] = {CLSP_K_CONV_FUSED_ROWS16X1,
+                                         CLSP_K_CONV_FUSED_ROWS16X2,
+                                         CLSP_K_CONV_FUSED_ROWS16X3,
+                                         CLSP_K_CONV_FUSED_ROWS16X4};
+  switch (s->vec) {
+    case 16: return wide[s->blocks - 1];
+    case 8: return CLSP_K_CONV_FUSED_ROWS8X1;
+    case 4: return CLSP_K_CONV_FUSED_ROWS4X1;
+    default: return CLSP_K_CONV_FUSED_ROWS1X1;
+  }
+}
+
+/* Whether a slice runs in row tiles: a row tile selects, per tap, the
+ * rows that read it, work that does not shrink with the channels, so it
+ * pays only where every pair brings the work-item enough multiply-adds
+ * (tuning.fused_rows_min_macs). */
+static int row_tiles_pay(const clsp_tuning *t, cl_uint cin, const col_segment *s) {
+  return t->fused_rows > 1 && cin * s->vec * s->blocks >= t->fused_rows_min_macs;
+}
+
+_Static_assert(CLSP_FUSED_ROWS_MAX == CLSP_TUNING_ROWS_MAX,
+               "cl/shared_defs.h and tuning.h disagree on the row tile limit");
+
 /* The kernels' epilogue arguments (a residual buffer is always bound:
  * the weights stand in, never read, where there is none). */
 typedef struct fused_epilogue {
@@ -219,6 +246,16 @@ static clsp_status run_segment(clsp_context *ctx, const clsp_tensor *in,
   cl_uint cin = (cl_uint)w->c_in, cout = (cl_uint)w->c_out;
   cl_uint has_bias = w->bias != NULL;
   cl_mem bias = has_bias ? w->bias : w->weights; /* not read without bias */
+  cl_uint rows = (cl_uint)ctx->tuning.fused_rows;
+  if (!w->half && row_tiles_pay(&ctx->tuning, cin, s)) {
+    cl_uint n_tiles = (n_out + rows - 1) / rows;
+    return CLSP_RUN(ctx, row_tile_kernel(s), clsp_items((size_t)n_tiles * s->n_blocks), l,
+                    CLSP_A(in->feats), CLSP_A(cin), CLSP_A(w->weights), CLSP_A(cout),
+                    CLSP_A(bias), CLSP_A(has_bias), CLSP_A(rb->fused_offsets),
+                    CLSP_A(rb->fused_entries), CLSP_A(n_out), CLSP_A(s->col0),
+                    CLSP_A(s->n_blocks), CLSP_A(e->res), CLSP_A(e->has_res),
+                    CLSP_A(e->act), CLSP_A(e->alpha), CLSP_A(out), CLSP_A(rows));
+  }
   return CLSP_RUN(ctx, storage_kernel(segment_kernel(s), w->half),
                   clsp_items((size_t)n_out * s->n_blocks), l, CLSP_A(in->feats),
                   CLSP_A(cin), CLSP_A(w->weights), CLSP_A(cout), CLSP_A(bias),
