@@ -88,11 +88,52 @@ kernel void clsp_rb_candidates(global const int *coords, uint n_in, int ndim,
   cand[c] = ok ? clsp_pack(row[0], o, ndim, out_bits) : CLSP_KEY_EMPTY;
 }
 
-/* The same candidates in a CPU shape: one work-item per input row. Each
- * axis's output coordinate and validity are computed once per kernel
- * offset (3 x 3 instead of 27 x 3 for k3 in 3D, no tap decomposition by
- * division), then the taps are walked like an odometer, last axis
- * fastest. The host uses it only when every extent <= CLSP_AXIS_MAX
+/* Per axis a and kernel offset x of the site `row`: the coordinate it
+ * reaches by relation `rel`, already shifted to its place in the packed
+ * key (bits), into part[a][x], and whether it exists, into ok[a][x]; the
+ * batch's part into *base. Every extent <= CLSP_AXIS_MAX (the host checks).
+ * A tap's key is then an OR of ndim table entries (clsp_key_next) instead
+ * of ndim divisions, multiplications and shifts. */
+__attribute__((always_inline)) inline void clsp_key_parts(int rel, global const int *row, int ndim, int4 k, int4 s,
+                           int4 p, int4 d, int4 shape, uint4 bits,
+                           ulong part[4][CLSP_AXIS_MAX], int ok[4][CLSP_AXIS_MAX],
+                           ulong *base) {
+  int kk[4] = {k.s0, k.s1, k.s2, k.s3}, ss[4] = {s.s0, s.s1, s.s2, s.s3};
+  int pp[4] = {p.s0, p.s1, p.s2, p.s3}, dd[4] = {d.s0, d.s1, d.s2, d.s3};
+  int sh[4] = {shape.s0, shape.s1, shape.s2, shape.s3};
+  uint bb[4] = {bits.s0, bits.s1, bits.s2, bits.s3}, shift = 0;
+  for (int a = ndim - 1; a >= 0; a--) {
+    for (int x = 0; x < kk[a]; x++) {
+      ok[a][x] = 1;
+      int y = clsp_axis_reach(rel, row[1 + a], kk[a], ss[a], pp[a], dd[a], x, sh[a],
+                              &ok[a][x]);
+      part[a][x] = ok[a][x] ? (ulong)(uint)y << shift : 0ul;
+    }
+    shift += bb[a];
+  }
+  *base = (ulong)(uint)row[0] << shift;
+}
+
+/* The key of the tap at odometer position ta (or CLSP_KEY_EMPTY), then ta
+ * advanced to the next tap, last axis fastest: taps in row-major order. */
+__attribute__((always_inline)) inline ulong clsp_key_next(int ndim, int4 k, ulong part[4][CLSP_AXIS_MAX],
+                           int ok[4][CLSP_AXIS_MAX], ulong base, int *ta) {
+  int kk[4] = {k.s0, k.s1, k.s2, k.s3}, valid = 1;
+  ulong key = base;
+  for (int a = 0; a < ndim; a++) {
+    valid = valid && ok[a][ta[a]];
+    key |= part[a][ta[a]];
+  }
+  for (int a = ndim - 1; a >= 0; a--) {
+    if (++ta[a] < kk[a]) break;
+    ta[a] = 0;
+  }
+  return valid ? key : CLSP_KEY_EMPTY;
+}
+
+/* The same candidates in a CPU shape: one work-item per input row, the
+ * per-axis tables of clsp_key_parts, the taps walked like an odometer.
+ * The host uses it only when every extent <= CLSP_AXIS_MAX
  * (shared_defs.h). */
 kernel void clsp_rb_candidates_rows(global const int *coords, uint n_in, int ndim,
                                     int kind, uint kvol, int4 k, int4 s, int4 p,
@@ -100,31 +141,14 @@ kernel void clsp_rb_candidates_rows(global const int *coords, uint n_in, int ndi
                                     global ulong *cand) {
   uint i = get_global_id(0);
   if (i >= n_in) return;
-  int kk[4] = {k.s0, k.s1, k.s2, k.s3}, ss[4] = {s.s0, s.s1, s.s2, s.s3};
-  int pp[4] = {p.s0, p.s1, p.s2, p.s3}, dd[4] = {d.s0, d.s1, d.s2, d.s3};
-  int os[4] = {out_shape.s0, out_shape.s1, out_shape.s2, out_shape.s3};
   int rel = kind == CLSP_KIND_REGULAR ? CLSP_REACH_DOWN : CLSP_REACH_UP;
   global const int *row = coords + (size_t)i * (size_t)(1 + ndim);
-  int yv[4][CLSP_AXIS_MAX], okv[4][CLSP_AXIS_MAX];
-  for (int a = 0; a < ndim; a++)
-    for (int ta = 0; ta < kk[a]; ta++) {
-      okv[a][ta] = 1;
-      yv[a][ta] = clsp_axis_reach(rel, row[1 + a], kk[a], ss[a], pp[a], dd[a], ta, os[a],
-                                  &okv[a][ta]);
-    }
-  int ta[4] = {0, 0, 0, 0}, o[4] = {0, 0, 0, 0};
+  ulong part[4][CLSP_AXIS_MAX], base;
+  int okv[4][CLSP_AXIS_MAX], ta[4] = {0, 0, 0, 0};
+  clsp_key_parts(rel, row, ndim, k, s, p, d, out_shape, out_bits, part, okv, &base);
   global ulong *out = cand + (size_t)i * kvol;
   for (uint t = 0; t < kvol; t++) {
-    int ok = 1;
-    for (int a = 0; a < ndim; a++) {
-      ok = ok && okv[a][ta[a]];
-      o[a] = yv[a][ta[a]];
-    }
-    out[t] = ok ? clsp_pack(row[0], o, ndim, out_bits) : CLSP_KEY_EMPTY;
-    for (int a = ndim - 1; a >= 0; a--) { /* next tap: last axis fastest */
-      if (++ta[a] < kk[a]) break;
-      ta[a] = 0;
-    }
+    out[t] = clsp_key_next(ndim, k, part, okv, base, ta);
   }
 }
 
@@ -169,21 +193,15 @@ kernel void clsp_rb_map(global const int *out_coords, uint n_out, int ndim,
                 : CLSP_NONE_U32;
 }
 
-/* The input key tap t of output site `row` reads, or CLSP_KEY_EMPTY. */
-inline ulong clsp_map_key(int rel, global const int *row, int ndim, uint t, int4 k, int4 s,
-                          int4 p, int4 d, int4 in_shape, uint4 in_bits) {
-  int x[4] = {0, 0, 0, 0};
-  int ok = clsp_tap_reach(rel, row, ndim, t, k, s, p, d, in_shape, x);
-  return ok ? clsp_pack(row[0], x, ndim, in_bits) : CLSP_KEY_EMPTY;
-}
-
-/* The input row of key `key` whose first probe read `seen` (CLSP_HASH64:
- * the slot's key, loaded ahead), or CLSP_NONE_U32. */
+/* The input row of key `key` whose first probe, at its slot, read the key
+ * `seen` and the value `val` (CLSP_HASH64: both loaded ahead), or
+ * CLSP_NONE_U32. */
 inline uint clsp_map_lookup(global const ulong *slot_keys, global const uint *slot_vals,
-                            global const ulong *in_keys, uint mask, ulong key, ulong seen) {
+                            global const ulong *in_keys, uint mask, ulong key, ulong seen,
+                            uint val) {
   if (key == CLSP_KEY_EMPTY) return CLSP_NONE_U32;
 #if CLSP_HASH64
-  if (seen == key) return slot_vals[clsp_hash_slot(key, mask)];
+  if (seen == key) return val;
   if (seen == CLSP_KEY_EMPTY) return CLSP_NONE_U32;
 #endif
   return clsp_hash_find(slot_keys, slot_vals, in_keys, mask, key);
@@ -211,21 +229,29 @@ kernel void clsp_rb_map_rows(global const int *out_coords, uint n_out, int ndim,
   if (o >= n_out) return;
   global const int *row = out_coords + (size_t)o * (size_t)(1 + ndim);
   int rel = clsp_map_rel(kind);
+  ulong part[4][CLSP_AXIS_MAX], base;
+  int okv[4][CLSP_AXIS_MAX], ta[4] = {0, 0, 0, 0};
+  clsp_key_parts(rel, row, ndim, k, s, p, d, in_shape, in_bits, part, okv, &base);
   ulong key[CLSP_MAP_BATCH], seen[CLSP_MAP_BATCH];
+  uint val[CLSP_MAP_BATCH];
   uint centre = kvol / 2, t_end = mirror ? centre + 1 : kvol;
   for (uint t0 = 0; t0 < t_end; t0 += CLSP_MAP_BATCH) {
     uint nb = min((uint)CLSP_MAP_BATCH, t_end - t0);
-    for (uint j = 0; j < nb; j++)
-      key[j] = clsp_map_key(rel, row, ndim, t0 + j, k, s, p, d, in_shape, in_bits);
-    for (uint j = 0; j < nb; j++)
+    for (uint j = 0; j < nb; j++) key[j] = clsp_key_next(ndim, k, part, okv, base, ta);
+    /* The first probe's key and value together: a hit's value then
+     * arrives with its key instead of one miss later. */
+    for (uint j = 0; j < nb; j++) {
 #if CLSP_HASH64
-      seen[j] = key[j] == CLSP_KEY_EMPTY ? CLSP_KEY_EMPTY
-                                         : slot_keys[clsp_hash_slot(key[j], mask)];
+      uint h = clsp_hash_slot(key[j], mask);
+      seen[j] = key[j] == CLSP_KEY_EMPTY ? CLSP_KEY_EMPTY : slot_keys[h];
+      val[j] = slot_vals[h];
 #else
       seen[j] = CLSP_KEY_EMPTY;
+      val[j] = CLSP_NONE_U32;
 #endif
+    }
     for (uint j = 0; j < nb; j++) {
-      uint v = clsp_map_lookup(slot_keys, slot_vals, in_keys, mask, key[j], seen[j]);
+      uint v = clsp_map_lookup(slot_keys, slot_vals, in_keys, mask, key[j], seen[j], val[j]);
       sel[(size_t)(t0 + j) * n_out + o] = v;
       if (mirror && t0 + j < centre && v != CLSP_NONE_U32)
         sel[(size_t)(kvol - 1 - t0 - j) * n_out + v] = o;

@@ -330,6 +330,7 @@ static clsp_status map_gather(build *b, cl_mem sel, uint32_t n_mat) {
   /* CPU devices: one work-item per output row (cl/rulebook.cl says why),
    * submanifold maps looked up up to the centre tap and mirrored. */
   int rows = clsp__row_kernels(ctx);
+  for (int a = 0; a < g.ndim; a++) rows = rows && g.k.s[a] <= CLSP_AXIS_MAX;
   cl_uint mirror = rows && rb->info.kind == CLSP_CONV_SUBMANIFOLD;
   clsp_arg a[17] = {CLSP_A(rb->out_coords),
                     CLSP_A(n_out),
