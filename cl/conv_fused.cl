@@ -205,13 +205,14 @@ CLSP_FUSED_KERNEL(clsp_conv_fused_1x1, 1, 1, float, 2)
 /* Row tiles (float storage): one work-item owns `rows` consecutive
  * output rows x V*NB columns and walks the taps in ascending order; at
  * tap t it takes every row of the tile whose list's next entry is t and
- * multiplies those input rows with the tap's weights slice, two rows at a
- * time. The slice (cin x V*NB floats) is then read from memory once per
+ * multiplies those input rows with the tap's weights slice, four rows at
+ * a time (Q4: 16x4 tiles, for AVX-512's 32 registers), then two, then
+ * one. The slice (cin x V*NB floats) is then read from memory once per
  * tile and tap and reused from L1 by every row of the tile, where the
  * one-row kernels above stream it once per (row, tap): on CPUs that
- * weight traffic, not the FMAs, bounds them. Two rows share every weight
- * load (twice the independent FMA chains of one row) without computing
- * anything for absent neighbours. The partial sums live in y's rows
+ * weight traffic, not the FMAs, bounds them. Rows processed together
+ * share every weight load (two or four times the independent FMA chains
+ * of one row) without computing anything for absent neighbours. The partial sums live in y's rows
  * (written by this work-item only, and in L1 while the tile runs), each
  * row's sum in the same order as the one-row kernels (taps ascending,
  * input channels ascending; bias, residual and activation last), so
@@ -267,7 +268,54 @@ CLSP_FUSED_KERNEL(clsp_conv_fused_1x1, 1, 1, float, 2)
     if (NB > 3) STORE_##V(a3, 3, YA);                                        \
   }
 
-#define CLSP_FUSED_TILE_KERNEL(NAME, V, NB, T)                                \
+/* Four rows at a time: four sets of NB accumulators (16 vectors for a
+ * 16x4 tile, for AVX-512's 32 registers), each weight vector used by four
+ * independent FMA chains. */
+#define CLSP_TILE_QUAD_ROW(V, NB, T, XR, A0, A1, A2, A3, W0, W1, W2, W3, K)    \
+  {                                                                          \
+    T xr = (T)((XR)[K]);                                                     \
+    A0 = fma(xr, W0, A0);                                                    \
+    if (NB > 1) A1 = fma(xr, W1, A1);                                        \
+    if (NB > 2) A2 = fma(xr, W2, A2);                                        \
+    if (NB > 3) A3 = fma(xr, W3, A3);                                        \
+  }
+
+#define CLSP_TILE_LOAD_ACC(V, NB, T, YR, A0, A1, A2, A3)                      \
+  T A0 = LOAD_##V(0, YR), A1 = A0, A2 = A0, A3 = A0;                         \
+  if (NB > 1) A1 = LOAD_##V(1, YR);                                          \
+  if (NB > 2) A2 = LOAD_##V(2, YR);                                          \
+  if (NB > 3) A3 = LOAD_##V(3, YR);
+
+#define CLSP_TILE_STORE_ACC(V, NB, YR, A0, A1, A2, A3)                        \
+  STORE_##V(A0, 0, YR);                                                      \
+  if (NB > 1) STORE_##V(A1, 1, YR);                                          \
+  if (NB > 2) STORE_##V(A2, 2, YR);                                          \
+  if (NB > 3) STORE_##V(A3, 3, YR);
+
+#define CLSP_TILE_QUAD(V, NB, T, XA, XB, XC, XD, WT, YA, YB, YC, YD, CIN, COUT) \
+  {                                                                          \
+    CLSP_TILE_LOAD_ACC(V, NB, T, YA, a0, a1, a2, a3)                         \
+    CLSP_TILE_LOAD_ACC(V, NB, T, YB, b0, b1, b2, b3)                         \
+    CLSP_TILE_LOAD_ACC(V, NB, T, YC, c0_, c1_, c2_, c3_)                     \
+    CLSP_TILE_LOAD_ACC(V, NB, T, YD, d0, d1, d2, d3)                         \
+    global const float *wk = (WT);                                           \
+    for (uint k = 0; k < (CIN); k++, wk += (COUT)) {                         \
+      T w0 = LOAD_##V(0, wk), w1 = w0, w2 = w0, w3 = w0;                     \
+      if (NB > 1) w1 = LOAD_##V(1, wk);                                      \
+      if (NB > 2) w2 = LOAD_##V(2, wk);                                      \
+      if (NB > 3) w3 = LOAD_##V(3, wk);                                      \
+      CLSP_TILE_QUAD_ROW(V, NB, T, XA, a0, a1, a2, a3, w0, w1, w2, w3, k)    \
+      CLSP_TILE_QUAD_ROW(V, NB, T, XB, b0, b1, b2, b3, w0, w1, w2, w3, k)    \
+      CLSP_TILE_QUAD_ROW(V, NB, T, XC, c0_, c1_, c2_, c3_, w0, w1, w2, w3, k) \
+      CLSP_TILE_QUAD_ROW(V, NB, T, XD, d0, d1, d2, d3, w0, w1, w2, w3, k)    \
+    }                                                                        \
+    CLSP_TILE_STORE_ACC(V, NB, YA, a0, a1, a2, a3)                           \
+    CLSP_TILE_STORE_ACC(V, NB, YB, b0, b1, b2, b3)                           \
+    CLSP_TILE_STORE_ACC(V, NB, YC, c0_, c1_, c2_, c3_)                       \
+    CLSP_TILE_STORE_ACC(V, NB, YD, d0, d1, d2, d3)                           \
+  }
+
+#define CLSP_FUSED_TILE_KERNEL(NAME, V, NB, T, Q4)                                \
   kernel void NAME(                                                          \
       global const float *x, uint cin, global const float *w, uint cout,     \
       global const float *bias, uint has_bias, global const uint *offsets,   \
@@ -312,6 +360,17 @@ CLSP_FUSED_KERNEL(clsp_conv_fused_1x1, 1, 1, float, 2)
       }                                                                      \
       global const float *wt = w + ((size_t)t * cin) * cout + c0;            \
       uint q = 0;                                                            \
+      for (; Q4 && q + 3 < n; q += 4) {                                      \
+        global float *ya = y + (size_t)row_of[q] * cout + c0;                \
+        global float *yb = y + (size_t)row_of[q + 1] * cout + c0;            \
+        global float *yc = y + (size_t)row_of[q + 2] * cout + c0;            \
+        global float *yd = y + (size_t)row_of[q + 3] * cout + c0;            \
+        CLSP_TILE_QUAD(V, NB, T, x + (size_t)in_of[q] * cin,                 \
+                       x + (size_t)in_of[q + 1] * cin,                       \
+                       x + (size_t)in_of[q + 2] * cin,                       \
+                       x + (size_t)in_of[q + 3] * cin, wt, ya, yb, yc, yd,   \
+                       cin, cout)                                            \
+      }                                                                      \
       for (; q + 1 < n; q += 2) {                                            \
         global float *ya = y + (size_t)row_of[q] * cout + c0;                \
         global float *yb = y + (size_t)row_of[q + 1] * cout + c0;            \
@@ -347,11 +406,11 @@ CLSP_FUSED_KERNEL(clsp_conv_fused_1x1, 1, 1, float, 2)
     }                                                                        \
   }
 
-CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows16x4, 16, 4, float16)
-CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows16x3, 16, 3, float16)
-CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows16x2, 16, 2, float16)
-CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows16x1, 16, 1, float16)
-CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows8x1, 8, 1, float8)
-CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows4x1, 4, 1, float4)
-CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows1x1, 1, 1, float)
+CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows16x4, 16, 4, float16, 1)
+CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows16x3, 16, 3, float16, 0)
+CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows16x2, 16, 2, float16, 0)
+CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows16x1, 16, 1, float16, 0)
+CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows8x1, 8, 1, float8, 0)
+CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows4x1, 4, 1, float4, 0)
+CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows1x1, 1, 1, float, 0)
 #endif

@@ -71,6 +71,10 @@ static void test_caps_probe(void **state) {
   assert_true(c->max_alloc_bytes > 0 && c->max_alloc_bytes <= c->global_mem_bytes);
   assert_true(c->local_mem_bytes > 0);
   assert_true(strstr(c->device_version, "OpenCL") != NULL);
+  /* The native float vector width is a power of two (1 .. 16 on the devices
+   * here; OpenCL allows 0 only for double and half). */
+  assert_true(c->native_float_width >= 1 && c->native_float_width <= 64 &&
+              (c->native_float_width & (c->native_float_width - 1)) == 0);
   /* 64-bit atomics agree with the extension string. */
   cl_device_id dev;
   assert_int_equal(clsp_context_cl(harness_ctx(), NULL, &dev, NULL), CLSP_SUCCESS);

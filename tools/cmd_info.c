@@ -24,10 +24,10 @@ static void print_device(const clsp_device_info *d, int selected) {
   printf("      type %s, %s, OpenCL C %d.%d, driver %s\n", type_name(c->type),
          c->device_version, c->opencl_c_major, c->opencl_c_minor, c->driver_version);
   printf(
-    "      compute units %u, max work-group %zu, global memory %.1f GiB "
-    "(largest allocation %.1f GiB)\n",
-    c->compute_units, c->max_work_group_size, (double)c->global_mem_bytes / (1 << 30),
-    (double)c->max_alloc_bytes / (1 << 30));
+    "      compute units %u, max work-group %zu, native float vector %u, global memory "
+    "%.1f GiB (largest allocation %.1f GiB)\n",
+    c->compute_units, c->max_work_group_size, c->native_float_width,
+    (double)c->global_mem_bytes / (1 << 30), (double)c->max_alloc_bytes / (1 << 30));
   printf("      local memory %llu KiB (%s)\n",
          (unsigned long long)(c->local_mem_bytes >> 10),
          c->local_mem_dedicated ? "dedicated" : "emulated in global");

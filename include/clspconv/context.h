@@ -33,6 +33,9 @@ typedef struct clsp_device_caps {
   uint32_t compute_units;
   uint64_t global_mem_bytes;
   uint64_t max_alloc_bytes;
+  uint32_t native_float_width; /* CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT: floats
+                                  per native vector register (PoCL: 16 with
+                                  AVX-512, 8 with AVX2) */
 } clsp_device_caps;
 
 /* One device as the OpenCL platforms list it. */

@@ -102,6 +102,9 @@ static void probe_limits(cl_device_id d, clsp_device_caps *c) {
     c->max_work_group_size = sz;
   if (clGetDeviceInfo(d, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof ui, &ui, NULL) == CL_SUCCESS)
     c->compute_units = ui;
+  if (clGetDeviceInfo(d, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT, sizeof ui, &ui, NULL) ==
+      CL_SUCCESS)
+    c->native_float_width = ui;
   if (clGetDeviceInfo(d, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof u, &u, NULL) == CL_SUCCESS)
     c->global_mem_bytes = u;
   if (clGetDeviceInfo(d, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof u, &u, NULL) == CL_SUCCESS)

@@ -59,10 +59,15 @@ static void fused_defaults(const clsp_device_caps *c, clsp_tuning *t) {
   t->fused_vec = 16;
   t->fused_blocks = 4;
   t->fused_ksplit = 1;
-  /* Row tiles of 32 (docs/performance.md): the one-row kernels stream each
-   * tap's weights once per row, which bounds them on CPUs; on GPUs, whose
-   * fused default is off, the row tile's private arrays would spill. */
-  t->fused_rows = (c->type & CL_DEVICE_TYPE_CPU) ? 32 : 1;
+  /* Row tiles of 32 (docs/performance.md) on CPUs with 512-bit vectors:
+   * the one-row kernels stream each tap's weights once per row, which
+   * bounds them there, and a 16x4 row tile's four rows of accumulators
+   * need AVX-512's 32 registers (16 float16 = 32 of AVX2's 16 ymm: it would
+   * spill, as the 8x16 tiles of cpu-kernels.md did, so AVX2 keeps one
+   * row until `clsp tune` measures otherwise). GPUs: the row tile's
+   * private arrays are a CPU shape. */
+  int wide = (c->type & CL_DEVICE_TYPE_CPU) && c->native_float_width >= 16;
+  t->fused_rows = wide ? 32 : 1;
   /* Per pair, a work-item of a row tile needs at least 64 x 64 multiply-
    * adds to pay for selecting its rows tap by tap: on PoCL row tiles of 32
    * ran KITTI's 64->64 layers 1.35-1.39x faster than one row, its 32->32
