@@ -68,11 +68,13 @@ static void fused_defaults(const clsp_device_caps *c, clsp_tuning *t) {
    * private arrays are a CPU shape. */
   int wide = (c->type & CL_DEVICE_TYPE_CPU) && c->native_float_width >= 16;
   t->fused_rows = wide ? 32 : 1;
-  /* Per pair, a work-item of a row tile needs at least 64 x 64 multiply-
-   * adds to pay for selecting its rows tap by tap: on PoCL row tiles of 32
-   * ran KITTI's 64->64 layers 1.35-1.39x faster than one row, its 32->32
-   * and 16->16 ones 1.0-2.5x slower. */
-  t->fused_rows_min_macs = 64 * 64;
+  /* Per pair, a work-item of a row tile needs enough multiply-adds to pay
+   * for selecting its rows tap by tap. On PoCL (docs/performance.md) row
+   * tiles of 32 ran KITTI's 64->64 layers (4096 per pair) 1.5-1.6x faster
+   * than one row, the 32-column slice of a 96->96 SubM layer (3072) 3-18%
+   * faster, a 32->64 regular layer (2048) 0-20% slower, 32->32 (1024) and
+   * 16->16 layers 1.2-2.5x slower. */
+  t->fused_rows_min_macs = 3072;
   memset(t->dataflow, CLSP_TUNED_DEFAULT, sizeof t->dataflow);
 }
 
