@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Elementwise feature operations (ReLU, residual add, concatenation,
- * per-channel affine). One work-item per value. ReLU, add and concat read
+/* Elementwise feature operations (ReLU, residual add, per-channel
+ * affine; concatenation is a rectangular buffer copy, src/pipeline/ops.c).
+ * One work-item per value. ReLU and add read
  * and write features in the program's storage (float, or float16 in the
  * half-storage build: vec.clh); the affine is float only. */
 
@@ -15,20 +16,6 @@ kernel void clsp_ew_add(global STORE_T *a, global const STORE_T *b, uint n,
   if (i >= n) return;
   float s = SLOAD_1(i, a) + SLOAD_1(i, b);
   SSTORE_1(relu ? fmax(s, 0.0f) : s, i, a);
-}
-
-/* out row r = [a row r (ca values), b row r (cb values)]. */
-kernel void clsp_ew_concat(global const STORE_T *a, global const STORE_T *b,
-                           uint rows, uint ca, uint cb, global STORE_T *out) {
-  uint i = get_global_id(0);
-  uint w = ca + cb;
-  if (i >= rows * w) return;
-  /* c from r without '%': Oclgrind's uninitialized-value checker cannot
-   * run the 'freeze' LLVM inserts when it pairs a division and a
-   * remainder of the same operands. */
-  uint r = i / w, c = i - r * w;
-  float v = c < ca ? SLOAD_1(r * ca + c, a) : SLOAD_1(r * cb + (c - ca), b);
-  SSTORE_1(v, i, out);
 }
 
 /* x[r, c] = x[r, c] * scale[c] + shift[c]. */

@@ -262,7 +262,9 @@ kernel void clsp_vox_scan_add(global uint *out, global const uint *sums,
 inline void vox_site(global int *coords, uint r, int batch, ulong key,
                      uint d1, uint d2) {
   coords[4 * r + 0] = batch;
-  /* Remainders as a - q * d, not '%': see clsp_ew_concat (Oclgrind). */
+  /* Remainders as a - q * d, not '%': Oclgrind's uninitialized-value
+   * checker cannot run the 'freeze' LLVM inserts when it pairs a division
+   * and a remainder of the same operands. */
   ulong q = key / d2, a0 = q / d1;
   coords[4 * r + 1] = (int)a0;
   coords[4 * r + 2] = (int)(q - a0 * d1);

@@ -83,6 +83,46 @@ static void test_scale_shift(void **state) {
   clsp_tensor_destroy(t);
 }
 
+/* Concatenation of different widths, both ways round: a (3 channels) and
+ * w = concat(a, a) scaled per channel (6 distinct channels), so every
+ * output column has its own expected value: each must equal its source
+ * value bit for bit. */
+static void test_concat_widths(void **state) {
+  (void)state;
+  uint64_t seed = harness_seed() + 17;
+  size_t n = sites(), ca = 3, cw = 6;
+  float *ha;
+  clsp_context *ctx = harness_ctx();
+  clsp_tensor *a = make(n, ca, seed, &ha), *w = NULL, *aw = NULL, *wa = NULL;
+  assert_int_equal(clsp_concat(ctx, a, a, &w, NULL), CLSP_SUCCESS);
+  float sc[6] = {1, 2, 3, -1, -2, -3}, sh[6] = {10, 20, 30, 40, 50, 60};
+  assert_int_equal(clsp_scale_shift(ctx, w, sc, sh, NULL), CLSP_SUCCESS);
+  double ms = -1.0;
+  assert_int_equal(clsp_concat(ctx, a, w, &aw, &ms), CLSP_SUCCESS);
+  assert_true(ms >= 0.0);
+  assert_int_equal(clsp_concat(ctx, w, a, &wa, NULL), CLSP_SUCCESS);
+  float *haw = feats_of(aw, n * (ca + cw)), *hwa = feats_of(wa, n * (ca + cw));
+  float *hw = feats_of(w, n * cw); /* a copy must give these bits */
+  for (size_t r = 0; r < n; r++)
+    for (size_t k = 0; k < cw; k++) {
+      float wk = hw[r * cw + k];
+      for (size_t j = 0; j < ca; j++) {
+        HARNESS_CHECK(haw[r * (ca + cw) + j] == ha[r * ca + j], seed);
+        HARNESS_CHECK(hwa[r * (ca + cw) + cw + j] == ha[r * ca + j], seed);
+      }
+      HARNESS_CHECK(haw[r * (ca + cw) + ca + k] == wk, seed);
+      HARNESS_CHECK(hwa[r * (ca + cw) + k] == wk, seed);
+    }
+  free(haw);
+  free(hwa);
+  free(hw);
+  free(ha);
+  clsp_tensor_destroy(a);
+  clsp_tensor_destroy(w);
+  clsp_tensor_destroy(aw);
+  clsp_tensor_destroy(wa);
+}
+
 /* concat(a, a) is on a's sites, so add(x, y) works between it and another
  * concat(a, a): that gives two distinct tensors on the same sites. */
 static void test_concat_and_add(void **state) {
@@ -192,9 +232,8 @@ static void test_arguments(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_relu),
-    cmocka_unit_test(test_scale_shift),
-    cmocka_unit_test(test_concat_and_add),
+    cmocka_unit_test(test_relu),           cmocka_unit_test(test_scale_shift),
+    cmocka_unit_test(test_concat_and_add), cmocka_unit_test(test_concat_widths),
     cmocka_unit_test(test_arguments),
   };
   return HARNESS_RUN("ops", tests, 1);

@@ -66,7 +66,6 @@ typedef enum clsp_program_id {
   X(FILL_BIAS, SCATTER, clsp_fill_bias)                                                  \
   X(EW_RELU, ELEMENTWISE, clsp_ew_relu)                                                  \
   X(EW_ADD, ELEMENTWISE, clsp_ew_add)                                                    \
-  X(EW_CONCAT, ELEMENTWISE, clsp_ew_concat)                                              \
   X(EW_SCALE_SHIFT, ELEMENTWISE, clsp_ew_scale_shift)                                    \
   X(DENSE_SCATTER, DENSE, clsp_dense_scatter)                                            \
   X(DENSE_PERMUTE, DENSE, clsp_dense_permute)                                            \
@@ -148,7 +147,6 @@ typedef enum clsp_program_id {
   X(H_CONV_FUSED_1X1, CONV_FUSED_HALF, clsp_conv_fused_1x1)                              \
   X(H_EW_RELU, ELEMENTWISE_HALF, clsp_ew_relu)                                           \
   X(H_EW_ADD, ELEMENTWISE_HALF, clsp_ew_add)                                             \
-  X(H_EW_CONCAT, ELEMENTWISE_HALF, clsp_ew_concat)                                       \
   X(H_EW_SIGMOID, DENSE_HALF, clsp_ew_sigmoid)                                           \
   X(H_EW_LEAKY_RELU, DENSE_HALF, clsp_ew_leaky_relu)                                     \
   X(H_DENSE_SCATTER, DENSE_HALF, clsp_dense_scatter)
