@@ -302,6 +302,12 @@ static int run_all(clsp_context *ctx, const conv_args *a, const conv_inputs *in)
   int ok = totals != NULL;
   progress p; /* with --repeat R > 1: each run and the running median */
   progress_begin(&p, "clsp conv", "layer", 0, a->repeat, a->repeat < 2);
+  /* With R > 1, one untimed run first (first-use work, caches, the
+   * device's threads), as clsp bench does: medians after a warm-up. */
+  if (ok && a->repeat > 1) {
+    ok = run_once(ctx, a, in, w, &r);
+    if (ok) run_free(&r);
+  }
   for (int i = 0; ok && i < a->repeat; i++) {
     if (i > 0) run_free(&r);
     progress_pass_start(&p, i);

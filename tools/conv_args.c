@@ -28,6 +28,8 @@ static const char usage[] =
   "           [first dim of W, the rest flattened]; DB [Cout]\n"
   "  --merge-duplicates: rows of --coords with equal coordinates become one\n"
   "           site (features summed, or the first row's kept); default: refused\n"
+  "  --repeat R: R timed runs (rulebook built each time); with R > 1 one untimed\n"
+  "           warm-up run first, and --stats gives their median\n"
   "  --stats -: the JSON to stdout. Exit status: 0 ok, 1 failure, 2 usage error.\n";
 
 /* Parses "a,b,c" into up to `cap` ints >= min; returns the count. */
