@@ -134,11 +134,17 @@ __attribute__((always_inline)) inline ulong clsp_key_next(int ndim, int4 k, ulon
 /* The same candidates in a CPU shape: one work-item per input row, the
  * per-axis tables of clsp_key_parts, the taps walked like an odometer.
  * The host uses it only when every extent <= CLSP_AXIS_MAX
- * (shared_defs.h). */
+ * (shared_defs.h). Row i owns `stride` slots from i * stride. With
+ * stride == kvol, slot t is tap t (CLSP_KEY_EMPTY where it reaches
+ * nothing). With stride < kvol (a regular conv reaches at most that many
+ * outputs from one input: rulebook.c, valid_taps_bound) the valid
+ * candidates are packed, in tap order, their taps in ctap, and the rest of
+ * the row is CLSP_KEY_EMPTY: a k3 s2 layer writes 8 slots per row, not
+ * 27, and every later pass reads 8. */
 kernel void clsp_rb_candidates_rows(global const int *coords, uint n_in, int ndim,
                                     int kind, uint kvol, int4 k, int4 s, int4 p,
                                     int4 d, int4 out_shape, uint4 out_bits,
-                                    global ulong *cand) {
+                                    global ulong *cand, global uint *ctap, uint stride) {
   uint i = get_global_id(0);
   if (i >= n_in) return;
   int rel = kind == CLSP_KIND_REGULAR ? CLSP_REACH_DOWN : CLSP_REACH_UP;
@@ -146,10 +152,21 @@ kernel void clsp_rb_candidates_rows(global const int *coords, uint n_in, int ndi
   ulong part[4][CLSP_AXIS_MAX], base;
   int okv[4][CLSP_AXIS_MAX], ta[4] = {0, 0, 0, 0};
   clsp_key_parts(rel, row, ndim, k, s, p, d, out_shape, out_bits, part, okv, &base);
-  global ulong *out = cand + (size_t)i * kvol;
-  for (uint t = 0; t < kvol; t++) {
-    out[t] = clsp_key_next(ndim, k, part, okv, base, ta);
+  global ulong *out = cand + (size_t)i * stride;
+  if (stride == kvol) {
+    for (uint t = 0; t < kvol; t++) out[t] = clsp_key_next(ndim, k, part, okv, base, ta);
+    return;
   }
+  global uint *taps = ctap + (size_t)i * stride;
+  uint j = 0;
+  for (uint t = 0; t < kvol; t++) {
+    ulong key = clsp_key_next(ndim, k, part, okv, base, ta);
+    if (key != CLSP_KEY_EMPTY && j < stride) {
+      out[j] = key;
+      taps[j++] = t;
+    }
+  }
+  for (; j < stride; j++) out[j] = CLSP_KEY_EMPTY;
 }
 
 /* out_keys[j] = cand[first[j]] (the de-duplicated candidates). */
@@ -260,25 +277,28 @@ kernel void clsp_rb_map_rows(global const int *out_coords, uint n_out, int ndim,
 }
 
 /* Regular / transposed map in a CPU shape, scatter-style: one work-item
- * per input row i walks its candidates (clsp_rb_candidates*, index
- * i * kvol + t); a valid one names output key c, the output hash gives
+ * per input row i walks its candidates (clsp_rb_candidates_rows: its
+ * `stride` slots, packed with their taps in ctap when stride < kvol); a
+ * valid one names output key c, the output hash gives
  * its row o, and sel[t * n_out + o] = i. The same matrix as clsp_rb_map
  * (input i reaches o through tap t exactly when o reads i through t),
  * with one lookup per pair instead of one per (output row, tap). Every
  * (tap, out row) has at most one input row, so each entry is written at
  * most once; the host fills sel with CLSP_NONE_U32 first. */
-kernel void clsp_rb_map_scatter(global const ulong *cand, uint n_in, uint kvol, uint n_out,
+kernel void clsp_rb_map_scatter(global const ulong *cand, global const uint *ctap,
+                                uint stride, uint n_in, uint kvol, uint n_out,
                                 global const ulong *slot_keys,
                                 global const uint *slot_vals, uint mask,
                                 global const ulong *out_keys, global uint *sel) {
   uint i = get_global_id(0);
   if (i >= n_in) return;
-  global const ulong *c = cand + (size_t)i * kvol;
-  for (uint t = 0; t < kvol; t++) {
-    ulong key = c[t];
+  global const ulong *c = cand + (size_t)i * stride;
+  for (uint j = 0; j < stride; j++) {
+    ulong key = c[j];
     uint o = key == CLSP_KEY_EMPTY
                  ? CLSP_NONE_U32
                  : clsp_hash_find(slot_keys, slot_vals, out_keys, mask, key);
+    uint t = stride == kvol ? j : ctap[(size_t)i * stride + j];
     if (o != CLSP_NONE_U32) sel[(size_t)t * n_out + o] = i;
   }
 }

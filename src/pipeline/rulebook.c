@@ -40,7 +40,8 @@ typedef struct build {
   /* Scatter-style map (CPU shape, regular/transposed): the candidates and
    * the sorted output keys with their hash, kept from output_sites. */
   int scatter_map;
-  cl_mem cand, out_keys;
+  cl_mem cand, cand_taps, out_keys;
+  uint32_t cand_stride; /* candidate slots per input row (kvol, or packed) */
   clsp_hash out_hash;
 } build;
 
@@ -226,19 +227,39 @@ static uint32_t valid_taps_bound(const clsp_rulebook *rb) {
   return (uint32_t)taps;
 }
 
-/* The candidate kernel: CPU devices one work-item per input row where the
- * extents allow (CLSP_AXIS_MAX), else one per (input row, tap). */
-static clsp_status candidates(build *b, const geom_args *g, cl_int4 os, cl_uint4 ob,
-                              cl_mem cand) {
-  clsp_context *ctx = b->ctx;
-  uint32_t n_in = (uint32_t)b->rb->info.n_in, n_cand = n_in * g->kvol;
+/* Whether the row-shaped (CPU) candidate kernel and scatter-style map
+ * run: CPU devices, every extent within CLSP_AXIS_MAX. */
+static int candidate_rows(clsp_context *ctx, const geom_args *g) {
   int rows = clsp__row_kernels(ctx);
   for (int a = 0; a < g->ndim; a++) rows = rows && g->k.s[a] <= CLSP_AXIS_MAX;
-  return CLSP_RUN(ctx, rows ? CLSP_K_RB_CANDIDATES_ROWS : CLSP_K_RB_CANDIDATES,
-                  clsp_items(rows ? n_in : n_cand), b->ev, CLSP_A(b->in->coords),
-                  CLSP_A(n_in), CLSP_A(g->ndim), CLSP_A(g->kind), CLSP_A(g->kvol),
-                  CLSP_A(g->k), CLSP_A(g->s), CLSP_A(g->p), CLSP_A(g->d), CLSP_A(os),
-                  CLSP_A(ob), CLSP_A(cand));
+  return rows;
+}
+
+/* The candidate kernel into b->cand (n_in x b->cand_stride keys): CPU
+ * devices one work-item per input row, packed where fewer taps than kvol
+ * can be valid (b->cand_taps holds their taps), else one work-item per
+ * (input row, tap). */
+static clsp_status candidates(build *b, const geom_args *g, cl_int4 os, cl_uint4 ob) {
+  clsp_context *ctx = b->ctx;
+  uint32_t n_in = (uint32_t)b->rb->info.n_in, n_cand = n_in * b->cand_stride;
+  clsp_status st = CLSP_SUCCESS;
+  if (!candidate_rows(ctx, g))
+    return CLSP_RUN(ctx, CLSP_K_RB_CANDIDATES, clsp_items(n_cand), b->ev,
+                    CLSP_A(b->in->coords), CLSP_A(n_in), CLSP_A(g->ndim), CLSP_A(g->kind),
+                    CLSP_A(g->kvol), CLSP_A(g->k), CLSP_A(g->s), CLSP_A(g->p),
+                    CLSP_A(g->d), CLSP_A(os), CLSP_A(ob), CLSP_A(b->cand));
+  if (b->cand_stride < g->kvol)
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_cand * 4, NULL,
+                             "candidate taps", &b->cand_taps);
+  /* Unpacked rows never read the taps: the keys stand in. */
+  cl_mem taps = b->cand_taps ? b->cand_taps : b->cand;
+  if (st == CLSP_SUCCESS)
+    st = CLSP_RUN(ctx, CLSP_K_RB_CANDIDATES_ROWS, clsp_items(n_in), b->ev,
+                  CLSP_A(b->in->coords), CLSP_A(n_in), CLSP_A(g->ndim), CLSP_A(g->kind),
+                  CLSP_A(g->kvol), CLSP_A(g->k), CLSP_A(g->s), CLSP_A(g->p), CLSP_A(g->d),
+                  CLSP_A(os), CLSP_A(ob), CLSP_A(b->cand), CLSP_A(taps),
+                  CLSP_A(b->cand_stride));
+  return st;
 }
 
 /* Regular / transposed: output sites in ascending key order. */
@@ -252,17 +273,20 @@ static clsp_status output_sites(build *b) {
   geom_args g = geom_of(rb);
   cl_int4 os = i4(rb->info.out_shape);
   cl_uint4 ob = u4(b->out_ks.bits);
-  cl_mem cand = NULL, keys = NULL;
+  cl_mem keys = NULL;
+  uint32_t valid = valid_taps_bound(rb);
+  b->cand_stride = candidate_rows(ctx, &g) ? valid : g.kvol;
+  n_cand = n_in * b->cand_stride;
   clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_cand * 8, NULL,
-                                       "candidate keys", &cand);
-  if (st == CLSP_SUCCESS) st = candidates(b, &g, os, ob, cand);
-  uint32_t max_valid = n_in * valid_taps_bound(rb); /* <= n_cand */
+                                       "candidate keys", &b->cand);
+  if (st == CLSP_SUCCESS) st = candidates(b, &g, os, ob);
+  uint32_t max_valid = n_in * valid; /* <= n_cand */
   if (st == CLSP_SUCCESS)
-    st = unique_candidates(b, cand, n_cand, max_valid, &keys, &n_out);
-  if (b->scatter_map)
-    b->cand = cand; /* for the map; released with the build */
-  else
-    clsp__buffer_release(ctx, &cand);
+    st = unique_candidates(b, b->cand, n_cand, max_valid, &keys, &n_out);
+  if (!b->scatter_map) { /* else kept for the map; released with the build */
+    clsp__buffer_release(ctx, &b->cand);
+    clsp__buffer_release(ctx, &b->cand_taps);
+  }
   if (st == CLSP_SUCCESS)
     st = clsp__radix_sort(ctx, &keys, NULL, n_out, b->out_ks.total_bits, b->ev);
   size_t row_bytes = (size_t)(1 + rb->info.ndim) * 4;
@@ -362,12 +386,14 @@ static clsp_status map_scatter(build *b, cl_mem sel, uint32_t n_mat) {
   clsp_context *ctx = b->ctx;
   cl_uint n_in = (cl_uint)b->rb->info.n_in, kvol = (cl_uint)b->rb->info.kernel_volume;
   cl_uint n_out = (cl_uint)b->rb->info.n_out, mask;
-  clsp_arg a[9] = {CLSP_A(b->cand), CLSP_A(n_in), CLSP_A(kvol), CLSP_A(n_out)};
-  clsp__hash_args(&b->out_hash, a + 4, &mask);
-  a[8] = (clsp_arg)CLSP_A(sel);
+  cl_mem taps = b->cand_taps ? b->cand_taps : b->cand; /* unread when unpacked */
+  clsp_arg a[11] = {CLSP_A(b->cand), CLSP_A(taps), CLSP_A(b->cand_stride),
+                    CLSP_A(n_in),    CLSP_A(kvol), CLSP_A(n_out)};
+  clsp__hash_args(&b->out_hash, a + 6, &mask);
+  a[10] = (clsp_arg)CLSP_A(sel);
   clsp_status st = clsp__fill_u32(ctx, sel, CLSP_NONE_U32, 0, n_mat, b->ev);
   if (st == CLSP_SUCCESS)
-    st = CLSP_RUN_ARRAY(ctx, CLSP_K_RB_MAP_SCATTER, clsp_items(n_in), b->ev, a, 9);
+    st = CLSP_RUN_ARRAY(ctx, CLSP_K_RB_MAP_SCATTER, clsp_items(n_in), b->ev, a, 11);
   return st;
 }
 
@@ -465,8 +491,10 @@ static clsp_status build_all(build *b) {
                                &rb->pair_out);
     return st;
   }
-  /* CPU devices: regular / transposed maps scatter-style (map_scatter). */
-  b->scatter_map = clsp__row_kernels(b->ctx) && rb->info.kind != CLSP_CONV_SUBMANIFOLD;
+  /* CPU devices: regular / transposed maps scatter-style (map_scatter),
+   * from the row-shaped candidates. */
+  geom_args g = geom_of(rb);
+  b->scatter_map = candidate_rows(b->ctx, &g) && rb->info.kind != CLSP_CONV_SUBMANIFOLD;
   st = input_hash(b);
   if (st == CLSP_SUCCESS && rb->info.kind != CLSP_CONV_SUBMANIFOLD) st = output_sites(b);
   if (st == CLSP_SUCCESS) st = kernel_map(b);
@@ -495,7 +523,9 @@ clsp_status clsp_rulebook_build(clsp_context *ctx, clsp_conv_kind kind,
   int32_t oshape[CLSP_MAX_DIMS];
   clsp_status st = check_geometry(ctx, kind, geometry, in->desc.ndim, &kvol);
   if (st == CLSP_SUCCESS) st = out_shape_of(ctx, kind, geometry, &in->desc, oshape);
-  build b = {ctx, in, NULL, {0}, {0}, NULL, {0}, NULL, 0, NULL, NULL, {0}};
+  build b = {0};
+  b.ctx = ctx;
+  b.in = in;
   if (st == CLSP_SUCCESS)
     st = clsp__keyspec(ctx, in->desc.ndim, in->desc.shape, in->desc.batch_size, "in",
                        &b.in_ks);
@@ -518,6 +548,7 @@ clsp_status clsp_rulebook_build(clsp_context *ctx, clsp_conv_kind kind,
   clsp__hash_release(ctx, &b.out_hash);
   clsp__buffer_release(ctx, &b.out_keys);
   clsp__buffer_release(ctx, &b.cand);
+  clsp__buffer_release(ctx, &b.cand_taps);
   if (st != CLSP_SUCCESS) {
     clsp_rulebook_destroy(b.rb);
     return st;
