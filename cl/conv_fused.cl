@@ -129,6 +129,27 @@ kernel void clsp_fused_fill_map(global const uint *sel, uint n_out, uint kvol,
     }                                                                        \
   }
 
+/* The end of every fused kernel for one (row, column block): + the bias,
+ * the epilogue, the store at y + Y0. Reads the kernel's own parameters
+ * (bias, has_bias, c0, res, has_res, act, alpha, y) by name. */
+#define CLSP_FUSED_FINISH(V, NB, T, Y0, A0, A1, A2, A3)                        \
+  {                                                                          \
+    if (has_bias) {                                                          \
+      global const float *b_ = bias + c0;                                    \
+      A0 += LOAD_##V(0, b_);                                                 \
+      if (NB > 1) A1 += LOAD_##V(1, b_);                                     \
+      if (NB > 2) A2 += LOAD_##V(2, b_);                                     \
+      if (NB > 3) A3 += LOAD_##V(3, b_);                                     \
+    }                                                                        \
+    CLSP_FUSED_EPILOGUE(V, NB, T, res + (Y0), has_res, act, alpha, A0, A1,   \
+                        A2, A3)                                              \
+    global STORE_T *y_ = y + (Y0);                                           \
+    SSTORE_##V(A0, 0, y_);                                                   \
+    if (NB > 1) SSTORE_##V(A1, 1, y_);                                       \
+    if (NB > 2) SSTORE_##V(A2, 2, y_);                                       \
+    if (NB > 3) SSTORE_##V(A3, 3, y_);                                       \
+  }
+
 /* y[row][c0 .. c0 + NB*V) for the work-item's (row, block): blocks of
  * NB*V columns start at col0, n_blocks of them per row. NB <= 4; the
  * accumulators past NB are dead code the compiler removes. KS = 2 keeps a
@@ -171,21 +192,7 @@ kernel void clsp_fused_fill_map(global const uint *sel, uint n_out, uint kvol,
       if (NB > 2) a2 += b2;                                                  \
       if (NB > 3) a3 += b3;                                                  \
     }                                                                        \
-    if (has_bias) {                                                          \
-      global const float *b = bias + c0;                                     \
-      a0 += LOAD_##V(0, b);                                                  \
-      if (NB > 1) a1 += LOAD_##V(1, b);                                      \
-      if (NB > 2) a2 += LOAD_##V(2, b);                                      \
-      if (NB > 3) a3 += LOAD_##V(3, b);                                      \
-    }                                                                        \
-    size_t y0 = (size_t)row * cout + c0;                                     \
-    CLSP_FUSED_EPILOGUE(V, NB, T, res + y0, has_res, act, alpha, a0, a1, a2, \
-                        a3)                                                  \
-    global STORE_T *yr = y + y0;                                             \
-    SSTORE_##V(a0, 0, yr);                                                   \
-    if (NB > 1) SSTORE_##V(a1, 1, yr);                                       \
-    if (NB > 2) SSTORE_##V(a2, 2, yr);                                       \
-    if (NB > 3) SSTORE_##V(a3, 3, yr);                                       \
+    CLSP_FUSED_FINISH(V, NB, T, (size_t)row * cout + c0, a0, a1, a2, a3)     \
   }
 
 /* Tiles of up to two float16 accumulators per set always split k (at
@@ -212,74 +219,11 @@ CLSP_FUSED_KERNEL(clsp_conv_fused_1x1, 1, 1, float, 2)
  * one-row kernels above stream it once per (row, tap): on CPUs that
  * weight traffic, not the FMAs, bounds them. Rows processed together
  * share every weight load (two or four times the independent FMA chains
- * of one row) without computing anything for absent neighbours. The partial sums live in y's rows
- * (written by this work-item only, and in L1 while the tile runs), each
- * row's sum in the same order as the one-row kernels (taps ascending,
- * input channels ascending; bias, residual and activation last), so
- * both give the same bits. */
-#define CLSP_TILE_PAIR(V, NB, T, XA, XB, WT, YA, YB, CIN, COUT)                \
-  {                                                                          \
-    T a0 = LOAD_##V(0, YA), a1 = a0, a2 = a0, a3 = a0;                       \
-    T b0 = LOAD_##V(0, YB), b1 = b0, b2 = b0, b3 = b0;                       \
-    if (NB > 1) { a1 = LOAD_##V(1, YA); b1 = LOAD_##V(1, YB); }              \
-    if (NB > 2) { a2 = LOAD_##V(2, YA); b2 = LOAD_##V(2, YB); }              \
-    if (NB > 3) { a3 = LOAD_##V(3, YA); b3 = LOAD_##V(3, YB); }              \
-    global const float *wk = (WT);                                           \
-    for (uint k = 0; k < (CIN); k++, wk += (COUT)) {                         \
-      T xa = (T)((XA)[k]), xb = (T)((XB)[k]);                                \
-      T w0 = LOAD_##V(0, wk);                                                \
-      a0 = fma(xa, w0, a0);                                                  \
-      b0 = fma(xb, w0, b0);                                                  \
-      if (NB > 1) {                                                          \
-        T w1 = LOAD_##V(1, wk);                                              \
-        a1 = fma(xa, w1, a1);                                                \
-        b1 = fma(xb, w1, b1);                                                \
-      }                                                                      \
-      if (NB > 2) {                                                          \
-        T w2 = LOAD_##V(2, wk);                                              \
-        a2 = fma(xa, w2, a2);                                                \
-        b2 = fma(xb, w2, b2);                                                \
-      }                                                                      \
-      if (NB > 3) {                                                          \
-        T w3 = LOAD_##V(3, wk);                                              \
-        a3 = fma(xa, w3, a3);                                                \
-        b3 = fma(xb, w3, b3);                                                \
-      }                                                                      \
-    }                                                                        \
-    STORE_##V(a0, 0, YA);                                                    \
-    STORE_##V(b0, 0, YB);                                                    \
-    if (NB > 1) { STORE_##V(a1, 1, YA); STORE_##V(b1, 1, YB); }              \
-    if (NB > 2) { STORE_##V(a2, 2, YA); STORE_##V(b2, 2, YB); }              \
-    if (NB > 3) { STORE_##V(a3, 3, YA); STORE_##V(b3, 3, YB); }              \
-  }
-
-#define CLSP_TILE_ONE(V, NB, T, XA, WT, YA, CIN, COUT)                         \
-  {                                                                          \
-    T a0 = LOAD_##V(0, YA), a1 = a0, a2 = a0, a3 = a0;                       \
-    if (NB > 1) a1 = LOAD_##V(1, YA);                                        \
-    if (NB > 2) a2 = LOAD_##V(2, YA);                                        \
-    if (NB > 3) a3 = LOAD_##V(3, YA);                                        \
-    global const float *wk = (WT);                                           \
-    for (uint k = 0; k < (CIN); k++, wk += (COUT))                           \
-      CLSP_FUSED_STEP(V, NB, T, (XA)[k], wk, a0, a1, a2, a3)                 \
-    STORE_##V(a0, 0, YA);                                                    \
-    if (NB > 1) STORE_##V(a1, 1, YA);                                        \
-    if (NB > 2) STORE_##V(a2, 2, YA);                                        \
-    if (NB > 3) STORE_##V(a3, 3, YA);                                        \
-  }
-
-/* Four rows at a time: four sets of NB accumulators (16 vectors for a
- * 16x4 tile, for AVX-512's 32 registers), each weight vector used by four
- * independent FMA chains. */
-#define CLSP_TILE_QUAD_ROW(V, NB, T, XR, A0, A1, A2, A3, W0, W1, W2, W3, K)    \
-  {                                                                          \
-    T xr = (T)((XR)[K]);                                                     \
-    A0 = fma(xr, W0, A0);                                                    \
-    if (NB > 1) A1 = fma(xr, W1, A1);                                        \
-    if (NB > 2) A2 = fma(xr, W2, A2);                                        \
-    if (NB > 3) A3 = fma(xr, W3, A3);                                        \
-  }
-
+ * of one row) without computing anything for absent neighbours. The
+ * partial sums live in y's rows (written by this work-item only, and in
+ * L1 while the tile runs), each row's sum in the same order as the
+ * one-row kernels (taps ascending, input channels ascending; bias,
+ * residual and activation last), so both give the same bits. */
 #define CLSP_TILE_LOAD_ACC(V, NB, T, YR, A0, A1, A2, A3)                      \
   T A0 = LOAD_##V(0, YR), A1 = A0, A2 = A0, A3 = A0;                         \
   if (NB > 1) A1 = LOAD_##V(1, YR);                                          \
@@ -292,6 +236,49 @@ CLSP_FUSED_KERNEL(clsp_conv_fused_1x1, 1, 1, float, 2)
   if (NB > 2) STORE_##V(A2, 2, YR);                                          \
   if (NB > 3) STORE_##V(A3, 3, YR);
 
+/* One row's step k: x[K] times the loaded weight vectors W0..W3 into its
+ * accumulators. */
+#define CLSP_TILE_ROW_STEP(V, NB, T, XR, A0, A1, A2, A3, W0, W1, W2, W3, K)    \
+  {                                                                          \
+    T xr = (T)((XR)[K]);                                                     \
+    A0 = fma(xr, W0, A0);                                                    \
+    if (NB > 1) A1 = fma(xr, W1, A1);                                        \
+    if (NB > 2) A2 = fma(xr, W2, A2);                                        \
+    if (NB > 3) A3 = fma(xr, W3, A3);                                        \
+  }
+
+#define CLSP_TILE_WEIGHTS(V, NB, T, WK, W0, W1, W2, W3)                        \
+  T W0 = LOAD_##V(0, WK), W1 = W0, W2 = W0, W3 = W0;                         \
+  if (NB > 1) W1 = LOAD_##V(1, WK);                                          \
+  if (NB > 2) W2 = LOAD_##V(2, WK);                                          \
+  if (NB > 3) W3 = LOAD_##V(3, WK);
+
+#define CLSP_TILE_PAIR(V, NB, T, XA, XB, WT, YA, YB, CIN, COUT)                \
+  {                                                                          \
+    CLSP_TILE_LOAD_ACC(V, NB, T, YA, a0, a1, a2, a3)                         \
+    CLSP_TILE_LOAD_ACC(V, NB, T, YB, b0, b1, b2, b3)                         \
+    global const float *wk = (WT);                                           \
+    for (uint k = 0; k < (CIN); k++, wk += (COUT)) {                         \
+      CLSP_TILE_WEIGHTS(V, NB, T, wk, w0, w1, w2, w3)                        \
+      CLSP_TILE_ROW_STEP(V, NB, T, XA, a0, a1, a2, a3, w0, w1, w2, w3, k)    \
+      CLSP_TILE_ROW_STEP(V, NB, T, XB, b0, b1, b2, b3, w0, w1, w2, w3, k)    \
+    }                                                                        \
+    CLSP_TILE_STORE_ACC(V, NB, YA, a0, a1, a2, a3)                           \
+    CLSP_TILE_STORE_ACC(V, NB, YB, b0, b1, b2, b3)                           \
+  }
+
+#define CLSP_TILE_ONE(V, NB, T, XA, WT, YA, CIN, COUT)                         \
+  {                                                                          \
+    CLSP_TILE_LOAD_ACC(V, NB, T, YA, a0, a1, a2, a3)                         \
+    global const float *wk = (WT);                                           \
+    for (uint k = 0; k < (CIN); k++, wk += (COUT))                           \
+      CLSP_FUSED_STEP(V, NB, T, (XA)[k], wk, a0, a1, a2, a3)                 \
+    CLSP_TILE_STORE_ACC(V, NB, YA, a0, a1, a2, a3)                           \
+  }
+
+/* Four rows at a time: four sets of NB accumulators (16 vectors for a
+ * 16x4 tile, for AVX-512's 32 registers), each weight vector used by four
+ * independent FMA chains. */
 #define CLSP_TILE_QUAD(V, NB, T, XA, XB, XC, XD, WT, YA, YB, YC, YD, CIN, COUT) \
   {                                                                          \
     CLSP_TILE_LOAD_ACC(V, NB, T, YA, a0, a1, a2, a3)                         \
@@ -300,14 +287,11 @@ CLSP_FUSED_KERNEL(clsp_conv_fused_1x1, 1, 1, float, 2)
     CLSP_TILE_LOAD_ACC(V, NB, T, YD, d0, d1, d2, d3)                         \
     global const float *wk = (WT);                                           \
     for (uint k = 0; k < (CIN); k++, wk += (COUT)) {                         \
-      T w0 = LOAD_##V(0, wk), w1 = w0, w2 = w0, w3 = w0;                     \
-      if (NB > 1) w1 = LOAD_##V(1, wk);                                      \
-      if (NB > 2) w2 = LOAD_##V(2, wk);                                      \
-      if (NB > 3) w3 = LOAD_##V(3, wk);                                      \
-      CLSP_TILE_QUAD_ROW(V, NB, T, XA, a0, a1, a2, a3, w0, w1, w2, w3, k)    \
-      CLSP_TILE_QUAD_ROW(V, NB, T, XB, b0, b1, b2, b3, w0, w1, w2, w3, k)    \
-      CLSP_TILE_QUAD_ROW(V, NB, T, XC, c0_, c1_, c2_, c3_, w0, w1, w2, w3, k) \
-      CLSP_TILE_QUAD_ROW(V, NB, T, XD, d0, d1, d2, d3, w0, w1, w2, w3, k)    \
+      CLSP_TILE_WEIGHTS(V, NB, T, wk, w0, w1, w2, w3)                        \
+      CLSP_TILE_ROW_STEP(V, NB, T, XA, a0, a1, a2, a3, w0, w1, w2, w3, k)    \
+      CLSP_TILE_ROW_STEP(V, NB, T, XB, b0, b1, b2, b3, w0, w1, w2, w3, k)    \
+      CLSP_TILE_ROW_STEP(V, NB, T, XC, c0_, c1_, c2_, c3_, w0, w1, w2, w3, k) \
+      CLSP_TILE_ROW_STEP(V, NB, T, XD, d0, d1, d2, d3, w0, w1, w2, w3, k)    \
     }                                                                        \
     CLSP_TILE_STORE_ACC(V, NB, YA, a0, a1, a2, a3)                           \
     CLSP_TILE_STORE_ACC(V, NB, YB, b0, b1, b2, b3)                           \
@@ -385,24 +369,8 @@ CLSP_FUSED_KERNEL(clsp_conv_fused_1x1, 1, 1, float, 2)
     }                                                                        \
     for (uint r = 0; r < nr; r++) {                                          \
       size_t y0 = (size_t)(r0 + r) * cout + c0;                              \
-      global float *yr = y + y0;                                             \
-      T a0 = LOAD_##V(0, yr), a1 = a0, a2 = a0, a3 = a0;                     \
-      if (NB > 1) a1 = LOAD_##V(1, yr);                                      \
-      if (NB > 2) a2 = LOAD_##V(2, yr);                                      \
-      if (NB > 3) a3 = LOAD_##V(3, yr);                                      \
-      if (has_bias) {                                                        \
-        global const float *b = bias + c0;                                   \
-        a0 += LOAD_##V(0, b);                                                \
-        if (NB > 1) a1 += LOAD_##V(1, b);                                    \
-        if (NB > 2) a2 += LOAD_##V(2, b);                                    \
-        if (NB > 3) a3 += LOAD_##V(3, b);                                    \
-      }                                                                      \
-      CLSP_FUSED_EPILOGUE(V, NB, T, res + y0, has_res, act, alpha, a0, a1,   \
-                          a2, a3)                                            \
-      STORE_##V(a0, 0, yr);                                                  \
-      if (NB > 1) STORE_##V(a1, 1, yr);                                      \
-      if (NB > 2) STORE_##V(a2, 2, yr);                                      \
-      if (NB > 3) STORE_##V(a3, 3, yr);                                      \
+      CLSP_TILE_LOAD_ACC(V, NB, T, y + y0, a0, a1, a2, a3)                   \
+      CLSP_FUSED_FINISH(V, NB, T, y0, a0, a1, a2, a3)                        \
     }                                                                        \
   }
 
