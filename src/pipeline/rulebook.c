@@ -40,6 +40,9 @@ typedef struct build {
   /* Scatter-style map (CPU shape, regular/transposed): the candidates and
    * the sorted output keys with their hash, kept from output_sites. */
   int scatter_map;
+  /* Submanifold 1x..x1 kernel: output row o reads input row o (the sites
+   * are the same and unique), no hash needed. */
+  int identity_map;
   cl_mem cand, cand_taps, out_keys;
   uint32_t cand_stride; /* candidate slots per input row (kvol, or packed) */
   clsp_hash out_hash;
@@ -397,6 +400,13 @@ static clsp_status map_scatter(build *b, cl_mem sel, uint32_t n_mat) {
   return st;
 }
 
+/* The identity map of a submanifold conv with kernel volume 1. */
+static clsp_status map_identity(build *b, cl_mem sel) {
+  cl_uint n = (cl_uint)b->rb->info.n_out, zero = 0;
+  return CLSP_RUN(b->ctx, CLSP_K_IOTA_U32, clsp_items(n), b->ev, CLSP_A(sel),
+                  CLSP_A(zero), CLSP_A(n));
+}
+
 /* The [tap][out row] map, then the pairs and (fused dataflow by default)
  * the fused conv's pair list from it. */
 static clsp_status kernel_map(build *b) {
@@ -409,7 +419,9 @@ static clsp_status kernel_map(build *b) {
   cl_mem sel = NULL;
   clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_mat * 4, NULL,
                                        "map matrix", &sel);
-  if (st == CLSP_SUCCESS && b->scatter_map)
+  if (st == CLSP_SUCCESS && b->identity_map)
+    st = map_identity(b, sel);
+  else if (st == CLSP_SUCCESS && b->scatter_map)
     st = map_scatter(b, sel, n_mat);
   else if (st == CLSP_SUCCESS)
     st = map_gather(b, sel, n_mat);
@@ -429,8 +441,9 @@ static clsp_status input_hash(build *b) {
   if (st == CLSP_SUCCESS && bad != CLSP_NONE_U32)
     return clsp__fail(b->ctx, CLSP_ERROR_OUT_OF_RANGE,
                       "in: coords row %u lies outside the tensor's shape or batch", bad);
-  /* The scatter-style map looks up output keys, not input ones. */
-  if (st == CLSP_SUCCESS && !b->scatter_map)
+  /* The scatter-style map looks up output keys, not input ones; the
+   * identity map nothing. */
+  if (st == CLSP_SUCCESS && !b->scatter_map && !b->identity_map)
     st = clsp__hash_build(b->ctx, b->in_keys, n, &b->in_hash, b->ev);
   return st;
 }
@@ -495,6 +508,7 @@ static clsp_status build_all(build *b) {
    * from the row-shaped candidates. */
   geom_args g = geom_of(rb);
   b->scatter_map = candidate_rows(b->ctx, &g) && rb->info.kind != CLSP_CONV_SUBMANIFOLD;
+  b->identity_map = rb->info.kind == CLSP_CONV_SUBMANIFOLD && rb->info.kernel_volume == 1;
   st = input_hash(b);
   if (st == CLSP_SUCCESS && rb->info.kind != CLSP_CONV_SUBMANIFOLD) st = output_sites(b);
   if (st == CLSP_SUCCESS) st = kernel_map(b);
