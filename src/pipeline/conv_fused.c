@@ -193,8 +193,8 @@ static clsp_kernel_id segment_kernel(const col_segment *s) {
 }
 
 /* The row-tile kernel of a slice (fused_rows > 1, float storage): the
- * same columns per work-item, ksplit does not apply (two rows at a time
- * already give two independent chains per accumulator). */
+ * same columns per work-item; ksplit does not apply (two or four rows at
+ * a time already give as many independent chains per weight vector). */
 static clsp_kernel_id row_tile_kernel(const col_segment *s) {
   static const clsp_kernel_id wide[4] = {CLSP_K_CONV_FUSED_ROWS16X1,
                                          CLSP_K_CONV_FUSED_ROWS16X2,
