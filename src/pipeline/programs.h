@@ -106,13 +106,13 @@ typedef enum clsp_program_id {
   X(CONV_FUSED_8X1, CONV_FUSED, clsp_conv_fused_8x1)                                     \
   X(CONV_FUSED_4X1, CONV_FUSED, clsp_conv_fused_4x1)                                     \
   X(CONV_FUSED_1X1, CONV_FUSED, clsp_conv_fused_1x1)                                     \
-  X(CONV_FUSED_ROWS16X4, CONV_FUSED, clsp_conv_fused_rows16x4)            \
-  X(CONV_FUSED_ROWS16X3, CONV_FUSED, clsp_conv_fused_rows16x3)            \
-  X(CONV_FUSED_ROWS16X2, CONV_FUSED, clsp_conv_fused_rows16x2)            \
-  X(CONV_FUSED_ROWS16X1, CONV_FUSED, clsp_conv_fused_rows16x1)            \
-  X(CONV_FUSED_ROWS8X1, CONV_FUSED, clsp_conv_fused_rows8x1)              \
-  X(CONV_FUSED_ROWS4X1, CONV_FUSED, clsp_conv_fused_rows4x1)              \
-  X(CONV_FUSED_ROWS1X1, CONV_FUSED, clsp_conv_fused_rows1x1)              \
+  X(CONV_FUSED_ROWS16X4, CONV_FUSED, clsp_conv_fused_rows16x4)                           \
+  X(CONV_FUSED_ROWS16X3, CONV_FUSED, clsp_conv_fused_rows16x3)                           \
+  X(CONV_FUSED_ROWS16X2, CONV_FUSED, clsp_conv_fused_rows16x2)                           \
+  X(CONV_FUSED_ROWS16X1, CONV_FUSED, clsp_conv_fused_rows16x1)                           \
+  X(CONV_FUSED_ROWS8X1, CONV_FUSED, clsp_conv_fused_rows8x1)                             \
+  X(CONV_FUSED_ROWS4X1, CONV_FUSED, clsp_conv_fused_rows4x1)                             \
+  X(CONV_FUSED_ROWS1X1, CONV_FUSED, clsp_conv_fused_rows1x1)                             \
   X(FMA_PEAK_8, PEAK, clsp_fma_peak_8)                                                   \
   X(FMA_PEAK_16, PEAK, clsp_fma_peak_16)                                                 \
   X(BW_TRANSPOSE_WEIGHTS, BACKWARD, clsp_bw_transpose_weights)                           \
