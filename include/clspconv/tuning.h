@@ -48,11 +48,11 @@ typedef struct clsp_tuning_params {
                             work-group size (capped per kernel) */
   /* [input bucket][output bucket]: a clsp_tuned_dataflow */
   uint8_t dataflow[CLSP_TUNING_BUCKETS][CLSP_TUNING_BUCKETS];
-  /* Last, so that older initialisers keep their meaning. */
-  uint32_t fused_rows; /* output rows per work-item, 1..CLSP_TUNING_ROWS_MAX: 1 runs the
-                            one-row kernels; more runs row tiles that read
-                            each tap's weights once per tile (float
-                            storage only; float16 storage runs one row) */
+  /* Output rows per work-item, 1..CLSP_TUNING_ROWS_MAX: 1 runs the one-row
+   * kernels; more runs row tiles that read each tap's weights once per
+   * tile (float storage only; float16 storage runs one row). Last, so
+   * that older initialisers keep their meaning. */
+  uint32_t fused_rows;
 } clsp_tuning_params;
 
 /* The layer-shape bucket (0..3) of a channel count. Infallible. */
