@@ -341,6 +341,20 @@ static void test_invalid_overrides(void **state) {
   assert_int_equal(clsp_tuning_bucket(65), 3);
 }
 
+/* The capability default of the row tiles: 32 rows on CPU devices whose
+ * native float vector is 16 wide (AVX-512 on PoCL), one row elsewhere. */
+static void test_row_tile_default(void **state) {
+  (void)state;
+  unsetenv("CLSP_FUSED_TILE"); /* an override would replace the default */
+  clsp_context *ctx = context_in(NULL, CLSP_CONTEXT_NO_TUNING_FILE, NULL);
+  const clsp_device_caps *c = clsp_context_caps(ctx);
+  clsp_tuning_params p;
+  assert_int_equal(clsp_context_tuning(ctx, &p), CLSP_SUCCESS);
+  int wide = (c->type & CL_DEVICE_TYPE_CPU) && c->native_float_width >= 16;
+  assert_int_equal(p.fused_rows, wide ? 32 : 1);
+  clsp_context_destroy(ctx);
+}
+
 /* Non-default tiles and group sizes set through the public API give the
  * reference results (check_case: fused, twice bit for bit). */
 static void test_tiles_through_api(void **state) {
@@ -379,7 +393,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_parser_limits),     cmocka_unit_test(test_invalid_overrides),
     cmocka_unit_test(test_round_trip),        cmocka_unit_test(test_ignored_files),
-    cmocka_unit_test(test_tiles_through_api),
+    cmocka_unit_test(test_tiles_through_api), cmocka_unit_test(test_row_tile_default),
   };
   return HARNESS_RUN("tuning", tests, 1);
 }
