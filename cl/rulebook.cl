@@ -94,10 +94,10 @@ kernel void clsp_rb_candidates(global const int *coords, uint n_in, int ndim,
  * batch's part into *base. Every extent <= CLSP_AXIS_MAX (the host checks).
  * A tap's key is then an OR of ndim table entries (clsp_key_next) instead
  * of ndim divisions, multiplications and shifts. */
-__attribute__((always_inline)) inline void clsp_key_parts(int rel, global const int *row, int ndim, int4 k, int4 s,
-                           int4 p, int4 d, int4 shape, uint4 bits,
-                           ulong part[4][CLSP_AXIS_MAX], int ok[4][CLSP_AXIS_MAX],
-                           ulong *base) {
+__attribute__((always_inline)) inline void
+clsp_key_parts(int rel, global const int *row, int ndim, int4 k, int4 s, int4 p, int4 d,
+               int4 shape, uint4 bits, ulong part[4][CLSP_AXIS_MAX],
+               int ok[4][CLSP_AXIS_MAX], ulong *base) {
   int kk[4] = {k.s0, k.s1, k.s2, k.s3}, ss[4] = {s.s0, s.s1, s.s2, s.s3};
   int pp[4] = {p.s0, p.s1, p.s2, p.s3}, dd[4] = {d.s0, d.s1, d.s2, d.s3};
   int sh[4] = {shape.s0, shape.s1, shape.s2, shape.s3};
@@ -116,8 +116,9 @@ __attribute__((always_inline)) inline void clsp_key_parts(int rel, global const 
 
 /* The key of the tap at odometer position ta (or CLSP_KEY_EMPTY), then ta
  * advanced to the next tap, last axis fastest: taps in row-major order. */
-__attribute__((always_inline)) inline ulong clsp_key_next(int ndim, int4 k, ulong part[4][CLSP_AXIS_MAX],
-                           int ok[4][CLSP_AXIS_MAX], ulong base, int *ta) {
+__attribute__((always_inline)) inline ulong
+clsp_key_next(int ndim, int4 k, ulong part[4][CLSP_AXIS_MAX], int ok[4][CLSP_AXIS_MAX],
+              ulong base, int *ta) {
   int kk[4] = {k.s0, k.s1, k.s2, k.s3}, valid = 1;
   ulong key = base;
   for (int a = 0; a < ndim; a++) {
@@ -268,7 +269,8 @@ kernel void clsp_rb_map_rows(global const int *out_coords, uint n_out, int ndim,
 #endif
     }
     for (uint j = 0; j < nb; j++) {
-      uint v = clsp_map_lookup(slot_keys, slot_vals, in_keys, mask, key[j], seen[j], val[j]);
+      uint v =
+        clsp_map_lookup(slot_keys, slot_vals, in_keys, mask, key[j], seen[j], val[j]);
       sel[(size_t)(t0 + j) * n_out + o] = v;
       if (mirror && t0 + j < centre && v != CLSP_NONE_U32)
         sel[(size_t)(kvol - 1 - t0 - j) * n_out + v] = o;
@@ -279,8 +281,8 @@ kernel void clsp_rb_map_rows(global const int *out_coords, uint n_out, int ndim,
 /* Regular / transposed map in a CPU shape, scatter-style: one work-item
  * per input row i walks its candidates (clsp_rb_candidates_rows: its
  * `stride` slots, packed with their taps in ctap when stride < kvol); a
- * valid one names output key c, the output hash gives
- * its row o, and sel[t * n_out + o] = i. The same matrix as clsp_rb_map
+ * valid one names output key c, the output hash gives its row o, and
+ * sel[t * n_out + o] = i. The same matrix as clsp_rb_map
  * (input i reaches o through tap t exactly when o reads i through t),
  * with one lookup per pair instead of one per (output row, tap). Every
  * (tap, out row) has at most one input row, so each entry is written at
