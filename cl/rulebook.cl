@@ -170,6 +170,57 @@ kernel void clsp_rb_candidates_rows(global const int *coords, uint n_in, int ndi
   for (; j < stride; j++) out[j] = CLSP_KEY_EMPTY;
 }
 
+/* clsp_rb_candidates_rows for 3D kernels of at most 3 per axis (SECOND's
+ * and CenterPoint's downsampling layers, every transposed k3), with the
+ * per-axis tables and the tap walk unrolled at compile time: the tables
+ * stay in registers. Taps past an axis' extent are never valid; the tap
+ * number counts only real taps. Same slots as clsp_rb_candidates_rows. */
+kernel void clsp_rb_candidates3(global const int *coords, uint n_in, int kind,
+                                uint kvol, int4 k, int4 s, int4 p, int4 d,
+                                int4 out_shape, uint4 out_bits, global ulong *cand,
+                                global uint *ctap, uint stride) {
+  uint i = get_global_id(0);
+  if (i >= n_in) return;
+  int rel = kind == CLSP_KIND_REGULAR ? CLSP_REACH_DOWN : CLSP_REACH_UP;
+  global const int *row = coords + (size_t)i * 4u;
+  int kk[3] = {k.s0, k.s1, k.s2}, ss[3] = {s.s0, s.s1, s.s2};
+  int pp[3] = {p.s0, p.s1, p.s2}, dd[3] = {d.s0, d.s1, d.s2};
+  int sh[3] = {out_shape.s0, out_shape.s1, out_shape.s2};
+  uint shift[3] = {out_bits.s1 + out_bits.s2, out_bits.s2, 0u};
+  ulong part[3][3];
+  int okv[3][3];
+#pragma unroll
+  for (int a = 0; a < 3; a++) {
+#pragma unroll
+    for (int x = 0; x < 3; x++) {
+      okv[a][x] = x < kk[a];
+      int y = clsp_axis_reach(rel, row[1 + a], kk[a], ss[a], pp[a], dd[a], x, sh[a],
+                              &okv[a][x]);
+      part[a][x] = (ulong)(uint)y << shift[a];
+    }
+  }
+  ulong base = (ulong)(uint)row[0] << (shift[0] + out_bits.s0);
+  global ulong *out = cand + (size_t)i * stride;
+  global uint *taps = ctap + (size_t)i * stride;
+  uint j = 0;
+#pragma unroll
+  for (int t = 0; t < 27; t++) {
+    int a = t / 9, b = (t / 3) % 3, e = t % 3;
+    if (a >= kk[0] || b >= kk[1] || e >= kk[2]) continue;
+    uint tap = ((uint)a * (uint)kk[1] + (uint)b) * (uint)kk[2] + (uint)e;
+    int valid = okv[0][a] && okv[1][b] && okv[2][e];
+    ulong key = valid ? base | part[0][a] | part[1][b] | part[2][e] : CLSP_KEY_EMPTY;
+    if (stride == kvol) {
+      out[tap] = key;
+    } else if (valid && j < stride) {
+      out[j] = key;
+      taps[j++] = tap;
+    }
+  }
+  if (stride == kvol) return;
+  for (; j < stride; j++) out[j] = CLSP_KEY_EMPTY;
+}
+
 /* out_keys[j] = cand[first[j]] (the de-duplicated candidates). */
 kernel void clsp_rb_gather_keys(global const ulong *cand,
                                 global const uint *first, uint n,
@@ -328,4 +379,56 @@ kernel void clsp_rb_merge(global const ulong *keys, global const uint *rows,
   for (uint e = q; e < n && keys[e] == keys[q]; e++)
     for (uint ch = 0; ch < channels; ch++)
       feats_out[m * channels + ch] += feats[rows[e] * channels + ch];
+}
+
+/* The submanifold map of the commonest geometry, a 3D kernel of 3 x 3 x 3
+ * (any dilation), in a CPU shape: clsp_rb_map_rows with mirror = 1 and
+ * every loop unrolled at compile time, so the per-axis offsets and their
+ * validity live in registers. A neighbour's key is the site's own key plus
+ * a constant per tap: the axes are separate bit fields and an in-range
+ * neighbour never carries out of its field. */
+kernel void clsp_rb_map_subm3(global const int *coords, uint n, int4 d, int4 shape,
+                              uint4 bits, global const ulong *slot_keys,
+                              global const uint *slot_vals, uint mask,
+                              global const ulong *in_keys, global uint *sel) {
+  uint o = get_global_id(0);
+  if (o >= n) return;
+  global const int *row = coords + (size_t)o * 4u;
+  int c[3] = {row[1], row[2], row[3]};
+  int dd[3] = {d.s0, d.s1, d.s2}, sh[3] = {shape.s0, shape.s1, shape.s2};
+  uint shift[3] = {bits.s1 + bits.s2, bits.s2, 0u};
+  ulong key0 = clsp_pack(row[0], c, 3, bits);
+  int okv[3][3];
+  long step[3];
+  for (int a = 0; a < 3; a++) {
+    okv[a][0] = c[a] - dd[a] >= 0;
+    okv[a][1] = 1;
+    okv[a][2] = c[a] + dd[a] < sh[a];
+    step[a] = (long)dd[a] << shift[a];
+  }
+  ulong key[14], seen[14];
+  uint val[14];
+#pragma unroll
+  for (int t = 0; t < 14; t++) {
+    int a = t / 9, b = (t / 3) % 3, e = t % 3;
+    long delta = (a - 1) * step[0] + (b - 1) * step[1] + (e - 1) * step[2];
+    key[t] = okv[0][a] && okv[1][b] && okv[2][e] ? key0 + (ulong)delta : CLSP_KEY_EMPTY;
+  }
+#pragma unroll
+  for (int t = 0; t < 14; t++) {
+#if CLSP_HASH64
+    uint h = clsp_hash_slot(key[t], mask);
+    seen[t] = key[t] == CLSP_KEY_EMPTY ? CLSP_KEY_EMPTY : slot_keys[h];
+    val[t] = slot_vals[h];
+#else
+    seen[t] = CLSP_KEY_EMPTY;
+    val[t] = CLSP_NONE_U32;
+#endif
+  }
+#pragma unroll
+  for (int t = 0; t < 14; t++) {
+    uint v = clsp_map_lookup(slot_keys, slot_vals, in_keys, mask, key[t], seen[t], val[t]);
+    sel[(size_t)t * n + o] = v;
+    if (t < 13 && v != CLSP_NONE_U32) sel[(size_t)(26 - t) * n + v] = o;
+  }
 }

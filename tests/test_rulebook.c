@@ -251,7 +251,9 @@ static void test_random_vs_reference(void **state) {
   assert_true(total_pairs > 0);
 }
 
-/* Fixed geometries: even, non-cubic, (3,1,1), dilated, strided. */
+/* Fixed geometries: even, non-cubic, (3,1,1), dilated, strided (every 3D
+ * kernel of at most 3 per axis takes its own candidate kernel on CPU
+ * devices). */
 static void test_fixed_geometries(void **state) {
   (void)state;
   static const int32_t G[][4][3] = {
@@ -281,6 +283,9 @@ static void test_fixed_geometries(void **state) {
   }
   clsp_conv_geometry sub = {{3, 5, 1}, {1, 1, 1}, {0, 0, 0}, {1, 2, 1}};
   check_case(&s, CLSP_CONV_SUBMANIFOLD, &sub, 99);
+  /* 3 x 3 x 3 has its own submanifold map on CPU devices: dilated too. */
+  clsp_conv_geometry sub3 = {{3, 3, 3}, {1, 1, 1}, {0, 0, 0}, {2, 1, 3}};
+  check_case(&s, CLSP_CONV_SUBMANIFOLD, &sub3, 98);
   free(s.coords);
 }
 

@@ -42,10 +42,12 @@ typedef enum clsp_program_id {
   X(HASH_PROBE_STATS, HASH, clsp_hash_probe_stats)                                       \
   X(RB_CANDIDATES, HASH, clsp_rb_candidates)                                             \
   X(RB_CANDIDATES_ROWS, HASH, clsp_rb_candidates_rows)                                   \
+  X(RB_CANDIDATES3, HASH, clsp_rb_candidates3)                                           \
   X(RB_GATHER_KEYS, HASH, clsp_rb_gather_keys)                                           \
   X(RB_UNPACK, HASH, clsp_rb_unpack)                                                     \
   X(RB_MAP, HASH, clsp_rb_map)                                                           \
   X(RB_MAP_ROWS, HASH, clsp_rb_map_rows)                                                 \
+  X(RB_MAP_SUBM3, HASH, clsp_rb_map_subm3)                                               \
   X(RB_MAP_SCATTER, HASH, clsp_rb_map_scatter)                                           \
   X(RB_RANK, HASH, clsp_rb_rank)                                                         \
   X(RB_MERGE, HASH, clsp_rb_merge)                                                       \

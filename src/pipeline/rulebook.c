@@ -256,6 +256,12 @@ static clsp_status candidates(build *b, const geom_args *g, cl_int4 os, cl_uint4
                              "candidate taps", &b->cand_taps);
   /* Unpacked rows never read the taps: the keys stand in. */
   cl_mem taps = b->cand_taps ? b->cand_taps : b->cand;
+  int three = g->ndim == 3 && g->k.s[0] <= 3 && g->k.s[1] <= 3 && g->k.s[2] <= 3;
+  if (st == CLSP_SUCCESS && three)
+    return CLSP_RUN(ctx, CLSP_K_RB_CANDIDATES3, clsp_items(n_in), b->ev,
+                    CLSP_A(b->in->coords), CLSP_A(n_in), CLSP_A(g->kind), CLSP_A(g->kvol),
+                    CLSP_A(g->k), CLSP_A(g->s), CLSP_A(g->p), CLSP_A(g->d), CLSP_A(os),
+                    CLSP_A(ob), CLSP_A(b->cand), CLSP_A(taps), CLSP_A(b->cand_stride));
   if (st == CLSP_SUCCESS)
     st = CLSP_RUN(ctx, CLSP_K_RB_CANDIDATES_ROWS, clsp_items(n_in), b->ev,
                   CLSP_A(b->in->coords), CLSP_A(n_in), CLSP_A(g->ndim), CLSP_A(g->kind),
@@ -377,6 +383,15 @@ static clsp_status map_gather(build *b, cl_mem sel, uint32_t n_mat) {
   clsp_status st = CLSP_SUCCESS;
   if (mirror)
     st = clsp__fill_u32(ctx, sel, CLSP_NONE_U32, past_centre, n_mat - past_centre, b->ev);
+
+  int subm3 = mirror && g.ndim == 3 && g.k.s[0] == 3 && g.k.s[1] == 3 && g.k.s[2] == 3;
+  if (st == CLSP_SUCCESS && subm3) {
+    clsp_arg a3[10] = {CLSP_A(rb->out_coords), CLSP_A(n_out), CLSP_A(g.d), CLSP_A(is),
+                       CLSP_A(ib)};
+    clsp__hash_args(&b->in_hash, a3 + 5, &mask);
+    a3[9] = (clsp_arg)CLSP_A(sel);
+    return CLSP_RUN_ARRAY(ctx, CLSP_K_RB_MAP_SUBM3, clsp_items(n_out), b->ev, a3, 10);
+  }
   if (st == CLSP_SUCCESS)
     st = CLSP_RUN_ARRAY(ctx, rows ? CLSP_K_RB_MAP_ROWS : CLSP_K_RB_MAP,
                         clsp_items(rows ? n_out : n_mat), b->ev, a, rows ? 17 : 16);
