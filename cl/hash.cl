@@ -106,34 +106,46 @@ kernel void clsp_keys_from_coords(global const int *coords, uint n, int ndim,
 }
 
 /* Inserts row i with key keys[i] (CLSP_KEY_EMPTY rows are skipped).
- * Lock-free: one CAS claims a slot; equal keys then keep the min row. */
+ * Lock-free: one CAS claims a slot; equal keys then keep the min row.
+ * A key not placed within max_probes slots sets *overflow (a table sized
+ * for a guessed key count: the host then rebuilds it for the bound; with
+ * max_probes = capacity and load <= 1/2 it never happens and overflow is
+ * never written). */
 kernel void clsp_hash_insert(global ulong *slot_keys, global uint *slot_vals,
-                             uint mask, global const ulong *keys, uint n) {
+                             uint mask, global const ulong *keys, uint n,
+                             uint max_probes, global uint *overflow) {
   uint i = get_global_id(0);
   if (i >= n) return;
   ulong key = keys[i];
   if (key == CLSP_KEY_EMPTY) return;
   uint h = clsp_hash_slot(key, mask);
-  /* Single exit, bounded by the capacity (llvmpipe miscompiled early
-   * returns from divergent loops in inlined helpers). */
-  for (uint probe = 0; probe <= mask; probe++) {
+  int placed = 0;
+  /* Single exit, bounded (llvmpipe miscompiled early returns from
+   * divergent loops in inlined helpers). */
+  for (uint probe = 0; probe < max_probes; probe++) {
 #if CLSP_HASH64
     ulong old = atom_cmpxchg((volatile global ulong *)&slot_keys[h],
                              CLSP_KEY_EMPTY, key);
     if (old == CLSP_KEY_EMPTY || old == key) {
       atomic_min(&slot_vals[h], i);
+      placed = 1;
       break;
     }
 #else
     uint old = atomic_cmpxchg(&slot_vals[h], CLSP_NONE_U32, i);
-    if (old == CLSP_NONE_U32) break;
+    if (old == CLSP_NONE_U32) {
+      placed = 1;
+      break;
+    }
     if (keys[old] == key) {
       atomic_min(&slot_vals[h], i);
+      placed = 1;
       break;
     }
 #endif
     h = (h + 1) & mask;
   }
+  if (!placed) *overflow = 1u;
 }
 
 /* sel[i] = i when row i is the first (smallest) row of its key, else

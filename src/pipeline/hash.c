@@ -85,14 +85,19 @@ clsp_status clsp__hash_build(clsp_context *ctx, cl_mem keys, uint32_t n, clsp_ha
   return clsp__hash_build_bounded(ctx, keys, n, n, h, l);
 }
 
-clsp_status clsp__hash_build_bounded(clsp_context *ctx, cl_mem keys, uint32_t n,
-                                     uint32_t max_keys, clsp_hash *h, clsp_events *l) {
+/* The table for at most `keys` distinct keys at load <= 1/2, filled empty,
+ * then the n rows inserted, each probing at most max_probes slots (a key
+ * that finds none sets *overflow, which may be slot_vals itself when
+ * max_probes = capacity: then no key can fail). */
+static clsp_status hash_fill_insert(clsp_context *ctx, cl_mem keys, uint32_t n,
+                                    uint32_t keys_bound, int bounded_probes,
+                                    cl_mem overflow, clsp_hash *h, clsp_events *l) {
   memset(h, 0, sizeof *h);
   h->keys = keys;
   h->n = n;
   h->hash64 = ctx->tuning.hash64;
   uint64_t cap = 16;
-  while (cap < 2 * (uint64_t)(max_keys < n ? max_keys : n)) cap *= 2;
+  while (cap < 2 * (uint64_t)keys_bound) cap *= 2;
   if (cap > ((uint64_t)1 << 31))
     return clsp__fail(ctx, CLSP_ERROR_TOO_LARGE,
                       "hash: %u keys need %llu slots, beyond 32-bit slot indices", n,
@@ -107,14 +112,46 @@ clsp_status clsp__hash_build_bounded(clsp_context *ctx, cl_mem keys, uint32_t n,
                              &h->slot_keys);
   if (st == CLSP_SUCCESS && h->hash64)
     st = clsp__fill_u32(ctx, h->slot_keys, CLSP_NONE_U32, 0, (uint32_t)(cap * 2), l);
-  clsp_arg a[5];
-  uint32_t mask;
+  clsp_arg a[7];
+  uint32_t mask, max_probes = bounded_probes ? CLSP_HASH_GUESS_PROBES : h->capacity;
   clsp__hash_args(h, a, &mask);
   a[4] = (clsp_arg){sizeof n, &n};
+  a[5] = (clsp_arg){sizeof max_probes, &max_probes};
+  a[6] = (clsp_arg){sizeof(cl_mem), overflow ? &overflow : &h->slot_vals};
   if (st == CLSP_SUCCESS)
-    st = CLSP_RUN_ARRAY(ctx, CLSP_K_HASH_INSERT, clsp_items(n), l, a, 5);
+    st = CLSP_RUN_ARRAY(ctx, CLSP_K_HASH_INSERT, clsp_items(n), l, a, 7);
   if (st != CLSP_SUCCESS) clsp__hash_release(ctx, h);
   return st;
+}
+
+clsp_status clsp__hash_build_bounded(clsp_context *ctx, cl_mem keys, uint32_t n,
+                                     uint32_t max_keys, clsp_hash *h, clsp_events *l) {
+  return hash_fill_insert(ctx, keys, n, max_keys < n ? max_keys : n, 0, NULL, h, l);
+}
+
+clsp_status clsp__hash_build_guess(clsp_context *ctx, cl_mem keys, uint32_t n,
+                                   uint32_t guess, uint32_t max_keys, clsp_hash *h,
+                                   clsp_events *l) {
+  if (guess >= max_keys || guess >= n)
+    return clsp__hash_build_bounded(ctx, keys, n, max_keys, h, l);
+  cl_mem overflow = NULL;
+  cl_uint flag = 0;
+  clsp_status st =
+    clsp__buffer_create(ctx, CL_MEM_READ_WRITE, 4, NULL, "hash overflow flag", &overflow);
+  if (st == CLSP_SUCCESS) st = clsp__fill_u32(ctx, overflow, 0, 0, 1, l);
+  if (st == CLSP_SUCCESS) st = hash_fill_insert(ctx, keys, n, guess, 1, overflow, h, l);
+  if (st == CLSP_SUCCESS) {
+    cl_int err =
+      clEnqueueReadBuffer(ctx->queue, overflow, CL_TRUE, 0, 4, &flag, 0, NULL, NULL);
+    if (err != CL_SUCCESS) {
+      st = clsp__cl_fail(ctx, err, "reading the hash overflow flag");
+      clsp__hash_release(ctx, h);
+    }
+  }
+  clsp__buffer_release(ctx, &overflow);
+  if (st != CLSP_SUCCESS || !flag) return st;
+  clsp__hash_release(ctx, h); /* more keys than guessed: size for the bound */
+  return clsp__hash_build_bounded(ctx, keys, n, max_keys, h, l);
 }
 
 clsp_status clsp__hash_firsts(clsp_context *ctx, const clsp_hash *h, cl_mem sel,

@@ -144,6 +144,15 @@ clsp_status clsp__hash_build(clsp_context *ctx, cl_mem keys, uint32_t n, clsp_ha
  * capacity follows that bound: it must hold, or the table could fill). */
 clsp_status clsp__hash_build_bounded(clsp_context *ctx, cl_mem keys, uint32_t n,
                                      uint32_t max_keys, clsp_hash *h, clsp_events *l);
+/* The same sized for `guess` distinct keys (load <= 1/2 if the guess
+ * holds), each insert probing at most CLSP_HASH_GUESS_PROBES slots; if
+ * some key found no slot, the table is rebuilt for max_keys. A smaller
+ * table where most keys repeat (a regular conv's candidates): less to
+ * fill, to scan and to miss in the caches. One blocking read. */
+#define CLSP_HASH_GUESS_PROBES 128u
+clsp_status clsp__hash_build_guess(clsp_context *ctx, cl_mem keys, uint32_t n,
+                                   uint32_t guess, uint32_t max_keys, clsp_hash *h,
+                                   clsp_events *l);
 /* The hash's kernel arguments, in kernel order (slot_keys, slot_vals, mask,
  * keys). */
 void clsp__hash_args(const clsp_hash *h, clsp_arg *args, uint32_t *mask);
