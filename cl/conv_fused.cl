@@ -88,6 +88,17 @@ kernel void clsp_fused_fill_map(global const uint *sel, uint n_out, uint kvol,
   }
 }
 
+/* The inverse of clsp_fused_fill_map: the [tap][out row] matrix back from
+ * the list (sel filled with CLSP_NONE_U32 first), when the tap-major pairs
+ * are asked for after the build (clsp__rulebook_pairs). */
+kernel void clsp_fused_list_to_map(global const uint *offsets, global const uint2 *entries,
+                                   uint n_out, global uint *sel) {
+  uint o = get_global_id(0);
+  if (o >= n_out) return;
+  for (uint e = offsets[o]; e < offsets[o + 1]; e++)
+    sel[(size_t)entries[e].x * n_out + o] = entries[e].y;
+}
+
 
 /* Accumulate x[k] * w[k][c0 ..] for k in [k0, k1) into the first NB of
  * accumulators A0..A3, stepping wk by STEP rows per k. */

@@ -338,6 +338,46 @@ static void test_faces_and_thin_axis(void **state) {
   free(thin.coords);
 }
 
+/* Where convs run fused by default, the builder makes the fused pair list
+ * and the tap-major pairs only on demand (download, pair counts, inverse);
+ * otherwise the pairs at once. Both against the reference, whatever the
+ * device default, and the pair counts agree with the offsets. */
+static void test_pairs_eager_and_on_demand(void **state) {
+  (void)state;
+  clsp_context *ctx = harness_ctx();
+  clsp_tuning_params def, p;
+  assert_int_equal(clsp_context_tuning(ctx, &def), CLSP_SUCCESS);
+  harness_rng r = {harness_seed() ^ 0xE4};
+  int32_t shape[3] = {14, 15, 16};
+  if (harness_small()) shape[1] = 6, shape[2] = 7;
+  sites s;
+  random_sites(&r, 3, shape, 2, 0.15, &s);
+  for (int fused = 0; fused <= 1; fused++) {
+    p = def;
+    p.fused_default = fused;
+    memset(p.dataflow, CLSP_TUNED_DEFAULT, sizeof p.dataflow);
+    assert_int_equal(clsp_context_set_tuning(ctx, &p), CLSP_SUCCESS);
+    all_kinds(&s, 40 + (uint64_t)fused);
+    clsp_conv_geometry sub = k3(1, 1);
+    clsp_tensor *t = make_tensor(ctx, &s, 0, NULL);
+    clsp_rulebook *rb = NULL;
+    assert_int_equal(clsp_rulebook_build(ctx, CLSP_CONV_SUBMANIFOLD, &sub, t, &rb),
+                     CLSP_SUCCESS);
+    uint32_t counts[27];
+    assert_int_equal(clsp_rulebook_pair_counts(rb, counts), CLSP_SUCCESS);
+    dl d;
+    download(rb, &d);
+    for (size_t k = 0; k < 27; k++)
+      assert_int_equal(counts[k], d.start[k + 1] - d.start[k]);
+    assert_true(d.info.n_pairs > s.n); /* not only the centre tap */
+    dl_free(&d);
+    clsp_rulebook_destroy(rb);
+    clsp_tensor_destroy(t);
+  }
+  assert_int_equal(clsp_context_set_tuning(ctx, &def), CLSP_SUCCESS);
+  free(s.coords);
+}
+
 /* Equal results on two runs and on both hash paths. */
 static void test_deterministic_and_hash_paths(void **state) {
   (void)state;
@@ -627,6 +667,7 @@ int main(void) {
     cmocka_unit_test(test_faces_and_thin_axis),
     cmocka_unit_test(test_fixed_geometries),
     cmocka_unit_test(test_random_vs_reference),
+    cmocka_unit_test(test_pairs_eager_and_on_demand),
     cmocka_unit_test(test_deterministic_and_hash_paths),
     cmocka_unit_test(test_key_width_limits),
     cmocka_unit_test(test_duplicates_and_merge),

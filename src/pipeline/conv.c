@@ -470,7 +470,7 @@ static clsp_status epilogue_passes(conv_run *r) {
 static clsp_status run_fused(conv_run *r) {
   r->stats.fused = 1;
   r->stats.atomic = 0;
-  r->stats.pair_rows = r->stats.gemm_rows = r->rb->start[r->rb->info.kernel_volume];
+  r->stats.pair_rows = r->stats.gemm_rows = r->rb->info.n_pairs;
   clsp_status st = clsp__fused_list(r->ctx, r->rb, events_for(r, CLSP_STAGE_OTHER));
   if (st != CLSP_SUCCESS) return st;
   return clsp__conv_fused(r->ctx, r->rb, r->in, r->w, r->ep, r->out_feats,
@@ -500,10 +500,12 @@ clsp_status clsp_conv_forward_epilogue(clsp_context *ctx, const clsp_rulebook *r
   r.w = w;
   r.ep = ep;
   r.deterministic = ordered_scatter(ctx, flags);
-  r.centre = centre_tap(rb);
+  r.centre = -1; /* the gather path's, once the pairs exist */
   /* Float16 storage has the fused kernels only (no CLBlast half GEMM). */
   r.fused = w->half || clsp__fused_chosen(ctx, flags, w->c_in, w->c_out);
   st = output_desc_check(&r);
+  if (st == CLSP_SUCCESS && !r.fused) st = clsp__rulebook_pairs(ctx, rb);
+  if (st == CLSP_SUCCESS && !r.fused) r.centre = centre_tap(rb);
   if (st == CLSP_SUCCESS && !r.fused) st = plan_chunks(&r);
   r.timed = stats != NULL && ctx->profiling;
   if (st == CLSP_SUCCESS) st = alloc_buffers(&r);

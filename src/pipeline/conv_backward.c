@@ -370,6 +370,9 @@ clsp_status clsp_conv_backward(clsp_context *ctx, const clsp_rulebook *rb,
     st = clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT,
                     "%s: float16 storage (a model's) has no backward pass",
                     in->half ? "in" : "d_out");
+  /* Every backward path reads the tap-major pairs (the swapped view and
+   * its fused list, the dW kernels). */
+  if (st == CLSP_SUCCESS) st = clsp__rulebook_pairs(ctx, rb);
   if (st != CLSP_SUCCESS) return st;
   clsp_conv_stats local = {0};
   if (d_in) st = backward_data(ctx, rb, in, w, d_out, flags, d_in, stats ? &local : NULL);

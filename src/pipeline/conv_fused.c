@@ -83,8 +83,10 @@ static clsp_status list_entries(clsp_context *ctx, const clsp_rulebook *rb,
 }
 
 clsp_status clsp__fused_list(clsp_context *ctx, const clsp_rulebook *rb, clsp_events *l) {
+  /* First: a rulebook whose pairs are pending has its list, not start[]. */
+  if (rb->fused_entries) return CLSP_SUCCESS;
   cl_uint n_out = (cl_uint)rb->info.n_out, n_pairs = rb->start[rb->info.kernel_volume];
-  if (rb->fused_entries || n_out == 0) return CLSP_SUCCESS;
+  if (n_out == 0) return CLSP_SUCCESS;
   pair_list pl = {0};
   clsp_status st = list_offsets(ctx, rb, n_out, n_pairs, &pl, l);
   if (st == CLSP_SUCCESS) st = list_entries(ctx, rb, n_out, n_pairs, &pl, l);
@@ -101,22 +103,28 @@ clsp_status clsp__fused_list(clsp_context *ctx, const clsp_rulebook *rb, clsp_ev
 clsp_status clsp__fused_list_from_map(clsp_context *ctx, clsp_rulebook *rb, cl_mem sel,
                                       clsp_events *l) {
   cl_uint n_out = (cl_uint)rb->info.n_out, kvol = (cl_uint)rb->info.kernel_volume;
-  size_t n_pairs = rb->info.n_pairs;
   if (n_out == 0) return CLSP_SUCCESS;
   pair_list pl = {0};
+  cl_uint n_pairs = 0;
   clsp_status st =
     clsp__buffer_create(ctx, CL_MEM_READ_WRITE, ((size_t)n_out + 1) * sizeof(cl_uint),
                         NULL, "fused conv row offsets", &pl.offsets);
-  if (st == CLSP_SUCCESS)
-    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE,
-                             (n_pairs ? n_pairs : 1) * 2 * sizeof(cl_uint), NULL,
-                             "fused conv pair list", &pl.entries);
   /* The extra last entry is 0, so after the scan it holds the total. */
   if (st == CLSP_SUCCESS) st = clsp__fill_u32(ctx, pl.offsets, 0, n_out, 1, l);
   if (st == CLSP_SUCCESS)
     st = CLSP_RUN(ctx, CLSP_K_FUSED_COUNT_MAP, clsp_items(n_out), l, CLSP_A(sel),
                   CLSP_A(n_out), CLSP_A(kvol), CLSP_A(pl.offsets));
   if (st == CLSP_SUCCESS) st = clsp__scan_exclusive(ctx, pl.offsets, n_out + 1, l);
+  if (st == CLSP_SUCCESS) {
+    cl_int err = clEnqueueReadBuffer(ctx->queue, pl.offsets, CL_TRUE,
+                                     (size_t)n_out * sizeof(cl_uint), sizeof n_pairs,
+                                     &n_pairs, 0, NULL, NULL);
+    if (err != CL_SUCCESS) st = clsp__cl_fail(ctx, err, "reading the number of pairs");
+  }
+  if (st == CLSP_SUCCESS)
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE,
+                             (n_pairs ? n_pairs : 1) * 2 * sizeof(cl_uint), NULL,
+                             "fused conv pair list", &pl.entries);
   if (st == CLSP_SUCCESS)
     st = CLSP_RUN(ctx, CLSP_K_FUSED_FILL_MAP, clsp_items(n_out), l, CLSP_A(sel),
                   CLSP_A(n_out), CLSP_A(kvol), CLSP_A(pl.offsets), CLSP_A(pl.entries));
@@ -124,9 +132,21 @@ clsp_status clsp__fused_list_from_map(clsp_context *ctx, clsp_rulebook *rb, cl_m
     list_release(ctx, &pl);
     return st;
   }
+  rb->info.n_pairs = n_pairs;
   rb->fused_offsets = pl.offsets;
   rb->fused_entries = pl.entries;
   return CLSP_SUCCESS;
+}
+
+clsp_status clsp__fused_list_to_map(clsp_context *ctx, const clsp_rulebook *rb,
+                                    cl_mem sel, uint32_t n_mat) {
+  cl_uint n_out = (cl_uint)rb->info.n_out;
+  clsp_status st = clsp__fill_u32(ctx, sel, CLSP_NONE_U32, 0, n_mat, NULL);
+  if (st == CLSP_SUCCESS)
+    st = CLSP_RUN(ctx, CLSP_K_FUSED_LIST_TO_MAP, clsp_items(n_out), NULL,
+                  CLSP_A(rb->fused_offsets), CLSP_A(rb->fused_entries), CLSP_A(n_out),
+                  CLSP_A(sel));
+  return st;
 }
 
 /* ---- column slices ---- */

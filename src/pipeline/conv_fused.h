@@ -36,13 +36,20 @@ clsp_status clsp__fused_list(clsp_context *ctx, const clsp_rulebook *rb, clsp_ev
 
 /* Builds rb's output-major pair list from the rulebook builder's
  * [tap][out row] map matrix `sel` (uint, CLSP_NONE_U32 where a tap reads
- * nothing; rb->info.n_out, kernel_volume and n_pairs already set): a
- * work-item per output row walks its column in tap order, so neither
- * atomics nor a sort are needed. Used where the fused dataflow is the
- * device default, so that no conv has to build the list. Errors: device
- * memory, OpenCL codes (rb unchanged then). */
+ * nothing; rb->info.n_out and kernel_volume already set) and sets
+ * rb->info.n_pairs (one blocking read): a work-item per output row walks
+ * its column in tap order, so neither atomics nor a sort are needed. Used
+ * where the fused dataflow is the device default, so that no conv has to
+ * build the list. Errors: device memory, OpenCL codes (rb unchanged
+ * then). */
 clsp_status clsp__fused_list_from_map(clsp_context *ctx, clsp_rulebook *rb, cl_mem sel,
                                       clsp_events *l);
+
+/* The other way (clsp__rulebook_pairs): fills `sel` (n_mat = n_out x
+ * kernel_volume uint) with the [tap][out row] matrix of rb's pair list.
+ * Errors: OpenCL codes. */
+clsp_status clsp__fused_list_to_map(clsp_context *ctx, const clsp_rulebook *rb,
+                                    cl_mem sel, uint32_t n_mat);
 
 /* out (n_out x c_out, every element written) = the convolution of `in`
  * over rb's pair list (clsp__fused_list first) with `w`, bias included,

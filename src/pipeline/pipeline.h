@@ -34,6 +34,10 @@ struct clsp_rulebook {
    * each output row appears at most once (and each input row too). */
   cl_mem pair_in, pair_out; /* uint32 x n_pairs (retained when shared) */
   uint32_t *start;          /* host copy, kernel_volume + 1 entries */
+  /* 1 while pair_in, pair_out and start are not made yet: where convs run
+   * fused by default the builder makes only the fused list (below), and
+   * whatever reads the tap-major pairs calls clsp__rulebook_pairs first. */
+  int pairs_pending;
   /* Ownership: buffers made for this rulebook are released with
    * clsp__buffer_release; shared ones (a submanifold's out_coords = its
    * input's coords, an inverse's lists) are retained and released plainly. */
@@ -52,6 +56,13 @@ struct clsp_rulebook {
    * training steps; owned, NULL until then, not shared with an inverse. */
   cl_mem bw_fused_offsets, bw_fused_entries;
 };
+
+/* Makes sure rb's tap-major pairs (pair_in, pair_out, start) exist: made
+ * from its fused pair list when the build left them pending (the same
+ * pairs a build without the list makes). The rulebook is const to callers
+ * but used by one thread at a time; this cache does not change what it
+ * describes. Errors: device memory, OpenCL codes (still pending then). */
+clsp_status clsp__rulebook_pairs(clsp_context *ctx, const clsp_rulebook *rb);
 
 /* A fresh process-wide site-set identity. */
 uint64_t clsp__new_sites_id(void);

@@ -75,6 +75,8 @@ static void tables_release(clsp_context *ctx, pool_tables *t) {
 
 static clsp_status build_tables(clsp_context *ctx, const clsp_rulebook *rb,
                                 pool_tables *t) {
+  clsp_status st0 = clsp__rulebook_pairs(ctx, rb);
+  if (st0 != CLSP_SUCCESS) return st0;
   uint32_t kvol = (uint32_t)rb->info.kernel_volume, n_pairs = rb->start[kvol];
   uint32_t n_in = (uint32_t)rb->info.n_in, n_out = (uint32_t)rb->info.n_out;
   clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,

@@ -17,11 +17,14 @@
  * centre only, mirrored. Scatter-style (regular / transposed on CPU
  * devices): every valid candidate finds its output row in a hash of the
  * output keys, one lookup per pair. Where the fused conv dataflow is the
- * device default, its output-major pair list is built from the matrix
- * too (conv_fused.c). docs/performance.md has the measurements.
+ * device default, the fused conv's output-major pair list is built from
+ * the matrix instead (conv_fused.c), and the tap-major pairs only when
+ * something reads them (clsp__rulebook_pairs). docs/performance.md has
+ * the measurements.
  *
- * The host only sizes buffers (two small blocking reads: the number of
- * output sites and the kernel_volume + 1 tap offsets) and launches. */
+ * The host only sizes buffers (small blocking reads: the number of output
+ * sites, a guessed hash's overflow flag, and the kernel_volume + 1 tap
+ * offsets or the number of pairs) and launches. */
 #include <stdlib.h>
 #include <string.h>
 #include "conv_fused.h"
@@ -327,14 +330,13 @@ static clsp_status output_sites(build *b) {
 }
 
 /* Pairs from the [tap][out row] matrix `sel`, and the tap offsets. */
-static clsp_status compact_pairs(build *b, cl_mem sel, uint32_t n_mat) {
-  clsp_context *ctx = b->ctx;
-  clsp_rulebook *rb = b->rb;
+static clsp_status compact_pairs(clsp_context *ctx, clsp_rulebook *rb, cl_mem sel,
+                                 uint32_t n_mat, clsp_events *ev) {
   uint32_t n_out = (uint32_t)rb->info.n_out, kvol = (uint32_t)rb->info.kernel_volume;
   uint32_t n_q = kvol + 1;
   clsp_compaction c = {0};
   cl_mem starts = NULL;
-  clsp_status st = clsp__compact_count(ctx, sel, n_mat, &c, b->ev);
+  clsp_status st = clsp__compact_count(ctx, sel, n_mat, &c, ev);
   if (st == CLSP_SUCCESS)
     st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)c.total * 4, NULL, "pair_in",
                              &rb->pair_in);
@@ -343,17 +345,21 @@ static clsp_status compact_pairs(build *b, cl_mem sel, uint32_t n_mat) {
                              "pair_out", &rb->pair_out);
   if (st == CLSP_SUCCESS) {
     rb->info.n_pairs = c.total;
-    st = clsp__compact_emit(ctx, sel, &c, rb->pair_in, rb->pair_out, n_out, b->ev);
+    st = clsp__compact_emit(ctx, sel, &c, rb->pair_in, rb->pair_out, n_out, ev);
   }
   if (st == CLSP_SUCCESS)
     st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_q * 4, NULL, "tap offsets",
                              &starts);
   if (st == CLSP_SUCCESS)
-    st = clsp__compact_positions(ctx, sel, &c, n_out, n_q, starts, b->ev);
+    st = clsp__compact_positions(ctx, sel, &c, n_out, n_q, starts, ev);
   if (st == CLSP_SUCCESS) {
     cl_int err = clEnqueueReadBuffer(ctx->queue, starts, CL_TRUE, 0, (size_t)n_q * 4,
                                      rb->start, 0, NULL, NULL);
     if (err != CL_SUCCESS) st = clsp__cl_fail(ctx, err, "reading the tap offsets");
+  }
+  if (st != CLSP_SUCCESS) { /* as before: no pairs */
+    clsp__buffer_release(ctx, &rb->pair_in);
+    clsp__buffer_release(ctx, &rb->pair_out);
   }
   clsp__compact_release(ctx, &c);
   clsp__buffer_release(ctx, &starts);
@@ -431,8 +437,9 @@ static clsp_status map_identity(build *b, cl_mem sel) {
                   CLSP_A(zero), CLSP_A(n));
 }
 
-/* The [tap][out row] map, then the pairs and (fused dataflow by default)
- * the fused conv's pair list from it. */
+/* The [tap][out row] map, then from it either the fused conv's pair list,
+ * where convs run fused by default (the tap-major pairs follow only when
+ * something asks for them: clsp__rulebook_pairs), or the pairs. */
 static clsp_status kernel_map(build *b) {
   clsp_context *ctx = b->ctx;
   clsp_rulebook *rb = b->rb;
@@ -449,11 +456,30 @@ static clsp_status kernel_map(build *b) {
     st = map_scatter(b, sel, n_mat);
   else if (st == CLSP_SUCCESS)
     st = map_gather(b, sel, n_mat);
-  if (st == CLSP_SUCCESS) st = compact_pairs(b, sel, n_mat);
-  /* Where convs run fused by default, their pair list comes from the map
-   * now rather than from the pairs in every first conv (conv_fused.c). */
-  if (st == CLSP_SUCCESS && clsp__tuning_any_fused(&ctx->tuning))
+  int fused_only = clsp__tuning_any_fused(&ctx->tuning) && rb->info.n_out > 0;
+  if (st == CLSP_SUCCESS && fused_only) {
     st = clsp__fused_list_from_map(ctx, rb, sel, b->ev);
+    rb->pairs_pending = st == CLSP_SUCCESS;
+  } else if (st == CLSP_SUCCESS) {
+    st = compact_pairs(ctx, rb, sel, n_mat, b->ev);
+  }
+  clsp__buffer_release(ctx, &sel);
+  return st;
+}
+
+clsp_status clsp__rulebook_pairs(clsp_context *ctx, const clsp_rulebook *rb) {
+  if (!rb->pairs_pending) return CLSP_SUCCESS;
+  clsp_rulebook *keep = (clsp_rulebook *)rb; /* a cache: see pipeline.h */
+  uint32_t n_mat = 0;
+  clsp_status st =
+    sites_by_taps(ctx, "rulebook output", rb->info.n_out, rb->info.kernel_volume, &n_mat);
+  cl_mem sel = NULL;
+  if (st == CLSP_SUCCESS)
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_mat * 4, NULL,
+                             "map matrix", &sel);
+  if (st == CLSP_SUCCESS) st = clsp__fused_list_to_map(ctx, rb, sel, n_mat);
+  if (st == CLSP_SUCCESS) st = compact_pairs(ctx, keep, sel, n_mat, NULL);
+  if (st == CLSP_SUCCESS) keep->pairs_pending = 0;
   clsp__buffer_release(ctx, &sel);
   return st;
 }
@@ -607,6 +633,9 @@ clsp_status clsp_rulebook_inverse(clsp_context *ctx, const clsp_rulebook *regula
     return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT,
                       "regular: kind %d is not CLSP_CONV_REGULAR",
                       (int)regular->info.kind);
+  /* The inverse shares the regular's tap-major pairs: they must exist. */
+  clsp_status st = clsp__rulebook_pairs(ctx, regular);
+  if (st != CLSP_SUCCESS) return st;
   size_t kvol = regular->info.kernel_volume;
   clsp_rulebook *rb = calloc(1, sizeof *rb);
   uint32_t *start = calloc(kvol + 1, sizeof *start);
@@ -650,6 +679,8 @@ clsp_status clsp_rulebook_describe(const clsp_rulebook *rb, clsp_rulebook_info *
 
 clsp_status clsp_rulebook_pair_counts(const clsp_rulebook *rb, uint32_t *counts) {
   if (!rb || !counts) return CLSP_ERROR_INVALID_ARGUMENT;
+  clsp_status st = clsp__rulebook_pairs(rb->ctx, rb);
+  if (st != CLSP_SUCCESS) return st;
   for (size_t t = 0; t < rb->info.kernel_volume; t++)
     counts[t] = rb->start[t + 1] - rb->start[t];
   return CLSP_SUCCESS;
@@ -662,6 +693,8 @@ clsp_status clsp_rulebook_download(clsp_context *ctx, const clsp_rulebook *rb,
   if (!rb) return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "rb: NULL");
   if (rb->ctx != ctx)
     return clsp__fail(ctx, CLSP_ERROR_MISMATCH, "rb: rulebook of another context");
+  clsp_status st = clsp__rulebook_pairs(ctx, rb);
+  if (st != CLSP_SUCCESS) return st;
   size_t bytes = rb->info.n_pairs * sizeof(uint32_t);
   if (start) memcpy(start, rb->start, (rb->info.kernel_volume + 1) * sizeof *start);
   if (in_rows && bytes)
