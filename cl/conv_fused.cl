@@ -71,6 +71,7 @@ kernel void clsp_fused_sort_rows(global const uint *offsets, uint n_out,
 kernel void clsp_fused_count_map(global const uint *sel, uint n_out, uint kvol,
                                  global uint *counts) {
   uint o = get_global_id(0);
+  if (o == 0) counts[n_out] = 0; /* the total after the scan */
   if (o >= n_out) return;
   uint c = 0;
   for (uint t = 0; t < kvol; t++) c += sel[(size_t)t * n_out + o] != CLSP_NONE_U32;

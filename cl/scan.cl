@@ -22,6 +22,19 @@ kernel void clsp_scan_reduce(global const uint *data, uint n, uint chunk,
   sums[g] = s;
 }
 
+/* In-place exclusive scan of all n by one work-item: a scan of at most one
+ * chunk (and the chunk sums of one up to chunk x chunk long), in one
+ * launch. */
+kernel void clsp_scan_one(global uint *data, uint n) {
+  if (get_global_id(0) != 0) return;
+  uint s = 0;
+  for (uint i = 0; i < n; i++) {
+    uint v = data[i];
+    data[i] = s;
+    s += v;
+  }
+}
+
 /* In-place exclusive scan of each chunk, starting at offsets[g]. */
 kernel void clsp_scan_apply(global uint *data, uint n, uint chunk,
                             global const uint *offsets, uint n_chunks) {
@@ -35,10 +48,12 @@ kernel void clsp_scan_apply(global uint *data, uint n, uint chunk,
   }
 }
 
-/* counts[g] = selected elements of chunk g. */
+/* counts[g] = selected elements of chunk g, and counts[n_chunks] = 0 (the
+ * total after the scan). */
 kernel void clsp_compact_count(global const uint *sel, uint n, uint chunk,
                                global uint *counts, uint n_chunks) {
   uint g = get_global_id(0);
+  if (g == 0) counts[n_chunks] = 0;
   if (g >= n_chunks) return;
   uint lo = g * chunk, hi = min(n, lo + chunk), s = 0;
   for (uint i = lo; i < hi; i++) s += sel[i] != CLSP_NONE_U32;

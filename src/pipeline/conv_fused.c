@@ -109,8 +109,7 @@ clsp_status clsp__fused_list_from_map(clsp_context *ctx, clsp_rulebook *rb, cl_m
   clsp_status st =
     clsp__buffer_create(ctx, CL_MEM_READ_WRITE, ((size_t)n_out + 1) * sizeof(cl_uint),
                         NULL, "fused conv row offsets", &pl.offsets);
-  /* The extra last entry is 0, so after the scan it holds the total. */
-  if (st == CLSP_SUCCESS) st = clsp__fill_u32(ctx, pl.offsets, 0, n_out, 1, l);
+  /* The kernel zeroes the extra last entry: after the scan, the total. */
   if (st == CLSP_SUCCESS)
     st = CLSP_RUN(ctx, CLSP_K_FUSED_COUNT_MAP, clsp_items(n_out), l, CLSP_A(sel),
                   CLSP_A(n_out), CLSP_A(kvol), CLSP_A(pl.offsets));

@@ -54,6 +54,7 @@ typedef enum clsp_program_id {
   X(FILL_RANGE_U32, SCAN, clsp_fill_range_u32)                                           \
   X(SCAN_REDUCE, SCAN, clsp_scan_reduce)                                                 \
   X(SCAN_APPLY, SCAN, clsp_scan_apply)                                                   \
+  X(SCAN_ONE, SCAN, clsp_scan_one)                                                       \
   X(COMPACT_COUNT, SCAN, clsp_compact_count)                                             \
   X(COMPACT_EMIT, SCAN, clsp_compact_emit)                                               \
   X(COMPACT_POSITIONS, SCAN, clsp_compact_positions)                                     \

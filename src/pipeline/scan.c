@@ -19,17 +19,16 @@ clsp_status clsp__scan_exclusive(clsp_context *ctx, cl_mem data, uint32_t n,
                                  clsp_events *l) {
   if (n == 0) return CLSP_SUCCESS;
   uint32_t chunk = ctx->tuning.scan_chunk, nc = chunks_of(n, chunk);
+  /* One chunk: one work-item, one launch (the top of every scan). */
+  if (nc == 1)
+    return CLSP_RUN(ctx, CLSP_K_SCAN_ONE, clsp_items(1), l, CLSP_A(data), CLSP_A(n));
   cl_mem sums = NULL;
   clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)nc * 4, NULL,
                                        "scan chunk sums", &sums);
   if (st != CLSP_SUCCESS) return st;
-  if (nc == 1) {
-    st = clsp__fill_u32(ctx, sums, 0, 0, 1, l);
-  } else {
-    st = CLSP_RUN(ctx, CLSP_K_SCAN_REDUCE, clsp_items(nc), l, CLSP_A(data), CLSP_A(n),
-                  CLSP_A(chunk), CLSP_A(sums), CLSP_A(nc));
-    if (st == CLSP_SUCCESS) st = clsp__scan_exclusive(ctx, sums, nc, l);
-  }
+  st = CLSP_RUN(ctx, CLSP_K_SCAN_REDUCE, clsp_items(nc), l, CLSP_A(data), CLSP_A(n),
+                CLSP_A(chunk), CLSP_A(sums), CLSP_A(nc));
+  if (st == CLSP_SUCCESS) st = clsp__scan_exclusive(ctx, sums, nc, l);
   if (st == CLSP_SUCCESS)
     st = CLSP_RUN(ctx, CLSP_K_SCAN_APPLY, clsp_items(nc), l, CLSP_A(data), CLSP_A(n),
                   CLSP_A(chunk), CLSP_A(sums), CLSP_A(nc));
@@ -46,8 +45,10 @@ clsp_status clsp__compact_count(clsp_context *ctx, cl_mem sel, uint32_t n,
   uint32_t m = c->n_chunks + 1;
   clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)m * 4, NULL,
                                        "compaction offsets", &c->offsets);
-  /* The extra last entry is 0, so after the scan it holds the total. */
-  if (st == CLSP_SUCCESS) st = clsp__fill_u32(ctx, c->offsets, 0, c->n_chunks, 1, l);
+  /* The kernel zeroes the extra last entry: after the scan, the total
+   * (nothing launches for n = 0: a fill does it). */
+  if (st == CLSP_SUCCESS && c->n_chunks == 0)
+    st = clsp__fill_u32(ctx, c->offsets, 0, 0, 1, l);
   if (st == CLSP_SUCCESS)
     st = CLSP_RUN(ctx, CLSP_K_COMPACT_COUNT, clsp_items(c->n_chunks), l, CLSP_A(sel),
                   CLSP_A(n), CLSP_A(chunk), CLSP_A(c->offsets), CLSP_A(c->n_chunks));
