@@ -262,6 +262,22 @@ kernel void clsp_rb_map(global const int *out_coords, uint n_out, int ndim,
                 : CLSP_NONE_U32;
 }
 
+/* The first probe of `key`: the slot's key into *seen and its value into
+ * *val (CLSP_HASH64; the 32-bit table has no keys to load ahead: then
+ * CLSP_KEY_EMPTY and CLSP_NONE_U32, and clsp_map_lookup probes). */
+__attribute__((always_inline)) inline void
+clsp_first_probe(global const ulong *slot_keys, global const uint *slot_vals, uint mask,
+                 ulong key, private ulong *seen, private uint *val) {
+#if CLSP_HASH64
+  uint h = clsp_hash_slot(key, mask);
+  *seen = key == CLSP_KEY_EMPTY ? CLSP_KEY_EMPTY : slot_keys[h];
+  *val = slot_vals[h];
+#else
+  *seen = CLSP_KEY_EMPTY;
+  *val = CLSP_NONE_U32;
+#endif
+}
+
 /* The input row of key `key` whose first probe, at its slot, read the key
  * `seen` and the value `val` (CLSP_HASH64: both loaded ahead), or
  * CLSP_NONE_U32. */
@@ -309,16 +325,8 @@ kernel void clsp_rb_map_rows(global const int *out_coords, uint n_out, int ndim,
     for (uint j = 0; j < nb; j++) key[j] = clsp_key_next(ndim, k, part, okv, base, ta);
     /* The first probe's key and value together: a hit's value then
      * arrives with its key instead of one miss later. */
-    for (uint j = 0; j < nb; j++) {
-#if CLSP_HASH64
-      uint h = clsp_hash_slot(key[j], mask);
-      seen[j] = key[j] == CLSP_KEY_EMPTY ? CLSP_KEY_EMPTY : slot_keys[h];
-      val[j] = slot_vals[h];
-#else
-      seen[j] = CLSP_KEY_EMPTY;
-      val[j] = CLSP_NONE_U32;
-#endif
-    }
+    for (uint j = 0; j < nb; j++)
+      clsp_first_probe(slot_keys, slot_vals, mask, key[j], &seen[j], &val[j]);
     for (uint j = 0; j < nb; j++) {
       uint v =
         clsp_map_lookup(slot_keys, slot_vals, in_keys, mask, key[j], seen[j], val[j]);
@@ -415,16 +423,8 @@ kernel void clsp_rb_map_subm3(global const int *coords, uint n, int4 d, int4 sha
     key[t] = okv[0][a] && okv[1][b] && okv[2][e] ? key0 + (ulong)delta : CLSP_KEY_EMPTY;
   }
 #pragma unroll
-  for (int t = 0; t < 14; t++) {
-#if CLSP_HASH64
-    uint h = clsp_hash_slot(key[t], mask);
-    seen[t] = key[t] == CLSP_KEY_EMPTY ? CLSP_KEY_EMPTY : slot_keys[h];
-    val[t] = slot_vals[h];
-#else
-    seen[t] = CLSP_KEY_EMPTY;
-    val[t] = CLSP_NONE_U32;
-#endif
-  }
+  for (int t = 0; t < 14; t++)
+    clsp_first_probe(slot_keys, slot_vals, mask, key[t], &seen[t], &val[t]);
 #pragma unroll
   for (int t = 0; t < 14; t++) {
     uint v = clsp_map_lookup(slot_keys, slot_vals, in_keys, mask, key[t], seen[t], val[t]);
