@@ -1,12 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Rulebooks on the device: output sites and per-tap kernel maps.
  *
- * Regular / transposed output sites: every (input row, tap) yields a
- * candidate output key (cl/rulebook.cl), the candidates go into a device
- * hash that keeps the smallest candidate index per key, the first
- * candidate of each key is compacted out (deterministic), and the unique
- * keys are radix-sorted: output sites come in ascending packed-key order
- * (batch slowest, then the axes), the same on every run and device.
+ * Regular / transposed output sites (rulebook_sites.c): every (input row,
+ * tap) yields a candidate output key (cl/rulebook.cl), and the distinct
+ * keys become the output sites in ascending packed-key order (batch
+ * slowest, then the axes), the same on every run and device.
  *
  * Maps give a [tap][out row] matrix of input rows; compacting it in order
  * yields the pairs grouped by tap and sorted by output row without a
@@ -28,28 +26,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "conv_fused.h"
+#include "rulebook_build.h"
 
 /* Upper bound on kernel volume (taps) a rulebook takes. */
 #define MAX_KERNEL_VOLUME 65536
-
-typedef struct build {
-  clsp_context *ctx;
-  const clsp_tensor *in;
-  clsp_rulebook *rb;
-  clsp_keyspec in_ks, out_ks;
-  cl_mem in_keys;
-  clsp_hash in_hash;
-  clsp_events *ev;
-  /* Scatter-style map (CPU shape, regular/transposed): the candidates and
-   * the sorted output keys with their hash, kept from output_sites. */
-  int scatter_map;
-  /* Submanifold 1x..x1 kernel: output row o reads input row o (the sites
-   * are the same and unique), no hash needed. */
-  int identity_map;
-  cl_mem cand, cand_taps, out_keys;
-  uint32_t cand_stride; /* candidate slots per input row (kvol, or packed) */
-  clsp_hash out_hash;
-} build;
 
 static clsp_status check_geometry(clsp_context *ctx, clsp_conv_kind kind,
                                   const clsp_conv_geometry *g, int ndim, size_t *kvol) {
@@ -130,205 +110,6 @@ clsp_status clsp_conv_output_shape(clsp_conv_kind kind, int ndim,
   return st == CLSP_SUCCESS ? out_shape_of(NULL, kind, geometry, &d, out_shape) : st;
 }
 
-/* Kernel arguments shared by the candidate and map kernels. */
-typedef struct geom_args {
-  cl_int ndim, kind;
-  cl_uint kvol;
-  cl_int4 k, s, p, d;
-} geom_args;
-
-static geom_args geom_of(const clsp_rulebook *rb) {
-  geom_args g;
-  g.ndim = rb->info.ndim;
-  g.kind = (cl_int)rb->info.kind;
-  g.kvol = (cl_uint)rb->info.kernel_volume;
-  for (int a = 0; a < 4; a++) {
-    int on = a < g.ndim;
-    g.k.s[a] = on ? rb->info.geometry.kernel[a] : 1;
-    g.s.s[a] = on ? rb->info.geometry.stride[a] : 1;
-    g.p.s[a] = on ? rb->info.geometry.padding[a] : 0;
-    g.d.s[a] = on ? rb->info.geometry.dilation[a] : 1;
-  }
-  return g;
-}
-
-static cl_int4 i4(const int32_t *v) {
-  cl_int4 r;
-  for (int a = 0; a < 4; a++) r.s[a] = v[a];
-  return r;
-}
-
-static cl_uint4 u4(const uint32_t *v) {
-  cl_uint4 r;
-  for (int a = 0; a < 4; a++) r.s[a] = v[a];
-  return r;
-}
-
-/* Unique candidate keys, compacted in order of their first candidate.
- * The hash is sized for a guess of their number: a regular conv's output
- * sites, at most 2 per input for the downsampling layers of LiDAR networks
- * (KITTI, SECOND: 1.22, 0.50, 0.34, 0.74), while the bound (8 per input
- * for k3 s2) is what isolated sites reach; a wrong guess costs a rebuild
- * (clsp__hash_build_guess). Transposed convs upsample: the bound. */
-static clsp_status unique_candidates(build *b, cl_mem cand, uint32_t n_cand,
-                                     uint32_t max_valid, cl_mem *keys, uint32_t *n_out) {
-  clsp_context *ctx = b->ctx;
-  clsp_hash h;
-  clsp_compaction c = {0};
-  cl_mem sel = NULL, first = NULL;
-  uint64_t guess =
-    b->rb->info.kind == CLSP_CONV_REGULAR ? 2 * (uint64_t)b->rb->info.n_in : max_valid;
-  clsp_status st = clsp__hash_build_guess(ctx, cand, n_cand,
-                                          guess < max_valid ? (uint32_t)guess : max_valid,
-                                          max_valid, &h, b->ev);
-  if (st != CLSP_SUCCESS) return st;
-  st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_cand * 4, NULL,
-                           "candidate flags", &sel);
-  if (st == CLSP_SUCCESS) st = clsp__hash_firsts_by_slot(ctx, &h, sel, b->ev);
-  if (st == CLSP_SUCCESS) st = clsp__compact_count(ctx, sel, n_cand, &c, b->ev);
-  if (st == CLSP_SUCCESS)
-    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)c.total * 4, NULL,
-                             "first candidates", &first);
-  if (st == CLSP_SUCCESS) st = clsp__compact_emit(ctx, sel, &c, first, NULL, 0, b->ev);
-  if (st == CLSP_SUCCESS)
-    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)c.total * 8, NULL,
-                             "output keys", keys);
-  if (st == CLSP_SUCCESS) {
-    *n_out = c.total;
-    st = CLSP_RUN(ctx, CLSP_K_RB_GATHER_KEYS, clsp_items(c.total), b->ev, CLSP_A(cand),
-                  CLSP_A(first), CLSP_A(c.total), CLSP_A(*keys));
-  }
-  clsp__compact_release(ctx, &c);
-  clsp__buffer_release(ctx, &sel);
-  clsp__buffer_release(ctx, &first);
-  clsp__hash_release(ctx, &h);
-  return st;
-}
-
-/* sites x taps as a 32-bit index count (kernels index such matrices with
- * uint and their scans need headroom), or CLSP_ERROR_TOO_LARGE naming
- * `what`. */
-static clsp_status sites_by_taps(clsp_context *ctx, const char *what, size_t sites,
-                                 size_t taps, uint32_t *out) {
-  uint64_t n = (uint64_t)sites * taps;
-  if (n >= UINT32_MAX / 2)
-    return clsp__fail(ctx, CLSP_ERROR_TOO_LARGE,
-                      "%s: %zu sites x %zu taps = %llu exceed 32-bit indices", what,
-                      sites, taps, (unsigned long long)n);
-  *out = (uint32_t)n;
-  return CLSP_SUCCESS;
-}
-
-/* At most how many candidates of one input row are valid: a regular
- * conv's tap t reaches an output along an axis only if t d = x + p
- * (mod s), which holds for at most ceil(k / (s / gcd(d, s))) of the k taps
- * (k3 s2: 2 of 3 per axis, 8 of 27). Transposed: every tap may. Sizes the
- * candidate hash (load <= 1/2 of this bound, not of all n_in x kvol). */
-static uint32_t valid_taps_bound(const clsp_rulebook *rb) {
-  const clsp_conv_geometry *g = &rb->info.geometry;
-  if (rb->info.kind != CLSP_CONV_REGULAR) return (uint32_t)rb->info.kernel_volume;
-  uint64_t taps = 1;
-  for (int a = 0; a < rb->info.ndim; a++) {
-    uint32_t k = (uint32_t)g->kernel[a], s = (uint32_t)g->stride[a];
-    uint32_t gcd = (uint32_t)g->dilation[a];
-    for (uint32_t x = s; x != 0;) { /* gcd(d, s) */
-      uint32_t r = gcd % x;
-      gcd = x;
-      x = r;
-    }
-    uint32_t period = s / gcd, per_axis = (k + period - 1) / period;
-    taps *= per_axis < k ? per_axis : k;
-  }
-  return (uint32_t)taps;
-}
-
-/* Whether the row-shaped (CPU) candidate kernel and scatter-style map
- * run: CPU devices, every extent within CLSP_AXIS_MAX. */
-static int candidate_rows(clsp_context *ctx, const geom_args *g) {
-  int rows = clsp__row_kernels(ctx);
-  for (int a = 0; a < g->ndim; a++) rows = rows && g->k.s[a] <= CLSP_AXIS_MAX;
-  return rows;
-}
-
-/* The candidate kernel into b->cand (n_in x b->cand_stride keys): CPU
- * devices one work-item per input row, packed where fewer taps than kvol
- * can be valid (b->cand_taps holds their taps), else one work-item per
- * (input row, tap). */
-static clsp_status candidates(build *b, const geom_args *g, cl_int4 os, cl_uint4 ob) {
-  clsp_context *ctx = b->ctx;
-  uint32_t n_in = (uint32_t)b->rb->info.n_in, n_cand = n_in * b->cand_stride;
-  clsp_status st = CLSP_SUCCESS;
-  if (!candidate_rows(ctx, g))
-    return CLSP_RUN(ctx, CLSP_K_RB_CANDIDATES, clsp_items(n_cand), b->ev,
-                    CLSP_A(b->in->coords), CLSP_A(n_in), CLSP_A(g->ndim), CLSP_A(g->kind),
-                    CLSP_A(g->kvol), CLSP_A(g->k), CLSP_A(g->s), CLSP_A(g->p),
-                    CLSP_A(g->d), CLSP_A(os), CLSP_A(ob), CLSP_A(b->cand));
-  if (b->cand_stride < g->kvol)
-    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_cand * 4, NULL,
-                             "candidate taps", &b->cand_taps);
-  /* Unpacked rows never read the taps: the keys stand in. */
-  cl_mem taps = b->cand_taps ? b->cand_taps : b->cand;
-  int three = g->ndim == 3 && g->k.s[0] <= 3 && g->k.s[1] <= 3 && g->k.s[2] <= 3;
-  if (st == CLSP_SUCCESS && three)
-    return CLSP_RUN(ctx, CLSP_K_RB_CANDIDATES3, clsp_items(n_in), b->ev,
-                    CLSP_A(b->in->coords), CLSP_A(n_in), CLSP_A(g->kind), CLSP_A(g->kvol),
-                    CLSP_A(g->k), CLSP_A(g->s), CLSP_A(g->p), CLSP_A(g->d), CLSP_A(os),
-                    CLSP_A(ob), CLSP_A(b->cand), CLSP_A(taps), CLSP_A(b->cand_stride));
-  if (st == CLSP_SUCCESS)
-    st = CLSP_RUN(ctx, CLSP_K_RB_CANDIDATES_ROWS, clsp_items(n_in), b->ev,
-                  CLSP_A(b->in->coords), CLSP_A(n_in), CLSP_A(g->ndim), CLSP_A(g->kind),
-                  CLSP_A(g->kvol), CLSP_A(g->k), CLSP_A(g->s), CLSP_A(g->p), CLSP_A(g->d),
-                  CLSP_A(os), CLSP_A(ob), CLSP_A(b->cand), CLSP_A(taps),
-                  CLSP_A(b->cand_stride));
-  return st;
-}
-
-/* Regular / transposed: output sites in ascending key order. */
-static clsp_status output_sites(build *b) {
-  clsp_context *ctx = b->ctx;
-  clsp_rulebook *rb = b->rb;
-  uint32_t n_in = (uint32_t)rb->info.n_in, n_cand = 0, n_out = 0;
-  clsp_status st0 =
-    sites_by_taps(ctx, "in", rb->info.n_in, rb->info.kernel_volume, &n_cand);
-  if (st0 != CLSP_SUCCESS) return st0;
-  geom_args g = geom_of(rb);
-  cl_int4 os = i4(rb->info.out_shape);
-  cl_uint4 ob = u4(b->out_ks.bits);
-  cl_mem keys = NULL;
-  uint32_t valid = valid_taps_bound(rb);
-  b->cand_stride = candidate_rows(ctx, &g) ? valid : g.kvol;
-  n_cand = n_in * b->cand_stride;
-  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_cand * 8, NULL,
-                                       "candidate keys", &b->cand);
-  if (st == CLSP_SUCCESS) st = candidates(b, &g, os, ob);
-  uint32_t max_valid = n_in * valid; /* <= n_cand */
-  if (st == CLSP_SUCCESS)
-    st = unique_candidates(b, b->cand, n_cand, max_valid, &keys, &n_out);
-  if (!b->scatter_map) { /* else kept for the map; released with the build */
-    clsp__buffer_release(ctx, &b->cand);
-    clsp__buffer_release(ctx, &b->cand_taps);
-  }
-  if (st == CLSP_SUCCESS)
-    st = clsp__radix_sort(ctx, &keys, NULL, n_out, b->out_ks.total_bits, b->ev);
-  size_t row_bytes = (size_t)(1 + rb->info.ndim) * 4;
-  if (st == CLSP_SUCCESS)
-    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_out * row_bytes, NULL,
-                             "output coords", &rb->out_coords);
-  if (st == CLSP_SUCCESS) {
-    rb->owns_out_coords = 1;
-    rb->info.n_out = n_out;
-    st = CLSP_RUN(ctx, CLSP_K_RB_UNPACK, clsp_items(n_out), b->ev, CLSP_A(keys),
-                  CLSP_A(n_out), CLSP_A(g.ndim), CLSP_A(ob), CLSP_A(rb->out_coords));
-  }
-  if (b->scatter_map) { /* output row of a key, for the scatter-style map */
-    b->out_keys = keys;
-    return st == CLSP_SUCCESS ? clsp__hash_build(ctx, keys, n_out, &b->out_hash, b->ev)
-                              : st;
-  }
-  clsp__buffer_release(ctx, &keys);
-  return st;
-}
-
 /* Pairs from the [tap][out row] matrix `sel`, and the tap offsets. */
 static clsp_status compact_pairs(clsp_context *ctx, clsp_rulebook *rb, cl_mem sel,
                                  uint32_t n_mat, clsp_events *ev) {
@@ -368,7 +149,7 @@ static clsp_status compact_pairs(clsp_context *ctx, clsp_rulebook *rb, cl_mem se
 
 /* The gather-style map for every kind, from out_coords and the input
  * hash, into the [tap][out row] matrix sel. */
-static clsp_status map_gather(build *b, cl_mem sel, uint32_t n_mat) {
+static clsp_status map_gather(rb_build *b, cl_mem sel, uint32_t n_mat) {
   clsp_context *ctx = b->ctx;
   clsp_rulebook *rb = b->rb;
   uint32_t n_out = (uint32_t)rb->info.n_out, mask;
@@ -415,7 +196,7 @@ static clsp_status map_gather(build *b, cl_mem sel, uint32_t n_mat) {
 
 /* The scatter-style map (regular / transposed on CPU devices): from the
  * candidates and the output hash kept by output_sites. */
-static clsp_status map_scatter(build *b, cl_mem sel, uint32_t n_mat) {
+static clsp_status map_scatter(rb_build *b, cl_mem sel, uint32_t n_mat) {
   clsp_context *ctx = b->ctx;
   cl_uint n_in = (cl_uint)b->rb->info.n_in, kvol = (cl_uint)b->rb->info.kernel_volume;
   cl_uint n_out = (cl_uint)b->rb->info.n_out, mask;
@@ -431,7 +212,7 @@ static clsp_status map_scatter(build *b, cl_mem sel, uint32_t n_mat) {
 }
 
 /* The identity map of a submanifold conv with kernel volume 1. */
-static clsp_status map_identity(build *b, cl_mem sel) {
+static clsp_status map_identity(rb_build *b, cl_mem sel) {
   cl_uint n = (cl_uint)b->rb->info.n_out, zero = 0;
   return CLSP_RUN(b->ctx, CLSP_K_IOTA_U32, clsp_items(n), b->ev, CLSP_A(sel),
                   CLSP_A(zero), CLSP_A(n));
@@ -440,12 +221,12 @@ static clsp_status map_identity(build *b, cl_mem sel) {
 /* The [tap][out row] map, then from it either the fused conv's pair list,
  * where convs run fused by default (the tap-major pairs follow only when
  * something asks for them: clsp__rulebook_pairs), or the pairs. */
-static clsp_status kernel_map(build *b) {
+static clsp_status kernel_map(rb_build *b) {
   clsp_context *ctx = b->ctx;
   clsp_rulebook *rb = b->rb;
   uint32_t n_mat = 0;
-  clsp_status st0 =
-    sites_by_taps(ctx, "rulebook output", rb->info.n_out, rb->info.kernel_volume, &n_mat);
+  clsp_status st0 = clsp__rb_sites_by_taps(ctx, "rulebook output", rb->info.n_out,
+                                           rb->info.kernel_volume, &n_mat);
   if (st0 != CLSP_SUCCESS) return st0;
   cl_mem sel = NULL;
   clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_mat * 4, NULL,
@@ -471,8 +252,8 @@ clsp_status clsp__rulebook_pairs(clsp_context *ctx, const clsp_rulebook *rb) {
   if (!rb->pairs_pending) return CLSP_SUCCESS;
   clsp_rulebook *keep = (clsp_rulebook *)rb; /* a cache: see pipeline.h */
   uint32_t n_mat = 0;
-  clsp_status st =
-    sites_by_taps(ctx, "rulebook output", rb->info.n_out, rb->info.kernel_volume, &n_mat);
+  clsp_status st = clsp__rb_sites_by_taps(ctx, "rulebook output", rb->info.n_out,
+                                          rb->info.kernel_volume, &n_mat);
   cl_mem sel = NULL;
   if (st == CLSP_SUCCESS)
     st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_mat * 4, NULL,
@@ -484,7 +265,7 @@ clsp_status clsp__rulebook_pairs(clsp_context *ctx, const clsp_rulebook *rb) {
   return st;
 }
 
-static clsp_status input_hash(build *b) {
+static clsp_status input_hash(rb_build *b) {
   uint32_t n = (uint32_t)b->in->desc.n_sites, bad;
   clsp_status st =
     clsp__keys_from_coords(b->ctx, &b->in_ks, b->in->coords, n, &b->in_keys, &bad, b->ev);
@@ -525,7 +306,7 @@ static clsp_status rb_new(clsp_context *ctx, clsp_conv_kind kind,
 }
 
 /* Output sites (kind-specific) then the map. */
-static clsp_status build_all(build *b) {
+static clsp_status build_all(rb_build *b) {
   clsp_rulebook *rb = b->rb;
   clsp_status st = CLSP_SUCCESS;
   if (rb->info.kind == CLSP_CONV_SUBMANIFOLD) {
@@ -557,10 +338,12 @@ static clsp_status build_all(build *b) {
   /* CPU devices: regular / transposed maps scatter-style (map_scatter),
    * from the row-shaped candidates. */
   geom_args g = geom_of(rb);
-  b->scatter_map = candidate_rows(b->ctx, &g) && rb->info.kind != CLSP_CONV_SUBMANIFOLD;
+  b->scatter_map =
+    clsp__rb_candidate_rows(b->ctx, &g) && rb->info.kind != CLSP_CONV_SUBMANIFOLD;
   b->identity_map = rb->info.kind == CLSP_CONV_SUBMANIFOLD && rb->info.kernel_volume == 1;
   st = input_hash(b);
-  if (st == CLSP_SUCCESS && rb->info.kind != CLSP_CONV_SUBMANIFOLD) st = output_sites(b);
+  if (st == CLSP_SUCCESS && rb->info.kind != CLSP_CONV_SUBMANIFOLD)
+    st = clsp__rb_output_sites(b);
   if (st == CLSP_SUCCESS) st = kernel_map(b);
   return st;
 }
@@ -587,7 +370,7 @@ clsp_status clsp_rulebook_build(clsp_context *ctx, clsp_conv_kind kind,
   int32_t oshape[CLSP_MAX_DIMS];
   clsp_status st = check_geometry(ctx, kind, geometry, in->desc.ndim, &kvol);
   if (st == CLSP_SUCCESS) st = out_shape_of(ctx, kind, geometry, &in->desc, oshape);
-  build b = {0};
+  rb_build b = {0};
   b.ctx = ctx;
   b.in = in;
   if (st == CLSP_SUCCESS)

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The rulebook builder's shared state (rulebook.c: the maps, pairs and
+ * public calls; rulebook_sites.c: the output sites of regular and
+ * transposed convs). Not installed. */
+#ifndef CLSP_RULEBOOK_BUILD_H
+#define CLSP_RULEBOOK_BUILD_H
+
+#include "conv_stages.h"
+
+typedef struct rb_build {
+  clsp_context *ctx;
+  const clsp_tensor *in;
+  clsp_rulebook *rb;
+  clsp_keyspec in_ks, out_ks;
+  cl_mem in_keys;
+  clsp_hash in_hash;
+  clsp_events *ev;
+  /* Scatter-style map (CPU shape, regular/transposed): the candidates and
+   * the sorted output keys with their hash, kept from output_sites. */
+  int scatter_map;
+  /* Submanifold 1x..x1 kernel: output row o reads input row o (the sites
+   * are the same and unique), no hash needed. */
+  int identity_map;
+  cl_mem cand, cand_taps, out_keys;
+  uint32_t cand_stride; /* candidate slots per input row (kvol, or packed) */
+  clsp_hash out_hash;
+} rb_build;
+
+/* Kernel arguments shared by the candidate and map kernels. */
+typedef struct geom_args {
+  cl_int ndim, kind;
+  cl_uint kvol;
+  cl_int4 k, s, p, d;
+} geom_args;
+
+static inline geom_args geom_of(const clsp_rulebook *rb) {
+  geom_args g;
+  g.ndim = rb->info.ndim;
+  g.kind = (cl_int)rb->info.kind;
+  g.kvol = (cl_uint)rb->info.kernel_volume;
+  for (int a = 0; a < 4; a++) {
+    int on = a < g.ndim;
+    g.k.s[a] = on ? rb->info.geometry.kernel[a] : 1;
+    g.s.s[a] = on ? rb->info.geometry.stride[a] : 1;
+    g.p.s[a] = on ? rb->info.geometry.padding[a] : 0;
+    g.d.s[a] = on ? rb->info.geometry.dilation[a] : 1;
+  }
+  return g;
+}
+
+static inline cl_int4 i4(const int32_t *v) {
+  cl_int4 r;
+  for (int a = 0; a < 4; a++) r.s[a] = v[a];
+  return r;
+}
+
+static inline cl_uint4 u4(const uint32_t *v) {
+  cl_uint4 r;
+  for (int a = 0; a < 4; a++) r.s[a] = v[a];
+  return r;
+}
+
+/* sites x taps as a 32-bit index count (kernels index such matrices with
+ * uint and their scans need headroom), or CLSP_ERROR_TOO_LARGE naming
+ * `what`. */
+clsp_status clsp__rb_sites_by_taps(clsp_context *ctx, const char *what, size_t sites,
+                                   size_t taps, uint32_t *out);
+
+/* Whether the row-shaped (CPU) candidate kernel and scatter-style map
+ * run: CPU devices, every extent within CLSP_AXIS_MAX. */
+int clsp__rb_candidate_rows(clsp_context *ctx, const geom_args *g);
+
+/* Regular / transposed: rb->out_coords and info.n_out, output sites in
+ * ascending key order; for the scatter-style map (b->scatter_map) also
+ * what it reads (the candidates, and the output keys' hash or bitmap).
+ * Errors: device memory, CLSP_ERROR_TOO_LARGE, OpenCL codes. */
+clsp_status clsp__rb_output_sites(rb_build *b);
+
+#endif
