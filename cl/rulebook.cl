@@ -432,3 +432,69 @@ kernel void clsp_rb_map_subm3(global const int *coords, uint n, int4 d, int4 sha
     if (t < 13 && v != CLSP_NONE_U32) sel[(size_t)(26 - t) * n + v] = o;
   }
 }
+
+/* Output sites from a bitmap over the packed output key space (CPU shape,
+ * rulebook_sites.c): where that space is small next to the candidates,
+ * bit `key` stands for the key, and the set bits in order are the distinct
+ * keys in ascending order: no hash, no sort. Row i sets the bits of its
+ * `stride` candidate slots (the host zeroed the bitmap). */
+kernel void clsp_rb_bitmap_mark(global const ulong *cand, uint n_in, uint stride,
+                                global uint *bitmap) {
+  uint i = get_global_id(0);
+  if (i >= n_in) return;
+  global const ulong *c = cand + (size_t)i * stride;
+  for (uint j = 0; j < stride; j++) {
+    ulong key = c[j];
+    if (key != CLSP_KEY_EMPTY)
+      atomic_or(bitmap + (size_t)(key >> 5), 1u << (uint)(key & 31ul));
+  }
+}
+
+/* rank[w] = the set bits of word w (the exclusive scan of rank then gives
+ * each word's first output row) and rank[words] = 0 (then the total). */
+kernel void clsp_rb_bitmap_count(global const uint *bitmap, uint words, global uint *rank) {
+  uint w = get_global_id(0);
+  if (w == 0) rank[words] = 0u;
+  if (w < words) rank[w] = popcount(bitmap[w]);
+}
+
+/* The output sites: the set bits of word w, lowest first, unpacked into
+ * coordinate rows from row rank[w]. */
+kernel void clsp_rb_bitmap_emit(global const uint *bitmap, uint words,
+                                global const uint *rank, int ndim, uint4 bits,
+                                global int *coords) {
+  uint w = get_global_id(0);
+  if (w >= words) return;
+  uint v = bitmap[w], j = rank[w];
+  while (v != 0u) {
+    uint low = v & (~v + 1u);
+    ulong key = ((ulong)w << 5) | (ulong)(31u - clz(low));
+    int b, c[4];
+    clsp_unpack(key, ndim, bits, &b, c);
+    global int *row = coords + (size_t)j * (size_t)(1 + ndim);
+    row[0] = b;
+    for (int a = 0; a < ndim; a++) row[1 + a] = c[a];
+    j++;
+    v &= v - 1u;
+  }
+}
+
+/* clsp_rb_map_scatter with the output row of a key from the bitmap: the
+ * set bits before it (its word's first row plus those below it in the
+ * word) instead of a hash lookup. */
+kernel void clsp_rb_map_bitmap(global const ulong *cand, global const uint *ctap,
+                               uint stride, uint n_in, uint kvol, uint n_out,
+                               global const uint *bitmap, global const uint *rank,
+                               global uint *sel) {
+  uint i = get_global_id(0);
+  if (i >= n_in) return;
+  global const ulong *c = cand + (size_t)i * stride;
+  for (uint j = 0; j < stride; j++) {
+    ulong key = c[j];
+    if (key == CLSP_KEY_EMPTY) continue;
+    uint w = (uint)(key >> 5), below = (1u << (uint)(key & 31ul)) - 1u;
+    uint o = rank[w] + popcount(bitmap[w] & below);
+    uint t = stride == kvol ? j : ctap[(size_t)i * stride + j];
+    sel[(size_t)t * n_out + o] = i;
+  }
+}

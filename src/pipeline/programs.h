@@ -49,6 +49,10 @@ typedef enum clsp_program_id {
   X(RB_MAP_ROWS, HASH, clsp_rb_map_rows)                                                 \
   X(RB_MAP_SUBM3, HASH, clsp_rb_map_subm3)                                               \
   X(RB_MAP_SCATTER, HASH, clsp_rb_map_scatter)                                           \
+  X(RB_BITMAP_MARK, HASH, clsp_rb_bitmap_mark)                                           \
+  X(RB_BITMAP_COUNT, HASH, clsp_rb_bitmap_count)                                         \
+  X(RB_BITMAP_EMIT, HASH, clsp_rb_bitmap_emit)                                           \
+  X(RB_MAP_BITMAP, HASH, clsp_rb_map_bitmap)                                             \
   X(RB_RANK, HASH, clsp_rb_rank)                                                         \
   X(RB_MERGE, HASH, clsp_rb_merge)                                                       \
   X(FILL_RANGE_U32, SCAN, clsp_fill_range_u32)                                           \

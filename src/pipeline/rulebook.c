@@ -203,9 +203,14 @@ static clsp_status map_scatter(rb_build *b, cl_mem sel, uint32_t n_mat) {
   cl_mem taps = b->cand_taps ? b->cand_taps : b->cand; /* unread when unpacked */
   clsp_arg a[11] = {CLSP_A(b->cand), CLSP_A(taps), CLSP_A(b->cand_stride),
                     CLSP_A(n_in),    CLSP_A(kvol), CLSP_A(n_out)};
+  clsp_status st = clsp__fill_u32(ctx, sel, CLSP_NONE_U32, 0, n_mat, b->ev);
+  if (st == CLSP_SUCCESS && b->bitmap)
+    return CLSP_RUN(ctx, CLSP_K_RB_MAP_BITMAP, clsp_items(n_in), b->ev, CLSP_A(b->cand),
+                    CLSP_A(taps), CLSP_A(b->cand_stride), CLSP_A(n_in), CLSP_A(kvol),
+                    CLSP_A(n_out), CLSP_A(b->bitmap), CLSP_A(b->bitmap_rank),
+                    CLSP_A(sel));
   clsp__hash_args(&b->out_hash, a + 6, &mask);
   a[10] = (clsp_arg)CLSP_A(sel);
-  clsp_status st = clsp__fill_u32(ctx, sel, CLSP_NONE_U32, 0, n_mat, b->ev);
   if (st == CLSP_SUCCESS)
     st = CLSP_RUN_ARRAY(ctx, CLSP_K_RB_MAP_SCATTER, clsp_items(n_in), b->ev, a, 11);
   return st;
@@ -396,6 +401,8 @@ clsp_status clsp_rulebook_build(clsp_context *ctx, clsp_conv_kind kind,
   clsp__buffer_release(ctx, &b.out_keys);
   clsp__buffer_release(ctx, &b.cand);
   clsp__buffer_release(ctx, &b.cand_taps);
+  clsp__buffer_release(ctx, &b.bitmap);
+  clsp__buffer_release(ctx, &b.bitmap_rank);
   if (st != CLSP_SUCCESS) {
     clsp_rulebook_destroy(b.rb);
     return st;

@@ -24,6 +24,9 @@ typedef struct rb_build {
   cl_mem cand, cand_taps, out_keys;
   uint32_t cand_stride; /* candidate slots per input row (kvol, or packed) */
   clsp_hash out_hash;
+  /* Or, where the output key space is small (rulebook_sites.c), a bitmap
+   * of it (bit = key) and the first output row of each of its words. */
+  cl_mem bitmap, bitmap_rank;
 } rb_build;
 
 /* Kernel arguments shared by the candidate and map kernels. */

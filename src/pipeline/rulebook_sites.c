@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Output sites of regular and transposed convs (rulebook.c has the
- * overview): every (input row, tap) yields a candidate output key, the
- * candidates go into a device hash that keeps the smallest candidate index
- * per key, the first candidate of each key is compacted out
- * (deterministic), and the unique keys are radix-sorted into ascending
- * packed-key order. */
+ * overview): every (input row, tap) yields a candidate output key, and the
+ * distinct keys in ascending order are the output sites. Where the output
+ * key space is small, a bitmap of it gives them directly (bitmap_sites);
+ * otherwise the candidates go into a device hash that keeps the smallest
+ * candidate index per key, the first candidate of each key is compacted
+ * out (deterministic), and the unique keys are radix-sorted
+ * (hashed_sites). */
 #include "rulebook_build.h"
 
 /* Unique candidate keys, compacted in order of their first candidate.
@@ -121,33 +123,75 @@ static clsp_status candidates(rb_build *b, const geom_args *g, cl_int4 os, cl_ui
   return st;
 }
 
-clsp_status clsp__rb_output_sites(rb_build *b) {
+/* Whether the distinct candidate keys come from a bitmap of the output
+ * key space: CPU shape (the scatter-style map reads it), and at most
+ * CLSP_BITMAP_BITS_MAX key bits (a 16 MiB bitmap) with no more words than
+ * 4 per candidate slot (SECOND on KITTI: 2^18 words for 330k slots), so
+ * that zeroing and scanning it costs no more than the candidates do. */
+#define CLSP_BITMAP_BITS_MAX 27u
+static int bitmap_fits(const rb_build *b, uint32_t n_cand) {
+  uint32_t bits = b->out_ks.total_bits;
+  if (!b->scatter_map || bits > CLSP_BITMAP_BITS_MAX) return 0;
+  uint64_t words = bits > 5 ? (uint64_t)1 << (bits - 5) : 1;
+  return words <= 4 * (uint64_t)n_cand + 1024;
+}
+
+/* Output sites from the bitmap: set the candidates' bits, count and scan
+ * them per word (one blocking read: the number of sites), unpack the set
+ * bits in order. The bitmap and its word ranks stay for the map. */
+static clsp_status bitmap_sites(rb_build *b) {
   clsp_context *ctx = b->ctx;
   clsp_rulebook *rb = b->rb;
-  uint32_t n_in = (uint32_t)rb->info.n_in, n_cand = 0, n_out = 0;
-  clsp_status st0 =
-    clsp__rb_sites_by_taps(ctx, "in", rb->info.n_in, rb->info.kernel_volume, &n_cand);
-  if (st0 != CLSP_SUCCESS) return st0;
-  geom_args g = geom_of(rb);
-  cl_int4 os = i4(rb->info.out_shape);
+  uint32_t bits = b->out_ks.total_bits, n_in = (uint32_t)rb->info.n_in, n_out = 0;
+  cl_uint words = bits > 5 ? 1u << (bits - 5) : 1u;
+  cl_int ndim = rb->info.ndim;
+  cl_uint4 ob = u4(b->out_ks.bits);
+  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)words * 4, NULL,
+                                       "output key bitmap", &b->bitmap);
+  if (st == CLSP_SUCCESS)
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, ((size_t)words + 1) * 4, NULL,
+                             "output key bitmap ranks", &b->bitmap_rank);
+  if (st == CLSP_SUCCESS) st = clsp__fill_u32(ctx, b->bitmap, 0, 0, words, b->ev);
+  if (st == CLSP_SUCCESS)
+    st = CLSP_RUN(ctx, CLSP_K_RB_BITMAP_MARK, clsp_items(n_in), b->ev, CLSP_A(b->cand),
+                  CLSP_A(n_in), CLSP_A(b->cand_stride), CLSP_A(b->bitmap));
+  if (st == CLSP_SUCCESS)
+    st = CLSP_RUN(ctx, CLSP_K_RB_BITMAP_COUNT, clsp_items(words), b->ev,
+                  CLSP_A(b->bitmap), CLSP_A(words), CLSP_A(b->bitmap_rank));
+  if (st == CLSP_SUCCESS)
+    st = clsp__scan_exclusive(ctx, b->bitmap_rank, words + 1, b->ev);
+  if (st == CLSP_SUCCESS) {
+    cl_int err = clEnqueueReadBuffer(ctx->queue, b->bitmap_rank, CL_TRUE,
+                                     (size_t)words * 4, 4, &n_out, 0, NULL, NULL);
+    if (err != CL_SUCCESS) st = clsp__cl_fail(ctx, err, "reading the number of outputs");
+  }
+  size_t row_bytes = (size_t)(1 + ndim) * 4;
+  if (st == CLSP_SUCCESS)
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_out * row_bytes, NULL,
+                             "output coords", &rb->out_coords);
+  if (st == CLSP_SUCCESS) {
+    rb->owns_out_coords = 1;
+    rb->info.n_out = n_out;
+    st = CLSP_RUN(ctx, CLSP_K_RB_BITMAP_EMIT, clsp_items(words), b->ev, CLSP_A(b->bitmap),
+                  CLSP_A(words), CLSP_A(b->bitmap_rank), CLSP_A(ndim), CLSP_A(ob),
+                  CLSP_A(rb->out_coords));
+  }
+  return st;
+}
+
+/* Output sites from a hash of the candidates (unique_candidates), sorted
+ * and unpacked; for the scatter-style map also a hash of the output keys. */
+static clsp_status hashed_sites(rb_build *b, uint32_t n_cand, uint32_t max_valid) {
+  clsp_context *ctx = b->ctx;
+  clsp_rulebook *rb = b->rb;
+  uint32_t n_out = 0;
+  cl_int ndim = rb->info.ndim;
   cl_uint4 ob = u4(b->out_ks.bits);
   cl_mem keys = NULL;
-  uint32_t valid = valid_taps_bound(rb);
-  b->cand_stride = clsp__rb_candidate_rows(ctx, &g) ? valid : g.kvol;
-  n_cand = n_in * b->cand_stride;
-  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_cand * 8, NULL,
-                                       "candidate keys", &b->cand);
-  if (st == CLSP_SUCCESS) st = candidates(b, &g, os, ob);
-  uint32_t max_valid = n_in * valid; /* <= n_cand */
-  if (st == CLSP_SUCCESS)
-    st = unique_candidates(b, b->cand, n_cand, max_valid, &keys, &n_out);
-  if (!b->scatter_map) { /* else kept for the map; released with the build */
-    clsp__buffer_release(ctx, &b->cand);
-    clsp__buffer_release(ctx, &b->cand_taps);
-  }
+  clsp_status st = unique_candidates(b, b->cand, n_cand, max_valid, &keys, &n_out);
   if (st == CLSP_SUCCESS)
     st = clsp__radix_sort(ctx, &keys, NULL, n_out, b->out_ks.total_bits, b->ev);
-  size_t row_bytes = (size_t)(1 + rb->info.ndim) * 4;
+  size_t row_bytes = (size_t)(1 + ndim) * 4;
   if (st == CLSP_SUCCESS)
     st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_out * row_bytes, NULL,
                              "output coords", &rb->out_coords);
@@ -155,7 +199,7 @@ clsp_status clsp__rb_output_sites(rb_build *b) {
     rb->owns_out_coords = 1;
     rb->info.n_out = n_out;
     st = CLSP_RUN(ctx, CLSP_K_RB_UNPACK, clsp_items(n_out), b->ev, CLSP_A(keys),
-                  CLSP_A(n_out), CLSP_A(g.ndim), CLSP_A(ob), CLSP_A(rb->out_coords));
+                  CLSP_A(n_out), CLSP_A(ndim), CLSP_A(ob), CLSP_A(rb->out_coords));
   }
   if (b->scatter_map) { /* output row of a key, for the scatter-style map */
     b->out_keys = keys;
@@ -163,5 +207,31 @@ clsp_status clsp__rb_output_sites(rb_build *b) {
                               : st;
   }
   clsp__buffer_release(ctx, &keys);
+  return st;
+}
+
+clsp_status clsp__rb_output_sites(rb_build *b) {
+  clsp_context *ctx = b->ctx;
+  clsp_rulebook *rb = b->rb;
+  uint32_t n_in = (uint32_t)rb->info.n_in, n_cand = 0;
+  clsp_status st0 =
+    clsp__rb_sites_by_taps(ctx, "in", rb->info.n_in, rb->info.kernel_volume, &n_cand);
+  if (st0 != CLSP_SUCCESS) return st0;
+  geom_args g = geom_of(rb);
+  cl_int4 os = i4(rb->info.out_shape);
+  cl_uint4 ob = u4(b->out_ks.bits);
+  uint32_t valid = valid_taps_bound(rb);
+  b->cand_stride = clsp__rb_candidate_rows(ctx, &g) ? valid : g.kvol;
+  n_cand = n_in * b->cand_stride;
+  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_cand * 8, NULL,
+                                       "candidate keys", &b->cand);
+  if (st == CLSP_SUCCESS) st = candidates(b, &g, os, ob);
+  if (st == CLSP_SUCCESS)
+    st = bitmap_fits(b, n_cand) ? bitmap_sites(b)
+                                : hashed_sites(b, n_cand, n_in * valid /* <= n_cand */);
+  if (!b->scatter_map) { /* else kept for the map; released with the build */
+    clsp__buffer_release(ctx, &b->cand);
+    clsp__buffer_release(ctx, &b->cand_taps);
+  }
   return st;
 }
