@@ -389,18 +389,15 @@ kernel void clsp_rb_merge(global const ulong *keys, global const uint *rows,
       feats_out[m * channels + ch] += feats[rows[e] * channels + ch];
 }
 
-/* The submanifold map of the commonest geometry, a 3D kernel of 3 x 3 x 3
- * (any dilation), in a CPU shape: clsp_rb_map_rows with mirror = 1 and
- * every loop unrolled at compile time, so the per-axis offsets and their
- * validity live in registers. A neighbour's key is the site's own key plus
- * a constant per tap: the axes are separate bit fields and an in-range
- * neighbour never carries out of its field. */
-kernel void clsp_rb_map_subm3(global const int *coords, uint n, int4 d, int4 shape,
-                              uint4 bits, global const ulong *slot_keys,
-                              global const uint *slot_vals, uint mask,
-                              global const ulong *in_keys, global uint *sel) {
-  uint o = get_global_id(0);
-  if (o >= n) return;
+/* The keys of taps 0..13 (up to the centre) of site o of a submanifold
+ * 3 x 3 x 3 kernel (any dilation), CLSP_KEY_EMPTY where the neighbour lies
+ * outside the shape. Every loop unrolls at compile time, so the per-axis
+ * offsets and their validity live in registers. A neighbour's key is the
+ * site's own key plus a constant per tap: the axes are separate bit fields
+ * and an in-range neighbour never carries out of its field. */
+__attribute__((always_inline)) inline void
+clsp_subm3_keys(global const int *coords, uint o, int4 d, int4 shape, uint4 bits,
+                private ulong *key) {
   global const int *row = coords + (size_t)o * 4u;
   int c[3] = {row[1], row[2], row[3]};
   int dd[3] = {d.s0, d.s1, d.s2}, sh[3] = {shape.s0, shape.s1, shape.s2};
@@ -414,20 +411,70 @@ kernel void clsp_rb_map_subm3(global const int *coords, uint n, int4 d, int4 sha
     okv[a][2] = c[a] + dd[a] < sh[a];
     step[a] = (long)dd[a] << shift[a];
   }
-  ulong key[14], seen[14];
-  uint val[14];
 #pragma unroll
   for (int t = 0; t < 14; t++) {
     int a = t / 9, b = (t / 3) % 3, e = t % 3;
     long delta = (a - 1) * step[0] + (b - 1) * step[1] + (e - 1) * step[2];
     key[t] = okv[0][a] && okv[1][b] && okv[2][e] ? key0 + (ulong)delta : CLSP_KEY_EMPTY;
   }
+}
+
+/* The submanifold map of the commonest geometry, 3 x 3 x 3 in 3D, in a
+ * CPU shape: clsp_rb_map_rows with mirror = 1 and unrolled. */
+kernel void clsp_rb_map_subm3(global const int *coords, uint n, int4 d, int4 shape,
+                              uint4 bits, global const ulong *slot_keys,
+                              global const uint *slot_vals, uint mask,
+                              global const ulong *in_keys, global uint *sel) {
+  uint o = get_global_id(0);
+  if (o >= n) return;
+  ulong key[14], seen[14];
+  uint val[14];
+  clsp_subm3_keys(coords, o, d, shape, bits, key);
 #pragma unroll
   for (int t = 0; t < 14; t++)
     clsp_first_probe(slot_keys, slot_vals, mask, key[t], &seen[t], &val[t]);
 #pragma unroll
   for (int t = 0; t < 14; t++) {
     uint v = clsp_map_lookup(slot_keys, slot_vals, in_keys, mask, key[t], seen[t], val[t]);
+    sel[(size_t)t * n + o] = v;
+    if (t < 13 && v != CLSP_NONE_U32) sel[(size_t)(26 - t) * n + v] = o;
+  }
+}
+
+/* The rank of a key whose bit is set in a key bitmap: the set bits before
+ * it (its word's rank plus the bits below it in the word). */
+inline uint clsp_bitmap_rank(global const uint *bitmap, global const uint *rank, ulong key) {
+  uint w = (uint)(key >> 5), below = (1u << (uint)(key & 31ul)) - 1u;
+  return rank[w] + popcount(bitmap[w] & below);
+}
+
+/* site[rank of input i's key] = i: the input row of every set bit of a
+ * bitmap of the input keys (clsp_rb_bitmap_mark with stride 1). */
+kernel void clsp_rb_bitmap_sites(global const ulong *keys, uint n,
+                                 global const uint *bitmap, global const uint *rank,
+                                 global uint *site) {
+  uint i = get_global_id(0);
+  if (i < n) site[clsp_bitmap_rank(bitmap, rank, keys[i])] = i;
+}
+
+/* clsp_rb_map_subm3 with the input row of a neighbour key from a bitmap of
+ * the input keys (rulebook_bitmap.c): a bit test, and where it is set its
+ * rank and site[], in place of a hash probe. */
+kernel void clsp_rb_map_subm3_bitmap(global const int *coords, uint n, int4 d, int4 shape,
+                                     uint4 bits, global const uint *bitmap,
+                                     global const uint *rank, global const uint *site,
+                                     global uint *sel) {
+  uint o = get_global_id(0);
+  if (o >= n) return;
+  ulong key[14];
+  clsp_subm3_keys(coords, o, d, shape, bits, key);
+#pragma unroll
+  for (int t = 0; t < 14; t++) {
+    uint v = CLSP_NONE_U32;
+    if (key[t] != CLSP_KEY_EMPTY) {
+      uint w = (uint)(key[t] >> 5), bit = 1u << (uint)(key[t] & 31ul), word = bitmap[w];
+      if (word & bit) v = site[rank[w] + popcount(word & (bit - 1u))];
+    }
     sel[(size_t)t * n + o] = v;
     if (t < 13 && v != CLSP_NONE_U32) sel[(size_t)(26 - t) * n + v] = o;
   }
@@ -492,8 +539,7 @@ kernel void clsp_rb_map_bitmap(global const ulong *cand, global const uint *ctap
   for (uint j = 0; j < stride; j++) {
     ulong key = c[j];
     if (key == CLSP_KEY_EMPTY) continue;
-    uint w = (uint)(key >> 5), below = (1u << (uint)(key & 31ul)) - 1u;
-    uint o = rank[w] + popcount(bitmap[w] & below);
+    uint o = clsp_bitmap_rank(bitmap, rank, key);
     uint t = stride == kvol ? j : ctap[(size_t)i * stride + j];
     sel[(size_t)t * n_out + o] = i;
   }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "harness.h"
+#include "pipeline.h" /* clsp__rulebook_debug_bitmaps */
 #include "ref_rulebook.h"
 #include "ref_voxel.h"
 
@@ -245,10 +246,22 @@ static void test_random_vs_reference(void **state) {
           random_sites(&r, ndim, shape, batch, densities[di], &s);
           clsp_conv_geometry g;
           random_geometry(&r, ndim, kinds[ki], shape, &g);
+          /* Small key spaces take key bitmaps on CPU devices: half of the
+           * cases take the hash paths instead. */
+          clsp__rulebook_debug_bitmaps((ndim + di) % 2);
           total_pairs += check_case(&s, kinds[ki], &g, seed);
+          clsp__rulebook_debug_bitmaps(1);
           free(s.coords);
         }
   assert_true(total_pairs > 0);
+}
+
+static clsp_conv_geometry k3(int32_t stride, int32_t pad) {
+  clsp_conv_geometry g = {{3, 3, 3, 3},
+                          {stride, stride, stride, stride},
+                          {pad, pad, pad, pad},
+                          {1, 1, 1, 1}};
+  return g;
 }
 
 /* Fixed geometries: even, non-cubic, (3,1,1), dilated, strided (every 3D
@@ -270,31 +283,31 @@ static void test_fixed_geometries(void **state) {
   if (harness_small()) shape[1] = 6, shape[2] = 7;
   sites s;
   random_sites(&r, 3, shape, 2, 0.2, &s);
-  for (size_t i = 0; i < sizeof G / sizeof G[0]; i++) {
-    clsp_conv_geometry g = {{0}, {0}, {0}, {0}};
-    for (int a = 0; a < 3; a++) {
-      g.kernel[a] = G[i][0][a];
-      g.stride[a] = G[i][1][a];
-      g.padding[a] = G[i][2][a];
-      g.dilation[a] = G[i][3][a];
+  /* Each both with key bitmaps (the small grid takes them on CPU devices)
+   * and with the hash paths. */
+  for (int bitmaps = 1; bitmaps >= 0; bitmaps--) {
+    clsp__rulebook_debug_bitmaps(bitmaps);
+    for (size_t i = 0; i < sizeof G / sizeof G[0]; i++) {
+      clsp_conv_geometry g = {{0}, {0}, {0}, {0}};
+      for (int a = 0; a < 3; a++) {
+        g.kernel[a] = G[i][0][a];
+        g.stride[a] = G[i][1][a];
+        g.padding[a] = G[i][2][a];
+        g.dilation[a] = G[i][3][a];
+      }
+      check_case(&s, CLSP_CONV_REGULAR, &g, i);
+      check_case(&s, CLSP_CONV_TRANSPOSED, &g, i);
     }
-    check_case(&s, CLSP_CONV_REGULAR, &g, i);
-    check_case(&s, CLSP_CONV_TRANSPOSED, &g, i);
+    clsp_conv_geometry sub = {{3, 5, 1}, {1, 1, 1}, {0, 0, 0}, {1, 2, 1}};
+    check_case(&s, CLSP_CONV_SUBMANIFOLD, &sub, 99);
+    /* 3 x 3 x 3 has its own submanifold maps on CPU devices: dilated too. */
+    clsp_conv_geometry sub3 = {{3, 3, 3}, {1, 1, 1}, {0, 0, 0}, {2, 1, 3}};
+    check_case(&s, CLSP_CONV_SUBMANIFOLD, &sub3, 98);
+    clsp_conv_geometry sub3d1 = k3(1, 0);
+    check_case(&s, CLSP_CONV_SUBMANIFOLD, &sub3d1, 97);
   }
-  clsp_conv_geometry sub = {{3, 5, 1}, {1, 1, 1}, {0, 0, 0}, {1, 2, 1}};
-  check_case(&s, CLSP_CONV_SUBMANIFOLD, &sub, 99);
-  /* 3 x 3 x 3 has its own submanifold map on CPU devices: dilated too. */
-  clsp_conv_geometry sub3 = {{3, 3, 3}, {1, 1, 1}, {0, 0, 0}, {2, 1, 3}};
-  check_case(&s, CLSP_CONV_SUBMANIFOLD, &sub3, 98);
+  clsp__rulebook_debug_bitmaps(1);
   free(s.coords);
-}
-
-static clsp_conv_geometry k3(int32_t stride, int32_t pad) {
-  clsp_conv_geometry g = {{3, 3, 3, 3},
-                          {stride, stride, stride, stride},
-                          {pad, pad, pad, pad},
-                          {1, 1, 1, 1}};
-  return g;
 }
 
 static void all_kinds(const sites *s, uint64_t seed) {

@@ -64,6 +64,11 @@ struct clsp_rulebook {
  * describes. Errors: device memory, OpenCL codes (still pending then). */
 clsp_status clsp__rulebook_pairs(clsp_context *ctx, const clsp_rulebook *rb);
 
+/* Test hook (process-wide): when off, rulebooks never take a key bitmap
+ * (rulebook_bitmap.c) and use the hash paths, so that tests run both on
+ * the same sites. On by default. */
+void clsp__rulebook_debug_bitmaps(int on);
+
 /* A fresh process-wide site-set identity. */
 uint64_t clsp__new_sites_id(void);
 

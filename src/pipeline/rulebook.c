@@ -240,6 +240,8 @@ static clsp_status kernel_map(rb_build *b) {
     st = map_identity(b, sel);
   else if (st == CLSP_SUCCESS && b->scatter_map)
     st = map_scatter(b, sel, n_mat);
+  else if (st == CLSP_SUCCESS && b->subm_bitmap)
+    st = clsp__rb_map_subm_bitmap(b, sel, n_mat);
   else if (st == CLSP_SUCCESS)
     st = map_gather(b, sel, n_mat);
   int fused_only = clsp__tuning_any_fused(&ctx->tuning) && rb->info.n_out > 0;
@@ -278,8 +280,8 @@ static clsp_status input_hash(rb_build *b) {
     return clsp__fail(b->ctx, CLSP_ERROR_OUT_OF_RANGE,
                       "in: coords row %u lies outside the tensor's shape or batch", bad);
   /* The scatter-style map looks up output keys, not input ones; the
-   * identity map nothing. */
-  if (st == CLSP_SUCCESS && !b->scatter_map && !b->identity_map)
+   * identity map nothing; the bitmap map its own bitmap. */
+  if (st == CLSP_SUCCESS && !b->scatter_map && !b->identity_map && !b->subm_bitmap)
     st = clsp__hash_build(b->ctx, b->in_keys, n, &b->in_hash, b->ev);
   return st;
 }
@@ -346,6 +348,7 @@ static clsp_status build_all(rb_build *b) {
   b->scatter_map =
     clsp__rb_candidate_rows(b->ctx, &g) && rb->info.kind != CLSP_CONV_SUBMANIFOLD;
   b->identity_map = rb->info.kind == CLSP_CONV_SUBMANIFOLD && rb->info.kernel_volume == 1;
+  b->subm_bitmap = clsp__rb_subm_bitmap_fits(b);
   st = input_hash(b);
   if (st == CLSP_SUCCESS && rb->info.kind != CLSP_CONV_SUBMANIFOLD)
     st = clsp__rb_output_sites(b);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The rulebook builder's shared state (rulebook.c: the maps, pairs and
  * public calls; rulebook_sites.c: the output sites of regular and
- * transposed convs). Not installed. */
+ * transposed convs; rulebook_bitmap.c: key bitmaps). Not installed. */
 #ifndef CLSP_RULEBOOK_BUILD_H
 #define CLSP_RULEBOOK_BUILD_H
 
@@ -21,11 +21,16 @@ typedef struct rb_build {
   /* Submanifold 1x..x1 kernel: output row o reads input row o (the sites
    * are the same and unique), no hash needed. */
   int identity_map;
+  /* Submanifold 3 x 3 x 3 on a small input key space: the map looks the
+   * neighbours up in a bitmap of the input keys (rulebook_bitmap.c), and
+   * no input hash is built. */
+  int subm_bitmap;
   cl_mem cand, cand_taps, out_keys;
   uint32_t cand_stride; /* candidate slots per input row (kvol, or packed) */
   clsp_hash out_hash;
   /* Or, where the output key space is small (rulebook_sites.c), a bitmap
-   * of it (bit = key) and the first output row of each of its words. */
+   * of it (bit = key) and the first output row of each of its words; or
+   * the same of the input keys (subm_bitmap). */
   cl_mem bitmap, bitmap_rank;
 } rb_build;
 
@@ -78,5 +83,27 @@ int clsp__rb_candidate_rows(clsp_context *ctx, const geom_args *g);
  * what it reads (the candidates, and the output keys' hash or bitmap).
  * Errors: device memory, CLSP_ERROR_TOO_LARGE, OpenCL codes. */
 clsp_status clsp__rb_output_sites(rb_build *b);
+
+/* Key bitmaps are at most 2^27 bits (16 MiB). */
+#define CLSP_BITMAP_BITS_MAX 27u
+
+/* Whether key bitmaps may be used (clsp__rulebook_debug_bitmaps). */
+int clsp__rb_bitmaps_allowed(void);
+
+/* b->bitmap: 2^(bits - 5) words (at least one), the bits of the n x stride
+ * keys of `keys` set (CLSP_KEY_EMPTY slots skipped); b->bitmap_rank: the
+ * set bits of the words before each word, and after the last the total.
+ * Errors: device memory, OpenCL codes. */
+clsp_status clsp__rb_key_bitmap(rb_build *b, cl_mem keys, uint32_t n, uint32_t stride,
+                                uint32_t bits);
+
+/* Whether a submanifold rulebook takes its map from a bitmap of the input
+ * keys (b->subm_bitmap): 3 x 3 x 3 in 3D, CPU devices, a small key space. */
+int clsp__rb_subm_bitmap_fits(const rb_build *b);
+
+/* The submanifold map into sel, the [tap][out row] matrix of n_mat
+ * entries, from a bitmap of b->in_keys (the sites are unique: tensors
+ * guarantee it). Errors: device memory, OpenCL codes. */
+clsp_status clsp__rb_map_subm_bitmap(rb_build *b, cl_mem sel, uint32_t n_mat);
 
 #endif

@@ -125,20 +125,20 @@ static clsp_status candidates(rb_build *b, const geom_args *g, cl_int4 os, cl_ui
 
 /* Whether the distinct candidate keys come from a bitmap of the output
  * key space: CPU shape (the scatter-style map reads it), and at most
- * CLSP_BITMAP_BITS_MAX key bits (a 16 MiB bitmap) with no more words than
- * 4 per candidate slot (SECOND on KITTI: 2^18 words for 330k slots), so
- * that zeroing and scanning it costs no more than the candidates do. */
-#define CLSP_BITMAP_BITS_MAX 27u
+ * CLSP_BITMAP_BITS_MAX key bits with no more words than 4 per candidate
+ * slot (SECOND on KITTI: 2^18 words for 330k slots), so that zeroing and
+ * scanning it costs no more than the candidates do. */
 static int bitmap_fits(const rb_build *b, uint32_t n_cand) {
   uint32_t bits = b->out_ks.total_bits;
-  if (!b->scatter_map || bits > CLSP_BITMAP_BITS_MAX) return 0;
+  if (!b->scatter_map || bits > CLSP_BITMAP_BITS_MAX || !clsp__rb_bitmaps_allowed())
+    return 0;
   uint64_t words = bits > 5 ? (uint64_t)1 << (bits - 5) : 1;
   return words <= 4 * (uint64_t)n_cand + 1024;
 }
 
-/* Output sites from the bitmap: set the candidates' bits, count and scan
- * them per word (one blocking read: the number of sites), unpack the set
- * bits in order. The bitmap and its word ranks stay for the map. */
+/* Output sites from the bitmap of the candidates (one blocking read: the
+ * number of sites), the set bits unpacked in order. The bitmap and its
+ * word ranks stay for the map. */
 static clsp_status bitmap_sites(rb_build *b) {
   clsp_context *ctx = b->ctx;
   clsp_rulebook *rb = b->rb;
@@ -146,20 +146,7 @@ static clsp_status bitmap_sites(rb_build *b) {
   cl_uint words = bits > 5 ? 1u << (bits - 5) : 1u;
   cl_int ndim = rb->info.ndim;
   cl_uint4 ob = u4(b->out_ks.bits);
-  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)words * 4, NULL,
-                                       "output key bitmap", &b->bitmap);
-  if (st == CLSP_SUCCESS)
-    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, ((size_t)words + 1) * 4, NULL,
-                             "output key bitmap ranks", &b->bitmap_rank);
-  if (st == CLSP_SUCCESS) st = clsp__fill_u32(ctx, b->bitmap, 0, 0, words, b->ev);
-  if (st == CLSP_SUCCESS)
-    st = CLSP_RUN(ctx, CLSP_K_RB_BITMAP_MARK, clsp_items(n_in), b->ev, CLSP_A(b->cand),
-                  CLSP_A(n_in), CLSP_A(b->cand_stride), CLSP_A(b->bitmap));
-  if (st == CLSP_SUCCESS)
-    st = CLSP_RUN(ctx, CLSP_K_RB_BITMAP_COUNT, clsp_items(words), b->ev,
-                  CLSP_A(b->bitmap), CLSP_A(words), CLSP_A(b->bitmap_rank));
-  if (st == CLSP_SUCCESS)
-    st = clsp__scan_exclusive(ctx, b->bitmap_rank, words + 1, b->ev);
+  clsp_status st = clsp__rb_key_bitmap(b, b->cand, n_in, b->cand_stride, bits);
   if (st == CLSP_SUCCESS) {
     cl_int err = clEnqueueReadBuffer(ctx->queue, b->bitmap_rank, CL_TRUE,
                                      (size_t)words * 4, 4, &n_out, 0, NULL, NULL);
