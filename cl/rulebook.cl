@@ -389,15 +389,16 @@ kernel void clsp_rb_merge(global const ulong *keys, global const uint *rows,
       feats_out[m * channels + ch] += feats[rows[e] * channels + ch];
 }
 
-/* The keys of taps 0..13 (up to the centre) of site o of a submanifold
- * 3 x 3 x 3 kernel (any dilation), CLSP_KEY_EMPTY where the neighbour lies
- * outside the shape. Every loop unrolls at compile time, so the per-axis
- * offsets and their validity live in registers. A neighbour's key is the
- * site's own key plus a constant per tap: the axes are separate bit fields
- * and an in-range neighbour never carries out of its field. */
+/* The keys of the first `taps` taps (14: up to the centre; 27: all) of
+ * site o of a submanifold 3 x 3 x 3 kernel (any dilation), CLSP_KEY_EMPTY
+ * where the neighbour lies outside the shape. Callers pass a constant
+ * `taps` and every loop unrolls at compile time, so the per-axis offsets
+ * and their validity live in registers. A neighbour's key is the site's
+ * own key plus a constant per tap: the axes are separate bit fields and an
+ * in-range neighbour never carries out of its field. */
 __attribute__((always_inline)) inline void
 clsp_subm3_keys(global const int *coords, uint o, int4 d, int4 shape, uint4 bits,
-                private ulong *key) {
+                const int taps, private ulong *key) {
   global const int *row = coords + (size_t)o * 4u;
   int c[3] = {row[1], row[2], row[3]};
   int dd[3] = {d.s0, d.s1, d.s2}, sh[3] = {shape.s0, shape.s1, shape.s2};
@@ -412,7 +413,7 @@ clsp_subm3_keys(global const int *coords, uint o, int4 d, int4 shape, uint4 bits
     step[a] = (long)dd[a] << shift[a];
   }
 #pragma unroll
-  for (int t = 0; t < 14; t++) {
+  for (int t = 0; t < taps; t++) {
     int a = t / 9, b = (t / 3) % 3, e = t % 3;
     long delta = (a - 1) * step[0] + (b - 1) * step[1] + (e - 1) * step[2];
     key[t] = okv[0][a] && okv[1][b] && okv[2][e] ? key0 + (ulong)delta : CLSP_KEY_EMPTY;
@@ -429,7 +430,7 @@ kernel void clsp_rb_map_subm3(global const int *coords, uint n, int4 d, int4 sha
   if (o >= n) return;
   ulong key[14], seen[14];
   uint val[14];
-  clsp_subm3_keys(coords, o, d, shape, bits, key);
+  clsp_subm3_keys(coords, o, d, shape, bits, 14, key);
 #pragma unroll
   for (int t = 0; t < 14; t++)
     clsp_first_probe(slot_keys, slot_vals, mask, key[t], &seen[t], &val[t]);
@@ -457,26 +458,59 @@ kernel void clsp_rb_bitmap_sites(global const ulong *keys, uint n,
   if (i < n) site[clsp_bitmap_rank(bitmap, rank, keys[i])] = i;
 }
 
-/* clsp_rb_map_subm3 with the input row of a neighbour key from a bitmap of
- * the input keys (rulebook_bitmap.c): a bit test, and where it is set its
- * rank and site[], in place of a hash probe. */
-kernel void clsp_rb_map_subm3_bitmap(global const int *coords, uint n, int4 d, int4 shape,
-                                     uint4 bits, global const uint *bitmap,
-                                     global const uint *rank, global const uint *site,
-                                     global uint *sel) {
+/* Whether key `key` (CLSP_KEY_EMPTY: no) is set in a key bitmap; its word
+ * in *word. */
+inline int clsp_bitmap_has(global const uint *bitmap, ulong key, private uint *word) {
+  if (key == CLSP_KEY_EMPTY) return 0;
+  *word = bitmap[(size_t)(key >> 5)];
+  return (*word >> (uint)(key & 31ul)) & 1u;
+}
+
+/* The input row of a key set in a bitmap of the input keys, from its word:
+ * site[] of its rank. */
+inline uint clsp_bitmap_site(global const uint *rank, global const uint *site, ulong key,
+                             uint word) {
+  uint below = (1u << (uint)(key & 31ul)) - 1u;
+  return site[rank[(size_t)(key >> 5)] + popcount(word & below)];
+}
+
+/* The submanifold 3 x 3 x 3 rulebook as the fused conv's output-major
+ * list, from a bitmap of the input keys (rulebook_bitmap.c) instead of an
+ * input hash and a [tap][out row] matrix: every site counts its
+ * neighbours (bit tests only; counts[n] = 0 becomes the total after the
+ * scan), then, from its scanned offset, lists them as (tap, input row) in
+ * tap order, a neighbour's row being site[] of its rank. */
+kernel void clsp_rb_subm3_bitmap_count(global const int *coords, uint n, int4 d,
+                                       int4 shape, uint4 bits, global const uint *bitmap,
+                                       global uint *counts) {
+  uint o = get_global_id(0);
+  if (o == 0) counts[n] = 0u;
+  if (o >= n) return;
+  ulong key[27];
+  clsp_subm3_keys(coords, o, d, shape, bits, 27, key);
+  uint c = 0;
+#pragma unroll
+  for (int t = 0; t < 27; t++) {
+    uint word;
+    c += (uint)clsp_bitmap_has(bitmap, key[t], &word);
+  }
+  counts[o] = c;
+}
+
+kernel void clsp_rb_subm3_bitmap_fill(global const int *coords, uint n, int4 d, int4 shape,
+                                      uint4 bits, global const uint *bitmap,
+                                      global const uint *rank, global const uint *site,
+                                      global const uint *offsets, global uint2 *entries) {
   uint o = get_global_id(0);
   if (o >= n) return;
-  ulong key[14];
-  clsp_subm3_keys(coords, o, d, shape, bits, key);
+  ulong key[27];
+  clsp_subm3_keys(coords, o, d, shape, bits, 27, key);
+  uint slot = offsets[o];
 #pragma unroll
-  for (int t = 0; t < 14; t++) {
-    uint v = CLSP_NONE_U32;
-    if (key[t] != CLSP_KEY_EMPTY) {
-      uint w = (uint)(key[t] >> 5), bit = 1u << (uint)(key[t] & 31ul), word = bitmap[w];
-      if (word & bit) v = site[rank[w] + popcount(word & (bit - 1u))];
-    }
-    sel[(size_t)t * n + o] = v;
-    if (t < 13 && v != CLSP_NONE_U32) sel[(size_t)(26 - t) * n + v] = o;
+  for (int t = 0; t < 27; t++) {
+    uint word;
+    if (clsp_bitmap_has(bitmap, key[t], &word))
+      entries[slot++] = (uint2)((uint)t, clsp_bitmap_site(rank, site, key[t], word));
   }
 }
 

@@ -54,7 +54,8 @@ typedef enum clsp_program_id {
   X(RB_BITMAP_EMIT, HASH, clsp_rb_bitmap_emit)                                           \
   X(RB_MAP_BITMAP, HASH, clsp_rb_map_bitmap)                                             \
   X(RB_BITMAP_SITES, HASH, clsp_rb_bitmap_sites)                                         \
-  X(RB_MAP_SUBM3_BITMAP, HASH, clsp_rb_map_subm3_bitmap)                                 \
+  X(RB_SUBM3_BITMAP_COUNT, HASH, clsp_rb_subm3_bitmap_count)                             \
+  X(RB_SUBM3_BITMAP_FILL, HASH, clsp_rb_subm3_bitmap_fill)                               \
   X(RB_RANK, HASH, clsp_rb_rank)                                                         \
   X(RB_MERGE, HASH, clsp_rb_merge)                                                       \
   X(FILL_RANGE_U32, SCAN, clsp_fill_range_u32)                                           \

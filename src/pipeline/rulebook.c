@@ -233,6 +233,11 @@ static clsp_status kernel_map(rb_build *b) {
   clsp_status st0 = clsp__rb_sites_by_taps(ctx, "rulebook output", rb->info.n_out,
                                            rb->info.kernel_volume, &n_mat);
   if (st0 != CLSP_SUCCESS) return st0;
+  if (b->subm_bitmap) { /* the fused list without the matrix */
+    st0 = clsp__rb_subm_bitmap_list(b);
+    rb->pairs_pending = st0 == CLSP_SUCCESS;
+    return st0;
+  }
   cl_mem sel = NULL;
   clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_mat * 4, NULL,
                                        "map matrix", &sel);
@@ -240,8 +245,6 @@ static clsp_status kernel_map(rb_build *b) {
     st = map_identity(b, sel);
   else if (st == CLSP_SUCCESS && b->scatter_map)
     st = map_scatter(b, sel, n_mat);
-  else if (st == CLSP_SUCCESS && b->subm_bitmap)
-    st = clsp__rb_map_subm_bitmap(b, sel, n_mat);
   else if (st == CLSP_SUCCESS)
     st = map_gather(b, sel, n_mat);
   int fused_only = clsp__tuning_any_fused(&ctx->tuning) && rb->info.n_out > 0;

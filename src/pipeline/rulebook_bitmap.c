@@ -5,7 +5,7 @@
  * popcounts) plus the popcount of the bits below a key gives the key's
  * place among the set keys in ascending order. rulebook_sites.c takes a
  * regular or transposed conv's output sites from one; here a submanifold
- * 3 x 3 x 3 map looks its neighbours up in one of the input keys. */
+ * 3 x 3 x 3 rulebook looks its neighbours up in one of the input keys. */
 #include "rulebook_build.h"
 
 static int bitmaps_on = 1;
@@ -47,34 +47,66 @@ int clsp__rb_subm_bitmap_fits(const rb_build *b) {
   uint32_t bits = b->in_ks.total_bits;
   if (rb->info.kind != CLSP_CONV_SUBMANIFOLD || rb->info.ndim != 3 || k[0] != 3 ||
       k[1] != 3 || k[2] != 3 || !clsp__row_kernels(b->ctx) ||
-      bits > CLSP_BITMAP_BITS_MAX || !bitmaps_on)
+      bits > CLSP_BITMAP_BITS_MAX || !bitmaps_on || rb->info.n_in == 0)
     return 0;
+  /* It makes the fused list only: the tap-major pairs follow from it. */
+  if (!clsp__tuning_any_fused(&b->ctx->tuning)) return 0;
   uint64_t words = bits > 5 ? (uint64_t)1 << (bits - 5) : 1;
   return words <= 32 * (uint64_t)rb->info.n_in + 4096;
 }
 
-clsp_status clsp__rb_map_subm_bitmap(rb_build *b, cl_mem sel, uint32_t n_mat) {
+/* The bitmap of the input keys, and site[]: the input row of each rank. */
+static clsp_status input_bitmap(rb_build *b, cl_mem *site) {
   clsp_context *ctx = b->ctx;
-  clsp_rulebook *rb = b->rb;
-  cl_uint n = (cl_uint)rb->info.n_in;
-  geom_args g = geom_of(rb);
-  cl_int4 is = i4(b->in_ks.shape);
-  cl_uint4 ib = u4(b->in_ks.bits);
-  cl_mem site = NULL;
-  uint32_t past_centre = 14 * n; /* taps 14..26 come mirrored */
+  cl_uint n = (cl_uint)b->rb->info.n_in;
   clsp_status st = clsp__rb_key_bitmap(b, b->in_keys, n, 1, b->in_ks.total_bits);
   if (st == CLSP_SUCCESS)
     st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n * 4, NULL,
-                             "input row of each key", &site);
+                             "input row of each key", site);
   if (st == CLSP_SUCCESS)
     st = CLSP_RUN(ctx, CLSP_K_RB_BITMAP_SITES, clsp_items(n), b->ev, CLSP_A(b->in_keys),
-                  CLSP_A(n), CLSP_A(b->bitmap), CLSP_A(b->bitmap_rank), CLSP_A(site));
-  if (st == CLSP_SUCCESS)
-    st = clsp__fill_u32(ctx, sel, CLSP_NONE_U32, past_centre, n_mat - past_centre, b->ev);
-  if (st == CLSP_SUCCESS)
-    st = CLSP_RUN(ctx, CLSP_K_RB_MAP_SUBM3_BITMAP, clsp_items(n), b->ev,
-                  CLSP_A(rb->out_coords), CLSP_A(n), CLSP_A(g.d), CLSP_A(is), CLSP_A(ib),
-                  CLSP_A(b->bitmap), CLSP_A(b->bitmap_rank), CLSP_A(site), CLSP_A(sel));
-  clsp__buffer_release(ctx, &site); /* pending commands keep it alive */
+                  CLSP_A(n), CLSP_A(b->bitmap), CLSP_A(b->bitmap_rank), CLSP_A(*site));
   return st;
+}
+
+clsp_status clsp__rb_subm_bitmap_list(rb_build *b) {
+  clsp_context *ctx = b->ctx;
+  clsp_rulebook *rb = b->rb;
+  cl_uint n = (cl_uint)rb->info.n_in, n_pairs = 0;
+  geom_args g = geom_of(rb);
+  cl_int4 is = i4(b->in_ks.shape);
+  cl_uint4 ib = u4(b->in_ks.bits);
+  cl_mem site = NULL, offsets = NULL, entries = NULL;
+  clsp_status st = input_bitmap(b, &site);
+  if (st == CLSP_SUCCESS)
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, ((size_t)n + 1) * 4, NULL,
+                             "fused conv row offsets", &offsets);
+  if (st == CLSP_SUCCESS)
+    st = CLSP_RUN(ctx, CLSP_K_RB_SUBM3_BITMAP_COUNT, clsp_items(n), b->ev,
+                  CLSP_A(rb->out_coords), CLSP_A(n), CLSP_A(g.d), CLSP_A(is), CLSP_A(ib),
+                  CLSP_A(b->bitmap), CLSP_A(offsets));
+  if (st == CLSP_SUCCESS) st = clsp__scan_exclusive(ctx, offsets, n + 1, b->ev);
+  if (st == CLSP_SUCCESS) {
+    cl_int err = clEnqueueReadBuffer(ctx->queue, offsets, CL_TRUE, (size_t)n * 4,
+                                     sizeof n_pairs, &n_pairs, 0, NULL, NULL);
+    if (err != CL_SUCCESS) st = clsp__cl_fail(ctx, err, "reading the number of pairs");
+  }
+  if (st == CLSP_SUCCESS)
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (n_pairs ? n_pairs : 1) * 8, NULL,
+                             "fused conv pair list", &entries);
+  if (st == CLSP_SUCCESS)
+    st = CLSP_RUN(ctx, CLSP_K_RB_SUBM3_BITMAP_FILL, clsp_items(n), b->ev,
+                  CLSP_A(rb->out_coords), CLSP_A(n), CLSP_A(g.d), CLSP_A(is), CLSP_A(ib),
+                  CLSP_A(b->bitmap), CLSP_A(b->bitmap_rank), CLSP_A(site),
+                  CLSP_A(offsets), CLSP_A(entries));
+  clsp__buffer_release(ctx, &site);
+  if (st != CLSP_SUCCESS) {
+    clsp__buffer_release(ctx, &offsets);
+    clsp__buffer_release(ctx, &entries);
+    return st;
+  }
+  rb->info.n_pairs = n_pairs;
+  rb->fused_offsets = offsets;
+  rb->fused_entries = entries;
+  return CLSP_SUCCESS;
 }

@@ -21,9 +21,9 @@ typedef struct rb_build {
   /* Submanifold 1x..x1 kernel: output row o reads input row o (the sites
    * are the same and unique), no hash needed. */
   int identity_map;
-  /* Submanifold 3 x 3 x 3 on a small input key space: the map looks the
-   * neighbours up in a bitmap of the input keys (rulebook_bitmap.c), and
-   * no input hash is built. */
+  /* Submanifold 3 x 3 x 3 on a small input key space: the fused list
+   * straight from a bitmap of the input keys (rulebook_bitmap.c), no input
+   * hash, no map matrix. */
   int subm_bitmap;
   cl_mem cand, cand_taps, out_keys;
   uint32_t cand_stride; /* candidate slots per input row (kvol, or packed) */
@@ -97,13 +97,17 @@ int clsp__rb_bitmaps_allowed(void);
 clsp_status clsp__rb_key_bitmap(rb_build *b, cl_mem keys, uint32_t n, uint32_t stride,
                                 uint32_t bits);
 
-/* Whether a submanifold rulebook takes its map from a bitmap of the input
- * keys (b->subm_bitmap): 3 x 3 x 3 in 3D, CPU devices, a small key space. */
+/* Whether a submanifold rulebook comes from a bitmap of the input keys
+ * (b->subm_bitmap): 3 x 3 x 3 in 3D, CPU devices whose convs run fused, a
+ * small key space. */
 int clsp__rb_subm_bitmap_fits(const rb_build *b);
 
-/* The submanifold map into sel, the [tap][out row] matrix of n_mat
- * entries, from a bitmap of b->in_keys (the sites are unique: tensors
- * guarantee it). Errors: device memory, OpenCL codes. */
-clsp_status clsp__rb_map_subm_bitmap(rb_build *b, cl_mem sel, uint32_t n_mat);
+/* A submanifold rulebook (b->subm_bitmap) as the fused conv's
+ * output-major list (rb's fused_offsets, fused_entries and info.n_pairs;
+ * no map matrix), from a bitmap of b->in_keys (the sites are unique:
+ * tensors guarantee it); the tap-major pairs wait until something reads
+ * them. One blocking read (the number of pairs). Errors: device memory,
+ * OpenCL codes. */
+clsp_status clsp__rb_subm_bitmap_list(rb_build *b);
 
 #endif
