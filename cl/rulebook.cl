@@ -466,14 +466,6 @@ inline int clsp_bitmap_has(global const uint *bitmap, ulong key, private uint *w
   return (*word >> (uint)(key & 31ul)) & 1u;
 }
 
-/* The input row of a key set in a bitmap of the input keys, from its word:
- * site[] of its rank. */
-inline uint clsp_bitmap_site(global const uint *rank, global const uint *site, ulong key,
-                             uint word) {
-  uint below = (1u << (uint)(key & 31ul)) - 1u;
-  return site[rank[(size_t)(key >> 5)] + popcount(word & below)];
-}
-
 /* The submanifold 3 x 3 x 3 rulebook as the fused conv's output-major
  * list, from a bitmap of the input keys (rulebook_bitmap.c) instead of an
  * input hash and a [tap][out row] matrix: every site counts its
@@ -505,12 +497,18 @@ kernel void clsp_rb_subm3_bitmap_fill(global const int *coords, uint n, int4 d, 
   if (o >= n) return;
   ulong key[27];
   clsp_subm3_keys(coords, o, d, shape, bits, 27, key);
-  uint slot = offsets[o];
+  uint slot = offsets[o], end = offsets[o + 1];
+  /* Branch-free on presence, as clsp_fused_fill_map (conv_fused.cl): every
+   * tap writes the next free slot, a present one advances it. An absent
+   * key's rank may be n (past the last site): clamped. */
 #pragma unroll
   for (int t = 0; t < 27; t++) {
-    uint word;
-    if (clsp_bitmap_has(bitmap, key[t], &word))
-      entries[slot++] = (uint2)((uint)t, clsp_bitmap_site(rank, site, key[t], word));
+    uint word = 0u, has = (uint)clsp_bitmap_has(bitmap, key[t], &word);
+    ulong k = has ? key[t] : 0ul;
+    uint below = (1u << (uint)(k & 31ul)) - 1u;
+    uint r = min(rank[(size_t)(k >> 5)] + popcount(word & below), n - 1u);
+    if (slot < end) entries[slot] = (uint2)((uint)t, site[r]);
+    slot += has;
   }
 }
 
