@@ -449,64 +449,104 @@ inline uint clsp_bitmap_rank(global const uint *bitmap, global const uint *rank,
   return rank[w] + popcount(bitmap[w] & below);
 }
 
-/* site[rank of input i's key] = i: the input row of every set bit of a
- * bitmap of the input keys (clsp_rb_bitmap_mark with stride 1). */
-kernel void clsp_rb_bitmap_sites(global const ulong *keys, uint n,
-                                 global const uint *bitmap, global const uint *rank,
-                                 global uint *site) {
+/* A two-level key bitmap (rulebook_bitmap.c) of the input keys of a
+ * submanifold rulebook, for key spaces too large for one level: l1 has a
+ * bit per 32-key word of the flat bitmap, set where that word has a key;
+ * the nonempty words themselves are stored packed in w0, in order (the
+ * one of flat word w at l1_rank[w / 32] + the l1 bits below w's), and
+ * w0_rank gives each packed word's first rank. Build: mark l1, count and
+ * scan it (clsp_rb_bitmap_count, scan.cl), mark w0, count and scan w0,
+ * then site[] of every rank. */
+kernel void clsp_rb_bitmap2_mark_l1(global const ulong *keys, uint n, global uint *l1) {
   uint i = get_global_id(0);
-  if (i < n) site[clsp_bitmap_rank(bitmap, rank, keys[i])] = i;
+  if (i >= n) return;
+  ulong key = keys[i];
+  atomic_or(l1 + (size_t)(key >> 10), 1u << (uint)((key >> 5) & 31ul));
 }
 
-/* Whether key `key` (CLSP_KEY_EMPTY: no) is set in a key bitmap; its word
- * in *word. */
-inline int clsp_bitmap_has(global const uint *bitmap, ulong key, private uint *word) {
-  if (key == CLSP_KEY_EMPTY) return 0;
-  *word = bitmap[(size_t)(key >> 5)];
-  return (*word >> (uint)(key & 31ul)) & 1u;
+/* The packed word of a key whose flat word is nonempty (else the next
+ * nonempty one's: at most the number of nonempty words). */
+inline uint clsp_bitmap2_word(global const uint *l1, global const uint *l1_rank, ulong key,
+                              private uint *has) {
+  size_t i1 = (size_t)(key >> 10);
+  uint w1 = l1[i1], b1 = (uint)((key >> 5) & 31ul);
+  *has = (w1 >> b1) & 1u;
+  return l1_rank[i1] + popcount(w1 & ((1u << b1) - 1u));
+}
+
+kernel void clsp_rb_bitmap2_mark_l0(global const ulong *keys, uint n,
+                                    global const uint *l1, global const uint *l1_rank,
+                                    global uint *w0) {
+  uint i = get_global_id(0);
+  if (i >= n) return;
+  ulong key = keys[i];
+  uint has;
+  atomic_or(w0 + clsp_bitmap2_word(l1, l1_rank, key, &has), 1u << (uint)(key & 31ul));
+}
+
+/* Whether `key` (CLSP_KEY_EMPTY: no) is set, and its rank clamped to
+ * `last` (an absent key's is the next present one's, which may be past
+ * the last site). w0 has one spare zero word past the packed ones, which
+ * an absent key of a word past the last nonempty one reads. */
+__attribute__((always_inline)) inline uint
+clsp_bitmap2_find(global const uint *l1, global const uint *l1_rank, global const uint *w0,
+                  global const uint *w0_rank, ulong key, uint last, private uint *rank) {
+  *rank = 0u;
+  if (key == CLSP_KEY_EMPTY) return 0u;
+  uint has1, cw = clsp_bitmap2_word(l1, l1_rank, key, &has1);
+  uint w = w0[cw] & (0u - has1), b0 = (uint)(key & 31ul);
+  *rank = min(w0_rank[cw] + popcount(w & ((1u << b0) - 1u)), last);
+  return (w >> b0) & 1u;
+}
+
+/* site[rank of input i's key] = i. */
+kernel void clsp_rb_bitmap2_sites(global const ulong *keys, uint n, global const uint *l1,
+                                  global const uint *l1_rank, global const uint *w0,
+                                  global const uint *w0_rank, global uint *site) {
+  uint i = get_global_id(0);
+  if (i >= n) return;
+  uint r;
+  clsp_bitmap2_find(l1, l1_rank, w0, w0_rank, keys[i], n - 1u, &r);
+  site[r] = i;
 }
 
 /* The submanifold 3 x 3 x 3 rulebook as the fused conv's output-major
- * list, from a bitmap of the input keys (rulebook_bitmap.c) instead of an
- * input hash and a [tap][out row] matrix: every site counts its
- * neighbours (bit tests only; counts[n] = 0 becomes the total after the
- * scan), then, from its scanned offset, lists them as (tap, input row) in
- * tap order, a neighbour's row being site[] of its rank. */
+ * list, from the two-level bitmap of the input keys instead of an input
+ * hash and a [tap][out row] matrix: every site counts its neighbours
+ * (counts[n] = 0 becomes the total after the scan), then, from its
+ * scanned offset, lists them as (tap, input row) in tap order, a
+ * neighbour's row being site[] of its rank. */
 kernel void clsp_rb_subm3_bitmap_count(global const int *coords, uint n, int4 d,
-                                       int4 shape, uint4 bits, global const uint *bitmap,
-                                       global uint *counts) {
+                                       int4 shape, uint4 bits, global const uint *l1,
+                                       global const uint *l1_rank, global const uint *w0,
+                                       global const uint *w0_rank, global uint *counts) {
   uint o = get_global_id(0);
   if (o == 0) counts[n] = 0u;
   if (o >= n) return;
   ulong key[27];
   clsp_subm3_keys(coords, o, d, shape, bits, 27, key);
-  uint c = 0;
+  uint c = 0, r;
 #pragma unroll
-  for (int t = 0; t < 27; t++) {
-    uint word;
-    c += (uint)clsp_bitmap_has(bitmap, key[t], &word);
-  }
+  for (int t = 0; t < 27; t++) c += clsp_bitmap2_find(l1, l1_rank, w0, w0_rank, key[t], 0u, &r);
   counts[o] = c;
 }
 
+/* Branch-free on presence, as clsp_fused_fill_map (conv_fused.cl): every
+ * tap writes the row's next free slot, and only a present one advances
+ * it. */
 kernel void clsp_rb_subm3_bitmap_fill(global const int *coords, uint n, int4 d, int4 shape,
-                                      uint4 bits, global const uint *bitmap,
-                                      global const uint *rank, global const uint *site,
+                                      uint4 bits, global const uint *l1,
+                                      global const uint *l1_rank, global const uint *w0,
+                                      global const uint *w0_rank, global const uint *site,
                                       global const uint *offsets, global uint2 *entries) {
   uint o = get_global_id(0);
   if (o >= n) return;
   ulong key[27];
   clsp_subm3_keys(coords, o, d, shape, bits, 27, key);
   uint slot = offsets[o], end = offsets[o + 1];
-  /* Branch-free on presence, as clsp_fused_fill_map (conv_fused.cl): every
-   * tap writes the next free slot, a present one advances it. An absent
-   * key's rank may be n (past the last site): clamped. */
 #pragma unroll
   for (int t = 0; t < 27; t++) {
-    uint word = 0u, has = (uint)clsp_bitmap_has(bitmap, key[t], &word);
-    ulong k = has ? key[t] : 0ul;
-    uint below = (1u << (uint)(k & 31ul)) - 1u;
-    uint r = min(rank[(size_t)(k >> 5)] + popcount(word & below), n - 1u);
+    uint r, has = clsp_bitmap2_find(l1, l1_rank, w0, w0_rank, key[t], n - 1u, &r);
     if (slot < end) entries[slot] = (uint2)((uint)t, site[r]);
     slot += has;
   }

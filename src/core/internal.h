@@ -14,7 +14,7 @@
  * ids of the pipeline's tables (src/pipeline/programs.c asserts its
  * counts fit). */
 #define CLSP_MAX_PROGRAMS 32
-#define CLSP_MAX_KERNELS 128
+#define CLSP_MAX_KERNELS 160
 
 /* A created kernel and its launch limits (src/core/launch.c). */
 typedef struct clsp_kernel_slot {

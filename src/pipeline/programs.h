@@ -53,7 +53,9 @@ typedef enum clsp_program_id {
   X(RB_BITMAP_COUNT, HASH, clsp_rb_bitmap_count)                                         \
   X(RB_BITMAP_EMIT, HASH, clsp_rb_bitmap_emit)                                           \
   X(RB_MAP_BITMAP, HASH, clsp_rb_map_bitmap)                                             \
-  X(RB_BITMAP_SITES, HASH, clsp_rb_bitmap_sites)                                         \
+  X(RB_BITMAP2_MARK_L1, HASH, clsp_rb_bitmap2_mark_l1)                                   \
+  X(RB_BITMAP2_MARK_L0, HASH, clsp_rb_bitmap2_mark_l0)                                   \
+  X(RB_BITMAP2_SITES, HASH, clsp_rb_bitmap2_sites)                                       \
   X(RB_SUBM3_BITMAP_COUNT, HASH, clsp_rb_subm3_bitmap_count)                             \
   X(RB_SUBM3_BITMAP_FILL, HASH, clsp_rb_subm3_bitmap_fill)                               \
   X(RB_RANK, HASH, clsp_rb_rank)                                                         \
