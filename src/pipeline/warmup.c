@@ -116,6 +116,36 @@ static clsp_status warm_fused_widths(clsp_context *ctx, const clsp_rulebook *rb,
   return st;
 }
 
+/* The row-tile kernels (tuning.fused_rows > 1: slices of 64, 48, 32 and 16
+ * columns, input channels enough for row tiles to pay) on rb's sites. A
+ * row tile's grid is tiles x slices, under PoCL's grid-width limit for any
+ * cloud below 2 M sites: the small cloud warms them. */
+#define WARM_ROWS_C_IN 192
+static clsp_status warm_row_tiles(clsp_context *ctx, const clsp_rulebook *rb,
+                                  const clsp_tensor *x) {
+  static const size_t widths[] = {64, 48, 32, 16};
+  const clsp_tuning *t = &ctx->tuning;
+  if (t->fused_rows <= 1 || x->desc.n_sites > WARM_POINTS_SMALL ||
+      WARM_ROWS_C_IN * 16 < t->fused_rows_min_macs)
+    return CLSP_SUCCESS;
+  clsp_tensor *xw = NULL;
+  float *v = calloc((size_t)27 * WARM_ROWS_C_IN * 64, sizeof *v);
+  if (!v) return clsp__fail(ctx, CLSP_ERROR_OUT_OF_HOST_MEMORY, "warm-up weights");
+  clsp_status st = clsp_tensor_create_on_output(ctx, rb, WARM_ROWS_C_IN, NULL, &xw);
+  for (size_t i = 0; i < sizeof widths / sizeof widths[0] && st == CLSP_SUCCESS; i++) {
+    clsp_weights *w = NULL;
+    clsp_tensor *y = NULL;
+    st = clsp_weights_create(ctx, 27, WARM_ROWS_C_IN, widths[i], v, v, &w);
+    if (st == CLSP_SUCCESS)
+      st = clsp_conv_forward(ctx, rb, xw, w, CLSP_CONV_FUSED, &y, NULL);
+    clsp_tensor_destroy(y);
+    clsp_weights_destroy(w);
+  }
+  clsp_tensor_destroy(xw);
+  free(v);
+  return st;
+}
+
 /* The float16-storage builds of the element-wise and dense kernels a
  * model runs, on t's sites (a model's CLSP_MODEL_FLOAT16_STORAGE). */
 static clsp_status warm_half_ops(clsp_context *ctx, const clsp_tensor *t, cl_mem dense) {
@@ -181,6 +211,7 @@ static clsp_status warm_convs(clsp_context *ctx, warm_set *s, const clsp_tensor 
   if (st == CLSP_SUCCESS) y = s->t[s->n_t - 1];
   if (st == CLSP_SUCCESS) st = clsp__tensor_storage(ctx, x, 1, new_tensor(s));
   if (st == CLSP_SUCCESS) st = warm_fused_widths(ctx, s->rb[0], x, s->t[s->n_t - 1]);
+  if (st == CLSP_SUCCESS) st = warm_row_tiles(ctx, s->rb[0], x);
   if (st == CLSP_SUCCESS) st = warm_backward(ctx, s, s->rb[0], x, s->w[0], y, 27);
   if (st == CLSP_SUCCESS) st = clsp_relu(ctx, y, NULL);
   if (st == CLSP_SUCCESS) st = clsp_tensor_copy(ctx, y, new_tensor(s));
@@ -225,6 +256,28 @@ static clsp_status warm_elementwise(clsp_context *ctx, warm_set *s, clsp_tensor 
   if (st == CLSP_SUCCESS) st = clsp_concat(ctx, t, t, new_tensor(s), NULL);
   return st;
 }
+/* SubM and regular (k3 s2, k2 s2, k1 s1) rulebooks on t. On a small grid
+ * they take the key bitmaps of CPU devices (rulebook_bitmap.c) where
+ * SECOND's grid takes hashes for the small cloud in warm_convs; on
+ * SECOND's grid the 1x1x1 one, whose output grid is the input's (over
+ * 2^27 keys), takes the output hash for the large cloud too. */
+static clsp_status warm_rulebooks(clsp_context *ctx, const clsp_tensor *t) {
+  static const clsp_conv_geometry g[4] = {
+    {{3, 3, 3}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}},
+    {{3, 3, 3}, {2, 2, 2}, {1, 1, 1}, {1, 1, 1}},
+    {{2, 2, 2}, {2, 2, 2}, {0, 0, 0}, {1, 1, 1}},
+    {{1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {1, 1, 1}},
+  };
+  clsp_status st = CLSP_SUCCESS;
+  for (int i = 0; i < 4 && st == CLSP_SUCCESS; i++) {
+    clsp_rulebook *rb = NULL;
+    st = clsp_rulebook_build(ctx, i == 0 ? CLSP_CONV_SUBMANIFOLD : CLSP_CONV_REGULAR,
+                             &g[i], t, &rb);
+    clsp_rulebook_destroy(rb);
+  }
+  return st;
+}
+
 static clsp_status warm_tensor_ops(clsp_context *ctx, warm_set *s, int n) {
   int32_t *c = calloc(4 * ((size_t)n + 1), sizeof *c);
   if (!c) return clsp__fail(ctx, CLSP_ERROR_OUT_OF_HOST_MEMORY, "warm-up coordinates");
@@ -241,6 +294,7 @@ static clsp_status warm_tensor_ops(clsp_context *ctx, warm_set *s, int n) {
   if (st == CLSP_SUCCESS) st = clsp_tensor_create(ctx, &d, c, NULL, new_tensor(s));
   free(c);
   clsp_tensor *merged = st == CLSP_SUCCESS ? s->t[s->n_t - 1] : NULL;
+  if (st == CLSP_SUCCESS) st = warm_rulebooks(ctx, merged);
   if (st == CLSP_SUCCESS) st = warm_elementwise(ctx, s, merged);
   cl_mem dense = NULL, permuted = NULL;
   const size_t bytes = WARM_GRID_CELLS * sizeof(float);
@@ -278,6 +332,7 @@ static clsp_status warm_workload(clsp_context *ctx, int n, float side,
   if (st == CLSP_SUCCESS)
     st = clsp_voxelize(ctx, &o, pts, (size_t)n, new_tensor(&s), NULL);
   if (st == CLSP_SUCCESS) st = warm_convs(ctx, &s, s.t[1], up);
+  if (st == CLSP_SUCCESS) st = warm_rulebooks(ctx, s.t[1]);
   if (st == CLSP_SUCCESS) st = warm_tensor_ops(ctx, &s, n);
   if (st == CLSP_SUCCESS) st = clsp_context_finish(ctx);
   warm_release(&s);
