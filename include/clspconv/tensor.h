@@ -60,7 +60,9 @@ CLSP_API clsp_status clsp_tensor_create(clsp_context *ctx, const clsp_tensor_des
  * n_sites * (1 + ndim) int32, `feats` n_sites * channels float, both on
  * the context's cl_context. They are retained and released on destroy.
  * The same validation as clsp_tensor_create runs (merging is not offered:
- * CLSP_ERROR_INVALID_ARGUMENT with CLSP_TENSOR_MERGE_DUPLICATES).
+ * CLSP_ERROR_INVALID_ARGUMENT with CLSP_TENSOR_MERGE_DUPLICATES). The
+ * coordinates must not change while the tensor exists: rulebooks rely on
+ * the validation (features may change freely).
  * Errors also: CLSP_ERROR_MISMATCH (buffer too small, other context).
  */
 CLSP_API clsp_status clsp_tensor_wrap(clsp_context *ctx, const clsp_tensor_desc *desc,

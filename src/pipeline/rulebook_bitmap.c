@@ -95,6 +95,10 @@ static clsp_status input_bitmap(rb_build *b, key_bitmap2 *k) {
   if (st == CLSP_SUCCESS)
     st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n * 4, NULL,
                              "input row of each key", &k->site);
+  /* Every rank has a site when the sites are unique, as tensors guarantee;
+   * zeroed first all the same, so that coordinates changed under a wrapped
+   * tensor give wrong rows, never a read outside the features. */
+  if (st == CLSP_SUCCESS) st = clsp__fill_u32(ctx, k->site, 0, 0, n, b->ev);
   if (st == CLSP_SUCCESS)
     st = CLSP_RUN(ctx, CLSP_K_RB_BITMAP2_SITES, clsp_items(n), b->ev, CLSP_A(b->in_keys),
                   CLSP_A(n), CLSP_A(k->l1), CLSP_A(k->l1_rank), CLSP_A(k->w0),
