@@ -136,6 +136,20 @@ static int bitmap_fits(const rb_build *b, uint32_t n_cand) {
   return words <= 4 * (uint64_t)n_cand + 1024;
 }
 
+/* rb->out_coords for n_out rows, and info.n_out. */
+static clsp_status new_out_coords(rb_build *b, uint32_t n_out) {
+  clsp_rulebook *rb = b->rb;
+  size_t row_bytes = (size_t)(1 + rb->info.ndim) * 4;
+  clsp_status st =
+    clsp__buffer_create(b->ctx, CL_MEM_READ_WRITE, (size_t)n_out * row_bytes, NULL,
+                        "output coords", &rb->out_coords);
+  if (st == CLSP_SUCCESS) {
+    rb->owns_out_coords = 1;
+    rb->info.n_out = n_out;
+  }
+  return st;
+}
+
 /* Output sites from the bitmap of the candidates (one blocking read: the
  * number of sites), the set bits unpacked in order. The bitmap and its
  * word ranks stay for the map. */
@@ -152,17 +166,11 @@ static clsp_status bitmap_sites(rb_build *b) {
                                      (size_t)words * 4, 4, &n_out, 0, NULL, NULL);
     if (err != CL_SUCCESS) st = clsp__cl_fail(ctx, err, "reading the number of outputs");
   }
-  size_t row_bytes = (size_t)(1 + ndim) * 4;
+  if (st == CLSP_SUCCESS) st = new_out_coords(b, n_out);
   if (st == CLSP_SUCCESS)
-    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_out * row_bytes, NULL,
-                             "output coords", &rb->out_coords);
-  if (st == CLSP_SUCCESS) {
-    rb->owns_out_coords = 1;
-    rb->info.n_out = n_out;
     st = CLSP_RUN(ctx, CLSP_K_RB_BITMAP_EMIT, clsp_items(words), b->ev, CLSP_A(b->bitmap),
                   CLSP_A(words), CLSP_A(b->bitmap_rank), CLSP_A(ndim), CLSP_A(ob),
                   CLSP_A(rb->out_coords));
-  }
   return st;
 }
 
@@ -178,16 +186,10 @@ static clsp_status hashed_sites(rb_build *b, uint32_t n_cand, uint32_t max_valid
   clsp_status st = unique_candidates(b, b->cand, n_cand, max_valid, &keys, &n_out);
   if (st == CLSP_SUCCESS)
     st = clsp__radix_sort(ctx, &keys, NULL, n_out, b->out_ks.total_bits, b->ev);
-  size_t row_bytes = (size_t)(1 + ndim) * 4;
+  if (st == CLSP_SUCCESS) st = new_out_coords(b, n_out);
   if (st == CLSP_SUCCESS)
-    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_out * row_bytes, NULL,
-                             "output coords", &rb->out_coords);
-  if (st == CLSP_SUCCESS) {
-    rb->owns_out_coords = 1;
-    rb->info.n_out = n_out;
     st = CLSP_RUN(ctx, CLSP_K_RB_UNPACK, clsp_items(n_out), b->ev, CLSP_A(keys),
                   CLSP_A(n_out), CLSP_A(ndim), CLSP_A(ob), CLSP_A(rb->out_coords));
-  }
   if (b->scatter_map) { /* output row of a key, for the scatter-style map */
     b->out_keys = keys;
     return st == CLSP_SUCCESS ? clsp__hash_build(ctx, keys, n_out, &b->out_hash, b->ev)
