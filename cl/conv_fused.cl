@@ -231,8 +231,8 @@ CLSP_FUSED_KERNEL(clsp_conv_fused_1x1, 1, 1, float, 2)
  * output rows x V*NB columns and walks the taps in ascending order; at
  * tap t it takes every row of the tile whose list's next entry is t and
  * multiplies those input rows with the tap's weights slice, four rows at
- * a time (Q4: 16x4 tiles, for AVX-512's 32 registers), then two, then
- * one. The slice (cin x V*NB floats) is then read from memory once per
+ * a time (Q4: 16x4 and 16x2 tiles, within AVX-512's 32 registers), then
+ * two, then one. The slice (cin x V*NB floats) is then read from memory once per
  * tile and tap and reused from L1 by every row of the tile, where the
  * one-row kernels above stream it once per (row, tap): on CPUs that
  * weight traffic, not the FMAs, bounds them. Rows processed together
@@ -394,7 +394,7 @@ CLSP_FUSED_KERNEL(clsp_conv_fused_1x1, 1, 1, float, 2)
 
 CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows16x4, 16, 4, float16, 1)
 CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows16x3, 16, 3, float16, 0)
-CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows16x2, 16, 2, float16, 0)
+CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows16x2, 16, 2, float16, 1)
 CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows16x1, 16, 1, float16, 0)
 CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows8x1, 8, 1, float8, 0)
 CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows4x1, 4, 1, float4, 0)

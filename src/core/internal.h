@@ -67,8 +67,9 @@ typedef struct clsp_tuning {
                              kernels, 2..CLSP_FUSED_ROWS_MAX = row tiles
                              (float storage; cl/conv_fused.cl) */
   unsigned fused_rows_min_macs; /* row tiles only for slices where
-                             cin x columns >= this (src/pipeline/
-                             conv_fused.c); not in the tuning file */
+                             cin x columns x pairs per output row >= this
+                             (src/pipeline/conv_fused.c); not in the
+                             tuning file */
 } clsp_tuning;
 
 struct clsp_context {

@@ -68,13 +68,15 @@ static void fused_defaults(const clsp_device_caps *c, clsp_tuning *t) {
    * private arrays are a CPU shape. */
   int wide = (c->type & CL_DEVICE_TYPE_CPU) && c->native_float_width >= 16;
   t->fused_rows = wide ? 32 : 1;
-  /* Per pair, a work-item of a row tile needs enough multiply-adds to pay
-   * for selecting its rows tap by tap. On PoCL (docs/performance.md) row
-   * tiles of 32 ran KITTI's 64->64 layers (4096 per pair) 1.5-1.6x faster
-   * than one row, the 32-column slice of a 96->96 SubM layer (3072) 3-18%
-   * faster, a 32->64 regular layer (2048) 0-20% slower, 32->32 (1024) and
-   * 16->16 layers 1.2-2.5x slower. */
-  t->fused_rows_min_macs = 3072;
+  /* Per output row, a work-item of a row tile needs enough multiply-adds
+   * (cin x its columns x the row's pairs) to pay for selecting its rows
+   * tap by tap. On PoCL (docs/performance.md), Intel Xeon VM, KITTI:
+   * 64->64 SubM at 5.7 pairs per row (23k) 1.5x faster in row tiles,
+   * 32->64 SubM (11.7k) and SECOND's 32->32 SubM at 13.4 pairs per row
+   * (13.7k) 6% and 23% faster, full-resolution 32->32 SubM (5.8k) and a
+   * 32->64 k3 s2 conv at 2.8 pairs per row (5.8k) 0-15% slower, 16->16
+   * and 16->32 layers (1.5k, 1.7k) 2x slower. */
+  t->fused_rows_min_macs = 8192;
   memset(t->dataflow, CLSP_TUNED_DEFAULT, sizeof t->dataflow);
 }
 

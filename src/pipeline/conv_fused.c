@@ -227,12 +227,15 @@ static clsp_kernel_id row_tile_kernel(const col_segment *s) {
   }
 }
 
-/* Whether a slice runs in row tiles: a row tile selects, per tap, the
- * rows that read it, work that does not shrink with the channels, so it
- * pays only where every pair brings the work-item enough multiply-adds
- * (tuning.fused_rows_min_macs). */
-static int row_tiles_pay(const clsp_tuning *t, cl_uint cin, const col_segment *s) {
-  return t->fused_rows > 1 && cin * s->vec * s->blocks >= t->fused_rows_min_macs;
+/* Whether a slice runs in row tiles: a row tile selects, tap by tap, the
+ * rows that read it, work that grows with the rows and the taps present
+ * but not with the channels or the pairs, so it pays only where an output
+ * row brings the work-item enough multiply-adds: cin x columns x pairs
+ * per row of at least tuning.fused_rows_min_macs. */
+static int row_tiles_pay(const clsp_tuning *t, const clsp_rulebook *rb, cl_uint cin,
+                         const col_segment *s) {
+  uint64_t macs = (uint64_t)cin * s->vec * s->blocks * rb->info.n_pairs;
+  return t->fused_rows > 1 && macs >= (uint64_t)t->fused_rows_min_macs * rb->info.n_out;
 }
 
 _Static_assert(CLSP_FUSED_ROWS_MAX == CLSP_TUNING_ROWS_MAX,
@@ -266,7 +269,7 @@ static clsp_status run_segment(clsp_context *ctx, const clsp_tensor *in,
   cl_uint has_bias = w->bias != NULL;
   cl_mem bias = has_bias ? w->bias : w->weights; /* not read without bias */
   cl_uint rows = (cl_uint)ctx->tuning.fused_rows;
-  if (!w->half && row_tiles_pay(&ctx->tuning, cin, s)) {
+  if (!w->half && row_tiles_pay(&ctx->tuning, rb, cin, s)) {
     cl_uint n_tiles = (n_out + rows - 1) / rows;
     return CLSP_RUN(ctx, row_tile_kernel(s), clsp_items((size_t)n_tiles * s->n_blocks), l,
                     CLSP_A(in->feats), CLSP_A(cin), CLSP_A(w->weights), CLSP_A(cout),

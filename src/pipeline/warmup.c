@@ -117,10 +117,11 @@ static clsp_status warm_fused_widths(clsp_context *ctx, const clsp_rulebook *rb,
 }
 
 /* The row-tile kernels (tuning.fused_rows > 1: slices of 64, 48, 32 and 16
- * columns, input channels enough for row tiles to pay) on rb's sites. A
+ * columns, input channels enough for row tiles to pay at one pair per
+ * row: a SubM row has at least its centre) on rb's sites. A
  * row tile's grid is tiles x slices, under PoCL's grid-width limit for any
  * cloud below 2 M sites: the small cloud warms them. */
-#define WARM_ROWS_C_IN 192
+#define WARM_ROWS_C_IN 1024
 static clsp_status warm_row_tiles(clsp_context *ctx, const clsp_rulebook *rb,
                                   const clsp_tensor *x) {
   static const size_t widths[] = {64, 48, 32, 16};
