@@ -510,12 +510,64 @@ kernel void clsp_rb_bitmap2_sites(global const ulong *keys, uint n, global const
   site[r] = i;
 }
 
+/* The flat word `fw` of the two-level bitmap (0 where it holds no key)
+ * and the rank of its first key. */
+__attribute__((always_inline)) inline uint
+clsp_bitmap2_flat(global const uint *l1, global const uint *l1_rank, global const uint *w0,
+                  global const uint *w0_rank, ulong fw, private uint *rank) {
+  size_t i1 = (size_t)(fw >> 5);
+  uint w1 = l1[i1], b1 = (uint)(fw & 31ul);
+  uint cw = l1_rank[i1] + popcount(w1 & ((1u << b1) - 1u));
+  *rank = w0_rank[cw];
+  return w0[cw] & (0u - ((w1 >> b1) & 1u));
+}
+
+/* A run of `len` (1 to 3) consecutive keys from `k`, the x neighbours of a
+ * site with x dilation 1 on one (z, y) row: bit j of the result says
+ * whether key k + j is set, *rank is k's rank (the keys' ranks follow on,
+ * a present one's being *rank plus the set bits before it in the run).
+ * One flat word holds the run unless it crosses into the next one. */
+__attribute__((always_inline)) inline uint
+clsp_bitmap2_run(global const uint *l1, global const uint *l1_rank, global const uint *w0,
+                 global const uint *w0_rank, ulong k, uint len, private uint *rank) {
+  uint b = (uint)(k & 31ul), r0;
+  uint w = clsp_bitmap2_flat(l1, l1_rank, w0, w0_rank, k >> 5, &r0);
+  *rank = r0 + popcount(w & ((1u << b) - 1u));
+  uint run = w >> b;
+  if (b + len > 32u) { /* k + len - 1 is a key of the space: the word exists */
+    uint r1, w2 = clsp_bitmap2_flat(l1, l1_rank, w0, w0_rank, (k >> 5) + 1ul, &r1);
+    run |= w2 << (32u - b);
+  }
+  return run & ((1u << len) - 1u);
+}
+
+/* Row r of the 3 x 3 (z, y) rows of site o's neighbours (key[27] from
+ * clsp_subm3_keys; x dilation 1): whether the row lies in the grid, its
+ * run of present x neighbours (bit e for tap 3 r + e) and the rank of
+ * its first key (tap 3 r + first). */
+__attribute__((always_inline)) inline uint
+clsp_subm3_row(global const uint *l1, global const uint *l1_rank, global const uint *w0,
+               global const uint *w0_rank, const private ulong *key, int r,
+               private uint *rank, private uint *first) {
+  *rank = 0u;
+  *first = 0u;
+  ulong centre = key[3 * r + 1];
+  if (centre == CLSP_KEY_EMPTY) return 0u;
+  uint lo = key[3 * r] != CLSP_KEY_EMPTY, hi = key[3 * r + 2] != CLSP_KEY_EMPTY;
+  *first = 1u - lo;
+  uint run = clsp_bitmap2_run(l1, l1_rank, w0, w0_rank, centre - lo, 1u + lo + hi, rank);
+  return run << *first; /* bit e: tap 3 r + e */
+}
+
 /* The submanifold 3 x 3 x 3 rulebook as the fused conv's output-major
  * list, from the two-level bitmap of the input keys instead of an input
  * hash and a [tap][out row] matrix: every site counts its neighbours
  * (counts[n] = 0 becomes the total after the scan), then, from its
  * scanned offset, lists them as (tap, input row) in tap order, a
- * neighbour's row being site[] of its rank. */
+ * neighbour's row being site[] of its rank. With x dilation 1 (the
+ * commonest) the three x neighbours on a (z, y) row are consecutive keys:
+ * one lookup per row gives all three (clsp_subm3_row); otherwise one per
+ * tap. */
 kernel void clsp_rb_subm3_bitmap_count(global const int *coords, uint n, int4 d,
                                        int4 shape, uint4 bits, global const uint *l1,
                                        global const uint *l1_rank, global const uint *w0,
@@ -525,9 +577,16 @@ kernel void clsp_rb_subm3_bitmap_count(global const int *coords, uint n, int4 d,
   if (o >= n) return;
   ulong key[27];
   clsp_subm3_keys(coords, o, d, shape, bits, 27, key);
-  uint c = 0, r;
+  uint c = 0, r, first;
+  if (d.s2 == 1) {
 #pragma unroll
-  for (int t = 0; t < 27; t++) c += clsp_bitmap2_find(l1, l1_rank, w0, w0_rank, key[t], 0u, &r);
+    for (int row = 0; row < 9; row++)
+      c += popcount(clsp_subm3_row(l1, l1_rank, w0, w0_rank, key, row, &r, &first));
+  } else {
+#pragma unroll
+    for (int t = 0; t < 27; t++)
+      c += clsp_bitmap2_find(l1, l1_rank, w0, w0_rank, key[t], 0u, &r);
+  }
   counts[o] = c;
 }
 
@@ -543,12 +602,27 @@ kernel void clsp_rb_subm3_bitmap_fill(global const int *coords, uint n, int4 d, 
   if (o >= n) return;
   ulong key[27];
   clsp_subm3_keys(coords, o, d, shape, bits, 27, key);
-  uint slot = offsets[o], end = offsets[o + 1];
+  uint slot = offsets[o], end = offsets[o + 1], last = n - 1u;
+  if (d.s2 == 1) {
 #pragma unroll
-  for (int t = 0; t < 27; t++) {
-    uint r, has = clsp_bitmap2_find(l1, l1_rank, w0, w0_rank, key[t], n - 1u, &r);
-    if (slot < end) entries[slot] = (uint2)((uint)t, site[r]);
-    slot += has;
+    for (int row = 0; row < 9; row++) {
+      uint r, first, run = clsp_subm3_row(l1, l1_rank, w0, w0_rank, key, row, &r, &first);
+#pragma unroll
+      for (uint e = 0; e < 3u; e++) {
+        uint has = (run >> e) & 1u;
+        /* the run's keys before tap e: its present ones below bit e */
+        uint rank = min(r + popcount(run & ((1u << e) - 1u)), last);
+        if (slot < end) entries[slot] = (uint2)((uint)(3 * row) + e, site[rank]);
+        slot += has;
+      }
+    }
+  } else {
+#pragma unroll
+    for (int t = 0; t < 27; t++) {
+      uint r, has = clsp_bitmap2_find(l1, l1_rank, w0, w0_rank, key[t], last, &r);
+      if (slot < end) entries[slot] = (uint2)((uint)t, site[r]);
+      slot += has;
+    }
   }
 }
 

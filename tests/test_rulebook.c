@@ -281,8 +281,10 @@ static void test_fixed_geometries(void **state) {
   harness_rng r = {harness_seed() ^ 0xF1};
   int32_t shape[3] = {11, 17, 13};
   if (harness_small()) shape[1] = 6, shape[2] = 7;
-  sites s;
+  sites s, wide_x;
   random_sites(&r, 3, shape, 2, 0.2, &s);
+  const int32_t wide_shape[3] = {3, 4, 70};
+  random_sites(&r, 3, wide_shape, 2, 0.5, &wide_x);
   /* Each both with key bitmaps (the small grid takes them on CPU devices)
    * and with the hash paths. */
   for (int bitmaps = 1; bitmaps >= 0; bitmaps--) {
@@ -305,9 +307,13 @@ static void test_fixed_geometries(void **state) {
     check_case(&s, CLSP_CONV_SUBMANIFOLD, &sub3, 98);
     clsp_conv_geometry sub3d1 = k3(1, 0);
     check_case(&s, CLSP_CONV_SUBMANIFOLD, &sub3d1, 97);
+    /* x runs across 32-key bitmap words: an x extent of 70 (7 key bits)
+     * puts x = 30, 31, 32 and 62, 63, 64 on word boundaries. */
+    check_case(&wide_x, CLSP_CONV_SUBMANIFOLD, &sub3d1, 96);
   }
   clsp__rulebook_debug_bitmaps(1);
   free(s.coords);
+  free(wide_x.coords);
 }
 
 static void all_kinds(const sites *s, uint64_t seed) {
