@@ -331,6 +331,13 @@ static void test_empty_and_single(void **state) {
   s.n = 1;
   s.coords = one;
   all_kinds(&s, 1);
+  /* One input that reaches no output: k3 s3 p0 on an extent of 4 has one
+   * output per axis, at 0, which reads 0..2; the site is at 3. */
+  sites far = {3, {4, 4, 4, 1}, 1, 1, NULL};
+  int32_t corner[4] = {0, 3, 3, 3};
+  far.coords = corner;
+  clsp_conv_geometry none = {{3, 3, 3}, {3, 3, 3}, {0, 0, 0}, {1, 1, 1}};
+  assert_int_equal(check_case(&far, CLSP_CONV_REGULAR, &none, 2), 0);
 }
 
 /* Sites on every face and corner of the grid, and a one-voxel-thick axis. */
