@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "harness.h"
-#include "pipeline.h" /* clsp__rulebook_debug_bitmaps */
+#include "conv_stages.h" /* clsp__rulebook_debug_bitmaps, clsp__conv_debug_shape */
 #include "ref_rulebook.h"
 #include "ref_voxel.h"
 
@@ -321,6 +321,24 @@ static void all_kinds(const sites *s, uint64_t seed) {
   check_case(s, CLSP_CONV_SUBMANIFOLD, &sub, seed);
   check_case(s, CLSP_CONV_REGULAR, &down, seed);
   check_case(s, CLSP_CONV_TRANSPOSED, &up, seed);
+}
+
+/* The CPU shape (row kernels, key bitmaps, fused lists) on every device,
+ * so that oclgrind, which reports a GPU, checks the bitmap kernels too:
+ * the fixed geometries, bitmaps on and off, against the reference. */
+static void test_cpu_shape_everywhere(void **state) {
+  (void)state;
+  clsp_context *ctx = harness_ctx();
+  clsp_tuning_params def, p;
+  assert_int_equal(clsp_context_tuning(ctx, &def), CLSP_SUCCESS);
+  p = def;
+  p.fused_default = 1;
+  memset(p.dataflow, CLSP_TUNED_DEFAULT, sizeof p.dataflow);
+  assert_int_equal(clsp_context_set_tuning(ctx, &p), CLSP_SUCCESS);
+  clsp__conv_debug_shape(CLSP_SHAPE_ROWS);
+  test_fixed_geometries(state);
+  clsp__conv_debug_shape(CLSP_SHAPE_AUTO);
+  assert_int_equal(clsp_context_set_tuning(ctx, &def), CLSP_SUCCESS);
 }
 
 static void test_empty_and_single(void **state) {
@@ -692,6 +710,7 @@ int main(void) {
     cmocka_unit_test(test_empty_and_single),
     cmocka_unit_test(test_faces_and_thin_axis),
     cmocka_unit_test(test_fixed_geometries),
+    cmocka_unit_test(test_cpu_shape_everywhere),
     cmocka_unit_test(test_random_vs_reference),
     cmocka_unit_test(test_pairs_eager_and_on_demand),
     cmocka_unit_test(test_deterministic_and_hash_paths),
