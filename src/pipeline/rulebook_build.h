@@ -21,16 +21,15 @@ typedef struct rb_build {
   /* Submanifold 1x..x1 kernel: output row o reads input row o (the sites
    * are the same and unique), no hash needed. */
   int identity_map;
-  /* Submanifold 3 x 3 x 3 on a small input key space: the fused list
-   * straight from a bitmap of the input keys (rulebook_bitmap.c), no input
+  /* Submanifold 3 x 3 x 3 where a two-level bitmap of the input keys is
+   * small (rulebook_bitmap.c): the fused list straight from it, no input
    * hash, no map matrix. */
   int subm_bitmap;
   cl_mem cand, cand_taps, out_keys;
   uint32_t cand_stride; /* candidate slots per input row (kvol, or packed) */
   clsp_hash out_hash;
   /* Or, where the output key space is small (rulebook_sites.c), a bitmap
-   * of it (bit = key) and the first output row of each of its words; or
-   * the same of the input keys (subm_bitmap). */
+   * of it (bit = key) and the first output row of each of its words. */
   cl_mem bitmap, bitmap_rank;
 } rb_build;
 
@@ -97,17 +96,17 @@ int clsp__rb_bitmaps_allowed(void);
 clsp_status clsp__rb_key_bitmap(rb_build *b, cl_mem keys, uint32_t n, uint32_t stride,
                                 uint32_t bits);
 
-/* Whether a submanifold rulebook comes from a bitmap of the input keys
- * (b->subm_bitmap): 3 x 3 x 3 in 3D, CPU devices whose convs run fused, a
- * small key space. */
+/* Whether a submanifold rulebook comes from a two-level bitmap of the
+ * input keys (b->subm_bitmap): 3 x 3 x 3 in 3D, CPU devices whose convs
+ * run fused, at most 32 words of its first level per site. */
 int clsp__rb_subm_bitmap_fits(const rb_build *b);
 
 /* A submanifold rulebook (b->subm_bitmap) as the fused conv's
  * output-major list (rb's fused_offsets, fused_entries and info.n_pairs;
- * no map matrix), from a bitmap of b->in_keys (the sites are unique:
- * tensors guarantee it); the tap-major pairs wait until something reads
- * them. One blocking read (the number of pairs). Errors: device memory,
- * OpenCL codes. */
+ * no map matrix), from a two-level bitmap of b->in_keys (the sites are
+ * unique: tensors guarantee it); the tap-major pairs wait until something
+ * reads them. One blocking read (the number of pairs). Errors: device
+ * memory, OpenCL codes. */
 clsp_status clsp__rb_subm_bitmap_list(rb_build *b);
 
 #endif
