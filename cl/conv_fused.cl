@@ -400,3 +400,118 @@ CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows8x1, 8, 1, float8, 0)
 CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows4x1, 4, 1, float4, 0)
 CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows1x1, 1, 1, float, 0)
 #endif
+
+/* The GPU shape (work-group tiles; docs/performance.md): a work-group of
+ * CLSP_GROUP_SIDE^2 work-items owns CLSP_GROUP_ROWS consecutive output
+ * rows x TN columns from c0, each work-item RM = CLSP_GROUP_ROWS /
+ * CLSP_GROUP_SIDE rows x RN = TN / CLSP_GROUP_SIDE columns of it, strided
+ * by CLSP_GROUP_SIDE so that neighbouring work-items touch neighbouring
+ * addresses. The tile's rows are merged by tap: at the smallest tap t
+ * that any row's list holds next (a local atomic_min), each row owner
+ * (work-items 0 .. CLSP_GROUP_ROWS - 1, its cursor in registers) posts
+ * its input row for t, or none; then the work-group stages CLSP_GROUP_K
+ * input channels of those rows (zeros for rows without t and channels
+ * past cin) and the matching slice of t's weights in local memory, and
+ * every work-item multiplies them into its accumulators: an implicit GEMM
+ * per tap, over the taps the tile reads. Sums run in a fixed order (taps
+ * ascending, then input channels ascending), so the result is the same on
+ * every run; an absent row adds fma(0, w, acc) = acc. The epilogue (bias,
+ * residual, activation) follows the other fused kernels. Launched with
+ * exactly CLSP_GROUP_SIDE^2 work-items per group, one group per (row
+ * tile, column block of TN). */
+#define CLSP_GROUP_ITEMS (CLSP_GROUP_SIDE * CLSP_GROUP_SIDE)
+#define CLSP_GROUP_RM (CLSP_GROUP_ROWS / CLSP_GROUP_SIDE)
+
+#define CLSP_FUSED_GROUP_KERNEL(NAME, TN)                                        \
+  kernel void NAME(                                                          \
+      global const STORE_T *x, uint cin, global const STORE_T *w, uint cout, \
+      global const float *bias, uint has_bias, global const uint *offsets,   \
+      global const uint2 *entries, uint n_out, uint col0, uint n_blocks,     \
+      global const STORE_T *res, uint has_res, uint act, float alpha,        \
+      global STORE_T *y) {                                                   \
+    /* +1: the k-major stores of a row's channels hit different banks. */    \
+    local float xs[CLSP_GROUP_K][CLSP_GROUP_ROWS + 1];                       \
+    local float ws[CLSP_GROUP_K][TN];                                        \
+    local uint in_row[CLSP_GROUP_ROWS];                                      \
+    local uint next_tap;                                                     \
+    const uint RN = (TN) / CLSP_GROUP_SIDE;                                  \
+    uint lid = (uint)get_local_id(0), grp = (uint)get_group_id(0);           \
+    uint tile = grp / n_blocks;                                              \
+    uint c0 = col0 + (grp - tile * n_blocks) * (TN);                         \
+    uint r0 = tile * CLSP_GROUP_ROWS;                                        \
+    uint tr = lid / CLSP_GROUP_SIDE, tc = lid % CLSP_GROUP_SIDE;             \
+    /* Row owners: the next entry of row r0 + lid. */                        \
+    uint e = 0, e_end = 0;                                                   \
+    uint2 te = (uint2)(CLSP_NONE_U32, 0);                                    \
+    if (lid < CLSP_GROUP_ROWS && r0 + lid < n_out) {                         \
+      e = offsets[r0 + lid];                                                 \
+      e_end = offsets[r0 + lid + 1];                                         \
+      if (e < e_end) te = entries[e];                                        \
+    }                                                                        \
+    if (lid == 0) next_tap = CLSP_NONE_U32;                                  \
+    barrier(CLK_LOCAL_MEM_FENCE);                                            \
+    if (lid < CLSP_GROUP_ROWS) atomic_min(&next_tap, te.x);                  \
+    barrier(CLK_LOCAL_MEM_FENCE);                                            \
+    uint t = next_tap;                                                       \
+    float acc[CLSP_GROUP_RM][(TN) / CLSP_GROUP_SIDE];                        \
+    for (uint i = 0; i < CLSP_GROUP_RM; i++)                                 \
+      for (uint j = 0; j < RN; j++) acc[i][j] = 0.0f;                        \
+    while (t != CLSP_NONE_U32) { /* the same t in every work-item */         \
+      barrier(CLK_LOCAL_MEM_FENCE); /* next_tap read, in_row free */         \
+      if (lid < CLSP_GROUP_ROWS) {                                           \
+        uint hit = te.x == t;                                                \
+        in_row[lid] = hit ? te.y : CLSP_NONE_U32;                            \
+        if (hit) {                                                           \
+          e++;                                                               \
+          te = e < e_end ? entries[e] : (uint2)(CLSP_NONE_U32, 0);           \
+        }                                                                    \
+      }                                                                      \
+      if (lid == 0) next_tap = CLSP_NONE_U32;                                \
+      barrier(CLK_LOCAL_MEM_FENCE);                                          \
+      if (lid < CLSP_GROUP_ROWS) atomic_min(&next_tap, te.x);                \
+      global const STORE_T *wt = w + (size_t)t * cin * cout;                 \
+      for (uint k0 = 0; k0 < cin; k0 += CLSP_GROUP_K) {                      \
+        for (uint i = lid; i < CLSP_GROUP_K * CLSP_GROUP_ROWS;               \
+             i += CLSP_GROUP_ITEMS) {                                        \
+          uint kk = i % CLSP_GROUP_K, r = i / CLSP_GROUP_K, ir = in_row[r];  \
+          xs[kk][r] = ir != CLSP_NONE_U32 && k0 + kk < cin                   \
+                        ? SLOAD_1((size_t)ir * cin + k0 + kk, x)             \
+                        : 0.0f;                                              \
+        }                                                                    \
+        for (uint i = lid; i < CLSP_GROUP_K * (TN); i += CLSP_GROUP_ITEMS) { \
+          uint c = i % (TN), kk = i / (TN);                                  \
+          ws[kk][c] = k0 + kk < cin && c0 + c < cout                         \
+                        ? SLOAD_1((size_t)(k0 + kk) * cout + c0 + c, wt)     \
+                        : 0.0f;                                              \
+        }                                                                    \
+        barrier(CLK_LOCAL_MEM_FENCE);                                        \
+        for (uint kk = 0; kk < CLSP_GROUP_K; kk++) {                         \
+          float a[CLSP_GROUP_RM], b[(TN) / CLSP_GROUP_SIDE];                 \
+          for (uint i = 0; i < CLSP_GROUP_RM; i++)                           \
+            a[i] = xs[kk][tr + i * CLSP_GROUP_SIDE];                         \
+          for (uint j = 0; j < RN; j++) b[j] = ws[kk][tc + j * CLSP_GROUP_SIDE]; \
+          for (uint i = 0; i < CLSP_GROUP_RM; i++)                           \
+            for (uint j = 0; j < RN; j++) acc[i][j] = fma(a[i], b[j], acc[i][j]); \
+        }                                                                    \
+        barrier(CLK_LOCAL_MEM_FENCE);                                        \
+      }                                                                      \
+      t = next_tap;                                                          \
+    }                                                                        \
+    for (uint i = 0; i < CLSP_GROUP_RM; i++) {                               \
+      uint row = r0 + tr + i * CLSP_GROUP_SIDE;                              \
+      for (uint j = 0; j < RN; j++) {                                        \
+        uint col = c0 + tc + j * CLSP_GROUP_SIDE;                            \
+        if (row >= n_out || col >= cout) continue;                           \
+        size_t at = (size_t)row * cout + col;                                \
+        float v = acc[i][j];                                                 \
+        if (has_bias) v += bias[col];                                        \
+        if (has_res) v += SLOAD_1(at, res);                                  \
+        CLSP_ACTIVATE(float, v, act, alpha)                                  \
+        SSTORE_1(v, at, y);                                                  \
+      }                                                                      \
+    }                                                                        \
+  }
+
+CLSP_FUSED_GROUP_KERNEL(clsp_conv_fused_group64, 64)
+CLSP_FUSED_GROUP_KERNEL(clsp_conv_fused_group32, 32)
+CLSP_FUSED_GROUP_KERNEL(clsp_conv_fused_group16, 16)

@@ -43,6 +43,14 @@
  * (cl/conv_fused.cl; the tuning record's fused_rows). */
 #define CLSP_FUSED_ROWS_MAX 64
 
+/* The GPU shape of the fused kernels (cl/conv_fused.cl, "group" tiles):
+ * a work-group of CLSP_GROUP_SIDE x CLSP_GROUP_SIDE work-items owns
+ * CLSP_GROUP_ROWS output rows x 16, 32 or 64 columns, and stages
+ * CLSP_GROUP_K input channels at a time in local memory. */
+#define CLSP_GROUP_SIDE 16
+#define CLSP_GROUP_ROWS 64
+#define CLSP_GROUP_K 16
+
 /* Independent fma() chains per work-item of the FMA peak probe
  * (cl/peak.cl; src/pipeline/peak.c counts its FLOPs). */
 #define CLSP_PEAK_CHAINS 12

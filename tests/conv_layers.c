@@ -281,6 +281,43 @@ static void check_fused_repeat(layer *L, clsp_context *ctx, const float *first, 
   free(again);
 }
 
+/* The shapes of the fused kernels a case runs in: work-item tiles (the
+ * CPU shape), then work-group tiles (the GPU shape), each checked. The
+ * simulators run the group tiles ~30x slower than the item tiles (a tile
+ * multiplies 64 rows x 16 channels per tap whether present or not), so
+ * there (harness_small) each case runs one shape: work-group tiles every
+ * fourth case, work-item tiles the others. */
+static int shape_rotation;
+
+static void fused_shapes(int *first, int *last) {
+  *first = 0;
+  *last = 1;
+  if (harness_small()) *first = *last = shape_rotation++ % 4 == 0;
+}
+
+/* The fused dataflow in the work-group tiles (after the work-item tiles
+ * gave `first`): against the reference and `first` (TOL), and
+ * bit-identical run to run. */
+static void check_group_shape(layer *L, clsp_context *ctx, const char *what,
+                              const float *first, const double *ref, size_t n,
+                              uint64_t seed) {
+  float *out = layer_run(L, ctx, 0, NULL, NULL);
+  double err = ref_rel_error(out, ref, n);
+  double *first_d = malloc((n ? n : 1) * sizeof *first_d);
+  assert_non_null(first_d);
+  for (size_t e = 0; e < n; e++) first_d[e] = first[e];
+  double diff = ref_rel_error(out, first_d, n);
+  size_t nans = count_nan(out, n);
+  free(first_d);
+  if (nans || !(err < TOL) || !(diff < TOL))
+    fail_msg(
+      "%s (fused, work-group tiles): rel error %.3g, vs work-item tiles %.3g, %zu "
+      "NaN of %zu (seed %llu, %s)",
+      what, err, diff, nans, n, (unsigned long long)seed, harness_device_label());
+  check_fused_repeat(L, ctx, out, n, seed);
+  free(out);
+}
+
 /* out[1] against out[0] (gather-GEMM-scatter), when both ran; ref is
  * overwritten. */
 static void check_agreement(const char *what, float *const out[2], double *ref, size_t n,
@@ -315,6 +352,10 @@ void check_case(const conv_case *c, const int32_t *grid, size_t n_sites, uint32_
   float *out[2] = {NULL, NULL};
   size_t n = L.rb.n_out * c->cout;
   double *ref = NULL;
+  /* The tile test (check_fused_only) sets its tile, shape included. */
+  int groups = ctx->tuning.fused_groups, shape0 = groups, shape1 = groups;
+  if (!first_flow) fused_shapes(&shape0, &shape1);
+  ctx->tuning.fused_groups = shape0;
   for (int d = first_flow; d < 2; d++) { /* gather -> GEMM -> scatter, then fused */
     clsp__conv_debug_dataflow(DATAFLOWS[d]);
     clsp_conv_stats stats;
@@ -325,12 +366,18 @@ void check_case(const conv_case *c, const int32_t *grid, size_t n_sites, uint32_
     if (nans || !(err < TOL) || stats.pair_rows != L.rb.start[L.rb.kvol] ||
         stats.fused != d)
       fail_msg(
-        "%s (%s): rel error %.3g, %zu NaN of %zu, pair_rows %zu of %zu (seed %llu, "
+        "%s (%s%s): rel error %.3g, %zu NaN of %zu, pair_rows %zu of %zu (seed %llu, "
         "%s)",
-        what, DATAFLOW_NAMES[d], err, nans, n, stats.pair_rows, L.rb.start[L.rb.kvol],
-        (unsigned long long)seed, harness_device_label());
+        what, DATAFLOW_NAMES[d], d && shape0 ? ", work-group tiles" : "", err, nans, n,
+        stats.pair_rows, L.rb.start[L.rb.kvol], (unsigned long long)seed,
+        harness_device_label());
   }
   check_fused_repeat(&L, ctx, out[1], n, seed);
+  if (shape1 != shape0) {
+    ctx->tuning.fused_groups = shape1;
+    check_group_shape(&L, ctx, what, out[1], ref, n, seed);
+  }
+  ctx->tuning.fused_groups = groups;
   check_agreement(what, out, ref, n, seed);
   clsp__conv_debug_dataflow(CLSP_DATAFLOW_AUTO);
   free(out[0]);

@@ -73,8 +73,10 @@ size_t count_nan(const float *f, size_t n);
 /* Both dataflows, in the order check_case runs them. */
 extern const clsp__dataflow DATAFLOWS[2];
 extern const char *const DATAFLOW_NAMES[2];
-/* 0 (default): check_case runs both dataflows; 1: the fused one only
- * (the tile tests). */
+/* 0 (default): check_case runs both dataflows, the fused one in both
+ * shapes (work-item and work-group tiles; on simulators one of them per
+ * case, in rotation); 1: the fused one only, in the tile the context's
+ * tuning record holds (the tile tests). */
 void check_fused_only(int on);
 /* One case on random sites against the reference (TOL), no NaN left, with
  * both dataflows (gather -> GEMM -> scatter, then fused), which must also

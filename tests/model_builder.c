@@ -307,6 +307,11 @@ void test_builder_network(void **state) {
  * within HALF_TOL; the held sparse results come back as float32. */
 #define HALF_TOL 5e-3
 
+static void check_float16(const net_case *c, const net_ref *r, const float *bev32,
+                          uint64_t seed);
+
+/* In both shapes of the fused kernels (float16 convs always run fused):
+ * the device's default, then the other (clsp_tuning_params.fused_groups). */
 void test_builder_float16(void **state) {
   (void)state;
   uint64_t seed = harness_seed() + 1104;
@@ -319,10 +324,29 @@ void test_builder_float16(void **state) {
   size_t count;
   float *bev32 = bev_of(m32, &count);
   clsp_model_destroy(m32);
-  clsp_model *m = build_flags(&c, CLSP_MODEL_FLOAT16_STORAGE);
-  forward_case(m, &c, "relu0", NULL);
+  clsp_tuning_params saved, p;
+  OK(clsp_context_tuning(harness_ctx(), &saved));
+  for (int other = 0; other < 2; other++) {
+    p = saved;
+    if (other) p.fused_groups = !saved.fused_groups;
+    OK(clsp_context_set_tuning(harness_ctx(), &p));
+    print_message("  fused kernels in work-%s tiles\n",
+                  p.fused_groups ? "group" : "item");
+    check_float16(&c, &r, bev32, seed);
+  }
+  OK(clsp_context_set_tuning(harness_ctx(), &saved));
+  free(bev32);
+  ref_free(&r);
+  case_free(&c);
+}
+
+static void check_float16(const net_case *c, const net_ref *r, const float *bev32,
+                          uint64_t seed) {
+  size_t count;
+  clsp_model *m = build_flags(c, CLSP_MODEL_FLOAT16_STORAGE);
+  forward_case(m, c, "relu0", NULL);
   float *bev = bev_of(m, &count);
-  double err = model_rel_l2(bev, r.bev, count), err6 = x6_error(m, &r);
+  double err = model_rel_l2(bev, r->bev, count), err6 = x6_error(m, r);
   double vs32 = model_rel_l2(bev, bev32, count);
   print_message(
     "  builder network, float16 storage: rel. L2 bev %.3g, concat %.3g, bev "
@@ -330,7 +354,6 @@ void test_builder_float16(void **state) {
     err, err6, vs32, HALF_TOL, (unsigned long long)seed);
   HARNESS_CHECK(err <= HALF_TOL && err6 <= HALF_TOL, seed);
   HARNESS_CHECK(vs32 > 1e-5, seed); /* float16 rounding happened */
-  free(bev32);
   clsp_model_value_info info;
   OK(clsp_model_result(m, "relu0", &info));
   float *held = malloc(info.n_sites * info.channels * sizeof *held + 4);
@@ -341,8 +364,6 @@ void test_builder_float16(void **state) {
   free(held);
   free(bev);
   clsp_model_destroy(m);
-  ref_free(&r);
-  case_free(&c);
 }
 
 /* The residual Add and the ReLU after it run in conv c1's epilogue

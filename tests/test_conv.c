@@ -116,17 +116,18 @@ static void test_channel_counts(void **state) {
 
 typedef struct fused_tile {
   const char *name; /* as CLSP_FUSED_TILE spells it */
-  unsigned vec, blocks, ksplit, rows;
+  unsigned vec, blocks, ksplit, rows, groups;
 } fused_tile;
 
 /* One-row tiles, then row tiles: 3 and 5 rows leave a partial last tile
- * on every grid, 64 is the limit. */
+ * on every grid, 64 is the limit; then the work-group tiles (the GPU
+ * shape; the other fields do not apply). */
 static const fused_tile TILES[] = {
-  {"16x4", 16, 4, 1, 1},     {"16x4k2", 16, 4, 2, 1}, {"16x3", 16, 3, 1, 1},
-  {"16x3k2", 16, 3, 2, 1},   {"16x2", 16, 2, 1, 1},   {"16x1", 16, 1, 1, 1},
-  {"8x1", 8, 1, 1, 1},       {"4x1", 4, 1, 1, 1},     {"1x1", 1, 1, 1, 1},
-  {"16x4r32", 16, 4, 1, 32}, {"16x3r5", 16, 3, 1, 5}, {"16x2r3", 16, 2, 1, 3},
-  {"8x1r64", 8, 1, 1, 64},   {"1x1r7", 1, 1, 1, 7},
+  {"16x4", 16, 4, 1, 1, 0},     {"16x4k2", 16, 4, 2, 1, 0}, {"16x3", 16, 3, 1, 1, 0},
+  {"16x3k2", 16, 3, 2, 1, 0},   {"16x2", 16, 2, 1, 1, 0},   {"16x1", 16, 1, 1, 1, 0},
+  {"8x1", 8, 1, 1, 1, 0},       {"4x1", 4, 1, 1, 1, 0},     {"1x1", 1, 1, 1, 1, 0},
+  {"16x4r32", 16, 4, 1, 32, 0}, {"16x3r5", 16, 3, 1, 5, 0}, {"16x2r3", 16, 2, 1, 3, 0},
+  {"8x1r64", 8, 1, 1, 64, 0},   {"1x1r7", 1, 1, 1, 7, 0},   {"groups", 16, 4, 1, 1, 1},
 };
 
 /* Every fused tile, set in the context's tuning record, on column counts
@@ -144,6 +145,7 @@ static void test_fused_tiles(void **state) {
     t->fused_blocks = TILES[i].blocks;
     t->fused_ksplit = TILES[i].ksplit;
     t->fused_rows = TILES[i].rows;
+    t->fused_groups = (int)TILES[i].groups;
     t->fused_rows_min_macs = 0; /* row tiles on every slice */
     t->fused = (int)(i & 1);
     /* Small runs: one column count per tile, in rotation. */
@@ -151,11 +153,12 @@ static void test_fused_tiles(void **state) {
       if (harness_small() && j != i % N_OF(couts)) continue;
       /* Row tiles: two column counts each, one submanifold and one
        * strided map (j even / odd), rotating across the tiles. */
-      if (TILES[i].rows > 1 && j != i % N_OF(couts) && j != (i + 1) % N_OF(couts))
-        continue;
+      int strided_too = TILES[i].rows > 1 || TILES[i].groups;
+      if (strided_too && j != i % N_OF(couts) && j != (i + 1) % N_OF(couts)) continue;
       conv_case c = {REF_SUBM, 3, {3, 3, 3}, {0}, {0}, {0}, 7, couts[j], (int)(i & 1)};
-      /* Row tiles also on strided maps, whose rows read few taps. */
-      if (TILES[i].rows > 1 && (j & 1)) {
+      /* Row and group tiles also on strided maps, whose rows read few
+       * taps. */
+      if (strided_too && (j & 1)) {
         conv_case strided = {j == 1 ? REF_REGULAR : REF_TRANSPOSED,
                              3,
                              {3, 3, 3},
@@ -200,14 +203,26 @@ static void test_fused_tile_env(void **state) {
       assert_int_equal(ctx->tuning.fused_vec, def->fused_vec);
       assert_int_equal(ctx->tuning.fused_blocks, def->fused_blocks);
       assert_int_equal(ctx->tuning.fused_rows, def->fused_rows);
+      assert_int_equal(ctx->tuning.fused_groups, def->fused_groups);
     } else {
       assert_int_equal(ctx->tuning.fused_vec, w[0]);
       assert_int_equal(ctx->tuning.fused_blocks, w[1]);
       assert_int_equal(ctx->tuning.fused_ksplit, w[2]);
       assert_int_equal(ctx->tuning.fused_rows, w[3]);
+      assert_int_equal(ctx->tuning.fused_groups, 0); /* a work-item tile */
     }
     clsp_context_destroy(ctx);
   }
+  /* "groups": the work-group tiles, the rest of the tile as it was. */
+  setenv("CLSP_FUSED_TILE", "groups", 1);
+  clsp_context_options o = {0};
+  o.device = harness_device_spec();
+  clsp_context *ctx = NULL;
+  assert_int_equal(clsp_context_create(&o, &ctx), CLSP_SUCCESS);
+  assert_int_equal(ctx->tuning.fused_groups, 1);
+  assert_int_equal(ctx->tuning.fused_vec, def->fused_vec);
+  assert_int_equal(ctx->tuning.fused_rows, def->fused_rows);
+  clsp_context_destroy(ctx);
   unsetenv("CLSP_FUSED_TILE");
 }
 

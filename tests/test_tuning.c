@@ -66,6 +66,7 @@ static void assert_params_equal(const clsp_tuning_params *a,
   assert_int_equal(a->fused_ksplit, b->fused_ksplit);
   assert_int_equal(a->local_size, b->local_size);
   assert_int_equal(a->fused_rows, b->fused_rows);
+  assert_int_equal(a->fused_groups, b->fused_groups);
   assert_memory_equal(a->dataflow, b->dataflow, sizeof a->dataflow);
 }
 
@@ -78,6 +79,7 @@ static clsp_tuning_params changed_record(const clsp_tuning_params *def) {
   p.fused_ksplit = 2;
   p.local_size = def->local_size == 32 ? 16 : 32;
   p.fused_rows = def->fused_rows == 7 ? 5 : 7;
+  p.fused_groups = !def->fused_groups;
   p.dataflow[0][2] = CLSP_TUNED_FUSED; /* Cin <= 16, Cout 33..64 */
   p.dataflow[1][0] = CLSP_TUNED_GEMM;  /* Cin 17..32, Cout <= 16 */
   return p;
@@ -232,7 +234,7 @@ static void test_parser_limits(void **state) {
   const char *head =
     "format = 1\r\nlibrary = 1.2.3\r\nplatform = P\r\n"
     "platform_version = OpenCL 3.0 P\r\ndevice = D\r\ndriver = 9\r\n";
-  clsp_tuning_params def = {1, 16, 4, 1, 64, {{0}}, 32}, p = def;
+  clsp_tuning_params def = {1, 16, 4, 1, 64, {{0}}, 32, 0}, p = def;
   char text[CLSP_TUNING_FILE_MAX + 64], why[256];
   snprintf(text, sizeof text, "# partial\n%s  fused_vec = 4 \n# end\n", head);
   assert_int_equal(clsp__tuning_parse(text, strlen(text), &key, 256, &p, why, sizeof why),
@@ -247,12 +249,18 @@ static void test_parser_limits(void **state) {
   assert_int_equal(p.local_size, 128);
   assert_int_equal(p.fused_default, 1);
   assert_int_equal(p.fused_rows, 32); /* absent: unchanged */
+  assert_int_equal(p.fused_groups, 0);
   char rows65[512];
   snprintf(rows65, sizeof rows65, "%sfused_rows = 65\n", head);
   assert_int_equal(clsp__tuning_parse(rows65, strlen(rows65), &key, 256, &p, why,
                                       sizeof why),
                    -1);
   assert_non_null(strstr(why, "fused_rows"));
+  snprintf(rows65, sizeof rows65, "%sfused_groups = 2\n", head);
+  assert_int_equal(clsp__tuning_parse(rows65, strlen(rows65), &key, 256, &p, why,
+                                      sizeof why),
+                   -1);
+  assert_non_null(strstr(why, "fused_groups"));
   clsp_tuning_params before = p;
   assert_int_equal(clsp__tuning_parse(text, strlen(text), &key, 64, &p, why, sizeof why),
                    -1); /* local 128 over this device's 64 */
@@ -268,7 +276,7 @@ static void test_parser_limits(void **state) {
                    -1);
   assert_non_null(strstr(why, "larger than"));
   /* The writer's output reads back as the same record. */
-  clsp_tuning_params w = {0, 8, 1, 2, 16, {{0}}, 9}, r = def;
+  clsp_tuning_params w = {0, 8, 1, 2, 16, {{0}}, 9, 1}, r = def;
   w.dataflow[3][1] = CLSP_TUNED_GEMM;
   size_t n = clsp__tuning_format(&key, &w, text, sizeof text);
   assert_true(n > 0);
@@ -291,6 +299,7 @@ static void blocks_vec8(clsp_tuning_params *p) {
 static void ksplit_3(clsp_tuning_params *p) { p->fused_ksplit = 3; }
 static void rows_0(clsp_tuning_params *p) { p->fused_rows = 0; }
 static void rows_65(clsp_tuning_params *p) { p->fused_rows = 65; }
+static void groups_2(clsp_tuning_params *p) { p->fused_groups = 2; }
 static void local_48(clsp_tuning_params *p) { p->local_size = 48; }
 static void local_0(clsp_tuning_params *p) { p->local_size = 0; }
 static void local_huge(clsp_tuning_params *p) { p->local_size = 1u << 30; }
@@ -308,6 +317,7 @@ static void test_invalid_overrides(void **state) {
     {"local_size: 0", local_0},      {"local_size: 1073741824", local_huge},
     {"fused_default: 2", default_2}, {"dataflow[2][1]: 7", dataflow_7},
     {"fused_rows: 0", rows_0},       {"fused_rows: 65", rows_65},
+    {"fused_groups: 2", groups_2},
   };
   clsp_context *ctx = harness_ctx();
   clsp_tuning_params before, p, after;

@@ -81,7 +81,7 @@ static int parse_args(int argc, char **argv, bench_opts *o, tune_opts *t) {
   return vox_fields_check("clsp tune", o->fields, o->input);
 }
 
-#define MAX_CANDIDATES 12
+#define MAX_CANDIDATES 16
 
 /* One configuration of a stage and what its passes measured. */
 typedef struct candidate {
@@ -149,13 +149,15 @@ static void describe(const clsp_tuning_params *p, char *buf, size_t cap) {
       gemm += !f;
       fused += f;
     }
+  const char *flow = !gemm ? "fused" : !fused ? "gemm" : "mixed";
+  if (p->fused_groups) {
+    snprintf(buf, cap, "%-9s %-6s local %u", "groups", flow, p->local_size);
+    return;
+  }
   char rows[16] = "";
   if (p->fused_rows > 1) snprintf(rows, sizeof rows, "r%u", p->fused_rows);
   snprintf(buf, cap, "%2ux%u%s%-3s %-6s local %u", p->fused_vec, p->fused_blocks,
-           p->fused_ksplit == 2 && p->fused_blocks > 2 ? "k2" : "  ", rows,
-           !gemm    ? "fused"
-           : !fused ? "gemm"
-                    : "mixed",
+           p->fused_ksplit == 2 && p->fused_blocks > 2 ? "k2" : "  ", rows, flow,
            p->local_size);
 }
 
@@ -181,16 +183,24 @@ static void all_dataflows(clsp_tuning_params *p, int fused) {
   memset(p->dataflow, CLSP_TUNED_DEFAULT, sizeof p->dataflow);
 }
 
-/* The tiles, fused everywhere: {vec, blocks, ksplit, rows}. Row tiles of
- * 16 to 64 rows first (the CPU default is 16x4r32), then one-row tiles. */
-static int tune_tiles(tuner *t) {
-  static const uint32_t tiles[][4] = {{16, 4, 1, 16}, {16, 4, 1, 32}, {16, 4, 1, 64},
-                                      {16, 2, 1, 32}, {16, 4, 1, 1},  {16, 4, 2, 1},
-                                      {16, 3, 1, 1},  {16, 2, 1, 1},  {16, 1, 1, 1},
-                                      {8, 1, 1, 1},   {1, 1, 1, 1}};
+/* The tiles, fused everywhere: {vec, blocks, ksplit, rows, groups}. Row
+ * tiles of 16 to 64 rows first (the CPU default is 16x4r32), then one-row
+ * tiles, then the work-group tiles (the GPU default; not on CPU devices,
+ * where they measured 140x slower than 16x4r32 on PoCL: its work-items
+ * run one after another between barriers, docs/performance.md). */
+static int tune_tiles(tuner *t, int cpu) {
+  static const uint32_t tiles[][5] = {{16, 4, 1, 16, 0}, {16, 4, 1, 32, 0},
+                                      {16, 4, 1, 64, 0}, {16, 2, 1, 32, 0},
+                                      {16, 4, 1, 1, 0},  {16, 4, 2, 1, 0},
+                                      {16, 3, 1, 1, 0},  {16, 2, 1, 1, 0},
+                                      {16, 1, 1, 1, 0},  {8, 1, 1, 1, 0},
+                                      {1, 1, 1, 1, 0},   {16, 4, 1, 1, 1}};
+  _Static_assert(sizeof tiles / sizeof tiles[0] < MAX_CANDIDATES,
+                 "the default and every tile must fit MAX_CANDIDATES");
   int n = 1;
   t->c[0].p = t->def;
   for (size_t i = 0; i < sizeof tiles / sizeof tiles[0]; i++, n++) {
+    if (cpu && tiles[i][4]) break; /* the group tiles come last */
     clsp_tuning_params *p = &t->c[n].p;
     *p = t->def;
     all_dataflows(p, 1);
@@ -198,6 +208,7 @@ static int tune_tiles(tuner *t) {
     p->fused_blocks = tiles[i][1];
     p->fused_ksplit = tiles[i][2];
     p->fused_rows = tiles[i][3];
+    p->fused_groups = tiles[i][4];
   }
   int best = stage(t, "tile", n);
   if (best < 0) return 1;
@@ -286,7 +297,7 @@ static int tune_all(bench_state *b, int dry_run) {
     "warm-up, candidates of a stage in turn\n\n",
     caps->device_name, caps->platform_name, b->net_name, b->input_label, b->o.repeat);
   printf("%-9s %-28s %10s %9s\n", "stage", "candidate", "median ms", "x default");
-  int rc = tune_tiles(t) || tune_dataflow(t) ||
+  int rc = tune_tiles(t, (caps->type & CL_DEVICE_TYPE_CPU) != 0) || tune_dataflow(t) ||
            tune_local(t, caps->max_work_group_size) || confirm(t);
   char d[64];
   describe(&t->best, d, sizeof d);

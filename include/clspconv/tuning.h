@@ -53,6 +53,14 @@ typedef struct clsp_tuning_params {
    * tile (float storage only; float16 storage runs one row). Last, so
    * that older initialisers keep their meaning. */
   uint32_t fused_rows;
+  /* 1: the fused kernels' GPU shape, work-group tiles in local memory (a
+   * group of 256 work-items owns 64 output rows x 16, 32 or 64 columns;
+   * float and float16 storage; the vec, blocks, ksplit and rows fields
+   * then do not apply); 0: the work-item tiles above, the CPU shape.
+   * Default: 1 on GPUs and accelerators, 0 on CPU devices. Where a device
+   * cannot run 256 work-items per group, the work-item tiles run. Last,
+   * after fused_rows, for the same reason. */
+  uint32_t fused_groups;
 } clsp_tuning_params;
 
 /* The layer-shape bucket (0..3) of a channel count. Infallible. */

@@ -70,6 +70,9 @@ typedef struct clsp_tuning {
                              cin x columns x pairs per output row >= this
                              (src/pipeline/conv_fused.c); not in the
                              tuning file */
+  int fused_groups;             /* 1: work-group tiles in local memory (the
+                             GPU shape, cl/conv_fused.cl); the fields
+                             above then do not apply */
 } clsp_tuning;
 
 struct clsp_context {

@@ -30,11 +30,16 @@ static int exact_divide(cl_device_id dev) {
 /* CLSP_FUSED_TILE=VxB[k2][rR] (e.g. 16x4k2, 8x1, 16x4r32) overrides the
  * fused tile (the tuning file's too), for experiments: vec V (16, 8, 4,
  * 1), B blocks (vec 16 only), R output rows per work-item (1..64; without
- * it, 1). Anything else is ignored. */
+ * it, 1); CLSP_FUSED_TILE=groups selects the work-group tiles. Anything
+ * else is ignored. */
 static void fused_tile_from_env(clsp_tuning *t) {
   const char *env = getenv("CLSP_FUSED_TILE");
   unsigned v = 0, b = 0, r = 1;
   int used = 0;
+  if (env && strcmp(env, "groups") == 0) {
+    t->fused_groups = 1;
+    return;
+  }
   if (!env || sscanf(env, "%ux%u%n", &v, &b, &used) < 2) return;
   const char *rest = env + used;
   unsigned ks = strncmp(rest, "k2", 2) == 0 ? 2 : 1;
@@ -47,13 +52,14 @@ static void fused_tile_from_env(clsp_tuning *t) {
   t->fused_blocks = b;
   t->fused_ksplit = ks;
   t->fused_rows = r;
+  t->fused_groups = 0;
 }
 
 /* Measured on PoCL (docs/performance.md): 1x64 tiles in four float16
  * accumulators fit 16 ymm as well as 32 zmm; wider tiles spill on AVX2;
  * 16x4 and 16x4k2 measured alike on PoCL pthread, AVX-512, so the single
  * set, which also fits 16 ymm, stays. GPUs keep gather -> GEMM -> scatter
- * until a GPU shape is measured. */
+ * until the GPU shape (fused_groups) is measured there. */
 static void fused_defaults(const clsp_device_caps *c, clsp_tuning *t) {
   t->fused = (c->type & CL_DEVICE_TYPE_CPU) != 0;
   t->fused_vec = 16;
@@ -77,6 +83,11 @@ static void fused_defaults(const clsp_device_caps *c, clsp_tuning *t) {
    * 32->64 k3 s2 conv at 2.8 pairs per row (5.8k) 0-15% slower, 16->16
    * and 16->32 layers (1.5k, 1.7k) 2x slower. */
   t->fused_rows_min_macs = 8192;
+  /* GPUs: work-group tiles in local memory (a work-item's registers are
+   * few there, and neighbouring work-items read neighbouring addresses);
+   * whether fused beats gather -> GEMM -> scatter there is not measured
+   * yet, so `fused` above stays 0 on them until `clsp tune` says. */
+  t->fused_groups = !(c->type & CL_DEVICE_TYPE_CPU);
   memset(t->dataflow, CLSP_TUNED_DEFAULT, sizeof t->dataflow);
 }
 

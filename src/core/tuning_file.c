@@ -39,6 +39,7 @@ static void to_params(const clsp_tuning *t, clsp_tuning_params *p) {
   p->fused_blocks = t->fused_blocks;
   p->fused_ksplit = t->fused_ksplit;
   p->fused_rows = t->fused_rows;
+  p->fused_groups = (uint32_t)t->fused_groups;
   p->local_size = (uint32_t)t->local_size;
   memcpy(p->dataflow, t->dataflow, sizeof p->dataflow);
 }
@@ -49,6 +50,7 @@ static void from_params(const clsp_tuning_params *p, clsp_tuning *t) {
   t->fused_blocks = p->fused_blocks;
   t->fused_ksplit = p->fused_ksplit;
   t->fused_rows = p->fused_rows;
+  t->fused_groups = (int)p->fused_groups;
   t->local_size = p->local_size;
   memcpy(t->dataflow, p->dataflow, sizeof t->dataflow);
 }

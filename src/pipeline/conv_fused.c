@@ -286,11 +286,91 @@ static clsp_status run_segment(clsp_context *ctx, const clsp_tensor *in,
                   CLSP_A(e->has_res), CLSP_A(e->act), CLSP_A(e->alpha), CLSP_A(out));
 }
 
+/* ---- the GPU shape: work-group tiles ---- */
+
+#define GROUP_ITEMS (CLSP_GROUP_SIDE * CLSP_GROUP_SIDE)
+#define GROUP_WIDE 64 /* columns of the widest group tile */
+
+_Static_assert(CLSP_K_H_CONV_FUSED_GROUP16 - CLSP_K_H_CONV_FUSED_GROUP64 ==
+                 CLSP_K_CONV_FUSED_GROUP16 - CLSP_K_CONV_FUSED_GROUP64,
+               "programs.h: H_CONV_FUSED_GROUP* rows out of order");
+
+/* The narrowest group tile (64, 32 or 16 columns) that covers `cols`
+ * columns in one block, or 64 where none does; its width into *width. */
+static clsp_kernel_id group_kernel(cl_uint cols, int half, cl_uint *width) {
+  clsp_kernel_id k = cols <= 16   ? CLSP_K_CONV_FUSED_GROUP16
+                     : cols <= 32 ? CLSP_K_CONV_FUSED_GROUP32
+                                  : CLSP_K_CONV_FUSED_GROUP64;
+  *width = cols <= 16 ? 16 : cols <= 32 ? 32 : GROUP_WIDE;
+  return half ? (clsp_kernel_id)(CLSP_K_H_CONV_FUSED_GROUP64 +
+                                 (k - CLSP_K_CONV_FUSED_GROUP64))
+              : k;
+}
+
+/* Whether the group tiles run: asked for by the tuning record, and the
+ * device takes GROUP_ITEMS work-items per group of every group kernel
+ * (else the work-item tiles run, which need no particular group size). */
+static int groups_run(clsp_context *ctx, int half) {
+  if (!ctx->tuning.fused_groups) return 0;
+  for (int i = 0; i < 3; i++) {
+    clsp_kernel_id k =
+      (clsp_kernel_id)((half ? CLSP_K_H_CONV_FUSED_GROUP64 : CLSP_K_CONV_FUSED_GROUP64) +
+                       i);
+    size_t max = 0;
+    if (clsp__kernel_max_group(ctx, &clsp__kernels[k], &max) != CLSP_SUCCESS ||
+        max < GROUP_ITEMS)
+      return 0;
+  }
+  return 1;
+}
+
+/* Columns [col0, col0 + blocks x width) of every row (clipped to c_out
+ * in the kernel): one group per (64-row tile, column block). */
+static clsp_status run_group_blocks(clsp_context *ctx, const clsp_tensor *in,
+                                    const clsp_weights *w, const clsp_rulebook *rb,
+                                    clsp_kernel_id k, cl_uint col0, cl_uint n_blocks,
+                                    const fused_epilogue *e, cl_mem out, clsp_events *l) {
+  cl_uint cin = (cl_uint)w->c_in, cout = (cl_uint)w->c_out,
+          n_out = (cl_uint)rb->info.n_out;
+  cl_uint has_bias = w->bias != NULL;
+  cl_mem bias = has_bias ? w->bias : w->weights; /* not read without bias */
+  size_t n_tiles = ((size_t)n_out + CLSP_GROUP_ROWS - 1) / CLSP_GROUP_ROWS;
+  return CLSP_RUN(ctx, k,
+                  clsp_items_in_groups(n_tiles * n_blocks * GROUP_ITEMS, GROUP_ITEMS), l,
+                  CLSP_A(in->feats), CLSP_A(cin), CLSP_A(w->weights), CLSP_A(cout),
+                  CLSP_A(bias), CLSP_A(has_bias), CLSP_A(rb->fused_offsets),
+                  CLSP_A(rb->fused_entries), CLSP_A(n_out), CLSP_A(col0),
+                  CLSP_A(n_blocks), CLSP_A(e->res), CLSP_A(e->has_res), CLSP_A(e->act),
+                  CLSP_A(e->alpha), CLSP_A(out));
+}
+
+/* Full 64-column blocks, then the rest in the narrowest tile covering it
+ * (c_out 130: two 64-column blocks, then one 16-column block). */
+static clsp_status run_groups(clsp_context *ctx, const clsp_tensor *in,
+                              const clsp_weights *w, const clsp_rulebook *rb,
+                              const fused_epilogue *e, cl_mem out, clsp_events *l) {
+  cl_uint cout = (cl_uint)w->c_out, width = 0;
+  cl_uint full = cout / GROUP_WIDE, rest = cout - full * GROUP_WIDE;
+  clsp_status st = CLSP_SUCCESS;
+  if (full)
+    st = run_group_blocks(ctx, in, w, rb, group_kernel(GROUP_WIDE, w->half, &width), 0,
+                          full, e, out, l);
+  if (st == CLSP_SUCCESS && rest) {
+    clsp_kernel_id k = group_kernel(rest, w->half, &width);
+    st = run_group_blocks(ctx, in, w, rb, k, full * GROUP_WIDE, 1, e, out, l);
+  }
+  return st;
+}
+
 clsp_status clsp__conv_fused(clsp_context *ctx, const clsp_rulebook *rb,
                              const clsp_tensor *in, const clsp_weights *w,
                              const clsp_conv_epilogue *ep, cl_mem out, clsp_events *l) {
   cl_uint n_out = (cl_uint)rb->info.n_out;
   if (n_out == 0) return CLSP_SUCCESS;
+  if (groups_run(ctx, w->half)) {
+    fused_epilogue e = epilogue_args(w, ep);
+    return run_groups(ctx, in, w, rb, &e, out, l);
+  }
   col_segment seg[8];
   int n_seg = plan_segments(&ctx->tuning, (cl_uint)w->c_out, seg);
   fused_epilogue e = epilogue_args(w, ep);

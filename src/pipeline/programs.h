@@ -126,6 +126,9 @@ typedef enum clsp_program_id {
   X(CONV_FUSED_ROWS8X1, CONV_FUSED, clsp_conv_fused_rows8x1)                             \
   X(CONV_FUSED_ROWS4X1, CONV_FUSED, clsp_conv_fused_rows4x1)                             \
   X(CONV_FUSED_ROWS1X1, CONV_FUSED, clsp_conv_fused_rows1x1)                             \
+  X(CONV_FUSED_GROUP64, CONV_FUSED, clsp_conv_fused_group64)                             \
+  X(CONV_FUSED_GROUP32, CONV_FUSED, clsp_conv_fused_group32)                             \
+  X(CONV_FUSED_GROUP16, CONV_FUSED, clsp_conv_fused_group16)                             \
   X(FMA_PEAK_8, PEAK, clsp_fma_peak_8)                                                   \
   X(FMA_PEAK_16, PEAK, clsp_fma_peak_16)                                                 \
   X(BW_TRANSPOSE_WEIGHTS, BACKWARD, clsp_bw_transpose_weights)                           \
@@ -158,6 +161,9 @@ typedef enum clsp_program_id {
   X(H_CONV_FUSED_8X1, CONV_FUSED_HALF, clsp_conv_fused_8x1)                              \
   X(H_CONV_FUSED_4X1, CONV_FUSED_HALF, clsp_conv_fused_4x1)                              \
   X(H_CONV_FUSED_1X1, CONV_FUSED_HALF, clsp_conv_fused_1x1)                              \
+  X(H_CONV_FUSED_GROUP64, CONV_FUSED_HALF, clsp_conv_fused_group64)                      \
+  X(H_CONV_FUSED_GROUP32, CONV_FUSED_HALF, clsp_conv_fused_group32)                      \
+  X(H_CONV_FUSED_GROUP16, CONV_FUSED_HALF, clsp_conv_fused_group16)                      \
   X(H_EW_RELU, ELEMENTWISE_HALF, clsp_ew_relu)                                           \
   X(H_EW_ADD, ELEMENTWISE_HALF, clsp_ew_add)                                             \
   X(H_EW_SIGMOID, DENSE_HALF, clsp_ew_sigmoid)                                           \
