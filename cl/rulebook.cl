@@ -201,23 +201,43 @@ kernel void clsp_rb_candidates3(global const int *coords, uint n_in, int kind,
   }
   ulong base = (ulong)(uint)row[0] << (shift[0] + out_bits.s0);
   global ulong *out = cand + (size_t)i * stride;
+  if (stride == kvol) {
+#pragma unroll
+    for (int t = 0; t < 27; t++) {
+      int a = t / 9, b = (t / 3) % 3, e = t % 3;
+      if (a >= kk[0] || b >= kk[1] || e >= kk[2]) continue;
+      uint tap = ((uint)a * (uint)kk[1] + (uint)b) * (uint)kk[2] + (uint)e;
+      int valid = okv[0][a] && okv[1][b] && okv[2][e];
+      out[tap] = valid ? base | part[0][a] | part[1][b] | part[2][e] : CLSP_KEY_EMPTY;
+    }
+    return;
+  }
+  /* Compact slots: per axis the offsets that reach an output, ascending
+   * (a strided conv's input reaches 1 or 2 of 3 per axis), then their
+   * products in tap order: a k3 s2 input walks its 1 to 8 valid taps
+   * instead of testing all 27. */
+  ulong pv[3][3];
+  uint xv[3][3], nv[3];
+#pragma unroll
+  for (int a = 0; a < 3; a++) {
+    uint m = 0;
+#pragma unroll
+    for (int x = 0; x < 3; x++) {
+      pv[a][m] = part[a][x];
+      xv[a][m] = (uint)x;
+      m += okv[a][x] != 0;
+    }
+    nv[a] = m;
+  }
   global uint *taps = ctap + (size_t)i * stride;
   uint j = 0;
-#pragma unroll
-  for (int t = 0; t < 27; t++) {
-    int a = t / 9, b = (t / 3) % 3, e = t % 3;
-    if (a >= kk[0] || b >= kk[1] || e >= kk[2]) continue;
-    uint tap = ((uint)a * (uint)kk[1] + (uint)b) * (uint)kk[2] + (uint)e;
-    int valid = okv[0][a] && okv[1][b] && okv[2][e];
-    ulong key = valid ? base | part[0][a] | part[1][b] | part[2][e] : CLSP_KEY_EMPTY;
-    if (stride == kvol) {
-      out[tap] = key;
-    } else if (valid && j < stride) {
-      out[j] = key;
-      taps[j++] = tap;
-    }
-  }
-  if (stride == kvol) return;
+  for (uint i0 = 0; i0 < nv[0]; i0++)
+    for (uint i1 = 0; i1 < nv[1]; i1++)
+      for (uint i2 = 0; i2 < nv[2]; i2++, j++)
+        if (j < stride) {
+          out[j] = base | pv[0][i0] | pv[1][i1] | pv[2][i2];
+          taps[j] = (xv[0][i0] * (uint)kk[1] + xv[1][i1]) * (uint)kk[2] + xv[2][i2];
+        }
   for (; j < stride; j++) out[j] = CLSP_KEY_EMPTY;
 }
 
@@ -566,12 +586,16 @@ clsp_subm3_row(global const uint *l1, global const uint *l1_rank, global const u
  * scanned offset, lists them as (tap, input row) in tap order, a
  * neighbour's row being site[] of its rank. With x dilation 1 (the
  * commonest) the three x neighbours on a (z, y) row are consecutive keys:
- * one lookup per row gives all three (clsp_subm3_row); otherwise one per
- * tap. */
+ * one lookup per row gives all three (clsp_subm3_row), and the count
+ * keeps what it found for the fill (runs: CLSP_SUBM3_RUN_WORDS words per
+ * site, the 27 taps' presence bits, then each row's first rank), which
+ * then neither builds keys nor looks anything up; otherwise one lookup per
+ * tap, in both passes. */
 kernel void clsp_rb_subm3_bitmap_count(global const int *coords, uint n, int4 d,
                                        int4 shape, uint4 bits, global const uint *l1,
                                        global const uint *l1_rank, global const uint *w0,
-                                       global const uint *w0_rank, global uint *counts) {
+                                       global const uint *w0_rank, global uint *counts,
+                                       global uint *runs) {
   uint o = get_global_id(0);
   if (o == 0) counts[n] = 0u;
   if (o >= n) return;
@@ -579,9 +603,16 @@ kernel void clsp_rb_subm3_bitmap_count(global const int *coords, uint n, int4 d,
   clsp_subm3_keys(coords, o, d, shape, bits, 27, key);
   uint c = 0, r, first;
   if (d.s2 == 1) {
+    global uint *kept = runs + (size_t)o * CLSP_SUBM3_RUN_WORDS;
+    uint taps = 0;
 #pragma unroll
-    for (int row = 0; row < 9; row++)
-      c += popcount(clsp_subm3_row(l1, l1_rank, w0, w0_rank, key, row, &r, &first));
+    for (int row = 0; row < 9; row++) {
+      uint run = clsp_subm3_row(l1, l1_rank, w0, w0_rank, key, row, &r, &first);
+      c += popcount(run);
+      taps |= run << (3 * row);
+      kept[1 + row] = r;
+    }
+    kept[0] = taps;
   } else {
 #pragma unroll
     for (int t = 0; t < 27; t++)
@@ -597,16 +628,17 @@ kernel void clsp_rb_subm3_bitmap_fill(global const int *coords, uint n, int4 d, 
                                       uint4 bits, global const uint *l1,
                                       global const uint *l1_rank, global const uint *w0,
                                       global const uint *w0_rank, global const uint *site,
-                                      global const uint *offsets, global uint2 *entries) {
+                                      global const uint *runs, global const uint *offsets,
+                                      global uint2 *entries) {
   uint o = get_global_id(0);
   if (o >= n) return;
-  ulong key[27];
-  clsp_subm3_keys(coords, o, d, shape, bits, 27, key);
   uint slot = offsets[o], end = offsets[o + 1], last = n - 1u;
   if (d.s2 == 1) {
+    global const uint *kept = runs + (size_t)o * CLSP_SUBM3_RUN_WORDS;
+    uint taps = kept[0];
 #pragma unroll
     for (int row = 0; row < 9; row++) {
-      uint r, first, run = clsp_subm3_row(l1, l1_rank, w0, w0_rank, key, row, &r, &first);
+      uint r = kept[1 + row], run = (taps >> (3 * row)) & 7u;
 #pragma unroll
       for (uint e = 0; e < 3u; e++) {
         uint has = (run >> e) & 1u;
@@ -617,6 +649,8 @@ kernel void clsp_rb_subm3_bitmap_fill(global const int *coords, uint n, int4 d, 
       }
     }
   } else {
+    ulong key[27];
+    clsp_subm3_keys(coords, o, d, shape, bits, 27, key);
 #pragma unroll
     for (int t = 0; t < 27; t++) {
       uint r, has = clsp_bitmap2_find(l1, l1_rank, w0, w0_rank, key[t], last, &r);

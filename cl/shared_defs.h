@@ -38,6 +38,10 @@
  * and the taps per batch of first-probe loads in the row-shaped map. */
 #define CLSP_AXIS_MAX 8
 #define CLSP_MAP_BATCH 32
+/* Words per site that the submanifold 3x3x3 key-bitmap count keeps for
+ * its fill (cl/rulebook.cl): the 27 taps' presence bits, then the first
+ * rank of each of the 9 (z, y) rows. */
+#define CLSP_SUBM3_RUN_WORDS 10
 
 /* The most output rows one work-item of the row-tile fused kernels owns
  * (cl/conv_fused.cl; the tuning record's fused_rows). */

@@ -106,9 +106,10 @@ static clsp_status input_bitmap(rb_build *b, key_bitmap2 *k) {
   return st;
 }
 
-/* Offsets: every site's neighbour count, scanned; the total read back. */
+/* Offsets: every site's neighbour count, scanned; the total read back;
+ * what the count found kept in `runs` for the fill (x dilation 1). */
 static clsp_status list_offsets(rb_build *b, const key_bitmap2 *k, cl_mem offsets,
-                                cl_uint *n_pairs) {
+                                cl_mem runs, cl_uint *n_pairs) {
   clsp_context *ctx = b->ctx;
   clsp_rulebook *rb = b->rb;
   cl_uint n = (cl_uint)rb->info.n_in;
@@ -118,7 +119,7 @@ static clsp_status list_offsets(rb_build *b, const key_bitmap2 *k, cl_mem offset
   clsp_status st = CLSP_RUN(ctx, CLSP_K_RB_SUBM3_BITMAP_COUNT, clsp_items(n), b->ev,
                             CLSP_A(rb->out_coords), CLSP_A(n), CLSP_A(g.d), CLSP_A(is),
                             CLSP_A(ib), CLSP_A(k->l1), CLSP_A(k->l1_rank), CLSP_A(k->w0),
-                            CLSP_A(k->w0_rank), CLSP_A(offsets));
+                            CLSP_A(k->w0_rank), CLSP_A(offsets), CLSP_A(runs));
   if (st == CLSP_SUCCESS) st = clsp__scan_exclusive(ctx, offsets, n + 1, b->ev);
   if (st == CLSP_SUCCESS) {
     cl_int err = clEnqueueReadBuffer(ctx->queue, offsets, CL_TRUE, (size_t)n * 4,
@@ -136,12 +137,17 @@ clsp_status clsp__rb_subm_bitmap_list(rb_build *b) {
   cl_int4 is = i4(b->in_ks.shape);
   cl_uint4 ib = u4(b->in_ks.bits);
   key_bitmap2 k = {0};
-  cl_mem offsets = NULL, entries = NULL;
+  cl_mem offsets = NULL, entries = NULL, runs = NULL;
+  /* The kept runs only with x dilation 1 (the kernels read them then). */
+  size_t run_words = g.d.s[2] == 1 ? (size_t)n * CLSP_SUBM3_RUN_WORDS : 1;
   clsp_status st = input_bitmap(b, &k);
   if (st == CLSP_SUCCESS)
     st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, ((size_t)n + 1) * 4, NULL,
                              "fused conv row offsets", &offsets);
-  if (st == CLSP_SUCCESS) st = list_offsets(b, &k, offsets, &n_pairs);
+  if (st == CLSP_SUCCESS)
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, run_words * 4, NULL,
+                             "submanifold neighbour runs", &runs);
+  if (st == CLSP_SUCCESS) st = list_offsets(b, &k, offsets, runs, &n_pairs);
   if (st == CLSP_SUCCESS)
     st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (n_pairs ? n_pairs : 1) * 8, NULL,
                              "fused conv pair list", &entries);
@@ -149,8 +155,9 @@ clsp_status clsp__rb_subm_bitmap_list(rb_build *b) {
     st = CLSP_RUN(ctx, CLSP_K_RB_SUBM3_BITMAP_FILL, clsp_items(n), b->ev,
                   CLSP_A(rb->out_coords), CLSP_A(n), CLSP_A(g.d), CLSP_A(is), CLSP_A(ib),
                   CLSP_A(k.l1), CLSP_A(k.l1_rank), CLSP_A(k.w0), CLSP_A(k.w0_rank),
-                  CLSP_A(k.site), CLSP_A(offsets), CLSP_A(entries));
+                  CLSP_A(k.site), CLSP_A(runs), CLSP_A(offsets), CLSP_A(entries));
   bitmap2_release(ctx, &k); /* pending commands keep them alive */
+  clsp__buffer_release(ctx, &runs);
   if (st != CLSP_SUCCESS) {
     clsp__buffer_release(ctx, &offsets);
     clsp__buffer_release(ctx, &entries);
