@@ -484,12 +484,12 @@ kernel void clsp_rb_bitmap2_mark_l1(global const ulong *keys, uint n, global uin
   atomic_or(l1 + (size_t)(key >> 10), 1u << (uint)((key >> 5) & 31ul));
 }
 
-/* The packed word of a key whose flat word is nonempty (else the next
- * nonempty one's: at most the number of nonempty words). */
-inline uint clsp_bitmap2_word(global const uint *l1, global const uint *l1_rank, ulong key,
+/* The packed index of flat word `fw` where it is nonempty (*has = 1;
+ * else the next nonempty one's: at most the number of nonempty words). */
+inline uint clsp_bitmap2_word(global const uint *l1, global const uint *l1_rank, ulong fw,
                               private uint *has) {
-  size_t i1 = (size_t)(key >> 10);
-  uint w1 = l1[i1], b1 = (uint)((key >> 5) & 31ul);
+  size_t i1 = (size_t)(fw >> 5);
+  uint w1 = l1[i1], b1 = (uint)(fw & 31ul);
   *has = (w1 >> b1) & 1u;
   return l1_rank[i1] + popcount(w1 & ((1u << b1) - 1u));
 }
@@ -501,7 +501,7 @@ kernel void clsp_rb_bitmap2_mark_l0(global const ulong *keys, uint n,
   if (i >= n) return;
   ulong key = keys[i];
   uint has;
-  atomic_or(w0 + clsp_bitmap2_word(l1, l1_rank, key, &has), 1u << (uint)(key & 31ul));
+  atomic_or(w0 + clsp_bitmap2_word(l1, l1_rank, key >> 5, &has), 1u << (uint)(key & 31ul));
 }
 
 /* Whether `key` (CLSP_KEY_EMPTY: no) is set, and its rank clamped to
@@ -513,7 +513,7 @@ clsp_bitmap2_find(global const uint *l1, global const uint *l1_rank, global cons
                   global const uint *w0_rank, ulong key, uint last, private uint *rank) {
   *rank = 0u;
   if (key == CLSP_KEY_EMPTY) return 0u;
-  uint has1, cw = clsp_bitmap2_word(l1, l1_rank, key, &has1);
+  uint has1, cw = clsp_bitmap2_word(l1, l1_rank, key >> 5, &has1);
   uint w = w0[cw] & (0u - has1), b0 = (uint)(key & 31ul);
   *rank = min(w0_rank[cw] + popcount(w & ((1u << b0) - 1u)), last);
   return (w >> b0) & 1u;
@@ -535,11 +535,9 @@ kernel void clsp_rb_bitmap2_sites(global const ulong *keys, uint n, global const
 __attribute__((always_inline)) inline uint
 clsp_bitmap2_flat(global const uint *l1, global const uint *l1_rank, global const uint *w0,
                   global const uint *w0_rank, ulong fw, private uint *rank) {
-  size_t i1 = (size_t)(fw >> 5);
-  uint w1 = l1[i1], b1 = (uint)(fw & 31ul);
-  uint cw = l1_rank[i1] + popcount(w1 & ((1u << b1) - 1u));
+  uint has, cw = clsp_bitmap2_word(l1, l1_rank, fw, &has);
   *rank = w0_rank[cw];
-  return w0[cw] & (0u - ((w1 >> b1) & 1u));
+  return w0[cw] & (0u - has);
 }
 
 /* A run of `len` (1 to 3) consecutive keys from `k`, the x neighbours of a
