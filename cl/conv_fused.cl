@@ -168,6 +168,15 @@ kernel void clsp_fused_list_to_map(global const uint *offsets, global const uint
     if (NB > 3) SSTORE_##V(A3, 3, y_);                                       \
   }
 
+/* The parameters of every conv kernel below, in the order conv_fused.c
+ * binds them (fused_args): the row tiles add their row count. */
+#define CLSP_FUSED_PARAMS                                                     \
+  global const STORE_T *x, uint cin, global const STORE_T *w, uint cout,      \
+      global const float *bias, uint has_bias, global const uint *offsets,    \
+      global const uint2 *entries, uint n_out, uint col0, uint n_blocks,      \
+      global const STORE_T *res, uint has_res, uint act, float alpha,         \
+      global STORE_T *y
+
 /* y[row][c0 .. c0 + NB*V) for the work-item's (row, block): blocks of
  * NB*V columns start at col0, n_blocks of them per row. NB <= 4; the
  * accumulators past NB are dead code the compiler removes. KS = 2 keeps a
@@ -177,12 +186,7 @@ kernel void clsp_fused_list_to_map(global const uint *offsets, global const uint
  * accumulators or the register file is large (docs/performance.md).
  * Either way the order of every sum is fixed. */
 #define CLSP_FUSED_KERNEL(NAME, V, NB, T, KS)                                 \
-  kernel void NAME(                                                          \
-      global const STORE_T *x, uint cin, global const STORE_T *w, uint cout, \
-      global const float *bias, uint has_bias, global const uint *offsets,   \
-      global const uint2 *entries, uint n_out, uint col0, uint n_blocks,     \
-      global const STORE_T *res, uint has_res, uint act, float alpha,        \
-      global STORE_T *y) {                                                   \
+  kernel void NAME(CLSP_FUSED_PARAMS) {                                      \
     size_t gid = get_global_id(0);                                           \
     if (gid >= (size_t)n_out * n_blocks) return;                             \
     uint row = (uint)(gid / n_blocks);                                       \
@@ -318,12 +322,7 @@ CLSP_FUSED_KERNEL(clsp_conv_fused_1x1, 1, 1, float, 2)
   }
 
 #define CLSP_FUSED_TILE_KERNEL(NAME, V, NB, T, Q4)                                \
-  kernel void NAME(                                                          \
-      global const float *x, uint cin, global const float *w, uint cout,     \
-      global const float *bias, uint has_bias, global const uint *offsets,   \
-      global const uint2 *entries, uint n_out, uint col0, uint n_blocks,     \
-      global const float *res, uint has_res, uint act, float alpha,          \
-      global float *y, uint rows) {                                          \
+  kernel void NAME(CLSP_FUSED_PARAMS, uint rows) {                           \
     size_t gid = get_global_id(0);                                           \
     uint n_tiles = (n_out + rows - 1) / rows;                                \
     if (gid >= (size_t)n_tiles * n_blocks) return;                           \
@@ -423,12 +422,7 @@ CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows1x1, 1, 1, float, 0)
 #define CLSP_GROUP_RM (CLSP_GROUP_ROWS / CLSP_GROUP_SIDE)
 
 #define CLSP_FUSED_GROUP_KERNEL(NAME, TN)                                        \
-  kernel void NAME(                                                          \
-      global const STORE_T *x, uint cin, global const STORE_T *w, uint cout, \
-      global const float *bias, uint has_bias, global const uint *offsets,   \
-      global const uint2 *entries, uint n_out, uint col0, uint n_blocks,     \
-      global const STORE_T *res, uint has_res, uint act, float alpha,        \
-      global STORE_T *y) {                                                   \
+  kernel void NAME(CLSP_FUSED_PARAMS) {                                      \
     /* +1: the k-major stores of a row's channels hit different banks. */    \
     local float xs[CLSP_GROUP_K][CLSP_GROUP_ROWS + 1];                       \
     local float ws[CLSP_GROUP_K][TN];                                        \

@@ -261,29 +261,54 @@ static fused_epilogue epilogue_args(const clsp_weights *w, const clsp_conv_epilo
   return e;
 }
 
+/* The arguments of every fused conv kernel (CLSP_FUSED_PARAMS in
+ * cl/conv_fused.cl) for columns from col0, n_blocks blocks per row, and
+ * a last slot for the row tiles' row count: the values live here, the
+ * buffers in the caller's objects. */
+#define FUSED_ARGS 16
+typedef struct fused_launch {
+  cl_uint cin, cout, has_bias, n_out, col0, n_blocks, rows;
+  cl_mem bias;
+  clsp_arg a[FUSED_ARGS + 1];
+} fused_launch;
+
+static void fused_args(fused_launch *f, const clsp_tensor *in, const clsp_weights *w,
+                       const clsp_rulebook *rb, cl_uint col0, cl_uint n_blocks,
+                       const fused_epilogue *e, const cl_mem *out) {
+  f->cin = (cl_uint)w->c_in;
+  f->cout = (cl_uint)w->c_out;
+  f->has_bias = w->bias != NULL;
+  f->bias = f->has_bias ? w->bias : w->weights; /* not read without bias */
+  f->n_out = (cl_uint)rb->info.n_out;
+  f->col0 = col0;
+  f->n_blocks = n_blocks;
+  const clsp_arg a[FUSED_ARGS] = {CLSP_A(in->feats),         CLSP_A(f->cin),
+                                  CLSP_A(w->weights),        CLSP_A(f->cout),
+                                  CLSP_A(f->bias),           CLSP_A(f->has_bias),
+                                  CLSP_A(rb->fused_offsets), CLSP_A(rb->fused_entries),
+                                  CLSP_A(f->n_out),          CLSP_A(f->col0),
+                                  CLSP_A(f->n_blocks),       CLSP_A(e->res),
+                                  CLSP_A(e->has_res),        CLSP_A(e->act),
+                                  CLSP_A(e->alpha),          CLSP_A(*out)};
+  memcpy(f->a, a, sizeof a);
+}
+
 static clsp_status run_segment(clsp_context *ctx, const clsp_tensor *in,
                                const clsp_weights *w, const clsp_rulebook *rb,
                                cl_uint n_out, const col_segment *s,
                                const fused_epilogue *e, cl_mem out, clsp_events *l) {
-  cl_uint cin = (cl_uint)w->c_in, cout = (cl_uint)w->c_out;
-  cl_uint has_bias = w->bias != NULL;
-  cl_mem bias = has_bias ? w->bias : w->weights; /* not read without bias */
-  cl_uint rows = (cl_uint)ctx->tuning.fused_rows;
-  if (!w->half && row_tiles_pay(&ctx->tuning, rb, cin, s)) {
-    cl_uint n_tiles = (n_out + rows - 1) / rows;
-    return CLSP_RUN(ctx, row_tile_kernel(s), clsp_items((size_t)n_tiles * s->n_blocks), l,
-                    CLSP_A(in->feats), CLSP_A(cin), CLSP_A(w->weights), CLSP_A(cout),
-                    CLSP_A(bias), CLSP_A(has_bias), CLSP_A(rb->fused_offsets),
-                    CLSP_A(rb->fused_entries), CLSP_A(n_out), CLSP_A(s->col0),
-                    CLSP_A(s->n_blocks), CLSP_A(e->res), CLSP_A(e->has_res),
-                    CLSP_A(e->act), CLSP_A(e->alpha), CLSP_A(out), CLSP_A(rows));
+  fused_launch f;
+  fused_args(&f, in, w, rb, s->col0, s->n_blocks, e, &out);
+  if (!w->half && row_tiles_pay(&ctx->tuning, rb, f.cin, s)) {
+    f.rows = (cl_uint)ctx->tuning.fused_rows;
+    f.a[FUSED_ARGS] = (clsp_arg)CLSP_A(f.rows);
+    cl_uint n_tiles = (n_out + f.rows - 1) / f.rows;
+    return CLSP_RUN_ARRAY(ctx, row_tile_kernel(s),
+                          clsp_items((size_t)n_tiles * s->n_blocks), l, f.a,
+                          FUSED_ARGS + 1);
   }
-  return CLSP_RUN(ctx, storage_kernel(segment_kernel(s), w->half),
-                  clsp_items((size_t)n_out * s->n_blocks), l, CLSP_A(in->feats),
-                  CLSP_A(cin), CLSP_A(w->weights), CLSP_A(cout), CLSP_A(bias),
-                  CLSP_A(has_bias), CLSP_A(rb->fused_offsets), CLSP_A(rb->fused_entries),
-                  CLSP_A(n_out), CLSP_A(s->col0), CLSP_A(s->n_blocks), CLSP_A(e->res),
-                  CLSP_A(e->has_res), CLSP_A(e->act), CLSP_A(e->alpha), CLSP_A(out));
+  return CLSP_RUN_ARRAY(ctx, storage_kernel(segment_kernel(s), w->half),
+                        clsp_items((size_t)n_out * s->n_blocks), l, f.a, FUSED_ARGS);
 }
 
 /* ---- the GPU shape: work-group tiles ---- */
@@ -330,18 +355,13 @@ static clsp_status run_group_blocks(clsp_context *ctx, const clsp_tensor *in,
                                     const clsp_weights *w, const clsp_rulebook *rb,
                                     clsp_kernel_id k, cl_uint col0, cl_uint n_blocks,
                                     const fused_epilogue *e, cl_mem out, clsp_events *l) {
-  cl_uint cin = (cl_uint)w->c_in, cout = (cl_uint)w->c_out,
-          n_out = (cl_uint)rb->info.n_out;
-  cl_uint has_bias = w->bias != NULL;
-  cl_mem bias = has_bias ? w->bias : w->weights; /* not read without bias */
-  size_t n_tiles = ((size_t)n_out + CLSP_GROUP_ROWS - 1) / CLSP_GROUP_ROWS;
-  return CLSP_RUN(ctx, k,
-                  clsp_items_in_groups(n_tiles * n_blocks * GROUP_ITEMS, GROUP_ITEMS), l,
-                  CLSP_A(in->feats), CLSP_A(cin), CLSP_A(w->weights), CLSP_A(cout),
-                  CLSP_A(bias), CLSP_A(has_bias), CLSP_A(rb->fused_offsets),
-                  CLSP_A(rb->fused_entries), CLSP_A(n_out), CLSP_A(col0),
-                  CLSP_A(n_blocks), CLSP_A(e->res), CLSP_A(e->has_res), CLSP_A(e->act),
-                  CLSP_A(e->alpha), CLSP_A(out));
+  fused_launch f;
+  fused_args(&f, in, w, rb, col0, n_blocks, e, &out);
+  size_t n_tiles = ((size_t)f.n_out + CLSP_GROUP_ROWS - 1) / CLSP_GROUP_ROWS;
+  return CLSP_RUN_ARRAY(ctx, k,
+                        clsp_items_in_groups(n_tiles * n_blocks * GROUP_ITEMS,
+                                             GROUP_ITEMS),
+                        l, f.a, FUSED_ARGS);
 }
 
 /* Full 64-column blocks, then the rest in the narrowest tile covering it
