@@ -321,6 +321,9 @@ CLSP_FUSED_KERNEL(clsp_conv_fused_1x1, 1, 1, float, 2)
     CLSP_TILE_STORE_ACC(V, NB, YD, d0, d1, d2, d3)                           \
   }
 
+#ifndef CLSP_TILE_KC
+#define CLSP_TILE_KC 64
+#endif
 #define CLSP_FUSED_TILE_KERNEL(NAME, V, NB, T, Q4)                                \
   kernel void NAME(CLSP_FUSED_PARAMS, uint rows) {                           \
     size_t gid = get_global_id(0);                                           \
@@ -359,28 +362,38 @@ CLSP_FUSED_KERNEL(clsp_conv_fused_1x1, 1, 1, float, 2)
         }                                                                    \
         next = min(next, tap[r]);                                            \
       }                                                                      \
-      global const float *wt = w + ((size_t)t * cin) * cout + c0;            \
-      uint q = 0;                                                            \
-      for (; Q4 && q + 3 < n; q += 4) {                                      \
-        global float *ya = y + (size_t)row_of[q] * cout + c0;                \
-        global float *yb = y + (size_t)row_of[q + 1] * cout + c0;            \
-        global float *yc = y + (size_t)row_of[q + 2] * cout + c0;            \
-        global float *yd = y + (size_t)row_of[q + 3] * cout + c0;            \
-        CLSP_TILE_QUAD(V, NB, T, x + (size_t)in_of[q] * cin,                 \
-                       x + (size_t)in_of[q + 1] * cin,                       \
-                       x + (size_t)in_of[q + 2] * cin,                       \
-                       x + (size_t)in_of[q + 3] * cin, wt, ya, yb, yc, yd,   \
-                       cin, cout)                                            \
-      }                                                                      \
-      for (; q + 1 < n; q += 2) {                                            \
-        global float *ya = y + (size_t)row_of[q] * cout + c0;                \
-        global float *yb = y + (size_t)row_of[q + 1] * cout + c0;            \
-        CLSP_TILE_PAIR(V, NB, T, x + (size_t)in_of[q] * cin,                 \
-                       x + (size_t)in_of[q + 1] * cin, wt, ya, yb, cin, cout) \
-      }                                                                      \
-      if (q < n) {                                                           \
-        global float *ya = y + (size_t)row_of[q] * cout + c0;                \
-        CLSP_TILE_ONE(V, NB, T, x + (size_t)in_of[q] * cin, wt, ya, cin, cout) \
+      /* Input channels in chunks of CLSP_TILE_KC: every row of the tap   \
+       * runs through a chunk's weights (KC x columns) while they are in  \
+       * L1, where a 256-channel slice (64 KiB for 64 columns) is not;      \
+       * each sum keeps its order (the partial sums wait in y). */          \
+      for (uint k0 = 0; k0 < cin; k0 += CLSP_TILE_KC) {                      \
+        uint kc = min((uint)CLSP_TILE_KC, cin - k0);                         \
+        global const float *wt = w + ((size_t)t * cin + k0) * cout + c0;     \
+        global const float *xk = x + k0;                                     \
+        uint q = 0;                                                          \
+        for (; Q4 && q + 3 < n; q += 4) {                                    \
+          global float *ya = y + (size_t)row_of[q] * cout + c0;              \
+          global float *yb = y + (size_t)row_of[q + 1] * cout + c0;          \
+          global float *yc = y + (size_t)row_of[q + 2] * cout + c0;          \
+          global float *yd = y + (size_t)row_of[q + 3] * cout + c0;          \
+          CLSP_TILE_QUAD(V, NB, T, xk + (size_t)in_of[q] * cin,              \
+                         xk + (size_t)in_of[q + 1] * cin,                    \
+                         xk + (size_t)in_of[q + 2] * cin,                    \
+                         xk + (size_t)in_of[q + 3] * cin, wt, ya, yb, yc, yd, \
+                         kc, cout)                                           \
+        }                                                                    \
+        for (; q + 1 < n; q += 2) {                                          \
+          global float *ya = y + (size_t)row_of[q] * cout + c0;              \
+          global float *yb = y + (size_t)row_of[q + 1] * cout + c0;          \
+          CLSP_TILE_PAIR(V, NB, T, xk + (size_t)in_of[q] * cin,              \
+                         xk + (size_t)in_of[q + 1] * cin, wt, ya, yb, kc,    \
+                         cout)                                               \
+        }                                                                    \
+        if (q < n) {                                                         \
+          global float *ya = y + (size_t)row_of[q] * cout + c0;              \
+          CLSP_TILE_ONE(V, NB, T, xk + (size_t)in_of[q] * cin, wt, ya, kc,   \
+                        cout)                                                \
+        }                                                                    \
       }                                                                      \
       t = next;                                                              \
     }                                                                        \
@@ -414,7 +427,9 @@ CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows1x1, 1, 1, float, 0)
  * every work-item multiplies them into its accumulators: an implicit GEMM
  * per tap, over the taps the tile reads. Sums run in a fixed order (taps
  * ascending, then input channels ascending), so the result is the same on
- * every run; an absent row adds fma(0, w, acc) = acc. The epilogue (bias,
+ * every run. A row without the tap keeps its accumulators (a select, not
+ * fma(0, w, acc), which an infinite weight would turn into NaN where the
+ * other dataflows never read that weight for the row). The epilogue (bias,
  * residual, activation) follows the other fused kernels. Launched with
  * exactly CLSP_GROUP_SIDE^2 work-items per group, one group per (row
  * tile, column block of TN). */
@@ -463,6 +478,9 @@ CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows1x1, 1, 1, float, 0)
       if (lid == 0) next_tap = CLSP_NONE_U32;                                \
       barrier(CLK_LOCAL_MEM_FENCE);                                          \
       if (lid < CLSP_GROUP_ROWS) atomic_min(&next_tap, te.x);                \
+      uint has[CLSP_GROUP_RM]; /* which of this work-item's rows read t */   \
+      for (uint i = 0; i < CLSP_GROUP_RM; i++)                               \
+        has[i] = in_row[tr + i * CLSP_GROUP_SIDE] != CLSP_NONE_U32;          \
       global const STORE_T *wt = w + (size_t)t * cin * cout;                 \
       for (uint k0 = 0; k0 < cin; k0 += CLSP_GROUP_K) {                      \
         for (uint i = lid; i < CLSP_GROUP_K * CLSP_GROUP_ROWS;               \
@@ -485,10 +503,13 @@ CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows1x1, 1, 1, float, 0)
             a[i] = xs[kk][tr + i * CLSP_GROUP_SIDE];                         \
           for (uint j = 0; j < RN; j++) b[j] = ws[kk][tc + j * CLSP_GROUP_SIDE]; \
           for (uint i = 0; i < CLSP_GROUP_RM; i++)                           \
-            for (uint j = 0; j < RN; j++) acc[i][j] = fma(a[i], b[j], acc[i][j]); \
+            for (uint j = 0; j < RN; j++)                                    \
+              acc[i][j] = has[i] ? fma(a[i], b[j], acc[i][j]) : acc[i][j];   \
         }                                                                    \
         barrier(CLK_LOCAL_MEM_FENCE);                                        \
       }                                                                      \
+      /* Read after the k loop's barriers (cin >= 1: clsp_weights_create    \
+       * refuses 0 input channels), so every atomic_min above is done. */   \
       t = next_tap;                                                          \
     }                                                                        \
     for (uint i = 0; i < CLSP_GROUP_RM; i++) {                               \

@@ -286,13 +286,30 @@ static void check_fused_repeat(layer *L, clsp_context *ctx, const float *first, 
  * simulators run the group tiles ~30x slower than the item tiles (a tile
  * multiplies 64 rows x 16 channels per tap whether present or not), so
  * there (harness_small) each case runs one shape: work-group tiles every
- * fourth case, work-item tiles the others. */
+ * eighth case, work-item tiles the others. */
 static int shape_rotation;
 
 static void fused_shapes(int *first, int *last) {
   *first = 0;
   *last = 1;
-  if (harness_small()) *first = *last = shape_rotation++ % 4 == 0;
+  if (harness_small()) *first = *last = shape_rotation++ % 8 == 0;
+}
+
+void check_group_launches(clsp_context *ctx, unsigned long before, int groups, int half,
+                          const char *what) {
+  static int told;
+  if (groups && !clsp__fused_groups_fit(ctx, half)) {
+    if (!told++)
+      print_message(
+        "  %s cannot run the work-group tiles (groups of 256 work-items): "
+        "the work-item tiles run where they are asked for\n",
+        harness_device_label());
+    groups = 0;
+  }
+  unsigned long now = clsp__fused_group_launches();
+  if (groups ? now == before : now != before)
+    fail_msg("%s: %lu work-group tile launches, where the tuning record asks for %s (%s)",
+             what, now - before, groups ? "them" : "none", harness_device_label());
 }
 
 /* The fused dataflow in the work-group tiles (after the work-item tiles
@@ -301,7 +318,9 @@ static void fused_shapes(int *first, int *last) {
 static void check_group_shape(layer *L, clsp_context *ctx, const char *what,
                               const float *first, const double *ref, size_t n,
                               uint64_t seed) {
+  unsigned long launches = clsp__fused_group_launches();
   float *out = layer_run(L, ctx, 0, NULL, NULL);
+  if (L->rb.n_out > 0) check_group_launches(ctx, launches, 1, 0, what);
   double err = ref_rel_error(out, ref, n);
   double *first_d = malloc((n ? n : 1) * sizeof *first_d);
   assert_non_null(first_d);
@@ -359,7 +378,9 @@ void check_case(const conv_case *c, const int32_t *grid, size_t n_sites, uint32_
   for (int d = first_flow; d < 2; d++) { /* gather -> GEMM -> scatter, then fused */
     clsp__conv_debug_dataflow(DATAFLOWS[d]);
     clsp_conv_stats stats;
+    unsigned long launches = clsp__fused_group_launches();
     out[d] = layer_run(&L, ctx, flags, &stats, oc ? NULL : &oc);
+    if (d == 1 && L.rb.n_out > 0) check_group_launches(ctx, launches, shape0, 0, what);
     if (!ref) ref = layer_reference(&L, oc);
     double err = ref_rel_error(out[d], ref, n);
     size_t nans = count_nan(out[d], n);

@@ -78,6 +78,12 @@ extern const char *const DATAFLOW_NAMES[2];
  * case, in rotation); 1: the fused one only, in the tile the context's
  * tuning record holds (the tile tests). */
 void check_fused_only(int on);
+/* Fails unless the fused convs since clsp__fused_group_launches() was
+ * `before` made work-group tile launches (groups = 1, where the device
+ * runs them for the storage, half = float16: clsp__fused_groups_fit) or
+ * none: the shape asked for is the shape that ran. */
+void check_group_launches(clsp_context *ctx, unsigned long before, int groups, int half,
+                          const char *what);
 /* One case on random sites against the reference (TOL), no NaN left, with
  * both dataflows (gather -> GEMM -> scatter, then fused), which must also
  * agree with each other (TOL); the fused one bit-identical run to run. */

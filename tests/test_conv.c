@@ -170,6 +170,10 @@ static void test_fused_tiles(void **state) {
                              1};
         c = strided;
       }
+      /* Row and group tiles: 70 input channels on the submanifold map,
+       * more than a row tile's chunk of 64 (CLSP_TILE_KC) and than a
+       * group tile's 16 per stage, neither a multiple of them. */
+      if (strided_too && !(j & 1)) c.cin = 70;
       int32_t grid[4];
       size_t n;
       grid_for(3, grid, &n);
@@ -178,6 +182,83 @@ static void test_fused_tiles(void **state) {
   }
   check_fused_only(0);
   *t = saved;
+}
+
+/* ---- float16 storage ---- */
+
+/* Within HALF_TOL of the float64 reference on the float inputs: features,
+ * weights and outputs each rounded to float16 (11-bit significands). */
+#define HALF_TOL 5e-3
+
+/* One fused conv of L on float16 features and weights in the context's
+ * shape, its output back in float32 (coords into *coords when asked). */
+static float *run_half(layer *L, clsp_context *ctx, const clsp_tensor *in_half,
+                       int32_t **coords) {
+  clsp_tensor *out = NULL, *out_f = NULL;
+  assert_int_equal(clsp_conv_forward(ctx, L->dev_rb, in_half, L->dw, 0, &out, NULL),
+                   CLSP_SUCCESS);
+  assert_int_equal(clsp__tensor_storage(ctx, out, 0, &out_f), CLSP_SUCCESS);
+  size_t n = L->rb.n_out * L->c.cout;
+  float *f = malloc((n + 1) * sizeof *f);
+  int32_t *c = malloc((L->rb.n_out * 4 + 1) * sizeof *c);
+  assert_true(f && c);
+  assert_int_equal(clsp_tensor_download(ctx, out_f, c, f), CLSP_SUCCESS);
+  clsp_tensor_destroy(out);
+  clsp_tensor_destroy(out_f);
+  if (coords)
+    *coords = c;
+  else
+    free(c);
+  return f;
+}
+
+/* The float16-storage builds of the fused kernels (a model's
+ * CLSP_MODEL_FLOAT16_STORAGE) in both shapes against the reference: 29
+ * output columns take the 32-column group tile, 130 two 64-column blocks
+ * and a 16-column one from column 128 (and, in work-item tiles, every
+ * slice kind). */
+static void test_float16_storage(void **state) {
+  (void)state;
+  static const size_t couts[] = {29, 130};
+  clsp_context *ctx = harness_ctx();
+  int groups = ctx->tuning.fused_groups;
+  for (size_t j = 0; j < N_OF(couts); j++) {
+    conv_case c = {REF_SUBM, 3, {3, 3, 3}, {0}, {0}, {0}, 20, couts[j], 1};
+    int32_t grid[4];
+    size_t n_sites;
+    grid_for(3, grid, &n_sites);
+    if (harness_small()) n_sites = n_sites < 60 ? n_sites : 60;
+    uint64_t seed = harness_seed() + 1400 + j;
+    layer L;
+    layer_host(&L, &c, grid, n_sites, seed);
+    layer_device(&L, ctx);
+    clsp_tensor *in_half = NULL;
+    assert_int_equal(clsp__tensor_storage(ctx, L.in, 1, &in_half), CLSP_SUCCESS);
+    assert_int_equal(clsp__weights_to_half(ctx, L.dw), CLSP_SUCCESS);
+    int32_t *oc = NULL;
+    double *ref = NULL;
+    size_t n = L.rb.n_out * c.cout;
+    for (int shape = 0; shape < 2; shape++) {
+      ctx->tuning.fused_groups = shape;
+      unsigned long launches = clsp__fused_group_launches();
+      float *out = run_half(&L, ctx, in_half, oc ? NULL : &oc);
+      if (n) check_group_launches(ctx, launches, shape, 1, "float16 storage");
+      if (!ref) ref = layer_reference(&L, oc);
+      double err = ref_rel_error(out, ref, n);
+      if (count_nan(out, n) || !(err < HALF_TOL))
+        fail_msg(
+          "float16 storage, cout %zu, work-%s tiles: rel error %.3g (tolerance "
+          "%g, seed %llu, %s)",
+          c.cout, shape ? "group" : "item", err, HALF_TOL, (unsigned long long)seed,
+          harness_device_label());
+      free(out);
+    }
+    ctx->tuning.fused_groups = groups;
+    clsp_tensor_destroy(in_half);
+    free(oc);
+    free(ref);
+    layer_free(&L);
+  }
 }
 
 /* CLSP_FUSED_TILE reaches the tuning record of a new context; a bad value
@@ -373,7 +454,7 @@ int main(void) {
     cmocka_unit_test(test_transposed_3d),     cmocka_unit_test(test_inverse_3d),
     cmocka_unit_test(test_2d_all_kinds),      cmocka_unit_test(test_1d_and_4d),
     cmocka_unit_test(test_channel_counts),    cmocka_unit_test(test_fused_tiles),
-    cmocka_unit_test(test_fused_tile_env),
+    cmocka_unit_test(test_fused_tile_env),    cmocka_unit_test(test_float16_storage),
   };
   return HARNESS_RUN("conv", tests, 1);
 }

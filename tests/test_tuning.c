@@ -234,7 +234,7 @@ static void test_parser_limits(void **state) {
   const char *head =
     "format = 1\r\nlibrary = 1.2.3\r\nplatform = P\r\n"
     "platform_version = OpenCL 3.0 P\r\ndevice = D\r\ndriver = 9\r\n";
-  clsp_tuning_params def = {1, 16, 4, 1, 64, {{0}}, 32, 0}, p = def;
+  clsp_tuning_params def = {1, 16, 4, 1, 64, {{0}}, 32, 1}, p = def;
   char text[CLSP_TUNING_FILE_MAX + 64], why[256];
   snprintf(text, sizeof text, "# partial\n%s  fused_vec = 4 \n# end\n", head);
   assert_int_equal(clsp__tuning_parse(text, strlen(text), &key, 256, &p, why, sizeof why),
@@ -248,8 +248,8 @@ static void test_parser_limits(void **state) {
   assert_int_equal(p.fused_ksplit, 1);
   assert_int_equal(p.local_size, 128);
   assert_int_equal(p.fused_default, 1);
-  assert_int_equal(p.fused_rows, 32); /* absent: unchanged */
-  assert_int_equal(p.fused_groups, 0);
+  assert_int_equal(p.fused_rows, 32);  /* absent: unchanged */
+  assert_int_equal(p.fused_groups, 1); /* absent: unchanged */
   char rows65[512];
   snprintf(rows65, sizeof rows65, "%sfused_rows = 65\n", head);
   assert_int_equal(clsp__tuning_parse(rows65, strlen(rows65), &key, 256, &p, why,

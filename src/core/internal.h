@@ -71,8 +71,8 @@ typedef struct clsp_tuning {
                              (src/pipeline/conv_fused.c); not in the
                              tuning file */
   int fused_groups;             /* 1: work-group tiles in local memory (the
-                             GPU shape, cl/conv_fused.cl); the fields
-                             above then do not apply */
+                             GPU shape, cl/conv_fused.cl); fused_vec ..
+                             fused_rows_min_macs then do not apply */
 } clsp_tuning;
 
 struct clsp_context {

@@ -4,6 +4,7 @@
  * list in vector registers and writes its outputs once (cl/conv_fused.cl).
  * No workspace, no atomics on features, deterministic by construction.
  * Why and when it runs: docs/performance.md. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include "conv_fused.h"
@@ -316,9 +317,15 @@ static clsp_status run_segment(clsp_context *ctx, const clsp_tensor *in,
 #define GROUP_ITEMS (CLSP_GROUP_SIDE * CLSP_GROUP_SIDE)
 #define GROUP_WIDE 64 /* columns of the widest group tile */
 
-_Static_assert(CLSP_K_H_CONV_FUSED_GROUP16 - CLSP_K_H_CONV_FUSED_GROUP64 ==
-                 CLSP_K_CONV_FUSED_GROUP16 - CLSP_K_CONV_FUSED_GROUP64,
-               "programs.h: H_CONV_FUSED_GROUP* rows out of order");
+_Static_assert(CLSP_K_CONV_FUSED_GROUP32 == CLSP_K_CONV_FUSED_GROUP64 + 1 &&
+                 CLSP_K_CONV_FUSED_GROUP16 == CLSP_K_CONV_FUSED_GROUP64 + 2 &&
+                 CLSP_K_H_CONV_FUSED_GROUP32 == CLSP_K_H_CONV_FUSED_GROUP64 + 1 &&
+                 CLSP_K_H_CONV_FUSED_GROUP16 == CLSP_K_H_CONV_FUSED_GROUP64 + 2,
+               "programs.h: CONV_FUSED_GROUP* rows out of order (64, 32, 16)");
+
+static atomic_ulong group_launches;
+
+unsigned long clsp__fused_group_launches(void) { return atomic_load(&group_launches); }
 
 /* The narrowest group tile (64, 32 or 16 columns) that covers `cols`
  * columns in one block, or 64 where none does; its width into *width. */
@@ -332,11 +339,7 @@ static clsp_kernel_id group_kernel(cl_uint cols, int half, cl_uint *width) {
               : k;
 }
 
-/* Whether the group tiles run: asked for by the tuning record, and the
- * device takes GROUP_ITEMS work-items per group of every group kernel
- * (else the work-item tiles run, which need no particular group size). */
-static int groups_run(clsp_context *ctx, int half) {
-  if (!ctx->tuning.fused_groups) return 0;
+int clsp__fused_groups_fit(clsp_context *ctx, int half) {
   for (int i = 0; i < 3; i++) {
     clsp_kernel_id k =
       (clsp_kernel_id)((half ? CLSP_K_H_CONV_FUSED_GROUP64 : CLSP_K_CONV_FUSED_GROUP64) +
@@ -349,6 +352,13 @@ static int groups_run(clsp_context *ctx, int half) {
   return 1;
 }
 
+/* Whether the group tiles run: asked for by the tuning record, and the
+ * device takes GROUP_ITEMS work-items per group of every group kernel
+ * (else the work-item tiles run, which need no particular group size). */
+static int groups_run(clsp_context *ctx, int half) {
+  return ctx->tuning.fused_groups && clsp__fused_groups_fit(ctx, half);
+}
+
 /* Columns [col0, col0 + blocks x width) of every row (clipped to c_out
  * in the kernel): one group per (64-row tile, column block). */
 static clsp_status run_group_blocks(clsp_context *ctx, const clsp_tensor *in,
@@ -358,10 +368,12 @@ static clsp_status run_group_blocks(clsp_context *ctx, const clsp_tensor *in,
   fused_launch f;
   fused_args(&f, in, w, rb, col0, n_blocks, e, &out);
   size_t n_tiles = ((size_t)f.n_out + CLSP_GROUP_ROWS - 1) / CLSP_GROUP_ROWS;
-  return CLSP_RUN_ARRAY(ctx, k,
-                        clsp_items_in_groups(n_tiles * n_blocks * GROUP_ITEMS,
-                                             GROUP_ITEMS),
-                        l, f.a, FUSED_ARGS);
+  clsp_status st =
+    CLSP_RUN_ARRAY(ctx, k,
+                   clsp_items_in_groups(n_tiles * n_blocks * GROUP_ITEMS, GROUP_ITEMS), l,
+                   f.a, FUSED_ARGS);
+  if (st == CLSP_SUCCESS) atomic_fetch_add(&group_launches, 1);
+  return st;
 }
 
 /* Full 64-column blocks, then the rest in the narrowest tile covering it

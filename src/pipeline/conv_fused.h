@@ -17,6 +17,18 @@ typedef enum clsp__dataflow {
 } clsp__dataflow;
 void clsp__conv_debug_dataflow(clsp__dataflow d);
 
+/* Test hook (process-wide): how many work-group-tile launches
+ * (tuning.fused_groups, the GPU shape) have been made, so that a test can
+ * tell that they ran and not the work-item tiles they fall back to. */
+unsigned long clsp__fused_group_launches(void);
+
+/* 1 when the device runs every work-group tile kernel of the storage
+ * (half: float16) in groups of CLSP_GROUP_SIDE^2 work-items
+ * (CL_KERNEL_WORK_GROUP_SIZE; Mesa's llvmpipe reports 32 for them), which
+ * the work-group tiles need; elsewhere convs asking for them run the
+ * work-item tiles. Builds the kernels on first use; 0 if that fails. */
+int clsp__fused_groups_fit(clsp_context *ctx, int half);
+
 /* 1 when this call (c_in -> c_out channels) runs the fused dataflow. In
  * order: the test hook; the call's flags (CLSP_CONV_FUSED,
  * CLSP_CONV_GATHER_GEMM; CLSP_CONV_ATOMIC means gather -> GEMM -> atomic
