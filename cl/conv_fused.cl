@@ -321,9 +321,6 @@ CLSP_FUSED_KERNEL(clsp_conv_fused_1x1, 1, 1, float, 2)
     CLSP_TILE_STORE_ACC(V, NB, YD, d0, d1, d2, d3)                           \
   }
 
-#ifndef CLSP_TILE_KC
-#define CLSP_TILE_KC 64
-#endif
 #define CLSP_FUSED_TILE_KERNEL(NAME, V, NB, T, Q4)                                \
   kernel void NAME(CLSP_FUSED_PARAMS, uint rows) {                           \
     size_t gid = get_global_id(0);                                           \
@@ -362,38 +359,28 @@ CLSP_FUSED_KERNEL(clsp_conv_fused_1x1, 1, 1, float, 2)
         }                                                                    \
         next = min(next, tap[r]);                                            \
       }                                                                      \
-      /* Input channels in chunks of CLSP_TILE_KC: every row of the tap   \
-       * runs through a chunk's weights (KC x columns) while they are in  \
-       * L1, where a 256-channel slice (64 KiB for 64 columns) is not;      \
-       * each sum keeps its order (the partial sums wait in y). */          \
-      for (uint k0 = 0; k0 < cin; k0 += CLSP_TILE_KC) {                      \
-        uint kc = min((uint)CLSP_TILE_KC, cin - k0);                         \
-        global const float *wt = w + ((size_t)t * cin + k0) * cout + c0;     \
-        global const float *xk = x + k0;                                     \
-        uint q = 0;                                                          \
-        for (; Q4 && q + 3 < n; q += 4) {                                    \
-          global float *ya = y + (size_t)row_of[q] * cout + c0;              \
-          global float *yb = y + (size_t)row_of[q + 1] * cout + c0;          \
-          global float *yc = y + (size_t)row_of[q + 2] * cout + c0;          \
-          global float *yd = y + (size_t)row_of[q + 3] * cout + c0;          \
-          CLSP_TILE_QUAD(V, NB, T, xk + (size_t)in_of[q] * cin,              \
-                         xk + (size_t)in_of[q + 1] * cin,                    \
-                         xk + (size_t)in_of[q + 2] * cin,                    \
-                         xk + (size_t)in_of[q + 3] * cin, wt, ya, yb, yc, yd, \
-                         kc, cout)                                           \
-        }                                                                    \
-        for (; q + 1 < n; q += 2) {                                          \
-          global float *ya = y + (size_t)row_of[q] * cout + c0;              \
-          global float *yb = y + (size_t)row_of[q + 1] * cout + c0;          \
-          CLSP_TILE_PAIR(V, NB, T, xk + (size_t)in_of[q] * cin,              \
-                         xk + (size_t)in_of[q + 1] * cin, wt, ya, yb, kc,    \
-                         cout)                                               \
-        }                                                                    \
-        if (q < n) {                                                         \
-          global float *ya = y + (size_t)row_of[q] * cout + c0;              \
-          CLSP_TILE_ONE(V, NB, T, xk + (size_t)in_of[q] * cin, wt, ya, kc,   \
-                        cout)                                                \
-        }                                                                    \
+      global const float *wt = w + ((size_t)t * cin) * cout + c0;            \
+      uint q = 0;                                                            \
+      for (; Q4 && q + 3 < n; q += 4) {                                      \
+        global float *ya = y + (size_t)row_of[q] * cout + c0;                \
+        global float *yb = y + (size_t)row_of[q + 1] * cout + c0;            \
+        global float *yc = y + (size_t)row_of[q + 2] * cout + c0;            \
+        global float *yd = y + (size_t)row_of[q + 3] * cout + c0;            \
+        CLSP_TILE_QUAD(V, NB, T, x + (size_t)in_of[q] * cin,                 \
+                       x + (size_t)in_of[q + 1] * cin,                       \
+                       x + (size_t)in_of[q + 2] * cin,                       \
+                       x + (size_t)in_of[q + 3] * cin, wt, ya, yb, yc, yd,   \
+                       cin, cout)                                            \
+      }                                                                      \
+      for (; q + 1 < n; q += 2) {                                            \
+        global float *ya = y + (size_t)row_of[q] * cout + c0;                \
+        global float *yb = y + (size_t)row_of[q + 1] * cout + c0;            \
+        CLSP_TILE_PAIR(V, NB, T, x + (size_t)in_of[q] * cin,                 \
+                       x + (size_t)in_of[q + 1] * cin, wt, ya, yb, cin, cout) \
+      }                                                                      \
+      if (q < n) {                                                           \
+        global float *ya = y + (size_t)row_of[q] * cout + c0;                \
+        CLSP_TILE_ONE(V, NB, T, x + (size_t)in_of[q] * cin, wt, ya, cin, cout) \
       }                                                                      \
       t = next;                                                              \
     }                                                                        \

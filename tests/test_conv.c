@@ -171,8 +171,8 @@ static void test_fused_tiles(void **state) {
         c = strided;
       }
       /* Row and group tiles: 70 input channels on the submanifold map,
-       * more than a row tile's chunk of 64 (CLSP_TILE_KC) and than a
-       * group tile's 16 per stage, neither a multiple of them. */
+       * more than the 16 a group tile stages at a time and not a
+       * multiple of them, and more than a 64-column slice is wide. */
       if (strided_too && !(j & 1)) c.cin = 70;
       int32_t grid[4];
       size_t n;
