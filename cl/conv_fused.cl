@@ -420,7 +420,6 @@ CLSP_FUSED_TILE_KERNEL(clsp_conv_fused_rows1x1, 1, 1, float, 0)
  * residual, activation) follows the other fused kernels. Launched with
  * exactly CLSP_GROUP_SIDE^2 work-items per group, one group per (row
  * tile, column block of TN). */
-#define CLSP_GROUP_ITEMS (CLSP_GROUP_SIDE * CLSP_GROUP_SIDE)
 #define CLSP_GROUP_RM (CLSP_GROUP_ROWS / CLSP_GROUP_SIDE)
 
 #define CLSP_FUSED_GROUP_KERNEL(NAME, TN)                                        \

@@ -52,6 +52,7 @@
  * CLSP_GROUP_ROWS output rows x 16, 32 or 64 columns, and stages
  * CLSP_GROUP_K input channels at a time in local memory. */
 #define CLSP_GROUP_SIDE 16
+#define CLSP_GROUP_ITEMS (CLSP_GROUP_SIDE * CLSP_GROUP_SIDE)
 #define CLSP_GROUP_ROWS 64
 #define CLSP_GROUP_K 16
 

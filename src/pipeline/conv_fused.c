@@ -296,25 +296,24 @@ static void fused_args(fused_launch *f, const clsp_tensor *in, const clsp_weight
 
 static clsp_status run_segment(clsp_context *ctx, const clsp_tensor *in,
                                const clsp_weights *w, const clsp_rulebook *rb,
-                               cl_uint n_out, const col_segment *s,
-                               const fused_epilogue *e, cl_mem out, clsp_events *l) {
+                               const col_segment *s, const fused_epilogue *e, cl_mem out,
+                               clsp_events *l) {
   fused_launch f;
   fused_args(&f, in, w, rb, s->col0, s->n_blocks, e, &out);
   if (!w->half && row_tiles_pay(&ctx->tuning, rb, f.cin, s)) {
     f.rows = (cl_uint)ctx->tuning.fused_rows;
     f.a[FUSED_ARGS] = (clsp_arg)CLSP_A(f.rows);
-    cl_uint n_tiles = (n_out + f.rows - 1) / f.rows;
+    cl_uint n_tiles = (f.n_out + f.rows - 1) / f.rows;
     return CLSP_RUN_ARRAY(ctx, row_tile_kernel(s),
                           clsp_items((size_t)n_tiles * s->n_blocks), l, f.a,
                           FUSED_ARGS + 1);
   }
   return CLSP_RUN_ARRAY(ctx, storage_kernel(segment_kernel(s), w->half),
-                        clsp_items((size_t)n_out * s->n_blocks), l, f.a, FUSED_ARGS);
+                        clsp_items((size_t)f.n_out * s->n_blocks), l, f.a, FUSED_ARGS);
 }
 
 /* ---- the GPU shape: work-group tiles ---- */
 
-#define GROUP_ITEMS (CLSP_GROUP_SIDE * CLSP_GROUP_SIDE)
 #define GROUP_WIDE 64 /* columns of the widest group tile */
 
 _Static_assert(CLSP_K_CONV_FUSED_GROUP32 == CLSP_K_CONV_FUSED_GROUP64 + 1 &&
@@ -328,32 +327,30 @@ static atomic_ulong group_launches;
 unsigned long clsp__fused_group_launches(void) { return atomic_load(&group_launches); }
 
 /* The narrowest group tile (64, 32 or 16 columns) that covers `cols`
- * columns in one block, or 64 where none does; its width into *width. */
-static clsp_kernel_id group_kernel(cl_uint cols, int half, cl_uint *width) {
+ * columns in one block, or 64 where none does. */
+static clsp_kernel_id group_kernel(cl_uint cols, int half) {
   clsp_kernel_id k = cols <= 16   ? CLSP_K_CONV_FUSED_GROUP16
                      : cols <= 32 ? CLSP_K_CONV_FUSED_GROUP32
                                   : CLSP_K_CONV_FUSED_GROUP64;
-  *width = cols <= 16 ? 16 : cols <= 32 ? 32 : GROUP_WIDE;
   return half ? (clsp_kernel_id)(CLSP_K_H_CONV_FUSED_GROUP64 +
                                  (k - CLSP_K_CONV_FUSED_GROUP64))
               : k;
 }
 
 int clsp__fused_groups_fit(clsp_context *ctx, int half) {
+  static const cl_uint widths[] = {16, 32, GROUP_WIDE};
   for (int i = 0; i < 3; i++) {
-    clsp_kernel_id k =
-      (clsp_kernel_id)((half ? CLSP_K_H_CONV_FUSED_GROUP64 : CLSP_K_CONV_FUSED_GROUP64) +
-                       i);
     size_t max = 0;
-    if (clsp__kernel_max_group(ctx, &clsp__kernels[k], &max) != CLSP_SUCCESS ||
-        max < GROUP_ITEMS)
+    if (clsp__kernel_max_group(ctx, &clsp__kernels[group_kernel(widths[i], half)],
+                               &max) != CLSP_SUCCESS ||
+        max < CLSP_GROUP_ITEMS)
       return 0;
   }
   return 1;
 }
 
 /* Whether the group tiles run: asked for by the tuning record, and the
- * device takes GROUP_ITEMS work-items per group of every group kernel
+ * device takes CLSP_GROUP_ITEMS work-items per group of every group kernel
  * (else the work-item tiles run, which need no particular group size). */
 static int groups_run(clsp_context *ctx, int half) {
   return ctx->tuning.fused_groups && clsp__fused_groups_fit(ctx, half);
@@ -370,8 +367,9 @@ static clsp_status run_group_blocks(clsp_context *ctx, const clsp_tensor *in,
   size_t n_tiles = ((size_t)f.n_out + CLSP_GROUP_ROWS - 1) / CLSP_GROUP_ROWS;
   clsp_status st =
     CLSP_RUN_ARRAY(ctx, k,
-                   clsp_items_in_groups(n_tiles * n_blocks * GROUP_ITEMS, GROUP_ITEMS), l,
-                   f.a, FUSED_ARGS);
+                   clsp_items_in_groups(n_tiles * n_blocks * CLSP_GROUP_ITEMS,
+                                        CLSP_GROUP_ITEMS),
+                   l, f.a, FUSED_ARGS);
   if (st == CLSP_SUCCESS) atomic_fetch_add(&group_launches, 1);
   return st;
 }
@@ -381,14 +379,14 @@ static clsp_status run_group_blocks(clsp_context *ctx, const clsp_tensor *in,
 static clsp_status run_groups(clsp_context *ctx, const clsp_tensor *in,
                               const clsp_weights *w, const clsp_rulebook *rb,
                               const fused_epilogue *e, cl_mem out, clsp_events *l) {
-  cl_uint cout = (cl_uint)w->c_out, width = 0;
+  cl_uint cout = (cl_uint)w->c_out;
   cl_uint full = cout / GROUP_WIDE, rest = cout - full * GROUP_WIDE;
   clsp_status st = CLSP_SUCCESS;
   if (full)
-    st = run_group_blocks(ctx, in, w, rb, group_kernel(GROUP_WIDE, w->half, &width), 0,
-                          full, e, out, l);
+    st = run_group_blocks(ctx, in, w, rb, group_kernel(GROUP_WIDE, w->half), 0, full, e,
+                          out, l);
   if (st == CLSP_SUCCESS && rest) {
-    clsp_kernel_id k = group_kernel(rest, w->half, &width);
+    clsp_kernel_id k = group_kernel(rest, w->half);
     st = run_group_blocks(ctx, in, w, rb, k, full * GROUP_WIDE, 1, e, out, l);
   }
   return st;
@@ -399,15 +397,12 @@ clsp_status clsp__conv_fused(clsp_context *ctx, const clsp_rulebook *rb,
                              const clsp_conv_epilogue *ep, cl_mem out, clsp_events *l) {
   cl_uint n_out = (cl_uint)rb->info.n_out;
   if (n_out == 0) return CLSP_SUCCESS;
-  if (groups_run(ctx, w->half)) {
-    fused_epilogue e = epilogue_args(w, ep);
-    return run_groups(ctx, in, w, rb, &e, out, l);
-  }
+  fused_epilogue e = epilogue_args(w, ep);
+  if (groups_run(ctx, w->half)) return run_groups(ctx, in, w, rb, &e, out, l);
   col_segment seg[8];
   int n_seg = plan_segments(&ctx->tuning, (cl_uint)w->c_out, seg);
-  fused_epilogue e = epilogue_args(w, ep);
   clsp_status st = CLSP_SUCCESS;
   for (int i = 0; st == CLSP_SUCCESS && i < n_seg; i++)
-    st = run_segment(ctx, in, w, rb, n_out, &seg[i], &e, out, l);
+    st = run_segment(ctx, in, w, rb, &seg[i], &e, out, l);
   return st;
 }

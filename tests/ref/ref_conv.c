@@ -232,6 +232,11 @@ int ref_conv_backward(int kind, const ref_geom *g, const int32_t *in_shape, int3
                      backward_pair, &d);
 }
 
+static double rel_of(double num, double den) {
+  if (den == 0.0) return num == 0.0 ? 0.0 : INFINITY;
+  return sqrt(num) / sqrt(den);
+}
+
 double ref_rel_error(const float *out, const double *ref, size_t n) {
   double num = 0.0, den = 0.0;
   for (size_t j = 0; j < n; ++j) {
@@ -239,8 +244,17 @@ double ref_rel_error(const float *out, const double *ref, size_t n) {
     num += e * e;
     den += ref[j] * ref[j];
   }
-  if (den == 0.0) return num == 0.0 ? 0.0 : INFINITY;
-  return sqrt(num) / sqrt(den);
+  return rel_of(num, den);
+}
+
+double ref_rel_diff(const float *out, const float *other, size_t n) {
+  double num = 0.0, den = 0.0;
+  for (size_t j = 0; j < n; ++j) {
+    double o = other[j], e = (double)out[j] - o;
+    num += e * e;
+    den += o * o;
+  }
+  return rel_of(num, den);
 }
 
 void ref_weights_from_torch(const float *src, size_t kvol, size_t cin, size_t cout,

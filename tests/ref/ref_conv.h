@@ -57,6 +57,8 @@ void ref_window_rows(int kind, const ref_geom *g, const int32_t *in_shape,
 
 /* ||out - ref||_2 / ||ref||_2; 0 if both are zero, +inf if only ref is. */
 double ref_rel_error(const float *out, const double *ref, size_t n);
+/* The same against another float output: ||out - other|| / ||other||. */
+double ref_rel_diff(const float *out, const float *other, size_t n);
 
 /* Layout converters to native [K][Cin][Cout] (K = product of kernel dims,
  * kernel dims row-major first axis slowest, as PyTorch/spconv store them). */
