@@ -45,7 +45,7 @@
 
 /* The most output rows one work-item of the row-tile fused kernels owns
  * (cl/conv_fused.cl; the tuning record's fused_rows). */
-#define CLSP_FUSED_ROWS_MAX 64
+#define CLSP_FUSED_ROWS_MAX 128
 
 /* The GPU shape of the fused kernels (cl/conv_fused.cl, "group" tiles):
  * a work-group of CLSP_GROUP_SIDE x CLSP_GROUP_SIDE work-items owns

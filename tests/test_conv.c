@@ -120,14 +120,14 @@ typedef struct fused_tile {
 } fused_tile;
 
 /* One-row tiles, then row tiles: 3 and 5 rows leave a partial last tile
- * on every grid, 64 is the limit; then the work-group tiles (the GPU
+ * on every grid, 128 is the limit; then the work-group tiles (the GPU
  * shape; the other fields do not apply). */
 static const fused_tile TILES[] = {
   {"16x4", 16, 4, 1, 1, 0},     {"16x4k2", 16, 4, 2, 1, 0}, {"16x3", 16, 3, 1, 1, 0},
   {"16x3k2", 16, 3, 2, 1, 0},   {"16x2", 16, 2, 1, 1, 0},   {"16x1", 16, 1, 1, 1, 0},
   {"8x1", 8, 1, 1, 1, 0},       {"4x1", 4, 1, 1, 1, 0},     {"1x1", 1, 1, 1, 1, 0},
   {"16x4r32", 16, 4, 1, 32, 0}, {"16x3r5", 16, 3, 1, 5, 0}, {"16x2r3", 16, 2, 1, 3, 0},
-  {"8x1r64", 8, 1, 1, 64, 0},   {"1x1r7", 1, 1, 1, 7, 0},   {"groups", 16, 4, 1, 1, 1},
+  {"8x1r128", 8, 1, 1, 128, 0}, {"1x1r7", 1, 1, 1, 7, 0},   {"groups", 16, 4, 1, 1, 1},
 };
 
 /* Every fused tile, set in the context's tuning record, on column counts
@@ -266,9 +266,9 @@ static void test_float16_storage(void **state) {
 static void test_fused_tile_env(void **state) {
   (void)state;
   const clsp_tuning *def = &harness_ctx()->tuning;
-  static const char *const values[] = {"8x1",     "16x3k2", "16x9",
-                                       "banana",  "16x2r7", "16x4k2r64",
-                                       "16x4r65", "16x4r",  "16x4x"};
+  static const char *const values[] = {"8x1",      "16x3k2", "16x9",
+                                       "banana",   "16x2r7", "16x4k2r64",
+                                       "16x4r129", "16x4r",  "16x4x"};
   for (size_t i = 0; i < N_OF(values); i++) {
     setenv("CLSP_FUSED_TILE", values[i], 1);
     clsp_context_options o = {0};

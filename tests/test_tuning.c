@@ -67,6 +67,7 @@ static void assert_params_equal(const clsp_tuning_params *a,
   assert_int_equal(a->local_size, b->local_size);
   assert_int_equal(a->fused_rows, b->fused_rows);
   assert_int_equal(a->fused_groups, b->fused_groups);
+  assert_int_equal(a->fused_local, b->fused_local);
   assert_memory_equal(a->dataflow, b->dataflow, sizeof a->dataflow);
 }
 
@@ -80,6 +81,7 @@ static clsp_tuning_params changed_record(const clsp_tuning_params *def) {
   p.local_size = def->local_size == 32 ? 16 : 32;
   p.fused_rows = def->fused_rows == 7 ? 5 : 7;
   p.fused_groups = !def->fused_groups;
+  p.fused_local = def->fused_local == 2 ? 1 : 2;
   p.dataflow[0][2] = CLSP_TUNED_FUSED; /* Cin <= 16, Cout 33..64 */
   p.dataflow[1][0] = CLSP_TUNED_GEMM;  /* Cin 17..32, Cout <= 16 */
   return p;
@@ -234,7 +236,7 @@ static void test_parser_limits(void **state) {
   const char *head =
     "format = 1\r\nlibrary = 1.2.3\r\nplatform = P\r\n"
     "platform_version = OpenCL 3.0 P\r\ndevice = D\r\ndriver = 9\r\n";
-  clsp_tuning_params def = {1, 16, 4, 1, 64, {{0}}, 32, 1}, p = def;
+  clsp_tuning_params def = {1, 16, 4, 1, 64, {{0}}, 32, 1, 4}, p = def;
   char text[CLSP_TUNING_FILE_MAX + 64], why[256];
   snprintf(text, sizeof text, "# partial\n%s  fused_vec = 4 \n# end\n", head);
   assert_int_equal(clsp__tuning_parse(text, strlen(text), &key, 256, &p, why, sizeof why),
@@ -250,17 +252,21 @@ static void test_parser_limits(void **state) {
   assert_int_equal(p.fused_default, 1);
   assert_int_equal(p.fused_rows, 32);  /* absent: unchanged */
   assert_int_equal(p.fused_groups, 1); /* absent: unchanged */
-  char rows65[512];
-  snprintf(rows65, sizeof rows65, "%sfused_rows = 65\n", head);
-  assert_int_equal(clsp__tuning_parse(rows65, strlen(rows65), &key, 256, &p, why,
-                                      sizeof why),
-                   -1);
-  assert_non_null(strstr(why, "fused_rows"));
-  snprintf(rows65, sizeof rows65, "%sfused_groups = 2\n", head);
-  assert_int_equal(clsp__tuning_parse(rows65, strlen(rows65), &key, 256, &p, why,
-                                      sizeof why),
-                   -1);
-  assert_non_null(strstr(why, "fused_groups"));
+  assert_int_equal(p.fused_local, 4);  /* absent: unchanged */
+  static const struct {
+    const char *line, *expect;
+  } bad[] = {{"fused_rows = 129", "fused_rows"},
+             {"fused_groups = 2", "fused_groups"},
+             {"fused_local = 3", "fused_local: 3"},
+             {"fused_local = 512", "fused_local: 512"}};
+  for (size_t i = 0; i < N_OF(bad); i++) {
+    char line[512];
+    snprintf(line, sizeof line, "%s%s\n", head, bad[i].line);
+    assert_int_equal(clsp__tuning_parse(line, strlen(line), &key, 256, &p, why,
+                                        sizeof why),
+                     -1);
+    if (!strstr(why, bad[i].expect)) fail_msg("'%s': %s", bad[i].line, why);
+  }
   clsp_tuning_params before = p;
   assert_int_equal(clsp__tuning_parse(text, strlen(text), &key, 64, &p, why, sizeof why),
                    -1); /* local 128 over this device's 64 */
@@ -276,7 +282,7 @@ static void test_parser_limits(void **state) {
                    -1);
   assert_non_null(strstr(why, "larger than"));
   /* The writer's output reads back as the same record. */
-  clsp_tuning_params w = {0, 8, 1, 2, 16, {{0}}, 9, 1}, r = def;
+  clsp_tuning_params w = {0, 8, 1, 2, 16, {{0}}, 9, 1, 16}, r = def;
   w.dataflow[3][1] = CLSP_TUNED_GEMM;
   size_t n = clsp__tuning_format(&key, &w, text, sizeof text);
   assert_true(n > 0);
@@ -298,7 +304,9 @@ static void blocks_vec8(clsp_tuning_params *p) {
 }
 static void ksplit_3(clsp_tuning_params *p) { p->fused_ksplit = 3; }
 static void rows_0(clsp_tuning_params *p) { p->fused_rows = 0; }
-static void rows_65(clsp_tuning_params *p) { p->fused_rows = 65; }
+static void rows_129(clsp_tuning_params *p) { p->fused_rows = 129; }
+static void fused_local_3(clsp_tuning_params *p) { p->fused_local = 3; }
+static void fused_local_huge(clsp_tuning_params *p) { p->fused_local = 1u << 30; }
 static void groups_2(clsp_tuning_params *p) { p->fused_groups = 2; }
 static void local_48(clsp_tuning_params *p) { p->local_size = 48; }
 static void local_0(clsp_tuning_params *p) { p->local_size = 0; }
@@ -311,13 +319,21 @@ static void dataflow_7(clsp_tuning_params *p) { p->dataflow[2][1] = 7; }
 static void test_invalid_overrides(void **state) {
   (void)state;
   static const bad_override cases[] = {
-    {"fused_vec: 3", vec_3},         {"fused_blocks: 5", blocks_5},
-    {"fused_blocks: 0", blocks_0},   {"fused_blocks: 2 (must be 1", blocks_vec8},
-    {"fused_ksplit: 3", ksplit_3},   {"local_size: 48", local_48},
-    {"local_size: 0", local_0},      {"local_size: 1073741824", local_huge},
-    {"fused_default: 2", default_2}, {"dataflow[2][1]: 7", dataflow_7},
-    {"fused_rows: 0", rows_0},       {"fused_rows: 65", rows_65},
+    {"fused_vec: 3", vec_3},
+    {"fused_blocks: 5", blocks_5},
+    {"fused_blocks: 0", blocks_0},
+    {"fused_blocks: 2 (must be 1", blocks_vec8},
+    {"fused_ksplit: 3", ksplit_3},
+    {"local_size: 48", local_48},
+    {"local_size: 0", local_0},
+    {"local_size: 1073741824", local_huge},
+    {"fused_default: 2", default_2},
+    {"dataflow[2][1]: 7", dataflow_7},
+    {"fused_rows: 0", rows_0},
+    {"fused_rows: 129", rows_129},
     {"fused_groups: 2", groups_2},
+    {"fused_local: 3", fused_local_3},
+    {"fused_local: 1073741824", fused_local_huge},
   };
   clsp_context *ctx = harness_ctx();
   clsp_tuning_params before, p, after;
@@ -351,8 +367,10 @@ static void test_invalid_overrides(void **state) {
   assert_int_equal(clsp_tuning_bucket(65), 3);
 }
 
-/* The capability default of the row tiles: 32 rows on CPU devices whose
- * native float vector is 16 wide (AVX-512 on PoCL), one row elsewhere. */
+/* The capability defaults of the work-item tiles: 128 rows on CPU devices
+ * whose native float vector is 16 wide (AVX-512 on PoCL), one row
+ * elsewhere; groups of 4 of them on CPU devices, 64 elsewhere (within the
+ * device's limit). fused_local 0 sets the default back. */
 static void test_row_tile_default(void **state) {
   (void)state;
   unsetenv("CLSP_FUSED_TILE"); /* an override would replace the default */
@@ -361,7 +379,16 @@ static void test_row_tile_default(void **state) {
   clsp_tuning_params p;
   assert_int_equal(clsp_context_tuning(ctx, &p), CLSP_SUCCESS);
   int wide = (c->type & CL_DEVICE_TYPE_CPU) && c->native_float_width >= 16;
-  assert_int_equal(p.fused_rows, wide ? 32 : 1);
+  assert_int_equal(p.fused_rows, wide ? 128 : 1);
+  uint32_t local = (c->type & CL_DEVICE_TYPE_CPU) ? 4 : 64;
+  while (local > c->max_work_group_size) local /= 2;
+  assert_int_equal(p.fused_local, local);
+  p.fused_local = 1;
+  assert_int_equal(clsp_context_set_tuning(ctx, &p), CLSP_SUCCESS);
+  p.fused_local = 0;
+  assert_int_equal(clsp_context_set_tuning(ctx, &p), CLSP_SUCCESS);
+  assert_int_equal(clsp_context_tuning(ctx, &p), CLSP_SUCCESS);
+  assert_int_equal(p.fused_local, local);
   clsp_context_destroy(ctx);
 }
 
@@ -369,10 +396,9 @@ static void test_row_tile_default(void **state) {
  * reference results (check_case: fused, twice bit for bit). */
 static void test_tiles_through_api(void **state) {
   (void)state;
-  static const uint32_t tiles[][5] = {{16, 3, 2, 16, 1},
-                                      {16, 2, 1, 32, 5},
-                                      {8, 1, 1, 128, 1},
-                                      {1, 1, 2, 1, 64}};
+  static const uint32_t tiles[][6] = {{16, 3, 2, 16, 1, 1},   {16, 2, 1, 32, 5, 2},
+                                      {8, 1, 1, 128, 1, 16},  {1, 1, 2, 1, 64, 128},
+                                      {16, 4, 1, 64, 128, 1}, {16, 1, 1, 64, 100, 8}};
   clsp_context *ctx = harness_ctx();
   clsp_tuning_params before, p;
   clsp_context_tuning(ctx, &before);
@@ -384,7 +410,9 @@ static void test_tiles_through_api(void **state) {
     p.fused_ksplit = tiles[i][2];
     p.local_size = tiles[i][3];
     p.fused_rows = tiles[i][4];
+    p.fused_local = tiles[i][5];
     if (p.local_size > clsp_context_caps(ctx)->max_work_group_size) p.local_size = 1;
+    if (p.fused_local > clsp_context_caps(ctx)->max_work_group_size) p.fused_local = 1;
     assert_int_equal(clsp_context_set_tuning(ctx, &p), CLSP_SUCCESS);
     conv_case subm = {REF_SUBM, 3, {3, 3, 3}, {0}, {0}, {0}, 11, 45 + i, 1};
     conv_case regular = {REF_REGULAR, 3,  {3, 3, 3}, {2, 2, 2}, {1, 1, 1},

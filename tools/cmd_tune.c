@@ -25,8 +25,9 @@ static void usage(FILE *f) {
           "the fused tiles (vec x blocks, k2: split accumulators), then per\n"
           "layer-shape class (Cin, Cout buckets <=16, <=32, <=64, more) the\n"
           "dataflow, fused or gather -> GEMM -> scatter, then the work-group size\n"
-          "of element-wise kernels, then the default against the winner once\n"
-          "more. The candidates of a stage (the default first) run pass by pass\n"
+          "of element-wise kernels, then that of the fused work-item tiles'\n"
+          "launches, then the default against the winner once more. The\n"
+          "candidates of a stage (the default first) run pass by pass\n"
           "in turn, a warm-up pass each, then R rounds (default 5); each row is\n"
           "a median. Prints the table and writes the winner (the default if it\n"
           "was not faster) to the device's tuning file in the program cache folder\n"
@@ -151,14 +152,14 @@ static void describe(const clsp_tuning_params *p, char *buf, size_t cap) {
     }
   const char *flow = !gemm ? "fused" : !fused ? "gemm" : "mixed";
   if (p->fused_groups) {
-    snprintf(buf, cap, "%-9s %-6s local %u", "groups", flow, p->local_size);
+    snprintf(buf, cap, "%-10s %-6s local %u", "groups", flow, p->local_size);
     return;
   }
   char rows[16] = "";
   if (p->fused_rows > 1) snprintf(rows, sizeof rows, "r%u", p->fused_rows);
-  snprintf(buf, cap, "%2ux%u%s%-3s %-6s local %u", p->fused_vec, p->fused_blocks,
+  snprintf(buf, cap, "%2ux%u%s%-4s %-6s local %u/%u", p->fused_vec, p->fused_blocks,
            p->fused_ksplit == 2 && p->fused_blocks > 2 ? "k2" : "  ", rows, flow,
-           p->local_size);
+           p->local_size, p->fused_local);
 }
 
 /* Measures the stage (c[0] is the default), prints a row per candidate
@@ -169,7 +170,7 @@ static int stage(tuner *t, const char *name, int n) {
   for (int i = 0; i < n; i++) {
     char d[64];
     describe(&t->c[i].p, d, sizeof d);
-    printf("%-9s %-28s %10.1f %9.2f\n", i ? name : "default", d, t->c[i].median,
+    printf("%-9s %-30s %10.1f %9.2f\n", i ? name : "default", d, t->c[i].median,
            t->c[i].median / t->c[0].median);
     if (t->c[i].median < t->c[best].median) best = i;
   }
@@ -184,13 +185,14 @@ static void all_dataflows(clsp_tuning_params *p, int fused) {
 }
 
 /* The tiles, fused everywhere: {vec, blocks, ksplit, rows, groups}. Row
- * tiles of 16 to 64 rows first (the CPU default is 16x4r32), then one-row
+ * tiles of 16 to 128 rows first (the CPU default is 16x4r128), then one-row
  * tiles, then the work-group tiles (the GPU default; not on CPU devices,
  * where they measured 140x slower than 16x4r32 on PoCL: its work-items
  * run one after another between barriers, docs/performance.md). */
 static int tune_tiles(tuner *t, int cpu) {
   static const uint32_t tiles[][5] = {{16, 4, 1, 16, 0}, {16, 4, 1, 32, 0},
-                                      {16, 4, 1, 64, 0}, {16, 2, 1, 32, 0},
+                                      {16, 4, 1, 64, 0}, {16, 4, 1, 128, 0},
+                                      {16, 2, 1, 32, 0}, {16, 2, 1, 128, 0},
                                       {16, 4, 1, 1, 0},  {16, 4, 2, 1, 0},
                                       {16, 3, 1, 1, 0},  {16, 2, 1, 1, 0},
                                       {16, 1, 1, 1, 0},  {8, 1, 1, 1, 0},
@@ -272,6 +274,24 @@ static int tune_local(tuner *t, size_t max_group) {
   return 0;
 }
 
+/* The group size of the work-item tile launches (not with work-group
+ * tiles, whose size is fixed). */
+static int tune_fused_local(tuner *t, size_t max_group) {
+  static const uint32_t sizes[] = {1, 2, 4, 8, 16, 64};
+  if (t->best.fused_groups) return 0;
+  int n = 1;
+  t->c[0].p = t->def;
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+    if (sizes[i] <= max_group) {
+      t->c[n].p = t->best;
+      t->c[n++].p.fused_local = sizes[i];
+    }
+  int best = stage(t, "fused loc", n);
+  if (best < 0) return 1;
+  if (best > 0) t->best = t->c[best].p;
+  return 0;
+}
+
 /* The default and the winner once more: the winner is kept only if its
  * median is lower. */
 static int confirm(tuner *t) {
@@ -296,9 +316,10 @@ static int tune_all(bench_state *b, int dry_run) {
     "clsp tune: %s (%s); %s, %s; per candidate the median of %d passes after 1 "
     "warm-up, candidates of a stage in turn\n\n",
     caps->device_name, caps->platform_name, b->net_name, b->input_label, b->o.repeat);
-  printf("%-9s %-28s %10s %9s\n", "stage", "candidate", "median ms", "x default");
+  printf("%-9s %-30s %10s %9s\n", "stage", "candidate", "median ms", "x default");
   int rc = tune_tiles(t, (caps->type & CL_DEVICE_TYPE_CPU) != 0) || tune_dataflow(t) ||
-           tune_local(t, caps->max_work_group_size) || confirm(t);
+           tune_local(t, caps->max_work_group_size) ||
+           tune_fused_local(t, caps->max_work_group_size) || confirm(t);
   char d[64];
   describe(&t->best, d, sizeof d);
   if (!rc) printf("chosen: %s\n", d);

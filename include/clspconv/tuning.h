@@ -24,7 +24,7 @@ extern "C" {
 
 /* The most output rows per work-item of the fused row tiles
  * (clsp_tuning_params.fused_rows). */
-#define CLSP_TUNING_ROWS_MAX 64
+#define CLSP_TUNING_ROWS_MAX 128
 
 /* The dataflow of one layer-shape class. */
 typedef enum clsp_tuned_dataflow {
@@ -61,6 +61,16 @@ typedef struct clsp_tuning_params {
    * cannot run 256 work-items per group, the work-item tiles run. Last,
    * after fused_rows, for the same reason. */
   uint32_t fused_groups;
+  /* Work-group size of the work-item tile launches (row tiles and one-row
+   * kernels; not the work-group tiles, whose size is fixed): a power of
+   * two, 1 .. the device's maximum work-group size (capped per kernel).
+   * Each of those work-items does a lot of work, so small groups balance
+   * a launch across compute units where large ones leave some idle at its
+   * end. Default: 4 on CPU devices, 64 elsewhere; 0 stands for the
+   * device's default (a record read back gives the value in effect). Last,
+   * after fused_groups, for the same reason: an initialiser from before
+   * this field leaves it 0. */
+  uint32_t fused_local;
 } clsp_tuning_params;
 
 /* The layer-shape bucket (0..3) of a channel count. Infallible. */

@@ -73,6 +73,8 @@ typedef struct clsp_tuning {
   int fused_groups;             /* 1: work-group tiles in local memory (the
                              GPU shape, cl/conv_fused.cl); fused_vec ..
                              fused_rows_min_macs then do not apply */
+  unsigned fused_local;         /* work-group size of the work-item tile
+                             launches (capped per kernel) */
 } clsp_tuning;
 
 struct clsp_context {
@@ -146,6 +148,8 @@ void clsp__buffer_release(clsp_context *ctx, cl_mem *mem);
  * fields of the stored tuning file (clsp__tuning_load; after
  * clsp__cache_init), then $CLSP_FUSED_TILE. */
 void clsp__tuning_resolve(clsp_context *ctx);
+/* The default work-group size of the fused work-item tile launches. */
+unsigned clsp__fused_local_default(const clsp_device_caps *c);
 /* Reads the device's tuning file into ctx->tuning unless
  * CLSP_CONTEXT_NO_TUNING_FILE; an unusable file is ignored, its reason
  * kept in ctx->tuning_note and logged (src/core/tuning_file.c). */

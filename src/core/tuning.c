@@ -55,25 +55,42 @@ static void fused_tile_from_env(clsp_tuning *t) {
   t->fused_groups = 0;
 }
 
+/* Work-items per group of the fused work-item tile launches on CPUs: a
+ * row tile's work-item does hundreds of thousands of multiply-adds, and
+ * PoCL runs a group's work-items one after another on one thread, so
+ * groups of 64 left a thread idle for the last group's time (MinkUNet's
+ * 256-channel layers: 2,387 rows in 128-row tiles x 4 column blocks are
+ * 76 work-items, 2 groups of 64). docs/performance.md has the numbers. */
+#define FUSED_LOCAL_CPU 4u
+
 /* Measured on PoCL (docs/performance.md): 1x64 tiles in four float16
  * accumulators fit 16 ymm as well as 32 zmm; wider tiles spill on AVX2;
  * 16x4 and 16x4k2 measured alike on PoCL pthread, AVX-512, so the single
  * set, which also fits 16 ymm, stays. GPUs keep gather -> GEMM -> scatter
  * until the GPU shape (fused_groups) is measured there. */
+unsigned clsp__fused_local_default(const clsp_device_caps *c) {
+  unsigned l = (c->type & CL_DEVICE_TYPE_CPU) ? FUSED_LOCAL_CPU : PREFERRED_LOCAL;
+  while (l > 1 && l > c->max_work_group_size) l /= 2;
+  return l;
+}
+
 static void fused_defaults(const clsp_device_caps *c, clsp_tuning *t) {
   t->fused = (c->type & CL_DEVICE_TYPE_CPU) != 0;
   t->fused_vec = 16;
   t->fused_blocks = 4;
   t->fused_ksplit = 1;
-  /* Row tiles of 32 (docs/performance.md) on CPUs with 512-bit vectors:
+  /* Row tiles of 128 (docs/performance.md) on CPUs with 512-bit vectors:
    * the one-row kernels stream each tap's weights once per row, which
    * bounds them there, and a 16x4 row tile's four rows of accumulators
    * need AVX-512's 32 registers (16 float16 = 32 of AVX2's 16 ymm: it would
    * spill, as the 8x16 tiles of cpu-kernels.md did, so AVX2 keeps one
-   * row until `clsp tune` measures otherwise). GPUs: the row tile's
-   * private arrays are a CPU shape. */
+   * row until `clsp tune` measures otherwise). 128 rather than 32: a
+   * tile reads every tap's weights slice once, so larger tiles read the
+   * weights fewer times per multiply-add, which decides layers whose
+   * weights do not fit the L2 cache (27 x 256 x 256 floats are 7 MB).
+   * GPUs: the row tile's private arrays are a CPU shape. */
   int wide = (c->type & CL_DEVICE_TYPE_CPU) && c->native_float_width >= 16;
-  t->fused_rows = wide ? 32 : 1;
+  t->fused_rows = wide ? 128 : 1;
   /* Per output row, a work-item of a row tile needs enough multiply-adds
    * (cin x its columns x the row's pairs) to pay for selecting its rows
    * tap by tap. On PoCL (docs/performance.md), Intel Xeon VM, KITTI:
@@ -88,6 +105,7 @@ static void fused_defaults(const clsp_device_caps *c, clsp_tuning *t) {
    * whether fused beats gather -> GEMM -> scatter there is not measured
    * yet, so `fused` above stays 0 on them until `clsp tune` says. */
   t->fused_groups = !(c->type & CL_DEVICE_TYPE_CPU);
+  t->fused_local = clsp__fused_local_default(c);
   memset(t->dataflow, CLSP_TUNED_DEFAULT, sizeof t->dataflow);
 }
 

@@ -40,17 +40,21 @@ static void to_params(const clsp_tuning *t, clsp_tuning_params *p) {
   p->fused_ksplit = t->fused_ksplit;
   p->fused_rows = t->fused_rows;
   p->fused_groups = (uint32_t)t->fused_groups;
+  p->fused_local = t->fused_local;
   p->local_size = (uint32_t)t->local_size;
   memcpy(p->dataflow, t->dataflow, sizeof p->dataflow);
 }
 
-static void from_params(const clsp_tuning_params *p, clsp_tuning *t) {
+/* fused_local 0 (a record from before the field) is the device's default. */
+static void from_params(const clsp_tuning_params *p, const clsp_device_caps *c,
+                        clsp_tuning *t) {
   t->fused = p->fused_default;
   t->fused_vec = p->fused_vec;
   t->fused_blocks = p->fused_blocks;
   t->fused_ksplit = p->fused_ksplit;
   t->fused_rows = p->fused_rows;
   t->fused_groups = (int)p->fused_groups;
+  t->fused_local = p->fused_local ? p->fused_local : clsp__fused_local_default(c);
   t->local_size = p->local_size;
   memcpy(t->dataflow, p->dataflow, sizeof t->dataflow);
 }
@@ -102,7 +106,7 @@ void clsp__tuning_load(clsp_context *ctx) {
     snprintf(why, sizeof why, "cannot be read");
   else if (clsp__tuning_parse(buf, (size_t)n, &k, max_local(ctx), &p, why, sizeof why) ==
            0) {
-    from_params(&p, &ctx->tuning);
+    from_params(&p, &ctx->caps, &ctx->tuning);
     ctx->tuning_loaded = 1;
     clsp__log(ctx, CLSP_LOG_DEBUG, "tuning record loaded from %s", ctx->tuning_path);
   }
@@ -122,7 +126,7 @@ clsp_status clsp_context_set_tuning(clsp_context *ctx, const clsp_tuning_params 
   char why[200];
   if (clsp__tuning_check(params, max_local(ctx), why, sizeof why) != 0)
     return clsp__fail(ctx, CLSP_ERROR_INVALID_ARGUMENT, "params->%s", why);
-  from_params(params, &ctx->tuning);
+  from_params(params, &ctx->caps, &ctx->tuning);
   clsp__kernels_retune(ctx);
   return CLSP_SUCCESS;
 }

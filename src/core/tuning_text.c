@@ -13,6 +13,7 @@
  *   fused_ksplit = 1
  *   fused_rows = 32            (optional: the default stays without it)
  *   fused_groups = 0           (optional, likewise)
+ *   fused_local = 4            (optional, likewise)
  *   local_size = 64
  *   dataflow.16.32 = fused      (Cin <= 16, Cout in 17..32; 64, more)
  * Everything read is checked against its allowed set; any problem rejects
@@ -39,6 +40,7 @@ enum {
   F_LOCAL,
   F_ROWS,
   F_GROUPS,
+  F_FUSED_LOCAL,
   F_DATAFLOW0,
 };
 static const char *const field_names[F_DATAFLOW0] = {"format",        "library",
@@ -47,7 +49,7 @@ static const char *const field_names[F_DATAFLOW0] = {"format",        "library",
                                                      "fused_default", "fused_vec",
                                                      "fused_blocks",  "fused_ksplit",
                                                      "local_size",    "fused_rows",
-                                                     "fused_groups"};
+                                                     "fused_groups",  "fused_local"};
 #define KEY_FIELDS                                                                       \
   ((1u << F_FORMAT) | (1u << F_LIBRARY) | (1u << F_PLATFORM) |                           \
    (1u << F_PLATFORM_VERSION) | (1u << F_DEVICE) | (1u << F_DRIVER))
@@ -73,6 +75,9 @@ int clsp__tuning_check(const clsp_tuning_params *p, uint32_t max_local, char *wh
     snprintf(why, cap, "fused_groups: %u (allowed: 0, 1)", p->fused_groups);
   else if (l < 1 || l > max_local || (l & (l - 1)) != 0)
     snprintf(why, cap, "local_size: %u (allowed: a power of two in 1..%u)", l, max_local);
+  else if (p->fused_local > max_local || (p->fused_local & (p->fused_local - 1)) != 0)
+    snprintf(why, cap, "fused_local: %u (allowed: 0 = default, a power of two in 1..%u)",
+             p->fused_local, max_local);
   else {
     for (int i = 0; i < CLSP_TUNING_BUCKETS * CLSP_TUNING_BUCKETS; i++) {
       unsigned d = p->dataflow[i / CLSP_TUNING_BUCKETS][i % CLSP_TUNING_BUCKETS];
@@ -166,7 +171,7 @@ static int set_field(int f, const char *value, const clsp__tuning_key *key,
     snprintf(why, cap, "dataflow: '%.40s' (allowed: default, fused, gemm)", value);
     return -1;
   }
-  static const uint32_t hi[] = {1, 16, 4, 2, 1u << 20, CLSP_TUNING_ROWS_MAX, 1};
+  static const uint32_t hi[] = {1, 16, 4, 2, 1u << 20, CLSP_TUNING_ROWS_MAX, 1, 1u << 20};
   if (parse_uint(value, 0, hi[f - F_FUSED_DEFAULT], &u) != 0) {
     snprintf(why, cap, "%s: '%.40s' (not a number in 0..%u)", field_names[f], value,
              hi[f - F_FUSED_DEFAULT]);
@@ -179,6 +184,7 @@ static int set_field(int f, const char *value, const clsp__tuning_key *key,
   if (f == F_LOCAL) p->local_size = u;
   if (f == F_ROWS) p->fused_rows = u;
   if (f == F_GROUPS) p->fused_groups = u;
+  if (f == F_FUSED_LOCAL) p->fused_local = u;
   return 0;
 }
 
@@ -279,10 +285,10 @@ size_t clsp__tuning_format(const clsp__tuning_key *key, const clsp_tuning_params
                    "format = %d\nlibrary = %s\nplatform = %s\nplatform_version = %s\n"
                    "device = %s\ndriver = %s\nfused_default = %d\nfused_vec = %u\n"
                    "fused_blocks = %u\nfused_ksplit = %u\nfused_rows = %u\n"
-                   "fused_groups = %u\nlocal_size = %u\n",
+                   "fused_groups = %u\nfused_local = %u\nlocal_size = %u\n",
                    CLSP_TUNING_FORMAT, v[0], v[1], v[2], v[3], v[4], p->fused_default,
                    p->fused_vec, p->fused_blocks, p->fused_ksplit, p->fused_rows,
-                   p->fused_groups, p->local_size);
+                   p->fused_groups, p->fused_local, p->local_size);
   size_t len = n < 0 ? cap : (size_t)n;
   for (int i = 0; len < cap && i < CLSP_TUNING_BUCKETS * CLSP_TUNING_BUCKETS; i++) {
     unsigned d = p->dataflow[i / CLSP_TUNING_BUCKETS][i % CLSP_TUNING_BUCKETS];

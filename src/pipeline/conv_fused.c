@@ -294,22 +294,36 @@ static void fused_args(fused_launch *f, const clsp_tensor *in, const clsp_weight
   memcpy(f->a, a, sizeof a);
 }
 
+/* n work-items of work-item tile kernel k in groups of
+ * tuning.fused_local, halved down to what the kernel allows. */
+static clsp_status item_range(clsp_context *ctx, clsp_kernel_id k, size_t n,
+                              clsp_range *r) {
+  size_t max_group = 1, local = ctx->tuning.fused_local;
+  clsp_status st = clsp__kernel_max_group(ctx, &clsp__kernels[k], &max_group);
+  while (local > max_group) local /= 2;
+  *r = clsp_items_in_groups(n, local ? local : 1);
+  return st;
+}
+
 static clsp_status run_segment(clsp_context *ctx, const clsp_tensor *in,
                                const clsp_weights *w, const clsp_rulebook *rb,
                                const col_segment *s, const fused_epilogue *e, cl_mem out,
                                clsp_events *l) {
   fused_launch f;
   fused_args(&f, in, w, rb, s->col0, s->n_blocks, e, &out);
+  clsp_range r;
+  clsp_status st;
   if (!w->half && row_tiles_pay(&ctx->tuning, rb, f.cin, s)) {
     f.rows = (cl_uint)ctx->tuning.fused_rows;
     f.a[FUSED_ARGS] = (clsp_arg)CLSP_A(f.rows);
     cl_uint n_tiles = (f.n_out + f.rows - 1) / f.rows;
-    return CLSP_RUN_ARRAY(ctx, row_tile_kernel(s),
-                          clsp_items((size_t)n_tiles * s->n_blocks), l, f.a,
-                          FUSED_ARGS + 1);
+    clsp_kernel_id k = row_tile_kernel(s);
+    st = item_range(ctx, k, (size_t)n_tiles * s->n_blocks, &r);
+    return st == CLSP_SUCCESS ? CLSP_RUN_ARRAY(ctx, k, r, l, f.a, FUSED_ARGS + 1) : st;
   }
-  return CLSP_RUN_ARRAY(ctx, storage_kernel(segment_kernel(s), w->half),
-                        clsp_items((size_t)f.n_out * s->n_blocks), l, f.a, FUSED_ARGS);
+  clsp_kernel_id k = storage_kernel(segment_kernel(s), w->half);
+  st = item_range(ctx, k, (size_t)f.n_out * s->n_blocks, &r);
+  return st == CLSP_SUCCESS ? CLSP_RUN_ARRAY(ctx, k, r, l, f.a, FUSED_ARGS) : st;
 }
 
 /* ---- the GPU shape: work-group tiles ---- */

@@ -13,7 +13,7 @@ static const clsp__tuning_key key = {"0.1.0", "Portable Computing Language",
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  clsp_tuning_params p = {1, 16, 4, 1, 64, {{0}}, 32, 0}, q = p;
+  clsp_tuning_params p = {1, 16, 4, 1, 64, {{0}}, 32, 0, 4}, q = p;
   char why[256], text[CLSP_TUNING_FILE_MAX];
   if (clsp__tuning_parse((const char *)data, size, &key, 256, &p, why, sizeof why) != 0) {
     if (memcmp(&p, &q, sizeof p) != 0) fuzz_fail("a rejected file changed the record");
