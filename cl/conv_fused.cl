@@ -107,6 +107,37 @@ kernel void clsp_fused_list_to_map(global const uint *offsets, global const uint
 }
 
 
+/* The pair list regrouped for the row tiles (CLSP_FUSED_TILE_KERNEL
+ * below) of `rows` rows: work-item `tile` takes its tile's entries, one
+ * range of the output-major list, and writes them to the same range of
+ * `sorted` ordered by tap, rows ascending within a tap (a counting sort
+ * with the tile's kvol counters in `counts`), each as ((tap <<
+ * CLSP_TILE_ROW_BITS) | the row's index in the tile, input row). A row
+ * reads a tap at most once, so every row still meets its taps in
+ * ascending order: its sum runs in the same order as in the one-row
+ * kernels. */
+kernel void clsp_fused_tile_sort(global const uint *offsets, global const uint2 *entries,
+                                 uint n_out, uint rows, uint kvol, global uint *counts,
+                                 global uint2 *sorted) {
+  uint tile = get_global_id(0);
+  if (tile >= (n_out + rows - 1) / rows) return;
+  uint r0 = tile * rows, nr = min(rows, n_out - r0);
+  uint b = offsets[r0], e = offsets[r0 + nr];
+  global uint *cnt = counts + (size_t)tile * kvol;
+  for (uint t = 0; t < kvol; t++) cnt[t] = 0u;
+  for (uint j = b; j < e; j++) cnt[entries[j].x]++;
+  for (uint t = 0, s = b; t < kvol; t++) {
+    uint c = cnt[t];
+    cnt[t] = s;
+    s += c;
+  }
+  for (uint r = 0; r < nr; r++)
+    for (uint j = offsets[r0 + r], je = offsets[r0 + r + 1]; j < je; j++) {
+      uint2 te = entries[j];
+      sorted[cnt[te.x]++] = (uint2)((te.x << CLSP_TILE_ROW_BITS) | r, te.y);
+    }
+}
+
 /* Accumulate x[k] * w[k][c0 ..] for k in [k0, k1) into the first NB of
  * accumulators A0..A3, stepping wk by STEP rows per k. */
 #define CLSP_FUSED_STEP(V, NB, T, XK, WK, A0, A1, A2, A3)                     \
@@ -232,12 +263,13 @@ CLSP_FUSED_KERNEL(clsp_conv_fused_1x1, 1, 1, float, 2)
 
 #if !CLSP_HALF_STORAGE
 /* Row tiles (float storage): one work-item owns `rows` consecutive
- * output rows x V*NB columns and walks the taps in ascending order; at
- * tap t it takes every row of the tile whose list's next entry is t and
- * multiplies those input rows with the tap's weights slice, four rows at
- * a time (Q4: 16x4 and 16x2 tiles, within AVX-512's 32 registers), then
- * two, then one. The slice (cin x V*NB floats) is then read from memory once per
- * tile and tap and reused from L1 by every row of the tile, where the
+ * output rows x V*NB columns and walks its tile's entries in the order
+ * clsp_fused_tile_sort gave them (`entries` is that list): by tap, each
+ * tap's run holding the rows that read it. It multiplies a run's input
+ * rows with the tap's weights slice four rows at a time (Q4: 16x4 and
+ * 16x2 tiles, within AVX-512's 32 registers), then two, then one. The
+ * slice (cin x V*NB floats) is then read from memory once per tile and
+ * tap and reused from L1 by every row of the tile, where the
  * one-row kernels above stream it once per (row, tap): on CPUs that
  * weight traffic, not the FMAs, bounds them. Rows processed together
  * share every weight load (two or four times the independent FMA chains
@@ -329,60 +361,43 @@ CLSP_FUSED_KERNEL(clsp_conv_fused_1x1, 1, 1, float, 2)
     uint tile = (uint)(gid / n_blocks);                                      \
     uint c0 = col0 + (uint)(gid - (size_t)tile * n_blocks) * (V * NB);       \
     uint r0 = tile * rows, nr = min(rows, n_out - r0);                       \
-    /* Per row: its next entry e, that entry's tap (CLSP_NONE_U32 once the \
-     * row is done) and input row; t is the smallest pending tap. */         \
-    uint cur[CLSP_FUSED_ROWS_MAX], end[CLSP_FUSED_ROWS_MAX];                 \
-    uint tap[CLSP_FUSED_ROWS_MAX], inr[CLSP_FUSED_ROWS_MAX];                 \
-    uint row_of[CLSP_FUSED_ROWS_MAX], in_of[CLSP_FUSED_ROWS_MAX];            \
-    uint t = CLSP_NONE_U32;                                                  \
     for (uint r = 0; r < nr; r++) {                                          \
-      uint e = offsets[r0 + r], stop = offsets[r0 + r + 1];                  \
-      uint2 te = e < stop ? entries[e] : (uint2)(CLSP_NONE_U32, 0);          \
-      cur[r] = e;                                                            \
-      end[r] = stop;                                                         \
-      tap[r] = te.x;                                                         \
-      inr[r] = te.y;                                                         \
-      t = min(t, te.x);                                                      \
       global float *yr = y + (size_t)(r0 + r) * cout + c0;                   \
       for (uint b = 0; b < NB; b++) STORE_##V((T)(0.0f), b, yr);             \
     }                                                                        \
-    while (t != CLSP_NONE_U32) {                                             \
-      uint n = 0, next = CLSP_NONE_U32;                                      \
-      for (uint r = 0; r < nr; r++) {                                        \
-        if (tap[r] == t) {                                                   \
-          row_of[n] = r0 + r;                                                \
-          in_of[n++] = inr[r];                                               \
-          uint e = ++cur[r];                                                 \
-          uint2 te = e < end[r] ? entries[e] : (uint2)(CLSP_NONE_U32, 0);    \
-          tap[r] = te.x;                                                     \
-          inr[r] = te.y;                                                     \
-        }                                                                    \
-        next = min(next, tap[r]);                                            \
-      }                                                                      \
+    uint e = offsets[r0], stop = offsets[r0 + nr];                           \
+    while (e < stop) {                                                       \
+      uint t = entries[e].x >> CLSP_TILE_ROW_BITS, f = e + 1;                \
+      while (f < stop && (entries[f].x >> CLSP_TILE_ROW_BITS) == t) f++;     \
       global const float *wt = w + ((size_t)t * cin) * cout + c0;            \
-      uint q = 0;                                                            \
-      for (; Q4 && q + 3 < n; q += 4) {                                      \
-        global float *ya = y + (size_t)row_of[q] * cout + c0;                \
-        global float *yb = y + (size_t)row_of[q + 1] * cout + c0;            \
-        global float *yc = y + (size_t)row_of[q + 2] * cout + c0;            \
-        global float *yd = y + (size_t)row_of[q + 3] * cout + c0;            \
-        CLSP_TILE_QUAD(V, NB, T, x + (size_t)in_of[q] * cin,                 \
-                       x + (size_t)in_of[q + 1] * cin,                       \
-                       x + (size_t)in_of[q + 2] * cin,                       \
-                       x + (size_t)in_of[q + 3] * cin, wt, ya, yb, yc, yd,   \
+      uint q = e;                                                            \
+      for (; Q4 && q + 3 < f; q += 4) {                                      \
+        uint2 ea = entries[q], eb = entries[q + 1], ec = entries[q + 2],     \
+              ed = entries[q + 3];                                           \
+        CLSP_TILE_QUAD(V, NB, T, x + (size_t)ea.y * cin,                     \
+                       x + (size_t)eb.y * cin, x + (size_t)ec.y * cin,       \
+                       x + (size_t)ed.y * cin, wt,                           \
+                       y + (size_t)(r0 + (ea.x & CLSP_TILE_ROW_MASK)) * cout + c0, \
+                       y + (size_t)(r0 + (eb.x & CLSP_TILE_ROW_MASK)) * cout + c0, \
+                       y + (size_t)(r0 + (ec.x & CLSP_TILE_ROW_MASK)) * cout + c0, \
+                       y + (size_t)(r0 + (ed.x & CLSP_TILE_ROW_MASK)) * cout + c0, \
                        cin, cout)                                            \
       }                                                                      \
-      for (; q + 1 < n; q += 2) {                                            \
-        global float *ya = y + (size_t)row_of[q] * cout + c0;                \
-        global float *yb = y + (size_t)row_of[q + 1] * cout + c0;            \
-        CLSP_TILE_PAIR(V, NB, T, x + (size_t)in_of[q] * cin,                 \
-                       x + (size_t)in_of[q + 1] * cin, wt, ya, yb, cin, cout) \
+      for (; q + 1 < f; q += 2) {                                            \
+        uint2 ea = entries[q], eb = entries[q + 1];                          \
+        CLSP_TILE_PAIR(V, NB, T, x + (size_t)ea.y * cin,                     \
+                       x + (size_t)eb.y * cin, wt,                           \
+                       y + (size_t)(r0 + (ea.x & CLSP_TILE_ROW_MASK)) * cout + c0, \
+                       y + (size_t)(r0 + (eb.x & CLSP_TILE_ROW_MASK)) * cout + c0, \
+                       cin, cout)                                            \
       }                                                                      \
-      if (q < n) {                                                           \
-        global float *ya = y + (size_t)row_of[q] * cout + c0;                \
-        CLSP_TILE_ONE(V, NB, T, x + (size_t)in_of[q] * cin, wt, ya, cin, cout) \
+      if (q < f) {                                                           \
+        uint2 ea = entries[q];                                               \
+        CLSP_TILE_ONE(V, NB, T, x + (size_t)ea.y * cin, wt,                  \
+                      y + (size_t)(r0 + (ea.x & CLSP_TILE_ROW_MASK)) * cout + c0, \
+                      cin, cout)                                             \
       }                                                                      \
-      t = next;                                                              \
+      e = f;                                                                 \
     }                                                                        \
     for (uint r = 0; r < nr; r++) {                                          \
       size_t y0 = (size_t)(r0 + r) * cout + c0;                              \

@@ -46,6 +46,10 @@
 /* The most output rows one work-item of the row-tile fused kernels owns
  * (cl/conv_fused.cl; the tuning record's fused_rows). */
 #define CLSP_FUSED_ROWS_MAX 128
+/* The row tiles' sorted pair list (cl/conv_fused.cl) packs a row's index
+ * in its tile under the tap: the low CLSP_TILE_ROW_BITS bits. */
+#define CLSP_TILE_ROW_BITS 7
+#define CLSP_TILE_ROW_MASK 127u
 
 /* The GPU shape of the fused kernels (cl/conv_fused.cl, "group" tiles):
  * a work-group of CLSP_GROUP_SIDE x CLSP_GROUP_SIDE work-items owns

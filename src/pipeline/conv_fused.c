@@ -236,11 +236,16 @@ static clsp_kernel_id row_tile_kernel(const col_segment *s) {
 static int row_tiles_pay(const clsp_tuning *t, const clsp_rulebook *rb, cl_uint cin,
                          const col_segment *s) {
   uint64_t macs = (uint64_t)cin * s->vec * s->blocks * rb->info.n_pairs;
-  return t->fused_rows > 1 && macs >= (uint64_t)t->fused_rows_min_macs * rb->info.n_out;
+  /* The sorted list packs the tap above the row bits. */
+  return t->fused_rows > 1 &&
+         rb->info.kernel_volume < (1u << (32 - CLSP_TILE_ROW_BITS)) &&
+         macs >= (uint64_t)t->fused_rows_min_macs * rb->info.n_out;
 }
 
 _Static_assert(CLSP_FUSED_ROWS_MAX == CLSP_TUNING_ROWS_MAX,
                "cl/shared_defs.h and tuning.h disagree on the row tile limit");
+_Static_assert(CLSP_FUSED_ROWS_MAX <= CLSP_TILE_ROW_MASK + 1,
+               "a row tile's row index must fit CLSP_TILE_ROW_BITS");
 
 /* The kernels' epilogue arguments (a residual buffer is always bound:
  * the weights stand in, never read, where there is none). */
@@ -267,6 +272,7 @@ static fused_epilogue epilogue_args(const clsp_weights *w, const clsp_conv_epilo
  * a last slot for the row tiles' row count: the values live here, the
  * buffers in the caller's objects. */
 #define FUSED_ARGS 16
+#define FUSED_ARG_ENTRIES 7 /* the pair list's slot, which row tiles replace */
 typedef struct fused_launch {
   cl_uint cin, cout, has_bias, n_out, col0, n_blocks, rows;
   cl_mem bias;
@@ -305,20 +311,58 @@ static clsp_status item_range(clsp_context *ctx, clsp_kernel_id k, size_t n,
   return st;
 }
 
+/* The pair list of one conv's row tiles (clsp_fused_tile_sort): every
+ * tile's entries by tap, for the tuning's rows per tile. Made by the
+ * first slice that runs in row tiles, shared by the conv's other slices,
+ * released after the conv's launches (pending commands keep it alive). */
+typedef struct tile_list {
+  cl_uint rows, n_tiles;
+  cl_mem counts, entries;
+} tile_list;
+
+static clsp_status tile_list_make(clsp_context *ctx, const clsp_rulebook *rb,
+                                  tile_list *tl, clsp_events *l) {
+  if (tl->entries) return CLSP_SUCCESS;
+  cl_uint n_out = (cl_uint)rb->info.n_out, kvol = (cl_uint)rb->info.kernel_volume;
+  size_t n_pairs = rb->info.n_pairs;
+  tl->rows = (cl_uint)ctx->tuning.fused_rows;
+  tl->n_tiles = (n_out + tl->rows - 1) / tl->rows;
+  clsp_range r;
+  clsp_status st =
+    clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)tl->n_tiles * kvol * 4, NULL,
+                        "row tile tap counts", &tl->counts);
+  if (st == CLSP_SUCCESS)
+    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (n_pairs ? n_pairs : 1) * 8, NULL,
+                             "row tile pair list", &tl->entries);
+  if (st == CLSP_SUCCESS) st = item_range(ctx, CLSP_K_FUSED_TILE_SORT, tl->n_tiles, &r);
+  if (st == CLSP_SUCCESS)
+    st = CLSP_RUN(ctx, CLSP_K_FUSED_TILE_SORT, r, l, CLSP_A(rb->fused_offsets),
+                  CLSP_A(rb->fused_entries), CLSP_A(n_out), CLSP_A(tl->rows),
+                  CLSP_A(kvol), CLSP_A(tl->counts), CLSP_A(tl->entries));
+  return st;
+}
+
+static void tile_list_release(clsp_context *ctx, tile_list *tl) {
+  clsp__buffer_release(ctx, &tl->counts);
+  clsp__buffer_release(ctx, &tl->entries);
+}
+
 static clsp_status run_segment(clsp_context *ctx, const clsp_tensor *in,
                                const clsp_weights *w, const clsp_rulebook *rb,
                                const col_segment *s, const fused_epilogue *e, cl_mem out,
-                               clsp_events *l) {
+                               tile_list *tl, clsp_events *l) {
   fused_launch f;
   fused_args(&f, in, w, rb, s->col0, s->n_blocks, e, &out);
   clsp_range r;
   clsp_status st;
   if (!w->half && row_tiles_pay(&ctx->tuning, rb, f.cin, s)) {
-    f.rows = (cl_uint)ctx->tuning.fused_rows;
+    st = tile_list_make(ctx, rb, tl, l);
+    f.rows = tl->rows;
     f.a[FUSED_ARGS] = (clsp_arg)CLSP_A(f.rows);
-    cl_uint n_tiles = (f.n_out + f.rows - 1) / f.rows;
+    f.a[FUSED_ARG_ENTRIES] = (clsp_arg)CLSP_A(tl->entries);
     clsp_kernel_id k = row_tile_kernel(s);
-    st = item_range(ctx, k, (size_t)n_tiles * s->n_blocks, &r);
+    if (st == CLSP_SUCCESS)
+      st = item_range(ctx, k, (size_t)tl->n_tiles * s->n_blocks, &r);
     return st == CLSP_SUCCESS ? CLSP_RUN_ARRAY(ctx, k, r, l, f.a, FUSED_ARGS + 1) : st;
   }
   clsp_kernel_id k = storage_kernel(segment_kernel(s), w->half);
@@ -416,7 +460,9 @@ clsp_status clsp__conv_fused(clsp_context *ctx, const clsp_rulebook *rb,
   col_segment seg[8];
   int n_seg = plan_segments(&ctx->tuning, (cl_uint)w->c_out, seg);
   clsp_status st = CLSP_SUCCESS;
+  tile_list tl = {0};
   for (int i = 0; st == CLSP_SUCCESS && i < n_seg; i++)
-    st = run_segment(ctx, in, w, rb, &seg[i], &e, out, l);
+    st = run_segment(ctx, in, w, rb, &seg[i], &e, out, &tl, l);
+  tile_list_release(ctx, &tl);
   return st;
 }

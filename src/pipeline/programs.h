@@ -110,6 +110,7 @@ typedef enum clsp_program_id {
   X(FUSED_COUNT_MAP, CONV_FUSED, clsp_fused_count_map)                                   \
   X(FUSED_FILL_MAP, CONV_FUSED, clsp_fused_fill_map)                                     \
   X(FUSED_LIST_TO_MAP, CONV_FUSED, clsp_fused_list_to_map)                               \
+  X(FUSED_TILE_SORT, CONV_FUSED, clsp_fused_tile_sort)                                   \
   X(CONV_FUSED_16X4, CONV_FUSED, clsp_conv_fused_16x4)                                   \
   X(CONV_FUSED_16X4K2, CONV_FUSED, clsp_conv_fused_16x4k2)                               \
   X(CONV_FUSED_16X3, CONV_FUSED, clsp_conv_fused_16x3)                                   \
