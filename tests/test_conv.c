@@ -261,6 +261,87 @@ static void test_float16_storage(void **state) {
   }
 }
 
+/* A rulebook keeps its row tiles' tap-sorted pair list between convs
+ * (tile_entries): made again when the rows per tile change, untouched by
+ * a backward pass, whose dX runs in row tiles on the rulebook read
+ * backwards with a list of its own. The same rulebook at 128, 5 and again
+ * 128 rows per tile: every output the reference's, the two at 128 rows
+ * the same bits; dX at 5 and 128 rows the same bits, and within the
+ * tolerance of the one-row kernels' dX. */
+static void test_row_tile_list_kept(void **state) {
+  (void)state;
+  clsp_context *ctx = harness_ctx();
+  clsp_tuning *t = &ctx->tuning, saved = *t;
+  t->fused_vec = 16;
+  t->fused_blocks = 4;
+  t->fused_groups = 0;
+  t->fused_rows_min_macs = 0; /* row tiles on every slice */
+  clsp__conv_debug_dataflow(CLSP_DATAFLOW_FUSED);
+  conv_case c = {REF_SUBM, 3, {3, 3, 3}, {0}, {0}, {0}, 24, 40, 1};
+  int32_t grid[4];
+  size_t n;
+  grid_for(3, grid, &n);
+  uint64_t seed = harness_seed() + 1700;
+  layer L;
+  layer_host(&L, &c, grid, n, seed);
+  layer_device(&L, ctx);
+  static const unsigned rows[] = {128, 5, 128};
+  float *first = NULL;
+  for (size_t i = 0; i < N_OF(rows); i++) {
+    t->fused_rows = rows[i];
+    int32_t *oc = NULL;
+    float *out = layer_run(&L, ctx, 0, NULL, &oc);
+    double *ref = layer_reference(&L, oc);
+    size_t total = L.rb.n_out * c.cout;
+    double err = ref_rel_error(out, ref, total);
+    if (!(err < TOL) || L.dev_rb->tile_rows != rows[i] || !L.dev_rb->tile_entries)
+      fail_msg("rows %u: rel error %.3g, list for %u rows (seed %llu, %s)", rows[i], err,
+               L.dev_rb->tile_rows, (unsigned long long)seed, harness_device_label());
+    if (i == 1) { /* dX on the rulebook read backwards, at 5, 128 and 1 row */
+      clsp_tensor *d_out = NULL;
+      assert_int_equal(clsp_tensor_create_on_output(ctx, L.dev_rb, c.cout, out, &d_out),
+                       CLSP_SUCCESS);
+      static const unsigned dx_rows[3] = {5, 128, 1};
+      float *dx[3];
+      size_t n_dx = L.n_in * c.cin;
+      for (int k = 0; k < 3; k++) {
+        t->fused_rows = dx_rows[k];
+        clsp_tensor *d_in = NULL;
+        assert_int_equal(clsp_conv_backward(ctx, L.dev_rb, L.in, L.dw, d_out, 0, &d_in,
+                                            NULL, NULL, NULL),
+                         CLSP_SUCCESS);
+        dx[k] = malloc(n_dx * sizeof(float) + 1);
+        assert_non_null(dx[k]);
+        assert_int_equal(clsp_tensor_download(ctx, d_in, NULL, dx[k]), CLSP_SUCCESS);
+        clsp_tensor_destroy(d_in);
+      }
+      /* Row tiles: the same bits at any rows; the one-row kernels of
+       * these slices split k, so within the tolerance. */
+      double diff = ref_rel_diff(dx[0], dx[2], n_dx);
+      if (memcmp(dx[0], dx[1], n_dx * sizeof(float)) != 0 || !(diff < TOL))
+        fail_msg("dX in row tiles: 5 and 128 rows %s, %.3g from one row (seed %llu, %s)",
+                 memcmp(dx[0], dx[1], n_dx * sizeof(float)) ? "differ" : "agree", diff,
+                 (unsigned long long)seed, harness_device_label());
+      assert_int_equal(L.dev_rb->tile_rows, rows[i]); /* the forward's, kept */
+      for (int k = 0; k < 3; k++) free(dx[k]);
+      clsp_tensor_destroy(d_out);
+    }
+    if (i == 0)
+      first = out;
+    else if (i == 2 && memcmp(first, out, total * sizeof *out) != 0)
+      fail_msg("128-row tiles differ after the list was made again (seed %llu, %s)",
+               (unsigned long long)seed, harness_device_label());
+    if (i != 0) free(out);
+    free(oc);
+    free(ref);
+  }
+  free(first);
+  clsp__conv_debug_dataflow(CLSP_DATAFLOW_AUTO);
+  *t = saved;
+  layer_device_free(&L);
+  layer_free(&L);
+}
+
 /* CLSP_FUSED_TILE reaches the tuning record of a new context; a bad value
  * keeps the default tile. */
 static void test_fused_tile_env(void **state) {
@@ -449,12 +530,13 @@ int main(void) {
    * first: a missed element or a stale row shows up as NaN. */
   clsp__conv_debug_poison(1);
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_weight_converters), cmocka_unit_test(test_impulse_taps),
-    cmocka_unit_test(test_submanifold_3d),    cmocka_unit_test(test_regular_3d),
-    cmocka_unit_test(test_transposed_3d),     cmocka_unit_test(test_inverse_3d),
-    cmocka_unit_test(test_2d_all_kinds),      cmocka_unit_test(test_1d_and_4d),
-    cmocka_unit_test(test_channel_counts),    cmocka_unit_test(test_fused_tiles),
-    cmocka_unit_test(test_fused_tile_env),    cmocka_unit_test(test_float16_storage),
+    cmocka_unit_test(test_weight_converters),  cmocka_unit_test(test_impulse_taps),
+    cmocka_unit_test(test_submanifold_3d),     cmocka_unit_test(test_regular_3d),
+    cmocka_unit_test(test_transposed_3d),      cmocka_unit_test(test_inverse_3d),
+    cmocka_unit_test(test_2d_all_kinds),       cmocka_unit_test(test_1d_and_4d),
+    cmocka_unit_test(test_channel_counts),     cmocka_unit_test(test_fused_tiles),
+    cmocka_unit_test(test_fused_tile_env),     cmocka_unit_test(test_float16_storage),
+    cmocka_unit_test(test_row_tile_list_kept),
   };
   return HARNESS_RUN("conv", tests, 1);
 }

@@ -86,6 +86,8 @@ static clsp_rulebook swapped_view(const clsp_rulebook *rb, const clsp_tensor *in
   v.fused_offsets = rb->bw_fused_offsets;
   v.fused_entries = rb->bw_fused_entries;
   v.bw_fused_offsets = v.bw_fused_entries = NULL;
+  v.tile_entries = NULL; /* rb's is by its output rows */
+  v.tile_rows = 0;
   return v;
 }
 
@@ -108,8 +110,9 @@ static clsp_status backward_data(clsp_context *ctx, const clsp_rulebook *rb,
   clsp_rulebook view = swapped_view(rb, in);
   if (st == CLSP_SUCCESS)
     st = clsp_conv_forward(ctx, &view, d_out, &wt, flags, d_in, stats);
-  /* Pending commands keep it alive. */
+  /* Pending commands keep them alive. */
   clsp__buffer_release(ctx, &wt.weights);
+  clsp__buffer_release(ctx, &view.tile_entries);
   keep_view_list(rb, &view);
   return st;
 }

@@ -311,58 +311,57 @@ static clsp_status item_range(clsp_context *ctx, clsp_kernel_id k, size_t n,
   return st;
 }
 
-/* The pair list of one conv's row tiles (clsp_fused_tile_sort): every
- * tile's entries by tap, for the tuning's rows per tile. Made by the
- * first slice that runs in row tiles, shared by the conv's other slices,
- * released after the conv's launches (pending commands keep it alive). */
-typedef struct tile_list {
-  cl_uint rows, n_tiles;
-  cl_mem counts, entries;
-} tile_list;
-
-static clsp_status tile_list_make(clsp_context *ctx, const clsp_rulebook *rb,
-                                  tile_list *tl, clsp_events *l) {
-  if (tl->entries) return CLSP_SUCCESS;
+/* rb's pair list for row tiles (rb->tile_entries; clsp_fused_tile_sort)
+ * for the tuning's rows per tile: made by the first slice of a conv that
+ * runs in row tiles, kept with rb (const to callers: as for the fused
+ * list, this cache does not change what rb describes). */
+static clsp_status tile_list(clsp_context *ctx, const clsp_rulebook *rb, clsp_events *l) {
+  clsp_rulebook *keep = (clsp_rulebook *)rb;
+  cl_uint rows = (cl_uint)ctx->tuning.fused_rows;
+  if (keep->tile_entries && keep->tile_rows == rows) return CLSP_SUCCESS;
+  clsp__buffer_release(ctx, &keep->tile_entries);
   cl_uint n_out = (cl_uint)rb->info.n_out, kvol = (cl_uint)rb->info.kernel_volume;
+  cl_uint n_tiles = (n_out + rows - 1) / rows;
   size_t n_pairs = rb->info.n_pairs;
-  tl->rows = (cl_uint)ctx->tuning.fused_rows;
-  tl->n_tiles = (n_out + tl->rows - 1) / tl->rows;
+  cl_mem counts = NULL, sorted = NULL;
   clsp_range r;
-  clsp_status st =
-    clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)tl->n_tiles * kvol * 4, NULL,
-                        "row tile tap counts", &tl->counts);
+  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_tiles * kvol * 4,
+                                       NULL, "row tile tap counts", &counts);
   if (st == CLSP_SUCCESS)
     st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (n_pairs ? n_pairs : 1) * 8, NULL,
-                             "row tile pair list", &tl->entries);
-  if (st == CLSP_SUCCESS) st = item_range(ctx, CLSP_K_FUSED_TILE_SORT, tl->n_tiles, &r);
+                             "row tile pair list", &sorted);
+  if (st == CLSP_SUCCESS) st = item_range(ctx, CLSP_K_FUSED_TILE_SORT, n_tiles, &r);
   if (st == CLSP_SUCCESS)
     st = CLSP_RUN(ctx, CLSP_K_FUSED_TILE_SORT, r, l, CLSP_A(rb->fused_offsets),
-                  CLSP_A(rb->fused_entries), CLSP_A(n_out), CLSP_A(tl->rows),
-                  CLSP_A(kvol), CLSP_A(tl->counts), CLSP_A(tl->entries));
-  return st;
-}
-
-static void tile_list_release(clsp_context *ctx, tile_list *tl) {
-  clsp__buffer_release(ctx, &tl->counts);
-  clsp__buffer_release(ctx, &tl->entries);
+                  CLSP_A(rb->fused_entries), CLSP_A(n_out), CLSP_A(rows), CLSP_A(kvol),
+                  CLSP_A(counts), CLSP_A(sorted));
+  clsp__buffer_release(ctx, &counts); /* pending commands keep it alive */
+  if (st != CLSP_SUCCESS) {
+    clsp__buffer_release(ctx, &sorted);
+    return st;
+  }
+  keep->tile_entries = sorted;
+  keep->tile_rows = rows;
+  return CLSP_SUCCESS;
 }
 
 static clsp_status run_segment(clsp_context *ctx, const clsp_tensor *in,
                                const clsp_weights *w, const clsp_rulebook *rb,
                                const col_segment *s, const fused_epilogue *e, cl_mem out,
-                               tile_list *tl, clsp_events *l) {
+                               clsp_events *l) {
   fused_launch f;
   fused_args(&f, in, w, rb, s->col0, s->n_blocks, e, &out);
   clsp_range r;
   clsp_status st;
   if (!w->half && row_tiles_pay(&ctx->tuning, rb, f.cin, s)) {
-    st = tile_list_make(ctx, rb, tl, l);
-    f.rows = tl->rows;
+    st = tile_list(ctx, rb, l);
+    if (st != CLSP_SUCCESS) return st;
+    f.rows = rb->tile_rows;
     f.a[FUSED_ARGS] = (clsp_arg)CLSP_A(f.rows);
-    f.a[FUSED_ARG_ENTRIES] = (clsp_arg)CLSP_A(tl->entries);
+    f.a[FUSED_ARG_ENTRIES] = (clsp_arg)CLSP_A(rb->tile_entries);
+    cl_uint n_tiles = (f.n_out + f.rows - 1) / f.rows;
     clsp_kernel_id k = row_tile_kernel(s);
-    if (st == CLSP_SUCCESS)
-      st = item_range(ctx, k, (size_t)tl->n_tiles * s->n_blocks, &r);
+    st = item_range(ctx, k, (size_t)n_tiles * s->n_blocks, &r);
     return st == CLSP_SUCCESS ? CLSP_RUN_ARRAY(ctx, k, r, l, f.a, FUSED_ARGS + 1) : st;
   }
   clsp_kernel_id k = storage_kernel(segment_kernel(s), w->half);
@@ -460,9 +459,7 @@ clsp_status clsp__conv_fused(clsp_context *ctx, const clsp_rulebook *rb,
   col_segment seg[8];
   int n_seg = plan_segments(&ctx->tuning, (cl_uint)w->c_out, seg);
   clsp_status st = CLSP_SUCCESS;
-  tile_list tl = {0};
   for (int i = 0; st == CLSP_SUCCESS && i < n_seg; i++)
-    st = run_segment(ctx, in, w, rb, &seg[i], &e, out, &tl, l);
-  tile_list_release(ctx, &tl);
+    st = run_segment(ctx, in, w, rb, &seg[i], &e, out, l);
   return st;
 }

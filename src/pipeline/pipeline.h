@@ -55,6 +55,14 @@ struct clsp_rulebook {
    * by the first fused dX of clsp_conv_backward and kept for the next
    * training steps; owned, NULL until then, not shared with an inverse. */
   cl_mem bw_fused_offsets, bw_fused_entries;
+  /* The row tiles' copy of fused_entries, each tile's entries sorted by
+   * tap (conv_fused.c), for tile_rows rows per tile: built by the first
+   * conv that runs in row tiles and kept for the next ones (made again
+   * when the tuning's rows per tile change). Owned; NULL until then; not
+   * shared with an inverse; the backward view's own is released after
+   * its conv (conv_backward.c). */
+  cl_mem tile_entries;
+  uint32_t tile_rows;
 };
 
 /* Makes sure rb's tap-major pairs (pair_in, pair_out, start) exist: made
