@@ -619,9 +619,10 @@ kernel void clsp_rb_subm3_bitmap_count(global const int *coords, uint n, int4 d,
   counts[o] = c;
 }
 
-/* Branch-free on presence, as clsp_fused_fill_map (conv_fused.cl): every
- * tap writes the row's next free slot, and only a present one advances
- * it. */
+/* With the kept runs, a loop over the present taps (their bits in the
+ * runs' first word); otherwise branch-free on presence, as
+ * clsp_fused_fill_map (conv_fused.cl): every tap writes the row's next
+ * free slot, and only a present one advances it. */
 kernel void clsp_rb_subm3_bitmap_fill(global const int *coords, uint n, int4 d, int4 shape,
                                       uint4 bits, global const uint *l1,
                                       global const uint *l1_rank, global const uint *w0,
@@ -634,17 +635,13 @@ kernel void clsp_rb_subm3_bitmap_fill(global const int *coords, uint n, int4 d, 
   if (d.s2 == 1) {
     global const uint *kept = runs + (size_t)o * CLSP_SUBM3_RUN_WORDS;
     uint taps = kept[0];
-#pragma unroll
-    for (int row = 0; row < 9; row++) {
-      uint r = kept[1 + row], run = (taps >> (3 * row)) & 7u;
-#pragma unroll
-      for (uint e = 0; e < 3u; e++) {
-        uint has = (run >> e) & 1u;
-        /* the run's keys before tap e: its present ones below bit e */
-        uint rank = min(r + popcount(run & ((1u << e) - 1u)), last);
-        if (slot < end) entries[slot] = (uint2)((uint)(3 * row) + e, site[rank]);
-        slot += has;
-      }
+    /* The present taps only, in ascending order (about 6 of 27 on a LiDAR
+     * scan): its row's first rank plus the row's present taps below it. */
+    for (uint m = taps; m != 0u && slot < end; m &= m - 1u, slot++) {
+      uint t = popcount((m & (0u - m)) - 1u), row = t / 3u, e = t - 3u * row;
+      uint run = (taps >> (3u * row)) & 7u;
+      uint rank = min(kept[1 + row] + popcount(run & ((1u << e) - 1u)), last);
+      entries[slot] = (uint2)(t, site[rank]);
     }
   } else {
     ulong key[27];
