@@ -259,37 +259,41 @@ static int tune_dataflow(tuner *t) {
   return 0;
 }
 
-static int tune_local(tuner *t, size_t max_group) {
-  static const uint32_t sizes[] = {16, 32, 64, 128, 256};
+static void set_local(clsp_tuning_params *p, uint32_t v) { p->local_size = v; }
+static void set_fused_local(clsp_tuning_params *p, uint32_t v) { p->fused_local = v; }
+
+/* A work-group size stage: the best record so far with each of `sizes`
+ * up to the device's maximum, set by `set`. */
+static int tune_group_size(tuner *t, const char *name, const uint32_t *sizes,
+                           size_t n_sizes, size_t max_group,
+                           void (*set)(clsp_tuning_params *, uint32_t)) {
   int n = 1;
   t->c[0].p = t->def;
-  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+  for (size_t i = 0; i < n_sizes; i++)
     if (sizes[i] <= max_group) {
       t->c[n].p = t->best;
-      t->c[n++].p.local_size = sizes[i];
+      set(&t->c[n++].p, sizes[i]);
     }
-  int best = stage(t, "local", n);
+  int best = stage(t, name, n);
   if (best < 0) return 1;
   if (best > 0) t->best = t->c[best].p;
   return 0;
 }
 
-/* The group size of the work-item tile launches (not with work-group
- * tiles, whose size is fixed). */
+/* Element-wise kernels. */
+static int tune_local(tuner *t, size_t max_group) {
+  static const uint32_t sizes[] = {16, 32, 64, 128, 256};
+  return tune_group_size(t, "local", sizes, sizeof sizes / sizeof sizes[0], max_group,
+                         set_local);
+}
+
+/* The work-item tile launches (not with work-group tiles, whose size is
+ * fixed). */
 static int tune_fused_local(tuner *t, size_t max_group) {
   static const uint32_t sizes[] = {1, 2, 4, 8, 16, 64};
   if (t->best.fused_groups) return 0;
-  int n = 1;
-  t->c[0].p = t->def;
-  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
-    if (sizes[i] <= max_group) {
-      t->c[n].p = t->best;
-      t->c[n++].p.fused_local = sizes[i];
-    }
-  int best = stage(t, "fused loc", n);
-  if (best < 0) return 1;
-  if (best > 0) t->best = t->c[best].p;
-  return 0;
+  return tune_group_size(t, "fused loc", sizes, sizeof sizes / sizeof sizes[0], max_group,
+                         set_fused_local);
 }
 
 /* The default and the winner once more: the winner is kept only if its
