@@ -13,6 +13,9 @@
  *    vectorizer gives up on kernels with an inner reduction loop), fma()
  *    (mad() compiles to a separate multiply and add on PoCL 3.1), every
  *    output element written once, bias added in the epilogue, no atomics.
+ *    Or, on CPUs, one work-item per (tile of rows, slice): row tiles, which
+ *    walk a copy of the list sorted by tap within each tile
+ *    (clsp_fused_tile_sort); or, on GPUs, work-group tiles.
  *
  * List entries are uint2 (tap, input row). Where the rulebook builder
  * still holds its [tap][out row] map matrix, the list comes from it
@@ -110,20 +113,19 @@ kernel void clsp_fused_list_to_map(global const uint *offsets, global const uint
 /* The pair list regrouped for the row tiles (CLSP_FUSED_TILE_KERNEL
  * below) of `rows` rows: work-item `tile` takes its tile's entries, one
  * range of the output-major list, and writes them to the same range of
- * `sorted` ordered by tap, rows ascending within a tap (a counting sort
- * with the tile's kvol counters in `counts`), each as ((tap <<
- * CLSP_TILE_ROW_BITS) | the row's index in the tile, input row). A row
- * reads a tap at most once, so every row still meets its taps in
- * ascending order: its sum runs in the same order as in the one-row
- * kernels. */
+ * `sorted` ordered by tap, rows ascending within a tap (a counting sort,
+ * kvol <= CLSP_TILE_SORT_TAPS counters in private memory: the host runs
+ * row tiles only for such kernels), each as ((tap << CLSP_TILE_ROW_BITS)
+ * | the row's index in the tile, input row). A row reads a tap at most
+ * once, so every row still meets its taps in ascending order: its sum
+ * runs in the same order as in the one-row kernels without a k split. */
 kernel void clsp_fused_tile_sort(global const uint *offsets, global const uint2 *entries,
-                                 uint n_out, uint rows, uint kvol, global uint *counts,
-                                 global uint2 *sorted) {
+                                 uint n_out, uint rows, uint kvol, global uint2 *sorted) {
   uint tile = get_global_id(0);
-  if (tile >= (n_out + rows - 1) / rows) return;
+  if (tile >= (n_out + rows - 1) / rows || kvol > CLSP_TILE_SORT_TAPS) return;
   uint r0 = tile * rows, nr = min(rows, n_out - r0);
   uint b = offsets[r0], e = offsets[r0 + nr];
-  global uint *cnt = counts + (size_t)tile * kvol;
+  uint cnt[CLSP_TILE_SORT_TAPS];
   for (uint t = 0; t < kvol; t++) cnt[t] = 0u;
   for (uint j = b; j < e; j++) cnt[entries[j].x]++;
   for (uint t = 0, s = b; t < kvol; t++) {
@@ -277,7 +279,9 @@ CLSP_FUSED_KERNEL(clsp_conv_fused_1x1, 1, 1, float, 2)
  * partial sums live in y's rows (written by this work-item only, and in
  * L1 while the tile runs), each row's sum in the same order as the
  * one-row kernels (taps ascending, input channels ascending; bias,
- * residual and activation last), so both give the same bits. */
+ * residual and activation last), so they give the same bits as the
+ * one-row kernels without a k split (16x4 and 16x3 with ksplit 1; the
+ * narrower ones always split). */
 #define CLSP_TILE_LOAD_ACC(V, NB, T, YR, A0, A1, A2, A3)                      \
   T A0 = LOAD_##V(0, YR), A1 = A0, A2 = A0, A3 = A0;                         \
   if (NB > 1) A1 = LOAD_##V(1, YR);                                          \

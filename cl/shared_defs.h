@@ -49,7 +49,10 @@
 /* The row tiles' sorted pair list (cl/conv_fused.cl) packs a row's index
  * in its tile under the tap: the low CLSP_TILE_ROW_BITS bits. */
 #define CLSP_TILE_ROW_BITS 7
-#define CLSP_TILE_ROW_MASK 127u
+#define CLSP_TILE_ROW_MASK ((1u << CLSP_TILE_ROW_BITS) - 1u)
+/* The most taps (kernel volume) of a conv that runs in row tiles: the
+ * tile sort keeps a counter per tap in private memory (5 x 5 x 5 fits). */
+#define CLSP_TILE_SORT_TAPS 128
 
 /* The GPU shape of the fused kernels (cl/conv_fused.cl, "group" tiles):
  * a work-group of CLSP_GROUP_SIDE x CLSP_GROUP_SIDE work-items owns

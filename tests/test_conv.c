@@ -261,81 +261,120 @@ static void test_float16_storage(void **state) {
   }
 }
 
-/* A rulebook keeps its row tiles' tap-sorted pair list between convs
- * (tile_entries): made again when the rows per tile change, untouched by
- * a backward pass, whose dX runs in row tiles on the rulebook read
- * backwards with a list of its own. The same rulebook at 128, 5 and again
- * 128 rows per tile: every output the reference's, the two at 128 rows
- * the same bits; dX at 5 and 128 rows the same bits, and within the
- * tolerance of the one-row kernels' dX. */
-static void test_row_tile_list_kept(void **state) {
+/* dX of L's conv (d_out: the conv's output) on the context's tuning; the
+ * row-tile launches it made into *tile_launches. */
+static float *row_tile_dx(clsp_context *ctx, layer *L, clsp_tensor *d_out,
+                          unsigned long *tile_launches) {
+  unsigned long before = clsp__fused_tile_launches();
+  clsp_tensor *d_in = NULL;
+  assert_int_equal(clsp_conv_backward(ctx, L->dev_rb, L->in, L->dw, d_out, 0, &d_in, NULL,
+                                      NULL, NULL),
+                   CLSP_SUCCESS);
+  *tile_launches = clsp__fused_tile_launches() - before;
+  float *dx = malloc(L->n_in * L->c.cin * sizeof *dx + 1);
+  assert_non_null(dx);
+  assert_int_equal(clsp_tensor_download(ctx, d_in, NULL, dx), CLSP_SUCCESS);
+  clsp_tensor_destroy(d_in);
+  return dx;
+}
+
+/* The row tiles against the one-row 16x4 kernel without a k split (same
+ * sum order: the same bits), and the rulebook's tap-sorted lists
+ * (tile_entries, bw_tile_entries): kept between convs, made again when the
+ * rows per tile change, the backward one apart from the forward one. One
+ * rulebook of at least 2 x 128 output rows (a full 128-row tile and row
+ * index 127), 64 output columns (one 16x4 slice), bias: forward at 1, 128,
+ * 128 again, 5 and 128 rows; dX at 5 and 128 rows in row tiles (launches
+ * counted) and at 1 row. */
+static void test_row_tiles_and_their_lists(void **state) {
   (void)state;
   clsp_context *ctx = harness_ctx();
   clsp_tuning *t = &ctx->tuning, saved = *t;
   t->fused_vec = 16;
   t->fused_blocks = 4;
+  t->fused_ksplit = 1;
   t->fused_groups = 0;
   t->fused_rows_min_macs = 0; /* row tiles on every slice */
   clsp__conv_debug_dataflow(CLSP_DATAFLOW_FUSED);
-  conv_case c = {REF_SUBM, 3, {3, 3, 3}, {0}, {0}, {0}, 24, 40, 1};
+  conv_case c = {REF_SUBM, 3, {3, 3, 3}, {0}, {0}, {0}, 24, 64, 1};
   int32_t grid[4];
   size_t n;
   grid_for(3, grid, &n);
+  if (n < 300) n = 300; /* the small grid has 504 cells */
   uint64_t seed = harness_seed() + 1700;
   layer L;
   layer_host(&L, &c, grid, n, seed);
   layer_device(&L, ctx);
-  static const unsigned rows[] = {128, 5, 128};
-  float *first = NULL;
+  assert_true(L.rb.n_out >= 2 * 128);
+  size_t total = L.rb.n_out * c.cout;
+  /* Rows per tile, and the lists each conv makes: none at 1 row, one for
+   * 128, none for 128 again (kept), one for 5, one for 128 again. */
+  static const unsigned rows[] = {1, 128, 128, 5, 128};
+  static const unsigned long sorts[] = {0, 1, 0, 1, 1};
+  float *one_row = NULL, *out = NULL;
+  int32_t *oc = NULL;
   for (size_t i = 0; i < N_OF(rows); i++) {
     t->fused_rows = rows[i];
-    int32_t *oc = NULL;
-    float *out = layer_run(&L, ctx, 0, NULL, &oc);
-    double *ref = layer_reference(&L, oc);
-    size_t total = L.rb.n_out * c.cout;
-    double err = ref_rel_error(out, ref, total);
-    if (!(err < TOL) || L.dev_rb->tile_rows != rows[i] || !L.dev_rb->tile_entries)
-      fail_msg("rows %u: rel error %.3g, list for %u rows (seed %llu, %s)", rows[i], err,
-               L.dev_rb->tile_rows, (unsigned long long)seed, harness_device_label());
-    if (i == 1) { /* dX on the rulebook read backwards, at 5, 128 and 1 row */
-      clsp_tensor *d_out = NULL;
-      assert_int_equal(clsp_tensor_create_on_output(ctx, L.dev_rb, c.cout, out, &d_out),
-                       CLSP_SUCCESS);
-      static const unsigned dx_rows[3] = {5, 128, 1};
-      float *dx[3];
-      size_t n_dx = L.n_in * c.cin;
-      for (int k = 0; k < 3; k++) {
-        t->fused_rows = dx_rows[k];
-        clsp_tensor *d_in = NULL;
-        assert_int_equal(clsp_conv_backward(ctx, L.dev_rb, L.in, L.dw, d_out, 0, &d_in,
-                                            NULL, NULL, NULL),
-                         CLSP_SUCCESS);
-        dx[k] = malloc(n_dx * sizeof(float) + 1);
-        assert_non_null(dx[k]);
-        assert_int_equal(clsp_tensor_download(ctx, d_in, NULL, dx[k]), CLSP_SUCCESS);
-        clsp_tensor_destroy(d_in);
-      }
-      /* Row tiles: the same bits at any rows; the one-row kernels of
-       * these slices split k, so within the tolerance. */
-      double diff = ref_rel_diff(dx[0], dx[2], n_dx);
-      if (memcmp(dx[0], dx[1], n_dx * sizeof(float)) != 0 || !(diff < TOL))
-        fail_msg("dX in row tiles: 5 and 128 rows %s, %.3g from one row (seed %llu, %s)",
-                 memcmp(dx[0], dx[1], n_dx * sizeof(float)) ? "differ" : "agree", diff,
-                 (unsigned long long)seed, harness_device_label());
-      assert_int_equal(L.dev_rb->tile_rows, rows[i]); /* the forward's, kept */
-      for (int k = 0; k < 3; k++) free(dx[k]);
-      clsp_tensor_destroy(d_out);
-    }
-    if (i == 0)
-      first = out;
-    else if (i == 2 && memcmp(first, out, total * sizeof *out) != 0)
-      fail_msg("128-row tiles differ after the list was made again (seed %llu, %s)",
-               (unsigned long long)seed, harness_device_label());
-    if (i != 0) free(out);
+    free(out);
     free(oc);
+    unsigned long sorted = clsp__fused_tile_sorts();
+    out = layer_run(&L, ctx, 0, NULL, &oc);
+    sorted = clsp__fused_tile_sorts() - sorted;
+    double *ref = layer_reference(&L, oc);
+    double err = ref_rel_error(out, ref, total);
     free(ref);
+    int same = !one_row || memcmp(one_row, out, total * sizeof *out) == 0;
+    if (!(err < TOL) || !same)
+      fail_msg("rows %u: rel error %.3g, %s the one-row kernel's bits (seed %llu, %s)",
+               rows[i], err, same ? "has" : "differs from", (unsigned long long)seed,
+               harness_device_label());
+    if (sorted != sorts[i] ||
+        (rows[i] > 1 && (L.dev_rb->tile_rows != rows[i] || !L.dev_rb->tile_entries)))
+      fail_msg("rows %u: %lu lists made (want %lu), the rulebook's for %u rows", rows[i],
+               sorted, sorts[i], L.dev_rb->tile_rows);
+    if (i == 0) {
+      one_row = out;
+      out = NULL;
+    }
   }
-  free(first);
+  /* dX: row tiles at 5 and 128 rows give the same bits, within the
+   * tolerance of the one-row kernels (which split k for 24 columns). */
+  clsp_tensor *d_out = NULL;
+  assert_int_equal(clsp_tensor_create_on_output(ctx, L.dev_rb, c.cout, out, &d_out),
+                   CLSP_SUCCESS);
+  static const unsigned dx_rows[3] = {5, 128, 1};
+  float *dx[3];
+  unsigned long launches[3];
+  size_t n_dx = L.n_in * c.cin;
+  for (int k = 0; k < 3; k++) {
+    t->fused_rows = dx_rows[k];
+    dx[k] = row_tile_dx(ctx, &L, d_out, &launches[k]);
+  }
+  double diff = ref_rel_diff(dx[0], dx[2], n_dx);
+  int same = memcmp(dx[0], dx[1], n_dx * sizeof(float)) == 0;
+  if (!same || !(diff < TOL) || !launches[0] || !launches[1] || launches[2])
+    fail_msg(
+      "dX: 5 and 128 rows %s, %.3g from one row; row-tile launches %lu, %lu, %lu "
+      "(seed %llu, %s)",
+      same ? "agree" : "differ", diff, launches[0], launches[1], launches[2],
+      (unsigned long long)seed, harness_device_label());
+  assert_int_equal(L.dev_rb->bw_tile_rows, 128); /* the last row-tile dX's */
+  assert_int_equal(L.dev_rb->tile_rows, 128);    /* the forward's, untouched */
+  /* A further dX at 128 rows reuses the backward list: no new list, no
+   * memory left behind. */
+  t->fused_rows = 128;
+  uint64_t mem = ctx->mem_current;
+  unsigned long sorted = clsp__fused_tile_sorts();
+  float *again = row_tile_dx(ctx, &L, d_out, &launches[0]);
+  assert_int_equal(clsp__fused_tile_sorts(), sorted);
+  assert_int_equal(ctx->mem_current, mem);
+  assert_memory_equal(again, dx[1], n_dx * sizeof(float));
+  free(again);
+  for (int k = 0; k < 3; k++) free(dx[k]);
+  clsp_tensor_destroy(d_out);
+  free(one_row);
+  free(out);
+  free(oc);
   clsp__conv_debug_dataflow(CLSP_DATAFLOW_AUTO);
   *t = saved;
   layer_device_free(&L);
@@ -530,13 +569,19 @@ int main(void) {
    * first: a missed element or a stale row shows up as NaN. */
   clsp__conv_debug_poison(1);
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_weight_converters),  cmocka_unit_test(test_impulse_taps),
-    cmocka_unit_test(test_submanifold_3d),     cmocka_unit_test(test_regular_3d),
-    cmocka_unit_test(test_transposed_3d),      cmocka_unit_test(test_inverse_3d),
-    cmocka_unit_test(test_2d_all_kinds),       cmocka_unit_test(test_1d_and_4d),
-    cmocka_unit_test(test_channel_counts),     cmocka_unit_test(test_fused_tiles),
-    cmocka_unit_test(test_fused_tile_env),     cmocka_unit_test(test_float16_storage),
-    cmocka_unit_test(test_row_tile_list_kept),
+    cmocka_unit_test(test_weight_converters),
+    cmocka_unit_test(test_impulse_taps),
+    cmocka_unit_test(test_submanifold_3d),
+    cmocka_unit_test(test_regular_3d),
+    cmocka_unit_test(test_transposed_3d),
+    cmocka_unit_test(test_inverse_3d),
+    cmocka_unit_test(test_2d_all_kinds),
+    cmocka_unit_test(test_1d_and_4d),
+    cmocka_unit_test(test_channel_counts),
+    cmocka_unit_test(test_fused_tiles),
+    cmocka_unit_test(test_fused_tile_env),
+    cmocka_unit_test(test_float16_storage),
+    cmocka_unit_test(test_row_tiles_and_their_lists),
   };
   return HARNESS_RUN("conv", tests, 1);
 }

@@ -369,7 +369,7 @@ static void test_invalid_overrides(void **state) {
 
 /* The capability defaults of the work-item tiles: 128 rows on CPU devices
  * whose native float vector is 16 wide (AVX-512 on PoCL), one row
- * elsewhere; groups of 4 of them on CPU devices, 64 elsewhere (within the
+ * elsewhere; groups of 4 of them where rows are 128, 64 elsewhere (within the
  * device's limit). fused_local 0 sets the default back. */
 static void test_row_tile_default(void **state) {
   (void)state;
@@ -380,7 +380,7 @@ static void test_row_tile_default(void **state) {
   assert_int_equal(clsp_context_tuning(ctx, &p), CLSP_SUCCESS);
   int wide = (c->type & CL_DEVICE_TYPE_CPU) && c->native_float_width >= 16;
   assert_int_equal(p.fused_rows, wide ? 128 : 1);
-  uint32_t local = (c->type & CL_DEVICE_TYPE_CPU) ? 4 : 64;
+  uint32_t local = wide ? 4 : 64;
   while (local > c->max_work_group_size) local /= 2;
   assert_int_equal(p.fused_local, local);
   p.fused_local = 1;

@@ -290,7 +290,7 @@ static int tune_local(tuner *t, size_t max_group) {
 /* The work-item tile launches (not with work-group tiles, whose size is
  * fixed). */
 static int tune_fused_local(tuner *t, size_t max_group) {
-  static const uint32_t sizes[] = {1, 2, 4, 8, 16, 64};
+  static const uint32_t sizes[] = {1, 2, 4, 8, 16, 32, 64};
   if (t->best.fused_groups) return 0;
   return tune_group_size(t, "fused loc", sizes, sizeof sizes / sizeof sizes[0], max_group,
                          set_fused_local);

@@ -66,10 +66,13 @@ typedef struct clsp_tuning_params {
    * two, 1 .. the device's maximum work-group size (capped per kernel).
    * Each of those work-items does a lot of work, so small groups balance
    * a launch across compute units where large ones leave some idle at its
-   * end. Default: 4 on CPU devices, 64 elsewhere; 0 stands for the
-   * device's default (a record read back gives the value in effect). Last,
-   * after fused_groups, for the same reason: an initialiser from before
-   * this field leaves it 0. */
+   * end. Default: 4 where row tiles are the default (CPU devices with a
+   * native float vector of 16), 64 elsewhere; 0 stands for the device's
+   * default (a record read back gives the value in effect). Last, after
+   * fused_groups, for the same reason: an initialiser from before this
+   * field leaves it 0. (The struct grows only at its end, and each new
+   * field changes the library's soname: clsp_context_tuning writes the
+   * whole struct, so build against the header of the library you load.) */
   uint32_t fused_local;
 } clsp_tuning_params;
 

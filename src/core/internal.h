@@ -148,6 +148,12 @@ void clsp__buffer_release(clsp_context *ctx, cl_mem *mem);
  * fields of the stored tuning file (clsp__tuning_load; after
  * clsp__cache_init), then $CLSP_FUSED_TILE. */
 void clsp__tuning_resolve(clsp_context *ctx);
+/* A power-of-two work-group size `want` halved until it is at most
+ * `limit`; at least 1. */
+static inline size_t clsp__group_within(size_t want, size_t limit) {
+  while (want > 1 && want > limit) want /= 2;
+  return want ? want : 1;
+}
 /* The default work-group size of the fused work-item tile launches. */
 unsigned clsp__fused_local_default(const clsp_device_caps *c);
 /* Reads the device's tuning file into ctx->tuning unless

@@ -10,10 +10,7 @@
 
 /* Tuned group size for a kernel allowing at most kmax items per group. */
 static size_t tuned_local(const clsp_context *ctx, size_t kmax) {
-  if (kmax == 0) return 1;
-  size_t l = ctx->tuning.local_size;
-  while (l > kmax) l /= 2;
-  return l ? l : 1;
+  return clsp__group_within(ctx->tuning.local_size, kmax);
 }
 
 static clsp_status kernel_get(clsp_context *ctx, const clsp_kernel_def *k,

@@ -29,7 +29,7 @@ static int exact_divide(cl_device_id dev) {
 
 /* CLSP_FUSED_TILE=VxB[k2][rR] (e.g. 16x4k2, 8x1, 16x4r32) overrides the
  * fused tile (the tuning file's too), for experiments: vec V (16, 8, 4,
- * 1), B blocks (vec 16 only), R output rows per work-item (1..64; without
+ * 1), B blocks (vec 16 only), R output rows per work-item (1..128; without
  * it, 1); CLSP_FUSED_TILE=groups selects the work-group tiles. Anything
  * else is ignored. */
 static void fused_tile_from_env(clsp_tuning *t) {
@@ -55,50 +55,59 @@ static void fused_tile_from_env(clsp_tuning *t) {
   t->fused_groups = 0;
 }
 
-/* Work-items per group of the fused work-item tile launches on CPUs: a
- * row tile's work-item does hundreds of thousands of multiply-adds, and
- * PoCL runs a group's work-items one after another on one thread, so
- * groups of 64 left a thread idle for the last group's time (MinkUNet's
- * 256-channel layers: 2,387 rows in 128-row tiles x 4 column blocks are
- * 76 work-items, 2 groups of 64). docs/performance.md has the numbers. */
-#define FUSED_LOCAL_CPU 4u
+/* Where the row tiles are the default: CPU devices whose native float
+ * vector is 16 wide (AVX-512 on PoCL). A 16x4 row tile's four rows of
+ * accumulators need AVX-512's 32 registers (16 float16 = 32 of AVX2's 16
+ * ymm: it would spill, as the 8x16 tiles of ../shared/docs/cpu-kernels.md
+ * did), so AVX2 keeps one row until `clsp tune` measures otherwise. GPUs
+ * run the work-group tiles instead: a row tile's work-item walks its
+ * tile's pairs alone, one row of weights per step, a CPU shape. */
+static int wide_cpu(const clsp_device_caps *c) {
+  return (c->type & CL_DEVICE_TYPE_CPU) && c->native_float_width >= 16;
+}
+
+/* Work-items per group of the fused work-item tile launches where row
+ * tiles are the default: a row tile's work-item does hundreds of
+ * thousands of multiply-adds, and PoCL runs a group's work-items one
+ * after another on one thread, so groups of 64 left a thread idle for
+ * the last group's time (MinkUNet's 256-channel layers: 2,387 rows in
+ * 128-row tiles x 4 column blocks are 76 work-items, 2 groups of 64).
+ * docs/performance.md has the numbers. Elsewhere (one-row kernels, GPUs)
+ * the element-wise default, unmeasured against smaller groups. */
+#define FUSED_LOCAL_ROW_TILES 4u
+
+unsigned clsp__fused_local_default(const clsp_device_caps *c) {
+  unsigned l = wide_cpu(c) ? FUSED_LOCAL_ROW_TILES : PREFERRED_LOCAL;
+  return (unsigned)clsp__group_within(l, c->max_work_group_size);
+}
 
 /* Measured on PoCL (docs/performance.md): 1x64 tiles in four float16
  * accumulators fit 16 ymm as well as 32 zmm; wider tiles spill on AVX2;
  * 16x4 and 16x4k2 measured alike on PoCL pthread, AVX-512, so the single
  * set, which also fits 16 ymm, stays. GPUs keep gather -> GEMM -> scatter
  * until the GPU shape (fused_groups) is measured there. */
-unsigned clsp__fused_local_default(const clsp_device_caps *c) {
-  unsigned l = (c->type & CL_DEVICE_TYPE_CPU) ? FUSED_LOCAL_CPU : PREFERRED_LOCAL;
-  while (l > 1 && l > c->max_work_group_size) l /= 2;
-  return l;
-}
-
 static void fused_defaults(const clsp_device_caps *c, clsp_tuning *t) {
   t->fused = (c->type & CL_DEVICE_TYPE_CPU) != 0;
   t->fused_vec = 16;
   t->fused_blocks = 4;
   t->fused_ksplit = 1;
-  /* Row tiles of 128 (docs/performance.md) on CPUs with 512-bit vectors:
-   * the one-row kernels stream each tap's weights once per row, which
-   * bounds them there, and a 16x4 row tile's four rows of accumulators
-   * need AVX-512's 32 registers (16 float16 = 32 of AVX2's 16 ymm: it would
-   * spill, as the 8x16 tiles of cpu-kernels.md did, so AVX2 keeps one
-   * row until `clsp tune` measures otherwise). 128 rather than 32: a
-   * tile reads every tap's weights slice once, so larger tiles read the
-   * weights fewer times per multiply-add, which decides layers whose
-   * weights do not fit the L2 cache (27 x 256 x 256 floats are 7 MB).
-   * GPUs: the row tile's private arrays are a CPU shape. */
-  int wide = (c->type & CL_DEVICE_TYPE_CPU) && c->native_float_width >= 16;
-  t->fused_rows = wide ? 128 : 1;
+  /* Row tiles of 128 (docs/performance.md) where wide_cpu: the one-row
+   * kernels stream each tap's weights once per row, which bounds them
+   * there. 128 rather than 32: a tile reads every tap's weights slice
+   * once, so larger tiles read the weights fewer times per multiply-add,
+   * which decides layers whose weights do not fit the L2 cache (27 x 256
+   * x 256 floats are 7 MB). */
+  t->fused_rows = wide_cpu(c) ? 128 : 1;
   /* Per output row, a work-item of a row tile needs enough multiply-adds
-   * (cin x its columns x the row's pairs) to pay for selecting its rows
-   * tap by tap. On PoCL (docs/performance.md), Intel Xeon VM, KITTI:
-   * 64->64 SubM at 5.7 pairs per row (23k) 1.5x faster in row tiles,
-   * 32->64 SubM (11.7k) and SECOND's 32->32 SubM at 13.4 pairs per row
-   * (13.7k) 6% and 23% faster, full-resolution 32->32 SubM (5.8k) and a
-   * 32->64 k3 s2 conv at 2.8 pairs per row (5.8k) 0-15% slower, 16->16
-   * and 16->32 layers (1.5k, 1.7k) 2x slower. */
+   * (cin x its columns x the row's pairs) to pay for its bookkeeping. On
+   * PoCL (docs/performance.md), Intel Xeon VM, KITTI, when the tiles
+   * still selected their rows tap by tap: 64->64 SubM at 5.7 pairs per
+   * row (23k) 1.5x faster in row tiles, 32->64 SubM (11.7k) and SECOND's
+   * 32->32 SubM at 13.4 pairs per row (13.7k) 6% and 23% faster,
+   * full-resolution 32->32 SubM (5.8k) and a 32->64 k3 s2 conv at 2.8
+   * pairs per row (5.8k) 0-15% slower, 16->16 and 16->32 layers (1.5k,
+   * 1.7k) 2x slower. With the tap-sorted lists, thresholds from 0 to 8192
+   * ran SECOND alike. */
   t->fused_rows_min_macs = 8192;
   /* GPUs: work-group tiles in local memory (a work-item's registers are
    * few there, and neighbouring work-items read neighbouring addresses);
@@ -129,8 +138,7 @@ void clsp__tuning_resolve(clsp_context *ctx) {
   t->scan_chunk = SCAN_CHUNK;
   t->radix_block = RADIX_BLOCK;
   t->vox_scan_group = VOX_SCAN_GROUP;
-  while (t->vox_scan_group > 1 && t->vox_scan_group > c->max_work_group_size)
-    t->vox_scan_group /= 2;
+  t->vox_scan_group = clsp__group_within(t->vox_scan_group, c->max_work_group_size);
   t->vox_bounds_chunk = VOX_BOUNDS_CHUNK;
   fused_defaults(c, t);
   clsp__tuning_load(ctx);

@@ -11,7 +11,7 @@
  *   fused_vec = 16
  *   fused_blocks = 4
  *   fused_ksplit = 1
- *   fused_rows = 32            (optional: the default stays without it)
+ *   fused_rows = 128           (optional: the default stays without it)
  *   fused_groups = 0           (optional, likewise)
  *   fused_local = 4            (optional, likewise)
  *   local_size = 64

@@ -466,12 +466,15 @@ static clsp_status epilogue_passes(conv_run *r) {
 }
 
 /* The fused dataflow in place of init_output and run_chunks: the pair
- * list (once per rulebook) counts as OTHER, the conv kernels as GEMM. */
+ * lists (once per rulebook: the output-major one, and the row tiles'
+ * tap-sorted copy) count as OTHER, the conv kernels as GEMM. */
 static clsp_status run_fused(conv_run *r) {
   r->stats.fused = 1;
   r->stats.atomic = 0;
   r->stats.pair_rows = r->stats.gemm_rows = r->rb->info.n_pairs;
   clsp_status st = clsp__fused_list(r->ctx, r->rb, events_for(r, CLSP_STAGE_OTHER));
+  if (st != CLSP_SUCCESS) return st;
+  st = clsp__fused_tile_list(r->ctx, r->rb, r->w, events_for(r, CLSP_STAGE_OTHER));
   if (st != CLSP_SUCCESS) return st;
   return clsp__conv_fused(r->ctx, r->rb, r->in, r->w, r->ep, r->out_feats,
                           events_for(r, CLSP_STAGE_GEMM));

@@ -68,9 +68,10 @@ static clsp_status transposed_weights(clsp_context *ctx, const clsp_weights *w,
 
 /* The rulebook read backwards: inputs are rb's output sites, outputs are
  * the sites of `in`. Shares every buffer with rb; its fused dataflow's
- * output-major pair list is rb's backward one (bw_fused_*, by rb's input
- * rows), which a fused conv on the view builds when rb has none yet and
- * backward_data then hands to rb. Never destroyed. */
+ * output-major pair list and the row tiles' copy of it are rb's backward
+ * ones (bw_fused_*, bw_tile_*, by rb's input rows), which a fused conv on
+ * the view builds when rb has none yet and backward_data then hands to
+ * rb. Never destroyed. */
 static clsp_rulebook swapped_view(const clsp_rulebook *rb, const clsp_tensor *in) {
   clsp_rulebook v = *rb;
   v.info.n_in = rb->info.n_out;
@@ -86,8 +87,10 @@ static clsp_rulebook swapped_view(const clsp_rulebook *rb, const clsp_tensor *in
   v.fused_offsets = rb->bw_fused_offsets;
   v.fused_entries = rb->bw_fused_entries;
   v.bw_fused_offsets = v.bw_fused_entries = NULL;
-  v.tile_entries = NULL; /* rb's is by its output rows */
-  v.tile_rows = 0;
+  v.tile_entries = rb->bw_tile_entries;
+  v.tile_rows = rb->bw_tile_rows;
+  v.bw_tile_entries = NULL;
+  v.bw_tile_rows = 0;
   return v;
 }
 
@@ -99,6 +102,10 @@ static void keep_view_list(const clsp_rulebook *rb, const clsp_rulebook *view) {
   /* clsp__fused_list sets both or neither, and none on failure. */
   cache->bw_fused_offsets = view->fused_offsets;
   cache->bw_fused_entries = view->fused_entries;
+  /* The row tiles' list too: the view may have replaced rb's (another
+   * rows per tile), releasing it, or failed and left none. */
+  cache->bw_tile_entries = view->tile_entries;
+  cache->bw_tile_rows = view->tile_rows;
 }
 
 static clsp_status backward_data(clsp_context *ctx, const clsp_rulebook *rb,
@@ -110,9 +117,8 @@ static clsp_status backward_data(clsp_context *ctx, const clsp_rulebook *rb,
   clsp_rulebook view = swapped_view(rb, in);
   if (st == CLSP_SUCCESS)
     st = clsp_conv_forward(ctx, &view, d_out, &wt, flags, d_in, stats);
-  /* Pending commands keep them alive. */
+  /* Pending commands keep it alive. */
   clsp__buffer_release(ctx, &wt.weights);
-  clsp__buffer_release(ctx, &view.tile_entries);
   keep_view_list(rb, &view);
   return st;
 }

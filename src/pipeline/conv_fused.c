@@ -228,17 +228,18 @@ static clsp_kernel_id row_tile_kernel(const col_segment *s) {
   }
 }
 
-/* Whether a slice runs in row tiles: a row tile selects, tap by tap, the
- * rows that read it, work that grows with the rows and the taps present
- * but not with the channels or the pairs, so it pays only where an output
- * row brings the work-item enough multiply-adds: cin x columns x pairs
- * per row of at least tuning.fused_rows_min_macs. */
-static int row_tiles_pay(const clsp_tuning *t, const clsp_rulebook *rb, cl_uint cin,
-                         const col_segment *s) {
-  uint64_t macs = (uint64_t)cin * s->vec * s->blocks * rb->info.n_pairs;
-  /* The sorted list packs the tap above the row bits. */
-  return t->fused_rows > 1 &&
-         rb->info.kernel_volume < (1u << (32 - CLSP_TILE_ROW_BITS)) &&
+/* Whether a slice runs in row tiles: float storage (a half `y` cannot
+ * hold the partial sums), rows per tile within what the tap-sorted list
+ * packs (CLSP_FUSED_ROWS_MAX) and a kernel volume within the tile sort's
+ * counters; and, since a tile's bookkeeping (zeroing its rows, walking
+ * its list) does not grow with the channels, only where an output row
+ * brings the work-item enough multiply-adds: cin x columns x pairs per
+ * row of at least tuning.fused_rows_min_macs. */
+static int row_tiles_pay(const clsp_tuning *t, const clsp_rulebook *rb,
+                         const clsp_weights *w, const col_segment *s) {
+  uint64_t macs = (uint64_t)w->c_in * s->vec * s->blocks * rb->info.n_pairs;
+  return !w->half && t->fused_rows > 1 && t->fused_rows <= CLSP_FUSED_ROWS_MAX &&
+         rb->info.kernel_volume <= CLSP_TILE_SORT_TAPS &&
          macs >= (uint64_t)t->fused_rows_min_macs * rb->info.n_out;
 }
 
@@ -304,44 +305,47 @@ static void fused_args(fused_launch *f, const clsp_tensor *in, const clsp_weight
  * tuning.fused_local, halved down to what the kernel allows. */
 static clsp_status item_range(clsp_context *ctx, clsp_kernel_id k, size_t n,
                               clsp_range *r) {
-  size_t max_group = 1, local = ctx->tuning.fused_local;
+  size_t max_group = 1;
   clsp_status st = clsp__kernel_max_group(ctx, &clsp__kernels[k], &max_group);
-  while (local > max_group) local /= 2;
-  *r = clsp_items_in_groups(n, local ? local : 1);
+  *r = clsp_items_in_groups(n, clsp__group_within(ctx->tuning.fused_local, max_group));
   return st;
 }
 
+static atomic_ulong tile_launches, tile_sorts;
+
+unsigned long clsp__fused_tile_launches(void) { return atomic_load(&tile_launches); }
+unsigned long clsp__fused_tile_sorts(void) { return atomic_load(&tile_sorts); }
+
 /* rb's pair list for row tiles (rb->tile_entries; clsp_fused_tile_sort)
- * for the tuning's rows per tile: made by the first slice of a conv that
- * runs in row tiles, kept with rb (const to callers: as for the fused
- * list, this cache does not change what rb describes). */
+ * for the tuning's rows per tile: made by the first conv on rb that runs
+ * in row tiles and kept with rb until it is destroyed or the rows per
+ * tile change (8 bytes per pair; rb is const to callers but, as for the
+ * fused list, this cache does not change what rb describes). */
 static clsp_status tile_list(clsp_context *ctx, const clsp_rulebook *rb, clsp_events *l) {
   clsp_rulebook *keep = (clsp_rulebook *)rb;
   cl_uint rows = (cl_uint)ctx->tuning.fused_rows;
   if (keep->tile_entries && keep->tile_rows == rows) return CLSP_SUCCESS;
   clsp__buffer_release(ctx, &keep->tile_entries);
+  keep->tile_rows = 0;
   cl_uint n_out = (cl_uint)rb->info.n_out, kvol = (cl_uint)rb->info.kernel_volume;
   cl_uint n_tiles = (n_out + rows - 1) / rows;
-  size_t n_pairs = rb->info.n_pairs;
-  cl_mem counts = NULL, sorted = NULL;
+  cl_mem sorted = NULL;
   clsp_range r;
-  clsp_status st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (size_t)n_tiles * kvol * 4,
-                                       NULL, "row tile tap counts", &counts);
-  if (st == CLSP_SUCCESS)
-    st = clsp__buffer_create(ctx, CL_MEM_READ_WRITE, (n_pairs ? n_pairs : 1) * 8, NULL,
-                             "row tile pair list", &sorted);
+  clsp_status st =
+    clsp__buffer_create(ctx, CL_MEM_READ_WRITE, rb->info.n_pairs * sizeof(cl_uint2), NULL,
+                        "row tile pair list", &sorted);
   if (st == CLSP_SUCCESS) st = item_range(ctx, CLSP_K_FUSED_TILE_SORT, n_tiles, &r);
   if (st == CLSP_SUCCESS)
     st = CLSP_RUN(ctx, CLSP_K_FUSED_TILE_SORT, r, l, CLSP_A(rb->fused_offsets),
                   CLSP_A(rb->fused_entries), CLSP_A(n_out), CLSP_A(rows), CLSP_A(kvol),
-                  CLSP_A(counts), CLSP_A(sorted));
-  clsp__buffer_release(ctx, &counts); /* pending commands keep it alive */
+                  CLSP_A(sorted));
   if (st != CLSP_SUCCESS) {
     clsp__buffer_release(ctx, &sorted);
     return st;
   }
   keep->tile_entries = sorted;
   keep->tile_rows = rows;
+  atomic_fetch_add(&tile_sorts, 1);
   return CLSP_SUCCESS;
 }
 
@@ -353,16 +357,16 @@ static clsp_status run_segment(clsp_context *ctx, const clsp_tensor *in,
   fused_args(&f, in, w, rb, s->col0, s->n_blocks, e, &out);
   clsp_range r;
   clsp_status st;
-  if (!w->half && row_tiles_pay(&ctx->tuning, rb, f.cin, s)) {
-    st = tile_list(ctx, rb, l);
-    if (st != CLSP_SUCCESS) return st;
+  if (row_tiles_pay(&ctx->tuning, rb, w, s)) { /* tile_list made rb's list */
     f.rows = rb->tile_rows;
     f.a[FUSED_ARGS] = (clsp_arg)CLSP_A(f.rows);
     f.a[FUSED_ARG_ENTRIES] = (clsp_arg)CLSP_A(rb->tile_entries);
     cl_uint n_tiles = (f.n_out + f.rows - 1) / f.rows;
     clsp_kernel_id k = row_tile_kernel(s);
     st = item_range(ctx, k, (size_t)n_tiles * s->n_blocks, &r);
-    return st == CLSP_SUCCESS ? CLSP_RUN_ARRAY(ctx, k, r, l, f.a, FUSED_ARGS + 1) : st;
+    if (st == CLSP_SUCCESS) st = CLSP_RUN_ARRAY(ctx, k, r, l, f.a, FUSED_ARGS + 1);
+    if (st == CLSP_SUCCESS) atomic_fetch_add(&tile_launches, 1);
+    return st;
   }
   clsp_kernel_id k = storage_kernel(segment_kernel(s), w->half);
   st = item_range(ctx, k, (size_t)f.n_out * s->n_blocks, &r);
@@ -449,6 +453,15 @@ static clsp_status run_groups(clsp_context *ctx, const clsp_tensor *in,
   return st;
 }
 
+clsp_status clsp__fused_tile_list(clsp_context *ctx, const clsp_rulebook *rb,
+                                  const clsp_weights *w, clsp_events *l) {
+  if (rb->info.n_out == 0 || groups_run(ctx, w->half)) return CLSP_SUCCESS;
+  col_segment seg[8];
+  int n_seg = plan_segments(&ctx->tuning, (cl_uint)w->c_out, seg), tiles = 0;
+  for (int i = 0; i < n_seg; i++) tiles |= row_tiles_pay(&ctx->tuning, rb, w, &seg[i]);
+  return tiles ? tile_list(ctx, rb, l) : CLSP_SUCCESS;
+}
+
 clsp_status clsp__conv_fused(clsp_context *ctx, const clsp_rulebook *rb,
                              const clsp_tensor *in, const clsp_weights *w,
                              const clsp_conv_epilogue *ep, cl_mem out, clsp_events *l) {
@@ -458,7 +471,7 @@ clsp_status clsp__conv_fused(clsp_context *ctx, const clsp_rulebook *rb,
   if (groups_run(ctx, w->half)) return run_groups(ctx, in, w, rb, &e, out, l);
   col_segment seg[8];
   int n_seg = plan_segments(&ctx->tuning, (cl_uint)w->c_out, seg);
-  clsp_status st = CLSP_SUCCESS;
+  clsp_status st = clsp__fused_tile_list(ctx, rb, w, l); /* made already: nothing */
   for (int i = 0; st == CLSP_SUCCESS && i < n_seg; i++)
     st = run_segment(ctx, in, w, rb, &seg[i], &e, out, l);
   return st;

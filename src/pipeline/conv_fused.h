@@ -21,6 +21,10 @@ void clsp__conv_debug_dataflow(clsp__dataflow d);
  * (tuning.fused_groups, the GPU shape) have been made, so that a test can
  * tell that they ran and not the work-item tiles they fall back to. */
 unsigned long clsp__fused_group_launches(void);
+/* Test hooks (process-wide): how many row-tile launches have been made,
+ * and how many tap-sorted lists for them (kept with their rulebooks). */
+unsigned long clsp__fused_tile_launches(void);
+unsigned long clsp__fused_tile_sorts(void);
 
 /* 1 when the device runs every work-group tile kernel of the storage
  * (half: float16) in groups of CLSP_GROUP_SIDE^2 work-items
@@ -63,11 +67,19 @@ clsp_status clsp__fused_list_from_map(clsp_context *ctx, clsp_rulebook *rb, cl_m
 clsp_status clsp__fused_list_to_map(clsp_context *ctx, const clsp_rulebook *rb,
                                     cl_mem sel, uint32_t n_mat);
 
+/* Makes rb's tap-sorted pair list for row tiles (kept with rb) where a
+ * fused conv with `w` on ctx's tuning runs row tiles and rb has none for
+ * the tuning's rows per tile; otherwise nothing. Events into `l` (may be
+ * NULL). Errors: device memory, OpenCL codes. */
+clsp_status clsp__fused_tile_list(clsp_context *ctx, const clsp_rulebook *rb,
+                                  const clsp_weights *w, clsp_events *l);
+
 /* out (n_out x c_out, every element written) = the convolution of `in`
  * over rb's pair list (clsp__fused_list first) with `w`, bias included,
  * then the epilogue `ep` (NULL: none; checked by the caller), in
- * ctx->tuning's tile. Events into `l` (may be NULL). Errors: OpenCL
- * codes. */
+ * ctx->tuning's tile; row tiles make rb's tap-sorted list first where
+ * clsp__fused_tile_list has not. Events into `l` (may be NULL). Errors:
+ * device memory, OpenCL codes. */
 clsp_status clsp__conv_fused(clsp_context *ctx, const clsp_rulebook *rb,
                              const clsp_tensor *in, const clsp_weights *w,
                              const clsp_conv_epilogue *ep, cl_mem out, clsp_events *l);

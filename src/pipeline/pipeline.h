@@ -59,10 +59,10 @@ struct clsp_rulebook {
    * tap (conv_fused.c), for tile_rows rows per tile: built by the first
    * conv that runs in row tiles and kept for the next ones (made again
    * when the tuning's rows per tile change). Owned; NULL until then; not
-   * shared with an inverse; the backward view's own is released after
-   * its conv (conv_backward.c). */
-  cl_mem tile_entries;
-  uint32_t tile_rows;
+   * shared with an inverse. bw_tile_*: the same for bw_fused_entries,
+   * made by the backward view (conv_backward.c). */
+  cl_mem tile_entries, bw_tile_entries;
+  uint32_t tile_rows, bw_tile_rows;
 };
 
 /* Makes sure rb's tap-major pairs (pair_in, pair_out, start) exist: made

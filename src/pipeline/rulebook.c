@@ -460,8 +460,8 @@ clsp_status clsp_rulebook_inverse(clsp_context *ctx, const clsp_rulebook *regula
   /* The fused pair list is output-major: the regular's does not fit. */
   rb->fused_offsets = rb->fused_entries = NULL;
   rb->bw_fused_offsets = rb->bw_fused_entries = NULL;
-  rb->tile_entries = NULL;
-  rb->tile_rows = 0;
+  rb->tile_entries = rb->bw_tile_entries = NULL;
+  rb->tile_rows = rb->bw_tile_rows = 0;
   clRetainMemObject(rb->pair_in);
   clRetainMemObject(rb->pair_out);
   clRetainMemObject(rb->out_coords);
@@ -545,6 +545,7 @@ void clsp_rulebook_destroy(clsp_rulebook *rb) {
   clsp__buffer_release(rb->ctx, &rb->bw_fused_offsets);
   clsp__buffer_release(rb->ctx, &rb->bw_fused_entries);
   clsp__buffer_release(rb->ctx, &rb->tile_entries);
+  clsp__buffer_release(rb->ctx, &rb->bw_tile_entries);
   free(rb->start);
   free(rb);
 }
